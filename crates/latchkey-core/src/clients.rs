@@ -1,0 +1,205 @@
+//! Clients as the admin API creates and updates them: Keycloak's defaults
+//! (`RepresentationToModel.createClient`, `OIDCLoginProtocolFactory.setupClientDefaults`),
+//! secrets, and service-account users.
+
+use crate::Millis;
+use crate::crypto::{SecretBox, new_uuid, random_token};
+use crate::rep::{ClientRep, StringMap, UserRep};
+use crate::store::{ClientRecord, UserRecord};
+
+/// The attribute Keycloak stamps when a secret is generated (epoch seconds).
+pub const SECRET_CREATION_TIME: &str = "client.secret.creation.time";
+pub const SERVICE_ACCOUNT_PREFIX: &str = "service-account-";
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ClientError {
+    #[error("clientId is missing")]
+    MissingClientId,
+    #[error("client id is longer than 36 characters")]
+    BadId,
+}
+
+/// The realm's default and optional client scope names, given to new clients.
+#[derive(Debug, Clone, Default)]
+pub struct ScopeDefaults {
+    pub default: Vec<String>,
+    pub optional: Vec<String>,
+}
+
+/// A client ready to store, and its secret in clear (to return once) if it has one.
+pub struct NewClient {
+    pub record: ClientRecord,
+    pub secret: Option<String>,
+}
+
+/// A generated client secret: 32 random bytes (256 bits), base64url.
+pub fn generate_secret() -> String {
+    random_token::<32>()
+}
+
+/// The associated data a client's sealed secret is bound to.
+pub fn secret_context(client_uuid: &str) -> String {
+    format!("client-secret:{client_uuid}")
+}
+
+/// Applies Keycloak's creation defaults to an admin `ClientRepresentation`.
+pub fn new_client(
+    realm_id: &str,
+    mut rep: ClientRep,
+    scopes: &ScopeDefaults,
+    sealer: &SecretBox,
+    now: Millis,
+) -> Result<NewClient, ClientError> {
+    let client_id = rep
+        .client_id
+        .clone()
+        .filter(|c| !c.trim().is_empty())
+        .ok_or(ClientError::MissingClientId)?;
+    let id = match rep.id.take().filter(|s| !s.is_empty()) {
+        Some(id) if id.len() > 36 => return Err(ClientError::BadId),
+        Some(id) => id,
+        None => new_uuid(),
+    };
+    // Keycloak runs the OIDC protocol defaults only when `protocol` was sent: the client
+    // is then public with direct grants unless it says otherwise.
+    let protocol_sent = rep.protocol.is_some();
+    if protocol_sent {
+        if rep.public_client.is_none() && rep.bearer_only.is_none() {
+            rep.public_client = Some(true);
+        }
+        rep.direct_access_grants_enabled.get_or_insert(true);
+    }
+    rep.id = Some(id.clone());
+    rep.enabled.get_or_insert(true);
+    rep.client_authenticator_type
+        .get_or_insert_with(|| "client-secret".into());
+    rep.redirect_uris.get_or_insert_with(Vec::new);
+    if rep.web_origins.is_none() {
+        rep.web_origins = Some(Vec::new());
+    }
+    rep.not_before.get_or_insert(0);
+    rep.bearer_only.get_or_insert(false);
+    rep.consent_required.get_or_insert(false);
+    rep.standard_flow_enabled.get_or_insert(true);
+    rep.implicit_flow_enabled.get_or_insert(false);
+    rep.direct_access_grants_enabled.get_or_insert(false);
+    rep.service_accounts_enabled.get_or_insert(false);
+    rep.public_client.get_or_insert(false);
+    rep.frontchannel_logout.get_or_insert(true);
+    rep.protocol.get_or_insert_with(|| "openid-connect".into());
+    rep.attributes.get_or_insert_with(StringMap::new);
+    rep.authentication_flow_binding_overrides
+        .get_or_insert_with(StringMap::new);
+    rep.full_scope_allowed.get_or_insert(true);
+    rep.node_re_registration_timeout.get_or_insert(-1);
+    if rep.default_client_scopes.is_none() {
+        let mut d = scopes.default.clone();
+        if rep.service_accounts() {
+            d.push("service_account".into());
+        }
+        rep.default_client_scopes = Some(d);
+    }
+    rep.optional_client_scopes
+        .get_or_insert_with(|| scopes.optional.clone());
+    rep.protocol_mappers.get_or_insert_with(Vec::new);
+    rep.access = None;
+    rep.registration_access_token = None;
+
+    let offered = rep.secret.take().filter(|s| !s.is_empty());
+    let secret = rep.uses_secret().then(|| offered.unwrap_or_else(generate_secret));
+    if secret.is_some()
+        && let Some(attrs) = rep.attributes.as_mut()
+    {
+        attrs.insert(SECRET_CREATION_TIME.into(), (now / 1000).to_string());
+    }
+    let secret_sealed = secret
+        .as_ref()
+        .map(|s| sealer.seal(s.as_bytes(), &secret_context(&id)));
+    Ok(NewClient {
+        record: ClientRecord {
+            id,
+            realm_id: realm_id.into(),
+            client_id,
+            rep,
+            secret_sealed,
+            created_at: now,
+        },
+        secret,
+    })
+}
+
+/// The user `service-account-<clientId>` that carries a service account's roles.
+pub fn service_account_user(client: &ClientRecord, now: Millis) -> UserRecord {
+    let username = format!("{SERVICE_ACCOUNT_PREFIX}{}", client.client_id).to_lowercase();
+    let id = new_uuid();
+    UserRecord {
+        id: id.clone(),
+        realm_id: client.realm_id.clone(),
+        username: username.clone(),
+        email: None,
+        rep: UserRep {
+            id: Some(id),
+            username: Some(username),
+            enabled: Some(true),
+            email_verified: Some(false),
+            totp: Some(false),
+            created_timestamp: Some(now),
+            service_account_client_id: Some(client.client_id.clone()),
+            ..Default::default()
+        },
+        password_hash: None,
+        service_account_client: Some(client.id.clone()),
+        created_at: now,
+    }
+}
+
+/// The client's secret in clear, if it holds one and it opens under this master key.
+pub fn open_secret(client: &ClientRecord, sealer: &SecretBox) -> Option<String> {
+    let sealed = client.secret_sealed.as_ref()?;
+    let plain = sealer.open(sealed, &secret_context(&client.id)).ok()?;
+    String::from_utf8(plain).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sealer() -> SecretBox {
+        SecretBox::new(&[1u8; 32]).unwrap()
+    }
+
+    #[test]
+    fn a_bare_client_is_confidential_with_a_generated_secret() {
+        let rep = ClientRep {
+            client_id: Some("app".into()),
+            ..Default::default()
+        };
+        let n = new_client("r", rep, &ScopeDefaults::default(), &sealer(), 5000).unwrap();
+        assert!(!n.record.rep.is_public());
+        assert_eq!(n.record.rep.enabled, Some(true));
+        let secret = n.secret.unwrap();
+        assert_eq!(secret.len(), 43);
+        assert_eq!(open_secret(&n.record, &sealer()).unwrap(), secret);
+        assert!(n.record.rep.secret.is_none(), "the stored rep holds no secret");
+        assert_eq!(n.record.rep.attributes.unwrap()[SECRET_CREATION_TIME], "5");
+    }
+
+    #[test]
+    fn sending_protocol_makes_a_public_client_with_direct_grants() {
+        let rep = ClientRep {
+            client_id: Some("app".into()),
+            protocol: Some("openid-connect".into()),
+            ..Default::default()
+        };
+        let n = new_client("r", rep, &ScopeDefaults::default(), &sealer(), 0).unwrap();
+        assert!(n.record.rep.is_public());
+        assert!(n.record.rep.direct_access_grants());
+        assert!(n.secret.is_none() && n.record.secret_sealed.is_none());
+    }
+
+    #[test]
+    fn missing_client_id_is_refused() {
+        let r = new_client("r", ClientRep::default(), &ScopeDefaults::default(), &sealer(), 0);
+        assert_eq!(r.err(), Some(ClientError::MissingClientId));
+    }
+}

@@ -1,0 +1,171 @@
+//! Secrets: random tokens, hashes of opaque tokens, the AEAD box that encrypts client
+//! secrets and signing keys at rest (SPEC §10), Argon2id passwords, constant-time equality.
+
+use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
+use aws_lc_rs::digest::{SHA256, digest};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+/// `n` bytes from the operating system's CSPRNG.
+pub fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut out = [0u8; N];
+    // aws-lc's RNG only fails when the OS has no entropy source at all; there is nothing
+    // sensible to do then but stop.
+    #[allow(clippy::expect_used)]
+    aws_lc_rs::rand::fill(&mut out).expect("the OS random number generator failed");
+    out
+}
+
+/// An opaque token of `N` random bytes, base64url without padding.
+pub fn random_token<const N: usize>() -> String {
+    URL_SAFE_NO_PAD.encode(random_bytes::<N>())
+}
+
+/// A random (version 4) UUID, the id of every stored object.
+pub fn new_uuid() -> String {
+    uuid::Builder::from_random_bytes(random_bytes::<16>())
+        .into_uuid()
+        .to_string()
+}
+
+/// The stored form of an opaque token: base64url(SHA-256). Opaque tokens carry at least
+/// 128 bits of randomness, so an unsalted fast hash is enough to make a dump useless.
+pub fn hash_token(token: &str) -> String {
+    URL_SAFE_NO_PAD.encode(digest(&SHA256, token.as_bytes()))
+}
+
+/// Constant-time equality for secrets.
+pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+    aws_lc_rs::constant_time::verify_slices_are_equal(a, b).is_ok()
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CryptoError {
+    #[error("the master key must be 32 bytes, base64 encoded")]
+    BadMasterKey,
+    #[error("a sealed value could not be opened: wrong master key or corrupted data")]
+    Open,
+    #[error("password hashing failed")]
+    Password,
+}
+
+/// AES-256-GCM under the master key kept outside the database. Each sealed value is
+/// `base64url(nonce || ciphertext || tag)`, bound by its associated data to the row it
+/// belongs to, so a value copied onto another row does not open.
+pub struct SecretBox {
+    key: LessSafeKey,
+}
+
+impl SecretBox {
+    pub fn new(key: &[u8]) -> Result<Self, CryptoError> {
+        let unbound = UnboundKey::new(&AES_256_GCM, key).map_err(|_| CryptoError::BadMasterKey)?;
+        Ok(Self {
+            key: LessSafeKey::new(unbound),
+        })
+    }
+
+    /// Reads a master key file's content: base64 (standard or url-safe) of 32 bytes.
+    pub fn from_encoded(encoded: &str) -> Result<Self, CryptoError> {
+        let text = encoded.trim();
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .or_else(|_| URL_SAFE_NO_PAD.decode(text))
+            .map_err(|_| CryptoError::BadMasterKey)?;
+        if bytes.len() != 32 {
+            return Err(CryptoError::BadMasterKey);
+        }
+        Self::new(&bytes)
+    }
+
+    /// A new random master key, encoded as `from_encoded` reads it.
+    pub fn generate_encoded() -> String {
+        base64::engine::general_purpose::STANDARD.encode(random_bytes::<32>())
+    }
+
+    pub fn seal(&self, plaintext: &[u8], context: &str) -> String {
+        let nonce_bytes = random_bytes::<NONCE_LEN>();
+        let mut buf = plaintext.to_vec();
+        // Sealing only fails for inputs over GCM's 64 GiB limit.
+        #[allow(clippy::expect_used)]
+        self.key
+            .seal_in_place_append_tag(
+                Nonce::assume_unique_for_key(nonce_bytes),
+                Aad::from(context.as_bytes()),
+                &mut buf,
+            )
+            .expect("AES-GCM seal");
+        let mut out = nonce_bytes.to_vec();
+        out.extend_from_slice(&buf);
+        URL_SAFE_NO_PAD.encode(out)
+    }
+
+    pub fn open(&self, sealed: &str, context: &str) -> Result<Vec<u8>, CryptoError> {
+        let raw = URL_SAFE_NO_PAD
+            .decode(sealed)
+            .map_err(|_| CryptoError::Open)?;
+        if raw.len() < NONCE_LEN {
+            return Err(CryptoError::Open);
+        }
+        let (nonce, rest) = raw.split_at(NONCE_LEN);
+        let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| CryptoError::Open)?;
+        let mut buf = rest.to_vec();
+        let plain = self
+            .key
+            .open_in_place(nonce, Aad::from(context.as_bytes()), &mut buf)
+            .map_err(|_| CryptoError::Open)?;
+        Ok(plain.to_vec())
+    }
+}
+
+/// Argon2id with the crate's defaults (19 MiB, 2 passes), as OWASP recommends.
+pub fn hash_password(password: &str) -> Result<String, CryptoError> {
+    use argon2::password_hash::{PasswordHasher, SaltString};
+    let salt = SaltString::encode_b64(&random_bytes::<16>()).map_err(|_| CryptoError::Password)?;
+    argon2::Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|_| CryptoError::Password)
+}
+
+/// Checks a password against its stored Argon2id hash (constant time inside argon2).
+pub fn verify_password(password: &str, stored: &str) -> bool {
+    use argon2::password_hash::{PasswordHash, PasswordVerifier};
+    match PasswordHash::new(stored) {
+        Ok(parsed) => argon2::Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok(),
+        Err(_) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sealed_values_open_only_in_their_context() {
+        let b = SecretBox::new(&[7u8; 32]).unwrap();
+        let sealed = b.seal(b"hunter2", "client-secret:a");
+        assert_eq!(b.open(&sealed, "client-secret:a").unwrap(), b"hunter2");
+        assert!(b.open(&sealed, "client-secret:b").is_err());
+        let other = SecretBox::new(&[8u8; 32]).unwrap();
+        assert!(other.open(&sealed, "client-secret:a").is_err());
+        assert!(!sealed.contains("hunter2"));
+    }
+
+    #[test]
+    fn passwords_verify_with_argon2id() {
+        let h = hash_password("pw").unwrap();
+        assert!(h.starts_with("$argon2id$"));
+        assert!(verify_password("pw", &h));
+        assert!(!verify_password("pw2", &h));
+        assert!(!verify_password("pw", "garbage"));
+    }
+
+    #[test]
+    fn tokens_have_the_requested_entropy() {
+        assert_eq!(random_token::<32>().len(), 43);
+        assert_ne!(random_token::<16>(), random_token::<16>());
+        assert_eq!(new_uuid().len(), 36);
+    }
+}

@@ -1,0 +1,210 @@
+//! Realm signing keys: RS256 (RSA-2048) and ES256 (P-256), each with a `kid`, kept as
+//! PKCS#8 (sealed at rest by the caller) and published as JWKs.
+
+use aws_lc_rs::encoding::AsDer;
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::rsa::KeySize;
+use aws_lc_rs::signature::{
+    self, ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair, RSA_PKCS1_SHA256, RsaKeyPair,
+};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::{Value, json};
+
+/// The JWS algorithms a realm can sign with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Alg {
+    Rs256,
+    Es256,
+}
+
+impl Alg {
+    pub const ALL: [Alg; 2] = [Alg::Rs256, Alg::Es256];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Alg::Rs256 => "RS256",
+            Alg::Es256 => "ES256",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Alg> {
+        match s {
+            "RS256" => Some(Alg::Rs256),
+            "ES256" => Some(Alg::Es256),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("key generation failed")]
+    Generate,
+    #[error("stored key material is not a valid {0} PKCS#8 key")]
+    Parse(&'static str),
+    #[error("signing failed")]
+    Sign,
+}
+
+enum Pair {
+    Rsa(RsaKeyPair),
+    Ec(EcdsaKeyPair),
+}
+
+/// A private signing key, ready to sign.
+pub struct SigningKey {
+    pub kid: String,
+    pub alg: Alg,
+    pair: Pair,
+}
+
+impl std::fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SigningKey")
+            .field("kid", &self.kid)
+            .field("alg", &self.alg)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A freshly generated key: its PKCS#8 document (to be sealed and stored) and public JWK.
+pub struct GeneratedKey {
+    pub kid: String,
+    pub alg: Alg,
+    pub pkcs8: Vec<u8>,
+    pub public_jwk: Value,
+}
+
+pub fn generate(alg: Alg) -> Result<GeneratedKey, KeyError> {
+    let pkcs8 = match alg {
+        Alg::Rs256 => RsaKeyPair::generate(KeySize::Rsa2048)
+            .and_then(|k| k.as_der())
+            .map_err(|_| KeyError::Generate)?
+            .as_ref()
+            .to_vec(),
+        Alg::Es256 => EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING)
+            .and_then(|k| k.to_pkcs8v1())
+            .map_err(|_| KeyError::Generate)?
+            .as_ref()
+            .to_vec(),
+    };
+    let kid = crate::crypto::random_token::<16>();
+    let key = SigningKey::from_pkcs8(kid.clone(), alg, &pkcs8)?;
+    Ok(GeneratedKey {
+        kid,
+        alg,
+        public_jwk: key.public_jwk(),
+        pkcs8,
+    })
+}
+
+impl SigningKey {
+    pub fn from_pkcs8(kid: String, alg: Alg, pkcs8: &[u8]) -> Result<Self, KeyError> {
+        let pair = match alg {
+            Alg::Rs256 => {
+                Pair::Rsa(RsaKeyPair::from_pkcs8(pkcs8).map_err(|_| KeyError::Parse("RSA"))?)
+            }
+            Alg::Es256 => Pair::Ec(
+                EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8)
+                    .map_err(|_| KeyError::Parse("EC P-256"))?,
+            ),
+        };
+        Ok(Self { kid, alg, pair })
+    }
+
+    pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>, KeyError> {
+        let rng = SystemRandom::new();
+        match &self.pair {
+            Pair::Rsa(k) => {
+                let mut sig = vec![0u8; k.public_modulus_len()];
+                k.sign(&RSA_PKCS1_SHA256, &rng, message, &mut sig)
+                    .map_err(|_| KeyError::Sign)?;
+                Ok(sig)
+            }
+            Pair::Ec(k) => Ok(k
+                .sign(&rng, message)
+                .map_err(|_| KeyError::Sign)?
+                .as_ref()
+                .to_vec()),
+        }
+    }
+
+    /// The public half as a JWK (RFC 7517), as `/protocol/openid-connect/certs` serves it.
+    pub fn public_jwk(&self) -> Value {
+        match &self.pair {
+            Pair::Rsa(k) => {
+                let p = k.public_key();
+                json!({
+                    "kid": self.kid, "kty": "RSA", "alg": "RS256", "use": "sig",
+                    "n": URL_SAFE_NO_PAD.encode(p.modulus().big_endian_without_leading_zero()),
+                    "e": URL_SAFE_NO_PAD.encode(p.exponent().big_endian_without_leading_zero()),
+                })
+            }
+            Pair::Ec(k) => {
+                // An uncompressed SEC1 point: 0x04 || X (32 bytes) || Y (32 bytes).
+                let point = k.public_key().as_ref();
+                let (x, y) = point[1..].split_at(32);
+                json!({
+                    "kid": self.kid, "kty": "EC", "alg": "ES256", "use": "sig", "crv": "P-256",
+                    "x": URL_SAFE_NO_PAD.encode(x), "y": URL_SAFE_NO_PAD.encode(y),
+                })
+            }
+        }
+    }
+}
+
+/// Verifies a JWS signature with a public JWK. Returns false for any key, algorithm or
+/// encoding it cannot use.
+pub fn verify_with_jwk(jwk: &Value, alg: &str, message: &[u8], sig: &[u8]) -> bool {
+    let field = |name: &str| {
+        jwk.get(name)
+            .and_then(Value::as_str)
+            .and_then(|s| URL_SAFE_NO_PAD.decode(s).ok())
+    };
+    match (alg, jwk.get("kty").and_then(Value::as_str)) {
+        ("RS256", Some("RSA")) => {
+            let (Some(n), Some(e)) = (field("n"), field("e")) else {
+                return false;
+            };
+            signature::RsaPublicKeyComponents { n, e }
+                .verify(&signature::RSA_PKCS1_2048_8192_SHA256, message, sig)
+                .is_ok()
+        }
+        ("ES256", Some("EC")) => {
+            if jwk.get("crv").and_then(Value::as_str) != Some("P-256") {
+                return false;
+            }
+            let (Some(x), Some(y)) = (field("x"), field("y")) else {
+                return false;
+            };
+            if x.len() != 32 || y.len() != 32 {
+                return false;
+            }
+            let mut point = vec![4u8];
+            point.extend_from_slice(&x);
+            point.extend_from_slice(&y);
+            signature::UnparsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, point)
+                .verify(message, sig)
+                .is_ok()
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_keys_sign_and_verify_with_their_jwk() {
+        for alg in Alg::ALL {
+            let g = generate(alg).unwrap();
+            let key = SigningKey::from_pkcs8(g.kid.clone(), alg, &g.pkcs8).unwrap();
+            let sig = key.sign(b"hello").unwrap();
+            assert!(verify_with_jwk(&g.public_jwk, alg.as_str(), b"hello", &sig));
+            assert!(!verify_with_jwk(&g.public_jwk, alg.as_str(), b"hellO", &sig));
+            assert!(g.public_jwk.get("d").is_none(), "no private part in a JWK");
+        }
+    }
+}

@@ -1,0 +1,16 @@
+//! Latchkey's domain: Keycloak representations, realm defaults, roles, keys, tokens and the
+//! `Store` trait. This crate does no IO of its own: storage goes through `Store`, time
+//! through the `now` the caller passes in.
+
+pub mod clients;
+pub mod crypto;
+pub mod jwt;
+pub mod keys;
+pub mod merge;
+pub mod realm_setup;
+pub mod rep;
+pub mod roles;
+pub mod store;
+
+/// Milliseconds since the Unix epoch; every timestamp the domain handles is one of these.
+pub type Millis = i64;
