@@ -1,1 +1,76 @@
-//! placeholder
+//! Latchkey's HTTP surface (axum): OIDC protocol endpoints (`oidc`), the Keycloak admin
+//! REST API (`admin`), health and metrics (`ops`). Only this crate knows HTTP.
+
+pub mod admin;
+pub mod error;
+pub mod extract;
+pub mod metrics;
+pub mod oidc;
+pub mod ops;
+pub mod routes;
+pub mod state;
+pub mod urls;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::HeaderValue;
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use tower_http::limit::RequestBodyLimitLayer;
+use tracing::Instrument;
+
+pub use state::{AppState, ProxyHeaders, ServerSettings, SharedState};
+
+/// Request bodies above this are refused with 413 (SPEC §10).
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+/// The whole application, nested under the relative path.
+pub fn router(state: SharedState) -> Router {
+    let api = Router::new()
+        .merge(ops::routes())
+        .merge(oidc::routes())
+        .merge(admin::routes())
+        .with_state(state.clone());
+    let app = match state.settings.relative_path.as_str() {
+        "" => api,
+        prefix => Router::new().nest(prefix, api),
+    };
+    app.layer(middleware::from_fn_with_state(state, observe))
+        .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
+}
+
+static REQUEST_SEQ: AtomicU64 = AtomicU64::new(0);
+
+/// One request id per request (the caller's `X-Request-Id` if it sent a sane one), a
+/// tracing span carrying it, and the request counted in the metrics.
+async fn observe(State(state): State<SharedState>, req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".into());
+    let method = req.method().as_str().to_string();
+    let request_id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| v.len() <= 64 && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+        .map(str::to_string)
+        .unwrap_or_else(|| {
+            format!("{:08x}-{}", std::process::id(), REQUEST_SEQ.fetch_add(1, Ordering::Relaxed))
+        });
+    let span = tracing::info_span!("request", id = %request_id, method = %method, path = %req.uri().path());
+    let mut resp = next.run(req).instrument(span.clone()).await;
+    let status = resp.status().as_u16();
+    let elapsed = started.elapsed().as_secs_f64();
+    span.in_scope(|| tracing::debug!(status, ms = elapsed * 1000.0, "served"));
+    state.metrics.observe_request(&method, &route, status, elapsed);
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        resp.headers_mut().insert("x-request-id", v);
+    }
+    resp
+}

@@ -1,1 +1,1001 @@
-//! placeholder
+//! The `Store` on SQLite and PostgreSQL. One implementation over sqlx's `Any` driver: the
+//! schema and every query are portable SQL (`schema.rs`), so both backends run exactly
+//! the same statements and there is no per-backend branch inside a query. The backend is
+//! chosen once, from the URL, at start-up.
+
+mod schema;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use latchkey_core::Millis;
+use latchkey_core::store::*;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Row};
+
+/// Which database the URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn of_url(url: &str) -> Option<Backend> {
+        if url.starts_with("sqlite:") {
+            Some(Backend::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Some(Backend::Postgres)
+        } else {
+            None
+        }
+    }
+}
+
+pub struct SqlStore {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+fn backend_err(e: sqlx::Error) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+/// Maps a unique-constraint violation to `Conflict { what }`, anything else to `Backend`.
+fn write_err(what: &'static str) -> impl Fn(sqlx::Error) -> StoreError {
+    move |e| match &e {
+        sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Conflict { what },
+        _ => backend_err(e),
+    }
+}
+
+fn to_doc<T: Serialize>(v: &T) -> StoreResult<String> {
+    serde_json::to_string(v).map_err(|e| StoreError::Backend(e.to_string()))
+}
+
+fn from_doc<T: DeserializeOwned>(row: &AnyRow, col: &str) -> StoreResult<T> {
+    let text: String = row.try_get(col).map_err(backend_err)?;
+    serde_json::from_str(&text).map_err(|e| StoreError::Backend(format!("bad {col}: {e}")))
+}
+
+fn get<T>(row: &AnyRow, col: &str) -> StoreResult<T>
+where
+    T: for<'r> sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any>,
+{
+    row.try_get(col).map_err(backend_err)
+}
+
+impl SqlStore {
+    /// Connects and applies pending migrations. SQLite files (and their folder) are
+    /// created if missing and run in WAL mode.
+    pub async fn connect(url: &str) -> StoreResult<SqlStore> {
+        sqlx::any::install_default_drivers();
+        let backend = Backend::of_url(url).ok_or_else(|| {
+            StoreError::Backend(format!(
+                "unsupported database url {url:?}: use sqlite://PATH or postgres://…"
+            ))
+        })?;
+        let mut url = url.to_string();
+        if backend == Backend::Sqlite {
+            let path = url
+                .trim_start_matches("sqlite://")
+                .trim_start_matches("sqlite:");
+            let path = path.split('?').next().unwrap_or_default();
+            if let Some(dir) = std::path::Path::new(path).parent()
+                && !dir.as_os_str().is_empty()
+            {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| StoreError::Backend(format!("cannot create {dir:?}: {e}")))?;
+            }
+            if !url.contains("mode=") {
+                url.push_str(if url.contains('?') { "&mode=rwc" } else { "?mode=rwc" });
+            }
+        }
+        let options = AnyConnectOptions::from_str(&url).map_err(backend_err)?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(if backend == Backend::Sqlite { 8 } else { 16 })
+            .acquire_timeout(Duration::from_secs(10))
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        // WAL: readers never block the writer; NORMAL sync keeps every
+                        // acknowledged commit across a process crash.
+                        for pragma in [
+                            "PRAGMA journal_mode=WAL",
+                            "PRAGMA synchronous=NORMAL",
+                            "PRAGMA busy_timeout=10000",
+                        ] {
+                            sqlx::Executor::execute(&mut *conn, pragma).await?;
+                        }
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await
+            .map_err(backend_err)?;
+        let store = SqlStore { pool, backend };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    async fn migrate(&self) -> StoreResult<()> {
+        sqlx::query(
+            "CREATE TABLE IF NOT EXISTS latchkey_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
+        )
+        .execute(&self.pool)
+        .await
+        .map_err(backend_err)?;
+        for (version, sql) in schema::MIGRATIONS {
+            let mut tx = self.pool.begin().await.map_err(backend_err)?;
+            // Claiming the version first makes concurrent starters (several nodes on one
+            // PostgreSQL) serialise here: the loser's insert conflicts and it skips.
+            let claimed = sqlx::query(
+                "INSERT INTO latchkey_migrations (version, applied_at) VALUES ($1, $2) ON CONFLICT (version) DO NOTHING",
+            )
+            .bind(*version)
+            .bind(0i64)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend_err)?;
+            if claimed.rows_affected() == 0 {
+                continue;
+            }
+            sqlx::raw_sql(sql)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend_err)?;
+            tx.commit().await.map_err(backend_err)?;
+        }
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+fn realm_row(row: &AnyRow) -> StoreResult<RealmRecord> {
+    Ok(RealmRecord {
+        id: get(row, "id")?,
+        name: get(row, "name")?,
+        rep: from_doc(row, "doc")?,
+    })
+}
+
+fn key_row(row: &AnyRow) -> StoreResult<KeyRecord> {
+    Ok(KeyRecord {
+        kid: get(row, "kid")?,
+        realm_id: get(row, "realm_id")?,
+        alg: get(row, "alg")?,
+        private_sealed: get(row, "private_sealed")?,
+        public_jwk: from_doc(row, "public_jwk")?,
+        created_at: get(row, "created_at")?,
+    })
+}
+
+fn client_row(row: &AnyRow) -> StoreResult<ClientRecord> {
+    Ok(ClientRecord {
+        id: get(row, "id")?,
+        realm_id: get(row, "realm_id")?,
+        client_id: get(row, "client_id")?,
+        rep: from_doc(row, "doc")?,
+        secret_sealed: get(row, "secret_sealed")?,
+        created_at: get(row, "created_at")?,
+    })
+}
+
+fn user_row(row: &AnyRow) -> StoreResult<UserRecord> {
+    Ok(UserRecord {
+        id: get(row, "id")?,
+        realm_id: get(row, "realm_id")?,
+        username: get(row, "username")?,
+        email: get(row, "email")?,
+        rep: from_doc(row, "doc")?,
+        password_hash: get(row, "password_hash")?,
+        service_account_client: get(row, "service_account_client")?,
+        created_at: get(row, "created_at")?,
+    })
+}
+
+fn role_row(row: &AnyRow) -> StoreResult<RoleRecord> {
+    let client: String = get(row, "client")?;
+    Ok(RoleRecord {
+        id: get(row, "id")?,
+        realm_id: get(row, "realm_id")?,
+        client: (!client.is_empty()).then_some(client),
+        name: get(row, "name")?,
+        rep: from_doc(row, "doc")?,
+        client_client_id: get(row, "client_client_id")?,
+    })
+}
+
+fn scope_row(row: &AnyRow) -> StoreResult<ScopeRecord> {
+    Ok(ScopeRecord {
+        id: get(row, "id")?,
+        realm_id: get(row, "realm_id")?,
+        name: get(row, "name")?,
+        rep: from_doc(row, "doc")?,
+    })
+}
+
+fn refresh_row(row: &AnyRow) -> StoreResult<RefreshTokenRecord> {
+    Ok(RefreshTokenRecord {
+        hash: get(row, "hash")?,
+        realm_id: get(row, "realm_id")?,
+        client_uuid: get(row, "client_uuid")?,
+        user_id: get(row, "user_id")?,
+        scope: get(row, "scope")?,
+        session_id: get(row, "session_id")?,
+        auth_time: get(row, "auth_time")?,
+        expires_at: get(row, "expires_at")?,
+    })
+}
+
+const ROLE_SELECT: &str = "SELECT r.id, r.realm_id, r.client, r.name, r.doc, c.client_id AS client_client_id \
+     FROM roles r LEFT JOIN clients c ON c.id = r.client";
+
+type Tx<'a> = sqlx::Transaction<'a, sqlx::Any>;
+
+async fn insert_client(tx: &mut Tx<'_>, c: &ClientRecord) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO clients (id, realm_id, client_id, doc, secret_sealed, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(&c.id)
+    .bind(&c.realm_id)
+    .bind(&c.client_id)
+    .bind(to_doc(&c.rep)?)
+    .bind(c.secret_sealed.clone())
+    .bind(c.created_at)
+    .execute(&mut **tx)
+    .await
+    .map_err(write_err("clientId"))?;
+    Ok(())
+}
+
+async fn insert_user(tx: &mut Tx<'_>, u: &UserRecord) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO users (id, realm_id, username, email, first_name, last_name, doc, password_hash, service_account_client, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    )
+    .bind(&u.id)
+    .bind(&u.realm_id)
+    .bind(&u.username)
+    .bind(u.email.clone())
+    .bind(u.rep.first_name.clone())
+    .bind(u.rep.last_name.clone())
+    .bind(to_doc(&u.rep)?)
+    .bind(u.password_hash.clone())
+    .bind(u.service_account_client.clone())
+    .bind(u.created_at)
+    .execute(&mut **tx)
+    .await
+    .map_err(write_err("username"))?;
+    Ok(())
+}
+
+async fn insert_role(tx: &mut Tx<'_>, r: &RoleRecord) -> StoreResult<()> {
+    sqlx::query("INSERT INTO roles (id, realm_id, client, name, doc) VALUES ($1, $2, $3, $4, $5)")
+        .bind(&r.id)
+        .bind(&r.realm_id)
+        .bind(r.client.clone().unwrap_or_default())
+        .bind(&r.name)
+        .bind(to_doc(&r.rep)?)
+        .execute(&mut **tx)
+        .await
+        .map_err(write_err("role"))?;
+    Ok(())
+}
+
+async fn insert_user_roles(
+    tx: &mut Tx<'_>,
+    realm_id: &str,
+    user_id: &str,
+    role_ids: &[String],
+) -> StoreResult<()> {
+    for role_id in role_ids {
+        sqlx::query(
+            "INSERT INTO user_roles (user_id, role_id, realm_id) VALUES ($1, $2, $3) ON CONFLICT (user_id, role_id) DO NOTHING",
+        )
+        .bind(user_id)
+        .bind(role_id)
+        .bind(realm_id)
+        .execute(&mut **tx)
+        .await
+        .map_err(backend_err)?;
+    }
+    Ok(())
+}
+
+async fn insert_scope(tx: &mut Tx<'_>, s: &ScopeRecord) -> StoreResult<()> {
+    sqlx::query("INSERT INTO client_scopes (id, realm_id, name, doc) VALUES ($1, $2, $3, $4)")
+        .bind(&s.id)
+        .bind(&s.realm_id)
+        .bind(&s.name)
+        .bind(to_doc(&s.rep)?)
+        .execute(&mut **tx)
+        .await
+        .map_err(write_err("client scope"))?;
+    Ok(())
+}
+
+async fn exec(tx: &mut Tx<'_>, sql: &str, args: &[&str]) -> StoreResult<u64> {
+    let mut q = sqlx::query(sql);
+    for a in args {
+        q = q.bind(*a);
+    }
+    q.execute(&mut **tx)
+        .await
+        .map(|r| r.rows_affected())
+        .map_err(backend_err)
+}
+
+/// Where-clause and arguments for a user query (`$2…`; `$1` is the realm).
+fn user_filter(q: &UserQuery) -> (String, Vec<String>) {
+    let mut sql = String::from(" WHERE realm_id = $1 AND service_account_client IS NULL");
+    let mut args = Vec::new();
+    let mut add = |col: &str, value: &Option<String>| {
+        if let Some(v) = value {
+            args.push(if q.exact {
+                v.to_lowercase()
+            } else {
+                format!("%{}%", v.to_lowercase())
+            });
+            let op = if q.exact { "=" } else { "LIKE" };
+            sql.push_str(&format!(" AND LOWER({col}) {op} ${}", args.len() + 1));
+        }
+    };
+    add("username", &q.username);
+    add("email", &q.email);
+    add("first_name", &q.first_name);
+    add("last_name", &q.last_name);
+    if let Some(s) = &q.search {
+        let s = s.trim().trim_matches('*').to_lowercase();
+        args.push(format!("%{s}%"));
+        let n = args.len() + 1;
+        sql.push_str(&format!(
+            " AND (LOWER(username) LIKE ${n} OR LOWER(COALESCE(email, '')) LIKE ${n} \
+              OR LOWER(COALESCE(first_name, '')) LIKE ${n} OR LOWER(COALESCE(last_name, '')) LIKE ${n})"
+        ));
+    }
+    (sql, args)
+}
+
+#[async_trait]
+impl Store for SqlStore {
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+            .map_err(backend_err)
+    }
+
+    async fn list_realms(&self) -> StoreResult<Vec<RealmRecord>> {
+        let rows = sqlx::query("SELECT id, name, doc FROM realms ORDER BY name")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend_err)?;
+        rows.iter().map(realm_row).collect()
+    }
+
+    async fn realm_by_name(&self, name: &str) -> StoreResult<Option<RealmRecord>> {
+        let row = sqlx::query("SELECT id, name, doc FROM realms WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend_err)?;
+        row.as_ref().map(realm_row).transpose()
+    }
+
+    async fn create_realm(&self, b: RealmBundle) -> StoreResult<()> {
+        let realm = b.realm.ok_or(StoreError::NotFound)?;
+        let mut tx = self.pool.begin().await.map_err(backend_err)?;
+        sqlx::query("INSERT INTO realms (id, name, doc, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(&realm.id)
+            .bind(&realm.name)
+            .bind(to_doc(&realm.rep)?)
+            .bind(0i64)
+            .execute(&mut *tx)
+            .await
+            .map_err(write_err("realm"))?;
+        for k in &b.keys {
+            sqlx::query(
+                "INSERT INTO realm_keys (kid, realm_id, alg, private_sealed, public_jwk, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(&k.kid)
+            .bind(&k.realm_id)
+            .bind(&k.alg)
+            .bind(&k.private_sealed)
+            .bind(to_doc(&k.public_jwk)?)
+            .bind(k.created_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend_err)?;
+        }
+        for s in &b.scopes {
+            insert_scope(&mut tx, s).await?;
+        }
+        for (scope_id, default) in &b.default_scopes {
+            sqlx::query(
+                "INSERT INTO realm_default_scopes (realm_id, scope_id, is_default) VALUES ($1, $2, $3)",
+            )
+            .bind(&realm.id)
+            .bind(scope_id)
+            .bind(i64::from(*default))
+            .execute(&mut *tx)
+            .await
+            .map_err(backend_err)?;
+        }
+        for c in &b.clients {
+            insert_client(&mut tx, c).await?;
+        }
+        for r in &b.roles {
+            insert_role(&mut tx, r).await?;
+        }
+        for u in &b.users {
+            insert_user(&mut tx, u).await?;
+        }
+        for (user_id, role_id) in &b.user_roles {
+            insert_user_roles(&mut tx, &realm.id, user_id, std::slice::from_ref(role_id)).await?;
+        }
+        tx.commit().await.map_err(backend_err)
+    }
+
+    async fn update_realm(&self, realm: &RealmRecord) -> StoreResult<()> {
+        let n = sqlx::query("UPDATE realms SET name = $2, doc = $3 WHERE id = $1")
+            .bind(&realm.id)
+            .bind(&realm.name)
+            .bind(to_doc(&realm.rep)?)
+            .execute(&self.pool)
+            .await
+            .map_err(write_err("realm"))?;
+        if n.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn delete_realm(&self, realm_id: &str) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await.map_err(backend_err)?;
+        for table in [
+            "refresh_tokens",
+            "user_roles",
+            "realm_default_scopes",
+            "client_scopes",
+            "roles",
+            "users",
+            "clients",
+            "realm_keys",
+        ] {
+            exec(
+                &mut tx,
+                &format!("DELETE FROM {table} WHERE realm_id = $1"),
+                &[realm_id],
+            )
+            .await?;
+        }
+        let n = exec(&mut tx, "DELETE FROM realms WHERE id = $1", &[realm_id]).await?;
+        if n == 0 {
+            return Err(StoreError::NotFound);
+        }
+        tx.commit().await.map_err(backend_err)
+    }
+
+    async fn realm_keys(&self, realm_id: &str) -> StoreResult<Vec<KeyRecord>> {
+        let rows = sqlx::query(
+            "SELECT kid, realm_id, alg, private_sealed, public_jwk, created_at FROM realm_keys WHERE realm_id = $1 ORDER BY created_at, kid",
+        )
+        .bind(realm_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend_err)?;
+        rows.iter().map(key_row).collect()
+    }
+
+    async fn list_clients(
+        &self,
+        realm_id: &str,
+        q: &ClientQuery,
+    ) -> StoreResult<Vec<ClientRecord>> {
+        let mut sql = String::from(
+            "SELECT id, realm_id, client_id, doc, secret_sealed, created_at FROM clients WHERE realm_id = $1",
+        );
+        let filter = q.client_id.as_ref().map(|c| {
+            if q.search {
+                sql.push_str(" AND LOWER(client_id) LIKE $2");
+                format!("%{}%", c.to_lowercase())
+            } else {
+                sql.push_str(" AND client_id = $2");
+                c.clone()
+            }
+        });
+        sql.push_str(" ORDER BY client_id");
+        sql.push_str(&format!(
+            " LIMIT {} OFFSET {}",
+            q.max.unwrap_or(i64::MAX).max(0),
+            q.first.max(0)
+        ));
+        let mut query = sqlx::query(&sql).bind(realm_id);
+        if let Some(f) = filter {
+            query = query.bind(f);
+        }
+        let rows = query.fetch_all(&self.pool).await.map_err(backend_err)?;
+        rows.iter().map(client_row).collect()
+    }
+
+    async fn client(&self, realm_id: &str, id: &str) -> StoreResult<Option<ClientRecord>> {
+        let row = sqlx::query(
+            "SELECT id, realm_id, client_id, doc, secret_sealed, created_at FROM clients WHERE realm_id = $1 AND id = $2",
+        )
+        .bind(realm_id)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend_err)?;
+        row.as_ref().map(client_row).transpose()
+    }
+
+    async fn client_by_client_id(
+        &self,
+        realm_id: &str,
+        client_id: &str,
+    ) -> StoreResult<Option<ClientRecord>> {
+        let row = sqlx::query(
+            "SELECT id, realm_id, client_id, doc, secret_sealed, created_at FROM clients WHERE realm_id = $1 AND client_id = $2",
+        )
+        .bind(realm_id)
+        .bind(client_id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend_err)?;
+        row.as_ref().map(client_row).transpose()
+    }
+
+    async fn create_client(&self, b: ClientBundle) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await.map_err(backend_err)?;
+        insert_client(&mut tx, &b.client).await?;
+        if let Some((user, roles)) = &b.service_account {
+            insert_user(&mut tx, user).await?;
+            insert_user_roles(&mut tx, &user.realm_id, &user.id, roles).await?;
+        }
+        tx.commit().await.map_err(backend_err)
+    }
+
+    async fn update_client(&self, b: ClientBundle) -> StoreResult<()> {
+        let c = &b.client;
+        let mut tx = self.pool.begin().await.map_err(backend_err)?;
+        let n = sqlx::query(
+            "UPDATE clients SET client_id = $3, doc = $4, secret_sealed = $5 WHERE realm_id = $1 AND id = $2",
+        )
+        .bind(&c.realm_id)
+        .bind(&c.id)
+        .bind(&c.client_id)
+        .bind(to_doc(&c.rep)?)
+        .bind(c.secret_sealed.clone())
+        .execute(&mut *tx)
+        .await
+        .map_err(write_err("clientId"))?;
+        if n.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        if let Some((user, roles)) = &b.service_account {
+            insert_user(&mut tx, user).await?;
+            insert_user_roles(&mut tx, &user.realm_id, &user.id, roles).await?;
+        }
+        tx.commit().await.map_err(backend_err)
+    }
+
+    async fn delete_client(&self, realm_id: &str, id: &str) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await.map_err(backend_err)?;
+        let n = exec(
+            &mut tx,
+            "DELETE FROM clients WHERE realm_id = $1 AND id = $2",
+            &[realm_id, id],
+        )
+        .await?;
+        if n == 0 {
+            return Err(StoreError::NotFound);
+        }
+        exec(
+            &mut tx,
+            "DELETE FROM user_roles WHERE role_id IN (SELECT id FROM roles WHERE client = $1)",
+            &[id],
+        )
+        .await?;
+        exec(&mut tx, "DELETE FROM roles WHERE client = $1", &[id]).await?;
+        exec(
+            &mut tx,
+            "DELETE FROM user_roles WHERE user_id IN (SELECT id FROM users WHERE service_account_client = $1)",
+            &[id],
+        )
+        .await?;
+        exec(
+            &mut tx,
+            "DELETE FROM refresh_tokens WHERE client_uuid = $1",
+            &[id],
+        )
+        .await?;
+        exec(
+            &mut tx,
+            "DELETE FROM users WHERE service_account_client = $1",
+            &[id],
+        )
+        .await?;
+        tx.commit().await.map_err(backend_err)
+    }
+
+    async fn list_users(&self, realm_id: &str, q: &UserQuery) -> StoreResult<Vec<UserRecord>> {
+        let (filter, args) = user_filter(q);
+        let sql = format!(
+            "SELECT id, realm_id, username, email, doc, password_hash, service_account_client, created_at FROM users{filter} ORDER BY username LIMIT {} OFFSET {}",
+            q.max.max(0),
+            q.first.max(0)
+        );
+        let mut query = sqlx::query(&sql).bind(realm_id);
+        for a in args {
+            query = query.bind(a);
+        }
+        let rows = query.fetch_all(&self.pool).await.map_err(backend_err)?;
+        rows.iter().map(user_row).collect()
+    }
+
+    async fn count_users(&self, realm_id: &str, q: &UserQuery) -> StoreResult<i64> {
+        let (filter, args) = user_filter(q);
+        let sql = format!("SELECT COUNT(*) AS n FROM users{filter}");
+        let mut query = sqlx::query(&sql).bind(realm_id);
+        for a in args {
+            query = query.bind(a);
+        }
+        let row = query.fetch_one(&self.pool).await.map_err(backend_err)?;
+        get(&row, "n")
+    }
+
+    async fn user(&self, realm_id: &str, id: &str) -> StoreResult<Option<UserRecord>> {
+        self.user_where("id", realm_id, id).await
+    }
+
+    async fn user_by_username(
+        &self,
+        realm_id: &str,
+        username: &str,
+    ) -> StoreResult<Option<UserRecord>> {
+        self.user_where("username", realm_id, &username.to_lowercase())
+            .await
+    }
+
+    async fn user_by_email(&self, realm_id: &str, email: &str) -> StoreResult<Option<UserRecord>> {
+        self.user_where("email", realm_id, &email.to_lowercase())
+            .await
+    }
+
+    async fn service_account_user(
+        &self,
+        realm_id: &str,
+        client_uuid: &str,
+    ) -> StoreResult<Option<UserRecord>> {
+        self.user_where("service_account_client", realm_id, client_uuid)
+            .await
+    }
+
+    async fn create_user(&self, user: &UserRecord, role_ids: &[String]) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await.map_err(backend_err)?;
+        insert_user(&mut tx, user).await?;
+        insert_user_roles(&mut tx, &user.realm_id, &user.id, role_ids).await?;
+        tx.commit().await.map_err(backend_err)
+    }
+
+    async fn update_user(&self, u: &UserRecord) -> StoreResult<()> {
+        let n = sqlx::query(
+            "UPDATE users SET username = $3, email = $4, first_name = $5, last_name = $6, doc = $7, password_hash = $8 \
+             WHERE realm_id = $1 AND id = $2",
+        )
+        .bind(&u.realm_id)
+        .bind(&u.id)
+        .bind(&u.username)
+        .bind(u.email.clone())
+        .bind(u.rep.first_name.clone())
+        .bind(u.rep.last_name.clone())
+        .bind(to_doc(&u.rep)?)
+        .bind(u.password_hash.clone())
+        .execute(&self.pool)
+        .await
+        .map_err(write_err("username"))?;
+        if n.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn delete_user(&self, realm_id: &str, id: &str) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await.map_err(backend_err)?;
+        let n = exec(
+            &mut tx,
+            "DELETE FROM users WHERE realm_id = $1 AND id = $2",
+            &[realm_id, id],
+        )
+        .await?;
+        if n == 0 {
+            return Err(StoreError::NotFound);
+        }
+        exec(&mut tx, "DELETE FROM user_roles WHERE user_id = $1", &[id]).await?;
+        exec(&mut tx, "DELETE FROM refresh_tokens WHERE user_id = $1", &[id]).await?;
+        tx.commit().await.map_err(backend_err)
+    }
+
+    async fn list_roles(
+        &self,
+        realm_id: &str,
+        client: Option<&str>,
+    ) -> StoreResult<Vec<RoleRecord>> {
+        let rows = sqlx::query(&format!(
+            "{ROLE_SELECT} WHERE r.realm_id = $1 AND r.client = $2 ORDER BY r.name"
+        ))
+        .bind(realm_id)
+        .bind(client.unwrap_or_default())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend_err)?;
+        rows.iter().map(role_row).collect()
+    }
+
+    async fn all_roles(&self, realm_id: &str) -> StoreResult<Vec<RoleRecord>> {
+        let rows = sqlx::query(&format!("{ROLE_SELECT} WHERE r.realm_id = $1"))
+            .bind(realm_id)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend_err)?;
+        rows.iter().map(role_row).collect()
+    }
+
+    async fn role_by_name(
+        &self,
+        realm_id: &str,
+        client: Option<&str>,
+        name: &str,
+    ) -> StoreResult<Option<RoleRecord>> {
+        let row = sqlx::query(&format!(
+            "{ROLE_SELECT} WHERE r.realm_id = $1 AND r.client = $2 AND r.name = $3"
+        ))
+        .bind(realm_id)
+        .bind(client.unwrap_or_default())
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend_err)?;
+        row.as_ref().map(role_row).transpose()
+    }
+
+    async fn create_role(&self, role: &RoleRecord) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await.map_err(backend_err)?;
+        insert_role(&mut tx, role).await?;
+        tx.commit().await.map_err(backend_err)
+    }
+
+    async fn update_role(&self, r: &RoleRecord) -> StoreResult<()> {
+        let n = sqlx::query("UPDATE roles SET name = $3, doc = $4 WHERE realm_id = $1 AND id = $2")
+            .bind(&r.realm_id)
+            .bind(&r.id)
+            .bind(&r.name)
+            .bind(to_doc(&r.rep)?)
+            .execute(&self.pool)
+            .await
+            .map_err(write_err("role"))?;
+        if n.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn delete_role(&self, realm_id: &str, id: &str) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await.map_err(backend_err)?;
+        let n = exec(
+            &mut tx,
+            "DELETE FROM roles WHERE realm_id = $1 AND id = $2",
+            &[realm_id, id],
+        )
+        .await?;
+        if n == 0 {
+            return Err(StoreError::NotFound);
+        }
+        exec(&mut tx, "DELETE FROM user_roles WHERE role_id = $1", &[id]).await?;
+        tx.commit().await.map_err(backend_err)
+    }
+
+    async fn user_role_ids(&self, user_id: &str) -> StoreResult<Vec<String>> {
+        let rows = sqlx::query("SELECT role_id FROM user_roles WHERE user_id = $1")
+            .bind(user_id)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend_err)?;
+        rows.iter().map(|r| get(r, "role_id")).collect()
+    }
+
+    async fn add_user_roles(&self, user_id: &str, role_ids: &[String]) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await.map_err(backend_err)?;
+        let row = sqlx::query("SELECT realm_id FROM users WHERE id = $1")
+            .bind(user_id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(backend_err)?
+            .ok_or(StoreError::NotFound)?;
+        let realm_id: String = get(&row, "realm_id")?;
+        insert_user_roles(&mut tx, &realm_id, user_id, role_ids).await?;
+        tx.commit().await.map_err(backend_err)
+    }
+
+    async fn remove_user_roles(&self, user_id: &str, role_ids: &[String]) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await.map_err(backend_err)?;
+        for role_id in role_ids {
+            exec(
+                &mut tx,
+                "DELETE FROM user_roles WHERE user_id = $1 AND role_id = $2",
+                &[user_id, role_id],
+            )
+            .await?;
+        }
+        tx.commit().await.map_err(backend_err)
+    }
+
+    async fn list_scopes(&self, realm_id: &str) -> StoreResult<Vec<ScopeRecord>> {
+        let rows = sqlx::query(
+            "SELECT id, realm_id, name, doc FROM client_scopes WHERE realm_id = $1 ORDER BY name",
+        )
+        .bind(realm_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend_err)?;
+        rows.iter().map(scope_row).collect()
+    }
+
+    async fn create_scope(&self, scope: &ScopeRecord) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await.map_err(backend_err)?;
+        insert_scope(&mut tx, scope).await?;
+        tx.commit().await.map_err(backend_err)
+    }
+
+    async fn update_scope(&self, s: &ScopeRecord) -> StoreResult<()> {
+        let n = sqlx::query(
+            "UPDATE client_scopes SET name = $3, doc = $4 WHERE realm_id = $1 AND id = $2",
+        )
+        .bind(&s.realm_id)
+        .bind(&s.id)
+        .bind(&s.name)
+        .bind(to_doc(&s.rep)?)
+        .execute(&self.pool)
+        .await
+        .map_err(write_err("client scope"))?;
+        if n.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn delete_scope(&self, realm_id: &str, id: &str) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await.map_err(backend_err)?;
+        let n = exec(
+            &mut tx,
+            "DELETE FROM client_scopes WHERE realm_id = $1 AND id = $2",
+            &[realm_id, id],
+        )
+        .await?;
+        if n == 0 {
+            return Err(StoreError::NotFound);
+        }
+        exec(
+            &mut tx,
+            "DELETE FROM realm_default_scopes WHERE realm_id = $1 AND scope_id = $2",
+            &[realm_id, id],
+        )
+        .await?;
+        tx.commit().await.map_err(backend_err)
+    }
+
+    async fn realm_default_scopes(&self, realm_id: &str) -> StoreResult<Vec<(String, bool)>> {
+        let rows = sqlx::query(
+            "SELECT scope_id, is_default FROM realm_default_scopes WHERE realm_id = $1",
+        )
+        .bind(realm_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend_err)?;
+        rows.iter()
+            .map(|r| Ok((get(r, "scope_id")?, get::<i64>(r, "is_default")? != 0)))
+            .collect()
+    }
+
+    async fn set_realm_default_scope(
+        &self,
+        realm_id: &str,
+        scope_id: &str,
+        default: bool,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO realm_default_scopes (realm_id, scope_id, is_default) VALUES ($1, $2, $3) \
+             ON CONFLICT (realm_id, scope_id) DO UPDATE SET is_default = excluded.is_default",
+        )
+        .bind(realm_id)
+        .bind(scope_id)
+        .bind(i64::from(default))
+        .execute(&self.pool)
+        .await
+        .map(|_| ())
+        .map_err(backend_err)
+    }
+
+    async fn remove_realm_default_scope(&self, realm_id: &str, scope_id: &str) -> StoreResult<()> {
+        sqlx::query("DELETE FROM realm_default_scopes WHERE realm_id = $1 AND scope_id = $2")
+            .bind(realm_id)
+            .bind(scope_id)
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+            .map_err(backend_err)
+    }
+
+    async fn insert_refresh_token(&self, t: &RefreshTokenRecord) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO refresh_tokens (hash, realm_id, client_uuid, user_id, scope, session_id, auth_time, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(&t.hash)
+        .bind(&t.realm_id)
+        .bind(&t.client_uuid)
+        .bind(&t.user_id)
+        .bind(&t.scope)
+        .bind(&t.session_id)
+        .bind(t.auth_time)
+        .bind(t.expires_at)
+        .execute(&self.pool)
+        .await
+        .map(|_| ())
+        .map_err(write_err("refresh token"))
+    }
+
+    async fn take_refresh_token(
+        &self,
+        hash: &str,
+        now: Millis,
+    ) -> StoreResult<Option<RefreshTokenRecord>> {
+        // One statement: whichever caller deletes the row is the one that gets it.
+        let row = sqlx::query(
+            "DELETE FROM refresh_tokens WHERE hash = $1 \
+             RETURNING hash, realm_id, client_uuid, user_id, scope, session_id, auth_time, expires_at",
+        )
+        .bind(hash)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend_err)?;
+        match row.as_ref().map(refresh_row).transpose()? {
+            Some(t) if t.expires_at > now => Ok(Some(t)),
+            _ => Ok(None),
+        }
+    }
+}
+
+impl SqlStore {
+    async fn user_where(
+        &self,
+        col: &'static str,
+        realm_id: &str,
+        value: &str,
+    ) -> StoreResult<Option<UserRecord>> {
+        let row = sqlx::query(&format!(
+            "SELECT id, realm_id, username, email, doc, password_hash, service_account_client, created_at \
+             FROM users WHERE realm_id = $1 AND {col} = $2"
+        ))
+        .bind(realm_id)
+        .bind(value)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend_err)?;
+        row.as_ref().map(user_row).transpose()
+    }
+}

@@ -1,0 +1,98 @@
+//! Prometheus text metrics: requests and latency per route, tokens issued per grant.
+//! A small hand-written registry; `/metrics` renders it.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::Mutex;
+
+const BUCKETS: [f64; 10] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0];
+
+#[derive(Default)]
+struct Histogram {
+    counts: [u64; BUCKETS.len()],
+    sum: f64,
+    count: u64,
+}
+
+#[derive(Default)]
+struct Inner {
+    /// (method, route, status) → count
+    requests: BTreeMap<(String, String, u16), u64>,
+    /// route → latency
+    latency: BTreeMap<String, Histogram>,
+    /// grant type → count
+    tokens: BTreeMap<String, u64>,
+}
+
+#[derive(Default)]
+pub struct Metrics {
+    inner: Mutex<Inner>,
+}
+
+impl Metrics {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn observe_request(&self, method: &str, route: &str, status: u16, seconds: f64) {
+        let mut m = self.lock();
+        *m.requests
+            .entry((method.to_string(), route.to_string(), status))
+            .or_default() += 1;
+        let h = m.latency.entry(route.to_string()).or_default();
+        for (i, b) in BUCKETS.iter().enumerate() {
+            if seconds <= *b {
+                h.counts[i] += 1;
+            }
+        }
+        h.sum += seconds;
+        h.count += 1;
+    }
+
+    pub fn token_issued(&self, grant_type: &str) {
+        *self.lock().tokens.entry(grant_type.to_string()).or_default() += 1;
+    }
+
+    pub fn render(&self) -> String {
+        let m = self.lock();
+        let mut out = String::new();
+        out.push_str("# HELP latchkey_http_requests_total HTTP requests by method, route and status.\n");
+        out.push_str("# TYPE latchkey_http_requests_total counter\n");
+        for ((method, route, status), n) in &m.requests {
+            let _ = writeln!(
+                out,
+                "latchkey_http_requests_total{{method=\"{method}\",route=\"{}\",status=\"{status}\"}} {n}",
+                escape(route)
+            );
+        }
+        out.push_str("# HELP latchkey_http_request_duration_seconds Request latency by route.\n");
+        out.push_str("# TYPE latchkey_http_request_duration_seconds histogram\n");
+        for (route, h) in &m.latency {
+            let route = escape(route);
+            for (i, b) in BUCKETS.iter().enumerate() {
+                let _ = writeln!(
+                    out,
+                    "latchkey_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"{b}\"}} {}",
+                    h.counts[i]
+                );
+            }
+            let _ = writeln!(
+                out,
+                "latchkey_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {}",
+                h.count
+            );
+            let _ = writeln!(out, "latchkey_http_request_duration_seconds_sum{{route=\"{route}\"}} {}", h.sum);
+            let _ = writeln!(out, "latchkey_http_request_duration_seconds_count{{route=\"{route}\"}} {}", h.count);
+        }
+        out.push_str("# HELP latchkey_tokens_issued_total Access tokens issued by grant type.\n");
+        out.push_str("# TYPE latchkey_tokens_issued_total counter\n");
+        for (grant, n) in &m.tokens {
+            let _ = writeln!(out, "latchkey_tokens_issued_total{{grant_type=\"{grant}\"}} {n}");
+        }
+        out
+    }
+}
+
+fn escape(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('"', "\\\"")
+}

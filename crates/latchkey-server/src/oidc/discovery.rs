@@ -1,0 +1,84 @@
+//! OIDC discovery, RFC 8414 metadata and the JWKS. Every advertised endpoint comes from
+//! `routes`, the constants the router mounts, and only endpoints that exist are listed.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use super::enabled_realm;
+use crate::routes::{self, for_realm};
+use crate::state::SharedState;
+use crate::urls::BaseUrl;
+
+pub const GRANT_TYPES: [&str; 3] = ["client_credentials", "password", "refresh_token"];
+pub const AUTH_METHODS: [&str; 2] = ["client_secret_basic", "client_secret_post"];
+
+fn not_found() -> Response {
+    (StatusCode::NOT_FOUND, axum::Json(json!({"error": "Realm does not exist"}))).into_response()
+}
+
+fn internal(e: String) -> Response {
+    tracing::error!(error = %e, "internal error");
+    StatusCode::INTERNAL_SERVER_ERROR.into_response()
+}
+
+async fn metadata(state: &SharedState, base: &BaseUrl, realm: &str) -> Result<Value, Response> {
+    let Some(record) = enabled_realm(state, realm).await.map_err(internal)? else {
+        return Err(not_found());
+    };
+    let scopes = state
+        .store
+        .list_scopes(&record.id)
+        .await
+        .map_err(|e| internal(e.to_string()))?;
+    let mut scopes_supported = vec!["openid".to_string()];
+    scopes_supported.extend(scopes.into_iter().map(|s| s.name));
+    let url = |route: &str| base.join(&for_realm(route, realm));
+    Ok(json!({
+        "issuer": base.issuer(realm),
+        "token_endpoint": url(routes::TOKEN),
+        "jwks_uri": url(routes::CERTS),
+        "grant_types_supported": GRANT_TYPES,
+        "response_types_supported": [],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["RS256", "ES256"],
+        "token_endpoint_auth_methods_supported": AUTH_METHODS,
+        "scopes_supported": scopes_supported,
+        "claims_supported": [
+            "iss", "sub", "aud", "exp", "iat", "azp", "typ", "scope", "preferred_username",
+            "name", "given_name", "family_name", "email", "email_verified"
+        ],
+    }))
+}
+
+pub async fn openid_configuration(
+    State(state): State<SharedState>,
+    base: BaseUrl,
+    Path(realm): Path<String>,
+) -> Response {
+    match metadata(&state, &base, &realm).await {
+        Ok(doc) => axum::Json(doc).into_response(),
+        Err(resp) => resp,
+    }
+}
+
+pub async fn oauth_metadata(
+    State(state): State<SharedState>,
+    base: BaseUrl,
+    Path(realm): Path<String>,
+) -> Response {
+    openid_configuration(State(state), base, Path(realm)).await
+}
+
+pub async fn certs(State(state): State<SharedState>, Path(realm): Path<String>) -> Response {
+    let record = match enabled_realm(&state, &realm).await {
+        Ok(Some(r)) => r,
+        Ok(None) => return not_found(),
+        Err(e) => return internal(e),
+    };
+    match state.realm_keys(&record).await {
+        Ok(keys) => axum::Json(json!({"keys": keys.jwks})).into_response(),
+        Err(e) => internal(e),
+    }
+}

@@ -1,0 +1,297 @@
+//! Minting tokens: JWT access tokens with Keycloak's claims (SPEC §7), OIDC ID tokens,
+//! and opaque refresh tokens stored only as hashes.
+
+use std::collections::BTreeSet;
+
+use aws_lc_rs::digest::{SHA256, digest};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use latchkey_core::Millis;
+use latchkey_core::crypto::{hash_token, new_uuid, random_token};
+use latchkey_core::roles::expand;
+use latchkey_core::store::{ClientRecord, RealmRecord, RefreshTokenRecord, UserRecord};
+use latchkey_core::{jwt, keys::Alg};
+use serde_json::{Map, Value, json};
+
+use crate::error::{OAuthCode, OAuthError};
+use crate::state::SharedState;
+use crate::urls::BaseUrl;
+
+/// The scopes a token request was granted.
+#[derive(Debug, Clone)]
+pub struct GrantedScope {
+    /// client scope names (default scopes plus the requested optional ones)
+    pub names: Vec<String>,
+    pub openid: bool,
+    /// the `scope` claim / response member: `openid` and the scopes shown in tokens
+    pub claim: String,
+}
+
+impl GrantedScope {
+    fn has(&self, name: &str) -> bool {
+        self.names.iter().any(|n| n == name)
+    }
+
+    /// The stored form on a refresh token: space-separated names, `openid` first if asked.
+    pub fn stored(&self) -> String {
+        let mut v: Vec<&str> = Vec::new();
+        if self.openid {
+            v.push("openid");
+        }
+        v.extend(self.names.iter().map(String::as_str));
+        v.join(" ")
+    }
+}
+
+/// Decides the granted scopes: the client's default scopes always; requested scopes must
+/// be among its optional (or default) scopes, else `invalid_scope`.
+pub async fn resolve_scope(
+    state: &SharedState,
+    realm: &RealmRecord,
+    client: &ClientRecord,
+    requested: Option<&str>,
+) -> Result<GrantedScope, OAuthError> {
+    let defaults = client.rep.default_client_scopes.clone().unwrap_or_default();
+    let optional = client.rep.optional_client_scopes.clone().unwrap_or_default();
+    let mut names = defaults.clone();
+    let mut openid = false;
+    for s in requested.unwrap_or("").split(' ').filter(|s| !s.is_empty()) {
+        if s == "openid" {
+            openid = true;
+        } else if optional.iter().any(|o| o == s) {
+            if !names.iter().any(|n| n == s) {
+                names.push(s.to_string());
+            }
+        } else if !defaults.iter().any(|d| d == s) {
+            return Err(OAuthError::new(
+                OAuthCode::InvalidScope,
+                format!("Invalid scopes: {s}"),
+            ));
+        }
+    }
+    let realm_scopes = state.store.list_scopes(&realm.id).await?;
+    let mut claim: Vec<&str> = Vec::new();
+    if openid {
+        claim.push("openid");
+    }
+    for n in &names {
+        let shown = realm_scopes.iter().find(|s| &s.name == n).is_some_and(|s| {
+            s.rep
+                .attributes
+                .as_ref()
+                .and_then(|a| a.get("include.in.token.scope"))
+                .is_none_or(|v| v == "true")
+        });
+        if shown {
+            claim.push(n);
+        }
+    }
+    Ok(GrantedScope {
+        claim: claim.join(" "),
+        names,
+        openid,
+    })
+}
+
+/// A login session (password grant and its refreshes).
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub id: String,
+    pub auth_time: Millis,
+}
+
+pub struct Grant<'a> {
+    pub grant_type: &'static str,
+    pub realm: &'a RealmRecord,
+    pub client: &'a ClientRecord,
+    pub user: &'a UserRecord,
+    pub scope: GrantedScope,
+    /// `Some` issues a refresh token (and `sid`) for this session.
+    pub session: Option<Session>,
+    pub client_address: Option<String>,
+}
+
+/// Issues the token response for a grant that passed every check.
+pub async fn issue(
+    state: &SharedState,
+    base: &BaseUrl,
+    g: Grant<'_>,
+    now: Millis,
+) -> Result<Value, OAuthError> {
+    let realm_name = &g.realm.name;
+    let issuer = base.issuer(realm_name);
+    let lifespan = g.realm.rep.access_token_lifespan.unwrap_or(300).max(1);
+    let iat = now / 1000;
+    let exp = iat + lifespan;
+
+    let mut claims = Map::new();
+    claims.insert("exp".into(), json!(exp));
+    claims.insert("iat".into(), json!(iat));
+    claims.insert("jti".into(), json!(new_uuid()));
+    claims.insert("iss".into(), json!(issuer));
+    claims.insert("sub".into(), json!(g.user.id));
+    claims.insert("typ".into(), json!("Bearer"));
+    claims.insert("azp".into(), json!(g.client.client_id));
+    if let Some(s) = &g.session {
+        claims.insert("sid".into(), json!(s.id));
+    }
+    claims.insert("acr".into(), json!("1"));
+    let origins = g.client.rep.web_origins.clone().unwrap_or_default();
+    if !origins.is_empty() {
+        claims.insert("allowed-origins".into(), json!(origins));
+    }
+
+    if g.scope.has("roles") && g.client.rep.full_scope() {
+        let direct = state.store.user_role_ids(&g.user.id).await?;
+        let all = state.store.all_roles(&g.realm.id).await?;
+        let eff = expand(&direct, &all);
+        if !eff.realm.is_empty() {
+            claims.insert("realm_access".into(), json!({"roles": eff.realm}));
+        }
+        let mut resource = Map::new();
+        let mut audience: BTreeSet<&str> = BTreeSet::new();
+        for (client_id, roles) in &eff.client {
+            resource.insert(client_id.clone(), json!({"roles": roles}));
+            if client_id != &g.client.client_id {
+                audience.insert(client_id);
+            }
+        }
+        if !resource.is_empty() {
+            claims.insert("resource_access".into(), Value::Object(resource));
+        }
+        // Keycloak's audience: the clients whose roles the token carries, but not the
+        // client itself.
+        match audience.len() {
+            0 => {}
+            1 => {
+                claims.insert("aud".into(), json!(audience.iter().next()));
+            }
+            _ => {
+                claims.insert("aud".into(), json!(audience));
+            }
+        }
+    }
+    claims.insert("scope".into(), json!(g.scope.claim));
+    let profile = user_claims(&g.scope, g.user);
+    claims.extend(profile.clone());
+    if g.user.service_account_client.is_some() {
+        claims.insert("client_id".into(), json!(g.client.client_id));
+        if let Some(addr) = &g.client_address {
+            claims.insert("clientHost".into(), json!(addr));
+            claims.insert("clientAddress".into(), json!(addr));
+        }
+    }
+
+    let keys = state.realm_keys(g.realm).await.map_err(OAuthError::Internal)?;
+    let alg = g
+        .realm
+        .rep
+        .default_signature_algorithm
+        .as_deref()
+        .and_then(Alg::parse)
+        .unwrap_or(Alg::Rs256);
+    let signer = keys
+        .signer(alg.as_str())
+        .ok_or_else(|| OAuthError::Internal(format!("realm has no {} key", alg.as_str())))?;
+    let access_token =
+        jwt::sign(signer, &Value::Object(claims)).map_err(|e| OAuthError::Internal(e.to_string()))?;
+
+    let mut resp = Map::new();
+    resp.insert("access_token".into(), json!(access_token));
+    resp.insert("expires_in".into(), json!(lifespan));
+    resp.insert("token_type".into(), json!("Bearer"));
+    resp.insert("not-before-policy".into(), json!(0));
+    resp.insert("scope".into(), json!(g.scope.claim));
+
+    if let Some(session) = &g.session {
+        if g.scope.openid {
+            let id_token = id_token(&issuer, &g, session, &access_token, iat, exp, profile);
+            let signed =
+                jwt::sign(signer, &id_token).map_err(|e| OAuthError::Internal(e.to_string()))?;
+            resp.insert("id_token".into(), json!(signed));
+        }
+        let idle = g.realm.rep.sso_session_idle_timeout.unwrap_or(1800).max(1);
+        let max = g.realm.rep.sso_session_max_lifespan.unwrap_or(36000).max(1);
+        let session_end = session.auth_time / 1000 + max;
+        let refresh_exp = (iat + idle).min(session_end);
+        let refresh = random_token::<32>();
+        state
+            .store
+            .insert_refresh_token(&RefreshTokenRecord {
+                hash: hash_token(&refresh),
+                realm_id: g.realm.id.clone(),
+                client_uuid: g.client.id.clone(),
+                user_id: g.user.id.clone(),
+                scope: g.scope.stored(),
+                session_id: session.id.clone(),
+                auth_time: session.auth_time,
+                expires_at: refresh_exp * 1000,
+            })
+            .await?;
+        resp.insert("refresh_token".into(), json!(refresh));
+        resp.insert("refresh_expires_in".into(), json!(refresh_exp - iat));
+        resp.insert("session_state".into(), json!(session.id));
+    } else {
+        resp.insert("refresh_expires_in".into(), json!(0));
+    }
+    state.metrics.token_issued(g.grant_type);
+    Ok(Value::Object(resp))
+}
+
+/// Claims of the `profile` and `email` scopes.
+fn user_claims(scope: &GrantedScope, user: &UserRecord) -> Map<String, Value> {
+    let mut c = Map::new();
+    let u = &user.rep;
+    if scope.has("profile") {
+        c.insert("preferred_username".into(), json!(user.username));
+        let names: Vec<&str> = [u.first_name.as_deref(), u.last_name.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect();
+        if !names.is_empty() {
+            c.insert("name".into(), json!(names.join(" ")));
+        }
+        if let Some(f) = &u.first_name {
+            c.insert("given_name".into(), json!(f));
+        }
+        if let Some(l) = &u.last_name {
+            c.insert("family_name".into(), json!(l));
+        }
+    }
+    if scope.has("email") {
+        c.insert("email_verified".into(), json!(u.email_verified.unwrap_or(false)));
+        if let Some(e) = &user.email {
+            c.insert("email".into(), json!(e));
+        }
+    }
+    c
+}
+
+/// An ID token per OIDC Core §2, with `at_hash` (§3.1.3.6) over the access token.
+fn id_token(
+    issuer: &str,
+    g: &Grant<'_>,
+    session: &Session,
+    access_token: &str,
+    iat: i64,
+    exp: i64,
+    profile: Map<String, Value>,
+) -> Value {
+    let hash = digest(&SHA256, access_token.as_bytes());
+    let at_hash = URL_SAFE_NO_PAD.encode(&hash.as_ref()[..16]);
+    let mut c = Map::new();
+    c.insert("exp".into(), json!(exp));
+    c.insert("iat".into(), json!(iat));
+    c.insert("auth_time".into(), json!(session.auth_time / 1000));
+    c.insert("jti".into(), json!(new_uuid()));
+    c.insert("iss".into(), json!(issuer));
+    c.insert("aud".into(), json!(g.client.client_id));
+    c.insert("sub".into(), json!(g.user.id));
+    c.insert("typ".into(), json!("ID"));
+    c.insert("azp".into(), json!(g.client.client_id));
+    c.insert("sid".into(), json!(session.id));
+    c.insert("at_hash".into(), json!(at_hash));
+    c.insert("acr".into(), json!("1"));
+    c.extend(profile);
+    Value::Object(c)
+}

@@ -1,0 +1,28 @@
+//! OAuth 2.0 / OIDC protocol endpoints: discovery, JWKS, the token endpoint.
+
+pub mod discovery;
+pub mod mint;
+pub mod token;
+
+use axum::Router;
+use axum::routing::{get, post};
+use latchkey_core::store::RealmRecord;
+
+use crate::routes;
+use crate::state::SharedState;
+
+pub fn routes() -> Router<SharedState> {
+    Router::new()
+        .route(routes::OIDC_DISCOVERY, get(discovery::openid_configuration))
+        .route(routes::OAUTH_DISCOVERY, get(discovery::oauth_metadata))
+        .route(routes::OAUTH_DISCOVERY_ROOT, get(discovery::oauth_metadata))
+        .route(routes::CERTS, get(discovery::certs))
+        .route(routes::TOKEN, post(token::token))
+}
+
+/// The realm by name, if it exists and is enabled: a disabled realm serves no protocol
+/// endpoint, as in Keycloak.
+pub async fn enabled_realm(state: &SharedState, name: &str) -> Result<Option<RealmRecord>, String> {
+    let realm = state.store.realm_by_name(name).await.map_err(|e| e.to_string())?;
+    Ok(realm.filter(|r| r.rep.enabled.unwrap_or(false)))
+}

@@ -1,0 +1,345 @@
+//! The token endpoint (RFC 6749 §3.2): client authentication and the grants
+//! `client_credentials`, `password` and `refresh_token`.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, FromRequestParts, Path, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use latchkey_core::clients::open_secret;
+use latchkey_core::crypto::{ct_eq, hash_token, new_uuid, verify_password};
+use latchkey_core::store::{ClientRecord, RealmRecord, UserRecord};
+
+use super::enabled_realm;
+use super::mint::{Grant, GrantedScope, Session, issue, resolve_scope};
+use crate::error::{OAuthCode, OAuthError, no_store};
+use crate::state::{SharedState, now_millis};
+use crate::urls::BaseUrl;
+
+/// The peer address, when the server was started with connect info.
+pub struct ClientAddr(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientAddr(
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0.ip().to_string()),
+        ))
+    }
+}
+
+/// Form parameters; each may appear once (RFC 6749 §3.2). Empty values count as absent,
+/// since some clients (python-keycloak) send every field.
+struct Params(HashMap<String, String>);
+
+impl Params {
+    fn parse(headers: &HeaderMap, body: &[u8]) -> Result<Params, OAuthError> {
+        let form = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
+        if !form {
+            return Err(OAuthError::new(
+                OAuthCode::InvalidRequest,
+                "content type must be application/x-www-form-urlencoded",
+            ));
+        }
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body)
+            .map_err(|_| OAuthError::new(OAuthCode::InvalidRequest, "malformed form body"))?;
+        let mut map = HashMap::new();
+        for (k, v) in pairs {
+            if v.is_empty() {
+                continue;
+            }
+            if map.insert(k.clone(), v).is_some() {
+                return Err(OAuthError::new(
+                    OAuthCode::InvalidRequest,
+                    format!("duplicate parameter: {k}"),
+                ));
+            }
+        }
+        Ok(Params(map))
+    }
+
+    fn get(&self, k: &str) -> Option<&str> {
+        self.0.get(k).map(String::as_str)
+    }
+
+    fn require(&self, k: &str) -> Result<&str, OAuthError> {
+        self.get(k).ok_or_else(|| {
+            OAuthError::new(OAuthCode::InvalidRequest, format!("Missing parameter: {k}"))
+        })
+    }
+}
+
+/// The client's claimed identity: HTTP Basic (RFC 6749 §2.3.1, form-encoded parts) or the
+/// body's `client_id` / `client_secret`.
+struct Credentials {
+    client_id: String,
+    secret: Option<String>,
+    basic: bool,
+}
+
+fn credentials(headers: &HeaderMap, p: &Params) -> Result<Credentials, OAuthError> {
+    let basic = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            let (scheme, rest) = v.split_once(' ')?;
+            scheme.eq_ignore_ascii_case("basic").then(|| rest.trim())
+        });
+    if let Some(encoded) = basic {
+        let bad = || OAuthError::invalid_client("Invalid client credentials", true);
+        let decoded = STANDARD.decode(encoded).map_err(|_| bad())?;
+        let text = String::from_utf8(decoded).map_err(|_| bad())?;
+        let (id, secret) = text.split_once(':').ok_or_else(bad)?;
+        let decode = |s: &str| -> Result<String, OAuthError> {
+            let pairs: Vec<(String, String)> =
+                serde_urlencoded::from_str(&format!("v={s}")).map_err(|_| bad())?;
+            Ok(pairs.into_iter().next().map(|(_, v)| v).unwrap_or_default())
+        };
+        let client_id = decode(id)?;
+        if p.get("client_id").is_some_and(|c| c != client_id) {
+            return Err(OAuthError::new(
+                OAuthCode::InvalidRequest,
+                "client_id in the body differs from the Authorization header",
+            ));
+        }
+        return Ok(Credentials {
+            client_id,
+            secret: Some(decode(secret)?),
+            basic: true,
+        });
+    }
+    let client_id = p.get("client_id").ok_or_else(|| {
+        OAuthError::invalid_client("Missing client authentication", false)
+    })?;
+    Ok(Credentials {
+        client_id: client_id.to_string(),
+        secret: p.get("client_secret").map(str::to_string),
+        basic: false,
+    })
+}
+
+/// Authenticates the client (RFC 6749 §2.3). Every failure is `invalid_client` with the
+/// same description, so a caller learns nothing about which client ids exist.
+async fn authenticate(
+    state: &SharedState,
+    realm: &RealmRecord,
+    creds: &Credentials,
+) -> Result<ClientRecord, OAuthError> {
+    let fail = || OAuthError::invalid_client("Invalid client or Invalid client credentials", creds.basic);
+    let client = state
+        .store
+        .client_by_client_id(&realm.id, &creds.client_id)
+        .await?
+        .ok_or_else(fail)?;
+    if !client.rep.is_enabled() || client.rep.is_bearer_only() {
+        return Err(fail());
+    }
+    if client.rep.is_public() {
+        return Ok(client);
+    }
+    if !client.rep.uses_secret() {
+        // Assertion-based authentication arrives with the OIDC flows issue.
+        return Err(fail());
+    }
+    let offered = creds.secret.as_deref().ok_or_else(fail)?;
+    let stored = open_secret(&client, &state.sealer).ok_or_else(fail)?;
+    if ct_eq(offered.as_bytes(), stored.as_bytes()) {
+        Ok(client)
+    } else {
+        Err(fail())
+    }
+}
+
+pub async fn token(
+    State(state): State<SharedState>,
+    base: BaseUrl,
+    Path(realm_name): Path<String>,
+    ClientAddr(addr): ClientAddr,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    match handle(&state, &base, &realm_name, addr, &headers, &body).await {
+        Ok(v) => {
+            let mut resp = axum::Json(v).into_response();
+            no_store(&mut resp);
+            resp
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn handle(
+    state: &SharedState,
+    base: &BaseUrl,
+    realm_name: &str,
+    addr: Option<String>,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<serde_json::Value, OAuthError> {
+    let realm = enabled_realm(state, realm_name)
+        .await
+        .map_err(OAuthError::Internal)?
+        .ok_or(OAuthError::UnknownRealm)?;
+    let p = Params::parse(headers, body)?;
+    let grant_type = p.require("grant_type")?.to_string();
+    let creds = credentials(headers, &p)?;
+    let client = authenticate(state, &realm, &creds).await?;
+    let now = now_millis();
+    match grant_type.as_str() {
+        "client_credentials" => {
+            if client.rep.is_public() {
+                return Err(OAuthError::new(
+                    OAuthCode::UnauthorizedClient,
+                    "Public client not allowed to retrieve service account",
+                ));
+            }
+            if !client.rep.service_accounts() {
+                return Err(OAuthError::new(
+                    OAuthCode::UnauthorizedClient,
+                    "Client not enabled to retrieve service account",
+                ));
+            }
+            let user = state
+                .store
+                .service_account_user(&realm.id, &client.id)
+                .await?
+                .ok_or_else(|| {
+                    OAuthError::new(OAuthCode::UnauthorizedClient, "Service account user not found")
+                })?;
+            let scope = resolve_scope(state, &realm, &client, p.get("scope")).await?;
+            let grant = Grant {
+                grant_type: "client_credentials",
+                realm: &realm,
+                client: &client,
+                user: &user,
+                scope,
+                session: None,
+                client_address: addr,
+            };
+            issue(state, base, grant, now).await
+        }
+        "password" => {
+            if !client.rep.direct_access_grants() {
+                return Err(OAuthError::new(
+                    OAuthCode::UnauthorizedClient,
+                    "Client not allowed for direct access grants",
+                ));
+            }
+            let username = p.require("username")?;
+            let password = p.require("password")?.to_string();
+            let user = password_user(state, &realm, username, password).await?;
+            let scope = resolve_scope(state, &realm, &client, p.get("scope")).await?;
+            let grant = Grant {
+                grant_type: "password",
+                realm: &realm,
+                client: &client,
+                user: &user,
+                scope,
+                session: Some(Session {
+                    id: new_uuid(),
+                    auth_time: now,
+                }),
+                client_address: addr,
+            };
+            issue(state, base, grant, now).await
+        }
+        "refresh_token" => {
+            let presented = p.require("refresh_token")?;
+            let invalid = || OAuthError::new(OAuthCode::InvalidGrant, "Invalid refresh token");
+            // Taking the token out of the store is the rotation: the old one is spent.
+            let stored = state
+                .store
+                .take_refresh_token(&hash_token(presented), now)
+                .await?
+                .ok_or_else(invalid)?;
+            if stored.client_uuid != client.id || stored.realm_id != realm.id {
+                return Err(OAuthError::new(
+                    OAuthCode::InvalidGrant,
+                    "Invalid refresh token. Token client and authorized client don't match",
+                ));
+            }
+            let user = state
+                .store
+                .user(&realm.id, &stored.user_id)
+                .await?
+                .filter(|u| u.rep.enabled.unwrap_or(false))
+                .ok_or_else(invalid)?;
+            let original = stored.scope.split(' ').collect::<Vec<_>>();
+            let requested = match p.get("scope") {
+                Some(s) => {
+                    if let Some(extra) = s.split(' ').find(|x| !x.is_empty() && !original.contains(x)) {
+                        return Err(OAuthError::new(
+                            OAuthCode::InvalidScope,
+                            format!("Invalid scopes: {extra}"),
+                        ));
+                    }
+                    s.to_string()
+                }
+                None => stored.scope.clone(),
+            };
+            let scope: GrantedScope = resolve_scope(state, &realm, &client, Some(&requested)).await?;
+            let grant = Grant {
+                grant_type: "refresh_token",
+                realm: &realm,
+                client: &client,
+                user: &user,
+                scope,
+                session: Some(Session {
+                    id: stored.session_id,
+                    auth_time: stored.auth_time,
+                }),
+                client_address: addr,
+            };
+            issue(state, base, grant, now).await
+        }
+        other => Err(OAuthError::new(
+            OAuthCode::UnsupportedGrantType,
+            format!("Unsupported grant_type: {other}"),
+        )),
+    }
+}
+
+/// The resource owner of a password grant: by username, or by email where the realm
+/// allows it; enabled, no pending required action, password right.
+async fn password_user(
+    state: &SharedState,
+    realm: &RealmRecord,
+    username: &str,
+    password: String,
+) -> Result<UserRecord, OAuthError> {
+    let invalid = || OAuthError::new(OAuthCode::InvalidGrant, "Invalid user credentials");
+    let mut user = state.store.user_by_username(&realm.id, username).await?;
+    if user.is_none() && realm.rep.login_with_email_allowed.unwrap_or(true) && username.contains('@') {
+        user = state.store.user_by_email(&realm.id, username).await?;
+    }
+    let user = user.ok_or_else(invalid)?;
+    let Some(hash) = user.password_hash.clone() else {
+        return Err(invalid());
+    };
+    // Argon2id takes tens of milliseconds of CPU: keep it off the async workers.
+    let ok = tokio::task::spawn_blocking(move || verify_password(&password, &hash))
+        .await
+        .map_err(|e| OAuthError::Internal(e.to_string()))?;
+    if !ok {
+        return Err(invalid());
+    }
+    if !user.rep.enabled.unwrap_or(false) {
+        return Err(OAuthError::new(OAuthCode::InvalidGrant, "Account disabled"));
+    }
+    if user.rep.required_actions.as_ref().is_some_and(|r| !r.is_empty()) {
+        return Err(OAuthError::new(OAuthCode::InvalidGrant, "Account is not fully set up"));
+    }
+    Ok(user)
+}

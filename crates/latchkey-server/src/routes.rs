@@ -1,0 +1,18 @@
+//! Route paths, shared by the router and the discovery documents so the two cannot drift.
+//! All are relative to `--http-relative-path`.
+
+pub const HEALTH_LIVE: &str = "/health/live";
+pub const HEALTH_READY: &str = "/health/ready";
+pub const METRICS: &str = "/metrics";
+
+pub const OIDC_DISCOVERY: &str = "/realms/{realm}/.well-known/openid-configuration";
+pub const OAUTH_DISCOVERY: &str = "/realms/{realm}/.well-known/oauth-authorization-server";
+/// RFC 8414 §3.1: the well-known segment inserted before the issuer's path.
+pub const OAUTH_DISCOVERY_ROOT: &str = "/.well-known/oauth-authorization-server/realms/{realm}";
+pub const CERTS: &str = "/realms/{realm}/protocol/openid-connect/certs";
+pub const TOKEN: &str = "/realms/{realm}/protocol/openid-connect/token";
+
+/// The path of a realm-scoped route for one realm: `{realm}` filled in.
+pub fn for_realm(route: &str, realm: &str) -> String {
+    route.replace("{realm}", realm)
+}

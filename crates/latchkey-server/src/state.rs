@@ -1,0 +1,112 @@
+//! Shared server state: the store, the master-key box, the settings that shape URLs, the
+//! per-realm key cache and the metrics.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use latchkey_core::Millis;
+use latchkey_core::crypto::SecretBox;
+use latchkey_core::keys::{Alg, SigningKey};
+use latchkey_core::realm_setup::key_context;
+use latchkey_core::store::{RealmRecord, Store};
+use serde_json::Value;
+
+use crate::metrics::Metrics;
+
+/// How to trust proxy headers for the request's public URL (`--proxy-headers`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProxyHeaders {
+    Forwarded,
+    XForwarded,
+}
+
+/// What the HTTP layer needs of the validated configuration.
+#[derive(Debug, Clone)]
+pub struct ServerSettings {
+    /// Public base URL (`--hostname`), without a trailing slash; `None`: from each request.
+    pub hostname: Option<String>,
+    /// `--http-relative-path` normalised: `""` for `/`, else `/auth`-like.
+    pub relative_path: String,
+    pub proxy_headers: Option<ProxyHeaders>,
+    /// `start-dev`: relaxed TLS rules.
+    pub dev_mode: bool,
+}
+
+/// A realm's keys, parsed once and cached: the signing keys by algorithm and the public
+/// JWKS. Keys never change under a realm id, so the cache needs no invalidation beyond
+/// realm deletion.
+pub struct RealmKeys {
+    pub signing: HashMap<&'static str, Arc<SigningKey>>,
+    pub jwks: Vec<Value>,
+}
+
+impl RealmKeys {
+    pub fn signer(&self, alg: &str) -> Option<&Arc<SigningKey>> {
+        self.signing.get(alg)
+    }
+}
+
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub sealer: Arc<SecretBox>,
+    pub settings: ServerSettings,
+    pub metrics: Metrics,
+    keys: Mutex<HashMap<String, Arc<RealmKeys>>>,
+}
+
+pub type SharedState = Arc<AppState>;
+
+impl AppState {
+    pub fn new(store: Arc<dyn Store>, sealer: Arc<SecretBox>, settings: ServerSettings) -> Self {
+        Self {
+            store,
+            sealer,
+            settings,
+            metrics: Metrics::default(),
+            keys: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The realm's keys, loaded and unsealed on first use.
+    pub async fn realm_keys(&self, realm: &RealmRecord) -> Result<Arc<RealmKeys>, String> {
+        if let Some(k) = self.lock_keys().get(&realm.id) {
+            return Ok(k.clone());
+        }
+        let records = self
+            .store
+            .realm_keys(&realm.id)
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut signing = HashMap::new();
+        let mut jwks = Vec::new();
+        for r in records {
+            let alg = Alg::parse(&r.alg).ok_or_else(|| format!("unknown key alg {}", r.alg))?;
+            let pkcs8 = self
+                .sealer
+                .open(&r.private_sealed, &key_context(&r.kid))
+                .map_err(|e| format!("key {}: {e}", r.kid))?;
+            let key = SigningKey::from_pkcs8(r.kid.clone(), alg, &pkcs8).map_err(|e| e.to_string())?;
+            // The newest key of each algorithm signs; all stay published.
+            signing.insert(alg.as_str(), Arc::new(key));
+            jwks.push(r.public_jwk);
+        }
+        let keys = Arc::new(RealmKeys { signing, jwks });
+        self.lock_keys().insert(realm.id.clone(), keys.clone());
+        Ok(keys)
+    }
+
+    pub fn forget_realm_keys(&self, realm_id: &str) {
+        self.lock_keys().remove(realm_id);
+    }
+
+    fn lock_keys(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<RealmKeys>>> {
+        self.keys.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+pub fn now_millis() -> Millis {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as Millis)
+        .unwrap_or(0)
+}

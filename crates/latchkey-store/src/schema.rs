@@ -1,0 +1,88 @@
+//! The one schema both backends run (SPEC §11). Only portable SQL: TEXT and BIGINT
+//! columns, `$n` parameters; objects whose fields are not queried are JSON documents in
+//! `doc`. Migrations are append-only; each runs once, in order, in its own transaction.
+
+pub const MIGRATIONS: &[(i64, &str)] = &[(
+    1,
+    r#"
+CREATE TABLE realms (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    doc TEXT NOT NULL,
+    created_at BIGINT NOT NULL
+);
+CREATE TABLE realm_keys (
+    kid TEXT PRIMARY KEY,
+    realm_id TEXT NOT NULL,
+    alg TEXT NOT NULL,
+    private_sealed TEXT NOT NULL,
+    public_jwk TEXT NOT NULL,
+    created_at BIGINT NOT NULL
+);
+CREATE INDEX realm_keys_realm ON realm_keys (realm_id);
+CREATE TABLE clients (
+    id TEXT PRIMARY KEY,
+    realm_id TEXT NOT NULL,
+    client_id TEXT NOT NULL,
+    doc TEXT NOT NULL,
+    secret_sealed TEXT,
+    created_at BIGINT NOT NULL,
+    UNIQUE (realm_id, client_id)
+);
+CREATE TABLE users (
+    id TEXT PRIMARY KEY,
+    realm_id TEXT NOT NULL,
+    username TEXT NOT NULL,
+    email TEXT,
+    first_name TEXT,
+    last_name TEXT,
+    doc TEXT NOT NULL,
+    password_hash TEXT,
+    service_account_client TEXT,
+    created_at BIGINT NOT NULL,
+    UNIQUE (realm_id, username)
+);
+CREATE INDEX users_email ON users (realm_id, email);
+CREATE INDEX users_service_account ON users (service_account_client);
+CREATE TABLE roles (
+    id TEXT PRIMARY KEY,
+    realm_id TEXT NOT NULL,
+    client TEXT NOT NULL,
+    name TEXT NOT NULL,
+    doc TEXT NOT NULL,
+    UNIQUE (realm_id, client, name)
+);
+CREATE TABLE user_roles (
+    user_id TEXT NOT NULL,
+    role_id TEXT NOT NULL,
+    realm_id TEXT NOT NULL,
+    PRIMARY KEY (user_id, role_id)
+);
+CREATE INDEX user_roles_role ON user_roles (role_id);
+CREATE TABLE client_scopes (
+    id TEXT PRIMARY KEY,
+    realm_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    doc TEXT NOT NULL,
+    UNIQUE (realm_id, name)
+);
+CREATE TABLE realm_default_scopes (
+    realm_id TEXT NOT NULL,
+    scope_id TEXT NOT NULL,
+    is_default BIGINT NOT NULL,
+    PRIMARY KEY (realm_id, scope_id)
+);
+CREATE TABLE refresh_tokens (
+    hash TEXT PRIMARY KEY,
+    realm_id TEXT NOT NULL,
+    client_uuid TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    scope TEXT NOT NULL,
+    session_id TEXT NOT NULL,
+    auth_time BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL
+);
+CREATE INDEX refresh_tokens_client ON refresh_tokens (client_uuid);
+CREATE INDEX refresh_tokens_user ON refresh_tokens (user_id);
+"#,
+)];
