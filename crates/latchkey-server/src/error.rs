@@ -114,6 +114,8 @@ pub enum OAuthError {
         description: String,
         /// The client authenticated with HTTP Basic: a failure is 401 with a challenge.
         basic_auth: bool,
+        /// Keycloak answers a direct grant's bad user credentials with 401, not 400.
+        unauthorized: bool,
     },
     /// The realm in the path does not exist.
     UnknownRealm,
@@ -126,6 +128,17 @@ impl OAuthError {
             code,
             description: description.into(),
             basic_auth: false,
+            unauthorized: false,
+        }
+    }
+
+    /// `invalid_grant` with 401, as Keycloak answers a password grant with bad credentials.
+    pub fn bad_user_credentials(description: impl Into<String>) -> Self {
+        OAuthError::Protocol {
+            code: OAuthCode::InvalidGrant,
+            description: description.into(),
+            basic_auth: false,
+            unauthorized: true,
         }
     }
 
@@ -134,6 +147,7 @@ impl OAuthError {
             code: OAuthCode::InvalidClient,
             description: description.into(),
             basic_auth,
+            unauthorized: true,
         }
     }
 }
@@ -151,10 +165,11 @@ impl IntoResponse for OAuthError {
                 code,
                 description,
                 basic_auth,
+                unauthorized,
             } => {
                 // RFC 6749 §5.2: invalid_client is 401 when the client tried HTTP Basic; we
                 // answer 401 for every failed client authentication, as Keycloak does.
-                let status = if code == OAuthCode::InvalidClient {
+                let status = if unauthorized {
                     StatusCode::UNAUTHORIZED
                 } else {
                     StatusCode::BAD_REQUEST

@@ -1,1 +1,244 @@
-fn main() {}
+//! The `latchkey` binary: `start-dev` and `start`. Loads and validates the configuration,
+//! opens the store (running migrations), bootstraps the master realm, serves HTTP until
+//! SIGTERM or SIGINT.
+
+mod config;
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+use clap::{Parser, Subcommand};
+use config::{Config, KeySource, LogFormat, Opts};
+use latchkey_core::crypto::{SecretBox, random_token};
+use latchkey_core::realm_setup::{BootstrapAdmin, new_realm};
+use latchkey_core::rep::RealmRep;
+use latchkey_core::roles::MASTER_REALM;
+use latchkey_core::store::{Store, StoreError};
+use latchkey_server::{AppState, ServerSettings};
+use latchkey_store::SqlStore;
+
+#[derive(Parser)]
+#[command(name = "latchkey", version, about = "An OAuth 2.0 / OIDC server for dynamic client registration, speaking Keycloak's protocol")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Development mode: HTTP on 127.0.0.1:8080, SQLite in ./data, relaxed TLS rules
+    StartDev(Opts),
+    /// Production mode: needs --hostname, --db-url and a master key
+    Start(Opts),
+}
+
+fn main() -> ExitCode {
+    let started = Instant::now();
+    let cli = Cli::parse();
+    let (opts, dev) = match cli.command {
+        Command::StartDev(o) => (o, true),
+        Command::Start(o) => (o, false),
+    };
+    let config = match opts
+        .with_file()
+        .and_then(|o| Config::validate(o, dev, std::env::var("LATCHKEY_MASTER_KEY").ok()))
+    {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    init_logging(config.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(config, started)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e}");
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("LATCHKEY_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+    }
+}
+
+fn load_master_key(source: &KeySource) -> Result<SecretBox, String> {
+    let encoded = match source {
+        KeySource::Env(k) => k.clone(),
+        KeySource::File { path, create } => match std::fs::read_to_string(path) {
+            Ok(k) => k,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && *create => {
+                let key = SecretBox::generate_encoded();
+                write_private_file(path, &key)
+                    .map_err(|e| format!("cannot create master key file {}: {e}", path.display()))?;
+                tracing::info!(path = %path.display(), "created a new master key file; keep it: without it stored secrets cannot be read");
+                key
+            }
+            Err(e) => return Err(format!("cannot read master key file {}: {e}", path.display())),
+        },
+    };
+    SecretBox::from_encoded(&encoded).map_err(|e| e.to_string())
+}
+
+fn write_private_file(path: &std::path::Path, content: &str) -> std::io::Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(path)?;
+    f.write_all(content.as_bytes())?;
+    f.sync_all()
+}
+
+/// The bootstrap admin from `LATCHKEY_BOOTSTRAP_ADMIN_*` (or Keycloak's `KC_BOOTSTRAP_ADMIN_*`);
+/// in dev mode with neither set, `admin` with a random password printed once.
+fn bootstrap_admin(dev: bool) -> Option<(BootstrapAdmin, bool)> {
+    let var = |names: [&str; 2]| names.iter().find_map(|n| std::env::var(n).ok().filter(|v| !v.is_empty()));
+    let username = var(["LATCHKEY_BOOTSTRAP_ADMIN_USERNAME", "KC_BOOTSTRAP_ADMIN_USERNAME"]);
+    let password = var(["LATCHKEY_BOOTSTRAP_ADMIN_PASSWORD", "KC_BOOTSTRAP_ADMIN_PASSWORD"]);
+    match (username, password) {
+        (u, Some(password)) => Some((
+            BootstrapAdmin {
+                username: u.unwrap_or_else(|| "admin".into()),
+                password,
+            },
+            false,
+        )),
+        (None, None) if dev => Some((
+            BootstrapAdmin {
+                username: "admin".into(),
+                password: random_token::<18>(),
+            },
+            true,
+        )),
+        _ => None,
+    }
+}
+
+/// Creates the master realm on first start. Several nodes may race here: the loser's
+/// insert conflicts and it carries on with the winner's realm.
+async fn bootstrap(store: &dyn Store, sealer: Arc<SecretBox>, dev: bool) -> Result<(), String> {
+    if store.realm_by_name(MASTER_REALM).await.map_err(|e| e.to_string())?.is_some() {
+        return Ok(());
+    }
+    let admin = bootstrap_admin(dev);
+    if admin.is_none() {
+        tracing::warn!("creating the master realm without an admin user: set LATCHKEY_BOOTSTRAP_ADMIN_USERNAME and LATCHKEY_BOOTSTRAP_ADMIN_PASSWORD on first start");
+    }
+    let rep = RealmRep {
+        realm: Some(MASTER_REALM.into()),
+        display_name: Some("Latchkey".into()),
+        enabled: Some(true),
+        ..Default::default()
+    };
+    let admin_for_setup = admin.as_ref().map(|(a, _)| BootstrapAdmin {
+        username: a.username.clone(),
+        password: a.password.clone(),
+    });
+    let bundle = tokio::task::spawn_blocking(move || {
+        new_realm(rep, &sealer, admin_for_setup.as_ref(), latchkey_server::state::now_millis())
+    })
+    .await
+    .map_err(|e| e.to_string())?
+    .map_err(|e| e.to_string())?;
+    match store.create_realm(bundle).await {
+        Ok(()) => {}
+        Err(StoreError::Conflict { .. }) => return Ok(()),
+        Err(e) => return Err(e.to_string()),
+    }
+    if let Some((a, generated)) = admin {
+        if generated {
+            // Printed once, on the terminal, never logged.
+            eprintln!(
+                "\n  Bootstrap admin created in realm master:\n    username: {}\n    password: {}\n  (shown only now; set LATCHKEY_BOOTSTRAP_ADMIN_PASSWORD to choose it)\n",
+                a.username, a.password
+            );
+        } else {
+            tracing::info!(username = %a.username, "bootstrap admin created in realm master");
+        }
+    }
+    Ok(())
+}
+
+async fn run(config: Config, started: Instant) -> Result<(), String> {
+    let sealer = Arc::new(load_master_key(&config.key)?);
+    let store = SqlStore::connect(&config.db_url)
+        .await
+        .map_err(|e| format!("cannot open the database: {e}"))?;
+    let store: Arc<dyn Store> = Arc::new(store);
+    bootstrap(store.as_ref(), sealer.clone(), config.dev_mode).await?;
+    if !config.dev_mode && config.proxy_headers.is_none() {
+        tracing::warn!("!!! serving plain HTTP without --proxy-headers: put a TLS-terminating proxy in front and set --proxy-headers, or every token crosses the network in clear !!!");
+    }
+    let settings = ServerSettings {
+        hostname: config.hostname.clone(),
+        relative_path: config.relative_path.clone(),
+        proxy_headers: config.proxy_headers,
+        dev_mode: config.dev_mode,
+    };
+    let state = Arc::new(AppState::new(store, sealer, settings));
+    let app = latchkey_server::router(state);
+    let listener = tokio::net::TcpListener::bind((config.http_host, config.http_port))
+        .await
+        .map_err(|e| format!("cannot listen on {}:{}: {e}", config.http_host, config.http_port))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    tracing::info!(
+        "Latchkey {} listening on http://{addr}{}/ ({} mode, ready in {} ms)",
+        env!("CARGO_PKG_VERSION"),
+        config.relative_path,
+        if config.dev_mode { "development" } else { "production" },
+        started.elapsed().as_millis()
+    );
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|e| e.to_string())?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}

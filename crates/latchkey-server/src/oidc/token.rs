@@ -319,7 +319,7 @@ async fn password_user(
     username: &str,
     password: String,
 ) -> Result<UserRecord, OAuthError> {
-    let invalid = || OAuthError::new(OAuthCode::InvalidGrant, "Invalid user credentials");
+    let invalid = || OAuthError::bad_user_credentials("Invalid user credentials");
     let mut user = state.store.user_by_username(&realm.id, username).await?;
     if user.is_none() && realm.rep.login_with_email_allowed.unwrap_or(true) && username.contains('@') {
         user = state.store.user_by_email(&realm.id, username).await?;

@@ -1,0 +1,214 @@
+//! Configuration in two stages (ripgrep's low/high args): `Opts` is what the user said,
+//! from flags, then `LATCHKEY_*` environment variables (clap), then a TOML file; `Config`
+//! is the validated result the rest of the program uses.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use clap::{Args, ValueEnum};
+use latchkey_server::ProxyHeaders;
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProxyMode {
+    Forwarded,
+    Xforwarded,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+/// Options common to `start` and `start-dev`. Every one may also come from the TOML file
+/// (same names, e.g. `http-port = 8080`).
+#[derive(Debug, Clone, Default, Args, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Opts {
+    /// Address to listen on [start-dev: 127.0.0.1; start: 0.0.0.0]
+    #[arg(long, env = "LATCHKEY_HTTP_HOST")]
+    pub http_host: Option<String>,
+    /// Port to listen on [default: 8080]
+    #[arg(long, env = "LATCHKEY_HTTP_PORT")]
+    pub http_port: Option<u16>,
+    /// Path under which everything is served; `/auth` gives pre-Keycloak-17 URLs [default: /]
+    #[arg(long, env = "LATCHKEY_HTTP_RELATIVE_PATH")]
+    pub http_relative_path: Option<String>,
+    /// Public base URL, e.g. https://id.example.com (required by `start`)
+    #[arg(long, env = "LATCHKEY_HOSTNAME")]
+    pub hostname: Option<String>,
+    /// sqlite://PATH or postgres://… [start-dev: sqlite://data/latchkey.db]
+    #[arg(long, env = "LATCHKEY_DB_URL")]
+    pub db_url: Option<String>,
+    /// Trust the reverse proxy's `Forwarded` or `X-Forwarded-*` headers
+    #[arg(long, env = "LATCHKEY_PROXY_HEADERS", value_enum)]
+    pub proxy_headers: Option<ProxyMode>,
+    /// Log format
+    #[arg(long, env = "LATCHKEY_LOG_FORMAT", value_enum)]
+    pub log_format: Option<LogFormat>,
+    /// File holding the master key (base64 of 32 bytes) that encrypts client secrets and
+    /// signing keys [start-dev: data/latchkey.key, created if missing]
+    #[arg(long, env = "LATCHKEY_KEY_FILE")]
+    pub key_file: Option<PathBuf>,
+    /// TOML configuration file [default: ./latchkey.toml if present]
+    #[arg(long, env = "LATCHKEY_CONFIG_FILE")]
+    #[serde(skip)]
+    pub config_file: Option<PathBuf>,
+}
+
+impl Opts {
+    /// Fills every option not given by flag or environment from the TOML file.
+    pub fn with_file(mut self) -> Result<Opts, String> {
+        let path = match &self.config_file {
+            Some(p) => p.clone(),
+            None if Path::new("latchkey.toml").exists() => PathBuf::from("latchkey.toml"),
+            None => return Ok(self),
+        };
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| format!("cannot read config file {}: {e}", path.display()))?;
+        let file: Opts = toml::from_str(&text)
+            .map_err(|e| format!("config file {}: {e}", path.display()))?;
+        macro_rules! fill {
+            ($($f:ident),*) => { $( if self.$f.is_none() { self.$f = file.$f; } )* };
+        }
+        fill!(http_host, http_port, http_relative_path, hostname, db_url, proxy_headers, log_format, key_file);
+        Ok(self)
+    }
+}
+
+/// Where the master key comes from.
+#[derive(Debug, Clone)]
+pub enum KeySource {
+    /// `LATCHKEY_MASTER_KEY`: the key itself, base64.
+    Env(String),
+    /// A key file; `create` makes one when missing (start-dev only).
+    File { path: PathBuf, create: bool },
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub dev_mode: bool,
+    pub http_host: IpAddr,
+    pub http_port: u16,
+    pub relative_path: String,
+    pub hostname: Option<String>,
+    pub db_url: String,
+    pub proxy_headers: Option<ProxyHeaders>,
+    pub log_format: LogFormat,
+    pub key: KeySource,
+}
+
+pub const DEV_DATA_DIR: &str = "data";
+
+impl Config {
+    pub fn validate(o: Opts, dev_mode: bool, master_key_env: Option<String>) -> Result<Config, String> {
+        let host = o
+            .http_host
+            .unwrap_or_else(|| if dev_mode { "127.0.0.1" } else { "0.0.0.0" }.into());
+        let http_host: IpAddr = host
+            .parse()
+            .map_err(|_| format!("--http-host {host:?} is not an IP address (e.g. 127.0.0.1 or 0.0.0.0)"))?;
+        let relative_path = normalise_relative_path(o.http_relative_path.as_deref().unwrap_or("/"))?;
+        let hostname = o
+            .hostname
+            .map(|h| normalise_hostname(&h, &relative_path))
+            .transpose()?;
+        if !dev_mode && hostname.is_none() {
+            return Err("start needs --hostname (the public base URL, e.g. https://id.example.com); use start-dev for local development".into());
+        }
+        let db_url = match o.db_url {
+            Some(u) => u,
+            None if dev_mode => format!("sqlite://{DEV_DATA_DIR}/latchkey.db"),
+            None => return Err("start needs --db-url (sqlite://PATH or postgres://USER@HOST/DB)".into()),
+        };
+        if latchkey_store::Backend::of_url(&db_url).is_none() {
+            return Err(format!("--db-url {db_url:?}: use sqlite://PATH or postgres://…"));
+        }
+        let key = match (master_key_env, o.key_file) {
+            (Some(k), None) => KeySource::Env(k),
+            (_, Some(path)) => KeySource::File { path, create: dev_mode },
+            (None, None) if dev_mode => KeySource::File {
+                path: Path::new(DEV_DATA_DIR).join("latchkey.key"),
+                create: true,
+            },
+            (None, None) => {
+                return Err("start needs a master key: --key-file FILE or LATCHKEY_MASTER_KEY (base64 of 32 random bytes, e.g. `head -c32 /dev/urandom | base64`)".into());
+            }
+        };
+        Ok(Config {
+            dev_mode,
+            http_host,
+            http_port: o.http_port.unwrap_or(8080),
+            relative_path,
+            hostname,
+            db_url,
+            proxy_headers: o.proxy_headers.map(|p| match p {
+                ProxyMode::Forwarded => ProxyHeaders::Forwarded,
+                ProxyMode::Xforwarded => ProxyHeaders::XForwarded,
+            }),
+            log_format: o.log_format.unwrap_or_default(),
+            key,
+        })
+    }
+}
+
+/// `/` → `""`; `auth/` → `/auth`.
+fn normalise_relative_path(p: &str) -> Result<String, String> {
+    let trimmed = p.trim().trim_matches('/');
+    if trimmed.chars().any(|c| c.is_whitespace() || matches!(c, '?' | '#' | '{' | '}')) {
+        return Err(format!("--http-relative-path {p:?} must be a plain path such as /auth"));
+    }
+    Ok(if trimmed.is_empty() { String::new() } else { format!("/{trimmed}") })
+}
+
+/// A full URL is kept (without a trailing slash); a bare host gets `https://` and the
+/// relative path, as Keycloak's hostname option does.
+fn normalise_hostname(h: &str, relative_path: &str) -> Result<String, String> {
+    let h = h.trim().trim_end_matches('/');
+    let (scheme, rest) = match h.split_once("://") {
+        Some((s, r)) => (s.to_ascii_lowercase(), r.to_string()),
+        None => ("https".to_string(), format!("{h}{relative_path}")),
+    };
+    if scheme != "http" && scheme != "https" {
+        return Err(format!("--hostname {h:?} must be an http(s) URL"));
+    }
+    let host = rest.split('/').next().unwrap_or("");
+    if host.is_empty() || host.chars().any(|c| c.is_whitespace() || matches!(c, '?' | '#' | '@')) {
+        return Err(format!("--hostname {h:?} has no valid host"));
+    }
+    Ok(format!("{scheme}://{rest}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_and_hostnames_normalise() {
+        assert_eq!(normalise_relative_path("/").unwrap(), "");
+        assert_eq!(normalise_relative_path("auth/").unwrap(), "/auth");
+        assert!(normalise_relative_path("/a?b").is_err());
+        assert_eq!(normalise_hostname("id.example.com", "/auth").unwrap(), "https://id.example.com/auth");
+        assert_eq!(normalise_hostname("http://x:8080/", "").unwrap(), "http://x:8080");
+        assert!(normalise_hostname("ftp://x", "").is_err());
+    }
+
+    #[test]
+    fn start_requires_hostname_db_and_key() {
+        let e = Config::validate(Opts::default(), false, None).unwrap_err();
+        assert!(e.contains("--hostname"), "{e}");
+        let o = Opts { hostname: Some("https://id.example.com".into()), ..Default::default() };
+        assert!(Config::validate(o.clone(), false, None).unwrap_err().contains("--db-url"));
+        let o = Opts { db_url: Some("postgres://x/y".into()), ..o };
+        assert!(Config::validate(o.clone(), false, None).unwrap_err().contains("master key"));
+        assert!(Config::validate(o, false, Some("k".into())).is_ok());
+        let dev = Config::validate(Opts::default(), true, None).unwrap();
+        assert_eq!(dev.db_url, "sqlite://data/latchkey.db");
+        assert_eq!(dev.http_host.to_string(), "127.0.0.1");
+    }
+}
