@@ -106,7 +106,9 @@ pub fn new_client(
     rep.registration_access_token = None;
 
     let offered = rep.secret.take().filter(|s| !s.is_empty());
-    let secret = rep.uses_secret().then(|| offered.unwrap_or_else(generate_secret));
+    let secret = rep
+        .uses_secret()
+        .then(|| offered.unwrap_or_else(generate_secret));
     if secret.is_some()
         && let Some(attrs) = rep.attributes.as_mut()
     {
@@ -180,7 +182,10 @@ mod tests {
         let secret = n.secret.unwrap();
         assert_eq!(secret.len(), 43);
         assert_eq!(open_secret(&n.record, &sealer()).unwrap(), secret);
-        assert!(n.record.rep.secret.is_none(), "the stored rep holds no secret");
+        assert!(
+            n.record.rep.secret.is_none(),
+            "the stored rep holds no secret"
+        );
         assert_eq!(n.record.rep.attributes.unwrap()[SECRET_CREATION_TIME], "5");
     }
 
@@ -199,7 +204,13 @@ mod tests {
 
     #[test]
     fn missing_client_id_is_refused() {
-        let r = new_client("r", ClientRep::default(), &ScopeDefaults::default(), &sealer(), 0);
+        let r = new_client(
+            "r",
+            ClientRep::default(),
+            &ScopeDefaults::default(),
+            &sealer(),
+            0,
+        );
         assert_eq!(r.err(), Some(ClientError::MissingClientId));
     }
 }

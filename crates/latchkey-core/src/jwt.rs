@@ -40,7 +40,8 @@ pub struct Unverified {
 
 pub fn parse(token: &str) -> Result<Unverified, JwtError> {
     let mut parts = token.split('.');
-    let (Some(h), Some(c), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+    let (Some(h), Some(c), Some(s), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
     else {
         return Err(JwtError::Malformed);
     };
@@ -102,14 +103,18 @@ mod tests {
             let g = generate(alg).unwrap();
             let key = SigningKey::from_pkcs8(g.kid.clone(), alg, &g.pkcs8).unwrap();
             let token = sign(&key, &json!({"sub": "a"})).unwrap();
-            let claims = parse(&token).unwrap().verify(std::slice::from_ref(&g.public_jwk));
+            let claims = parse(&token)
+                .unwrap()
+                .verify(std::slice::from_ref(&g.public_jwk));
             assert_eq!(claims.unwrap()["sub"], "a");
 
             let mut parts: Vec<&str> = token.split('.').collect();
             let forged = URL_SAFE_NO_PAD.encode(r#"{"sub":"b"}"#);
             parts[1] = &forged;
             let forged = parts.join(".");
-            let err = parse(&forged).unwrap().verify(std::slice::from_ref(&g.public_jwk));
+            let err = parse(&forged)
+                .unwrap()
+                .verify(std::slice::from_ref(&g.public_jwk));
             assert_eq!(err, Err(JwtError::Signature));
         }
     }

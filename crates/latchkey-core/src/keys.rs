@@ -203,7 +203,12 @@ mod tests {
             let key = SigningKey::from_pkcs8(g.kid.clone(), alg, &g.pkcs8).unwrap();
             let sig = key.sign(b"hello").unwrap();
             assert!(verify_with_jwk(&g.public_jwk, alg.as_str(), b"hello", &sig));
-            assert!(!verify_with_jwk(&g.public_jwk, alg.as_str(), b"hellO", &sig));
+            assert!(!verify_with_jwk(
+                &g.public_jwk,
+                alg.as_str(),
+                b"hellO",
+                &sig
+            ));
             assert!(g.public_jwk.get("d").is_none(), "no private part in a JWK");
         }
     }

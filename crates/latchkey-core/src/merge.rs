@@ -19,7 +19,11 @@ pub fn merge<T: Serialize + DeserializeOwned>(
             if value.is_null() {
                 continue;
             }
-            match (merged_maps.contains(&key.as_str()), out_map.get_mut(&key), value) {
+            match (
+                merged_maps.contains(&key.as_str()),
+                out_map.get_mut(&key),
+                value,
+            ) {
                 (true, Some(Value::Object(existing)), Value::Object(incoming)) => {
                     existing.extend(incoming);
                 }

@@ -355,7 +355,11 @@ mod tests {
         };
         let b = new_realm(rep, &sealer, None, 0).unwrap();
         let realm = b.realm.unwrap();
-        assert_eq!(realm.rep.enabled, Some(false), "Keycloak: enabled false if omitted");
+        assert_eq!(
+            realm.rep.enabled,
+            Some(false),
+            "Keycloak: enabled false if omitted"
+        );
         let attrs = realm.rep.attributes.unwrap();
         assert_eq!(attrs["clientRegistrationAnonymousEnabled"], "false");
         assert_eq!(attrs["clientRegistrationAuthenticatedEnabled"], "true");
@@ -365,7 +369,12 @@ mod tests {
         assert_eq!(clients, [REALM_MANAGEMENT, ADMIN_CLI, ADMIN_CONSOLE]);
         assert!(b.clients.iter().all(|c| c.secret_sealed.is_none()));
         for role in ADMIN_ROLES.iter().chain(&["realm-admin"]) {
-            assert!(b.roles.iter().any(|r| r.name == *role && r.client.is_some()), "{role}");
+            assert!(
+                b.roles
+                    .iter()
+                    .any(|r| r.name == *role && r.client.is_some()),
+                "{role}"
+            );
         }
         assert_eq!(b.scopes.len(), BUILTIN_SCOPES.len());
         assert!(b.users.is_empty(), "only master gets a bootstrap admin");

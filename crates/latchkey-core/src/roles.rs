@@ -53,7 +53,10 @@ pub fn expand(direct: &[String], all: &[RoleRecord]) -> Effective {
         .map(|r| ((r.client_client_id.as_deref(), r.name.as_str()), r))
         .collect();
     let mut out = Effective::default();
-    let mut stack: Vec<&RoleRecord> = direct.iter().filter_map(|id| by_id.get(id.as_str()).copied()).collect();
+    let mut stack: Vec<&RoleRecord> = direct
+        .iter()
+        .filter_map(|id| by_id.get(id.as_str()).copied())
+        .collect();
     while let Some(role) = stack.pop() {
         if !out.role_ids.insert(role.id.clone()) {
             continue;
@@ -174,7 +177,12 @@ mod tests {
     use super::*;
     use crate::rep::{Composites, RoleRep};
 
-    fn role(id: &str, client: Option<&str>, name: &str, composites: Option<Composites>) -> RoleRecord {
+    fn role(
+        id: &str,
+        client: Option<&str>,
+        name: &str,
+        composites: Option<Composites>,
+    ) -> RoleRecord {
         RoleRecord {
             id: id.into(),
             realm_id: "r".into(),
@@ -191,10 +199,29 @@ mod tests {
     #[test]
     fn composites_expand_across_realm_and_client_roles() {
         let mut client = BTreeMap::new();
-        client.insert(REALM_MANAGEMENT.to_string(), vec!["view-clients".to_string()]);
+        client.insert(
+            REALM_MANAGEMENT.to_string(),
+            vec!["view-clients".to_string()],
+        );
         let all = vec![
-            role("1", None, "boss", Some(Composites { realm: vec!["worker".into()], client })),
-            role("2", None, "worker", Some(Composites { realm: vec!["boss".into()], ..Default::default() })),
+            role(
+                "1",
+                None,
+                "boss",
+                Some(Composites {
+                    realm: vec!["worker".into()],
+                    client,
+                }),
+            ),
+            role(
+                "2",
+                None,
+                "worker",
+                Some(Composites {
+                    realm: vec!["boss".into()],
+                    ..Default::default()
+                }),
+            ),
             role("3", Some(REALM_MANAGEMENT), "view-clients", None),
             role("4", None, "other", None),
         ];

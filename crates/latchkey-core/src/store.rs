@@ -193,8 +193,11 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_user(&self, realm_id: &str, id: &str) -> StoreResult<()>;
 
     /// Realm roles (`client = None`) or one client's roles, by name.
-    async fn list_roles(&self, realm_id: &str, client: Option<&str>)
-    -> StoreResult<Vec<RoleRecord>>;
+    async fn list_roles(
+        &self,
+        realm_id: &str,
+        client: Option<&str>,
+    ) -> StoreResult<Vec<RoleRecord>>;
     /// Every role of the realm, realm and client roles alike.
     async fn all_roles(&self, realm_id: &str) -> StoreResult<Vec<RoleRecord>>;
     async fn role_by_name(

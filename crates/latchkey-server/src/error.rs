@@ -58,7 +58,10 @@ impl IntoResponse for AdminError {
                 StatusCode::UNAUTHORIZED,
                 json!({"error": "HTTP 401 Unauthorized"}),
             ),
-            AdminError::Forbidden => (StatusCode::FORBIDDEN, json!({"error": "HTTP 403 Forbidden"})),
+            AdminError::Forbidden => (
+                StatusCode::FORBIDDEN,
+                json!({"error": "HTTP 403 Forbidden"}),
+            ),
             AdminError::NotFound(m) => (StatusCode::NOT_FOUND, json!({"error": m})),
             AdminError::Conflict(m) => (StatusCode::CONFLICT, json!({"errorMessage": m})),
             AdminError::Invalid(m) => (StatusCode::BAD_REQUEST, json!({"errorMessage": m})),
@@ -197,7 +200,9 @@ impl IntoResponse for OAuthError {
                 tracing::error!(error = %m, "internal error");
                 (
                     StatusCode::INTERNAL_SERVER_ERROR,
-                    axum::Json(json!({"error": "server_error", "error_description": "internal error"})),
+                    axum::Json(
+                        json!({"error": "server_error", "error_description": "internal error"}),
+                    ),
                 )
                     .into_response()
             }

@@ -17,7 +17,11 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for KcJson<T> {
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let bytes = Bytes::from_request(req, state).await.map_err(|e| {
             if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                AdminError::Described(e.status(), "invalid_request", "request body too large".into())
+                AdminError::Described(
+                    e.status(),
+                    "invalid_request",
+                    "request body too large".into(),
+                )
             } else {
                 AdminError::unparsable_json()
             }

@@ -2,6 +2,7 @@
 //! REST API (`admin`), health and metrics (`ops`). Only this crate knows HTTP.
 
 pub mod admin;
+pub mod bootstrap;
 pub mod error;
 pub mod extract;
 pub mod metrics;
@@ -61,14 +62,20 @@ async fn observe(State(state): State<SharedState>, req: Request, next: Next) -> 
         .filter(|v| v.len() <= 64 && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
         .map(str::to_string)
         .unwrap_or_else(|| {
-            format!("{:08x}-{}", std::process::id(), REQUEST_SEQ.fetch_add(1, Ordering::Relaxed))
+            format!(
+                "{:08x}-{}",
+                std::process::id(),
+                REQUEST_SEQ.fetch_add(1, Ordering::Relaxed)
+            )
         });
     let span = tracing::info_span!("request", id = %request_id, method = %method, path = %req.uri().path());
     let mut resp = next.run(req).instrument(span.clone()).await;
     let status = resp.status().as_u16();
     let elapsed = started.elapsed().as_secs_f64();
     span.in_scope(|| tracing::debug!(status, ms = elapsed * 1000.0, "served"));
-    state.metrics.observe_request(&method, &route, status, elapsed);
+    state
+        .metrics
+        .observe_request(&method, &route, status, elapsed);
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         resp.headers_mut().insert("x-request-id", v);
     }

@@ -50,13 +50,19 @@ impl Metrics {
     }
 
     pub fn token_issued(&self, grant_type: &str) {
-        *self.lock().tokens.entry(grant_type.to_string()).or_default() += 1;
+        *self
+            .lock()
+            .tokens
+            .entry(grant_type.to_string())
+            .or_default() += 1;
     }
 
     pub fn render(&self) -> String {
         let m = self.lock();
         let mut out = String::new();
-        out.push_str("# HELP latchkey_http_requests_total HTTP requests by method, route and status.\n");
+        out.push_str(
+            "# HELP latchkey_http_requests_total HTTP requests by method, route and status.\n",
+        );
         out.push_str("# TYPE latchkey_http_requests_total counter\n");
         for ((method, route, status), n) in &m.requests {
             let _ = writeln!(
@@ -81,13 +87,24 @@ impl Metrics {
                 "latchkey_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {}",
                 h.count
             );
-            let _ = writeln!(out, "latchkey_http_request_duration_seconds_sum{{route=\"{route}\"}} {}", h.sum);
-            let _ = writeln!(out, "latchkey_http_request_duration_seconds_count{{route=\"{route}\"}} {}", h.count);
+            let _ = writeln!(
+                out,
+                "latchkey_http_request_duration_seconds_sum{{route=\"{route}\"}} {}",
+                h.sum
+            );
+            let _ = writeln!(
+                out,
+                "latchkey_http_request_duration_seconds_count{{route=\"{route}\"}} {}",
+                h.count
+            );
         }
         out.push_str("# HELP latchkey_tokens_issued_total Access tokens issued by grant type.\n");
         out.push_str("# TYPE latchkey_tokens_issued_total counter\n");
         for (grant, n) in &m.tokens {
-            let _ = writeln!(out, "latchkey_tokens_issued_total{{grant_type=\"{grant}\"}} {n}");
+            let _ = writeln!(
+                out,
+                "latchkey_tokens_issued_total{{grant_type=\"{grant}\"}} {n}"
+            );
         }
         out
     }

@@ -32,7 +32,9 @@ async fn ready(State(state): State<SharedState>) -> impl IntoResponse {
             tracing::warn!(error = %e, "readiness check failed");
             (
                 StatusCode::SERVICE_UNAVAILABLE,
-                axum::Json(json!({"status": "DOWN", "checks": [{"name": "database", "status": "DOWN"}]})),
+                axum::Json(
+                    json!({"status": "DOWN", "checks": [{"name": "database", "status": "DOWN"}]}),
+                ),
             )
         }
     }
@@ -40,7 +42,10 @@ async fn ready(State(state): State<SharedState>) -> impl IntoResponse {
 
 async fn metrics(State(state): State<SharedState>) -> impl IntoResponse {
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         state.metrics.render(),
     )
 }

@@ -85,7 +85,8 @@ impl AppState {
                 .sealer
                 .open(&r.private_sealed, &key_context(&r.kid))
                 .map_err(|e| format!("key {}: {e}", r.kid))?;
-            let key = SigningKey::from_pkcs8(r.kid.clone(), alg, &pkcs8).map_err(|e| e.to_string())?;
+            let key =
+                SigningKey::from_pkcs8(r.kid.clone(), alg, &pkcs8).map_err(|e| e.to_string())?;
             // The newest key of each algorithm signs; all stay published.
             signing.insert(alg.as_str(), Arc::new(key));
             jwks.push(r.public_jwk);

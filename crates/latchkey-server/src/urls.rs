@@ -27,7 +27,10 @@ pub fn base_url(settings: &ServerSettings, headers: &HeaderMap) -> String {
         return h.clone();
     }
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    let (mut scheme, mut host) = ("http".to_string(), header("host").unwrap_or("localhost").to_string());
+    let (mut scheme, mut host) = (
+        "http".to_string(),
+        header("host").unwrap_or("localhost").to_string(),
+    );
     match settings.proxy_headers {
         Some(ProxyHeaders::XForwarded) => {
             if let Some(p) = header("x-forwarded-proto") {
@@ -38,7 +41,8 @@ pub fn base_url(settings: &ServerSettings, headers: &HeaderMap) -> String {
             }
             if let Some(port) = header("x-forwarded-port") {
                 let port = first(port);
-                let default = (scheme == "https" && port == "443") || (scheme == "http" && port == "80");
+                let default =
+                    (scheme == "https" && port == "443") || (scheme == "http" && port == "80");
                 if !default && !host.contains(':') {
                     host = format!("{host}:{port}");
                 }
@@ -48,7 +52,10 @@ pub fn base_url(settings: &ServerSettings, headers: &HeaderMap) -> String {
             if let Some(f) = header("forwarded") {
                 for pair in first(f).split(';') {
                     let mut kv = pair.splitn(2, '=');
-                    let (k, v) = (kv.next().unwrap_or("").trim(), kv.next().unwrap_or("").trim());
+                    let (k, v) = (
+                        kv.next().unwrap_or("").trim(),
+                        kv.next().unwrap_or("").trim(),
+                    );
                     let v = v.trim_matches('"');
                     match k.to_ascii_lowercase().as_str() {
                         "proto" => scheme = v.to_string(),
@@ -80,7 +87,10 @@ fn first(v: &str) -> &str {
 impl FromRequestParts<SharedState> for BaseUrl {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, state: &SharedState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &SharedState,
+    ) -> Result<Self, Self::Rejection> {
         Ok(BaseUrl(base_url(&state.settings, &parts.headers)))
     }
 }
@@ -110,8 +120,14 @@ mod tests {
             "https://id.example.com/auth"
         );
         let mut f = HeaderMap::new();
-        f.insert("forwarded", "for=1.2.3.4;proto=https;host=a.example".parse().unwrap());
-        assert_eq!(base_url(&settings(Some(ProxyHeaders::Forwarded)), &f), "https://a.example/auth");
+        f.insert(
+            "forwarded",
+            "for=1.2.3.4;proto=https;host=a.example".parse().unwrap(),
+        );
+        assert_eq!(
+            base_url(&settings(Some(ProxyHeaders::Forwarded)), &f),
+            "https://a.example/auth"
+        );
         let mut bad = HeaderMap::new();
         bad.insert("host", "evil/x?y".parse().unwrap());
         assert_eq!(base_url(&settings(None), &bad), "http://localhost/auth");

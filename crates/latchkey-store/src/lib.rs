@@ -91,7 +91,11 @@ impl SqlStore {
                     .map_err(|e| StoreError::Backend(format!("cannot create {dir:?}: {e}")))?;
             }
             if !url.contains("mode=") {
-                url.push_str(if url.contains('?') { "&mode=rwc" } else { "?mode=rwc" });
+                url.push_str(if url.contains('?') {
+                    "&mode=rwc"
+                } else {
+                    "?mode=rwc"
+                });
             }
         }
         let options = AnyConnectOptions::from_str(&url).map_err(backend_err)?;
@@ -726,7 +730,12 @@ impl Store for SqlStore {
             return Err(StoreError::NotFound);
         }
         exec(&mut tx, "DELETE FROM user_roles WHERE user_id = $1", &[id]).await?;
-        exec(&mut tx, "DELETE FROM refresh_tokens WHERE user_id = $1", &[id]).await?;
+        exec(
+            &mut tx,
+            "DELETE FROM refresh_tokens WHERE user_id = $1",
+            &[id],
+        )
+        .await?;
         tx.commit().await.map_err(backend_err)
     }
 

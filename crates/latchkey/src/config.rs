@@ -70,12 +70,21 @@ impl Opts {
         };
         let text = std::fs::read_to_string(&path)
             .map_err(|e| format!("cannot read config file {}: {e}", path.display()))?;
-        let file: Opts = toml::from_str(&text)
-            .map_err(|e| format!("config file {}: {e}", path.display()))?;
+        let file: Opts =
+            toml::from_str(&text).map_err(|e| format!("config file {}: {e}", path.display()))?;
         macro_rules! fill {
             ($($f:ident),*) => { $( if self.$f.is_none() { self.$f = file.$f; } )* };
         }
-        fill!(http_host, http_port, http_relative_path, hostname, db_url, proxy_headers, log_format, key_file);
+        fill!(
+            http_host,
+            http_port,
+            http_relative_path,
+            hostname,
+            db_url,
+            proxy_headers,
+            log_format,
+            key_file
+        );
         Ok(self)
     }
 }
@@ -106,14 +115,19 @@ pub struct Config {
 pub const DEV_DATA_DIR: &str = "data";
 
 impl Config {
-    pub fn validate(o: Opts, dev_mode: bool, master_key_env: Option<String>) -> Result<Config, String> {
+    pub fn validate(
+        o: Opts,
+        dev_mode: bool,
+        master_key_env: Option<String>,
+    ) -> Result<Config, String> {
         let host = o
             .http_host
             .unwrap_or_else(|| if dev_mode { "127.0.0.1" } else { "0.0.0.0" }.into());
-        let http_host: IpAddr = host
-            .parse()
-            .map_err(|_| format!("--http-host {host:?} is not an IP address (e.g. 127.0.0.1 or 0.0.0.0)"))?;
-        let relative_path = normalise_relative_path(o.http_relative_path.as_deref().unwrap_or("/"))?;
+        let http_host: IpAddr = host.parse().map_err(|_| {
+            format!("--http-host {host:?} is not an IP address (e.g. 127.0.0.1 or 0.0.0.0)")
+        })?;
+        let relative_path =
+            normalise_relative_path(o.http_relative_path.as_deref().unwrap_or("/"))?;
         let hostname = o
             .hostname
             .map(|h| normalise_hostname(&h, &relative_path))
@@ -124,14 +138,23 @@ impl Config {
         let db_url = match o.db_url {
             Some(u) => u,
             None if dev_mode => format!("sqlite://{DEV_DATA_DIR}/latchkey.db"),
-            None => return Err("start needs --db-url (sqlite://PATH or postgres://USER@HOST/DB)".into()),
+            None => {
+                return Err(
+                    "start needs --db-url (sqlite://PATH or postgres://USER@HOST/DB)".into(),
+                );
+            }
         };
         if latchkey_store::Backend::of_url(&db_url).is_none() {
-            return Err(format!("--db-url {db_url:?}: use sqlite://PATH or postgres://…"));
+            return Err(format!(
+                "--db-url {db_url:?}: use sqlite://PATH or postgres://…"
+            ));
         }
         let key = match (master_key_env, o.key_file) {
             (Some(k), None) => KeySource::Env(k),
-            (_, Some(path)) => KeySource::File { path, create: dev_mode },
+            (_, Some(path)) => KeySource::File {
+                path,
+                create: dev_mode,
+            },
             (None, None) if dev_mode => KeySource::File {
                 path: Path::new(DEV_DATA_DIR).join("latchkey.key"),
                 create: true,
@@ -160,10 +183,19 @@ impl Config {
 /// `/` → `""`; `auth/` → `/auth`.
 fn normalise_relative_path(p: &str) -> Result<String, String> {
     let trimmed = p.trim().trim_matches('/');
-    if trimmed.chars().any(|c| c.is_whitespace() || matches!(c, '?' | '#' | '{' | '}')) {
-        return Err(format!("--http-relative-path {p:?} must be a plain path such as /auth"));
+    if trimmed
+        .chars()
+        .any(|c| c.is_whitespace() || matches!(c, '?' | '#' | '{' | '}'))
+    {
+        return Err(format!(
+            "--http-relative-path {p:?} must be a plain path such as /auth"
+        ));
     }
-    Ok(if trimmed.is_empty() { String::new() } else { format!("/{trimmed}") })
+    Ok(if trimmed.is_empty() {
+        String::new()
+    } else {
+        format!("/{trimmed}")
+    })
 }
 
 /// A full URL is kept (without a trailing slash); a bare host gets `https://` and the
@@ -178,7 +210,11 @@ fn normalise_hostname(h: &str, relative_path: &str) -> Result<String, String> {
         return Err(format!("--hostname {h:?} must be an http(s) URL"));
     }
     let host = rest.split('/').next().unwrap_or("");
-    if host.is_empty() || host.chars().any(|c| c.is_whitespace() || matches!(c, '?' | '#' | '@')) {
+    if host.is_empty()
+        || host
+            .chars()
+            .any(|c| c.is_whitespace() || matches!(c, '?' | '#' | '@'))
+    {
         return Err(format!("--hostname {h:?} has no valid host"));
     }
     Ok(format!("{scheme}://{rest}"))
@@ -193,8 +229,14 @@ mod tests {
         assert_eq!(normalise_relative_path("/").unwrap(), "");
         assert_eq!(normalise_relative_path("auth/").unwrap(), "/auth");
         assert!(normalise_relative_path("/a?b").is_err());
-        assert_eq!(normalise_hostname("id.example.com", "/auth").unwrap(), "https://id.example.com/auth");
-        assert_eq!(normalise_hostname("http://x:8080/", "").unwrap(), "http://x:8080");
+        assert_eq!(
+            normalise_hostname("id.example.com", "/auth").unwrap(),
+            "https://id.example.com/auth"
+        );
+        assert_eq!(
+            normalise_hostname("http://x:8080/", "").unwrap(),
+            "http://x:8080"
+        );
         assert!(normalise_hostname("ftp://x", "").is_err());
     }
 
@@ -202,10 +244,24 @@ mod tests {
     fn start_requires_hostname_db_and_key() {
         let e = Config::validate(Opts::default(), false, None).unwrap_err();
         assert!(e.contains("--hostname"), "{e}");
-        let o = Opts { hostname: Some("https://id.example.com".into()), ..Default::default() };
-        assert!(Config::validate(o.clone(), false, None).unwrap_err().contains("--db-url"));
-        let o = Opts { db_url: Some("postgres://x/y".into()), ..o };
-        assert!(Config::validate(o.clone(), false, None).unwrap_err().contains("master key"));
+        let o = Opts {
+            hostname: Some("https://id.example.com".into()),
+            ..Default::default()
+        };
+        assert!(
+            Config::validate(o.clone(), false, None)
+                .unwrap_err()
+                .contains("--db-url")
+        );
+        let o = Opts {
+            db_url: Some("postgres://x/y".into()),
+            ..o
+        };
+        assert!(
+            Config::validate(o.clone(), false, None)
+                .unwrap_err()
+                .contains("master key")
+        );
         assert!(Config::validate(o, false, Some("k".into())).is_ok());
         let dev = Config::validate(Opts::default(), true, None).unwrap();
         assert_eq!(dev.db_url, "sqlite://data/latchkey.db");

@@ -13,15 +13,19 @@ use std::time::Instant;
 use clap::{Parser, Subcommand};
 use config::{Config, KeySource, LogFormat, Opts};
 use latchkey_core::crypto::{SecretBox, random_token};
-use latchkey_core::realm_setup::{BootstrapAdmin, new_realm};
-use latchkey_core::rep::RealmRep;
+use latchkey_core::realm_setup::BootstrapAdmin;
 use latchkey_core::roles::MASTER_REALM;
-use latchkey_core::store::{Store, StoreError};
+use latchkey_core::store::Store;
+use latchkey_server::bootstrap::bootstrap_master;
 use latchkey_server::{AppState, ServerSettings};
 use latchkey_store::SqlStore;
 
 #[derive(Parser)]
-#[command(name = "latchkey", version, about = "An OAuth 2.0 / OIDC server for dynamic client registration, speaking Keycloak's protocol")]
+#[command(
+    name = "latchkey",
+    version,
+    about = "An OAuth 2.0 / OIDC server for dynamic client registration, speaking Keycloak's protocol"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -53,7 +57,10 @@ fn main() -> ExitCode {
         }
     };
     init_logging(config.log_format);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -73,7 +80,9 @@ fn main() -> ExitCode {
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("LATCHKEY_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().flatten_event(true).init(),
@@ -87,12 +96,18 @@ fn load_master_key(source: &KeySource) -> Result<SecretBox, String> {
             Ok(k) => k,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && *create => {
                 let key = SecretBox::generate_encoded();
-                write_private_file(path, &key)
-                    .map_err(|e| format!("cannot create master key file {}: {e}", path.display()))?;
+                write_private_file(path, &key).map_err(|e| {
+                    format!("cannot create master key file {}: {e}", path.display())
+                })?;
                 tracing::info!(path = %path.display(), "created a new master key file; keep it: without it stored secrets cannot be read");
                 key
             }
-            Err(e) => return Err(format!("cannot read master key file {}: {e}", path.display())),
+            Err(e) => {
+                return Err(format!(
+                    "cannot read master key file {}: {e}",
+                    path.display()
+                ));
+            }
         },
     };
     SecretBox::from_encoded(&encoded).map_err(|e| e.to_string())
@@ -117,9 +132,19 @@ fn write_private_file(path: &std::path::Path, content: &str) -> std::io::Result<
 /// The bootstrap admin from `LATCHKEY_BOOTSTRAP_ADMIN_*` (or Keycloak's `KC_BOOTSTRAP_ADMIN_*`);
 /// in dev mode with neither set, `admin` with a random password printed once.
 fn bootstrap_admin(dev: bool) -> Option<(BootstrapAdmin, bool)> {
-    let var = |names: [&str; 2]| names.iter().find_map(|n| std::env::var(n).ok().filter(|v| !v.is_empty()));
-    let username = var(["LATCHKEY_BOOTSTRAP_ADMIN_USERNAME", "KC_BOOTSTRAP_ADMIN_USERNAME"]);
-    let password = var(["LATCHKEY_BOOTSTRAP_ADMIN_PASSWORD", "KC_BOOTSTRAP_ADMIN_PASSWORD"]);
+    let var = |names: [&str; 2]| {
+        names
+            .iter()
+            .find_map(|n| std::env::var(n).ok().filter(|v| !v.is_empty()))
+    };
+    let username = var([
+        "LATCHKEY_BOOTSTRAP_ADMIN_USERNAME",
+        "KC_BOOTSTRAP_ADMIN_USERNAME",
+    ]);
+    let password = var([
+        "LATCHKEY_BOOTSTRAP_ADMIN_PASSWORD",
+        "KC_BOOTSTRAP_ADMIN_PASSWORD",
+    ]);
     match (username, password) {
         (u, Some(password)) => Some((
             BootstrapAdmin {
@@ -139,47 +164,36 @@ fn bootstrap_admin(dev: bool) -> Option<(BootstrapAdmin, bool)> {
     }
 }
 
-/// Creates the master realm on first start. Several nodes may race here: the loser's
-/// insert conflicts and it carries on with the winner's realm.
+/// Creates the master realm on first start and tells the operator about the admin.
 async fn bootstrap(store: &dyn Store, sealer: Arc<SecretBox>, dev: bool) -> Result<(), String> {
-    if store.realm_by_name(MASTER_REALM).await.map_err(|e| e.to_string())?.is_some() {
+    if store
+        .realm_by_name(MASTER_REALM)
+        .await
+        .map_err(|e| e.to_string())?
+        .is_some()
+    {
         return Ok(());
     }
     let admin = bootstrap_admin(dev);
-    if admin.is_none() {
-        tracing::warn!("creating the master realm without an admin user: set LATCHKEY_BOOTSTRAP_ADMIN_USERNAME and LATCHKEY_BOOTSTRAP_ADMIN_PASSWORD on first start");
+    let shown = admin
+        .as_ref()
+        .map(|(a, generated)| (a.username.clone(), a.password.clone(), *generated));
+    if !bootstrap_master(store, sealer, admin.map(|(a, _)| a)).await? {
+        return Ok(());
     }
-    let rep = RealmRep {
-        realm: Some(MASTER_REALM.into()),
-        display_name: Some("Latchkey".into()),
-        enabled: Some(true),
-        ..Default::default()
-    };
-    let admin_for_setup = admin.as_ref().map(|(a, _)| BootstrapAdmin {
-        username: a.username.clone(),
-        password: a.password.clone(),
-    });
-    let bundle = tokio::task::spawn_blocking(move || {
-        new_realm(rep, &sealer, admin_for_setup.as_ref(), latchkey_server::state::now_millis())
-    })
-    .await
-    .map_err(|e| e.to_string())?
-    .map_err(|e| e.to_string())?;
-    match store.create_realm(bundle).await {
-        Ok(()) => {}
-        Err(StoreError::Conflict { .. }) => return Ok(()),
-        Err(e) => return Err(e.to_string()),
-    }
-    if let Some((a, generated)) = admin {
-        if generated {
+    match shown {
+        Some((username, password, true)) => {
             // Printed once, on the terminal, never logged.
             eprintln!(
-                "\n  Bootstrap admin created in realm master:\n    username: {}\n    password: {}\n  (shown only now; set LATCHKEY_BOOTSTRAP_ADMIN_PASSWORD to choose it)\n",
-                a.username, a.password
+                "\n  Bootstrap admin created in realm master:\n    username: {username}\n    password: {password}\n  (shown only now; set LATCHKEY_BOOTSTRAP_ADMIN_PASSWORD to choose it)\n"
             );
-        } else {
-            tracing::info!(username = %a.username, "bootstrap admin created in realm master");
         }
+        Some((username, _, false)) => {
+            tracing::info!(%username, "bootstrap admin created in realm master")
+        }
+        None => tracing::warn!(
+            "created the master realm without an admin user: set LATCHKEY_BOOTSTRAP_ADMIN_USERNAME and LATCHKEY_BOOTSTRAP_ADMIN_PASSWORD on first start"
+        ),
     }
     Ok(())
 }
@@ -192,7 +206,9 @@ async fn run(config: Config, started: Instant) -> Result<(), String> {
     let store: Arc<dyn Store> = Arc::new(store);
     bootstrap(store.as_ref(), sealer.clone(), config.dev_mode).await?;
     if !config.dev_mode && config.proxy_headers.is_none() {
-        tracing::warn!("!!! serving plain HTTP without --proxy-headers: put a TLS-terminating proxy in front and set --proxy-headers, or every token crosses the network in clear !!!");
+        tracing::warn!(
+            "!!! serving plain HTTP without --proxy-headers: put a TLS-terminating proxy in front and set --proxy-headers, or every token crosses the network in clear !!!"
+        );
     }
     let settings = ServerSettings {
         hostname: config.hostname.clone(),
@@ -204,19 +220,31 @@ async fn run(config: Config, started: Instant) -> Result<(), String> {
     let app = latchkey_server::router(state);
     let listener = tokio::net::TcpListener::bind((config.http_host, config.http_port))
         .await
-        .map_err(|e| format!("cannot listen on {}:{}: {e}", config.http_host, config.http_port))?;
+        .map_err(|e| {
+            format!(
+                "cannot listen on {}:{}: {e}",
+                config.http_host, config.http_port
+            )
+        })?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     tracing::info!(
         "Latchkey {} listening on http://{addr}{}/ ({} mode, ready in {} ms)",
         env!("CARGO_PKG_VERSION"),
         config.relative_path,
-        if config.dev_mode { "development" } else { "production" },
+        if config.dev_mode {
+            "development"
+        } else {
+            "production"
+        },
         started.elapsed().as_millis()
     );
-    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(|e| e.to_string())?;
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .map_err(|e| e.to_string())?;
     tracing::info!("stopped");
     Ok(())
 }

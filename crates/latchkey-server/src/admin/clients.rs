@@ -52,9 +52,15 @@ fn client_out(state: &SharedState, c: &ClientRecord, with_secret: bool) -> Clien
 }
 
 /// The realm's default and optional client scope names, for new clients.
-pub async fn scope_defaults(state: &SharedState, realm: &RealmRecord) -> Result<ScopeDefaults, AdminError> {
+pub async fn scope_defaults(
+    state: &SharedState,
+    realm: &RealmRecord,
+) -> Result<ScopeDefaults, AdminError> {
     let scopes = state.store.list_scopes(&realm.id).await?;
-    let names: HashMap<&str, &str> = scopes.iter().map(|s| (s.id.as_str(), s.name.as_str())).collect();
+    let names: HashMap<&str, &str> = scopes
+        .iter()
+        .map(|s| (s.id.as_str(), s.name.as_str()))
+        .collect();
     let mut out = ScopeDefaults::default();
     for (id, default) in state.store.realm_default_scopes(&realm.id).await? {
         if let Some(name) = names.get(id.as_str()) {
@@ -79,7 +85,12 @@ async fn service_account_for(
     if !client.rep.service_accounts() || client.rep.is_public() {
         return Ok(None);
     }
-    if state.store.service_account_user(&realm.id, &client.id).await?.is_some() {
+    if state
+        .store
+        .service_account_user(&realm.id, &client.id)
+        .await?
+        .is_some()
+    {
         return Ok(None);
     }
     let user = sa_user(client, now_millis());
@@ -87,7 +98,10 @@ async fn service_account_for(
         .store
         .role_by_name(&realm.id, None, &default_role_name(&realm.name))
         .await?;
-    Ok(Some((user, default_role.into_iter().map(|r| r.id).collect())))
+    Ok(Some((
+        user,
+        default_role.into_iter().map(|r| r.id).collect(),
+    )))
 }
 
 pub async fn list(
@@ -106,7 +120,10 @@ pub async fn list(
     };
     let view = rights.allows(Right::ViewClients);
     let clients = state.store.list_clients(&realm.id, &query).await?;
-    let out: Vec<ClientRep> = clients.iter().map(|c| client_out(&state, c, view)).collect();
+    let out: Vec<ClientRep> = clients
+        .iter()
+        .map(|c| client_out(&state, c, view))
+        .collect();
     Ok(axum::Json(out).into_response())
 }
 
@@ -120,9 +137,19 @@ pub async fn create(
     let (realm, _) = auth.realm(&state, &realm_name, Right::CreateClient).await?;
     let scopes = scope_defaults(&state, &realm).await?;
     let NewClient { record, .. } = new_client(&realm.id, rep, &scopes, &state.sealer, now_millis())
-        .map_err(|e| AdminError::Described(StatusCode::BAD_REQUEST, "invalid_input", e.to_string()))?;
-    if state.store.client_by_client_id(&realm.id, &record.client_id).await?.is_some() {
-        return Err(AdminError::Conflict(format!("Client {} already exists", record.client_id)));
+        .map_err(|e| {
+            AdminError::Described(StatusCode::BAD_REQUEST, "invalid_input", e.to_string())
+        })?;
+    if state
+        .store
+        .client_by_client_id(&realm.id, &record.client_id)
+        .await?
+        .is_some()
+    {
+        return Err(AdminError::Conflict(format!(
+            "Client {} already exists",
+            record.client_id
+        )));
     }
     let service_account = service_account_for(&state, &realm, &record).await?;
     let id = record.id.clone();
@@ -135,8 +162,13 @@ pub async fn create(
         })
         .await
     {
-        Ok(()) => Ok(created(&base, &["admin", "realms", &realm.name, "clients", &id])),
-        Err(StoreError::Conflict { .. }) => Err(AdminError::Conflict(format!("Client {client_id} already exists"))),
+        Ok(()) => Ok(created(
+            &base,
+            &["admin", "realms", &realm.name, "clients", &id],
+        )),
+        Err(StoreError::Conflict { .. }) => Err(AdminError::Conflict(format!(
+            "Client {client_id} already exists"
+        ))),
         Err(e) => Err(e.into()),
     }
 }
@@ -171,7 +203,12 @@ pub async fn update(
                 "clientId is missing".into(),
             ));
         }
-        if state.store.client_by_client_id(&realm.id, &new_id).await?.is_some() {
+        if state
+            .store
+            .client_by_client_id(&realm.id, &new_id)
+            .await?
+            .is_some()
+        {
             return Err(AdminError::Conflict("Client already exists".into()));
         }
         client.client_id = new_id;
@@ -187,20 +224,36 @@ pub async fn update(
         client.secret_sealed = None;
     }
     let service_account = service_account_for(&state, &realm, &client).await?;
-    match state.store.update_client(ClientBundle { client, service_account }).await {
+    match state
+        .store
+        .update_client(ClientBundle {
+            client,
+            service_account,
+        })
+        .await
+    {
         Ok(()) => Ok(no_content()),
-        Err(StoreError::Conflict { .. }) => Err(AdminError::Conflict("Client already exists".into())),
+        Err(StoreError::Conflict { .. }) => {
+            Err(AdminError::Conflict("Client already exists".into()))
+        }
         Err(e) => Err(e.into()),
     }
 }
 
 fn set_secret(client: &mut ClientRecord, secret: &str, state: &SharedState) {
-    client.secret_sealed = Some(state.sealer.seal(secret.as_bytes(), &secret_context(&client.id)));
+    client.secret_sealed = Some(
+        state
+            .sealer
+            .seal(secret.as_bytes(), &secret_context(&client.id)),
+    );
     client
         .rep
         .attributes
         .get_or_insert_with(Default::default)
-        .insert(SECRET_CREATION_TIME.into(), (now_millis() / 1000).to_string());
+        .insert(
+            SECRET_CREATION_TIME.into(),
+            (now_millis() / 1000).to_string(),
+        );
 }
 
 pub async fn delete(
@@ -275,7 +328,11 @@ pub async fn service_account_user(
 ) -> Result<Response, AdminError> {
     let (realm, _) = auth.realm(&state, &realm, Right::ViewClients).await?;
     let client = client_or_404(&state, &realm, &id).await?;
-    let user = match state.store.service_account_user(&realm.id, &client.id).await? {
+    let user = match state
+        .store
+        .service_account_user(&realm.id, &client.id)
+        .await?
+    {
         Some(u) if client.rep.service_accounts() => u,
         _ => {
             return Err(AdminError::BadRequest(format!(

@@ -27,11 +27,19 @@ pub fn routes() -> Router<SharedState> {
     const R: &str = "/admin/realms/{realm}";
     Router::new()
         .route("/admin/realms", get(realms::list).post(realms::create))
-        .route(R, get(realms::get).put(realms::update).delete(realms::delete))
-        .route(&format!("{R}/clients"), get(clients::list).post(clients::create))
+        .route(
+            R,
+            get(realms::get).put(realms::update).delete(realms::delete),
+        )
+        .route(
+            &format!("{R}/clients"),
+            get(clients::list).post(clients::create),
+        )
         .route(
             &format!("{R}/clients/{{id}}"),
-            get(clients::get).put(clients::update).delete(clients::delete),
+            get(clients::get)
+                .put(clients::update)
+                .delete(clients::delete),
         )
         .route(
             &format!("{R}/clients/{{id}}/client-secret"),
@@ -51,7 +59,10 @@ pub fn routes() -> Router<SharedState> {
                 .put(roles::update_client)
                 .delete(roles::delete_client),
         )
-        .route(&format!("{R}/roles"), get(roles::list_realm).post(roles::create_realm))
+        .route(
+            &format!("{R}/roles"),
+            get(roles::list_realm).post(roles::create_realm),
+        )
         .route(
             &format!("{R}/roles/{{name}}"),
             get(roles::get_realm)
@@ -64,8 +75,14 @@ pub fn routes() -> Router<SharedState> {
             &format!("{R}/users/{{id}}"),
             get(users::get).put(users::update).delete(users::delete),
         )
-        .route(&format!("{R}/users/{{id}}/reset-password"), put(users::reset_password))
-        .route(&format!("{R}/users/{{id}}/role-mappings"), get(users::role_mappings))
+        .route(
+            &format!("{R}/users/{{id}}/reset-password"),
+            put(users::reset_password),
+        )
+        .route(
+            &format!("{R}/users/{{id}}/role-mappings"),
+            get(users::role_mappings),
+        )
         .route(
             &format!("{R}/users/{{id}}/role-mappings/realm"),
             get(users::realm_mappings)
@@ -86,13 +103,22 @@ pub fn routes() -> Router<SharedState> {
             &format!("{R}/users/{{id}}/role-mappings/clients/{{client}}/composite"),
             get(users::client_mappings_composite),
         )
-        .route(&format!("{R}/client-scopes"), get(scopes::list).post(scopes::create))
+        .route(
+            &format!("{R}/client-scopes"),
+            get(scopes::list).post(scopes::create),
+        )
         .route(
             &format!("{R}/client-scopes/{{id}}"),
             get(scopes::get).put(scopes::update).delete(scopes::delete),
         )
-        .route(&format!("{R}/default-default-client-scopes"), get(scopes::list_default))
-        .route(&format!("{R}/default-optional-client-scopes"), get(scopes::list_optional))
+        .route(
+            &format!("{R}/default-default-client-scopes"),
+            get(scopes::list_default),
+        )
+        .route(
+            &format!("{R}/default-optional-client-scopes"),
+            get(scopes::list_optional),
+        )
         .route(
             &format!("{R}/default-default-client-scopes/{{id}}"),
             put(scopes::add_default).delete(scopes::remove_default),
@@ -101,7 +127,10 @@ pub fn routes() -> Router<SharedState> {
             &format!("{R}/default-optional-client-scopes/{{id}}"),
             put(scopes::add_optional).delete(scopes::remove_default),
         )
-        .route("/admin/realms/{realm}/clients/{id}/registration-access-token", post(not_yet))
+        .route(
+            "/admin/realms/{realm}/clients/{id}/registration-access-token",
+            post(not_yet),
+        )
 }
 
 /// Endpoints the router reserves for a later issue answer 501 rather than 404/405.
@@ -126,14 +155,19 @@ pub struct AdminAuth {
 impl FromRequestParts<SharedState> for AdminAuth {
     type Rejection = AdminError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &SharedState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &SharedState,
+    ) -> Result<Self, Self::Rejection> {
         let token = parts
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| {
                 let (scheme, rest) = v.split_once(' ')?;
-                scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim().to_string())
+                scheme
+                    .eq_ignore_ascii_case("bearer")
+                    .then(|| rest.trim().to_string())
             })
             .ok_or(AdminError::Unauthorized)?;
         let parsed = jwt::parse(&token).map_err(|_| AdminError::Unauthorized)?;
@@ -148,13 +182,23 @@ impl FromRequestParts<SharedState> for AdminAuth {
             .await?
             .filter(|r| r.rep.enabled.unwrap_or(false))
             .ok_or(AdminError::Unauthorized)?;
-        let keys = state.realm_keys(&realm).await.map_err(AdminError::Internal)?;
-        let claims = parsed.verify(&keys.jwks).map_err(|_| AdminError::Unauthorized)?;
+        let keys = state
+            .realm_keys(&realm)
+            .await
+            .map_err(AdminError::Internal)?;
+        let claims = parsed
+            .verify(&keys.jwks)
+            .map_err(|_| AdminError::Unauthorized)?;
         let exp = claims.get("exp").and_then(|v| v.as_i64()).unwrap_or(0);
-        if claims.get("typ").and_then(|v| v.as_str()) != Some("Bearer") || exp * 1000 <= now_millis() {
+        if claims.get("typ").and_then(|v| v.as_str()) != Some("Bearer")
+            || exp * 1000 <= now_millis()
+        {
             return Err(AdminError::Unauthorized);
         }
-        let sub = claims.get("sub").and_then(|v| v.as_str()).ok_or(AdminError::Unauthorized)?;
+        let sub = claims
+            .get("sub")
+            .and_then(|v| v.as_str())
+            .ok_or(AdminError::Unauthorized)?;
         let user = state
             .store
             .user(&realm.id, sub)
@@ -185,7 +229,8 @@ impl AdminAuth {
             .realm_by_name(name)
             .await?
             .ok_or(AdminError::NotFound("Realm not found."))?;
-        let rights = AdminRights::new(&self.realm, name, &self.effective).ok_or(AdminError::Forbidden)?;
+        let rights =
+            AdminRights::new(&self.realm, name, &self.effective).ok_or(AdminError::Forbidden)?;
         if !rights.allows(right) {
             return Err(AdminError::Forbidden);
         }
@@ -208,7 +253,10 @@ pub fn encode_segment(s: &str) -> String {
 
 /// 201 with an empty body and an absolute `Location` built from path segments.
 pub fn created(base: &BaseUrl, segments: &[&str]) -> Response {
-    let path: String = segments.iter().map(|s| format!("/{}", encode_segment(s))).collect();
+    let path: String = segments
+        .iter()
+        .map(|s| format!("/{}", encode_segment(s)))
+        .collect();
     (StatusCode::CREATED, [(header::LOCATION, base.join(&path))]).into_response()
 }
 
@@ -218,7 +266,14 @@ pub fn no_content() -> Response {
 
 /// `first` / `max` paging from a query map.
 pub fn paging(q: &std::collections::HashMap<String, String>, default_max: i64) -> (i64, i64) {
-    let first = q.get("first").and_then(|v| v.parse().ok()).unwrap_or(0i64).max(0);
-    let max = q.get("max").and_then(|v| v.parse().ok()).unwrap_or(default_max);
+    let first = q
+        .get("first")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0i64)
+        .max(0);
+    let max = q
+        .get("max")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default_max);
     (first, if max < 0 { default_max } else { max })
 }

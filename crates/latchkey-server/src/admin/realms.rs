@@ -30,7 +30,9 @@ pub async fn list(
     let brief_only = query_bool(q.get("briefRepresentation")).unwrap_or(false);
     let mut out = Vec::new();
     for realm in state.store.list_realms().await? {
-        let Some(rights) = latchkey_core::roles::AdminRights::new(&auth.realm, &realm.name, &auth.effective) else {
+        let Some(rights) =
+            latchkey_core::roles::AdminRights::new(&auth.realm, &realm.name, &auth.effective)
+        else {
             continue;
         };
         if rights.allows(Right::ViewRealm) && !brief_only {
@@ -50,8 +52,14 @@ fn check_name(name: &str) -> Result<(), AdminError> {
     if name.trim().is_empty() {
         return Err(AdminError::Invalid("Realm name cannot be empty".into()));
     }
-    if name.len() > 255 || name.chars().any(|c| c == '/' || c == '\\' || c.is_control()) {
-        return Err(AdminError::Invalid("Realm name contains invalid characters".into()));
+    if name.len() > 255
+        || name
+            .chars()
+            .any(|c| c == '/' || c == '\\' || c.is_control())
+    {
+        return Err(AdminError::Invalid(
+            "Realm name contains invalid characters".into(),
+        ));
     }
     Ok(())
 }
@@ -73,7 +81,9 @@ pub async fn create(
     if let Some(alg) = &rep.default_signature_algorithm
         && Alg::parse(alg).is_none()
     {
-        return Err(AdminError::Invalid("defaultSignatureAlgorithm must be RS256 or ES256".into()));
+        return Err(AdminError::Invalid(
+            "defaultSignatureAlgorithm must be RS256 or ES256".into(),
+        ));
     }
     if state.store.realm_by_name(&name).await?.is_some() {
         return Err(AdminError::Conflict(format!("Realm {name} already exists")));
@@ -86,7 +96,9 @@ pub async fn create(
         .map_err(|e| AdminError::Invalid(e.to_string()))?;
     match state.store.create_realm(bundle).await {
         Ok(()) => Ok(created(&base, &["admin", "realms", &name])),
-        Err(StoreError::Conflict { .. }) => Err(AdminError::Conflict(format!("Realm {name} already exists"))),
+        Err(StoreError::Conflict { .. }) => {
+            Err(AdminError::Conflict(format!("Realm {name} already exists")))
+        }
         Err(e) => Err(e.into()),
     }
 }
@@ -116,7 +128,9 @@ pub async fn update(
     if let Some(alg) = &patch.default_signature_algorithm
         && Alg::parse(alg).is_none()
     {
-        return Err(AdminError::Invalid("defaultSignatureAlgorithm must be RS256 or ES256".into()));
+        return Err(AdminError::Invalid(
+            "defaultSignatureAlgorithm must be RS256 or ES256".into(),
+        ));
     }
     if let Some(new_name) = patch.realm.clone().filter(|n| *n != realm.name) {
         if realm.name == MASTER_REALM {
@@ -129,7 +143,9 @@ pub async fn update(
     realm.rep.realm = Some(realm.name.clone());
     match state.store.update_realm(&realm).await {
         Ok(()) => Ok(no_content()),
-        Err(StoreError::Conflict { .. }) => Err(AdminError::Conflict("Realm with same name exists".into())),
+        Err(StoreError::Conflict { .. }) => {
+            Err(AdminError::Conflict("Realm with same name exists".into()))
+        }
         Err(e) => Err(e.into()),
     }
 }

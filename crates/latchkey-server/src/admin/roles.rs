@@ -50,7 +50,11 @@ impl Container {
     }
 
     fn path(&self, name: &str) -> Vec<String> {
-        let mut p = vec!["admin".to_string(), "realms".into(), self.realm.name.clone()];
+        let mut p = vec![
+            "admin".to_string(),
+            "realms".into(),
+            self.realm.name.clone(),
+        ];
         if let Some(c) = &self.client {
             p.extend(["clients".to_string(), c.id.clone()]);
         }
@@ -80,7 +84,11 @@ async fn container(
     Ok(Container { realm, client })
 }
 
-async fn role_or_404(state: &SharedState, c: &Container, name: &str) -> Result<RoleRecord, AdminError> {
+async fn role_or_404(
+    state: &SharedState,
+    c: &Container,
+    name: &str,
+) -> Result<RoleRecord, AdminError> {
     state
         .store
         .role_by_name(&c.realm.id, c.client_uuid(), name)
@@ -99,7 +107,11 @@ async fn list(
     let roles = state.store.list_roles(&c.realm.id, c.client_uuid()).await?;
     let out: Vec<RoleRep> = roles
         .iter()
-        .filter(|r| search.as_ref().is_none_or(|s| r.name.to_lowercase().contains(s)))
+        .filter(|r| {
+            search
+                .as_ref()
+                .is_none_or(|s| r.name.to_lowercase().contains(s))
+        })
         .skip(first as usize)
         .take(max.min(usize::MAX as i64) as usize)
         .map(|r| role_out(r, brief))
@@ -140,14 +152,19 @@ async fn create(
             let segments: Vec<&str> = path.iter().map(String::as_str).collect();
             Ok(created(&base, &segments))
         }
-        Err(StoreError::Conflict { .. }) => {
-            Err(AdminError::Conflict(format!("Role with name {name} already exists")))
-        }
+        Err(StoreError::Conflict { .. }) => Err(AdminError::Conflict(format!(
+            "Role with name {name} already exists"
+        ))),
         Err(e) => Err(e.into()),
     }
 }
 
-async fn update(state: SharedState, c: Container, name: String, patch: RoleRep) -> Result<Response, AdminError> {
+async fn update(
+    state: SharedState,
+    c: Container,
+    name: String,
+    patch: RoleRep,
+) -> Result<Response, AdminError> {
     let mut role = role_or_404(&state, &c, &name).await?;
     if let Some(new_name) = patch.name.filter(|n| !n.trim().is_empty()) {
         role.name = new_name.clone();
@@ -164,9 +181,10 @@ async fn update(state: SharedState, c: Container, name: String, patch: RoleRep) 
     }
     match state.store.update_role(&role).await {
         Ok(()) => Ok(no_content()),
-        Err(StoreError::Conflict { .. }) => {
-            Err(AdminError::Conflict(format!("Role with name {} already exists", role.name)))
-        }
+        Err(StoreError::Conflict { .. }) => Err(AdminError::Conflict(format!(
+            "Role with name {} already exists",
+            role.name
+        ))),
         Err(e) => Err(e.into()),
     }
 }

@@ -22,7 +22,11 @@ fn scope_out(s: &ScopeRecord) -> ClientScopeRep {
     rep
 }
 
-async fn scope_or_404(state: &SharedState, realm: &RealmRecord, id: &str) -> Result<ScopeRecord, AdminError> {
+async fn scope_or_404(
+    state: &SharedState,
+    realm: &RealmRecord,
+    id: &str,
+) -> Result<ScopeRecord, AdminError> {
     state
         .store
         .list_scopes(&realm.id)
@@ -34,8 +38,14 @@ async fn scope_or_404(state: &SharedState, realm: &RealmRecord, id: &str) -> Res
 
 /// Scope names become `scope` parameter values: no spaces, no quotes (RFC 6749 §3.3).
 fn check_name(name: &str) -> Result<(), AdminError> {
-    if name.is_empty() || name.chars().any(|c| c == ' ' || c == '"' || c == '\\' || c.is_control()) {
-        return Err(AdminError::Invalid(format!("Unexpected name \"{name}\" for ClientScope")));
+    if name.is_empty()
+        || name
+            .chars()
+            .any(|c| c == ' ' || c == '"' || c == '\\' || c.is_control())
+    {
+        return Err(AdminError::Invalid(format!(
+            "Unexpected name \"{name}\" for ClientScope"
+        )));
     }
     Ok(())
 }
@@ -74,10 +84,13 @@ pub async fn create(
         rep,
     };
     match state.store.create_scope(&record).await {
-        Ok(()) => Ok(created(&base, &["admin", "realms", &realm.name, "client-scopes", &id])),
-        Err(StoreError::Conflict { .. }) => {
-            Err(AdminError::Conflict(format!("Client Scope {name} already exists")))
-        }
+        Ok(()) => Ok(created(
+            &base,
+            &["admin", "realms", &realm.name, "client-scopes", &id],
+        )),
+        Err(StoreError::Conflict { .. }) => Err(AdminError::Conflict(format!(
+            "Client Scope {name} already exists"
+        ))),
         Err(e) => Err(e.into()),
     }
 }
@@ -107,9 +120,10 @@ pub async fn update(
     scope.rep = merge(&scope.rep, &patch, &[]).map_err(AdminError::internal)?;
     match state.store.update_scope(&scope).await {
         Ok(()) => Ok(no_content()),
-        Err(StoreError::Conflict { .. }) => {
-            Err(AdminError::Conflict(format!("Client Scope {} already exists", scope.name)))
-        }
+        Err(StoreError::Conflict { .. }) => Err(AdminError::Conflict(format!(
+            "Client Scope {} already exists",
+            scope.name
+        ))),
         Err(e) => Err(e.into()),
     }
 }
@@ -125,7 +139,12 @@ pub async fn delete(
     Ok(no_content())
 }
 
-async fn list_set(state: SharedState, auth: AdminAuth, realm: String, default: bool) -> Result<Response, AdminError> {
+async fn list_set(
+    state: SharedState,
+    auth: AdminAuth,
+    realm: String,
+    default: bool,
+) -> Result<Response, AdminError> {
     let (realm, _) = auth.realm(&state, &realm, Right::QueryClients).await?;
     let scopes = state.store.list_scopes(&realm.id).await?;
     let set = state.store.realm_default_scopes(&realm.id).await?;
@@ -153,10 +172,19 @@ pub async fn list_optional(
     list_set(state, auth, realm, false).await
 }
 
-async fn add_to_set(state: SharedState, auth: AdminAuth, realm: String, id: String, default: bool) -> Result<Response, AdminError> {
+async fn add_to_set(
+    state: SharedState,
+    auth: AdminAuth,
+    realm: String,
+    id: String,
+    default: bool,
+) -> Result<Response, AdminError> {
     let (realm, _) = auth.realm(&state, &realm, Right::ManageClients).await?;
     let scope = scope_or_404(&state, &realm, &id).await?;
-    state.store.set_realm_default_scope(&realm.id, &scope.id, default).await?;
+    state
+        .store
+        .set_realm_default_scope(&realm.id, &scope.id, default)
+        .await?;
     Ok(no_content())
 }
 
@@ -183,6 +211,9 @@ pub async fn remove_default(
 ) -> Result<Response, AdminError> {
     let (realm, _) = auth.realm(&state, &realm, Right::ManageClients).await?;
     let scope = scope_or_404(&state, &realm, &id).await?;
-    state.store.remove_realm_default_scope(&realm.id, &scope.id).await?;
+    state
+        .store
+        .remove_realm_default_scope(&realm.id, &scope.id)
+        .await?;
     Ok(no_content())
 }

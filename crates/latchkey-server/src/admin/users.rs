@@ -37,15 +37,25 @@ pub fn user_out(u: &UserRecord) -> UserRep {
     rep.disableable_credential_types = Some(Vec::new());
     rep.credentials = None;
     rep.access = Some(
-        ["manageGroupMembership", "view", "mapRoles", "impersonate", "manage"]
-            .into_iter()
-            .map(|k| (k.to_string(), k != "impersonate"))
-            .collect(),
+        [
+            "manageGroupMembership",
+            "view",
+            "mapRoles",
+            "impersonate",
+            "manage",
+        ]
+        .into_iter()
+        .map(|k| (k.to_string(), k != "impersonate"))
+        .collect(),
     );
     rep
 }
 
-async fn user_or_404(state: &SharedState, realm: &RealmRecord, id: &str) -> Result<UserRecord, AdminError> {
+async fn user_or_404(
+    state: &SharedState,
+    realm: &RealmRecord,
+    id: &str,
+) -> Result<UserRecord, AdminError> {
     state
         .store
         .user(&realm.id, id)
@@ -129,13 +139,28 @@ pub async fn create(
         .filter(|u| !u.trim().is_empty())
         .ok_or_else(|| AdminError::Invalid("User name is missing".into()))?
         .to_lowercase();
-    let email = rep.email.clone().filter(|e| !e.is_empty()).map(|e| e.to_lowercase());
-    if state.store.user_by_username(&realm.id, &username).await?.is_some() {
-        return Err(AdminError::Conflict("User exists with same username".into()));
+    let email = rep
+        .email
+        .clone()
+        .filter(|e| !e.is_empty())
+        .map(|e| e.to_lowercase());
+    if state
+        .store
+        .user_by_username(&realm.id, &username)
+        .await?
+        .is_some()
+    {
+        return Err(AdminError::Conflict(
+            "User exists with same username".into(),
+        ));
     }
     check_email(&state, &realm, email.as_deref(), None).await?;
     let now = now_millis();
-    let id = rep.id.take().filter(|s| !s.is_empty() && s.len() <= 36).unwrap_or_else(new_uuid);
+    let id = rep
+        .id
+        .take()
+        .filter(|s| !s.is_empty() && s.len() <= 36)
+        .unwrap_or_else(new_uuid);
     let mut password_hash = None;
     let mut actions = rep.required_actions.take().unwrap_or_default();
     if let Some(cred) = rep
@@ -177,8 +202,13 @@ pub async fn create(
         .await?;
     let roles: Vec<String> = default_role.into_iter().map(|r| r.id).collect();
     match state.store.create_user(&user, &roles).await {
-        Ok(()) => Ok(created(&base, &["admin", "realms", &realm.name, "users", &id])),
-        Err(StoreError::Conflict { .. }) => Err(AdminError::Conflict("User exists with same username".into())),
+        Ok(()) => Ok(created(
+            &base,
+            &["admin", "realms", &realm.name, "users", &id],
+        )),
+        Err(StoreError::Conflict { .. }) => Err(AdminError::Conflict(
+            "User exists with same username".into(),
+        )),
         Err(e) => Err(e.into()),
     }
 }
@@ -205,19 +235,35 @@ pub async fn update(
     patch.credentials = None;
     patch.service_account_client_id = None;
     patch.access = None;
-    if let Some(username) = patch.username.take().map(|u| u.to_lowercase()).filter(|u| *u != user.username) {
+    if let Some(username) = patch
+        .username
+        .take()
+        .map(|u| u.to_lowercase())
+        .filter(|u| *u != user.username)
+    {
         if username.trim().is_empty() {
             return Err(AdminError::Invalid("User name is missing".into()));
         }
-        if state.store.user_by_username(&realm.id, &username).await?.is_some() {
-            return Err(AdminError::Conflict("User exists with same username or email".into()));
+        if state
+            .store
+            .user_by_username(&realm.id, &username)
+            .await?
+            .is_some()
+        {
+            return Err(AdminError::Conflict(
+                "User exists with same username or email".into(),
+            ));
         }
         user.username = username;
     }
     if let Some(email) = patch.email.take() {
         let email = (!email.is_empty()).then(|| email.to_lowercase());
-        if let Err(AdminError::Conflict(_)) = check_email(&state, &realm, email.as_deref(), Some(&user.id)).await {
-            return Err(AdminError::Conflict("User exists with same username or email".into()));
+        if let Err(AdminError::Conflict(_)) =
+            check_email(&state, &realm, email.as_deref(), Some(&user.id)).await
+        {
+            return Err(AdminError::Conflict(
+                "User exists with same username or email".into(),
+            ));
         }
         user.email = email;
     }
@@ -226,9 +272,9 @@ pub async fn update(
     user.rep.email = user.email.clone();
     match state.store.update_user(&user).await {
         Ok(()) => Ok(no_content()),
-        Err(StoreError::Conflict { .. }) => {
-            Err(AdminError::Conflict("User exists with same username or email".into()))
-        }
+        Err(StoreError::Conflict { .. }) => Err(AdminError::Conflict(
+            "User exists with same username or email".into(),
+        )),
         Err(e) => Err(e.into()),
     }
 }
@@ -252,7 +298,9 @@ pub async fn reset_password(
 ) -> Result<Response, AdminError> {
     let (realm, _) = auth.realm(&state, &realm, Right::ManageUsers).await?;
     let mut user = user_or_404(&state, &realm, &id).await?;
-    let value = cred.value.ok_or_else(|| AdminError::BadRequest("No password provided".into()))?;
+    let value = cred
+        .value
+        .ok_or_else(|| AdminError::BadRequest("No password provided".into()))?;
     if value.is_empty() {
         return Err(AdminError::BadRequest("Empty password not allowed".into()));
     }
@@ -274,7 +322,11 @@ async fn direct_roles(
 ) -> Result<(Vec<RoleRecord>, Vec<RoleRecord>), AdminError> {
     let ids = state.store.user_role_ids(&user.id).await?;
     let all = state.store.all_roles(&realm.id).await?;
-    let direct = all.iter().filter(|r| ids.contains(&r.id)).cloned().collect();
+    let direct = all
+        .iter()
+        .filter(|r| ids.contains(&r.id))
+        .cloned()
+        .collect();
     Ok((direct, all))
 }
 
@@ -286,7 +338,11 @@ pub async fn role_mappings(
     let (realm, _) = auth.realm(&state, &realm, Right::ViewUsers).await?;
     let user = user_or_404(&state, &realm, &id).await?;
     let (direct, _) = direct_roles(&state, &realm, &user).await?;
-    let realm_roles: Vec<RoleRep> = direct.iter().filter(|r| r.client.is_none()).map(|r| role_out(r, true)).collect();
+    let realm_roles: Vec<RoleRep> = direct
+        .iter()
+        .filter(|r| r.client.is_none())
+        .map(|r| role_out(r, true))
+        .collect();
     let mut clients: BTreeMap<String, (String, Vec<RoleRep>)> = BTreeMap::new();
     for r in direct.iter().filter(|r| r.client.is_some()) {
         let key = r.client_client_id.clone().unwrap_or_default();
@@ -303,7 +359,10 @@ pub async fn role_mappings(
         let m: Map<String, Value> = clients
             .into_iter()
             .map(|(client_id, (uuid, roles))| {
-                (client_id.clone(), json!({"id": uuid, "client": client_id, "mappings": roles}))
+                (
+                    client_id.clone(),
+                    json!({"id": uuid, "client": client_id, "mappings": roles}),
+                )
             })
             .collect();
         out.insert("clientMappings".into(), Value::Object(m));
@@ -331,7 +390,9 @@ async fn mappings(
     let chosen: Vec<&RoleRecord> = if composite {
         let ids: Vec<String> = direct.iter().map(|r| r.id.clone()).collect();
         let eff = expand(&ids, &all);
-        all.iter().filter(|r| eff.role_ids.contains(&r.id)).collect()
+        all.iter()
+            .filter(|r| eff.role_ids.contains(&r.id))
+            .collect()
     } else {
         direct.iter().collect()
     };
@@ -371,7 +432,11 @@ async fn change_mappings(
         });
         let role = found.ok_or(AdminError::NotFound("Role not found"))?;
         let is_admin_role = role.client_client_id.as_deref() == Some(REALM_MANAGEMENT);
-        if add && is_admin_role && !rights.is_superuser() && !auth.effective.has_client_role(REALM_MANAGEMENT, &role.name) {
+        if add
+            && is_admin_role
+            && !rights.is_superuser()
+            && !auth.effective.has_client_role(REALM_MANAGEMENT, &role.name)
+        {
             return Err(AdminError::Forbidden);
         }
         ids.push(role.id.clone());

@@ -15,7 +15,11 @@ pub const GRANT_TYPES: [&str; 3] = ["client_credentials", "password", "refresh_t
 pub const AUTH_METHODS: [&str; 2] = ["client_secret_basic", "client_secret_post"];
 
 fn not_found() -> Response {
-    (StatusCode::NOT_FOUND, axum::Json(json!({"error": "Realm does not exist"}))).into_response()
+    (
+        StatusCode::NOT_FOUND,
+        axum::Json(json!({"error": "Realm does not exist"})),
+    )
+        .into_response()
 }
 
 fn internal(e: String) -> Response {

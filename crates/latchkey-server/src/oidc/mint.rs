@@ -52,7 +52,11 @@ pub async fn resolve_scope(
     requested: Option<&str>,
 ) -> Result<GrantedScope, OAuthError> {
     let defaults = client.rep.default_client_scopes.clone().unwrap_or_default();
-    let optional = client.rep.optional_client_scopes.clone().unwrap_or_default();
+    let optional = client
+        .rep
+        .optional_client_scopes
+        .clone()
+        .unwrap_or_default();
     let mut names = defaults.clone();
     let mut openid = false;
     for s in requested.unwrap_or("").split(' ').filter(|s| !s.is_empty()) {
@@ -182,7 +186,10 @@ pub async fn issue(
         }
     }
 
-    let keys = state.realm_keys(g.realm).await.map_err(OAuthError::Internal)?;
+    let keys = state
+        .realm_keys(g.realm)
+        .await
+        .map_err(OAuthError::Internal)?;
     let alg = g
         .realm
         .rep
@@ -193,8 +200,8 @@ pub async fn issue(
     let signer = keys
         .signer(alg.as_str())
         .ok_or_else(|| OAuthError::Internal(format!("realm has no {} key", alg.as_str())))?;
-    let access_token =
-        jwt::sign(signer, &Value::Object(claims)).map_err(|e| OAuthError::Internal(e.to_string()))?;
+    let access_token = jwt::sign(signer, &Value::Object(claims))
+        .map_err(|e| OAuthError::Internal(e.to_string()))?;
 
     let mut resp = Map::new();
     resp.insert("access_token".into(), json!(access_token));
@@ -259,7 +266,10 @@ fn user_claims(scope: &GrantedScope, user: &UserRecord) -> Map<String, Value> {
         }
     }
     if scope.has("email") {
-        c.insert("email_verified".into(), json!(u.email_verified.unwrap_or(false)));
+        c.insert(
+            "email_verified".into(),
+            json!(u.email_verified.unwrap_or(false)),
+        );
         if let Some(e) = &user.email {
             c.insert("email".into(), json!(e));
         }

@@ -120,9 +120,9 @@ fn credentials(headers: &HeaderMap, p: &Params) -> Result<Credentials, OAuthErro
             basic: true,
         });
     }
-    let client_id = p.get("client_id").ok_or_else(|| {
-        OAuthError::invalid_client("Missing client authentication", false)
-    })?;
+    let client_id = p
+        .get("client_id")
+        .ok_or_else(|| OAuthError::invalid_client("Missing client authentication", false))?;
     Ok(Credentials {
         client_id: client_id.to_string(),
         secret: p.get("client_secret").map(str::to_string),
@@ -137,7 +137,8 @@ async fn authenticate(
     realm: &RealmRecord,
     creds: &Credentials,
 ) -> Result<ClientRecord, OAuthError> {
-    let fail = || OAuthError::invalid_client("Invalid client or Invalid client credentials", creds.basic);
+    let fail =
+        || OAuthError::invalid_client("Invalid client or Invalid client credentials", creds.basic);
     let client = state
         .store
         .client_by_client_id(&realm.id, &creds.client_id)
@@ -216,7 +217,10 @@ async fn handle(
                 .service_account_user(&realm.id, &client.id)
                 .await?
                 .ok_or_else(|| {
-                    OAuthError::new(OAuthCode::UnauthorizedClient, "Service account user not found")
+                    OAuthError::new(
+                        OAuthCode::UnauthorizedClient,
+                        "Service account user not found",
+                    )
                 })?;
             let scope = resolve_scope(state, &realm, &client, p.get("scope")).await?;
             let grant = Grant {
@@ -279,7 +283,10 @@ async fn handle(
             let original = stored.scope.split(' ').collect::<Vec<_>>();
             let requested = match p.get("scope") {
                 Some(s) => {
-                    if let Some(extra) = s.split(' ').find(|x| !x.is_empty() && !original.contains(x)) {
+                    if let Some(extra) = s
+                        .split(' ')
+                        .find(|x| !x.is_empty() && !original.contains(x))
+                    {
                         return Err(OAuthError::new(
                             OAuthCode::InvalidScope,
                             format!("Invalid scopes: {extra}"),
@@ -289,7 +296,8 @@ async fn handle(
                 }
                 None => stored.scope.clone(),
             };
-            let scope: GrantedScope = resolve_scope(state, &realm, &client, Some(&requested)).await?;
+            let scope: GrantedScope =
+                resolve_scope(state, &realm, &client, Some(&requested)).await?;
             let grant = Grant {
                 grant_type: "refresh_token",
                 realm: &realm,
@@ -321,7 +329,10 @@ async fn password_user(
 ) -> Result<UserRecord, OAuthError> {
     let invalid = || OAuthError::bad_user_credentials("Invalid user credentials");
     let mut user = state.store.user_by_username(&realm.id, username).await?;
-    if user.is_none() && realm.rep.login_with_email_allowed.unwrap_or(true) && username.contains('@') {
+    if user.is_none()
+        && realm.rep.login_with_email_allowed.unwrap_or(true)
+        && username.contains('@')
+    {
         user = state.store.user_by_email(&realm.id, username).await?;
     }
     let user = user.ok_or_else(invalid)?;
@@ -338,8 +349,16 @@ async fn password_user(
     if !user.rep.enabled.unwrap_or(false) {
         return Err(OAuthError::new(OAuthCode::InvalidGrant, "Account disabled"));
     }
-    if user.rep.required_actions.as_ref().is_some_and(|r| !r.is_empty()) {
-        return Err(OAuthError::new(OAuthCode::InvalidGrant, "Account is not fully set up"));
+    if user
+        .rep
+        .required_actions
+        .as_ref()
+        .is_some_and(|r| !r.is_empty())
+    {
+        return Err(OAuthError::new(
+            OAuthCode::InvalidGrant,
+            "Account is not fully set up",
+        ));
     }
     Ok(user)
 }

@@ -1,0 +1,174 @@
+//! Discovery documents, the JWKS, health, metrics and the relative path.
+
+use axum::http::{Method, StatusCode};
+use serde_json::Value;
+
+use crate::support::{Backend, TestApp};
+
+async fn every_advertised_endpoint_answers(app: &TestApp) {
+    for path in [
+        "/realms/master/.well-known/openid-configuration",
+        "/realms/master/.well-known/oauth-authorization-server",
+        "/.well-known/oauth-authorization-server/realms/master",
+    ] {
+        let r = app.json(Method::GET, path, None, None).await;
+        assert_eq!(r.status, StatusCode::OK, "{path}");
+        let doc = &r.body;
+        assert_eq!(doc["issuer"], "http://localhost:8080/realms/master");
+        for (key, value) in doc.as_object().unwrap() {
+            let Some(url) = value
+                .as_str()
+                .filter(|_| key.ends_with("_endpoint") || key.ends_with("_uri"))
+            else {
+                continue;
+            };
+            let path = url
+                .strip_prefix("http://localhost:8080")
+                .expect("same origin");
+            // GET for documents, POST for the token endpoint; either way never 404/405.
+            let method = if key == "token_endpoint" {
+                Method::POST
+            } else {
+                Method::GET
+            };
+            let r = app.json(method, path, None, None).await;
+            assert!(
+                r.status != StatusCode::NOT_FOUND && r.status != StatusCode::METHOD_NOT_ALLOWED,
+                "{key} {url} answered {}",
+                r.status
+            );
+        }
+        let grants: Vec<&str> = doc["grant_types_supported"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        assert_eq!(grants, ["client_credentials", "password", "refresh_token"]);
+        assert!(
+            doc.get("authorization_endpoint").is_none(),
+            "only what exists is advertised"
+        );
+    }
+}
+
+async fn unknown_realm_is_404(app: &TestApp) {
+    for path in [
+        "/realms/nope/.well-known/openid-configuration",
+        "/realms/nope/protocol/openid-connect/certs",
+    ] {
+        assert_eq!(
+            app.json(Method::GET, path, None, None).await.status,
+            StatusCode::NOT_FOUND,
+            "{path}"
+        );
+    }
+}
+
+async fn jwks_has_public_rs256_and_es256_keys(app: &TestApp) {
+    let keys = app.jwks("master").await;
+    let algs: Vec<&str> = keys.iter().filter_map(|k| k["alg"].as_str()).collect();
+    assert!(
+        algs.contains(&"RS256") && algs.contains(&"ES256"),
+        "{algs:?}"
+    );
+    for k in &keys {
+        assert!(k["kid"].is_string());
+        assert_eq!(k["use"], "sig");
+        for private in ["d", "p", "q", "dp", "dq", "qi"] {
+            assert!(k.get(private).is_none(), "JWKS leaks {private}");
+        }
+    }
+}
+
+async fn health_and_metrics(app: &TestApp) {
+    assert_eq!(
+        app.json(Method::GET, "/health/live", None, None)
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let ready = app.json(Method::GET, "/health/ready", None, None).await;
+    assert_eq!(ready.status, StatusCode::OK);
+    assert_eq!(ready.body["status"], "UP");
+    app.admin_token().await;
+    let m = app.json(Method::GET, "/metrics", None, None).await;
+    assert_eq!(m.status, StatusCode::OK);
+    assert!(
+        m.text.contains(
+            "latchkey_http_requests_total{method=\"GET\",route=\"/health/ready\",status=\"200\"} 1"
+        ),
+        "{}",
+        m.text
+    );
+    assert!(
+        m.text
+            .contains("latchkey_tokens_issued_total{grant_type=\"password\"} 1")
+    );
+    assert!(m.text.contains("latchkey_http_request_duration_seconds_bucket{route=\"/realms/{realm}/protocol/openid-connect/token\""));
+    assert!(
+        m.header("x-request-id").is_some(),
+        "every response carries its request id"
+    );
+}
+
+crate::on_both_backends!(
+    every_advertised_endpoint_answers,
+    unknown_realm_is_404,
+    jwks_has_public_rs256_and_es256_keys,
+    health_and_metrics,
+);
+
+#[tokio::test]
+async fn the_auth_relative_path_serves_pre_keycloak_17_urls() {
+    let app = TestApp::with_relative_path(Backend::Sqlite, "/auth")
+        .await
+        .unwrap();
+    let r = app
+        .json(
+            Method::GET,
+            "/auth/realms/master/.well-known/openid-configuration",
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.body["issuer"], "http://localhost:8080/auth/realms/master");
+    assert_eq!(
+        r.body["token_endpoint"],
+        "http://localhost:8080/auth/realms/master/protocol/openid-connect/token"
+    );
+    assert_eq!(
+        app.json(Method::GET, "/auth/health/ready", None, None)
+            .await
+            .status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.json(
+            Method::GET,
+            "/realms/master/.well-known/openid-configuration",
+            None,
+            None
+        )
+        .await
+        .status,
+        StatusCode::NOT_FOUND
+    );
+    let token = app
+        .form(
+            "/auth/realms/master/protocol/openid-connect/token",
+            &[
+                ("grant_type", "password"),
+                ("client_id", "admin-cli"),
+                ("username", "admin"),
+                ("password", "admin-password"),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(token.status, StatusCode::OK);
+    let at = token.body["access_token"].as_str().unwrap();
+    let r = app.get("/auth/admin/realms/master", at).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+}

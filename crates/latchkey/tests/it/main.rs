@@ -1,0 +1,11 @@
+//! Latchkey's one integration-test binary (one binary: each extra one costs link time).
+//! Scenario tests run on SQLite always and on PostgreSQL whenever it is reachable; in CI
+//! (`CI` set) an unreachable PostgreSQL fails the run instead of skipping.
+
+mod support;
+
+mod admin_api;
+mod discovery;
+mod e2e;
+mod store_suite;
+mod token;

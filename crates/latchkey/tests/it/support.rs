@@ -1,0 +1,402 @@
+//! Test harness: a store on a fresh SQLite file or a fresh PostgreSQL schema, the router
+//! in process, and request helpers.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderMap, Method, Request, StatusCode, header};
+use base64::Engine;
+use latchkey_core::crypto::{SecretBox, random_token};
+use latchkey_core::realm_setup::BootstrapAdmin;
+use latchkey_core::store::Store;
+use latchkey_server::bootstrap::bootstrap_master;
+use latchkey_server::{AppState, ServerSettings};
+use latchkey_store::SqlStore;
+use serde_json::Value;
+use tower::ServiceExt;
+
+pub const ADMIN: &str = "admin";
+pub const ADMIN_PASSWORD: &str = "admin-password";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The PostgreSQL the tests use: `LATCHKEY_TEST_PG_URL`, or the machine's local one.
+pub fn pg_url() -> String {
+    std::env::var("LATCHKEY_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+/// A database of its own for one test; dropped (file removed, schema dropped) at the end.
+pub struct TestDb {
+    pub url: String,
+    pub sqlite_path: Option<std::path::PathBuf>,
+    schema: Option<String>,
+}
+
+impl TestDb {
+    /// `None` when PostgreSQL is wanted but unreachable outside CI (the test then skips).
+    pub async fn new(backend: Backend) -> Option<TestDb> {
+        match backend {
+            Backend::Sqlite => {
+                let dir =
+                    std::env::temp_dir().join(format!("latchkey-test-{}", random_token::<9>()));
+                std::fs::create_dir_all(&dir).expect("temp dir");
+                let path = dir.join("latchkey.db");
+                Some(TestDb {
+                    url: format!("sqlite://{}", path.display()),
+                    sqlite_path: Some(path),
+                    schema: None,
+                })
+            }
+            Backend::Postgres => {
+                let base = pg_url();
+                let conn = sqlx::any::install_default_drivers();
+                let _ = conn;
+                let pool = match sqlx::AnyPool::connect(&base).await {
+                    Ok(p) => p,
+                    Err(e) if std::env::var_os("CI").is_some() => {
+                        panic!("PostgreSQL at {base} is unreachable and CI requires it: {e}")
+                    }
+                    Err(e) => {
+                        eprintln!(
+                            "SKIPPED: PostgreSQL at {base} is unreachable ({e}); set LATCHKEY_TEST_PG_URL to run the PostgreSQL tests"
+                        );
+                        return None;
+                    }
+                };
+                let schema = format!(
+                    "lk_test_{}",
+                    random_token::<9>().to_lowercase().replace('-', "_")
+                );
+                sqlx::query(&format!("CREATE SCHEMA {schema}"))
+                    .execute(&pool)
+                    .await
+                    .expect("create schema");
+                pool.close().await;
+                let sep = if base.contains('?') { '&' } else { '?' };
+                Some(TestDb {
+                    url: format!("{base}{sep}options=-c%20search_path%3D{schema}"),
+                    sqlite_path: None,
+                    schema: Some(schema),
+                })
+            }
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some(p) = &self.sqlite_path
+            && let Some(dir) = p.parent()
+        {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+        if let Some(schema) = self.schema.take() {
+            // Dropping needs a runtime of its own: Drop may run outside any.
+            let url = pg_url();
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .ok()?;
+                rt.block_on(async {
+                    let pool = sqlx::AnyPool::connect(&url).await.ok()?;
+                    let _ = sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
+                        .execute(&pool)
+                        .await;
+                    pool.close().await;
+                    Some(())
+                })
+            })
+            .join();
+        }
+    }
+}
+
+pub async fn store(backend: Backend) -> Option<(Arc<SqlStore>, TestDb)> {
+    let db = TestDb::new(backend).await?;
+    let store = SqlStore::connect(&db.url).await.expect("connect store");
+    Some((Arc::new(store), db))
+}
+
+/// The application in process, with a bootstrapped master realm and admin.
+pub struct TestApp {
+    pub router: Router,
+    pub store: Arc<SqlStore>,
+    pub db: TestDb,
+}
+
+pub struct Resp {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Value,
+    pub text: String,
+}
+
+impl Resp {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+    /// The last path segment of `Location`.
+    pub fn location_id(&self) -> String {
+        self.header("location")
+            .and_then(|l| l.rsplit('/').next())
+            .expect("Location header")
+            .to_string()
+    }
+}
+
+impl TestApp {
+    pub async fn new(backend: Backend) -> Option<TestApp> {
+        Self::with_relative_path(backend, "").await
+    }
+
+    pub async fn with_relative_path(backend: Backend, relative_path: &str) -> Option<TestApp> {
+        let (store, db) = store(backend).await?;
+        let sealer = Arc::new(SecretBox::new(&[9u8; 32]).expect("key"));
+        bootstrap_master(
+            store.as_ref(),
+            sealer.clone(),
+            Some(BootstrapAdmin {
+                username: ADMIN.into(),
+                password: ADMIN_PASSWORD.into(),
+            }),
+        )
+        .await
+        .expect("bootstrap");
+        let settings = ServerSettings {
+            hostname: None,
+            relative_path: relative_path.into(),
+            proxy_headers: None,
+            dev_mode: true,
+        };
+        let dyn_store: Arc<dyn Store> = store.clone();
+        let state = Arc::new(AppState::new(dyn_store, sealer, settings));
+        Some(TestApp {
+            router: latchkey_server::router(state),
+            store,
+            db,
+        })
+    }
+
+    pub async fn send(&self, req: Request<Body>) -> Resp {
+        let resp = self.router.clone().oneshot(req).await.expect("infallible");
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let bytes = axum::body::to_bytes(resp.into_body(), 1 << 24)
+            .await
+            .expect("body");
+        let text = String::from_utf8_lossy(&bytes).to_string();
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Resp {
+            status,
+            headers,
+            body,
+            text,
+        }
+    }
+
+    /// A JSON request (`body` `None`: no body) with an optional bearer token.
+    pub async fn json(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Resp {
+        let mut b = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::HOST, "localhost:8080");
+        if let Some(t) = token {
+            b = b.header(header::AUTHORIZATION, format!("Bearer {t}"));
+        }
+        let body = match body {
+            Some(v) => {
+                b = b.header(header::CONTENT_TYPE, "application/json");
+                Body::from(v.to_string())
+            }
+            None => Body::empty(),
+        };
+        self.send(b.body(body).expect("request")).await
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Resp {
+        self.json(Method::GET, path, Some(token), None).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> Resp {
+        self.json(Method::POST, path, Some(token), Some(body)).await
+    }
+
+    pub async fn put(&self, path: &str, token: &str, body: Value) -> Resp {
+        self.json(Method::PUT, path, Some(token), Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str, token: &str) -> Resp {
+        self.json(Method::DELETE, path, Some(token), None).await
+    }
+
+    /// A form POST (the token endpoint), optionally with HTTP Basic client credentials.
+    pub async fn form(
+        &self,
+        path: &str,
+        pairs: &[(&str, &str)],
+        basic: Option<(&str, &str)>,
+    ) -> Resp {
+        let body = serde_urlencoded_pairs(pairs);
+        let mut b = Request::builder()
+            .method(Method::POST)
+            .uri(path)
+            .header(header::HOST, "localhost:8080")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+        if let Some((id, secret)) = basic {
+            let v = base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"));
+            b = b.header(header::AUTHORIZATION, format!("Basic {v}"));
+        }
+        self.send(b.body(Body::from(body)).expect("request")).await
+    }
+
+    /// A token of the master admin (password grant on `admin-cli`).
+    pub async fn admin_token(&self) -> String {
+        self.password_token("master", "admin-cli", ADMIN, ADMIN_PASSWORD)
+            .await
+    }
+
+    pub async fn password_token(
+        &self,
+        realm: &str,
+        client: &str,
+        user: &str,
+        password: &str,
+    ) -> String {
+        let r = self
+            .form(
+                &format!("/realms/{realm}/protocol/openid-connect/token"),
+                &[
+                    ("grant_type", "password"),
+                    ("client_id", client),
+                    ("username", user),
+                    ("password", password),
+                ],
+                None,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "password grant: {}", r.text);
+        r.body["access_token"]
+            .as_str()
+            .expect("access_token")
+            .to_string()
+    }
+
+    /// Creates an enabled realm; returns nothing, panics on failure.
+    pub async fn create_realm(&self, token: &str, name: &str) {
+        let r = self
+            .post(
+                "/admin/realms",
+                token,
+                serde_json::json!({"realm": name, "enabled": true}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "create realm: {}", r.text);
+    }
+
+    /// Creates a confidential service-account client; returns (uuid, secret).
+    pub async fn create_service_client(
+        &self,
+        token: &str,
+        realm: &str,
+        client_id: &str,
+    ) -> (String, String) {
+        let r = self
+            .post(
+                &format!("/admin/realms/{realm}/clients"),
+                token,
+                serde_json::json!({"clientId": client_id, "serviceAccountsEnabled": true, "publicClient": false}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "create client: {}", r.text);
+        let id = r.location_id();
+        let s = self
+            .get(
+                &format!("/admin/realms/{realm}/clients/{id}/client-secret"),
+                token,
+            )
+            .await;
+        (id, s.body["value"].as_str().expect("secret").to_string())
+    }
+
+    pub async fn jwks(&self, realm: &str) -> Vec<Value> {
+        let r = self
+            .json(
+                Method::GET,
+                &format!("/realms/{realm}/protocol/openid-connect/certs"),
+                None,
+                None,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK);
+        r.body["keys"].as_array().expect("keys").clone()
+    }
+
+    /// Verifies a JWT against the realm's published JWKS and returns its claims.
+    pub async fn verify(&self, realm: &str, token: &str) -> Value {
+        let jwks = self.jwks(realm).await;
+        latchkey_core::jwt::parse(token)
+            .expect("a JWT")
+            .verify(&jwks)
+            .expect("signature verifies against the realm's JWKS")
+    }
+}
+
+pub fn serde_urlencoded_pairs(pairs: &[(&str, &str)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+fn enc(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// Declares a scenario test for each backend: `<name>_sqlite` and `<name>_postgres`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        pub mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if let Some(app) = $crate::support::TestApp::new($crate::support::Backend::Sqlite).await {
+                        super::$name(&app).await;
+                    }
+                }
+            )*
+        }
+        pub mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if let Some(app) = $crate::support::TestApp::new($crate::support::Backend::Postgres).await {
+                        super::$name(&app).await;
+                    }
+                }
+            )*
+        }
+    };
+}

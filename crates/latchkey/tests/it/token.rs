@@ -1,0 +1,494 @@
+//! The token endpoint: client authentication, grants, claims, RFC 6749 §5.2 errors.
+
+use axum::http::StatusCode;
+use serde_json::json;
+
+use crate::support::TestApp;
+
+const TOKEN: &str = "/realms/acme/protocol/openid-connect/token";
+
+/// A realm `acme` with a service-account client `svc`; returns (admin token, uuid, secret).
+async fn setup(app: &TestApp) -> (String, String, String) {
+    let admin = app.admin_token().await;
+    app.create_realm(&admin, "acme").await;
+    let (id, secret) = app.create_service_client(&admin, "acme", "svc").await;
+    (admin, id, secret)
+}
+
+async fn client_credentials_with_basic_and_post(app: &TestApp) {
+    let (_, _, secret) = setup(app).await;
+    let basic = app
+        .form(
+            TOKEN,
+            &[("grant_type", "client_credentials")],
+            Some(("svc", &secret)),
+        )
+        .await;
+    assert_eq!(basic.status, StatusCode::OK, "{}", basic.text);
+    assert_eq!(basic.header("cache-control"), Some("no-store"));
+    assert_eq!(basic.body["token_type"], "Bearer");
+    assert_eq!(basic.body["expires_in"], 300);
+    assert!(
+        basic.body.get("refresh_token").is_none(),
+        "no refresh token for client_credentials"
+    );
+    let post = app
+        .form(
+            TOKEN,
+            &[
+                ("grant_type", "client_credentials"),
+                ("client_id", "svc"),
+                ("client_secret", &secret),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(post.status, StatusCode::OK, "{}", post.text);
+
+    let claims = app
+        .verify("acme", basic.body["access_token"].as_str().unwrap())
+        .await;
+    assert_eq!(claims["iss"], "http://localhost:8080/realms/acme");
+    assert_eq!(claims["azp"], "svc");
+    assert_eq!(claims["typ"], "Bearer");
+    assert_eq!(claims["preferred_username"], "service-account-svc");
+    assert_eq!(claims["scope"], "email profile");
+    let roles = claims["realm_access"]["roles"].as_array().unwrap();
+    assert!(
+        roles.contains(&json!("default-roles-acme")) && roles.contains(&json!("offline_access"))
+    );
+    assert_eq!(
+        claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
+        300
+    );
+    assert!(claims["jti"].is_string() && claims["sub"].is_string());
+}
+
+async fn bad_client_credentials_are_invalid_client(app: &TestApp) {
+    let (admin, id, secret) = setup(app).await;
+    let wrong = app
+        .form(
+            TOKEN,
+            &[("grant_type", "client_credentials")],
+            Some(("svc", "wrong")),
+        )
+        .await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(wrong.body["error"], "invalid_client");
+    assert!(
+        wrong
+            .header("www-authenticate")
+            .unwrap()
+            .starts_with("Basic"),
+        "Basic gets a challenge"
+    );
+    let post = app
+        .form(
+            TOKEN,
+            &[
+                ("grant_type", "client_credentials"),
+                ("client_id", "svc"),
+                ("client_secret", "wrong"),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(
+        (post.status, post.body["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("invalid_client"))
+    );
+    let unknown = app
+        .form(
+            TOKEN,
+            &[("grant_type", "client_credentials")],
+            Some(("ghost", "x")),
+        )
+        .await;
+    assert_eq!(
+        (unknown.status, unknown.body["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("invalid_client"))
+    );
+    let none = app
+        .form(TOKEN, &[("grant_type", "client_credentials")], None)
+        .await;
+    assert_eq!(none.body["error"], "invalid_client");
+
+    // Disabled, then deleted: both invalid_client.
+    let r = app
+        .put(
+            &format!("/admin/realms/acme/clients/{id}"),
+            &admin,
+            json!({"enabled": false}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    let disabled = app
+        .form(
+            TOKEN,
+            &[("grant_type", "client_credentials")],
+            Some(("svc", &secret)),
+        )
+        .await;
+    assert_eq!(
+        (disabled.status, disabled.body["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("invalid_client"))
+    );
+    app.put(
+        &format!("/admin/realms/acme/clients/{id}"),
+        &admin,
+        json!({"enabled": true}),
+    )
+    .await;
+    assert_eq!(
+        app.form(
+            TOKEN,
+            &[("grant_type", "client_credentials")],
+            Some(("svc", &secret))
+        )
+        .await
+        .status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.delete(&format!("/admin/realms/acme/clients/{id}"), &admin)
+            .await
+            .status,
+        StatusCode::NO_CONTENT
+    );
+    let deleted = app
+        .form(
+            TOKEN,
+            &[("grant_type", "client_credentials")],
+            Some(("svc", &secret)),
+        )
+        .await;
+    assert_eq!(
+        (deleted.status, deleted.body["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("invalid_client"))
+    );
+}
+
+async fn malformed_requests_are_invalid_request(app: &TestApp) {
+    let (_, _, secret) = setup(app).await;
+    let missing = app.form(TOKEN, &[], Some(("svc", &secret))).await;
+    assert_eq!(
+        (missing.status, missing.body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_request"))
+    );
+    let unsupported = app
+        .form(TOKEN, &[("grant_type", "implicit")], Some(("svc", &secret)))
+        .await;
+    assert_eq!(unsupported.body["error"], "unsupported_grant_type");
+    let dup = app
+        .form(
+            TOKEN,
+            &[
+                ("grant_type", "client_credentials"),
+                ("grant_type", "password"),
+            ],
+            Some(("svc", &secret)),
+        )
+        .await;
+    assert_eq!(
+        (dup.status, dup.body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_request"))
+    );
+    let json_body = app
+        .json(
+            axum::http::Method::POST,
+            TOKEN,
+            None,
+            Some(json!({"grant_type": "client_credentials"})),
+        )
+        .await;
+    assert_eq!(
+        (json_body.status, json_body.body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_request"))
+    );
+    let scope = app
+        .form(
+            TOKEN,
+            &[
+                ("grant_type", "client_credentials"),
+                ("scope", "no-such-scope"),
+            ],
+            Some(("svc", &secret)),
+        )
+        .await;
+    assert_eq!(scope.body["error"], "invalid_scope");
+    let unknown_realm = app
+        .form(
+            "/realms/nope/protocol/openid-connect/token",
+            &[("grant_type", "client_credentials")],
+            Some(("svc", &secret)),
+        )
+        .await;
+    assert_eq!(unknown_realm.status, StatusCode::NOT_FOUND);
+    let optional = app
+        .form(
+            TOKEN,
+            &[("grant_type", "client_credentials"), ("scope", "phone")],
+            Some(("svc", &secret)),
+        )
+        .await;
+    assert_eq!(optional.status, StatusCode::OK);
+    assert_eq!(optional.body["scope"], "email profile phone");
+}
+
+async fn grant_switches_are_enforced(app: &TestApp) {
+    let (admin, id, secret) = setup(app).await;
+    // No direct access grants on this client.
+    let pw = app
+        .form(
+            TOKEN,
+            &[
+                ("grant_type", "password"),
+                ("username", "x"),
+                ("password", "y"),
+            ],
+            Some(("svc", &secret)),
+        )
+        .await;
+    assert_eq!(
+        (pw.status, pw.body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("unauthorized_client"))
+    );
+    // Service accounts switched off.
+    app.put(
+        &format!("/admin/realms/acme/clients/{id}"),
+        &admin,
+        json!({"serviceAccountsEnabled": false}),
+    )
+    .await;
+    let cc = app
+        .form(
+            TOKEN,
+            &[("grant_type", "client_credentials")],
+            Some(("svc", &secret)),
+        )
+        .await;
+    assert_eq!(cc.body["error"], "unauthorized_client");
+    // A public client cannot use client_credentials.
+    let cc = app
+        .form(
+            "/realms/master/protocol/openid-connect/token",
+            &[
+                ("grant_type", "client_credentials"),
+                ("client_id", "admin-cli"),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(cc.body["error"], "unauthorized_client");
+}
+
+async fn password_grant_refreshes_and_rotates(app: &TestApp) {
+    let path = "/realms/master/protocol/openid-connect/token";
+    let r = app
+        .form(
+            path,
+            &[
+                ("grant_type", "password"),
+                ("client_id", "admin-cli"),
+                ("username", "admin"),
+                ("password", "admin-password"),
+                ("scope", "openid"),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let refresh = r.body["refresh_token"].as_str().unwrap().to_string();
+    assert!(refresh.len() >= 43, "256-bit opaque refresh token");
+    let id_token = app
+        .verify("master", r.body["id_token"].as_str().unwrap())
+        .await;
+    assert_eq!(id_token["aud"], "admin-cli");
+    assert_eq!(id_token["typ"], "ID");
+    assert!(id_token["at_hash"].is_string() && id_token["auth_time"].is_i64());
+    let access = app
+        .verify("master", r.body["access_token"].as_str().unwrap())
+        .await;
+    assert_eq!(access["sid"], id_token["sid"]);
+    assert!(
+        access["realm_access"]["roles"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("admin"))
+    );
+
+    let again = app
+        .form(
+            path,
+            &[
+                ("grant_type", "refresh_token"),
+                ("client_id", "admin-cli"),
+                ("refresh_token", &refresh),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::OK, "{}", again.text);
+    let next = again.body["refresh_token"].as_str().unwrap();
+    assert_ne!(next, refresh);
+    let claims = app
+        .verify("master", again.body["access_token"].as_str().unwrap())
+        .await;
+    assert_eq!(claims["sid"], access["sid"], "the session carries over");
+    // The old one is spent.
+    let reuse = app
+        .form(
+            path,
+            &[
+                ("grant_type", "refresh_token"),
+                ("client_id", "admin-cli"),
+                ("refresh_token", &refresh),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(
+        (reuse.status, reuse.body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+    // Wrong password: 401 invalid_grant, as Keycloak.
+    let bad = app
+        .form(
+            path,
+            &[
+                ("grant_type", "password"),
+                ("client_id", "admin-cli"),
+                ("username", "admin"),
+                ("password", "nope"),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(
+        (bad.status, bad.body["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("invalid_grant"))
+    );
+    let nobody = app
+        .form(
+            path,
+            &[
+                ("grant_type", "password"),
+                ("client_id", "admin-cli"),
+                ("username", "ghost"),
+                ("password", "nope"),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(nobody.body["error"], "invalid_grant");
+}
+
+async fn user_passwords_and_required_actions(app: &TestApp) {
+    let (admin, _, _) = setup(app).await;
+    let r = app
+        .post("/admin/realms/acme/users", &admin, json!({"username": "Bob", "email": "BOB@example.com", "enabled": true, "firstName": "Bob",
+            "credentials": [{"type": "password", "value": "first-pass", "temporary": false}]}))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let user_id = r.location_id();
+    // admin-cli of acme has direct grants; log in by username and by email.
+    let t = app
+        .password_token("acme", "admin-cli", "bob", "first-pass")
+        .await;
+    let claims = app.verify("acme", &t).await;
+    assert_eq!(claims["preferred_username"], "bob");
+    assert_eq!(claims["email"], "bob@example.com");
+    assert_eq!(claims["given_name"], "Bob");
+    app.password_token("acme", "admin-cli", "bob@example.com", "first-pass")
+        .await;
+    // A temporary password blocks the direct grant until the user changes it.
+    let r = app
+        .put(
+            &format!("/admin/realms/acme/users/{user_id}/reset-password"),
+            &admin,
+            json!({"type": "password", "value": "temp-pass", "temporary": true}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    let blocked = app
+        .form(
+            TOKEN,
+            &[
+                ("grant_type", "password"),
+                ("client_id", "admin-cli"),
+                ("username", "bob"),
+                ("password", "temp-pass"),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(blocked.body["error"], "invalid_grant");
+    app.put(
+        &format!("/admin/realms/acme/users/{user_id}/reset-password"),
+        &admin,
+        json!({"type": "password", "value": "final-pass", "temporary": false}),
+    )
+    .await;
+    app.password_token("acme", "admin-cli", "bob", "final-pass")
+        .await;
+    // Disabled users cannot log in.
+    app.put(
+        &format!("/admin/realms/acme/users/{user_id}"),
+        &admin,
+        json!({"enabled": false}),
+    )
+    .await;
+    let disabled = app
+        .form(
+            TOKEN,
+            &[
+                ("grant_type", "password"),
+                ("client_id", "admin-cli"),
+                ("username", "bob"),
+                ("password", "final-pass"),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(disabled.body["error"], "invalid_grant");
+}
+
+async fn es256_realms_sign_with_es256(app: &TestApp) {
+    let admin = app.admin_token().await;
+    let r = app
+        .post(
+            "/admin/realms",
+            &admin,
+            json!({"realm": "ec", "enabled": true, "defaultSignatureAlgorithm": "ES256"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    let (_, secret) = app.create_service_client(&admin, "ec", "svc").await;
+    let t = app
+        .form(
+            "/realms/ec/protocol/openid-connect/token",
+            &[("grant_type", "client_credentials")],
+            Some(("svc", &secret)),
+        )
+        .await;
+    let token = t.body["access_token"].as_str().unwrap();
+    let header = latchkey_core::jwt::parse(token).unwrap().header;
+    assert_eq!(header["alg"], "ES256");
+    assert_eq!(header["typ"], "JWT");
+    app.verify("ec", token).await;
+    // A token of one realm is worthless in another.
+    let claims_in_acme = latchkey_core::jwt::parse(token)
+        .unwrap()
+        .verify(&app.jwks("master").await);
+    assert!(claims_in_acme.is_err());
+}
+
+crate::on_both_backends!(
+    client_credentials_with_basic_and_post,
+    bad_client_credentials_are_invalid_client,
+    malformed_requests_are_invalid_request,
+    grant_switches_are_enforced,
+    password_grant_refreshes_and_rotates,
+    user_passwords_and_required_actions,
+    es256_realms_sign_with_es256,
+);
