@@ -163,18 +163,17 @@ pub async fn create(
         .unwrap_or_else(new_uuid);
     let mut password_hash = None;
     let mut actions = rep.required_actions.take().unwrap_or_default();
-    if let Some(cred) = rep
+    let password = rep
         .credentials
         .take()
         .unwrap_or_default()
         .into_iter()
         .find(|c| c.kind.as_deref().unwrap_or("password") == "password")
-    {
-        if let Some(value) = cred.value.filter(|v| !v.is_empty()) {
-            password_hash = Some(hash(value).await?);
-            if cred.temporary == Some(true) && !actions.iter().any(|a| a == UPDATE_PASSWORD) {
-                actions.push(UPDATE_PASSWORD.into());
-            }
+        .and_then(|c| Some((c.value.filter(|v| !v.is_empty())?, c.temporary == Some(true))));
+    if let Some((value, temporary)) = password {
+        password_hash = Some(hash(value).await?);
+        if temporary && !actions.iter().any(|a| a == UPDATE_PASSWORD) {
+            actions.push(UPDATE_PASSWORD.into());
         }
     }
     rep.id = Some(id.clone());

@@ -2,6 +2,8 @@
 //! Scenario tests run on SQLite always and on PostgreSQL whenever it is reachable; in CI
 //! (`CI` set) an unreachable PostgreSQL fails the run instead of skipping.
 
+#![allow(clippy::unwrap_used)]
+
 mod support;
 
 mod admin_api;

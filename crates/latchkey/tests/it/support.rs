@@ -55,8 +55,7 @@ impl TestDb {
             }
             Backend::Postgres => {
                 let base = pg_url();
-                let conn = sqlx::any::install_default_drivers();
-                let _ = conn;
+                sqlx::any::install_default_drivers();
                 let pool = match sqlx::AnyPool::connect(&base).await {
                     Ok(p) => p,
                     Err(e) if std::env::var_os("CI").is_some() => {

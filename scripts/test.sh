@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The whole test suite: unit tests, the integration binary (SQLite always, PostgreSQL when
+# reachable; mandatory when CI is set) and the python-keycloak interop tests.
+#
+#   scripts/test.sh
+#
+# PostgreSQL: LATCHKEY_TEST_PG_URL (default postgres://postgres@127.0.0.1:5432/test).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}"
+
+cargo test --workspace --locked
+cargo build --locked --bin latchkey
+LATCHKEY_BIN="$CARGO_TARGET_DIR/debug/latchkey" scripts/interop.sh
