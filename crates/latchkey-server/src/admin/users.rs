@@ -169,7 +169,12 @@ pub async fn create(
         .unwrap_or_default()
         .into_iter()
         .find(|c| c.kind.as_deref().unwrap_or("password") == "password")
-        .and_then(|c| Some((c.value.filter(|v| !v.is_empty())?, c.temporary == Some(true))));
+        .and_then(|c| {
+            Some((
+                c.value.filter(|v| !v.is_empty())?,
+                c.temporary == Some(true),
+            ))
+        });
     if let Some((value, temporary)) = password {
         password_hash = Some(hash(value).await?);
         if temporary && !actions.iter().any(|a| a == UPDATE_PASSWORD) {
