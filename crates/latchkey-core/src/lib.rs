@@ -8,6 +8,7 @@ pub mod jwt;
 pub mod keys;
 pub mod merge;
 pub mod realm_setup;
+pub mod registration;
 pub mod rep;
 pub mod roles;
 pub mod store;
