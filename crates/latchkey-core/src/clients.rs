@@ -124,6 +124,7 @@ pub fn new_client(
             client_id,
             rep,
             secret_sealed,
+            rat_hash: None,
             created_at: now,
         },
         secret,

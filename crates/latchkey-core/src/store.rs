@@ -14,6 +14,10 @@ pub enum StoreError {
     Conflict { what: &'static str },
     #[error("not found")]
     NotFound,
+    /// A condition the write depended on no longer held (a used-up initial access token,
+    /// an already rotated registration access token); nothing was written.
+    #[error("{what}")]
+    Precondition { what: &'static str },
     /// The database failed; the text is for logs, never for clients.
     #[error("database error: {0}")]
     Backend(String),
@@ -48,6 +52,8 @@ pub struct ClientRecord {
     pub client_id: String,
     pub rep: ClientRep,
     pub secret_sealed: Option<String>,
+    /// Hash of the current registration access token, if one was issued.
+    pub rat_hash: Option<String>,
     pub created_at: Millis,
 }
 
@@ -121,6 +127,70 @@ pub struct ClientBundle {
     pub service_account: Option<(UserRecord, Vec<String>)>,
 }
 
+/// What a client write depends on, checked in the same transaction.
+#[derive(Debug, Clone, Default)]
+pub struct WriteGuard {
+    /// Create: spend one use of this initial access token (by hash); refused when it is
+    /// used up or expired at `now_secs`.
+    pub initial_access_token: Option<String>,
+    /// Update: the registration access token hash must still be this one (rotation).
+    pub expected_rat: Option<String>,
+    /// Update: replace the registration access token hash with this one.
+    pub new_rat: Option<String>,
+    pub now_secs: i64,
+}
+
+/// An initial access token (Keycloak's `ClientInitialAccessPresentation`, without the
+/// token itself: only its hash is stored).
+#[derive(Debug, Clone)]
+pub struct InitialAccessRecord {
+    pub id: String,
+    pub realm_id: String,
+    pub token_hash: String,
+    /// epoch seconds
+    pub created_at: i64,
+    /// seconds; 0 = never expires
+    pub expiration: i64,
+    pub count: i64,
+    pub remaining: i64,
+    pub web_origins: Vec<String>,
+}
+
+impl InitialAccessRecord {
+    pub fn expired(&self, now_secs: i64) -> bool {
+        self.expiration > 0 && self.created_at + self.expiration <= now_secs
+    }
+}
+
+/// A login or registration event (Keycloak's `EventRepresentation`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventRecord {
+    pub id: String,
+    pub realm_id: String,
+    pub time: Millis,
+    pub kind: String,
+    pub client_id: Option<String>,
+    pub user_id: Option<String>,
+    pub ip_address: Option<String>,
+    pub error: Option<String>,
+    pub details: std::collections::BTreeMap<String, String>,
+}
+
+/// Filters of `GET /admin/realms/{r}/events`.
+#[derive(Debug, Clone, Default)]
+pub struct EventQuery {
+    pub types: Vec<String>,
+    pub client_id: Option<String>,
+    pub user_id: Option<String>,
+    pub ip_address: Option<String>,
+    pub date_from: Option<Millis>,
+    pub date_to: Option<Millis>,
+    pub first: i64,
+    pub max: i64,
+    /// oldest first instead of newest first
+    pub ascending: bool,
+}
+
 /// Filters of `GET /admin/realms/{r}/users`. Service-account users never match, as in
 /// Keycloak.
 #[derive(Debug, Clone, Default)]
@@ -167,9 +237,13 @@ pub trait Store: Send + Sync + 'static {
         realm_id: &str,
         client_id: &str,
     ) -> StoreResult<Option<ClientRecord>>;
-    async fn create_client(&self, bundle: ClientBundle) -> StoreResult<()>;
+    /// Creates the client (and its service account). With an initial access token in the
+    /// guard, one of its uses is spent in the same transaction: the count is never
+    /// overdrawn, and a failed insert spends nothing.
+    async fn create_client(&self, bundle: ClientBundle, guard: &WriteGuard) -> StoreResult<()>;
     /// Replaces the client; creates the service-account user if the bundle carries one.
-    async fn update_client(&self, bundle: ClientBundle) -> StoreResult<()>;
+    /// The guard may require and rotate the registration access token hash atomically.
+    async fn update_client(&self, bundle: ClientBundle, guard: &WriteGuard) -> StoreResult<()>;
     /// Removes the client, its roles and their mappings, its service-account user and its
     /// refresh tokens.
     async fn delete_client(&self, realm_id: &str, id: &str) -> StoreResult<()>;
@@ -228,6 +302,15 @@ pub trait Store: Send + Sync + 'static {
         default: bool,
     ) -> StoreResult<()>;
     async fn remove_realm_default_scope(&self, realm_id: &str, scope_id: &str) -> StoreResult<()>;
+
+    async fn create_initial_access(&self, token: &InitialAccessRecord) -> StoreResult<()>;
+    async fn list_initial_access(&self, realm_id: &str) -> StoreResult<Vec<InitialAccessRecord>>;
+    async fn initial_access_by_hash(&self, hash: &str) -> StoreResult<Option<InitialAccessRecord>>;
+    /// Deleting an unknown id is not an error (Keycloak answers 204).
+    async fn delete_initial_access(&self, realm_id: &str, id: &str) -> StoreResult<()>;
+
+    async fn insert_event(&self, event: &EventRecord) -> StoreResult<()>;
+    async fn list_events(&self, realm_id: &str, q: &EventQuery) -> StoreResult<Vec<EventRecord>>;
 
     async fn insert_refresh_token(&self, token: &RefreshTokenRecord) -> StoreResult<()>;
     /// Takes a refresh token out of the store if it exists and has not expired: at most one

@@ -46,6 +46,7 @@ impl From<StoreError> for AdminError {
         match e {
             StoreError::Conflict { what } => AdminError::Conflict(format!("{what} already exists")),
             StoreError::NotFound => AdminError::NotFound("Not found"),
+            StoreError::Precondition { what } => AdminError::Conflict(what.to_string()),
             StoreError::Backend(m) => AdminError::Internal(m),
         }
     }

@@ -192,9 +192,41 @@ fn client_row(row: &AnyRow) -> StoreResult<ClientRecord> {
         client_id: get(row, "client_id")?,
         rep: from_doc(row, "doc")?,
         secret_sealed: get(row, "secret_sealed")?,
+        rat_hash: get(row, "rat_hash")?,
         created_at: get(row, "created_at")?,
     })
 }
+
+fn iat_row(row: &AnyRow) -> StoreResult<InitialAccessRecord> {
+    Ok(InitialAccessRecord {
+        id: get(row, "id")?,
+        realm_id: get(row, "realm_id")?,
+        token_hash: get(row, "token_hash")?,
+        created_at: get(row, "created_at")?,
+        expiration: get(row, "expiration")?,
+        count: get(row, "count")?,
+        remaining: get(row, "remaining")?,
+        web_origins: from_doc(row, "web_origins")?,
+    })
+}
+
+fn event_row(row: &AnyRow) -> StoreResult<EventRecord> {
+    Ok(EventRecord {
+        id: get(row, "id")?,
+        realm_id: get(row, "realm_id")?,
+        time: get(row, "time")?,
+        kind: get(row, "type")?,
+        client_id: get(row, "client_id")?,
+        user_id: get(row, "user_id")?,
+        ip_address: get(row, "ip_address")?,
+        error: get(row, "error")?,
+        details: from_doc(row, "details")?,
+    })
+}
+
+const IAT_COLUMNS: &str =
+    "id, realm_id, token_hash, created_at, expiration, count, remaining, web_origins";
+const CLIENT_COLUMNS: &str = "id, realm_id, client_id, doc, secret_sealed, rat_hash, created_at";
 
 fn user_row(row: &AnyRow) -> StoreResult<UserRecord> {
     Ok(UserRecord {
@@ -250,13 +282,14 @@ type Tx<'a> = sqlx::Transaction<'a, sqlx::Any>;
 
 async fn insert_client(tx: &mut Tx<'_>, c: &ClientRecord) -> StoreResult<()> {
     sqlx::query(
-        "INSERT INTO clients (id, realm_id, client_id, doc, secret_sealed, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO clients (id, realm_id, client_id, doc, secret_sealed, rat_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(&c.id)
     .bind(&c.realm_id)
     .bind(&c.client_id)
     .bind(to_doc(&c.rep)?)
     .bind(c.secret_sealed.clone())
+    .bind(c.rat_hash.clone())
     .bind(c.created_at)
     .execute(&mut **tx)
     .await
@@ -470,6 +503,8 @@ impl Store for SqlStore {
     async fn delete_realm(&self, realm_id: &str) -> StoreResult<()> {
         let mut tx = self.pool.begin().await.map_err(backend_err)?;
         for table in [
+            "events",
+            "initial_access_tokens",
             "refresh_tokens",
             "user_roles",
             "realm_default_scopes",
@@ -509,9 +544,7 @@ impl Store for SqlStore {
         realm_id: &str,
         q: &ClientQuery,
     ) -> StoreResult<Vec<ClientRecord>> {
-        let mut sql = String::from(
-            "SELECT id, realm_id, client_id, doc, secret_sealed, created_at FROM clients WHERE realm_id = $1",
-        );
+        let mut sql = format!("SELECT {CLIENT_COLUMNS} FROM clients WHERE realm_id = $1");
         let filter = q.client_id.as_ref().map(|c| {
             if q.search {
                 sql.push_str(" AND LOWER(client_id) LIKE $2");
@@ -536,9 +569,9 @@ impl Store for SqlStore {
     }
 
     async fn client(&self, realm_id: &str, id: &str) -> StoreResult<Option<ClientRecord>> {
-        let row = sqlx::query(
-            "SELECT id, realm_id, client_id, doc, secret_sealed, created_at FROM clients WHERE realm_id = $1 AND id = $2",
-        )
+        let row = sqlx::query(&format!(
+            "SELECT {CLIENT_COLUMNS} FROM clients WHERE realm_id = $1 AND id = $2"
+        ))
         .bind(realm_id)
         .bind(id)
         .fetch_optional(&self.pool)
@@ -552,9 +585,9 @@ impl Store for SqlStore {
         realm_id: &str,
         client_id: &str,
     ) -> StoreResult<Option<ClientRecord>> {
-        let row = sqlx::query(
-            "SELECT id, realm_id, client_id, doc, secret_sealed, created_at FROM clients WHERE realm_id = $1 AND client_id = $2",
-        )
+        let row = sqlx::query(&format!(
+            "SELECT {CLIENT_COLUMNS} FROM clients WHERE realm_id = $1 AND client_id = $2"
+        ))
         .bind(realm_id)
         .bind(client_id)
         .fetch_optional(&self.pool)
@@ -563,8 +596,27 @@ impl Store for SqlStore {
         row.as_ref().map(client_row).transpose()
     }
 
-    async fn create_client(&self, b: ClientBundle) -> StoreResult<()> {
+    async fn create_client(&self, b: ClientBundle, guard: &WriteGuard) -> StoreResult<()> {
         let mut tx = self.pool.begin().await.map_err(backend_err)?;
+        if let Some(hash) = &guard.initial_access_token {
+            // The decrement is the first write, so the transaction holds the write lock
+            // from here on (SQLite) or the row lock (PostgreSQL): concurrent users of one
+            // token queue here and the count never goes below zero.
+            let n = sqlx::query(
+                "UPDATE initial_access_tokens SET remaining = remaining - 1 \
+                 WHERE token_hash = $1 AND remaining > 0 AND (expiration = 0 OR created_at + expiration > $2)",
+            )
+            .bind(hash)
+            .bind(guard.now_secs)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend_err)?;
+            if n.rows_affected() == 0 {
+                return Err(StoreError::Precondition {
+                    what: "initial access token used up or expired",
+                });
+            }
+        }
         insert_client(&mut tx, &b.client).await?;
         if let Some((user, roles)) = &b.service_account {
             insert_user(&mut tx, user).await?;
@@ -573,20 +625,49 @@ impl Store for SqlStore {
         tx.commit().await.map_err(backend_err)
     }
 
-    async fn update_client(&self, b: ClientBundle) -> StoreResult<()> {
+    async fn update_client(&self, b: ClientBundle, guard: &WriteGuard) -> StoreResult<()> {
         let c = &b.client;
         let mut tx = self.pool.begin().await.map_err(backend_err)?;
-        let n = sqlx::query(
-            "UPDATE clients SET client_id = $3, doc = $4, secret_sealed = $5 WHERE realm_id = $1 AND id = $2",
-        )
-        .bind(&c.realm_id)
-        .bind(&c.id)
-        .bind(&c.client_id)
-        .bind(to_doc(&c.rep)?)
-        .bind(c.secret_sealed.clone())
-        .execute(&mut *tx)
-        .await
-        .map_err(write_err("clientId"))?;
+        let n = match (&guard.expected_rat, &guard.new_rat) {
+            (None, None) => sqlx::query(
+                "UPDATE clients SET client_id = $3, doc = $4, secret_sealed = $5 WHERE realm_id = $1 AND id = $2",
+            )
+            .bind(&c.realm_id)
+            .bind(&c.id)
+            .bind(&c.client_id)
+            .bind(to_doc(&c.rep)?)
+            .bind(c.secret_sealed.clone())
+            .execute(&mut *tx)
+            .await
+            .map_err(write_err("clientId"))?,
+            (expected, new) => {
+                // Rotation is a compare-and-set on the stored hash: of two updates made
+                // with one token, exactly one matches.
+                let mut sql = String::from(
+                    "UPDATE clients SET client_id = $3, doc = $4, secret_sealed = $5, rat_hash = $6 WHERE realm_id = $1 AND id = $2",
+                );
+                if expected.is_some() {
+                    sql.push_str(" AND rat_hash = $7");
+                }
+                let mut q = sqlx::query(&sql)
+                    .bind(&c.realm_id)
+                    .bind(&c.id)
+                    .bind(&c.client_id)
+                    .bind(to_doc(&c.rep)?)
+                    .bind(c.secret_sealed.clone())
+                    .bind(new.clone().or_else(|| c.rat_hash.clone()));
+                if let Some(e) = expected {
+                    q = q.bind(e);
+                }
+                let n = q.execute(&mut *tx).await.map_err(write_err("clientId"))?;
+                if n.rows_affected() == 0 && expected.is_some() {
+                    return Err(StoreError::Precondition {
+                        what: "registration access token already rotated",
+                    });
+                }
+                n
+            }
+        };
         if n.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
@@ -947,6 +1028,123 @@ impl Store for SqlStore {
             .await
             .map(|_| ())
             .map_err(backend_err)
+    }
+
+    async fn create_initial_access(&self, t: &InitialAccessRecord) -> StoreResult<()> {
+        sqlx::query(&format!(
+            "INSERT INTO initial_access_tokens ({IAT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+        ))
+        .bind(&t.id)
+        .bind(&t.realm_id)
+        .bind(&t.token_hash)
+        .bind(t.created_at)
+        .bind(t.expiration)
+        .bind(t.count)
+        .bind(t.remaining)
+        .bind(to_doc(&t.web_origins)?)
+        .execute(&self.pool)
+        .await
+        .map(|_| ())
+        .map_err(write_err("initial access token"))
+    }
+
+    async fn list_initial_access(&self, realm_id: &str) -> StoreResult<Vec<InitialAccessRecord>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {IAT_COLUMNS} FROM initial_access_tokens WHERE realm_id = $1 ORDER BY created_at, id"
+        ))
+        .bind(realm_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend_err)?;
+        rows.iter().map(iat_row).collect()
+    }
+
+    async fn initial_access_by_hash(&self, hash: &str) -> StoreResult<Option<InitialAccessRecord>> {
+        let row = sqlx::query(&format!(
+            "SELECT {IAT_COLUMNS} FROM initial_access_tokens WHERE token_hash = $1"
+        ))
+        .bind(hash)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend_err)?;
+        row.as_ref().map(iat_row).transpose()
+    }
+
+    async fn delete_initial_access(&self, realm_id: &str, id: &str) -> StoreResult<()> {
+        sqlx::query("DELETE FROM initial_access_tokens WHERE realm_id = $1 AND id = $2")
+            .bind(realm_id)
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+            .map_err(backend_err)
+    }
+
+    async fn insert_event(&self, e: &EventRecord) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO events (id, realm_id, time, type, client_id, user_id, ip_address, error, details) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(&e.id)
+        .bind(&e.realm_id)
+        .bind(e.time)
+        .bind(&e.kind)
+        .bind(e.client_id.clone())
+        .bind(e.user_id.clone())
+        .bind(e.ip_address.clone())
+        .bind(e.error.clone())
+        .bind(to_doc(&e.details)?)
+        .execute(&self.pool)
+        .await
+        .map(|_| ())
+        .map_err(backend_err)
+    }
+
+    async fn list_events(&self, realm_id: &str, q: &EventQuery) -> StoreResult<Vec<EventRecord>> {
+        let mut sql = String::from(
+            "SELECT id, realm_id, time, type, client_id, user_id, ip_address, error, details FROM events WHERE realm_id = $1",
+        );
+        let mut args: Vec<String> = Vec::new();
+        if !q.types.is_empty() {
+            let mut list = Vec::new();
+            for t in &q.types {
+                args.push(t.clone());
+                list.push(format!("${}", args.len() + 1));
+            }
+            sql.push_str(&format!(" AND type IN ({})", list.join(", ")));
+        }
+        for (column, value) in [
+            ("client_id", &q.client_id),
+            ("user_id", &q.user_id),
+            ("ip_address", &q.ip_address),
+        ] {
+            if let Some(v) = value {
+                args.push(v.clone());
+                sql.push_str(&format!(" AND {column} = ${}", args.len() + 1));
+            }
+        }
+        if let Some(from) = q.date_from {
+            sql.push_str(&format!(" AND time >= {from}"));
+        }
+        if let Some(to) = q.date_to {
+            sql.push_str(&format!(" AND time <= {to}"));
+        }
+        sql.push_str(if q.ascending {
+            " ORDER BY time ASC, id"
+        } else {
+            " ORDER BY time DESC, id"
+        });
+        sql.push_str(&format!(
+            " LIMIT {} OFFSET {}",
+            q.max.max(0),
+            q.first.max(0)
+        ));
+        let mut query = sqlx::query(&sql).bind(realm_id);
+        for a in args {
+            query = query.bind(a);
+        }
+        let rows = query.fetch_all(&self.pool).await.map_err(backend_err)?;
+        rows.iter().map(event_row).collect()
     }
 
     async fn insert_refresh_token(&self, t: &RefreshTokenRecord) -> StoreResult<()> {

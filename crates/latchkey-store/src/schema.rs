@@ -2,9 +2,10 @@
 //! columns, `$n` parameters; objects whose fields are not queried are JSON documents in
 //! `doc`. Migrations are append-only; each runs once, in order, in its own transaction.
 
-pub const MIGRATIONS: &[(i64, &str)] = &[(
-    1,
-    r#"
+pub const MIGRATIONS: &[(i64, &str)] = &[
+    (
+        1,
+        r#"
 CREATE TABLE realms (
     id TEXT PRIMARY KEY,
     name TEXT NOT NULL UNIQUE,
@@ -85,4 +86,34 @@ CREATE TABLE refresh_tokens (
 CREATE INDEX refresh_tokens_client ON refresh_tokens (client_uuid);
 CREATE INDEX refresh_tokens_user ON refresh_tokens (user_id);
 "#,
-)];
+    ),
+    (
+        2,
+        r#"
+ALTER TABLE clients ADD COLUMN rat_hash TEXT;
+CREATE TABLE initial_access_tokens (
+    id TEXT PRIMARY KEY,
+    realm_id TEXT NOT NULL,
+    token_hash TEXT NOT NULL UNIQUE,
+    created_at BIGINT NOT NULL,
+    expiration BIGINT NOT NULL,
+    count BIGINT NOT NULL,
+    remaining BIGINT NOT NULL,
+    web_origins TEXT NOT NULL
+);
+CREATE INDEX initial_access_tokens_realm ON initial_access_tokens (realm_id);
+CREATE TABLE events (
+    id TEXT PRIMARY KEY,
+    realm_id TEXT NOT NULL,
+    time BIGINT NOT NULL,
+    type TEXT NOT NULL,
+    client_id TEXT,
+    user_id TEXT,
+    ip_address TEXT,
+    error TEXT,
+    details TEXT NOT NULL
+);
+CREATE INDEX events_realm_time ON events (realm_id, time);
+"#,
+    ),
+];

@@ -44,7 +44,8 @@ pub fn to_client_rep(
     rep.protocol = Some("openid-connect".into());
     rep.public_client = Some(meta.token_endpoint_auth_method == "none");
     rep.bearer_only = Some(false);
-    rep.client_authenticator_type = Some(authenticator_for(&meta.token_endpoint_auth_method).into());
+    rep.client_authenticator_type =
+        Some(authenticator_for(&meta.token_endpoint_auth_method).into());
     rep.standard_flow_enabled = Some(grants("authorization_code"));
     rep.implicit_flow_enabled = Some(false);
     rep.direct_access_grants_enabled = Some(false);
@@ -60,7 +61,11 @@ pub fn to_client_rep(
         let optional: Vec<String> = match &meta.scope {
             Some(s) => s
                 .split(' ')
-                .filter(|n| *n != "openid" && realm_scopes.iter().any(|r| r == n) && !default.iter().any(|d| d == n))
+                .filter(|n| {
+                    *n != "openid"
+                        && realm_scopes.iter().any(|r| r == n)
+                        && !default.iter().any(|d| d == n)
+                })
                 .map(str::to_string)
                 .collect(),
             None => defaults.optional.clone(),
@@ -109,7 +114,10 @@ pub fn to_metadata(rep: &ClientRep) -> Map<String, Value> {
         "response_types".into(),
         if standard { json!(["code"]) } else { json!([]) },
     );
-    m.insert("redirect_uris".into(), json!(rep.redirect_uris.clone().unwrap_or_default()));
+    m.insert(
+        "redirect_uris".into(),
+        json!(rep.redirect_uris.clone().unwrap_or_default()),
+    );
     match &rep.name {
         Some(n) => m.insert("client_name".into(), json!(n)),
         None => m.remove("client_name"),
@@ -124,7 +132,14 @@ pub fn to_metadata(rep: &ClientRep) -> Map<String, Value> {
         .map(str::to_string);
     let consistent = match (&method, rep.is_public()) {
         (Some(m), true) => m == "none",
-        (Some(m), false) => m != "none" && authenticator_for(m) == rep.client_authenticator_type.as_deref().unwrap_or("client-secret"),
+        (Some(m), false) => {
+            m != "none"
+                && authenticator_for(m)
+                    == rep
+                        .client_authenticator_type
+                        .as_deref()
+                        .unwrap_or("client-secret")
+        }
         (None, _) => false,
     };
     if !consistent {
@@ -140,19 +155,30 @@ pub fn to_metadata(rep: &ClientRep) -> Map<String, Value> {
         m.insert("token_endpoint_auth_method".into(), json!(derived));
     }
     m.entry("application_type").or_insert_with(|| json!("web"));
-    m.entry("id_token_signed_response_alg").or_insert_with(|| json!("RS256"));
+    m.entry("id_token_signed_response_alg")
+        .or_insert_with(|| json!("RS256"));
     m
 }
 
 /// The same redirect-URI and metadata rules for Keycloak's `default` provider, applied to
 /// what its representation would register (SPEC §5). Keycloak-style wildcard redirect URIs
 /// are refused there too.
-pub fn validate_keycloak_rep(rep: &ClientRep, ctx: ValidationContext) -> Result<(), RegistrationError> {
-    if rep.client_id.as_deref().is_some_and(|c| c.trim().is_empty()) {
+pub fn validate_keycloak_rep(
+    rep: &ClientRep,
+    ctx: ValidationContext,
+) -> Result<(), RegistrationError> {
+    if rep
+        .client_id
+        .as_deref()
+        .is_some_and(|c| c.trim().is_empty())
+    {
         return Err(RegistrationError::metadata("clientId must not be empty"));
     }
     let mut m = Map::new();
-    m.insert("redirect_uris".into(), json!(rep.redirect_uris.clone().unwrap_or_default()));
+    m.insert(
+        "redirect_uris".into(),
+        json!(rep.redirect_uris.clone().unwrap_or_default()),
+    );
     // Only the redirect URI rules apply: Keycloak does not require redirect URIs up front.
     m.insert("grant_types".into(), json!(["client_credentials"]));
     for (key, value) in [("client_uri", &rep.base_url), ("client_uri", &rep.root_url)] {
@@ -176,14 +202,25 @@ mod tests {
 
     #[test]
     fn a_machine_client_is_a_confidential_service_account() {
-        let m = meta(json!({"grant_types": ["client_credentials"], "token_endpoint_auth_method": "client_secret_post", "client_name": "bot", "x-unknown": 1}));
-        let defaults = ScopeDefaults { default: vec!["profile".into()], optional: vec!["phone".into()] };
+        let m = meta(
+            json!({"grant_types": ["client_credentials"], "token_endpoint_auth_method": "client_secret_post", "client_name": "bot", "x-unknown": 1}),
+        );
+        let defaults = ScopeDefaults {
+            default: vec!["profile".into()],
+            optional: vec!["phone".into()],
+        };
         let rep = to_client_rep(&m, "c1", None, &defaults, &[]);
         assert!(rep.service_accounts() && !rep.is_public());
         assert_eq!(rep.standard_flow_enabled, Some(false));
-        assert_eq!(rep.default_client_scopes, Some(vec!["profile".into(), "service_account".into()]));
+        assert_eq!(
+            rep.default_client_scopes,
+            Some(vec!["profile".into(), "service_account".into()])
+        );
         let out = to_metadata(&rep);
-        assert_eq!(out["token_endpoint_auth_method"], "client_secret_post", "echoed as requested");
+        assert_eq!(
+            out["token_endpoint_auth_method"], "client_secret_post",
+            "echoed as requested"
+        );
         assert_eq!(out["grant_types"], json!(["client_credentials"]));
         assert_eq!(out["response_types"], json!([]));
         assert_eq!(out["client_name"], "bot");
@@ -192,10 +229,24 @@ mod tests {
 
     #[test]
     fn requested_scopes_become_optional_scopes() {
-        let m = meta(json!({"redirect_uris": ["https://a.example/cb"], "scope": "openid phone mcp:tools unknown"}));
-        let defaults = ScopeDefaults { default: vec!["profile".into()], optional: vec![] };
-        let rep = to_client_rep(&m, "c", None, &defaults, &["phone".into(), "mcp:tools".into(), "profile".into()]);
-        assert_eq!(rep.optional_client_scopes, Some(vec!["phone".into(), "mcp:tools".into()]));
+        let m = meta(
+            json!({"redirect_uris": ["https://a.example/cb"], "scope": "openid phone mcp:tools unknown"}),
+        );
+        let defaults = ScopeDefaults {
+            default: vec!["profile".into()],
+            optional: vec![],
+        };
+        let rep = to_client_rep(
+            &m,
+            "c",
+            None,
+            &defaults,
+            &["phone".into(), "mcp:tools".into(), "profile".into()],
+        );
+        assert_eq!(
+            rep.optional_client_scopes,
+            Some(vec!["phone".into(), "mcp:tools".into()])
+        );
         assert_eq!(to_metadata(&rep)["scope"], "openid phone mcp:tools unknown");
     }
 
@@ -208,17 +259,32 @@ mod tests {
         let out = to_metadata(&rep);
         assert_eq!(out["token_endpoint_auth_method"], "none");
         assert_eq!(out["client_name"], "renamed");
-        assert_eq!(out["grant_types"], json!(["authorization_code", "refresh_token"]));
+        assert_eq!(
+            out["grant_types"],
+            json!(["authorization_code", "refresh_token"])
+        );
     }
 
     #[test]
     fn keycloak_reps_follow_the_same_redirect_rules() {
         let ctx = ValidationContext::default();
-        let ok = ClientRep { redirect_uris: Some(vec!["https://a.example/cb".into()]), ..Default::default() };
+        let ok = ClientRep {
+            redirect_uris: Some(vec!["https://a.example/cb".into()]),
+            ..Default::default()
+        };
         assert!(validate_keycloak_rep(&ok, ctx).is_ok());
-        let wildcard = ClientRep { redirect_uris: Some(vec!["https://a.example/*".into()]), ..Default::default() };
-        assert_eq!(validate_keycloak_rep(&wildcard, ctx).unwrap_err().code(), "invalid_redirect_uri");
+        let wildcard = ClientRep {
+            redirect_uris: Some(vec!["https://a.example/*".into()]),
+            ..Default::default()
+        };
+        assert_eq!(
+            validate_keycloak_rep(&wildcard, ctx).unwrap_err().code(),
+            "invalid_redirect_uri"
+        );
         let none = ClientRep::default();
-        assert!(validate_keycloak_rep(&none, ctx).is_ok(), "Keycloak needs no redirect URI up front");
+        assert!(
+            validate_keycloak_rep(&none, ctx).is_ok(),
+            "Keycloak needs no redirect URI up front"
+        );
     }
 }

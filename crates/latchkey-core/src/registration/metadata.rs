@@ -98,8 +98,12 @@ pub const SERVER_MANAGED: [&str; 5] = [
 pub fn parse_object(body: &[u8]) -> Result<Map<String, Value>, RegistrationError> {
     match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(m)) => Ok(m),
-        Ok(_) => Err(RegistrationError::metadata("client metadata must be a JSON object")),
-        Err(_) => Err(RegistrationError::metadata("client metadata is not valid JSON")),
+        Ok(_) => Err(RegistrationError::metadata(
+            "client metadata must be a JSON object",
+        )),
+        Err(_) => Err(RegistrationError::metadata(
+            "client metadata is not valid JSON",
+        )),
     }
 }
 
@@ -110,7 +114,9 @@ impl Fields<'_> {
         match self.0.get(key) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(_) => Err(RegistrationError::metadata(format!("{key} must be a string"))),
+            Some(_) => Err(RegistrationError::metadata(format!(
+                "{key} must be a string"
+            ))),
         }
     }
 
@@ -136,7 +142,9 @@ impl Fields<'_> {
         match self.0.get(key) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::Bool(b)) => Ok(Some(*b)),
-            Some(_) => Err(RegistrationError::metadata(format!("{key} must be a boolean"))),
+            Some(_) => Err(RegistrationError::metadata(format!(
+                "{key} must be a boolean"
+            ))),
         }
     }
 
@@ -223,7 +231,11 @@ fn check_redirect_uri(uri: &str, native: bool, dev: bool) -> Result<(), Registra
     } else {
         Err(RegistrationError::redirect(format!(
             "redirect URI {uri:?}: web clients must use https{}",
-            if dev { " (or http on a loopback host)" } else { "" }
+            if dev {
+                " (or http on a loopback host)"
+            } else {
+                ""
+            }
         )))
     }
 }
@@ -266,7 +278,9 @@ impl ClientMetadata {
         let f = Fields(obj);
         let dev = ctx.dev_mode;
 
-        let application_type = f.string("application_type")?.unwrap_or_else(|| "web".into());
+        let application_type = f
+            .string("application_type")?
+            .unwrap_or_else(|| "web".into());
         one_of("application_type", &application_type, &["web", "native"])?;
         let native = application_type == "native";
 
@@ -318,8 +332,14 @@ impl ClientMetadata {
         let token_endpoint_auth_method = f
             .string("token_endpoint_auth_method")?
             .unwrap_or_else(|| "client_secret_basic".into());
-        one_of("token_endpoint_auth_method", &token_endpoint_auth_method, &AUTH_METHODS)?;
-        if token_endpoint_auth_method == "none" && grant_types.iter().any(|g| g == "client_credentials") {
+        one_of(
+            "token_endpoint_auth_method",
+            &token_endpoint_auth_method,
+            &AUTH_METHODS,
+        )?;
+        if token_endpoint_auth_method == "none"
+            && grant_types.iter().any(|g| g == "client_credentials")
+        {
             return Err(RegistrationError::metadata(
                 "the client_credentials grant needs client authentication, not \"none\"",
             ));
@@ -364,7 +384,11 @@ impl ClientMetadata {
         let id_token_signed_response_alg = f
             .string("id_token_signed_response_alg")?
             .unwrap_or_else(|| "RS256".into());
-        one_of("id_token_signed_response_alg", &id_token_signed_response_alg, &SIGNING_ALGS)?;
+        one_of(
+            "id_token_signed_response_alg",
+            &id_token_signed_response_alg,
+            &SIGNING_ALGS,
+        )?;
         let userinfo_signed_response_alg = f.string("userinfo_signed_response_alg")?;
         if let Some(alg) = &userinfo_signed_response_alg {
             one_of("userinfo_signed_response_alg", alg, &SIGNING_ALGS)?;
@@ -402,7 +426,8 @@ impl ClientMetadata {
         }
         let scope = f.string("scope")?;
         if let Some(s) = &scope
-            && s.split(' ').any(|t| t.is_empty() || t.contains('"') || t.contains('\\'))
+            && s.split(' ')
+                .any(|t| t.is_empty() || t.contains('"') || t.contains('\\'))
         {
             return Err(RegistrationError::metadata(
                 "scope must be space-separated scope names",
@@ -436,7 +461,8 @@ impl ClientMetadata {
             require_auth_time: f.boolean("require_auth_time")?,
             post_logout_redirect_uris,
             backchannel_logout_uri,
-            backchannel_logout_session_required: f.boolean("backchannel_logout_session_required")?,
+            backchannel_logout_session_required: f
+                .boolean("backchannel_logout_session_required")?,
             initiate_login_uri,
         })
     }
@@ -466,7 +492,9 @@ mod tests {
     use serde_json::json;
 
     fn validate(v: Value, dev: bool) -> Result<ClientMetadata, RegistrationError> {
-        let Value::Object(m) = v else { panic!("object") };
+        let Value::Object(m) = v else {
+            panic!("object")
+        };
         ClientMetadata::validate(&m, ValidationContext { dev_mode: dev })
     }
 
@@ -484,50 +512,270 @@ mod tests {
     fn validation_rules() {
         let web = "https://app.example/cb";
         let cases: &[(&str, Value, bool, Option<&str>)] = &[
-            ("RFC 7591 §2: redirect_uris for a web client over https", json!({"redirect_uris": [web]}), false, None),
-            ("RFC 6749 §3.1.2: a fragment is not allowed", json!({"redirect_uris": ["https://a.example/cb#x"]}), false, Some("invalid_redirect_uri")),
-            ("RFC 6749 §3.1.2: redirect URIs are absolute", json!({"redirect_uris": ["/cb"]}), false, Some("invalid_redirect_uri")),
-            ("OIDC DCR §2: wildcards are not redirect URIs", json!({"redirect_uris": ["https://*.example/cb"]}), false, Some("invalid_redirect_uri")),
-            ("OIDC DCR §2: web clients use https", json!({"redirect_uris": ["http://app.example/cb"]}), false, Some("invalid_redirect_uri")),
-            ("SPEC §5: loopback http for web clients only in start-dev", json!({"redirect_uris": ["http://localhost:3000/cb"]}), false, Some("invalid_redirect_uri")),
-            ("SPEC §5: loopback http for web clients in start-dev", json!({"redirect_uris": ["http://127.0.0.1:3000/cb"]}), true, None),
-            ("SPEC §5: [::1] is loopback", json!({"redirect_uris": ["http://[::1]/cb"]}), true, None),
-            ("OIDC DCR §2: web clients may not use custom schemes", json!({"redirect_uris": ["com.example.app:/cb"]}), true, Some("invalid_redirect_uri")),
-            ("RFC 8252 §7.3: native clients use loopback http", json!({"application_type": "native", "redirect_uris": ["http://127.0.0.1/cb"]}), false, None),
-            ("RFC 8252 §7.1: native clients use private-use schemes", json!({"application_type": "native", "redirect_uris": ["com.example.app:/cb"]}), false, None),
-            ("RFC 8252 §8.3: native clients do not use non-loopback http", json!({"application_type": "native", "redirect_uris": ["http://app.example/cb"]}), false, Some("invalid_redirect_uri")),
-            ("RFC 7591 §2: application_type is web or native", json!({"application_type": "desktop", "redirect_uris": [web]}), false, Some("invalid_client_metadata")),
-            ("RFC 7591 §2: authorization_code needs redirect URIs", json!({}), false, Some("invalid_redirect_uri")),
-            ("SPEC §5: a machine client needs no redirect URI", json!({"grant_types": ["client_credentials"]}), false, None),
-            ("OAuth 2.1 §2.1: no implicit grant", json!({"grant_types": ["implicit"], "redirect_uris": [web]}), false, Some("invalid_client_metadata")),
-            ("OAuth 2.1: no password grant by registration", json!({"grant_types": ["password"]}), false, Some("invalid_client_metadata")),
-            ("RFC 7591 §2: unsupported grant types are refused", json!({"grant_types": ["urn:example:grant"]}), false, Some("invalid_client_metadata")),
-            ("OAuth 2.1: no token response type", json!({"response_types": ["token"], "redirect_uris": [web]}), false, Some("invalid_client_metadata")),
-            ("OAuth 2.1: no hybrid response type", json!({"response_types": ["code id_token"], "redirect_uris": [web]}), false, Some("invalid_client_metadata")),
-            ("RFC 7591 §2.1: code needs authorization_code", json!({"grant_types": ["client_credentials"], "response_types": ["code"], "redirect_uris": [web]}), false, Some("invalid_client_metadata")),
-            ("RFC 7591 §2.1: authorization_code needs code", json!({"grant_types": ["authorization_code"], "response_types": [], "redirect_uris": [web]}), false, Some("invalid_client_metadata")),
-            ("RFC 7591 §2: unsupported auth method", json!({"token_endpoint_auth_method": "tls_client_auth", "redirect_uris": [web]}), false, Some("invalid_client_metadata")),
-            ("RFC 7591 §2: jwks and jwks_uri are exclusive", json!({"redirect_uris": [web], "jwks_uri": "https://a.example/jwks", "jwks": {"keys": []}}), false, Some("invalid_client_metadata")),
-            ("SPEC §5: private_key_jwt needs keys", json!({"redirect_uris": [web], "token_endpoint_auth_method": "private_key_jwt"}), false, Some("invalid_client_metadata")),
-            ("SPEC §5: private_key_jwt with jwks", json!({"redirect_uris": [web], "token_endpoint_auth_method": "private_key_jwt", "jwks": {"keys": [{"kty": "EC", "crv": "P-256", "x": "a", "y": "b"}]}}), false, None),
-            ("RFC 7517 §5: jwks is a JWK Set", json!({"redirect_uris": [web], "jwks": [1]}), false, Some("invalid_client_metadata")),
-            ("RFC 7591 §2: jwks carries public keys only", json!({"redirect_uris": [web], "jwks": {"keys": [{"kty": "EC", "d": "secret"}]}}), false, Some("invalid_client_metadata")),
-            ("RFC 7591 §2: jwks_uri over https", json!({"redirect_uris": [web], "jwks_uri": "http://a.example/jwks"}), false, Some("invalid_client_metadata")),
-            ("OIDC DCR §2: none is not an assertion alg", json!({"redirect_uris": [web], "token_endpoint_auth_method": "private_key_jwt", "jwks_uri": "https://a.example/j", "token_endpoint_auth_signing_alg": "none"}), false, Some("invalid_client_metadata")),
-            ("SPEC §7: client_secret_jwt signs with HS256", json!({"redirect_uris": [web], "token_endpoint_auth_method": "client_secret_jwt", "token_endpoint_auth_signing_alg": "RS256"}), false, Some("invalid_client_metadata")),
-            ("SPEC §7: private_key_jwt with ES256", json!({"redirect_uris": [web], "token_endpoint_auth_method": "private_key_jwt", "jwks_uri": "https://a.example/j", "token_endpoint_auth_signing_alg": "ES256"}), false, None),
-            ("OIDC DCR §2: unsupported id_token alg", json!({"redirect_uris": [web], "id_token_signed_response_alg": "HS256"}), false, Some("invalid_client_metadata")),
-            ("OIDC DCR §2: id_token alg none refused", json!({"redirect_uris": [web], "id_token_signed_response_alg": "none"}), false, Some("invalid_client_metadata")),
-            ("RFC 7591 §2: a public client cannot use client_credentials", json!({"grant_types": ["client_credentials"], "token_endpoint_auth_method": "none"}), false, Some("invalid_client_metadata")),
-            ("RFC 7591 §2: member types are checked", json!({"redirect_uris": "https://a.example/cb"}), false, Some("invalid_client_metadata")),
-            ("RFC 7591 §2: client_name is a string", json!({"redirect_uris": [web], "client_name": 5}), false, Some("invalid_client_metadata")),
-            ("RFC 7591 §2: contacts is an array of strings", json!({"redirect_uris": [web], "contacts": [1]}), false, Some("invalid_client_metadata")),
-            ("RFC 7591 §2: logo_uri is a URL", json!({"redirect_uris": [web], "logo_uri": "not a url"}), false, Some("invalid_client_metadata")),
-            ("OIDC DCR §2: subject_type public or pairwise", json!({"redirect_uris": [web], "subject_type": "secret"}), false, Some("invalid_client_metadata")),
-            ("OIDC DCR §2: sector_identifier_uri over https", json!({"redirect_uris": [web], "sector_identifier_uri": "http://a.example/s"}), false, Some("invalid_client_metadata")),
-            ("OIDC DCR §2: default_max_age is a number", json!({"redirect_uris": [web], "default_max_age": -1}), false, Some("invalid_client_metadata")),
-            ("RFC 7591 §2: unknown members are ignored", json!({"redirect_uris": [web], "x_custom": {"deep": true}, "resource": 5}), false, None),
-            ("RFC 6749 §3.3: scope is space-separated names", json!({"redirect_uris": [web], "scope": "a  b"}), false, Some("invalid_client_metadata")),
+            (
+                "RFC 7591 §2: redirect_uris for a web client over https",
+                json!({"redirect_uris": [web]}),
+                false,
+                None,
+            ),
+            (
+                "RFC 6749 §3.1.2: a fragment is not allowed",
+                json!({"redirect_uris": ["https://a.example/cb#x"]}),
+                false,
+                Some("invalid_redirect_uri"),
+            ),
+            (
+                "RFC 6749 §3.1.2: redirect URIs are absolute",
+                json!({"redirect_uris": ["/cb"]}),
+                false,
+                Some("invalid_redirect_uri"),
+            ),
+            (
+                "OIDC DCR §2: wildcards are not redirect URIs",
+                json!({"redirect_uris": ["https://*.example/cb"]}),
+                false,
+                Some("invalid_redirect_uri"),
+            ),
+            (
+                "OIDC DCR §2: web clients use https",
+                json!({"redirect_uris": ["http://app.example/cb"]}),
+                false,
+                Some("invalid_redirect_uri"),
+            ),
+            (
+                "SPEC §5: loopback http for web clients only in start-dev",
+                json!({"redirect_uris": ["http://localhost:3000/cb"]}),
+                false,
+                Some("invalid_redirect_uri"),
+            ),
+            (
+                "SPEC §5: loopback http for web clients in start-dev",
+                json!({"redirect_uris": ["http://127.0.0.1:3000/cb"]}),
+                true,
+                None,
+            ),
+            (
+                "SPEC §5: [::1] is loopback",
+                json!({"redirect_uris": ["http://[::1]/cb"]}),
+                true,
+                None,
+            ),
+            (
+                "OIDC DCR §2: web clients may not use custom schemes",
+                json!({"redirect_uris": ["com.example.app:/cb"]}),
+                true,
+                Some("invalid_redirect_uri"),
+            ),
+            (
+                "RFC 8252 §7.3: native clients use loopback http",
+                json!({"application_type": "native", "redirect_uris": ["http://127.0.0.1/cb"]}),
+                false,
+                None,
+            ),
+            (
+                "RFC 8252 §7.1: native clients use private-use schemes",
+                json!({"application_type": "native", "redirect_uris": ["com.example.app:/cb"]}),
+                false,
+                None,
+            ),
+            (
+                "RFC 8252 §8.3: native clients do not use non-loopback http",
+                json!({"application_type": "native", "redirect_uris": ["http://app.example/cb"]}),
+                false,
+                Some("invalid_redirect_uri"),
+            ),
+            (
+                "RFC 7591 §2: application_type is web or native",
+                json!({"application_type": "desktop", "redirect_uris": [web]}),
+                false,
+                Some("invalid_client_metadata"),
+            ),
+            (
+                "RFC 7591 §2: authorization_code needs redirect URIs",
+                json!({}),
+                false,
+                Some("invalid_redirect_uri"),
+            ),
+            (
+                "SPEC §5: a machine client needs no redirect URI",
+                json!({"grant_types": ["client_credentials"]}),
+                false,
+                None,
+            ),
+            (
+                "OAuth 2.1 §2.1: no implicit grant",
+                json!({"grant_types": ["implicit"], "redirect_uris": [web]}),
+                false,
+                Some("invalid_client_metadata"),
+            ),
+            (
+                "OAuth 2.1: no password grant by registration",
+                json!({"grant_types": ["password"]}),
+                false,
+                Some("invalid_client_metadata"),
+            ),
+            (
+                "RFC 7591 §2: unsupported grant types are refused",
+                json!({"grant_types": ["urn:example:grant"]}),
+                false,
+                Some("invalid_client_metadata"),
+            ),
+            (
+                "OAuth 2.1: no token response type",
+                json!({"response_types": ["token"], "redirect_uris": [web]}),
+                false,
+                Some("invalid_client_metadata"),
+            ),
+            (
+                "OAuth 2.1: no hybrid response type",
+                json!({"response_types": ["code id_token"], "redirect_uris": [web]}),
+                false,
+                Some("invalid_client_metadata"),
+            ),
+            (
+                "RFC 7591 §2.1: code needs authorization_code",
+                json!({"grant_types": ["client_credentials"], "response_types": ["code"], "redirect_uris": [web]}),
+                false,
+                Some("invalid_client_metadata"),
+            ),
+            (
+                "RFC 7591 §2.1: authorization_code needs code",
+                json!({"grant_types": ["authorization_code"], "response_types": [], "redirect_uris": [web]}),
+                false,
+                Some("invalid_client_metadata"),
+            ),
+            (
+                "RFC 7591 §2: unsupported auth method",
+                json!({"token_endpoint_auth_method": "tls_client_auth", "redirect_uris": [web]}),
+                false,
+                Some("invalid_client_metadata"),
+            ),
+            (
+                "RFC 7591 §2: jwks and jwks_uri are exclusive",
+                json!({"redirect_uris": [web], "jwks_uri": "https://a.example/jwks", "jwks": {"keys": []}}),
+                false,
+                Some("invalid_client_metadata"),
+            ),
+            (
+                "SPEC §5: private_key_jwt needs keys",
+                json!({"redirect_uris": [web], "token_endpoint_auth_method": "private_key_jwt"}),
+                false,
+                Some("invalid_client_metadata"),
+            ),
+            (
+                "SPEC §5: private_key_jwt with jwks",
+                json!({"redirect_uris": [web], "token_endpoint_auth_method": "private_key_jwt", "jwks": {"keys": [{"kty": "EC", "crv": "P-256", "x": "a", "y": "b"}]}}),
+                false,
+                None,
+            ),
+            (
+                "RFC 7517 §5: jwks is a JWK Set",
+                json!({"redirect_uris": [web], "jwks": [1]}),
+                false,
+                Some("invalid_client_metadata"),
+            ),
+            (
+                "RFC 7591 §2: jwks carries public keys only",
+                json!({"redirect_uris": [web], "jwks": {"keys": [{"kty": "EC", "d": "secret"}]}}),
+                false,
+                Some("invalid_client_metadata"),
+            ),
+            (
+                "RFC 7591 §2: jwks_uri over https",
+                json!({"redirect_uris": [web], "jwks_uri": "http://a.example/jwks"}),
+                false,
+                Some("invalid_client_metadata"),
+            ),
+            (
+                "OIDC DCR §2: none is not an assertion alg",
+                json!({"redirect_uris": [web], "token_endpoint_auth_method": "private_key_jwt", "jwks_uri": "https://a.example/j", "token_endpoint_auth_signing_alg": "none"}),
+                false,
+                Some("invalid_client_metadata"),
+            ),
+            (
+                "SPEC §7: client_secret_jwt signs with HS256",
+                json!({"redirect_uris": [web], "token_endpoint_auth_method": "client_secret_jwt", "token_endpoint_auth_signing_alg": "RS256"}),
+                false,
+                Some("invalid_client_metadata"),
+            ),
+            (
+                "SPEC §7: private_key_jwt with ES256",
+                json!({"redirect_uris": [web], "token_endpoint_auth_method": "private_key_jwt", "jwks_uri": "https://a.example/j", "token_endpoint_auth_signing_alg": "ES256"}),
+                false,
+                None,
+            ),
+            (
+                "OIDC DCR §2: unsupported id_token alg",
+                json!({"redirect_uris": [web], "id_token_signed_response_alg": "HS256"}),
+                false,
+                Some("invalid_client_metadata"),
+            ),
+            (
+                "OIDC DCR §2: id_token alg none refused",
+                json!({"redirect_uris": [web], "id_token_signed_response_alg": "none"}),
+                false,
+                Some("invalid_client_metadata"),
+            ),
+            (
+                "RFC 7591 §2: a public client cannot use client_credentials",
+                json!({"grant_types": ["client_credentials"], "token_endpoint_auth_method": "none"}),
+                false,
+                Some("invalid_client_metadata"),
+            ),
+            (
+                "RFC 7591 §2: member types are checked",
+                json!({"redirect_uris": "https://a.example/cb"}),
+                false,
+                Some("invalid_client_metadata"),
+            ),
+            (
+                "RFC 7591 §2: client_name is a string",
+                json!({"redirect_uris": [web], "client_name": 5}),
+                false,
+                Some("invalid_client_metadata"),
+            ),
+            (
+                "RFC 7591 §2: contacts is an array of strings",
+                json!({"redirect_uris": [web], "contacts": [1]}),
+                false,
+                Some("invalid_client_metadata"),
+            ),
+            (
+                "RFC 7591 §2: logo_uri is a URL",
+                json!({"redirect_uris": [web], "logo_uri": "not a url"}),
+                false,
+                Some("invalid_client_metadata"),
+            ),
+            (
+                "OIDC DCR §2: subject_type public or pairwise",
+                json!({"redirect_uris": [web], "subject_type": "secret"}),
+                false,
+                Some("invalid_client_metadata"),
+            ),
+            (
+                "OIDC DCR §2: sector_identifier_uri over https",
+                json!({"redirect_uris": [web], "sector_identifier_uri": "http://a.example/s"}),
+                false,
+                Some("invalid_client_metadata"),
+            ),
+            (
+                "OIDC DCR §2: default_max_age is a number",
+                json!({"redirect_uris": [web], "default_max_age": -1}),
+                false,
+                Some("invalid_client_metadata"),
+            ),
+            (
+                "RFC 7591 §2: unknown members are ignored",
+                json!({"redirect_uris": [web], "x_custom": {"deep": true}, "resource": 5}),
+                false,
+                None,
+            ),
+            (
+                "RFC 6749 §3.3: scope is space-separated names",
+                json!({"redirect_uris": [web], "scope": "a  b"}),
+                false,
+                Some("invalid_client_metadata"),
+            ),
         ];
         for (clause, input, dev, expected) in cases {
             check(clause, input.clone(), *dev, *expected);
@@ -543,15 +791,24 @@ mod tests {
         assert_eq!(m.application_type, "web");
         assert_eq!(m.id_token_signed_response_alg, "RS256");
         let machine = validate(json!({"grant_types": ["client_credentials"]}), false).unwrap();
-        assert!(machine.response_types.is_empty(), "SPEC §5: no code grant, no response types");
+        assert!(
+            machine.response_types.is_empty(),
+            "SPEC §5: no code grant, no response types"
+        );
         let post = validate(json!({"grant_types": ["client_credentials"], "token_endpoint_auth_method": "client_secret_post"}), false).unwrap();
-        assert_eq!(post.token_endpoint_auth_method, "client_secret_post", "echoed as requested");
+        assert_eq!(
+            post.token_endpoint_auth_method, "client_secret_post",
+            "echoed as requested"
+        );
     }
 
     #[test]
     fn bodies_that_are_not_objects_are_refused() {
         for body in [&b"{not json"[..], b"[]", b"\"x\"", b""] {
-            assert_eq!(parse_object(body).unwrap_err().code(), "invalid_client_metadata");
+            assert_eq!(
+                parse_object(body).unwrap_err().code(),
+                "invalid_client_metadata"
+            );
         }
     }
 }

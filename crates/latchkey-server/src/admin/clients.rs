@@ -13,7 +13,9 @@ use latchkey_core::merge::merge;
 use latchkey_core::realm_setup::default_role_name;
 use latchkey_core::rep::{ClientRep, SecretRep};
 use latchkey_core::roles::{REALM_MANAGEMENT, Right};
-use latchkey_core::store::{ClientBundle, ClientQuery, ClientRecord, RealmRecord, StoreError};
+use latchkey_core::store::{
+    ClientBundle, ClientQuery, ClientRecord, RealmRecord, StoreError, WriteGuard,
+};
 use serde_json::json;
 
 use super::{AdminAuth, created, no_content, paging, users::user_out};
@@ -156,10 +158,13 @@ pub async fn create(
     let client_id = record.client_id.clone();
     match state
         .store
-        .create_client(ClientBundle {
-            client: record,
-            service_account,
-        })
+        .create_client(
+            ClientBundle {
+                client: record,
+                service_account,
+            },
+            &WriteGuard::default(),
+        )
         .await
     {
         Ok(()) => Ok(created(
@@ -226,10 +231,13 @@ pub async fn update(
     let service_account = service_account_for(&state, &realm, &client).await?;
     match state
         .store
-        .update_client(ClientBundle {
-            client,
-            service_account,
-        })
+        .update_client(
+            ClientBundle {
+                client,
+                service_account,
+            },
+            &WriteGuard::default(),
+        )
         .await
     {
         Ok(()) => Ok(no_content()),
@@ -309,10 +317,13 @@ pub async fn regenerate_secret(
     set_secret(&mut client, &secret, &state);
     state
         .store
-        .update_client(ClientBundle {
-            client,
-            service_account: None,
-        })
+        .update_client(
+            ClientBundle {
+                client,
+                service_account: None,
+            },
+            &WriteGuard::default(),
+        )
         .await?;
     Ok(axum::Json(SecretRep {
         kind: "secret".into(),

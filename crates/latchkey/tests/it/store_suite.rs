@@ -110,23 +110,32 @@ async fn clients_are_unique_per_realm(app: &TestApp) {
             .record
     };
     let first = mk(&a.id);
-    s.create_client(ClientBundle {
-        client: first.clone(),
-        service_account: None,
-    })
+    s.create_client(
+        ClientBundle {
+            client: first.clone(),
+            service_account: None,
+        },
+        &WriteGuard::default(),
+    )
     .await
     .unwrap();
-    s.create_client(ClientBundle {
-        client: mk(&b.id),
-        service_account: None,
-    })
+    s.create_client(
+        ClientBundle {
+            client: mk(&b.id),
+            service_account: None,
+        },
+        &WriteGuard::default(),
+    )
     .await
     .unwrap();
     match s
-        .create_client(ClientBundle {
-            client: mk(&a.id),
-            service_account: None,
-        })
+        .create_client(
+            ClientBundle {
+                client: mk(&a.id),
+                service_account: None,
+            },
+            &WriteGuard::default(),
+        )
         .await
     {
         Err(StoreError::Conflict { what }) => assert_eq!(what, "clientId"),
@@ -142,10 +151,13 @@ async fn clients_are_unique_per_realm(app: &TestApp) {
     let mut missing = first.clone();
     missing.id = new_uuid();
     assert!(matches!(
-        s.update_client(ClientBundle {
-            client: missing,
-            service_account: None
-        })
+        s.update_client(
+            ClientBundle {
+                client: missing,
+                service_account: None
+            },
+            &WriteGuard::default()
+        )
         .await,
         Err(StoreError::NotFound)
     ));
