@@ -2,12 +2,15 @@
 //! REST API (`admin`), health and metrics (`ops`). Only this crate knows HTTP.
 
 pub mod admin;
+pub mod bearer;
 pub mod bootstrap;
 pub mod error;
 pub mod extract;
+pub mod fetch;
 pub mod metrics;
 pub mod oidc;
 pub mod ops;
+pub mod registration;
 pub mod routes;
 pub mod state;
 pub mod urls;
@@ -34,6 +37,7 @@ pub fn router(state: SharedState) -> Router {
         .merge(ops::routes())
         .merge(oidc::routes())
         .merge(admin::routes())
+        .merge(registration::routes())
         .with_state(state.clone());
     let app = match state.settings.relative_path.as_str() {
         "" => api,

@@ -22,6 +22,8 @@ struct Inner {
     latency: BTreeMap<String, Histogram>,
     /// grant type → count
     tokens: BTreeMap<String, u64>,
+    /// (operation, outcome) → count
+    registrations: BTreeMap<(String, String), u64>,
 }
 
 #[derive(Default)]
@@ -54,6 +56,15 @@ impl Metrics {
             .lock()
             .tokens
             .entry(grant_type.to_string())
+            .or_default() += 1;
+    }
+
+    /// A registration operation (`CLIENT_REGISTER`…) and its outcome: `ok` or the error code.
+    pub fn registration(&self, op: &str, error: Option<&str>) {
+        *self
+            .lock()
+            .registrations
+            .entry((op.to_string(), error.unwrap_or("ok").to_string()))
             .or_default() += 1;
     }
 
@@ -104,6 +115,16 @@ impl Metrics {
             let _ = writeln!(
                 out,
                 "latchkey_tokens_issued_total{{grant_type=\"{grant}\"}} {n}"
+            );
+        }
+        out.push_str(
+            "# HELP latchkey_registrations_total Client registration operations by outcome.\n",
+        );
+        out.push_str("# TYPE latchkey_registrations_total counter\n");
+        for ((op, outcome), n) in &m.registrations {
+            let _ = writeln!(
+                out,
+                "latchkey_registrations_total{{operation=\"{op}\",outcome=\"{outcome}\"}} {n}"
             );
         }
         out

@@ -12,6 +12,15 @@ pub const OAUTH_DISCOVERY_ROOT: &str = "/.well-known/oauth-authorization-server/
 pub const CERTS: &str = "/realms/{realm}/protocol/openid-connect/certs";
 pub const TOKEN: &str = "/realms/{realm}/protocol/openid-connect/token";
 
+pub const REGISTRATION_OIDC: &str = "/realms/{realm}/clients-registrations/openid-connect";
+pub const REGISTRATION_OIDC_CLIENT: &str =
+    "/realms/{realm}/clients-registrations/openid-connect/{client_id}";
+pub const REGISTRATION_DEFAULT: &str = "/realms/{realm}/clients-registrations/default";
+pub const REGISTRATION_DEFAULT_CLIENT: &str =
+    "/realms/{realm}/clients-registrations/default/{client_id}";
+pub const REGISTRATION_INSTALL_CLIENT: &str =
+    "/realms/{realm}/clients-registrations/install/{client_id}";
+
 /// The path of a realm-scoped route for one realm: `{realm}` filled in.
 pub fn for_realm(route: &str, realm: &str) -> String {
     route.replace("{realm}", realm)

@@ -11,6 +11,7 @@ use latchkey_core::realm_setup::key_context;
 use latchkey_core::store::{RealmRecord, Store};
 use serde_json::Value;
 
+use crate::fetch::{FetchPolicy, Fetcher};
 use crate::metrics::Metrics;
 
 /// How to trust proxy headers for the request's public URL (`--proxy-headers`).
@@ -51,6 +52,8 @@ pub struct AppState {
     pub sealer: Arc<SecretBox>,
     pub settings: ServerSettings,
     pub metrics: Metrics,
+    /// The one outbound HTTP client (SPEC §10): loopback only in dev mode.
+    pub fetcher: Fetcher,
     keys: Mutex<HashMap<String, Arc<RealmKeys>>>,
 }
 
@@ -58,11 +61,17 @@ pub type SharedState = Arc<AppState>;
 
 impl AppState {
     pub fn new(store: Arc<dyn Store>, sealer: Arc<SecretBox>, settings: ServerSettings) -> Self {
+        let fetcher = Fetcher::new(if settings.dev_mode {
+            FetchPolicy::dev()
+        } else {
+            FetchPolicy::production()
+        });
         Self {
             store,
             sealer,
             settings,
             metrics: Metrics::default(),
+            fetcher,
             keys: Mutex::new(HashMap::new()),
         }
     }

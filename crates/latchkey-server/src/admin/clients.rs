@@ -79,7 +79,7 @@ pub async fn scope_defaults(
 }
 
 /// The service-account user a client needs, with the realm's default role.
-async fn service_account_for(
+pub async fn service_account_for(
     state: &SharedState,
     realm: &RealmRecord,
     client: &ClientRecord,
@@ -353,4 +353,44 @@ pub async fn service_account_user(
         }
     };
     Ok(axum::Json(user_out(&user)).into_response())
+}
+
+/// `POST …/clients/{id}/registration-access-token`: a new registration access token for
+/// the client (the old one stops working); the client then counts as registered by an
+/// authenticated caller, as Keycloak's minted token says.
+pub async fn registration_access_token(
+    State(state): State<SharedState>,
+    auth: AdminAuth,
+    Path((realm, id)): Path<(String, String)>,
+) -> Result<Response, AdminError> {
+    let (realm, _) = auth.realm(&state, &realm, Right::ManageClients).await?;
+    let mut client = client_or_404(&state, &realm, &id).await?;
+    let token = latchkey_core::crypto::random_token::<32>();
+    let hash = latchkey_core::crypto::hash_token(&token);
+    client
+        .rep
+        .attributes
+        .get_or_insert_with(Default::default)
+        .insert(
+            latchkey_core::registration::convert::REGISTRATION_AUTH_ATTRIBUTE.into(),
+            "authenticated".into(),
+        );
+    let guard = WriteGuard {
+        new_rat: Some(hash.clone()),
+        ..Default::default()
+    };
+    client.rat_hash = Some(hash);
+    state
+        .store
+        .update_client(
+            ClientBundle {
+                client: client.clone(),
+                service_account: None,
+            },
+            &guard,
+        )
+        .await?;
+    let mut rep = client_out(&state, &client, true);
+    rep.registration_access_token = Some(token);
+    Ok(axum::Json(rep).into_response())
 }

@@ -3,6 +3,8 @@
 //! `AdminAuth::realm(…, Right)` call per handler, made before anything is read.
 
 pub mod clients;
+pub mod events;
+pub mod initial_access;
 pub mod realms;
 pub mod roles;
 pub mod scopes;
@@ -14,12 +16,12 @@ use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use latchkey_core::jwt;
 use latchkey_core::roles::{AdminRights, Effective, Right, expand};
 use latchkey_core::store::{RealmRecord, UserRecord};
 
+use crate::bearer::{BearerError, bearer_token, verify_access_token};
 use crate::error::AdminError;
-use crate::state::{SharedState, now_millis};
+use crate::state::SharedState;
 use crate::urls::BaseUrl;
 
 pub fn routes() -> Router<SharedState> {
@@ -128,18 +130,18 @@ pub fn routes() -> Router<SharedState> {
             put(scopes::add_optional).delete(scopes::remove_default),
         )
         .route(
-            "/admin/realms/{realm}/clients/{id}/registration-access-token",
-            post(not_yet),
+            &format!("{R}/clients/{{id}}/registration-access-token"),
+            post(clients::registration_access_token),
         )
-}
-
-/// Endpoints the router reserves for a later issue answer 501 rather than 404/405.
-async fn not_yet() -> Response {
-    (
-        StatusCode::NOT_IMPLEMENTED,
-        axum::Json(serde_json::json!({"error": "not implemented yet"})),
-    )
-        .into_response()
+        .route(
+            &format!("{R}/clients-initial-access"),
+            get(initial_access::list).post(initial_access::create),
+        )
+        .route(
+            &format!("{R}/clients-initial-access/{{id}}"),
+            axum::routing::delete(initial_access::delete),
+        )
+        .route(&format!("{R}/events"), get(events::list))
 }
 
 /// The caller of an admin endpoint: a valid bearer access token of some realm, whose
@@ -159,58 +161,18 @@ impl FromRequestParts<SharedState> for AdminAuth {
         parts: &mut Parts,
         state: &SharedState,
     ) -> Result<Self, Self::Rejection> {
-        let token = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                let (scheme, rest) = v.split_once(' ')?;
-                scheme
-                    .eq_ignore_ascii_case("bearer")
-                    .then(|| rest.trim().to_string())
-            })
-            .ok_or(AdminError::Unauthorized)?;
-        let parsed = jwt::parse(&token).map_err(|_| AdminError::Unauthorized)?;
-        let realm_name = parsed
-            .claim_str("iss")
-            .and_then(|iss| iss.rsplit_once("/realms/"))
-            .map(|(_, name)| name.to_string())
-            .ok_or(AdminError::Unauthorized)?;
-        let realm = state
-            .store
-            .realm_by_name(&realm_name)
-            .await?
-            .filter(|r| r.rep.enabled.unwrap_or(false))
-            .ok_or(AdminError::Unauthorized)?;
-        let keys = state
-            .realm_keys(&realm)
-            .await
-            .map_err(AdminError::Internal)?;
-        let claims = parsed
-            .verify(&keys.jwks)
-            .map_err(|_| AdminError::Unauthorized)?;
-        let exp = claims.get("exp").and_then(|v| v.as_i64()).unwrap_or(0);
-        if claims.get("typ").and_then(|v| v.as_str()) != Some("Bearer")
-            || exp * 1000 <= now_millis()
-        {
-            return Err(AdminError::Unauthorized);
-        }
-        let sub = claims
-            .get("sub")
-            .and_then(|v| v.as_str())
-            .ok_or(AdminError::Unauthorized)?;
-        let user = state
-            .store
-            .user(&realm.id, sub)
-            .await?
-            .filter(|u| u.rep.enabled.unwrap_or(false))
-            .ok_or(AdminError::Unauthorized)?;
-        let direct = state.store.user_role_ids(&user.id).await?;
-        let all = state.store.all_roles(&realm.id).await?;
+        let token = bearer_token(&parts.headers).ok_or(AdminError::Unauthorized)?;
+        let verified = match verify_access_token(state, token, None).await {
+            Ok(v) => v,
+            Err(BearerError::Invalid) => return Err(AdminError::Unauthorized),
+            Err(BearerError::Internal(e)) => return Err(AdminError::Internal(e)),
+        };
+        let direct = state.store.user_role_ids(&verified.user.id).await?;
+        let all = state.store.all_roles(&verified.realm.id).await?;
         Ok(AdminAuth {
-            realm: realm.name,
+            realm: verified.realm.name,
             effective: expand(&direct, &all),
-            user,
+            user: verified.user,
         })
     }
 }

@@ -43,6 +43,7 @@ async fn metadata(state: &SharedState, base: &BaseUrl, realm: &str) -> Result<Va
         "issuer": base.issuer(realm),
         "token_endpoint": url(routes::TOKEN),
         "jwks_uri": url(routes::CERTS),
+        "registration_endpoint": url(routes::REGISTRATION_OIDC),
         "grant_types_supported": GRANT_TYPES,
         "response_types_supported": [],
         "subject_types_supported": ["public"],

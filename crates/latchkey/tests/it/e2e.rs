@@ -102,6 +102,7 @@ impl Drop for Server {
 
 /// The README's walkthrough: admin token, realm, service-account client, token, JWKS.
 async fn walkthrough(base: &str, issuer_base: &str) {
+    latchkey_server::fetch::install_default_tls_provider();
     let http = reqwest::Client::new();
     assert_eq!(
         http.get(format!("{base}/health/ready"))

@@ -1,0 +1,412 @@
+//! Dynamic client registration at Keycloak's endpoints (SPEC §5): who may register
+//! (`authenticate`), the realm switches, errors the Keycloak way, events and CORS. The
+//! providers are `oidc` (RFC 7591/7592, `openid-connect`) and `keycloak` (`default`,
+//! `install`).
+
+pub mod keycloak;
+pub mod oidc;
+
+use std::collections::BTreeMap;
+
+use axum::Router;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use latchkey_core::crypto::{ct_eq, hash_token, new_uuid};
+use latchkey_core::realm_setup::REGISTRATION_SWITCHES;
+use latchkey_core::registration::RegistrationError;
+use latchkey_core::roles::{AdminRights, Right, expand};
+use latchkey_core::store::{
+    ClientRecord, EventRecord, InitialAccessRecord, RealmRecord, StoreError,
+};
+use serde_json::json;
+
+use crate::bearer::{BearerError, bearer_token, looks_like_jwt, verify_access_token};
+use crate::routes;
+use crate::state::{SharedState, now_millis};
+
+pub fn routes() -> Router<SharedState> {
+    Router::new()
+        .route(
+            routes::REGISTRATION_OIDC,
+            get(oidc::method_not_allowed)
+                .post(oidc::create)
+                .options(oidc::preflight),
+        )
+        .route(
+            routes::REGISTRATION_OIDC_CLIENT,
+            get(oidc::read)
+                .put(oidc::update)
+                .delete(oidc::delete)
+                .options(oidc::preflight),
+        )
+        .route(
+            routes::REGISTRATION_DEFAULT,
+            axum::routing::post(keycloak::create),
+        )
+        .route(
+            routes::REGISTRATION_DEFAULT_CLIENT,
+            get(keycloak::read)
+                .put(keycloak::update)
+                .delete(keycloak::delete),
+        )
+        .route(routes::REGISTRATION_INSTALL_CLIENT, get(keycloak::install))
+}
+
+/// What the caller is asking for; decides the token kinds and roles accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Create,
+    View,
+    Update,
+    Delete,
+}
+
+impl Op {
+    /// The event type (`CLIENT_REGISTER`…); `_ERROR` is appended for refusals.
+    pub fn event(self) -> &'static str {
+        match self {
+            Op::Create => "CLIENT_REGISTER",
+            Op::View => "CLIENT_INFO",
+            Op::Update => "CLIENT_UPDATE",
+            Op::Delete => "CLIENT_DELETE",
+        }
+    }
+}
+
+/// How the caller authenticated (SPEC §5's table).
+#[derive(Debug, Clone)]
+pub enum Caller {
+    Anonymous,
+    InitialAccess(InitialAccessRecord),
+    Bearer {
+        user_id: String,
+    },
+    /// The registration access token of the client in the path.
+    RegistrationToken,
+}
+
+impl Caller {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Caller::Anonymous => "anonymous",
+            Caller::InitialAccess(_) => "initial_access_token",
+            Caller::Bearer { .. } => "bearer_token",
+            Caller::RegistrationToken => "registration_access_token",
+        }
+    }
+
+    /// Keycloak's `registration_auth` of a new client: how it was registered.
+    pub fn registration_auth(&self) -> &'static str {
+        match self {
+            Caller::Anonymous => "anonymous",
+            _ => "authenticated",
+        }
+    }
+
+    pub fn user_id(&self) -> Option<String> {
+        match self {
+            Caller::Bearer { user_id } => Some(user_id.clone()),
+            _ => None,
+        }
+    }
+}
+
+/// A refusal: status, RFC 6750 / RFC 7591 error code and description.
+#[derive(Debug)]
+pub struct RegError {
+    pub status: StatusCode,
+    pub error: &'static str,
+    pub description: String,
+}
+
+impl RegError {
+    pub fn invalid_token(description: impl Into<String>) -> Self {
+        RegError {
+            status: StatusCode::UNAUTHORIZED,
+            error: "invalid_token",
+            description: description.into(),
+        }
+    }
+
+    pub fn insufficient_scope(description: impl Into<String>) -> Self {
+        RegError {
+            status: StatusCode::FORBIDDEN,
+            error: "insufficient_scope",
+            description: description.into(),
+        }
+    }
+
+    pub fn not_found() -> Self {
+        RegError {
+            status: StatusCode::NOT_FOUND,
+            error: "invalid_request",
+            description: "Client not found".into(),
+        }
+    }
+
+    pub fn metadata(description: impl Into<String>) -> Self {
+        RegError {
+            status: StatusCode::BAD_REQUEST,
+            error: "invalid_client_metadata",
+            description: description.into(),
+        }
+    }
+
+    pub fn internal(e: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %e, "internal error");
+        RegError {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            error: "server_error",
+            description: "internal error".into(),
+        }
+    }
+}
+
+impl From<RegistrationError> for RegError {
+    fn from(e: RegistrationError) -> Self {
+        RegError {
+            status: StatusCode::BAD_REQUEST,
+            error: e.code(),
+            description: e.to_string(),
+        }
+    }
+}
+
+impl From<StoreError> for RegError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Precondition { what } => RegError::invalid_token(what),
+            StoreError::Conflict { what } => RegError::metadata(format!("{what} in use")),
+            StoreError::NotFound => RegError::not_found(),
+            StoreError::Backend(m) => RegError::internal(m),
+        }
+    }
+}
+
+impl IntoResponse for RegError {
+    fn into_response(self) -> Response {
+        let mut resp = (
+            self.status,
+            axum::Json(json!({"error": self.error, "error_description": self.description})),
+        )
+            .into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            let challenge = format!("Bearer error=\"{}\"", self.error);
+            if let Ok(v) = HeaderValue::from_str(&challenge) {
+                resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+            }
+        }
+        resp
+    }
+}
+
+/// A realm switch (SPEC §5), `"true"`/`"false"` in the realm's attributes.
+pub fn switch(realm: &RealmRecord, name: &str) -> bool {
+    let default = REGISTRATION_SWITCHES
+        .iter()
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| *v == "true")
+        .unwrap_or(false);
+    realm
+        .rep
+        .attributes
+        .as_ref()
+        .and_then(|a| a.get(name))
+        .map(|v| v.eq_ignore_ascii_case("true"))
+        .unwrap_or(default)
+}
+
+pub const ANONYMOUS_SWITCH: &str = "clientRegistrationAnonymousEnabled";
+pub const AUTHENTICATED_SWITCH: &str = "clientRegistrationAuthenticatedEnabled";
+pub const POLICIES_SWITCH: &str = "clientRegistrationPoliciesEnabled";
+
+/// Decides who the caller is for `op` on `client` (the path's client, when it exists),
+/// following SPEC §5's table and Keycloak's error texts.
+pub async fn authenticate(
+    state: &SharedState,
+    realm: &RealmRecord,
+    headers: &HeaderMap,
+    op: Op,
+    client: Option<&ClientRecord>,
+) -> Result<Caller, RegError> {
+    let unauthorized = || match op {
+        Op::Create => RegError::invalid_token("Failed decode token"),
+        Op::View => RegError::invalid_token(
+            "Not authorized to view client. Not valid token or client credentials provided.",
+        ),
+        Op::Update | Op::Delete => RegError::invalid_token(
+            "Not authorized to update client. Maybe missing token or bad token type.",
+        ),
+    };
+    let Some(token) = bearer_token(headers) else {
+        return match op {
+            Op::Create if switch(realm, ANONYMOUS_SWITCH) => Ok(Caller::Anonymous),
+            Op::Create => Err(RegError::invalid_token(format!(
+                "anonymous client registration is disabled in this realm ({ANONYMOUS_SWITCH} is off)"
+            ))),
+            _ => Err(unauthorized()),
+        };
+    };
+    if op == Op::Create && !switch(realm, AUTHENTICATED_SWITCH) {
+        return Err(RegError::insufficient_scope(format!(
+            "authenticated client registration is disabled in this realm ({AUTHENTICATED_SWITCH} is off)"
+        )));
+    }
+    if looks_like_jwt(token) {
+        let verified = match verify_access_token(state, token, Some(realm)).await {
+            Ok(v) => v,
+            Err(BearerError::Invalid) => return Err(unauthorized()),
+            Err(BearerError::Internal(e)) => return Err(RegError::internal(e)),
+        };
+        let direct = state.store.user_role_ids(&verified.user.id).await?;
+        let all = state.store.all_roles(&realm.id).await?;
+        let roles = expand(&direct, &all);
+        let needed = match op {
+            Op::Create => Right::CreateClient,
+            Op::View => Right::ViewClients,
+            Op::Update | Op::Delete => Right::ManageClients,
+        };
+        let allowed =
+            AdminRights::new(&realm.name, &realm.name, &roles).is_some_and(|r| r.allows(needed));
+        if !allowed {
+            return Err(RegError::insufficient_scope("Forbidden"));
+        }
+        if op != Op::Create && client.is_none() {
+            return Err(RegError::not_found());
+        }
+        return Ok(Caller::Bearer {
+            user_id: verified.user.id,
+        });
+    }
+    let hash = hash_token(token);
+    if op == Op::Create {
+        let iat = state
+            .store
+            .initial_access_by_hash(&hash)
+            .await?
+            .filter(|t| t.realm_id == realm.id)
+            .ok_or_else(|| RegError::invalid_token("Initial Access Token not found"))?;
+        if iat.expired(now_millis() / 1000) {
+            return Err(RegError::invalid_token("Expired initial access token"));
+        }
+        if iat.remaining <= 0 {
+            return Err(RegError::invalid_token(
+                "No remaining count on initial access token",
+            ));
+        }
+        return Ok(Caller::InitialAccess(iat));
+    }
+    if let Some(stored) = client.and_then(|c| c.rat_hash.as_deref())
+        && ct_eq(stored.as_bytes(), hash.as_bytes())
+    {
+        return Ok(Caller::RegistrationToken);
+    }
+    if state.store.initial_access_by_hash(&hash).await?.is_some() {
+        return Err(RegError::invalid_token("Not initial access token allowed"));
+    }
+    Err(unauthorized())
+}
+
+/// Records a registration event (SPEC §5 "Audit"). Recording never fails the request.
+#[allow(clippy::too_many_arguments)]
+pub async fn record(
+    state: &SharedState,
+    realm: &RealmRecord,
+    op: Op,
+    client_id: Option<&str>,
+    caller: Option<&Caller>,
+    ip: Option<&str>,
+    error: Option<&RegError>,
+    extra: &[(&str, String)],
+) {
+    let mut details = BTreeMap::new();
+    if let Some(c) = caller {
+        details.insert("auth_method".to_string(), c.kind().to_string());
+        details.insert(
+            "registration_auth".to_string(),
+            c.registration_auth().to_string(),
+        );
+    }
+    if let Some(e) = error {
+        details.insert("error_description".to_string(), e.description.clone());
+    }
+    for (k, v) in extra {
+        details.insert(k.to_string(), v.clone());
+    }
+    let event = EventRecord {
+        id: new_uuid(),
+        realm_id: realm.id.clone(),
+        time: now_millis(),
+        kind: match error {
+            Some(_) => format!("{}_ERROR", op.event()),
+            None => op.event().to_string(),
+        },
+        client_id: client_id.map(str::to_string),
+        user_id: caller.and_then(Caller::user_id),
+        ip_address: ip.map(str::to_string),
+        error: error.map(|e| e.error.to_string()),
+        details,
+    };
+    state
+        .metrics
+        .registration(op.event(), error.map(|e| e.error));
+    if let Err(e) = state.store.insert_event(&event).await {
+        tracing::warn!(error = %e, "could not record a registration event");
+    }
+}
+
+/// The origins allowed to call the `openid-connect` endpoint from a browser: those of the
+/// realm's live initial access tokens (registration-web-origins policies add theirs).
+pub async fn allowed_origin(
+    state: &SharedState,
+    realm: &RealmRecord,
+    headers: &HeaderMap,
+) -> Option<HeaderValue> {
+    let origin = headers.get(header::ORIGIN)?.to_str().ok()?;
+    let now = now_millis() / 1000;
+    let tokens = state.store.list_initial_access(&realm.id).await.ok()?;
+    let allowed = tokens
+        .iter()
+        .filter(|t| !t.expired(now))
+        .any(|t| t.web_origins.iter().any(|o| o == origin || o == "*"));
+    if allowed {
+        HeaderValue::from_str(origin).ok()
+    } else {
+        None
+    }
+}
+
+/// Adds CORS headers for an allowed origin.
+pub fn with_cors(mut resp: Response, origin: Option<HeaderValue>) -> Response {
+    if let Some(o) = origin {
+        let h = resp.headers_mut();
+        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, o);
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+            HeaderValue::from_static("true"),
+        );
+        h.insert(
+            header::ACCESS_CONTROL_EXPOSE_HEADERS,
+            HeaderValue::from_static("Location"),
+        );
+        h.append(header::VARY, HeaderValue::from_static("Origin"));
+    }
+    resp
+}
+
+/// JSON bodies must say so (SPEC §5): anything else is `invalid_client_metadata`.
+pub fn require_json(headers: &HeaderMap) -> Result<(), RegError> {
+    let ok = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| {
+            let main = ct.split(';').next().unwrap_or("").trim();
+            main.eq_ignore_ascii_case("application/json")
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(RegError::metadata("the body must be application/json"))
+    }
+}
