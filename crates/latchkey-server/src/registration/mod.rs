@@ -29,9 +29,7 @@ pub fn routes() -> Router<SharedState> {
     Router::new()
         .route(
             routes::REGISTRATION_OIDC,
-            get(oidc::method_not_allowed)
-                .post(oidc::create)
-                .options(oidc::preflight),
+            axum::routing::post(oidc::create).options(oidc::preflight),
         )
         .route(
             routes::REGISTRATION_OIDC_CLIENT,
