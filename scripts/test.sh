@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: unit tests, the integration binary (SQLite always, PostgreSQL when
-# reachable; mandatory when CI is set) and the python-keycloak interop tests.
+# reachable; mandatory when CI is set) and the interop tests with clients others wrote:
+# python-keycloak (pytest) and openid-client (node --test).
 #
 #   scripts/test.sh
 #
@@ -11,4 +12,5 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}"
 
 cargo test --workspace --locked
 cargo build --locked --bin latchkey
+LATCHKEY_BIN="$CARGO_TARGET_DIR/debug/latchkey" scripts/interop-node.sh
 LATCHKEY_BIN="$CARGO_TARGET_DIR/debug/latchkey" scripts/interop.sh

@@ -28,8 +28,8 @@ use tracing::Instrument;
 
 pub use state::{AppState, ProxyHeaders, ServerSettings, SharedState};
 
-/// Request bodies above this are refused with 413 (SPEC §10).
-pub const BODY_LIMIT: usize = 64 * 1024;
+/// The default request body limit (`--max-request-size`): 64 KiB (SPEC §5).
+pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
 
 /// The whole application, nested under the relative path.
 pub fn router(state: SharedState) -> Router {
@@ -43,8 +43,9 @@ pub fn router(state: SharedState) -> Router {
         "" => api,
         prefix => Router::new().nest(prefix, api),
     };
+    let limit = state.settings.max_body_size;
     app.layer(middleware::from_fn_with_state(state, observe))
-        .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
+        .layer(RequestBodyLimitLayer::new(limit))
 }
 
 static REQUEST_SEQ: AtomicU64 = AtomicU64::new(0);

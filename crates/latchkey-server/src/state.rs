@@ -31,6 +31,8 @@ pub struct ServerSettings {
     pub proxy_headers: Option<ProxyHeaders>,
     /// `start-dev`: relaxed TLS rules.
     pub dev_mode: bool,
+    /// Request bodies above this many bytes are refused with 413 (SPEC §5, §10).
+    pub max_body_size: usize,
 }
 
 /// A realm's keys, parsed once and cached: the signing keys by algorithm and the public

@@ -105,6 +105,7 @@ mod tests {
             relative_path: "/auth".into(),
             proxy_headers: proxy,
             dev_mode: true,
+            max_body_size: crate::DEFAULT_BODY_LIMIT,
         }
     }
 

@@ -54,6 +54,9 @@ pub struct Opts {
     /// signing keys [start-dev: data/latchkey.key, created if missing]
     #[arg(long, env = "LATCHKEY_KEY_FILE")]
     pub key_file: Option<PathBuf>,
+    /// Largest request body accepted, in bytes; larger ones get 413 [default: 65536]
+    #[arg(long, env = "LATCHKEY_MAX_REQUEST_SIZE")]
+    pub max_request_size: Option<usize>,
     /// TOML configuration file [default: ./latchkey.toml if present]
     #[arg(long, env = "LATCHKEY_CONFIG_FILE")]
     #[serde(skip)]
@@ -83,7 +86,8 @@ impl Opts {
             db_url,
             proxy_headers,
             log_format,
-            key_file
+            key_file,
+            max_request_size
         );
         Ok(self)
     }
@@ -110,6 +114,7 @@ pub struct Config {
     pub proxy_headers: Option<ProxyHeaders>,
     pub log_format: LogFormat,
     pub key: KeySource,
+    pub max_request_size: usize,
 }
 
 pub const DEV_DATA_DIR: &str = "data";
@@ -176,6 +181,11 @@ impl Config {
             }),
             log_format: o.log_format.unwrap_or_default(),
             key,
+            max_request_size: match o.max_request_size {
+                Some(0) => return Err("--max-request-size must be at least 1 byte".into()),
+                Some(n) => n,
+                None => latchkey_server::DEFAULT_BODY_LIMIT,
+            },
         })
     }
 }

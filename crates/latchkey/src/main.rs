@@ -215,6 +215,7 @@ async fn run(config: Config, started: Instant) -> Result<(), String> {
         relative_path: config.relative_path.clone(),
         proxy_headers: config.proxy_headers,
         dev_mode: config.dev_mode,
+        max_body_size: config.max_request_size,
     };
     let state = Arc::new(AppState::new(store, sealer, settings));
     let app = latchkey_server::router(state);

@@ -173,6 +173,7 @@ impl TestApp {
             relative_path: relative_path.into(),
             proxy_headers: None,
             dev_mode: true,
+            max_body_size: latchkey_server::DEFAULT_BODY_LIMIT,
         };
         let dyn_store: Arc<dyn Store> = store.clone();
         let state = Arc::new(AppState::new(dyn_store, sealer, settings));
