@@ -151,7 +151,8 @@ async fn register(
     rep.id = None;
     rep.access = None;
     rep.registration_access_token = None;
-    rep.protocol.get_or_insert_with(|| "openid-connect".into());
+    // Like Keycloak, the caller's representation decides: without `protocol` or
+    // `publicClient` the client is confidential (new_client fills the protocol in after).
     rep.attributes.get_or_insert_with(Default::default).insert(
         REGISTRATION_AUTH_ATTRIBUTE.into(),
         caller.registration_auth().into(),
@@ -458,10 +459,11 @@ pub async fn install(
         .is_some_and(|c| basic_matches(&state, &headers, c));
     let public_ok = client.as_ref().is_some_and(|c| c.rep.is_public())
         && headers.get(header::AUTHORIZATION).is_none();
-    if !basic_ok && !public_ok {
-        if let Err(e) = authenticate(&state, &realm, &headers, Op::View, client.as_ref()).await {
-            return e.into_response();
-        }
+    if !basic_ok
+        && !public_ok
+        && let Err(e) = authenticate(&state, &realm, &headers, Op::View, client.as_ref()).await
+    {
+        return e.into_response();
     }
     let Some(client) = client else {
         return RegError::not_found().into_response();

@@ -25,8 +25,9 @@ async fn every_advertised_endpoint_answers(app: &TestApp) {
             let path = url
                 .strip_prefix("http://localhost:8080")
                 .expect("same origin");
-            // GET for documents, POST for the token endpoint; either way never 404/405.
-            let method = if key == "token_endpoint" {
+            // GET for documents, POST for the token and registration endpoints; either way
+            // never 404/405.
+            let method = if key == "token_endpoint" || key == "registration_endpoint" {
                 Method::POST
             } else {
                 Method::GET

@@ -9,5 +9,7 @@ mod support;
 mod admin_api;
 mod discovery;
 mod e2e;
+mod outbound;
+mod registration;
 mod store_suite;
 mod token;
