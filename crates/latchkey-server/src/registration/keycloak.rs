@@ -7,33 +7,30 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use latchkey_core::clients::{NewClient, new_client, open_secret};
-use latchkey_core::crypto::{ct_eq, hash_token, new_uuid, random_token};
+use latchkey_core::crypto::{ct_eq, new_uuid};
 use latchkey_core::merge::merge;
 use latchkey_core::registration::convert::{REGISTRATION_AUTH_ATTRIBUTE, validate_keycloak_rep};
-use latchkey_core::registration::metadata::ValidationContext;
 use latchkey_core::rep::ClientRep;
-use latchkey_core::store::{ClientBundle, ClientRecord, RealmRecord, StoreError, WriteGuard};
+use latchkey_core::store::{ClientRecord, RealmRecord};
 use serde_json::json;
 
-use super::oidc::realm_or_404;
-use super::{Caller, Op, RegError, authenticate, record};
-use crate::admin::clients::{scope_defaults, service_account_for};
-use crate::bearer::bearer_token;
+use super::oidc::delete_client;
+use super::{
+    Audit, Caller, Op, RegError, authenticate, context, open, realm_or_404, require_json,
+    store_new, store_replaced,
+};
+use crate::admin::clients::scope_defaults;
 use crate::error::no_store;
 use crate::oidc::token::ClientAddr;
 use crate::routes::{self, for_realm};
 use crate::state::{SharedState, now_millis};
 use crate::urls::BaseUrl;
 
+const PROVIDER: &str = "default";
+
 fn parse_rep(body: &[u8]) -> Result<ClientRep, RegError> {
     serde_json::from_slice(body)
         .map_err(|_| RegError::metadata("the body is not a valid client representation"))
-}
-
-fn context(state: &SharedState) -> ValidationContext {
-    ValidationContext {
-        dev_mode: state.settings.dev_mode,
-    }
 }
 
 /// The representation a registration returns: with the secret, and the new registration
@@ -66,36 +63,24 @@ pub async fn create(
         Ok(r) => r,
         Err(e) => return e.into_response(),
     };
-    let caller = match authenticate(&state, &realm, &headers, Op::Create, None).await {
-        Ok(c) => c,
-        Err(e) => {
-            record(
-                &state,
-                &realm,
-                Op::Create,
-                None,
-                None,
-                ip.as_deref(),
-                Some(&e),
-                &[("provider", "default".into())],
-            )
-            .await;
-            return e.into_response();
+    let audit = Audit {
+        state: &state,
+        realm: &realm,
+        ip: ip.as_deref(),
+        provider: PROVIDER,
+    };
+    let result = match authenticate(&state, &realm, &headers, Op::Create, None).await {
+        Err(e) => audit.outcome(Op::Create, None, None, Err(e)).await,
+        Ok(caller) => {
+            let result = register(&state, &realm, &caller, &headers, &body).await;
+            let client_id = result.as_ref().ok().map(|(c, _)| c.client_id.clone());
+            audit
+                .outcome(Op::Create, client_id.as_deref(), Some(&caller), result)
+                .await
         }
     };
-    match register(&state, &realm, &caller, &headers, &body).await {
+    match result {
         Ok((client, rat)) => {
-            record(
-                &state,
-                &realm,
-                Op::Create,
-                Some(&client.client_id),
-                Some(&caller),
-                ip.as_deref(),
-                None,
-                &[("provider", "default".into())],
-            )
-            .await;
             let mut resp = json_response(StatusCode::CREATED, &rep_out(&state, &client, Some(rat)));
             let location = format!(
                 "{}/{}",
@@ -107,23 +92,13 @@ pub async fn create(
             }
             resp
         }
-        Err(e) => {
-            record(
-                &state,
-                &realm,
-                Op::Create,
-                None,
-                Some(&caller),
-                ip.as_deref(),
-                Some(&e),
-                &[("provider", "default".into())],
-            )
-            .await;
-            e.into_response()
-        }
+        Err(e) => e.into_response(),
     }
 }
 
+/// Keycloak's `AbstractClientRegistrationProvider.create`: the caller's representation as
+/// sent (a client id of its choosing, or a generated one), under the same validation rules
+/// as the `openid-connect` provider.
 async fn register(
     state: &SharedState,
     realm: &RealmRecord,
@@ -131,7 +106,7 @@ async fn register(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<(ClientRecord, String), RegError> {
-    super::require_json(headers)?;
+    require_json(headers)?;
     let mut rep = parse_rep(body)?;
     validate_keycloak_rep(&rep, context(state))?;
     let client_id = rep
@@ -151,87 +126,15 @@ async fn register(
     rep.id = None;
     rep.access = None;
     rep.registration_access_token = None;
-    // Like Keycloak, the caller's representation decides: without `protocol` or
-    // `publicClient` the client is confidential (new_client fills the protocol in after).
-    rep.attributes.get_or_insert_with(Default::default).insert(
-        REGISTRATION_AUTH_ATTRIBUTE.into(),
-        caller.registration_auth().into(),
-    );
     let scopes = scope_defaults(state, realm)
         .await
         .map_err(|_| RegError::internal("scope defaults"))?;
+    // Without `protocol` or `publicClient` the client is confidential, as in Keycloak.
     let NewClient { mut record, .. } =
         new_client(&realm.id, rep, &scopes, &state.sealer, now_millis())
             .map_err(|e| RegError::metadata(e.to_string()))?;
-    let rat = random_token::<32>();
-    record.rat_hash = Some(hash_token(&rat));
-    let service_account = service_account_for(state, realm, &record)
-        .await
-        .map_err(|_| RegError::internal("service account"))?;
-    let guard = WriteGuard {
-        initial_access_token: match caller {
-            Caller::InitialAccess(t) => Some(t.token_hash.clone()),
-            _ => None,
-        },
-        now_secs: now_millis() / 1000,
-        ..Default::default()
-    };
-    match state
-        .store
-        .create_client(
-            ClientBundle {
-                client: record.clone(),
-                service_account,
-            },
-            &guard,
-        )
-        .await
-    {
-        Ok(()) => Ok((record, rat)),
-        Err(StoreError::Precondition { .. }) => Err(RegError::invalid_token(
-            "No remaining count on initial access token",
-        )),
-        Err(StoreError::Conflict { .. }) => Err(RegError::metadata("Client Identifier in use")),
-        Err(e) => Err(e.into()),
-    }
-}
-
-async fn open(
-    state: &SharedState,
-    realm_name: &str,
-    client_id: &str,
-    headers: &HeaderMap,
-    op: Op,
-    ip: Option<&str>,
-) -> Result<(RealmRecord, ClientRecord, Caller), Response> {
-    let realm = realm_or_404(state, realm_name)
-        .await
-        .map_err(IntoResponse::into_response)?;
-    let client = state
-        .store
-        .client_by_client_id(&realm.id, client_id)
-        .await
-        .map_err(|e| RegError::from(e).into_response())?;
-    match authenticate(state, &realm, headers, op, client.as_ref()).await {
-        Ok(caller) => match client {
-            Some(c) => Ok((realm, c, caller)),
-            None => Err(RegError::not_found().into_response()),
-        },
-        Err(e) => {
-            record(
-                state,
-                &realm,
-                op,
-                Some(client_id),
-                None,
-                ip,
-                Some(&e),
-                &[("provider", "default".into())],
-            )
-            .await;
-            Err(e.into_response())
-        }
-    }
+    let rat = store_new(state, realm, caller, &mut record).await?;
+    Ok((record, rat))
 }
 
 pub async fn read(
@@ -240,31 +143,24 @@ pub async fn read(
     ClientAddr(ip): ClientAddr,
     headers: HeaderMap,
 ) -> Response {
-    match open(
-        &state,
-        &realm_name,
-        &client_id,
-        &headers,
-        Op::View,
-        ip.as_deref(),
-    )
-    .await
-    {
-        Ok((realm, client, caller)) => {
-            record(
-                &state,
-                &realm,
-                Op::View,
-                Some(&client.client_id),
-                Some(&caller),
-                ip.as_deref(),
-                None,
-                &[("provider", "default".into())],
-            )
-            .await;
+    let realm = match realm_or_404(&state, &realm_name).await {
+        Ok(r) => r,
+        Err(e) => return e.into_response(),
+    };
+    let audit = Audit {
+        state: &state,
+        realm: &realm,
+        ip: ip.as_deref(),
+        provider: PROVIDER,
+    };
+    match open(&audit, &client_id, &headers, Op::View).await {
+        Ok((client, caller)) => {
+            audit
+                .record(Op::View, Some(&client.client_id), Some(&caller), None)
+                .await;
             json_response(StatusCode::OK, &rep_out(&state, &client, None))
         }
-        Err(resp) => resp,
+        Err(e) => e.into_response(),
     }
 }
 
@@ -275,53 +171,33 @@ pub async fn update(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let (realm, client, caller) = match open(
-        &state,
-        &realm_name,
-        &client_id,
-        &headers,
-        Op::Update,
-        ip.as_deref(),
-    )
-    .await
-    {
-        Ok(v) => v,
-        Err(resp) => return resp,
+    let realm = match realm_or_404(&state, &realm_name).await {
+        Ok(r) => r,
+        Err(e) => return e.into_response(),
     };
-    match replace(&state, &realm, client.clone(), &caller, &headers, &body).await {
-        Ok((client, rat)) => {
-            record(
-                &state,
-                &realm,
-                Op::Update,
-                Some(&client.client_id),
-                Some(&caller),
-                ip.as_deref(),
-                None,
-                &[("provider", "default".into())],
-            )
-            .await;
-            json_response(StatusCode::OK, &rep_out(&state, &client, Some(rat)))
+    let audit = Audit {
+        state: &state,
+        realm: &realm,
+        ip: ip.as_deref(),
+        provider: PROVIDER,
+    };
+    let result = match open(&audit, &client_id, &headers, Op::Update).await {
+        Err(e) => Err(e),
+        Ok((client, caller)) => {
+            let result = replace(&state, &realm, client, &caller, &headers, &body).await;
+            audit
+                .outcome(Op::Update, Some(&client_id), Some(&caller), result)
+                .await
         }
-        Err(e) => {
-            record(
-                &state,
-                &realm,
-                Op::Update,
-                Some(&client.client_id),
-                Some(&caller),
-                ip.as_deref(),
-                Some(&e),
-                &[("provider", "default".into())],
-            )
-            .await;
-            e.into_response()
-        }
+    };
+    match result {
+        Ok((client, rat)) => json_response(StatusCode::OK, &rep_out(&state, &client, Some(rat))),
+        Err(e) => e.into_response(),
     }
 }
 
-/// Keycloak's update: the members sent replace the stored ones; the registration access
-/// token rotates.
+/// Keycloak's update: the members sent replace the stored ones (attributes merge per key);
+/// the registration access token rotates.
 async fn replace(
     state: &SharedState,
     realm: &RealmRecord,
@@ -330,7 +206,7 @@ async fn replace(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<(ClientRecord, String), RegError> {
-    super::require_json(headers)?;
+    require_json(headers)?;
     let mut patch = parse_rep(body)?;
     if patch
         .client_id
@@ -357,46 +233,7 @@ async fn replace(
     let merged = merge(&client.rep, &patch, &["attributes"]).map_err(RegError::internal)?;
     validate_keycloak_rep(&merged, context(state))?;
     client.rep = merged;
-    if !client.rep.uses_secret() {
-        client.secret_sealed = None;
-    } else if client.secret_sealed.is_none() {
-        let s = latchkey_core::clients::generate_secret();
-        client.secret_sealed = Some(state.sealer.seal(
-            s.as_bytes(),
-            &latchkey_core::clients::secret_context(&client.id),
-        ));
-    }
-    let rat = random_token::<32>();
-    let new_hash = hash_token(&rat);
-    let guard = WriteGuard {
-        expected_rat: match caller {
-            Caller::RegistrationToken => bearer_token(headers).map(hash_token),
-            _ => client.rat_hash.clone(),
-        },
-        new_rat: Some(new_hash.clone()),
-        now_secs: now_millis() / 1000,
-        ..Default::default()
-    };
-    let service_account = service_account_for(state, realm, &client)
-        .await
-        .map_err(|_| RegError::internal("service account"))?;
-    client.rat_hash = Some(new_hash);
-    state
-        .store
-        .update_client(
-            ClientBundle {
-                client: client.clone(),
-                service_account,
-            },
-            &guard,
-        )
-        .await
-        .map_err(|e| match e {
-            StoreError::Precondition { .. } => RegError::invalid_token(
-                "Not authorized to update client. Maybe missing token or bad token type.",
-            ),
-            other => other.into(),
-        })?;
+    let rat = store_replaced(state, realm, caller, headers, &mut client).await?;
     Ok((client, rat))
 }
 
@@ -406,35 +243,19 @@ pub async fn delete(
     ClientAddr(ip): ClientAddr,
     headers: HeaderMap,
 ) -> Response {
-    let (realm, client, caller) = match open(
-        &state,
-        &realm_name,
-        &client_id,
-        &headers,
-        Op::Delete,
-        ip.as_deref(),
-    )
-    .await
-    {
-        Ok(v) => v,
-        Err(resp) => return resp,
+    let realm = match realm_or_404(&state, &realm_name).await {
+        Ok(r) => r,
+        Err(e) => return e.into_response(),
     };
-    match state.store.delete_client(&realm.id, &client.id).await {
-        Ok(()) => {
-            record(
-                &state,
-                &realm,
-                Op::Delete,
-                Some(&client.client_id),
-                Some(&caller),
-                ip.as_deref(),
-                None,
-                &[("provider", "default".into())],
-            )
-            .await;
-            StatusCode::NO_CONTENT.into_response()
-        }
-        Err(e) => RegError::from(e).into_response(),
+    let audit = Audit {
+        state: &state,
+        realm: &realm,
+        ip: ip.as_deref(),
+        provider: PROVIDER,
+    };
+    match delete_client(&audit, &client_id, &headers).await {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => e.into_response(),
     }
 }
 

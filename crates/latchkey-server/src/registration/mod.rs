@@ -12,15 +12,20 @@ use axum::Router;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use latchkey_core::crypto::{ct_eq, hash_token, new_uuid};
+use latchkey_core::clients::{generate_secret, secret_context};
+use latchkey_core::crypto::{ct_eq, hash_token, new_uuid, random_token};
 use latchkey_core::realm_setup::REGISTRATION_SWITCHES;
 use latchkey_core::registration::RegistrationError;
+use latchkey_core::registration::convert::REGISTRATION_AUTH_ATTRIBUTE;
+use latchkey_core::registration::metadata::ValidationContext;
 use latchkey_core::roles::{AdminRights, Right, expand};
 use latchkey_core::store::{
-    ClientRecord, EventRecord, InitialAccessRecord, RealmRecord, StoreError,
+    ClientBundle, ClientRecord, EventRecord, InitialAccessRecord, RealmRecord, StoreError,
+    WriteGuard,
 };
 use serde_json::json;
 
+use crate::admin::clients::service_account_for;
 use crate::bearer::{BearerError, bearer_token, looks_like_jwt, verify_access_token};
 use crate::routes;
 use crate::state::{SharedState, now_millis};
@@ -306,51 +311,192 @@ pub async fn authenticate(
     Err(unauthorized())
 }
 
-/// Records a registration event (SPEC §5 "Audit"). Recording never fails the request.
-#[allow(clippy::too_many_arguments)]
-pub async fn record(
+/// Where a registration request's events go: its realm, the caller's address and the
+/// provider it used (SPEC §5 "Audit"). Recording never fails the request.
+pub struct Audit<'a> {
+    pub state: &'a SharedState,
+    pub realm: &'a RealmRecord,
+    pub ip: Option<&'a str>,
+    pub provider: &'static str,
+}
+
+impl Audit<'_> {
+    pub async fn record(
+        &self,
+        op: Op,
+        client_id: Option<&str>,
+        caller: Option<&Caller>,
+        error: Option<&RegError>,
+    ) {
+        let mut details = BTreeMap::new();
+        details.insert("provider".to_string(), self.provider.to_string());
+        if let Some(c) = caller {
+            details.insert("auth_method".to_string(), c.kind().to_string());
+            details.insert(
+                "registration_auth".to_string(),
+                c.registration_auth().to_string(),
+            );
+        }
+        if let Some(e) = error {
+            details.insert("error_description".to_string(), e.description.clone());
+        }
+        let event = EventRecord {
+            id: new_uuid(),
+            realm_id: self.realm.id.clone(),
+            time: now_millis(),
+            kind: match error {
+                Some(_) => format!("{}_ERROR", op.event()),
+                None => op.event().to_string(),
+            },
+            client_id: client_id.map(str::to_string),
+            user_id: caller.and_then(Caller::user_id),
+            ip_address: self.ip.map(str::to_string),
+            error: error.map(|e| e.error.to_string()),
+            details,
+        };
+        self.state
+            .metrics
+            .registration(op.event(), error.map(|e| e.error));
+        if let Err(e) = self.state.store.insert_event(&event).await {
+            tracing::warn!(error = %e, "could not record a registration event");
+        }
+    }
+
+    /// Records the outcome of `op` and passes it on.
+    pub async fn outcome<T>(
+        &self,
+        op: Op,
+        client_id: Option<&str>,
+        caller: Option<&Caller>,
+        result: Result<T, RegError>,
+    ) -> Result<T, RegError> {
+        self.record(op, client_id, caller, result.as_ref().err())
+            .await;
+        result
+    }
+}
+
+/// The realm of a registration request: enabled, or 404.
+pub async fn realm_or_404(state: &SharedState, name: &str) -> Result<RealmRecord, RegError> {
+    crate::oidc::enabled_realm(state, name)
+        .await
+        .map_err(RegError::internal)?
+        .ok_or(RegError {
+            status: StatusCode::NOT_FOUND,
+            error: "invalid_request",
+            description: "Realm does not exist".into(),
+        })
+}
+
+pub fn context(state: &SharedState) -> ValidationContext {
+    ValidationContext {
+        dev_mode: state.settings.dev_mode,
+    }
+}
+
+/// Loads the path's client and authenticates the caller for `op` on it; a refusal is
+/// recorded with the client id from the path.
+pub async fn open(
+    audit: &Audit<'_>,
+    client_id: &str,
+    headers: &HeaderMap,
+    op: Op,
+) -> Result<(ClientRecord, Caller), RegError> {
+    let (state, realm) = (audit.state, audit.realm);
+    let client = state
+        .store
+        .client_by_client_id(&realm.id, client_id)
+        .await?;
+    match authenticate(state, realm, headers, op, client.as_ref()).await {
+        Ok(caller) => client.map(|c| (c, caller)).ok_or_else(RegError::not_found),
+        Err(e) => audit.outcome(op, Some(client_id), None, Err(e)).await,
+    }
+}
+
+/// Stores a new client with a fresh registration access token and its service account;
+/// an initial access token's use is spent in the same transaction. Returns the token.
+pub async fn store_new(
     state: &SharedState,
     realm: &RealmRecord,
-    op: Op,
-    client_id: Option<&str>,
-    caller: Option<&Caller>,
-    ip: Option<&str>,
-    error: Option<&RegError>,
-    extra: &[(&str, String)],
-) {
-    let mut details = BTreeMap::new();
-    if let Some(c) = caller {
-        details.insert("auth_method".to_string(), c.kind().to_string());
-        details.insert(
-            "registration_auth".to_string(),
-            c.registration_auth().to_string(),
+    caller: &Caller,
+    client: &mut ClientRecord,
+) -> Result<String, RegError> {
+    client
+        .rep
+        .attributes
+        .get_or_insert_with(Default::default)
+        .insert(
+            REGISTRATION_AUTH_ATTRIBUTE.into(),
+            caller.registration_auth().into(),
         );
-    }
-    if let Some(e) = error {
-        details.insert("error_description".to_string(), e.description.clone());
-    }
-    for (k, v) in extra {
-        details.insert(k.to_string(), v.clone());
-    }
-    let event = EventRecord {
-        id: new_uuid(),
-        realm_id: realm.id.clone(),
-        time: now_millis(),
-        kind: match error {
-            Some(_) => format!("{}_ERROR", op.event()),
-            None => op.event().to_string(),
+    let rat = random_token::<32>();
+    client.rat_hash = Some(hash_token(&rat));
+    let service_account = service_account_for(state, realm, client)
+        .await
+        .map_err(|_| RegError::internal("service account"))?;
+    let guard = WriteGuard {
+        initial_access_token: match caller {
+            Caller::InitialAccess(t) => Some(t.token_hash.clone()),
+            _ => None,
         },
-        client_id: client_id.map(str::to_string),
-        user_id: caller.and_then(Caller::user_id),
-        ip_address: ip.map(str::to_string),
-        error: error.map(|e| e.error.to_string()),
-        details,
+        now_secs: now_millis() / 1000,
+        ..Default::default()
     };
-    state
-        .metrics
-        .registration(op.event(), error.map(|e| e.error));
-    if let Err(e) = state.store.insert_event(&event).await {
-        tracing::warn!(error = %e, "could not record a registration event");
+    let bundle = ClientBundle {
+        client: client.clone(),
+        service_account,
+    };
+    match state.store.create_client(bundle, &guard).await {
+        Ok(()) => Ok(rat),
+        Err(StoreError::Precondition { .. }) => Err(RegError::invalid_token(
+            "No remaining count on initial access token",
+        )),
+        Err(StoreError::Conflict { .. }) => Err(RegError::metadata("Client Identifier in use")),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Stores a replaced client and rotates its registration access token by compare-and-set:
+/// with the token itself, the stored hash must still be the presented one (of two updates
+/// with one token exactly one wins). Returns the new token.
+pub async fn store_replaced(
+    state: &SharedState,
+    realm: &RealmRecord,
+    caller: &Caller,
+    headers: &HeaderMap,
+    client: &mut ClientRecord,
+) -> Result<String, RegError> {
+    if !client.rep.uses_secret() {
+        client.secret_sealed = None;
+    } else if client.secret_sealed.is_none() {
+        let s = generate_secret();
+        client.secret_sealed = Some(state.sealer.seal(s.as_bytes(), &secret_context(&client.id)));
+    }
+    let rat = random_token::<32>();
+    let new_hash = hash_token(&rat);
+    let guard = WriteGuard {
+        expected_rat: match caller {
+            Caller::RegistrationToken => bearer_token(headers).map(hash_token),
+            _ => client.rat_hash.clone(),
+        },
+        new_rat: Some(new_hash.clone()),
+        now_secs: now_millis() / 1000,
+        ..Default::default()
+    };
+    let service_account = service_account_for(state, realm, client)
+        .await
+        .map_err(|_| RegError::internal("service account"))?;
+    client.rat_hash = Some(new_hash);
+    let bundle = ClientBundle {
+        client: client.clone(),
+        service_account,
+    };
+    match state.store.update_client(bundle, &guard).await {
+        Ok(()) => Ok(rat),
+        Err(StoreError::Precondition { .. }) => Err(RegError::invalid_token(
+            "Not authorized to update client. Maybe missing token or bad token type.",
+        )),
+        Err(e) => Err(e.into()),
     }
 }
 
