@@ -7,6 +7,7 @@ pub mod crypto;
 pub mod jwt;
 pub mod keys;
 pub mod merge;
+pub mod policies;
 pub mod realm_setup;
 pub mod registration;
 pub mod rep;

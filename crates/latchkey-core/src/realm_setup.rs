@@ -334,6 +334,7 @@ pub fn new_realm(
         }
     }
 
+    b.components = crate::policies::defaults(&realm_id);
     b.realm = Some(RealmRecord {
         id: realm_id,
         name,

@@ -14,16 +14,26 @@ pub enum StoreError {
     Conflict { what: &'static str },
     #[error("not found")]
     NotFound,
-    /// A condition the write depended on no longer held (a used-up initial access token,
-    /// an already rotated registration access token); nothing was written.
-    #[error("{what}")]
-    Precondition { what: &'static str },
+    /// A condition the write depended on no longer held; nothing was written.
+    #[error("{failed}")]
+    Precondition { failed: Guarded },
     /// The database failed; the text is for logs, never for clients.
     #[error("database error: {0}")]
     Backend(String),
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
+
+/// The conditions a `WriteGuard` can make a write depend on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Guarded {
+    #[error("initial access token used up or expired")]
+    InitialAccessToken,
+    #[error("registration access token already rotated")]
+    RegistrationToken,
+    #[error("the realm has reached its maximum number of clients")]
+    MaxClients,
+}
 
 #[derive(Debug, Clone)]
 pub struct RealmRecord {
@@ -118,6 +128,7 @@ pub struct RealmBundle {
     pub users: Vec<UserRecord>,
     /// `(user id, role id)`
     pub user_roles: Vec<(String, String)>,
+    pub components: Vec<ComponentRecord>,
 }
 
 /// A client with what comes with it: its service-account user and that user's roles.
@@ -137,7 +148,24 @@ pub struct WriteGuard {
     pub expected_rat: Option<String>,
     /// Update: replace the registration access token hash with this one.
     pub new_rat: Option<String>,
+    /// Create: refused when the realm already has this many clients (all of them, as
+    /// Keycloak's max-clients policy counts), checked under a lock on the realm row so that
+    /// concurrent creators, on any node, queue.
+    pub max_clients: Option<i64>,
     pub now_secs: i64,
+}
+
+/// A Keycloak component (`ComponentRepresentation`); registration policies are these.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ComponentRecord {
+    pub id: String,
+    pub realm_id: String,
+    pub parent_id: String,
+    pub provider_type: String,
+    pub provider_id: String,
+    pub sub_type: Option<String>,
+    pub name: String,
+    pub config: std::collections::BTreeMap<String, Vec<String>>,
 }
 
 /// An initial access token (Keycloak's `ClientInitialAccessPresentation`, without the
@@ -308,6 +336,13 @@ pub trait Store: Send + Sync + 'static {
     async fn initial_access_by_hash(&self, hash: &str) -> StoreResult<Option<InitialAccessRecord>>;
     /// Deleting an unknown id is not an error (Keycloak answers 204).
     async fn delete_initial_access(&self, realm_id: &str, id: &str) -> StoreResult<()>;
+
+    /// The realm's components, in creation order.
+    async fn list_components(&self, realm_id: &str) -> StoreResult<Vec<ComponentRecord>>;
+    async fn create_component(&self, c: &ComponentRecord) -> StoreResult<()>;
+    async fn update_component(&self, c: &ComponentRecord) -> StoreResult<()>;
+    async fn delete_component(&self, realm_id: &str, id: &str) -> StoreResult<()>;
+    async fn count_clients(&self, realm_id: &str) -> StoreResult<i64>;
 
     async fn insert_event(&self, event: &EventRecord) -> StoreResult<()>;
     async fn list_events(&self, realm_id: &str, q: &EventQuery) -> StoreResult<Vec<EventRecord>>;

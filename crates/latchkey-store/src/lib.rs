@@ -363,6 +363,50 @@ async fn insert_scope(tx: &mut Tx<'_>, s: &ScopeRecord) -> StoreResult<()> {
     Ok(())
 }
 
+async fn insert_component(tx: &mut Tx<'_>, c: &ComponentRecord) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO components (id, realm_id, parent_id, provider_type, provider_id, sub_type, name, config, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(&c.id)
+    .bind(&c.realm_id)
+    .bind(&c.parent_id)
+    .bind(&c.provider_type)
+    .bind(&c.provider_id)
+    .bind(c.sub_type.clone())
+    .bind(&c.name)
+    .bind(to_doc(&c.config)?)
+    .bind(COMPONENT_SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed) as i64 + now_nanos())
+    .execute(&mut **tx)
+    .await
+    .map_err(write_err("component"))?;
+    Ok(())
+}
+
+/// Orders components by creation: wall-clock nanoseconds plus a per-process sequence, so
+/// a bundle inserted within one clock tick keeps its order.
+static COMPONENT_SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+fn now_nanos() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i64)
+        .unwrap_or(0)
+}
+
+fn component_row(row: &AnyRow) -> StoreResult<ComponentRecord> {
+    Ok(ComponentRecord {
+        id: get(row, "id")?,
+        realm_id: get(row, "realm_id")?,
+        parent_id: get(row, "parent_id")?,
+        provider_type: get(row, "provider_type")?,
+        provider_id: get(row, "provider_id")?,
+        sub_type: get(row, "sub_type")?,
+        name: get(row, "name")?,
+        config: from_doc(row, "config")?,
+    })
+}
+
 async fn exec(tx: &mut Tx<'_>, sql: &str, args: &[&str]) -> StoreResult<u64> {
     let mut q = sqlx::query(sql);
     for a in args {
@@ -480,6 +524,9 @@ impl Store for SqlStore {
         for u in &b.users {
             insert_user(&mut tx, u).await?;
         }
+        for c in &b.components {
+            insert_component(&mut tx, c).await?;
+        }
         for (user_id, role_id) in &b.user_roles {
             insert_user_roles(&mut tx, &realm.id, user_id, std::slice::from_ref(role_id)).await?;
         }
@@ -503,6 +550,7 @@ impl Store for SqlStore {
     async fn delete_realm(&self, realm_id: &str) -> StoreResult<()> {
         let mut tx = self.pool.begin().await.map_err(backend_err)?;
         for table in [
+            "components",
             "events",
             "initial_access_tokens",
             "refresh_tokens",
@@ -598,6 +646,27 @@ impl Store for SqlStore {
 
     async fn create_client(&self, b: ClientBundle, guard: &WriteGuard) -> StoreResult<()> {
         let mut tx = self.pool.begin().await.map_err(backend_err)?;
+        if let Some(max) = guard.max_clients {
+            // A no-op write to the realm row first: it takes SQLite's write lock and
+            // PostgreSQL's row lock, so creators in this realm queue here, on every node,
+            // and the count below cannot go stale before the insert commits.
+            exec(
+                &mut tx,
+                "UPDATE realms SET name = name WHERE id = $1",
+                &[&b.client.realm_id],
+            )
+            .await?;
+            let row = sqlx::query("SELECT COUNT(*) AS n FROM clients WHERE realm_id = $1")
+                .bind(&b.client.realm_id)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(backend_err)?;
+            if get::<i64>(&row, "n")? >= max {
+                return Err(StoreError::Precondition {
+                    failed: Guarded::MaxClients,
+                });
+            }
+        }
         if let Some(hash) = &guard.initial_access_token {
             // The decrement is the first write, so the transaction holds the write lock
             // from here on (SQLite) or the row lock (PostgreSQL): concurrent users of one
@@ -613,7 +682,7 @@ impl Store for SqlStore {
             .map_err(backend_err)?;
             if n.rows_affected() == 0 {
                 return Err(StoreError::Precondition {
-                    what: "initial access token used up or expired",
+                    failed: Guarded::InitialAccessToken,
                 });
             }
         }
@@ -662,7 +731,7 @@ impl Store for SqlStore {
                 let n = q.execute(&mut *tx).await.map_err(write_err("clientId"))?;
                 if n.rows_affected() == 0 && expected.is_some() {
                     return Err(StoreError::Precondition {
-                        what: "registration access token already rotated",
+                        failed: Guarded::RegistrationToken,
                     });
                 }
                 n
@@ -1078,6 +1147,67 @@ impl Store for SqlStore {
             .await
             .map(|_| ())
             .map_err(backend_err)
+    }
+
+    async fn list_components(&self, realm_id: &str) -> StoreResult<Vec<ComponentRecord>> {
+        let rows = sqlx::query(
+            "SELECT id, realm_id, parent_id, provider_type, provider_id, sub_type, name, config \
+             FROM components WHERE realm_id = $1 ORDER BY created_at, id",
+        )
+        .bind(realm_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend_err)?;
+        rows.iter().map(component_row).collect()
+    }
+
+    async fn create_component(&self, c: &ComponentRecord) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await.map_err(backend_err)?;
+        insert_component(&mut tx, c).await?;
+        tx.commit().await.map_err(backend_err)
+    }
+
+    async fn update_component(&self, c: &ComponentRecord) -> StoreResult<()> {
+        let n = sqlx::query(
+            "UPDATE components SET parent_id = $3, provider_id = $4, sub_type = $5, name = $6, config = $7 \
+             WHERE realm_id = $1 AND id = $2",
+        )
+        .bind(&c.realm_id)
+        .bind(&c.id)
+        .bind(&c.parent_id)
+        .bind(&c.provider_id)
+        .bind(c.sub_type.clone())
+        .bind(&c.name)
+        .bind(to_doc(&c.config)?)
+        .execute(&self.pool)
+        .await
+        .map_err(backend_err)?;
+        if n.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn delete_component(&self, realm_id: &str, id: &str) -> StoreResult<()> {
+        let n = sqlx::query("DELETE FROM components WHERE realm_id = $1 AND id = $2")
+            .bind(realm_id)
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(backend_err)?;
+        if n.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn count_clients(&self, realm_id: &str) -> StoreResult<i64> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM clients WHERE realm_id = $1")
+            .bind(realm_id)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(backend_err)?;
+        get(&row, "n")
     }
 
     async fn insert_event(&self, e: &EventRecord) -> StoreResult<()> {

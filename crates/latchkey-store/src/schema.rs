@@ -116,4 +116,21 @@ CREATE TABLE events (
 CREATE INDEX events_realm_time ON events (realm_id, time);
 "#,
     ),
+    (
+        3,
+        r#"
+CREATE TABLE components (
+    id TEXT PRIMARY KEY,
+    realm_id TEXT NOT NULL,
+    parent_id TEXT NOT NULL,
+    provider_type TEXT NOT NULL,
+    provider_id TEXT NOT NULL,
+    sub_type TEXT,
+    name TEXT NOT NULL,
+    config TEXT NOT NULL,
+    created_at BIGINT NOT NULL
+);
+CREATE INDEX components_realm ON components (realm_id);
+"#,
+    ),
 ];
