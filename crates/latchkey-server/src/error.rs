@@ -46,7 +46,7 @@ impl From<StoreError> for AdminError {
         match e {
             StoreError::Conflict { what } => AdminError::Conflict(format!("{what} already exists")),
             StoreError::NotFound => AdminError::NotFound("Not found"),
-            StoreError::Precondition { what } => AdminError::Conflict(what.to_string()),
+            StoreError::Precondition { failed } => AdminError::Conflict(failed.to_string()),
             StoreError::Backend(m) => AdminError::Internal(m),
         }
     }

@@ -80,6 +80,35 @@ pub fn base_url(settings: &ServerSettings, headers: &HeaderMap) -> String {
     format!("{scheme}://{host}{}", settings.relative_path)
 }
 
+/// The client's address: the connection's peer, unless `--proxy-headers` says to trust
+/// the proxy's account of it.
+pub fn client_ip(
+    settings: &ServerSettings,
+    headers: &HeaderMap,
+    peer: Option<std::net::IpAddr>,
+) -> Option<std::net::IpAddr> {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let forwarded = match settings.proxy_headers {
+        Some(ProxyHeaders::XForwarded) => header("x-forwarded-for").map(|v| first(v).to_string()),
+        Some(ProxyHeaders::Forwarded) => header("forwarded").and_then(|f| {
+            first(f).split(';').find_map(|pair| {
+                let (k, v) = pair.trim().split_once('=')?;
+                k.eq_ignore_ascii_case("for")
+                    .then(|| v.trim_matches('"').to_string())
+            })
+        }),
+        None => None,
+    };
+    // `for="[2001:db8::1]:4711"` and `192.0.2.1:4711` carry ports; strip them.
+    let parsed = forwarded.and_then(|v| {
+        v.parse::<std::net::IpAddr>()
+            .ok()
+            .or_else(|| v.parse::<std::net::SocketAddr>().ok().map(|s| s.ip()))
+            .or_else(|| v.trim_matches(['[', ']']).parse().ok())
+    });
+    parsed.or(peer)
+}
+
 fn first(v: &str) -> &str {
     v.split(',').next().unwrap_or(v).trim()
 }
@@ -128,6 +157,27 @@ mod tests {
         assert_eq!(
             base_url(&settings(Some(ProxyHeaders::Forwarded)), &f),
             "https://a.example/auth"
+        );
+        let mut xff = HeaderMap::new();
+        xff.insert("x-forwarded-for", "198.51.100.4, 10.0.0.1".parse().unwrap());
+        let peer = Some("10.0.0.2".parse().unwrap());
+        assert_eq!(
+            client_ip(&settings(None), &xff, peer),
+            peer,
+            "not trusted without --proxy-headers"
+        );
+        assert_eq!(
+            client_ip(&settings(Some(ProxyHeaders::XForwarded)), &xff, peer),
+            Some("198.51.100.4".parse().unwrap())
+        );
+        let mut fwd = HeaderMap::new();
+        fwd.insert(
+            "forwarded",
+            "for=\"[2001:db8::1]:4711\";proto=https".parse().unwrap(),
+        );
+        assert_eq!(
+            client_ip(&settings(Some(ProxyHeaders::Forwarded)), &fwd, peer),
+            Some("2001:db8::1".parse().unwrap())
         );
         let mut bad = HeaderMap::new();
         bad.insert("host", "evil/x?y".parse().unwrap());

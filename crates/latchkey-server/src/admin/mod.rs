@@ -3,6 +3,7 @@
 //! `AdminAuth::realm(…, Right)` call per handler, made before anything is read.
 
 pub mod clients;
+pub mod components;
 pub mod events;
 pub mod initial_access;
 pub mod realms;
@@ -142,6 +143,24 @@ pub fn routes() -> Router<SharedState> {
             axum::routing::delete(initial_access::delete),
         )
         .route(&format!("{R}/events"), get(events::list))
+        .route(
+            &format!("{R}/components"),
+            get(components::list).post(components::create),
+        )
+        .route(
+            &format!("{R}/components/{{id}}"),
+            get(components::get)
+                .put(components::update)
+                .delete(components::delete),
+        )
+        .route(
+            &format!("{R}/client-registration-policy/providers"),
+            get(components::providers),
+        )
+        .route(
+            &format!("{R}/client-registration-policy/evaluate"),
+            post(components::evaluate),
+        )
 }
 
 /// The caller of an admin endpoint: a valid bearer access token of some realm, whose

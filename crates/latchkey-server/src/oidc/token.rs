@@ -21,19 +21,30 @@ use crate::error::{OAuthCode, OAuthError, no_store};
 use crate::state::{SharedState, now_millis};
 use crate::urls::BaseUrl;
 
-/// The peer address, when the server was started with connect info.
+/// The caller's address: the peer of the connection, or, with `--proxy-headers`, the
+/// client the proxy names (`Forwarded: for=` or the first `X-Forwarded-For`).
 pub struct ClientAddr(pub Option<String>);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+impl FromRequestParts<SharedState> for ClientAddr {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &SharedState,
+    ) -> Result<Self, Self::Rejection> {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip());
         Ok(ClientAddr(
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|c| c.0.ip().to_string()),
+            crate::urls::client_ip(&state.settings, &parts.headers, peer).map(|ip| ip.to_string()),
         ))
+    }
+}
+
+impl ClientAddr {
+    pub fn ip(&self) -> Option<std::net::IpAddr> {
+        self.0.as_deref().and_then(|s| s.parse().ok())
     }
 }
 

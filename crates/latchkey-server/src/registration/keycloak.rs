@@ -6,9 +6,12 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
+use std::net::IpAddr;
+
 use latchkey_core::clients::{NewClient, new_client, open_secret};
 use latchkey_core::crypto::{ct_eq, new_uuid};
 use latchkey_core::merge::merge;
+use latchkey_core::policies::Action;
 use latchkey_core::registration::convert::{REGISTRATION_AUTH_ATTRIBUTE, validate_keycloak_rep};
 use latchkey_core::rep::ClientRep;
 use latchkey_core::store::{ClientRecord, RealmRecord};
@@ -16,8 +19,8 @@ use serde_json::json;
 
 use super::oidc::delete_client;
 use super::{
-    Audit, Caller, Op, RegError, authenticate, context, open, realm_or_404, require_json,
-    store_new, store_replaced,
+    Audit, Caller, Op, RegError, authenticate, context, enforce, open, policy_set, realm_or_404,
+    require_json, store_new, store_replaced,
 };
 use crate::admin::clients::scope_defaults;
 use crate::error::no_store;
@@ -27,6 +30,16 @@ use crate::state::{SharedState, now_millis};
 use crate::urls::BaseUrl;
 
 const PROVIDER: &str = "default";
+
+/// The client scopes a representation asks for (policies see unknown ones too).
+fn requested_scopes(rep: &ClientRep) -> Vec<String> {
+    rep.default_client_scopes
+        .iter()
+        .flatten()
+        .chain(rep.optional_client_scopes.iter().flatten())
+        .cloned()
+        .collect()
+}
 
 fn parse_rep(body: &[u8]) -> Result<ClientRep, RegError> {
     serde_json::from_slice(body)
@@ -72,7 +85,8 @@ pub async fn create(
     let result = match authenticate(&state, &realm, &headers, Op::Create, None).await {
         Err(e) => audit.outcome(Op::Create, None, None, Err(e)).await,
         Ok(caller) => {
-            let result = register(&state, &realm, &caller, &headers, &body).await;
+            let source = ClientAddr(ip.clone()).ip();
+            let result = register(&state, &realm, &caller, source, &headers, &body).await;
             let client_id = result.as_ref().ok().map(|(c, _)| c.client_id.clone());
             audit
                 .outcome(Op::Create, client_id.as_deref(), Some(&caller), result)
@@ -103,6 +117,7 @@ async fn register(
     state: &SharedState,
     realm: &RealmRecord,
     caller: &Caller,
+    source: Option<IpAddr>,
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<(ClientRecord, String), RegError> {
@@ -129,11 +144,24 @@ async fn register(
     let scopes = scope_defaults(state, realm)
         .await
         .map_err(|_| RegError::internal("scope defaults"))?;
+    let requested = requested_scopes(&rep);
     // Without `protocol` or `publicClient` the client is confidential, as in Keycloak.
     let NewClient { mut record, .. } =
         new_client(&realm.id, rep, &scopes, &state.sealer, now_millis())
             .map_err(|e| RegError::metadata(e.to_string()))?;
-    let rat = store_new(state, realm, caller, &mut record).await?;
+    let set = policy_set(caller, None);
+    let admitted = enforce(
+        state,
+        realm,
+        set,
+        Action::Create,
+        source,
+        &mut record.rep,
+        None,
+        &requested,
+    )
+    .await?;
+    let rat = store_new(state, realm, caller, &mut record, &admitted).await?;
     Ok((record, rat))
 }
 
@@ -184,7 +212,8 @@ pub async fn update(
     let result = match open(&audit, &client_id, &headers, Op::Update).await {
         Err(e) => Err(e),
         Ok((client, caller)) => {
-            let result = replace(&state, &realm, client, &caller, &headers, &body).await;
+            let source = ClientAddr(ip.clone()).ip();
+            let result = replace(&state, &realm, client, &caller, source, &headers, &body).await;
             audit
                 .outcome(Op::Update, Some(&client_id), Some(&caller), result)
                 .await
@@ -203,6 +232,7 @@ async fn replace(
     realm: &RealmRecord,
     mut client: ClientRecord,
     caller: &Caller,
+    source: Option<IpAddr>,
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<(ClientRecord, String), RegError> {
@@ -230,8 +260,21 @@ async fn replace(
     if let Some(attrs) = patch.attributes.as_mut() {
         attrs.remove(REGISTRATION_AUTH_ATTRIBUTE);
     }
-    let merged = merge(&client.rep, &patch, &["attributes"]).map_err(RegError::internal)?;
+    let requested = requested_scopes(&patch);
+    let mut merged = merge(&client.rep, &patch, &["attributes"]).map_err(RegError::internal)?;
     validate_keycloak_rep(&merged, context(state))?;
+    let set = policy_set(caller, Some(&client));
+    enforce(
+        state,
+        realm,
+        set,
+        Action::Update,
+        source,
+        &mut merged,
+        Some(&client.rep),
+        &requested,
+    )
+    .await?;
     client.rep = merged;
     let rat = store_replaced(state, realm, caller, headers, &mut client).await?;
     Ok((client, rat))

@@ -14,13 +14,14 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use latchkey_core::clients::{generate_secret, secret_context};
 use latchkey_core::crypto::{ct_eq, hash_token, new_uuid, random_token};
+use latchkey_core::policies::{self, Action};
 use latchkey_core::realm_setup::REGISTRATION_SWITCHES;
 use latchkey_core::registration::RegistrationError;
 use latchkey_core::registration::convert::REGISTRATION_AUTH_ATTRIBUTE;
 use latchkey_core::registration::metadata::ValidationContext;
 use latchkey_core::roles::{AdminRights, Right, expand};
 use latchkey_core::store::{
-    ClientBundle, ClientRecord, EventRecord, InitialAccessRecord, RealmRecord, StoreError,
+    ClientBundle, ClientRecord, EventRecord, Guarded, InitialAccessRecord, RealmRecord, StoreError,
     WriteGuard,
 };
 use serde_json::json;
@@ -121,65 +122,68 @@ pub struct RegError {
     pub status: StatusCode,
     pub error: &'static str,
     pub description: String,
+    /// The policy that refused, for the event.
+    pub policy: Option<String>,
 }
 
 impl RegError {
     pub fn invalid_token(description: impl Into<String>) -> Self {
+        RegError::new(StatusCode::UNAUTHORIZED, "invalid_token", description)
+    }
+
+    pub fn new(status: StatusCode, error: &'static str, description: impl Into<String>) -> Self {
         RegError {
-            status: StatusCode::UNAUTHORIZED,
-            error: "invalid_token",
+            status,
+            error,
             description: description.into(),
+            policy: None,
+        }
+    }
+
+    /// SPEC §5: a policy refused; 403 `insufficient_scope` with Keycloak's text.
+    pub fn policy(name: &str, why: &str) -> Self {
+        RegError {
+            policy: Some(name.to_string()),
+            ..RegError::insufficient_scope(policies::refusal_message(name, why))
         }
     }
 
     pub fn insufficient_scope(description: impl Into<String>) -> Self {
-        RegError {
-            status: StatusCode::FORBIDDEN,
-            error: "insufficient_scope",
-            description: description.into(),
-        }
+        RegError::new(StatusCode::FORBIDDEN, "insufficient_scope", description)
     }
 
     pub fn not_found() -> Self {
-        RegError {
-            status: StatusCode::NOT_FOUND,
-            error: "invalid_request",
-            description: "Client not found".into(),
-        }
+        RegError::new(StatusCode::NOT_FOUND, "invalid_request", "Client not found")
     }
 
     pub fn metadata(description: impl Into<String>) -> Self {
-        RegError {
-            status: StatusCode::BAD_REQUEST,
-            error: "invalid_client_metadata",
-            description: description.into(),
-        }
+        RegError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_client_metadata",
+            description,
+        )
     }
 
     pub fn internal(e: impl std::fmt::Display) -> Self {
         tracing::error!(error = %e, "internal error");
-        RegError {
-            status: StatusCode::INTERNAL_SERVER_ERROR,
-            error: "server_error",
-            description: "internal error".into(),
-        }
+        RegError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            "internal error",
+        )
     }
 }
 
 impl From<RegistrationError> for RegError {
     fn from(e: RegistrationError) -> Self {
-        RegError {
-            status: StatusCode::BAD_REQUEST,
-            error: e.code(),
-            description: e.to_string(),
-        }
+        RegError::new(StatusCode::BAD_REQUEST, e.code(), e.to_string())
     }
 }
 
 impl From<StoreError> for RegError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Precondition { what } => RegError::invalid_token(what),
+            StoreError::Precondition { failed } => RegError::invalid_token(failed.to_string()),
             StoreError::Conflict { what } => RegError::metadata(format!("{what} in use")),
             StoreError::NotFound => RegError::not_found(),
             StoreError::Backend(m) => RegError::internal(m),
@@ -339,6 +343,12 @@ impl Audit<'_> {
         }
         if let Some(e) = error {
             details.insert("error_description".to_string(), e.description.clone());
+            if let Some(p) = &e.policy {
+                details.insert("policy".to_string(), p.clone());
+            }
+        }
+        if !switch(self.realm, POLICIES_SWITCH) {
+            details.insert("policies".to_string(), "disabled".to_string());
         }
         let event = EventRecord {
             id: new_uuid(),
@@ -381,10 +391,12 @@ pub async fn realm_or_404(state: &SharedState, name: &str) -> Result<RealmRecord
     crate::oidc::enabled_realm(state, name)
         .await
         .map_err(RegError::internal)?
-        .ok_or(RegError {
-            status: StatusCode::NOT_FOUND,
-            error: "invalid_request",
-            description: "Realm does not exist".into(),
+        .ok_or_else(|| {
+            RegError::new(
+                StatusCode::NOT_FOUND,
+                "invalid_request",
+                "Realm does not exist",
+            )
         })
 }
 
@@ -420,6 +432,7 @@ pub async fn store_new(
     realm: &RealmRecord,
     caller: &Caller,
     client: &mut ClientRecord,
+    admitted: &Admitted,
 ) -> Result<String, RegError> {
     client
         .rep
@@ -439,6 +452,7 @@ pub async fn store_new(
             Caller::InitialAccess(t) => Some(t.token_hash.clone()),
             _ => None,
         },
+        max_clients: admitted.max_clients.as_ref().map(|(n, _)| *n),
         now_secs: now_millis() / 1000,
         ..Default::default()
     };
@@ -448,6 +462,15 @@ pub async fn store_new(
     };
     match state.store.create_client(bundle, &guard).await {
         Ok(()) => Ok(rat),
+        Err(StoreError::Precondition {
+            failed: Guarded::MaxClients,
+        }) => {
+            let (max, name) = admitted.max_clients.clone().unwrap_or_default();
+            Err(RegError::policy(
+                &name,
+                &format!("It's allowed to have max {max} clients per realm"),
+            ))
+        }
         Err(StoreError::Precondition { .. }) => Err(RegError::invalid_token(
             "No remaining count on initial access token",
         )),
@@ -500,8 +523,122 @@ pub async fn store_replaced(
     }
 }
 
+/// What the policies let through: the client limit the store must hold the insert to.
+#[derive(Debug, Clone, Default)]
+pub struct Admitted {
+    /// `(limit, policy name)`
+    pub max_clients: Option<(i64, String)>,
+}
+
+/// The policy set a request runs under (SPEC §6): anonymous callers the `anonymous` set,
+/// tokens the `authenticated` one, and a registration access token the set its client was
+/// registered under.
+pub fn policy_set(caller: &Caller, client: Option<&ClientRecord>) -> &'static str {
+    match caller {
+        Caller::Anonymous => policies::ANONYMOUS,
+        Caller::RegistrationToken => {
+            let registered = client
+                .and_then(|c| c.rep.attributes.as_ref())
+                .and_then(|a| a.get(REGISTRATION_AUTH_ATTRIBUTE));
+            if registered.map(String::as_str) == Some(policies::ANONYMOUS) {
+                policies::ANONYMOUS
+            } else {
+                policies::AUTHENTICATED
+            }
+        }
+        _ => policies::AUTHENTICATED,
+    }
+}
+
+/// Addresses the trusted-hosts policies' host names resolve to, looked up asynchronously
+/// with a time limit (no blocking DNS on the request path).
+async fn resolve_trusted(
+    components: &[latchkey_core::store::ComponentRecord],
+) -> BTreeMap<String, Vec<std::net::IpAddr>> {
+    let mut out = BTreeMap::new();
+    for c in components
+        .iter()
+        .filter(|c| c.provider_id == policies::Provider::TrustedHosts.id())
+    {
+        for host in c.config.get("trusted-hosts").into_iter().flatten() {
+            let name = host.to_ascii_lowercase();
+            if name.is_empty()
+                || name.starts_with("*.")
+                || name == "localhost"
+                || name.parse::<std::net::IpAddr>().is_ok()
+                || out.contains_key(&name)
+            {
+                continue;
+            }
+            let lookup = tokio::net::lookup_host((name.clone(), 0));
+            let ips = match tokio::time::timeout(std::time::Duration::from_secs(2), lookup).await {
+                Ok(Ok(addrs)) => addrs.map(|a| a.ip()).collect(),
+                _ => Vec::new(),
+            };
+            out.insert(name, ips);
+        }
+    }
+    out
+}
+
+/// Runs the request's policy set on the client about to be stored (SPEC §6): refusals are
+/// 403 with Keycloak's text; on create, the policies' effects are applied to `client`.
+/// With `clientRegistrationPoliciesEnabled` off, nothing runs.
+#[allow(clippy::too_many_arguments)]
+pub async fn enforce(
+    state: &SharedState,
+    realm: &RealmRecord,
+    sub_type: &str,
+    action: Action,
+    source: Option<std::net::IpAddr>,
+    client: &mut latchkey_core::rep::ClientRep,
+    previous: Option<&latchkey_core::rep::ClientRep>,
+    requested_scopes: &[String],
+) -> Result<Admitted, RegError> {
+    if !switch(realm, POLICIES_SWITCH) {
+        return Ok(Admitted::default());
+    }
+    let components = state.store.list_components(&realm.id).await?;
+    let admitted = match action {
+        Action::Create => Admitted {
+            max_clients: policies::apply_on_create(&components, sub_type, client).max_clients,
+        },
+        Action::Update => Admitted::default(),
+    };
+    let resolved = resolve_trusted(&components).await;
+    let realm_scopes = realm_scope_sets(state, realm).await?;
+    let request = policies::Request {
+        action,
+        source,
+        resolved_hosts: &resolved,
+        client,
+        previous,
+        requested_scopes,
+        realm_scopes: &realm_scopes,
+        // The store enforces the limit atomically; no count is needed here.
+        client_count: None,
+    };
+    for verdict in policies::evaluate(&components, sub_type, &request) {
+        if let Some(why) = verdict.refusal {
+            return Err(RegError::policy(&verdict.name, &why));
+        }
+    }
+    Ok(admitted)
+}
+
+/// The realm's default and optional client scope names (what `allow-default-scopes` admits).
+pub async fn realm_scope_sets(
+    state: &SharedState,
+    realm: &RealmRecord,
+) -> Result<Vec<String>, RegError> {
+    let scopes = crate::admin::clients::scope_defaults(state, realm)
+        .await
+        .map_err(|_| RegError::internal("scope defaults"))?;
+    Ok(scopes.default.into_iter().chain(scopes.optional).collect())
+}
+
 /// The origins allowed to call the `openid-connect` endpoint from a browser: those of the
-/// realm's live initial access tokens (registration-web-origins policies add theirs).
+/// realm's live initial access tokens and of its registration-web-origins policies.
 pub async fn allowed_origin(
     state: &SharedState,
     realm: &RealmRecord,
@@ -510,10 +647,16 @@ pub async fn allowed_origin(
     let origin = headers.get(header::ORIGIN)?.to_str().ok()?;
     let now = now_millis() / 1000;
     let tokens = state.store.list_initial_access(&realm.id).await.ok()?;
-    let allowed = tokens
+    let by_token = tokens
         .iter()
         .filter(|t| !t.expired(now))
         .any(|t| t.web_origins.iter().any(|o| o == origin || o == "*"));
+    let allowed = by_token || {
+        let components = state.store.list_components(&realm.id).await.ok()?;
+        policies::web_origins(&components)
+            .iter()
+            .any(|o| o == origin || o == "*")
+    };
     if allowed {
         HeaderValue::from_str(origin).ok()
     } else {

@@ -5,16 +5,19 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use std::net::IpAddr;
+
 use latchkey_core::clients::{NewClient, new_client, open_secret};
 use latchkey_core::crypto::{ct_eq, hash_token, new_uuid};
+use latchkey_core::policies::Action;
 use latchkey_core::registration::convert::{to_client_rep, to_metadata};
 use latchkey_core::registration::metadata::{ClientMetadata, parse_object};
 use latchkey_core::store::{ClientRecord, RealmRecord};
 use serde_json::{Map, Value, json};
 
 use super::{
-    Audit, Caller, Op, RegError, allowed_origin, authenticate, context, open, realm_or_404,
-    require_json, store_new, store_replaced, with_cors,
+    Audit, Caller, Op, RegError, allowed_origin, authenticate, context, enforce, open, policy_set,
+    realm_or_404, require_json, store_new, store_replaced, with_cors,
 };
 use crate::admin::clients::scope_defaults;
 use crate::error::no_store;
@@ -102,6 +105,15 @@ async fn check_sector(state: &SharedState, meta: &ClientMetadata) -> Result<(), 
     Ok(())
 }
 
+/// The scope names a registration asks for (policies see unknown ones too).
+fn requested_scopes(meta: &ClientMetadata) -> Vec<String> {
+    meta.scope
+        .iter()
+        .flat_map(|s| s.split(' '))
+        .map(str::to_string)
+        .collect()
+}
+
 /// Validates a request body into metadata and the Keycloak client it describes.
 async fn describe(
     state: &SharedState,
@@ -181,7 +193,8 @@ pub async fn create(
     let result = match authenticate(&state, &realm, &headers, Op::Create, None).await {
         Err(e) => audit.outcome(Op::Create, None, None, Err(e)).await,
         Ok(caller) => {
-            let result = register(&state, &realm, &caller, &headers, &body).await;
+            let source = ClientAddr(ip.clone()).ip();
+            let result = register(&state, &realm, &caller, source, &headers, &body).await;
             let client_id = result.as_ref().ok().map(|(c, _, _)| c.client_id.clone());
             audit
                 .outcome(Op::Create, client_id.as_deref(), Some(&caller), result)
@@ -209,6 +222,7 @@ async fn register(
     state: &SharedState,
     realm: &RealmRecord,
     caller: &Caller,
+    source: Option<IpAddr>,
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<(ClientRecord, Option<String>, String), RegError> {
@@ -218,14 +232,27 @@ async fn register(
         return Err(RegError::metadata("Client Identifier included"));
     }
     let client_id = new_uuid();
-    let (_, rep) = describe(state, realm, &obj, &client_id, None).await?;
+    let (meta, rep) = describe(state, realm, &obj, &client_id, None).await?;
     let scopes = scope_defaults(state, realm)
         .await
         .map_err(|_| RegError::internal("scope defaults"))?;
     let NewClient { mut record, secret } =
         new_client(&realm.id, rep, &scopes, &state.sealer, now_millis())
             .map_err(|e| RegError::metadata(e.to_string()))?;
-    let rat = store_new(state, realm, caller, &mut record).await?;
+    let set = policy_set(caller, None);
+    let requested = requested_scopes(&meta);
+    let admitted = enforce(
+        state,
+        realm,
+        set,
+        Action::Create,
+        source,
+        &mut record.rep,
+        None,
+        &requested,
+    )
+    .await?;
+    let rat = store_new(state, realm, caller, &mut record, &admitted).await?;
     Ok((record, secret, rat))
 }
 
@@ -286,7 +313,11 @@ pub async fn update(
     let result = match open(&audit, &client_id, &headers, Op::Update).await {
         Err(e) => Err(e),
         Ok((client, caller)) => {
-            let result = replace(&state, &base, &realm, client, &caller, &headers, &body).await;
+            let source = ClientAddr(ip.clone()).ip();
+            let result = replace(
+                &state, &base, &realm, client, &caller, source, &headers, &body,
+            )
+            .await;
             audit
                 .outcome(Op::Update, Some(&client_id), Some(&caller), result)
                 .await
@@ -304,12 +335,14 @@ pub async fn update(
 
 /// RFC 7592 §2.2: the body replaces the registration; server-managed members may only be
 /// repeated unchanged; the registration access token rotates.
+#[allow(clippy::too_many_arguments)]
 async fn replace(
     state: &SharedState,
     base: &BaseUrl,
     realm: &RealmRecord,
     mut client: ClientRecord,
     caller: &Caller,
+    source: Option<IpAddr>,
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<(ClientRecord, Option<String>, String), RegError> {
@@ -363,7 +396,20 @@ async fn replace(
             return Err(managed(key));
         }
     }
-    let (_, rep) = describe(state, realm, &obj, &client.client_id, Some(&client)).await?;
+    let (meta, mut rep) = describe(state, realm, &obj, &client.client_id, Some(&client)).await?;
+    let set = policy_set(caller, Some(&client));
+    let requested = requested_scopes(&meta);
+    enforce(
+        state,
+        realm,
+        set,
+        Action::Update,
+        source,
+        &mut rep,
+        Some(&client.rep),
+        &requested,
+    )
+    .await?;
     client.rep = rep;
     let rat = store_replaced(state, realm, caller, headers, &mut client).await?;
     let secret = open_secret(&client, &state.sealer);

@@ -42,7 +42,7 @@ async fn anonymous_realm(app: &TestApp) {
         .put(
             "/admin/realms/acme",
             &admin,
-            json!({"attributes": {"clientRegistrationAnonymousEnabled": "true"}}),
+            json!({"attributes": {"clientRegistrationAnonymousEnabled": "true", "clientRegistrationPoliciesEnabled": "false"}}),
         )
         .await;
     assert_eq!(r.status, StatusCode::NO_CONTENT);

@@ -404,6 +404,19 @@ async fn anonymous_registration_follows_its_switch(app: &TestApp) {
     assert_eq!(count_clients(app, &admin).await, before);
 
     set_switch(app, &admin, "acme", ANONYMOUS, "true").await;
+    // Keycloak's default anonymous policies trust no host: the switch alone still leaves
+    // anonymous registration refused, by the Trusted Hosts policy.
+    for p in Provider::ALL {
+        let r = create(app, p, None, p.body("anon")).await;
+        assert_error(
+            &r,
+            StatusCode::FORBIDDEN,
+            "insufficient_scope",
+            Some("Policy 'Trusted Hosts' rejected request to client-registration service."),
+        );
+    }
+    assert_eq!(count_clients(app, &admin).await, before);
+    set_switch(app, &admin, "acme", POLICIES, "false").await;
     for p in Provider::ALL {
         let r = create(app, p, None, p.body("anon")).await;
         assert_created(p, &r);
