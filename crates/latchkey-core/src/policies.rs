@@ -205,15 +205,14 @@ fn list<'a>(c: &'a ComponentRecord, key: &str) -> impl Iterator<Item = &'a str> 
 /// Checks a component's configuration (400 `errorMessage` on the components API).
 pub fn validate_config(provider: Provider, c: &ComponentRecord) -> Result<(), String> {
     match provider {
-        Provider::TrustedHosts => {
+        Provider::TrustedHosts
             if !flag(c, "host-sending-registration-request-must-match", true)
-                && !flag(c, "client-uris-must-match", true)
-            {
-                return Err(
-                    "At least one of hosts verification or client URIs validation must be enabled"
-                        .into(),
-                );
-            }
+                && !flag(c, "client-uris-must-match", true) =>
+        {
+            return Err(
+                "At least one of hosts verification or client URIs validation must be enabled"
+                    .into(),
+            );
         }
         Provider::MaxClients => match first(c, "max-clients").map(str::parse::<i64>) {
             Some(Ok(n)) if n > 0 => {}

@@ -10,6 +10,7 @@ mod admin_api;
 mod discovery;
 mod e2e;
 mod outbound;
+mod policies;
 mod registration;
 mod store_suite;
 mod token;

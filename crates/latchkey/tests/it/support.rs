@@ -1,10 +1,12 @@
 //! Test harness: a store on a fresh SQLite file or a fresh PostgreSQL schema, the router
 //! in process, and request helpers.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
+use axum::extract::ConnectInfo;
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
 use base64::Engine;
 use latchkey_core::crypto::{SecretBox, random_token};
@@ -15,6 +17,10 @@ use latchkey_server::{AppState, ServerSettings};
 use latchkey_store::SqlStore;
 use serde_json::Value;
 use tower::ServiceExt;
+
+/// The peer address in-process requests come from.
+pub const TEST_PEER: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 40000);
 
 pub const ADMIN: &str = "admin";
 pub const ADMIN_PASSWORD: &str = "admin-password";
@@ -184,7 +190,12 @@ impl TestApp {
         })
     }
 
-    pub async fn send(&self, req: Request<Body>) -> Resp {
+    /// Sends a request in process. Unless the request says otherwise, the caller's address
+    /// is `TEST_PEER` (what a real connection would give the server).
+    pub async fn send(&self, mut req: Request<Body>) -> Resp {
+        if req.extensions().get::<ConnectInfo<SocketAddr>>().is_none() {
+            req.extensions_mut().insert(ConnectInfo(TEST_PEER));
+        }
         let resp = self.router.clone().oneshot(req).await.expect("infallible");
         let status = resp.status();
         let headers = resp.headers().clone();
