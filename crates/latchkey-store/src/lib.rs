@@ -122,8 +122,20 @@ impl SqlStore {
             .await
             .map_err(backend_err)?;
         let store = SqlStore { pool, backend };
-        store.migrate().await?;
-        Ok(store)
+        // Nodes starting together on one PostgreSQL can collide creating the migrations
+        // table itself (a catalog unique violation); the loser retries and finds it.
+        let mut attempt = 0;
+        loop {
+            match store.migrate().await {
+                Ok(()) => return Ok(store),
+                Err(e) if attempt < 3 => {
+                    attempt += 1;
+                    tracing::warn!(error = %e, attempt, "migration failed; retrying");
+                    tokio::time::sleep(Duration::from_millis(100 * attempt)).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     pub fn backend(&self) -> Backend {

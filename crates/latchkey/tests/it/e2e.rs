@@ -317,3 +317,146 @@ fn flags_beat_environment_beat_the_config_file() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// SPEC §11 / issue 4: two `latchkey start` nodes on one PostgreSQL; 40 anonymous
+/// registrations split across both against a max-clients limit with 5 free slots admit
+/// exactly 5.
+#[tokio::test]
+async fn max_clients_holds_across_two_nodes_on_postgres() {
+    let Some(db) = TestDb::new(Backend::Postgres).await else {
+        return;
+    };
+    let key = latchkey_core::crypto::SecretBox::generate_encoded();
+    let env = [
+        ("LATCHKEY_MASTER_KEY", key.as_str()),
+        ("LATCHKEY_BOOTSTRAP_ADMIN_USERNAME", "admin"),
+        ("LATCHKEY_BOOTSTRAP_ADMIN_PASSWORD", "e2e-pass"),
+    ];
+    let args = [
+        "start",
+        "--http-host",
+        "127.0.0.1",
+        "--http-port",
+        "0",
+        "--hostname",
+        "http://127.0.0.1",
+        "--db-url",
+        db.url.as_str(),
+    ];
+    let a = Server::start(&args, &env);
+    let b = Server::start(&args, &env);
+    latchkey_server::fetch::install_default_tls_provider();
+    let http = reqwest::Client::new();
+    let tok: Value = http
+        .post(format!(
+            "{}/realms/master/protocol/openid-connect/token",
+            a.base
+        ))
+        .form(&[
+            ("grant_type", "password"),
+            ("client_id", "admin-cli"),
+            ("username", "admin"),
+            ("password", "e2e-pass"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let admin = tok["access_token"].as_str().unwrap().to_string();
+    let r = http
+        .post(format!("{}/admin/realms", b.base))
+        .bearer_auth(&admin)
+        .json(&json!({"realm": "race", "enabled": true, "attributes": {"clientRegistrationAnonymousEnabled": "true"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "a token of node A works on node B");
+    let comps: Value = http
+        .get(format!("{}/admin/realms/race/components?type=org.keycloak.services.clientregistration.policy.ClientRegistrationPolicy", a.base))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let clients: Value = http
+        .get(format!("{}/admin/realms/race/clients", a.base))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let limit = clients.as_array().unwrap().len() + 5;
+    for c in comps
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["subType"] == "anonymous")
+    {
+        let config = match c["providerId"].as_str().unwrap() {
+            "trusted-hosts" => {
+                json!({"trusted-hosts": ["127.0.0.1"], "client-uris-must-match": ["false"]})
+            }
+            "max-clients" => json!({"max-clients": [limit.to_string()]}),
+            _ => continue,
+        };
+        let mut updated = c.clone();
+        updated["config"] = config;
+        let r = http
+            .put(format!(
+                "{}/admin/realms/race/components/{}",
+                a.base,
+                c["id"].as_str().unwrap()
+            ))
+            .bearer_auth(&admin)
+            .json(&updated)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 204);
+    }
+    let mut tasks = Vec::new();
+    for i in 0..40 {
+        let base = if i % 2 == 0 {
+            a.base.clone()
+        } else {
+            b.base.clone()
+        };
+        let http = http.clone();
+        tasks.push(tokio::spawn(async move {
+            http.post(format!(
+                "{base}/realms/race/clients-registrations/openid-connect"
+            ))
+            .json(&json!({"grant_types": ["client_credentials"]}))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+        }));
+    }
+    let mut statuses = Vec::new();
+    for t in tasks {
+        statuses.push(t.await.unwrap());
+    }
+    let admitted = statuses.iter().filter(|s| **s == 201).count();
+    let refused = statuses.iter().filter(|s| **s == 403).count();
+    assert_eq!((admitted, refused), (5, 35), "{statuses:?}");
+    let clients: Value = http
+        .get(format!("{}/admin/realms/race/clients", b.base))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(clients.as_array().unwrap().len(), limit);
+    a.stop();
+    b.stop();
+}
