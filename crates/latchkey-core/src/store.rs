@@ -347,7 +347,15 @@ pub trait Store: Send + Sync + 'static {
     async fn insert_event(&self, event: &EventRecord) -> StoreResult<()>;
     async fn list_events(&self, realm_id: &str, q: &EventQuery) -> StoreResult<Vec<EventRecord>>;
 
+    /// Marks an access token (by `jti`) revoked until it would have expired anyway.
+    async fn revoke_jti(&self, realm_id: &str, jti: &str, expires_at: Millis) -> StoreResult<()>;
+    async fn is_revoked(&self, jti: &str) -> StoreResult<bool>;
+
     async fn insert_refresh_token(&self, token: &RefreshTokenRecord) -> StoreResult<()>;
+    /// Reads a refresh token without spending it (introspection).
+    async fn refresh_token(&self, hash: &str) -> StoreResult<Option<RefreshTokenRecord>>;
+    /// Revokes a refresh token; `Ok(false)` when there was none.
+    async fn delete_refresh_token(&self, hash: &str) -> StoreResult<bool>;
     /// Takes a refresh token out of the store if it exists and has not expired: at most one
     /// caller ever gets it, so a rotated token cannot be used twice.
     async fn take_refresh_token(

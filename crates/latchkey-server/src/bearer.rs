@@ -1,6 +1,6 @@
 //! Access tokens presented as `Authorization: Bearer`: signature against the issuing
-//! realm's keys, type, expiry, and that the user and the client it was issued to still
-//! exist and are enabled, so deleting or disabling either stops its tokens at once.
+//! realm's keys, type, expiry, revocation, and that the user and the client it was issued
+//! to still exist and are enabled, so deleting or disabling either stops its tokens at once.
 
 use axum::http::{HeaderMap, header};
 use latchkey_core::jwt;
@@ -73,6 +73,19 @@ pub async fn verify_access_token(
         .map_err(|_| BearerError::Invalid)?;
     let exp = claims.get("exp").and_then(Value::as_i64).unwrap_or(0);
     if claims.get("typ").and_then(Value::as_str) != Some("Bearer") || exp * 1000 <= now_millis() {
+        return Err(BearerError::Invalid);
+    }
+    // RFC 7009: a revoked access token stops working everywhere at once.
+    let jti = claims
+        .get("jti")
+        .and_then(Value::as_str)
+        .ok_or(BearerError::Invalid)?;
+    if state
+        .store
+        .is_revoked(jti)
+        .await
+        .map_err(|e| internal(e.to_string()))?
+    {
         return Err(BearerError::Invalid);
     }
     let sub = claims

@@ -96,6 +96,8 @@ pub enum OAuthCode {
     UnauthorizedClient,
     UnsupportedGrantType,
     InvalidScope,
+    /// RFC 7009 §2.2.1
+    UnsupportedTokenType,
 }
 
 impl OAuthCode {
@@ -107,6 +109,7 @@ impl OAuthCode {
             OAuthCode::UnauthorizedClient => "unauthorized_client",
             OAuthCode::UnsupportedGrantType => "unsupported_grant_type",
             OAuthCode::InvalidScope => "invalid_scope",
+            OAuthCode::UnsupportedTokenType => "unsupported_token_type",
         }
     }
 }

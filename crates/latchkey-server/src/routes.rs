@@ -11,6 +11,9 @@ pub const OAUTH_DISCOVERY: &str = "/realms/{realm}/.well-known/oauth-authorizati
 pub const OAUTH_DISCOVERY_ROOT: &str = "/.well-known/oauth-authorization-server/realms/{realm}";
 pub const CERTS: &str = "/realms/{realm}/protocol/openid-connect/certs";
 pub const TOKEN: &str = "/realms/{realm}/protocol/openid-connect/token";
+pub const INTROSPECT: &str = "/realms/{realm}/protocol/openid-connect/token/introspect";
+pub const REVOKE: &str = "/realms/{realm}/protocol/openid-connect/revoke";
+pub const USERINFO: &str = "/realms/{realm}/protocol/openid-connect/userinfo";
 
 pub const REGISTRATION_OIDC: &str = "/realms/{realm}/clients-registrations/openid-connect";
 pub const REGISTRATION_OIDC_CLIENT: &str =

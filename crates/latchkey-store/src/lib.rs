@@ -562,6 +562,7 @@ impl Store for SqlStore {
     async fn delete_realm(&self, realm_id: &str) -> StoreResult<()> {
         let mut tx = self.pool.begin().await.map_err(backend_err)?;
         for table in [
+            "revoked_tokens",
             "components",
             "events",
             "initial_access_tokens",
@@ -1287,6 +1288,48 @@ impl Store for SqlStore {
         }
         let rows = query.fetch_all(&self.pool).await.map_err(backend_err)?;
         rows.iter().map(event_row).collect()
+    }
+
+    async fn revoke_jti(&self, realm_id: &str, jti: &str, expires_at: Millis) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO revoked_tokens (jti, realm_id, expires_at) VALUES ($1, $2, $3) ON CONFLICT (jti) DO NOTHING",
+        )
+        .bind(jti)
+        .bind(realm_id)
+        .bind(expires_at)
+        .execute(&self.pool)
+        .await
+        .map(|_| ())
+        .map_err(backend_err)
+    }
+
+    async fn is_revoked(&self, jti: &str) -> StoreResult<bool> {
+        let row = sqlx::query("SELECT jti FROM revoked_tokens WHERE jti = $1")
+            .bind(jti)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend_err)?;
+        Ok(row.is_some())
+    }
+
+    async fn refresh_token(&self, hash: &str) -> StoreResult<Option<RefreshTokenRecord>> {
+        let row = sqlx::query(
+            "SELECT hash, realm_id, client_uuid, user_id, scope, session_id, auth_time, expires_at FROM refresh_tokens WHERE hash = $1",
+        )
+        .bind(hash)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend_err)?;
+        row.as_ref().map(refresh_row).transpose()
+    }
+
+    async fn delete_refresh_token(&self, hash: &str) -> StoreResult<bool> {
+        let n = sqlx::query("DELETE FROM refresh_tokens WHERE hash = $1")
+            .bind(hash)
+            .execute(&self.pool)
+            .await
+            .map_err(backend_err)?;
+        Ok(n.rows_affected() > 0)
     }
 
     async fn insert_refresh_token(&self, t: &RefreshTokenRecord) -> StoreResult<()> {

@@ -133,4 +133,15 @@ CREATE TABLE components (
 CREATE INDEX components_realm ON components (realm_id);
 "#,
     ),
+    (
+        4,
+        r#"
+CREATE TABLE revoked_tokens (
+    jti TEXT PRIMARY KEY,
+    realm_id TEXT NOT NULL,
+    expires_at BIGINT NOT NULL
+);
+CREATE INDEX revoked_tokens_expiry ON revoked_tokens (expires_at);
+"#,
+    ),
 ];

@@ -1,8 +1,11 @@
 //! OAuth 2.0 / OIDC protocol endpoints: discovery, JWKS, the token endpoint.
 
+pub mod client_auth;
 pub mod discovery;
+pub mod introspect;
 pub mod mint;
 pub mod token;
+pub mod userinfo;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -18,6 +21,12 @@ pub fn routes() -> Router<SharedState> {
         .route(routes::OAUTH_DISCOVERY_ROOT, get(discovery::oauth_metadata))
         .route(routes::CERTS, get(discovery::certs))
         .route(routes::TOKEN, post(token::token))
+        .route(routes::INTROSPECT, post(introspect::introspect))
+        .route(routes::REVOKE, post(introspect::revoke))
+        .route(
+            routes::USERINFO,
+            get(userinfo::userinfo).post(userinfo::userinfo),
+        )
 }
 
 /// The realm by name, if it exists and is enabled: a disabled realm serves no protocol

@@ -25,9 +25,15 @@ async fn every_advertised_endpoint_answers(app: &TestApp) {
             let path = url
                 .strip_prefix("http://localhost:8080")
                 .expect("same origin");
-            // GET for documents, POST for the token and registration endpoints; either way
-            // never 404/405.
-            let method = if key == "token_endpoint" || key == "registration_endpoint" {
+            // GET for documents and userinfo, POST for the endpoints that take forms or JSON;
+            // either way never 404/405.
+            let method = if matches!(
+                key.as_str(),
+                "token_endpoint"
+                    | "registration_endpoint"
+                    | "introspection_endpoint"
+                    | "revocation_endpoint"
+            ) {
                 Method::POST
             } else {
                 Method::GET

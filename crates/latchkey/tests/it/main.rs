@@ -9,6 +9,7 @@ mod support;
 mod admin_api;
 mod discovery;
 mod e2e;
+mod introspect;
 mod outbound;
 mod policies;
 mod registration;

@@ -1,0 +1,167 @@
+//! Token introspection (RFC 7662) and revocation (RFC 7009). The caller authenticates as
+//! a client of the realm; any confidential client may introspect the realm's tokens, as
+//! in Keycloak; a client may revoke only the tokens issued to it.
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use latchkey_core::crypto::hash_token;
+use latchkey_core::jwt;
+use serde_json::{Value, json};
+
+use super::client_auth::{Params, authenticate, credentials};
+use super::enabled_realm;
+use crate::bearer::{BearerError, looks_like_jwt, verify_access_token};
+use crate::error::{OAuthCode, OAuthError, no_store};
+use crate::state::{SharedState, now_millis};
+
+fn json_no_store(v: Value) -> Response {
+    let mut resp = axum::Json(v).into_response();
+    no_store(&mut resp);
+    resp
+}
+
+pub async fn introspect(
+    State(state): State<SharedState>,
+    Path(realm_name): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    match inspect(&state, &realm_name, &headers, &body).await {
+        Ok(v) => json_no_store(v),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn inspect(
+    state: &SharedState,
+    realm_name: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Value, OAuthError> {
+    let realm = enabled_realm(state, realm_name)
+        .await
+        .map_err(OAuthError::Internal)?
+        .ok_or(OAuthError::UnknownRealm)?;
+    let p = Params::parse(headers, body)?;
+    let caller = authenticate(state, &realm, &credentials(headers, &p)?).await?;
+    if caller.rep.is_public() {
+        return Err(OAuthError::invalid_client(
+            "Public clients may not introspect tokens",
+            false,
+        ));
+    }
+    let token = p.require("token")?;
+    let inactive = json!({"active": false});
+    if looks_like_jwt(token) {
+        // Another realm's token fails verification here: inactive, not an error.
+        return match verify_access_token(state, token, Some(&realm)).await {
+            Ok(v) => {
+                let mut out = v.claims;
+                out["active"] = json!(true);
+                out["client_id"] = json!(v.client.client_id);
+                out["username"] = json!(v.user.username);
+                out["token_type"] = json!("Bearer");
+                Ok(out)
+            }
+            Err(BearerError::Invalid) => Ok(inactive),
+            Err(BearerError::Internal(e)) => Err(OAuthError::Internal(e)),
+        };
+    }
+    let Some(rt) = state.store.refresh_token(&hash_token(token)).await? else {
+        return Ok(inactive);
+    };
+    if rt.realm_id != realm.id || rt.expires_at <= now_millis() {
+        return Ok(inactive);
+    }
+    let client = state
+        .store
+        .client(&realm.id, &rt.client_uuid)
+        .await?
+        .filter(|c| c.rep.is_enabled());
+    let user = state
+        .store
+        .user(&realm.id, &rt.user_id)
+        .await?
+        .filter(|u| u.rep.enabled.unwrap_or(false));
+    let (Some(client), Some(user)) = (client, user) else {
+        return Ok(inactive);
+    };
+    Ok(json!({
+        "active": true,
+        "token_type": "Refresh",
+        "client_id": client.client_id,
+        "username": user.username,
+        "sub": user.id,
+        "scope": rt.scope,
+        "exp": rt.expires_at / 1000,
+        "sid": rt.session_id,
+        "iss": crate::urls::base_url(&state.settings, headers) + &format!("/realms/{}", realm.name),
+    }))
+}
+
+/// RFC 7009 §2.2: 200 whether or not the token was valid; a token issued to another client
+/// is left alone.
+pub async fn revoke(
+    State(state): State<SharedState>,
+    Path(realm_name): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    match revoke_token(&state, &realm_name, &headers, &body).await {
+        Ok(()) => json_no_store(json!({})),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn revoke_token(
+    state: &SharedState,
+    realm_name: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(), OAuthError> {
+    let realm = enabled_realm(state, realm_name)
+        .await
+        .map_err(OAuthError::Internal)?
+        .ok_or(OAuthError::UnknownRealm)?;
+    let p = Params::parse(headers, body)?;
+    let caller = authenticate(state, &realm, &credentials(headers, &p)?).await?;
+    let token = p.require("token")?;
+    if let Some(hint) = p.get("token_type_hint")
+        && !matches!(hint, "access_token" | "refresh_token")
+    {
+        return Err(OAuthError::new(
+            OAuthCode::UnsupportedTokenType,
+            format!("Unsupported token_type_hint: {hint}"),
+        ));
+    }
+    if looks_like_jwt(token) {
+        let Ok(parsed) = jwt::parse(token) else {
+            return Ok(());
+        };
+        let keys = state
+            .realm_keys(&realm)
+            .await
+            .map_err(OAuthError::Internal)?;
+        let Ok(claims) = parsed.verify(&keys.jwks) else {
+            return Ok(());
+        };
+        let azp = claims.get("azp").and_then(Value::as_str);
+        let jti = claims.get("jti").and_then(Value::as_str);
+        let exp = claims.get("exp").and_then(Value::as_i64).unwrap_or(0);
+        if let (Some(azp), Some(jti)) = (azp, jti)
+            && azp == caller.client_id
+        {
+            state.store.revoke_jti(&realm.id, jti, exp * 1000).await?;
+        }
+        return Ok(());
+    }
+    let hash = hash_token(token);
+    if let Some(rt) = state.store.refresh_token(&hash).await?
+        && rt.client_uuid == caller.id
+    {
+        state.store.delete_refresh_token(&hash).await?;
+    }
+    Ok(())
+}
