@@ -68,6 +68,46 @@ impl Unverified {
         self.claims.get(name).and_then(Value::as_str)
     }
 
+    pub fn alg(&self) -> Option<&str> {
+        self.header.get("alg").and_then(Value::as_str)
+    }
+
+    /// Verifies against the first key of `jwks` that fits: the header's `kid` when it has
+    /// one, else any key of the right type (client keys often carry no `kid`).
+    pub fn verify_any(self, jwks: &[Value]) -> Result<Value, JwtError> {
+        let alg = self.alg().ok_or(JwtError::Malformed)?;
+        let kty = match alg {
+            "RS256" | "PS256" => "RSA",
+            "ES256" => "EC",
+            _ => return Err(JwtError::UnknownKey),
+        };
+        let kid = self.kid();
+        let candidates = jwks.iter().filter(|k| {
+            k.get("kty").and_then(Value::as_str) == Some(kty)
+                && kid.is_none_or(|kid| k.get("kid").and_then(Value::as_str) == Some(kid))
+                && k.get("use")
+                    .and_then(Value::as_str)
+                    .is_none_or(|u| u == "sig")
+        });
+        for jwk in candidates {
+            if verify_with_jwk(jwk, alg, self.signing_input.as_bytes(), &self.signature) {
+                return Ok(self.claims);
+            }
+        }
+        Err(JwtError::Signature)
+    }
+
+    /// Verifies an HS256 signature with a shared secret (client_secret_jwt), in constant time.
+    pub fn verify_hs256(self, secret: &[u8]) -> Result<Value, JwtError> {
+        if self.alg() != Some("HS256") {
+            return Err(JwtError::UnknownKey);
+        }
+        let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, secret);
+        aws_lc_rs::hmac::verify(&key, self.signing_input.as_bytes(), &self.signature)
+            .map(|_| self.claims)
+            .map_err(|_| JwtError::Signature)
+    }
+
     /// Verifies against the key in `jwks` whose `kid` and `alg` match the header; the
     /// header's `alg` must be the key's own (no algorithm confusion, no `none`).
     pub fn verify(self, jwks: &[Value]) -> Result<Value, JwtError> {

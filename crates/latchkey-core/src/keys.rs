@@ -163,12 +163,17 @@ pub fn verify_with_jwk(jwk: &Value, alg: &str, message: &[u8], sig: &[u8]) -> bo
             .and_then(|s| URL_SAFE_NO_PAD.decode(s).ok())
     };
     match (alg, jwk.get("kty").and_then(Value::as_str)) {
-        ("RS256", Some("RSA")) => {
+        ("RS256" | "PS256", Some("RSA")) => {
             let (Some(n), Some(e)) = (field("n"), field("e")) else {
                 return false;
             };
+            let params = if alg == "RS256" {
+                &signature::RSA_PKCS1_2048_8192_SHA256
+            } else {
+                &signature::RSA_PSS_2048_8192_SHA256
+            };
             signature::RsaPublicKeyComponents { n, e }
-                .verify(&signature::RSA_PKCS1_2048_8192_SHA256, message, sig)
+                .verify(params, message, sig)
                 .is_ok()
         }
         ("ES256", Some("EC")) => {

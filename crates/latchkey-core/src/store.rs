@@ -350,6 +350,9 @@ pub trait Store: Send + Sync + 'static {
     /// Marks an access token (by `jti`) revoked until it would have expired anyway.
     async fn revoke_jti(&self, realm_id: &str, jti: &str, expires_at: Millis) -> StoreResult<()>;
     async fn is_revoked(&self, jti: &str) -> StoreResult<bool>;
+    /// Records a client assertion's `jti` (namespaced by the caller); `Ok(false)` when it
+    /// was seen before: an assertion is accepted once (RFC 7523 §3).
+    async fn use_assertion(&self, id: &str, expires_at: Millis) -> StoreResult<bool>;
 
     async fn insert_refresh_token(&self, token: &RefreshTokenRecord) -> StoreResult<()>;
     /// Reads a refresh token without spending it (introspection).

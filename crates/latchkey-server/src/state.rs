@@ -49,6 +49,9 @@ impl RealmKeys {
     }
 }
 
+/// A client's `jwks_uri` document as fetched: when, and its keys.
+type CachedJwks = (std::time::Instant, Arc<Vec<Value>>);
+
 pub struct AppState {
     pub store: Arc<dyn Store>,
     pub sealer: Arc<SecretBox>,
@@ -56,6 +59,8 @@ pub struct AppState {
     pub metrics: Metrics,
     /// The one outbound HTTP client (SPEC §10): loopback only in dev mode.
     pub fetcher: Fetcher,
+    /// Clients' `jwks_uri` documents: URL → (fetched at, keys).
+    client_jwks: Mutex<HashMap<String, CachedJwks>>,
     keys: Mutex<HashMap<String, Arc<RealmKeys>>>,
 }
 
@@ -74,6 +79,7 @@ impl AppState {
             settings,
             metrics: Metrics::default(),
             fetcher,
+            client_jwks: Mutex::new(HashMap::new()),
             keys: Mutex::new(HashMap::new()),
         }
     }
@@ -104,6 +110,41 @@ impl AppState {
         }
         let keys = Arc::new(RealmKeys { signing, jwks });
         self.lock_keys().insert(realm.id.clone(), keys.clone());
+        Ok(keys)
+    }
+
+    /// A client's keys from its `jwks_uri`, cached for five minutes; `refresh` refetches
+    /// (a client may rotate its keys) unless the cached copy is under 30 s old.
+    pub async fn client_jwks(&self, uri: &str, refresh: bool) -> Result<Vec<Value>, String> {
+        let cached = self
+            .client_jwks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(uri)
+            .cloned();
+        if let Some((at, keys)) = &cached {
+            let age = at.elapsed().as_secs();
+            if age < 300 && (!refresh || age < 30) {
+                return Ok(keys.as_ref().clone());
+            }
+        }
+        let doc = self
+            .fetcher
+            .get_json(uri)
+            .await
+            .map_err(|e| format!("jwks_uri: {e}"))?;
+        let keys: Vec<Value> = doc
+            .get("keys")
+            .and_then(Value::as_array)
+            .cloned()
+            .ok_or("jwks_uri: not a JWK Set")?;
+        self.client_jwks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(
+                uri.to_string(),
+                (std::time::Instant::now(), Arc::new(keys.clone())),
+            );
         Ok(keys)
     }
 

@@ -1312,6 +1312,18 @@ impl Store for SqlStore {
         Ok(row.is_some())
     }
 
+    async fn use_assertion(&self, id: &str, expires_at: Millis) -> StoreResult<bool> {
+        let n = sqlx::query(
+            "INSERT INTO used_assertions (id, expires_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(id)
+        .bind(expires_at)
+        .execute(&self.pool)
+        .await
+        .map_err(backend_err)?;
+        Ok(n.rows_affected() == 1)
+    }
+
     async fn refresh_token(&self, hash: &str) -> StoreResult<Option<RefreshTokenRecord>> {
         let row = sqlx::query(
             "SELECT hash, realm_id, client_uuid, user_id, scope, session_id, auth_time, expires_at FROM refresh_tokens WHERE hash = $1",

@@ -142,6 +142,10 @@ CREATE TABLE revoked_tokens (
     expires_at BIGINT NOT NULL
 );
 CREATE INDEX revoked_tokens_expiry ON revoked_tokens (expires_at);
+CREATE TABLE used_assertions (
+    id TEXT PRIMARY KEY,
+    expires_at BIGINT NOT NULL
+);
 "#,
     ),
 ];

@@ -9,10 +9,14 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use latchkey_core::clients::open_secret;
 use latchkey_core::crypto::ct_eq;
+use latchkey_core::jwt;
+use latchkey_core::registration::convert::to_metadata;
+use latchkey_core::registration::metadata::ASSERTION_ALGS_PRIVATE_KEY;
 use latchkey_core::store::{ClientRecord, RealmRecord};
+use serde_json::{Map, Value};
 
 use crate::error::{OAuthCode, OAuthError};
-use crate::state::SharedState;
+use crate::state::{SharedState, now_millis};
 
 /// Form parameters; each may appear once (RFC 6749 §3.2). Empty values count as absent,
 /// since some clients (python-keycloak) send every field.
@@ -58,15 +62,46 @@ impl Params {
     }
 }
 
-/// The client's claimed identity: HTTP Basic (RFC 6749 §2.3.1, form-encoded parts) or the
-/// body's `client_id` / `client_secret`.
+/// The client's claimed identity: HTTP Basic (RFC 6749 §2.3.1, form-encoded parts), the
+/// body's `client_id` / `client_secret`, or a JWT client assertion (RFC 7523 §2.2).
 pub struct Credentials {
     pub client_id: String,
     pub secret: Option<String>,
     pub basic: bool,
+    pub assertion: Option<String>,
 }
 
+pub const JWT_BEARER_ASSERTION: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+/// Clock skew tolerated on a client assertion's `exp` and `nbf`.
+const SKEW_SECS: i64 = 10;
+
 pub fn credentials(headers: &HeaderMap, p: &Params) -> Result<Credentials, OAuthError> {
+    if let Some(assertion) = p.get("client_assertion") {
+        if p.get("client_assertion_type") != Some(JWT_BEARER_ASSERTION) {
+            return Err(OAuthError::invalid_client(
+                "client_assertion_type must be urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                false,
+            ));
+        }
+        // RFC 7523 §3: the client is the assertion's subject; a client_id sent beside it
+        // must agree.
+        let sub = jwt::parse(assertion)
+            .ok()
+            .and_then(|a| a.claim_str("sub").map(str::to_string))
+            .ok_or_else(|| OAuthError::invalid_client("Invalid client assertion", false))?;
+        if p.get("client_id").is_some_and(|c| c != sub) {
+            return Err(OAuthError::invalid_client(
+                "client_id and the assertion's subject differ",
+                false,
+            ));
+        }
+        return Ok(Credentials {
+            client_id: sub,
+            secret: None,
+            basic: false,
+            assertion: Some(assertion.to_string()),
+        });
+    }
     let basic = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -95,6 +130,7 @@ pub fn credentials(headers: &HeaderMap, p: &Params) -> Result<Credentials, OAuth
             client_id,
             secret: Some(decode(secret)?),
             basic: true,
+            assertion: None,
         });
     }
     let client_id = p
@@ -104,15 +140,19 @@ pub fn credentials(headers: &HeaderMap, p: &Params) -> Result<Credentials, OAuth
         client_id: client_id.to_string(),
         secret: p.get("client_secret").map(str::to_string),
         basic: false,
+        assertion: None,
     })
 }
 
 /// Authenticates the client (RFC 6749 §2.3). Every failure is `invalid_client` with the
 /// same description, so a caller learns nothing about which client ids exist.
+/// `audiences` are the values a client assertion's `aud` may name (the issuer and the
+/// endpoint's URL).
 pub async fn authenticate(
     state: &SharedState,
     realm: &RealmRecord,
     creds: &Credentials,
+    audiences: &[String],
 ) -> Result<ClientRecord, OAuthError> {
     let fail =
         || OAuthError::invalid_client("Invalid client or Invalid client credentials", creds.basic);
@@ -124,11 +164,22 @@ pub async fn authenticate(
     if !client.rep.is_enabled() || client.rep.is_bearer_only() {
         return Err(fail());
     }
+    if let Some(assertion) = &creds.assertion {
+        return match verify_assertion(state, &client, assertion, audiences).await {
+            Ok(()) => Ok(client),
+            Err(why) => {
+                tracing::debug!(client = %client.client_id, %why, "client assertion refused");
+                Err(fail())
+            }
+        };
+    }
     if client.rep.is_public() {
         return Ok(client);
     }
-    if !client.rep.uses_secret() {
-        // Assertion-based authentication arrives with the OIDC flows issue.
+    // A client registered for assertions authenticates with one; a secret alone is not it.
+    if client.rep.client_authenticator_type.as_deref() != Some("client-secret")
+        && client.rep.client_authenticator_type.is_some()
+    {
         return Err(fail());
     }
     let offered = creds.secret.as_deref().ok_or_else(fail)?;
@@ -138,4 +189,129 @@ pub async fn authenticate(
     } else {
         Err(fail())
     }
+}
+
+/// What a client assertion's `aud` may name: the issuer, or the URL of the token,
+/// introspection or revocation endpoint it is sent to.
+pub fn audiences(base: &crate::urls::BaseUrl, realm: &str) -> Vec<String> {
+    let mut v = vec![base.issuer(realm)];
+    for route in [
+        crate::routes::TOKEN,
+        crate::routes::INTROSPECT,
+        crate::routes::REVOKE,
+    ] {
+        v.push(base.join(&crate::routes::for_realm(route, realm)));
+    }
+    v
+}
+
+/// RFC 7523 §3 client assertion checks: signature by the client's keys (`private_key_jwt`:
+/// its registered `jwks` or `jwks_uri`; `client_secret_jwt`: HS256 with its secret),
+/// `iss` = `sub` = client_id, `aud` names us, not expired, `jti` never seen before.
+async fn verify_assertion(
+    state: &SharedState,
+    client: &ClientRecord,
+    assertion: &str,
+    audiences: &[String],
+) -> Result<(), String> {
+    let parsed = jwt::parse(assertion).map_err(|e| e.to_string())?;
+    let metadata = to_metadata(&client.rep);
+    let alg = parsed.alg().unwrap_or("").to_string();
+    if let Some(registered) = metadata
+        .get("token_endpoint_auth_signing_alg")
+        .and_then(Value::as_str)
+        && registered != alg
+    {
+        return Err(format!("alg {alg} is not the registered {registered}"));
+    }
+    let claims = match client.rep.client_authenticator_type.as_deref() {
+        Some("client-jwt") => {
+            if !ASSERTION_ALGS_PRIVATE_KEY.contains(&alg.as_str()) {
+                return Err(format!("alg {alg} not accepted for private_key_jwt"));
+            }
+            let jwks = client_keys(state, &metadata, false).await?;
+            match parsed.verify_any(&jwks) {
+                Ok(c) => c,
+                Err(_) if metadata.get("jwks_uri").is_some() => {
+                    // The client may have rotated its keys: fetch them once more.
+                    let fresh = client_keys(state, &metadata, true).await?;
+                    jwt::parse(assertion)
+                        .map_err(|e| e.to_string())?
+                        .verify_any(&fresh)
+                        .map_err(|e| e.to_string())?
+                }
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+        Some("client-secret-jwt") => {
+            let secret = open_secret(client, &state.sealer).ok_or("client has no secret")?;
+            parsed
+                .verify_hs256(secret.as_bytes())
+                .map_err(|e| e.to_string())?
+        }
+        _ => return Err("client does not authenticate with assertions".into()),
+    };
+    let claim = |k: &str| claims.get(k).and_then(Value::as_str);
+    if claim("iss") != Some(client.client_id.as_str())
+        || claim("sub") != Some(client.client_id.as_str())
+    {
+        return Err("iss and sub must be the client_id".into());
+    }
+    let aud_ok = match claims.get("aud") {
+        Some(Value::String(a)) => audiences.contains(a),
+        Some(Value::Array(list)) => list
+            .iter()
+            .filter_map(Value::as_str)
+            .any(|a| audiences.iter().any(|x| x == a)),
+        _ => false,
+    };
+    if !aud_ok {
+        return Err("aud does not name this server".into());
+    }
+    let now = now_millis() / 1000;
+    let exp = claims
+        .get("exp")
+        .and_then(Value::as_i64)
+        .ok_or("exp missing")?;
+    if exp + SKEW_SECS < now {
+        return Err("assertion expired".into());
+    }
+    if claims
+        .get("nbf")
+        .and_then(Value::as_i64)
+        .is_some_and(|nbf| nbf > now + SKEW_SECS)
+    {
+        return Err("assertion not yet valid".into());
+    }
+    let jti = claim("jti").ok_or("jti missing")?;
+    let fresh = state
+        .store
+        .use_assertion(&format!("{}:{jti}", client.id), (exp + SKEW_SECS) * 1000)
+        .await
+        .map_err(|e| e.to_string())?;
+    if !fresh {
+        return Err("jti already used".into());
+    }
+    Ok(())
+}
+
+/// The client's registered public keys: `jwks`, or `jwks_uri` through the safe fetcher,
+/// cached for five minutes.
+async fn client_keys(
+    state: &SharedState,
+    metadata: &Map<String, Value>,
+    refresh: bool,
+) -> Result<Vec<Value>, String> {
+    if let Some(keys) = metadata
+        .get("jwks")
+        .and_then(|j| j.get("keys"))
+        .and_then(Value::as_array)
+    {
+        return Ok(keys.clone());
+    }
+    let uri = metadata
+        .get("jwks_uri")
+        .and_then(Value::as_str)
+        .ok_or("client has no keys")?;
+    state.client_jwks(uri, refresh).await
 }

@@ -12,7 +12,12 @@ use crate::state::SharedState;
 use crate::urls::BaseUrl;
 
 pub const GRANT_TYPES: [&str; 3] = ["client_credentials", "password", "refresh_token"];
-pub const AUTH_METHODS: [&str; 2] = ["client_secret_basic", "client_secret_post"];
+pub const AUTH_METHODS: [&str; 4] = [
+    "client_secret_basic",
+    "client_secret_post",
+    "client_secret_jwt",
+    "private_key_jwt",
+];
 
 fn not_found() -> Response {
     (
@@ -54,6 +59,7 @@ async fn metadata(state: &SharedState, base: &BaseUrl, realm: &str) -> Result<Va
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256", "ES256"],
         "token_endpoint_auth_methods_supported": AUTH_METHODS,
+        "token_endpoint_auth_signing_alg_values_supported": ["RS256", "PS256", "ES256", "HS256"],
         "scopes_supported": scopes_supported,
         "claims_supported": [
             "iss", "sub", "aud", "exp", "iat", "azp", "typ", "scope", "preferred_username",

@@ -10,7 +10,7 @@ use latchkey_core::crypto::hash_token;
 use latchkey_core::jwt;
 use serde_json::{Value, json};
 
-use super::client_auth::{Params, authenticate, credentials};
+use super::client_auth::{Params, audiences, authenticate, credentials};
 use super::enabled_realm;
 use crate::bearer::{BearerError, looks_like_jwt, verify_access_token};
 use crate::error::{OAuthCode, OAuthError, no_store};
@@ -45,7 +45,14 @@ async fn inspect(
         .map_err(OAuthError::Internal)?
         .ok_or(OAuthError::UnknownRealm)?;
     let p = Params::parse(headers, body)?;
-    let caller = authenticate(state, &realm, &credentials(headers, &p)?).await?;
+    let base = crate::urls::BaseUrl(crate::urls::base_url(&state.settings, headers));
+    let caller = authenticate(
+        state,
+        &realm,
+        &credentials(headers, &p)?,
+        &audiences(&base, &realm.name),
+    )
+    .await?;
     if caller.rep.is_public() {
         return Err(OAuthError::invalid_client(
             "Public clients may not introspect tokens",
@@ -126,7 +133,14 @@ async fn revoke_token(
         .map_err(OAuthError::Internal)?
         .ok_or(OAuthError::UnknownRealm)?;
     let p = Params::parse(headers, body)?;
-    let caller = authenticate(state, &realm, &credentials(headers, &p)?).await?;
+    let base = crate::urls::BaseUrl(crate::urls::base_url(&state.settings, headers));
+    let caller = authenticate(
+        state,
+        &realm,
+        &credentials(headers, &p)?,
+        &audiences(&base, &realm.name),
+    )
+    .await?;
     let token = p.require("token")?;
     if let Some(hint) = p.get("token_type_hint")
         && !matches!(hint, "access_token" | "refresh_token")

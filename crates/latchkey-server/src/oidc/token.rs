@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use latchkey_core::crypto::{hash_token, new_uuid, verify_password};
 use latchkey_core::store::{RealmRecord, UserRecord};
 
-use super::client_auth::{Params, authenticate, credentials};
+use super::client_auth::{Params, audiences, authenticate, credentials};
 use super::enabled_realm;
 use super::mint::{Grant, GrantedScope, Session, issue, resolve_scope};
 use crate::error::{OAuthCode, OAuthError, no_store};
@@ -78,7 +78,7 @@ async fn handle(
     let p = Params::parse(headers, body)?;
     let grant_type = p.require("grant_type")?.to_string();
     let creds = credentials(headers, &p)?;
-    let client = authenticate(state, &realm, &creds).await?;
+    let client = authenticate(state, &realm, &creds, &audiences(base, &realm.name)).await?;
     let now = now_millis();
     match grant_type.as_str() {
         "client_credentials" => {

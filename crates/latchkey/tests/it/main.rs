@@ -7,6 +7,7 @@
 mod support;
 
 mod admin_api;
+mod assertions;
 mod discovery;
 mod e2e;
 mod introspect;

@@ -1,0 +1,206 @@
+//! Client authentication by JWT assertion (RFC 7523): `private_key_jwt` with registered
+//! `jwks` or `jwks_uri`, and `client_secret_jwt`.
+
+use axum::http::{Method, StatusCode};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use latchkey_core::keys::{self, Alg, SigningKey};
+use serde_json::{Value, json};
+
+use crate::support::{Resp, TestApp};
+
+const TOKEN: &str = "/realms/acme/protocol/openid-connect/token";
+const ISSUER: &str = "http://localhost:8080/realms/acme";
+const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+async fn register(app: &TestApp, body: Value) -> Value {
+    let admin = app.admin_token().await;
+    if app.get("/admin/realms/acme", &admin).await.status == StatusCode::NOT_FOUND {
+        app.create_realm(&admin, "acme").await;
+    }
+    let iat = app
+        .post(
+            "/admin/realms/acme/clients-initial-access",
+            &admin,
+            json!({"count": 1}),
+        )
+        .await;
+    let r = app
+        .json(
+            Method::POST,
+            "/realms/acme/clients-registrations/openid-connect",
+            iat.body["token"].as_str(),
+            Some(body),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    r.body
+}
+
+fn claims(client_id: &str, aud: &str, exp_in: i64, jti: &str) -> Value {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    json!({"iss": client_id, "sub": client_id, "aud": aud, "exp": now + exp_in, "iat": now, "jti": jti})
+}
+
+async fn token_with(app: &TestApp, assertion: &str) -> Resp {
+    app.form(
+        TOKEN,
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_assertion_type", ASSERTION_TYPE),
+            ("client_assertion", assertion),
+        ],
+        None,
+    )
+    .await
+}
+
+fn hs256(secret: &str, claims: &Value) -> String {
+    let header = URL_SAFE_NO_PAD.encode(json!({"alg": "HS256", "typ": "JWT"}).to_string());
+    let body = URL_SAFE_NO_PAD.encode(claims.to_string());
+    let input = format!("{header}.{body}");
+    let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, secret.as_bytes());
+    let sig = aws_lc_rs::hmac::sign(&key, input.as_bytes());
+    format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig.as_ref()))
+}
+
+async fn private_key_jwt_with_registered_jwks(app: &TestApp) {
+    for alg in [Alg::Es256, Alg::Rs256] {
+        let generated = keys::generate(alg).unwrap();
+        let key = SigningKey::from_pkcs8(generated.kid.clone(), alg, &generated.pkcs8).unwrap();
+        let reg = register(app, json!({"grant_types": ["client_credentials"], "token_endpoint_auth_method": "private_key_jwt", "jwks": {"keys": [generated.public_jwk]}})).await;
+        assert!(
+            reg.get("client_secret").is_none(),
+            "no secret for private_key_jwt"
+        );
+        let id = reg["client_id"].as_str().unwrap();
+        let ok = latchkey_core::jwt::sign(&key, &claims(id, ISSUER, 60, "a1")).unwrap();
+        let r = token_with(app, &ok).await;
+        assert_eq!(r.status, StatusCode::OK, "{alg:?}: {}", r.text);
+        assert_eq!(
+            app.verify("acme", r.body["access_token"].as_str().unwrap())
+                .await["azp"],
+            json!(id)
+        );
+        // RFC 7523 §3: a jti is accepted once.
+        let replay = token_with(app, &ok).await;
+        assert_eq!(
+            (replay.status, replay.body["error"].as_str()),
+            (StatusCode::UNAUTHORIZED, Some("invalid_client"))
+        );
+        // The token endpoint URL is an audience too.
+        let to_endpoint = latchkey_core::jwt::sign(
+            &key,
+            &claims(id, &format!("http://localhost:8080{TOKEN}"), 60, "a2"),
+        )
+        .unwrap();
+        assert_eq!(token_with(app, &to_endpoint).await.status, StatusCode::OK);
+        for (why, c) in [
+            (
+                "foreign audience",
+                claims(id, "https://other.example", 60, "a3"),
+            ),
+            ("expired", claims(id, ISSUER, -120, "a4")),
+            ("another subject", claims("someone-else", ISSUER, 60, "a5")),
+        ] {
+            let bad = latchkey_core::jwt::sign(&key, &c).unwrap();
+            let r = token_with(app, &bad).await;
+            assert_eq!(
+                (r.status, r.body["error"].as_str()),
+                (StatusCode::UNAUTHORIZED, Some("invalid_client")),
+                "{why}"
+            );
+        }
+        let stranger = keys::generate(alg).unwrap();
+        let stranger = SigningKey::from_pkcs8(generated.kid.clone(), alg, &stranger.pkcs8).unwrap();
+        let forged = latchkey_core::jwt::sign(&stranger, &claims(id, ISSUER, 60, "a6")).unwrap();
+        assert_eq!(
+            token_with(app, &forged).await.status,
+            StatusCode::UNAUTHORIZED,
+            "signed by a key the client did not register"
+        );
+        // Its secretless registration cannot authenticate any other way.
+        let plain = app
+            .form(
+                TOKEN,
+                &[
+                    ("grant_type", "client_credentials"),
+                    ("client_id", id),
+                    ("client_secret", ""),
+                ],
+                None,
+            )
+            .await;
+        assert_eq!(plain.status, StatusCode::UNAUTHORIZED);
+    }
+}
+
+async fn client_secret_jwt_signs_with_the_secret(app: &TestApp) {
+    let reg = register(app, json!({"grant_types": ["client_credentials"], "token_endpoint_auth_method": "client_secret_jwt"})).await;
+    let id = reg["client_id"].as_str().unwrap();
+    let secret = reg["client_secret"].as_str().unwrap();
+    let r = token_with(app, &hs256(secret, &claims(id, ISSUER, 60, "s1"))).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let wrong = token_with(app, &hs256("not-the-secret", &claims(id, ISSUER, 60, "s2"))).await;
+    assert_eq!(
+        (wrong.status, wrong.body["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("invalid_client"))
+    );
+    // alg none is never a signature.
+    let header = URL_SAFE_NO_PAD.encode(r#"{"alg":"none"}"#);
+    let body = URL_SAFE_NO_PAD.encode(claims(id, ISSUER, 60, "s3").to_string());
+    assert_eq!(
+        token_with(app, &format!("{header}.{body}.")).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let wrong_type = app
+        .form(
+            TOKEN,
+            &[
+                ("grant_type", "client_credentials"),
+                ("client_assertion_type", "urn:example"),
+                ("client_assertion", "x"),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(wrong_type.body["error"], "invalid_client");
+}
+
+crate::on_both_backends!(
+    private_key_jwt_with_registered_jwks,
+    client_secret_jwt_signs_with_the_secret
+);
+
+/// `jwks_uri` keys come through the safe fetcher (dev mode: loopback http allowed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn private_key_jwt_with_a_jwks_uri() {
+    let app = TestApp::new(crate::support::Backend::Sqlite).await.unwrap();
+    let generated = keys::generate(Alg::Es256).unwrap();
+    let key = SigningKey::from_pkcs8(generated.kid.clone(), Alg::Es256, &generated.pkcs8).unwrap();
+    let jwks = json!({"keys": [generated.public_jwk]});
+    let doc = axum::Router::new().route(
+        "/jwks",
+        axum::routing::get(move || {
+            let jwks = jwks.clone();
+            async move { axum::Json(jwks) }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, doc).await;
+    });
+    let reg = register(&app, json!({"grant_types": ["client_credentials"], "token_endpoint_auth_method": "private_key_jwt",
+        "jwks_uri": format!("http://{addr}/jwks"), "token_endpoint_auth_signing_alg": "ES256"})).await;
+    let id = reg["client_id"].as_str().unwrap();
+    let r = token_with(
+        &app,
+        &latchkey_core::jwt::sign(&key, &claims(id, ISSUER, 60, "u1")).unwrap(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+}
