@@ -354,6 +354,25 @@ pub trait Store: Send + Sync + 'static {
     /// was seen before: an assertion is accepted once (RFC 7523 §3).
     async fn use_assertion(&self, id: &str, expires_at: Millis) -> StoreResult<bool>;
 
+    /// Short-lived server state shared by every node (pending authorization requests,
+    /// browser sessions, authorization codes, consents), keyed by `(kind, id)`; `id` is a
+    /// hash wherever it is a credential.
+    async fn put_transient(
+        &self,
+        kind: &str,
+        id: &str,
+        realm_id: &str,
+        data: &Value,
+        expires_at: Millis,
+    ) -> StoreResult<()>;
+    async fn get_transient(&self, kind: &str, id: &str, now: Millis) -> StoreResult<Option<Value>>;
+    /// Takes an entry out: of concurrent takers exactly one gets it (single-use codes).
+    async fn take_transient(&self, kind: &str, id: &str, now: Millis)
+    -> StoreResult<Option<Value>>;
+    async fn delete_transient(&self, kind: &str, id: &str) -> StoreResult<()>;
+    /// Revokes every refresh token of a login session (a replayed code or refresh token).
+    async fn delete_session_refresh_tokens(&self, session_id: &str) -> StoreResult<()>;
+
     async fn insert_refresh_token(&self, token: &RefreshTokenRecord) -> StoreResult<()>;
     /// Reads a refresh token without spending it (introspection).
     async fn refresh_token(&self, hash: &str) -> StoreResult<Option<RefreshTokenRecord>>;

@@ -14,6 +14,10 @@ pub const TOKEN: &str = "/realms/{realm}/protocol/openid-connect/token";
 pub const INTROSPECT: &str = "/realms/{realm}/protocol/openid-connect/token/introspect";
 pub const REVOKE: &str = "/realms/{realm}/protocol/openid-connect/revoke";
 pub const USERINFO: &str = "/realms/{realm}/protocol/openid-connect/userinfo";
+pub const AUTH: &str = "/realms/{realm}/protocol/openid-connect/auth";
+pub const LOGOUT: &str = "/realms/{realm}/protocol/openid-connect/logout";
+pub const LOGIN_ACTION: &str = "/realms/{realm}/login-actions/authenticate";
+pub const CONSENT_ACTION: &str = "/realms/{realm}/login-actions/consent";
 
 pub const REGISTRATION_OIDC: &str = "/realms/{realm}/clients-registrations/openid-connect";
 pub const REGISTRATION_OIDC_CLIENT: &str =

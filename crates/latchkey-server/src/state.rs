@@ -61,10 +61,15 @@ pub struct AppState {
     pub fetcher: Fetcher,
     /// Clients' `jwks_uri` documents: URL → (fetched at, keys).
     client_jwks: Mutex<HashMap<String, CachedJwks>>,
+    /// Failed sign-ins per user and per address: (count, window start). Per node.
+    login_failures: Mutex<HashMap<String, (u32, std::time::Instant)>>,
     keys: Mutex<HashMap<String, Arc<RealmKeys>>>,
 }
 
 pub type SharedState = Arc<AppState>;
+
+const LOGIN_FAILURES: u32 = 5;
+const LOGIN_WINDOW: std::time::Duration = std::time::Duration::from_secs(300);
 
 impl AppState {
     pub fn new(store: Arc<dyn Store>, sealer: Arc<SecretBox>, settings: ServerSettings) -> Self {
@@ -80,6 +85,7 @@ impl AppState {
             metrics: Metrics::default(),
             fetcher,
             client_jwks: Mutex::new(HashMap::new()),
+            login_failures: Mutex::new(HashMap::new()),
             keys: Mutex::new(HashMap::new()),
         }
     }
@@ -146,6 +152,38 @@ impl AppState {
                 (std::time::Instant::now(), Arc::new(keys.clone())),
             );
         Ok(keys)
+    }
+
+    /// Five failed sign-ins within five minutes lock the key (a user or an address) until
+    /// the window ends.
+    pub fn login_throttled(&self, key: &str) -> bool {
+        let map = self
+            .login_failures
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        map.get(key)
+            .is_some_and(|(n, since)| *n >= LOGIN_FAILURES && since.elapsed() < LOGIN_WINDOW)
+    }
+
+    pub fn login_failed(&self, key: &str) {
+        let mut map = self
+            .login_failures
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let entry = map
+            .entry(key.to_string())
+            .or_insert((0, std::time::Instant::now()));
+        if entry.1.elapsed() >= LOGIN_WINDOW {
+            *entry = (0, std::time::Instant::now());
+        }
+        entry.0 += 1;
+    }
+
+    pub fn login_succeeded(&self, key: &str) {
+        self.login_failures
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(key);
     }
 
     pub fn forget_realm_keys(&self, realm_id: &str) {

@@ -13,6 +13,7 @@ use latchkey_core::Millis;
 use latchkey_core::store::*;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde_json::Value;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 
@@ -562,6 +563,7 @@ impl Store for SqlStore {
     async fn delete_realm(&self, realm_id: &str) -> StoreResult<()> {
         let mut tx = self.pool.begin().await.map_err(backend_err)?;
         for table in [
+            "transient",
             "revoked_tokens",
             "components",
             "events",
@@ -1342,6 +1344,81 @@ impl Store for SqlStore {
             .await
             .map_err(backend_err)?;
         Ok(n.rows_affected() > 0)
+    }
+
+    async fn put_transient(
+        &self,
+        kind: &str,
+        id: &str,
+        realm_id: &str,
+        data: &Value,
+        expires_at: Millis,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO transient (kind, id, realm_id, data, expires_at) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (kind, id) DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at",
+        )
+        .bind(kind)
+        .bind(id)
+        .bind(realm_id)
+        .bind(to_doc(data)?)
+        .bind(expires_at)
+        .execute(&self.pool)
+        .await
+        .map(|_| ())
+        .map_err(backend_err)
+    }
+
+    async fn get_transient(&self, kind: &str, id: &str, now: Millis) -> StoreResult<Option<Value>> {
+        let row = sqlx::query(
+            "SELECT data FROM transient WHERE kind = $1 AND id = $2 AND expires_at > $3",
+        )
+        .bind(kind)
+        .bind(id)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend_err)?;
+        row.as_ref().map(|r| from_doc(r, "data")).transpose()
+    }
+
+    async fn take_transient(
+        &self,
+        kind: &str,
+        id: &str,
+        now: Millis,
+    ) -> StoreResult<Option<Value>> {
+        let row = sqlx::query(
+            "DELETE FROM transient WHERE kind = $1 AND id = $2 RETURNING data, expires_at",
+        )
+        .bind(kind)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend_err)?;
+        match row {
+            Some(r) if get::<i64>(&r, "expires_at")? > now => Ok(Some(from_doc(&r, "data")?)),
+            _ => Ok(None),
+        }
+    }
+
+    async fn delete_transient(&self, kind: &str, id: &str) -> StoreResult<()> {
+        sqlx::query("DELETE FROM transient WHERE kind = $1 AND id = $2")
+            .bind(kind)
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+            .map_err(backend_err)
+    }
+
+    async fn delete_session_refresh_tokens(&self, session_id: &str) -> StoreResult<()> {
+        sqlx::query("DELETE FROM refresh_tokens WHERE session_id = $1")
+            .bind(session_id)
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+            .map_err(backend_err)
     }
 
     async fn insert_refresh_token(&self, t: &RefreshTokenRecord) -> StoreResult<()> {

@@ -148,4 +148,19 @@ CREATE TABLE used_assertions (
 );
 "#,
     ),
+    (
+        5,
+        r#"
+CREATE TABLE transient (
+    kind TEXT NOT NULL,
+    id TEXT NOT NULL,
+    realm_id TEXT NOT NULL,
+    data TEXT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    PRIMARY KEY (kind, id)
+);
+CREATE INDEX transient_expiry ON transient (expires_at);
+CREATE INDEX refresh_tokens_session ON refresh_tokens (session_id);
+"#,
+    ),
 ];

@@ -11,7 +11,12 @@ use crate::routes::{self, for_realm};
 use crate::state::SharedState;
 use crate::urls::BaseUrl;
 
-pub const GRANT_TYPES: [&str; 3] = ["client_credentials", "password", "refresh_token"];
+pub const GRANT_TYPES: [&str; 4] = [
+    "authorization_code",
+    "client_credentials",
+    "password",
+    "refresh_token",
+];
 pub const AUTH_METHODS: [&str; 4] = [
     "client_secret_basic",
     "client_secret_post",
@@ -46,6 +51,8 @@ async fn metadata(state: &SharedState, base: &BaseUrl, realm: &str) -> Result<Va
     let url = |route: &str| base.join(&for_realm(route, realm));
     Ok(json!({
         "issuer": base.issuer(realm),
+        "authorization_endpoint": url(routes::AUTH),
+        "end_session_endpoint": url(routes::LOGOUT),
         "token_endpoint": url(routes::TOKEN),
         "jwks_uri": url(routes::CERTS),
         "registration_endpoint": url(routes::REGISTRATION_OIDC),
@@ -55,7 +62,11 @@ async fn metadata(state: &SharedState, base: &BaseUrl, realm: &str) -> Result<Va
         "introspection_endpoint_auth_methods_supported": AUTH_METHODS,
         "revocation_endpoint_auth_methods_supported": AUTH_METHODS,
         "grant_types_supported": GRANT_TYPES,
-        "response_types_supported": [],
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "code_challenge_methods_supported": ["S256"],
+        "authorization_response_iss_parameter_supported": true,
+        "prompt_values_supported": ["none", "login", "consent"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256", "ES256"],
         "token_endpoint_auth_methods_supported": AUTH_METHODS,

@@ -113,6 +113,15 @@ pub struct Grant<'a> {
     /// `Some` issues a refresh token (and `sid`) for this session.
     pub session: Option<Session>,
     pub client_address: Option<String>,
+    /// The authorization request's `nonce`, echoed in the ID token (OIDC Core §3.1.2.1).
+    pub nonce: Option<String>,
+}
+
+/// What `issue` hands out: the token response and the access token's `jti` (so a replayed
+/// authorization code can revoke it).
+pub struct Issued {
+    pub response: Value,
+    pub access_jti: String,
 }
 
 /// Issues the token response for a grant that passed every check.
@@ -121,7 +130,7 @@ pub async fn issue(
     base: &BaseUrl,
     g: Grant<'_>,
     now: Millis,
-) -> Result<Value, OAuthError> {
+) -> Result<Issued, OAuthError> {
     let realm_name = &g.realm.name;
     let issuer = base.issuer(realm_name);
     let lifespan = g.realm.rep.access_token_lifespan.unwrap_or(300).max(1);
@@ -131,7 +140,8 @@ pub async fn issue(
     let mut claims = Map::new();
     claims.insert("exp".into(), json!(exp));
     claims.insert("iat".into(), json!(iat));
-    claims.insert("jti".into(), json!(new_uuid()));
+    let access_jti = new_uuid();
+    claims.insert("jti".into(), json!(access_jti));
     claims.insert("iss".into(), json!(issuer));
     claims.insert("sub".into(), json!(g.user.id));
     claims.insert("typ".into(), json!("Bearer"));
@@ -213,8 +223,15 @@ pub async fn issue(
     if let Some(session) = &g.session {
         if g.scope.openid {
             let id_token = id_token(&issuer, &g, session, &access_token, iat, exp, profile);
+            // OIDC DCR §2: the client's id_token_signed_response_alg, RS256 by default.
+            let registered = latchkey_core::registration::convert::to_metadata(&g.client.rep)
+                .get("id_token_signed_response_alg")
+                .and_then(Value::as_str)
+                .and_then(Alg::parse)
+                .unwrap_or(Alg::Rs256);
+            let id_signer = keys.signer(registered.as_str()).unwrap_or(signer);
             let signed =
-                jwt::sign(signer, &id_token).map_err(|e| OAuthError::Internal(e.to_string()))?;
+                jwt::sign(id_signer, &id_token).map_err(|e| OAuthError::Internal(e.to_string()))?;
             resp.insert("id_token".into(), json!(signed));
         }
         let idle = g.realm.rep.sso_session_idle_timeout.unwrap_or(1800).max(1);
@@ -242,7 +259,10 @@ pub async fn issue(
         resp.insert("refresh_expires_in".into(), json!(0));
     }
     state.metrics.token_issued(g.grant_type);
-    Ok(Value::Object(resp))
+    Ok(Issued {
+        response: Value::Object(resp),
+        access_jti,
+    })
 }
 
 /// Claims of the `profile` and `email` scopes.
@@ -301,6 +321,9 @@ fn id_token(
     c.insert("azp".into(), json!(g.client.client_id));
     c.insert("sid".into(), json!(session.id));
     c.insert("at_hash".into(), json!(at_hash));
+    if let Some(n) = &g.nonce {
+        c.insert("nonce".into(), json!(n));
+    }
     c.insert("acr".into(), json!("1"));
     c.extend(profile);
     Value::Object(c)

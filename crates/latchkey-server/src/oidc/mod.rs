@@ -1,9 +1,11 @@
 //! OAuth 2.0 / OIDC protocol endpoints: discovery, JWKS, the token endpoint.
 
+pub mod authorize;
 pub mod client_auth;
 pub mod discovery;
 pub mod introspect;
 pub mod mint;
+pub mod pages;
 pub mod token;
 pub mod userinfo;
 
@@ -21,6 +23,16 @@ pub fn routes() -> Router<SharedState> {
         .route(routes::OAUTH_DISCOVERY_ROOT, get(discovery::oauth_metadata))
         .route(routes::CERTS, get(discovery::certs))
         .route(routes::TOKEN, post(token::token))
+        .route(
+            routes::AUTH,
+            get(authorize::authorize).post(authorize::authorize),
+        )
+        .route(routes::LOGIN_ACTION, post(authorize::login))
+        .route(routes::CONSENT_ACTION, post(authorize::consent))
+        .route(
+            routes::LOGOUT,
+            get(authorize::logout).post(authorize::logout),
+        )
         .route(routes::INTROSPECT, post(introspect::introspect))
         .route(routes::REVOKE, post(introspect::revoke))
         .route(

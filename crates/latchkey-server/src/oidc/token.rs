@@ -113,8 +113,9 @@ async fn handle(
                 scope,
                 session: None,
                 client_address: addr,
+                nonce: None,
             };
-            issue(state, base, grant, now).await
+            Ok(issue(state, base, grant, now).await?.response)
         }
         "password" => {
             if !client.rep.direct_access_grants() {
@@ -138,18 +139,39 @@ async fn handle(
                     auth_time: now,
                 }),
                 client_address: addr,
+                nonce: None,
             };
-            issue(state, base, grant, now).await
+            Ok(issue(state, base, grant, now).await?.response)
         }
         "refresh_token" => {
             let presented = p.require("refresh_token")?;
             let invalid = || OAuthError::new(OAuthCode::InvalidGrant, "Invalid refresh token");
-            // Taking the token out of the store is the rotation: the old one is spent.
-            let stored = state
+            // Taking the token out of the store is the rotation: the old one is spent, and a
+            // tombstone remembers it. Presenting a spent token again means it leaked:
+            // every refresh token of that login session is revoked (OAuth 2.1 §4.3.1).
+            let hash = hash_token(presented);
+            let Some(stored) = state.store.take_refresh_token(&hash, now).await? else {
+                if let Some(spent) = state
+                    .store
+                    .take_transient(SPENT_REFRESH, &hash, now)
+                    .await?
+                    && let Some(session) = spent.get("session").and_then(|v| v.as_str())
+                {
+                    tracing::warn!(%session, "refresh token replayed; revoking its session's tokens");
+                    state.store.delete_session_refresh_tokens(session).await?;
+                }
+                return Err(invalid());
+            };
+            state
                 .store
-                .take_refresh_token(&hash_token(presented), now)
-                .await?
-                .ok_or_else(invalid)?;
+                .put_transient(
+                    SPENT_REFRESH,
+                    &hash,
+                    &realm.id,
+                    &serde_json::json!({"session": stored.session_id}),
+                    stored.expires_at,
+                )
+                .await?;
             if stored.client_uuid != client.id || stored.realm_id != realm.id {
                 return Err(OAuthError::new(
                     OAuthCode::InvalidGrant,
@@ -191,8 +213,12 @@ async fn handle(
                     auth_time: stored.auth_time,
                 }),
                 client_address: addr,
+                nonce: None,
             };
-            issue(state, base, grant, now).await
+            Ok(issue(state, base, grant, now).await?.response)
+        }
+        "authorization_code" => {
+            super::authorize::redeem_code(state, base, &realm, &client, &p, addr, now).await
         }
         other => Err(OAuthError::new(
             OAuthCode::UnsupportedGrantType,
@@ -201,9 +227,12 @@ async fn handle(
     }
 }
 
+/// Transient kind of a spent refresh token's tombstone.
+const SPENT_REFRESH: &str = "spent-refresh";
+
 /// The resource owner of a password grant: by username, or by email where the realm
 /// allows it; enabled, no pending required action, password right.
-async fn password_user(
+pub async fn password_user(
     state: &SharedState,
     realm: &RealmRecord,
     username: &str,

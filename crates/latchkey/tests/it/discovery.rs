@@ -1,7 +1,7 @@
 //! Discovery documents, the JWKS, health, metrics and the relative path.
 
 use axum::http::{Method, StatusCode};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::support::{Backend, TestApp};
 
@@ -51,11 +51,17 @@ async fn every_advertised_endpoint_answers(app: &TestApp) {
             .iter()
             .filter_map(Value::as_str)
             .collect();
-        assert_eq!(grants, ["client_credentials", "password", "refresh_token"]);
-        assert!(
-            doc.get("authorization_endpoint").is_none(),
-            "only what exists is advertised"
+        assert_eq!(
+            grants,
+            [
+                "authorization_code",
+                "client_credentials",
+                "password",
+                "refresh_token"
+            ]
         );
+        assert_eq!(doc["code_challenge_methods_supported"], json!(["S256"]));
+        assert_eq!(doc["authorization_response_iss_parameter_supported"], true);
     }
 }
 

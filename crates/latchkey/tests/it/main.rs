@@ -8,6 +8,7 @@ mod support;
 
 mod admin_api;
 mod assertions;
+mod code_flow;
 mod discovery;
 mod e2e;
 mod introspect;

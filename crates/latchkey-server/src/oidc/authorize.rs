@@ -1,0 +1,930 @@
+//! The authorization code flow (RFC 6749 §4.1, OIDC Core §3.1, OAuth 2.1): the
+//! authorization endpoint, the login and consent forms, browser sessions, code redemption
+//! at the token endpoint with PKCE (RFC 7636, S256 only), and RP-initiated logout.
+//!
+//! Server-side state lives in the store's transient table, so any node can continue a
+//! flow another began: pending requests (`auth-req`, by random id, bound to the browser by
+//! a cookie and a CSRF token), sessions (`session`, by cookie hash), codes (`code`, by
+//! hash, taken once), consents (`consent`).
+
+use std::collections::HashMap;
+
+use aws_lc_rs::digest::{SHA256, digest};
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use latchkey_core::Millis;
+use latchkey_core::crypto::{ct_eq, hash_token, new_uuid, random_token};
+use latchkey_core::registration::convert::to_metadata;
+use latchkey_core::store::{ClientRecord, RealmRecord, UserRecord};
+use serde_json::{Value, json};
+
+use super::client_auth::Params;
+use super::enabled_realm;
+use super::mint::{Grant, Session, issue, resolve_scope};
+use super::pages::{self, ConsentPage, LoginPage};
+use super::token::{ClientAddr, password_user};
+use crate::error::{OAuthCode, OAuthError};
+use crate::routes::{self, for_realm};
+use crate::state::{SharedState, now_millis};
+use crate::urls::BaseUrl;
+
+const AUTH_REQ: &str = "auth-req";
+const SESSION: &str = "session";
+const CODE: &str = "code";
+const SPENT_CODE: &str = "spent-code";
+const CONSENT: &str = "consent";
+const SESSION_COOKIE: &str = "LATCHKEY_SESSION";
+const AUTH_REQ_COOKIE: &str = "LATCHKEY_AUTH_REQ";
+/// How long a login page stays usable.
+const AUTH_REQ_SECS: i64 = 1800;
+
+fn query_map(raw: Option<&str>) -> HashMap<String, String> {
+    serde_urlencoded::from_str::<Vec<(String, String)>>(raw.unwrap_or(""))
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|(_, v)| !v.is_empty())
+        .collect()
+}
+
+fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string())
+}
+
+/// A cookie scoped to the realm's paths: HttpOnly, SameSite=Lax, Secure outside start-dev.
+fn set_cookie(
+    state: &SharedState,
+    realm: &str,
+    name: &str,
+    value: &str,
+    max_age: i64,
+) -> HeaderValue {
+    let path = format!("{}/realms/{}/", state.settings.relative_path, realm);
+    let secure = if state.settings.dev_mode {
+        ""
+    } else {
+        "; Secure"
+    };
+    let v =
+        format!("{name}={value}; Path={path}; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}");
+    HeaderValue::from_str(&v).unwrap_or_else(|_| HeaderValue::from_static("invalid=1"))
+}
+
+/// RFC 6749 §3.1.2.3: the redirect URI must be registered, matched exactly, except that a
+/// loopback IP redirect URI matches any port (RFC 8252 §7.3). Without one, a client with
+/// exactly one registered URI uses it.
+fn resolve_redirect(
+    client: &ClientRecord,
+    given: Option<&str>,
+) -> Result<(String, bool), &'static str> {
+    let registered = client.rep.redirect_uris.clone().unwrap_or_default();
+    let Some(given) = given else {
+        return match registered.as_slice() {
+            [only] => Ok((only.clone(), false)),
+            [] => Err("The client has no redirect URI registered."),
+            _ => Err("Missing parameter: redirect_uri"),
+        };
+    };
+    let loopback_match = |r: &str| {
+        let (Ok(r), Ok(g)) = (reqwest::Url::parse(r), reqwest::Url::parse(given)) else {
+            return false;
+        };
+        let loopback = matches!(r.host_str(), Some("127.0.0.1") | Some("[::1]"));
+        loopback
+            && r.scheme() == "http"
+            && g.scheme() == "http"
+            && r.host_str() == g.host_str()
+            && r.path() == g.path()
+            && r.query() == g.query()
+            && r.port().is_none()
+            && g.fragment().is_none()
+    };
+    if registered.iter().any(|r| r == given || loopback_match(r)) {
+        Ok((given.to_string(), true))
+    } else {
+        Err("Invalid parameter: redirect_uri")
+    }
+}
+
+/// Appends query parameters to a (trusted) redirect URI.
+fn with_params(uri: &str, params: &[(&str, &str)]) -> String {
+    match reqwest::Url::parse(uri) {
+        Ok(mut u) => {
+            {
+                let mut q = u.query_pairs_mut();
+                for (k, v) in params {
+                    q.append_pair(k, v);
+                }
+            }
+            u.to_string()
+        }
+        Err(_) => uri.to_string(),
+    }
+}
+
+/// RFC 6749 §4.1.2.1: an error sent back to a trusted redirect URI, with `state` and `iss`.
+fn redirect_error(
+    uri: &str,
+    error: &str,
+    description: &str,
+    state: Option<&str>,
+    iss: &str,
+) -> Response {
+    let mut params = vec![("error", error), ("error_description", description)];
+    if let Some(s) = state {
+        params.push(("state", s));
+    }
+    params.push(("iss", iss));
+    Redirect::to(&with_params(uri, &params)).into_response()
+}
+
+fn client_name(client: &ClientRecord) -> String {
+    client
+        .rep
+        .name
+        .clone()
+        .unwrap_or_else(|| client.client_id.clone())
+}
+
+/// A browser session from the cookie, if live.
+async fn session(
+    state: &SharedState,
+    realm: &RealmRecord,
+    headers: &HeaderMap,
+    now: Millis,
+) -> Option<Value> {
+    let cookie = cookie(headers, SESSION_COOKIE)?;
+    let s = state
+        .store
+        .get_transient(SESSION, &hash_token(&cookie), now)
+        .await
+        .ok()??;
+    (s.get("realm").and_then(Value::as_str) == Some(realm.id.as_str())).then_some(s)
+}
+
+pub async fn authorize(
+    State(state): State<SharedState>,
+    base: BaseUrl,
+    Path(realm_name): Path<String>,
+    method: Method,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let params = if method == Method::POST {
+        query_map(std::str::from_utf8(&body).ok())
+    } else {
+        query_map(query.as_deref())
+    };
+    let realm = match enabled_realm(&state, &realm_name).await {
+        Ok(Some(r)) => r,
+        Ok(None) => return pages::error(StatusCode::NOT_FOUND, "Realm does not exist."),
+        Err(e) => return internal(e),
+    };
+    let get = |k: &str| params.get(k).map(String::as_str);
+    // Before anything is shown: the client and its redirect URI (never redirect elsewhere).
+    let client = match get("client_id") {
+        Some(id) => match state.store.client_by_client_id(&realm.id, id).await {
+            Ok(Some(c)) if c.rep.is_enabled() && !c.rep.is_bearer_only() => c,
+            Ok(_) => return pages::error(StatusCode::BAD_REQUEST, "Client not found."),
+            Err(e) => return internal(e.to_string()),
+        },
+        None => return pages::error(StatusCode::BAD_REQUEST, "Missing parameter: client_id"),
+    };
+    let (redirect_uri, redirect_sent) = match resolve_redirect(&client, get("redirect_uri")) {
+        Ok(r) => r,
+        Err(msg) => return pages::error(StatusCode::BAD_REQUEST, msg),
+    };
+    let iss = base.issuer(&realm.name);
+    let st = get("state");
+    let fail = |error: &str, description: &str| {
+        redirect_error(&redirect_uri, error, description, st, &iss)
+    };
+    match get("response_type") {
+        Some("code") => {}
+        Some(_) => {
+            return fail(
+                "unsupported_response_type",
+                "Only the code response type is supported",
+            );
+        }
+        None => return fail("invalid_request", "Missing parameter: response_type"),
+    }
+    if !client.rep.standard_flow_enabled.unwrap_or(true) {
+        return fail(
+            "unauthorized_client",
+            "Client is not allowed to initiate browser login",
+        );
+    }
+    if get("request").is_some() || get("request_uri").is_some() {
+        return fail("request_not_supported", "Request objects are not supported");
+    }
+    let challenge = get("code_challenge");
+    match (challenge, get("code_challenge_method")) {
+        (None, Some(_)) => return fail("invalid_request", "Missing parameter: code_challenge"),
+        (Some(_), Some(m)) if m != "S256" => {
+            return fail(
+                "invalid_request",
+                "Invalid parameter: code_challenge_method must be S256",
+            );
+        }
+        (Some(_), None) => {
+            return fail(
+                "invalid_request",
+                "Missing parameter: code_challenge_method (S256)",
+            );
+        }
+        (None, None) if client.rep.is_public() => {
+            return fail(
+                "invalid_request",
+                "Missing parameter: code_challenge (PKCE is required for public clients)",
+            );
+        }
+        _ => {}
+    }
+    if challenge.is_some_and(|c| c.len() < 43 || c.len() > 128) {
+        return fail("invalid_request", "Invalid parameter: code_challenge");
+    }
+    let scope = match resolve_scope(&state, &realm, &client, get("scope")).await {
+        Ok(s) => s,
+        Err(OAuthError::Protocol { description, .. }) => {
+            return fail("invalid_scope", &description);
+        }
+        Err(e) => return e.into_response(),
+    };
+    let prompt = get("prompt").unwrap_or("");
+    if prompt
+        .split(' ')
+        .any(|p| !matches!(p, "" | "none" | "login" | "consent"))
+    {
+        return fail("invalid_request", "Invalid parameter: prompt");
+    }
+    let max_age = match get("max_age").map(str::parse::<i64>) {
+        Some(Ok(n)) if n >= 0 => Some(n),
+        Some(_) => return fail("invalid_request", "Invalid parameter: max_age"),
+        None => None,
+    };
+    let now = now_millis();
+    let mut pending = json!({
+        "client": client.id, "redirect_uri": redirect_uri, "redirect_sent": redirect_sent,
+        "state": st, "nonce": get("nonce"), "scope": scope.stored(), "challenge": challenge,
+        "prompt": prompt, "login_hint": get("login_hint"), "csrf": random_token::<32>(),
+    });
+    let live = session(&state, &realm, &headers, now).await.filter(|s| {
+        let auth_time = s.get("auth_time").and_then(Value::as_i64).unwrap_or(0);
+        !prompt.split(' ').any(|p| p == "login")
+            && max_age.is_none_or(|m| now - auth_time <= m * 1000)
+    });
+    let Some(live) = live else {
+        if prompt.split(' ').any(|p| p == "none") {
+            return fail("login_required", "The user is not signed in");
+        }
+        return show_login(&state, &realm, &client, &pending, None, StatusCode::OK).await;
+    };
+    let user = match live.get("user").and_then(Value::as_str) {
+        Some(id) => state
+            .store
+            .user(&realm.id, id)
+            .await
+            .ok()
+            .flatten()
+            .filter(|u| u.rep.enabled.unwrap_or(false)),
+        None => None,
+    };
+    let Some(user) = user else {
+        return show_login(&state, &realm, &client, &pending, None, StatusCode::OK).await;
+    };
+    pending["user"] = json!(user.id);
+    pending["session"] = live.get("id").cloned().unwrap_or(Value::Null);
+    pending["auth_time"] = live.get("auth_time").cloned().unwrap_or(Value::Null);
+    continue_flow(&state, &base, &realm, &client, &user, &pending, true).await
+}
+
+fn internal(e: String) -> Response {
+    tracing::error!(error = %e, "internal error");
+    pages::error(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong.")
+}
+
+fn login_action(state: &SharedState, realm: &str) -> String {
+    format!(
+        "{}{}",
+        state.settings.relative_path,
+        for_realm(routes::LOGIN_ACTION, realm)
+    )
+}
+
+/// Stores the pending request under a new id and shows the login form for it.
+async fn show_login(
+    state: &SharedState,
+    realm: &RealmRecord,
+    client: &ClientRecord,
+    pending: &Value,
+    error: Option<&str>,
+    status: StatusCode,
+) -> Response {
+    let id = random_token::<32>();
+    if let Err(e) = state
+        .store
+        .put_transient(
+            AUTH_REQ,
+            &id,
+            &realm.id,
+            pending,
+            now_millis() + AUTH_REQ_SECS * 1000,
+        )
+        .await
+    {
+        return internal(e.to_string());
+    }
+    let csrf = pending.get("csrf").and_then(Value::as_str).unwrap_or("");
+    let username = pending
+        .get("login_hint")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let action = login_action(state, &realm.name);
+    let mut resp = pages::login(
+        status,
+        &LoginPage {
+            realm: realm.rep.display_name.as_deref().unwrap_or(&realm.name),
+            client_name: &client_name(client),
+            action: &action,
+            auth_request: &id,
+            csrf,
+            username,
+            error,
+        },
+    );
+    resp.headers_mut().append(
+        header::SET_COOKIE,
+        set_cookie(state, &realm.name, AUTH_REQ_COOKIE, &id, AUTH_REQ_SECS),
+    );
+    resp
+}
+
+/// After authentication: consent if the client requires it (and the user has not given
+/// it for these scopes), then the code.
+async fn continue_flow(
+    state: &SharedState,
+    base: &BaseUrl,
+    realm: &RealmRecord,
+    client: &ClientRecord,
+    user: &UserRecord,
+    pending: &Value,
+    may_prompt: bool,
+) -> Response {
+    let scopes: Vec<String> = pending
+        .get("scope")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .split(' ')
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect();
+    let prompt = pending.get("prompt").and_then(Value::as_str).unwrap_or("");
+    let consent_key = format!("{}:{}", user.id, client.id);
+    let now = now_millis();
+    let given: Vec<String> = match state.store.get_transient(CONSENT, &consent_key, now).await {
+        Ok(Some(v)) => serde_json::from_value(v.get("scopes").cloned().unwrap_or(json!([])))
+            .unwrap_or_default(),
+        _ => Vec::new(),
+    };
+    let needs_consent = client.rep.consent_required.unwrap_or(false)
+        && (prompt.split(' ').any(|p| p == "consent") || !scopes.iter().all(|s| given.contains(s)));
+    if needs_consent && may_prompt {
+        if prompt.split(' ').any(|p| p == "none") {
+            let uri = pending
+                .get("redirect_uri")
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            return redirect_error(
+                uri,
+                "consent_required",
+                "The user has not consented",
+                pending.get("state").and_then(Value::as_str),
+                &base.issuer(&realm.name),
+            );
+        }
+        let id = random_token::<32>();
+        if let Err(e) = state
+            .store
+            .put_transient(
+                AUTH_REQ,
+                &id,
+                &realm.id,
+                pending,
+                now + AUTH_REQ_SECS * 1000,
+            )
+            .await
+        {
+            return internal(e.to_string());
+        }
+        let redirect = pending
+            .get("redirect_uri")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        let host = reqwest::Url::parse(redirect)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_string))
+            .unwrap_or_default();
+        let action = format!(
+            "{}{}",
+            state.settings.relative_path,
+            for_realm(routes::CONSENT_ACTION, &realm.name)
+        );
+        let mut resp = pages::consent(&ConsentPage {
+            client_name: &client_name(client),
+            redirect_host: &host,
+            scopes: &scopes,
+            action: &action,
+            auth_request: &id,
+            csrf: pending.get("csrf").and_then(Value::as_str).unwrap_or(""),
+        });
+        resp.headers_mut().append(
+            header::SET_COOKIE,
+            set_cookie(state, &realm.name, AUTH_REQ_COOKIE, &id, AUTH_REQ_SECS),
+        );
+        return resp;
+    }
+    issue_code(state, base, realm, client, user, pending).await
+}
+
+/// The authorization response: a single-use code (RFC 6749 §4.1.2) with `state` and
+/// `iss` (RFC 9207).
+async fn issue_code(
+    state: &SharedState,
+    base: &BaseUrl,
+    realm: &RealmRecord,
+    client: &ClientRecord,
+    user: &UserRecord,
+    pending: &Value,
+) -> Response {
+    let code = random_token::<32>();
+    let lifespan = realm.rep.access_code_lifespan.unwrap_or(60).max(1);
+    let data = json!({
+        "client": client.id, "user": user.id, "redirect_uri": pending["redirect_uri"],
+        "redirect_sent": pending["redirect_sent"], "scope": pending["scope"], "nonce": pending["nonce"],
+        "challenge": pending["challenge"], "session": pending["session"], "auth_time": pending["auth_time"],
+    });
+    if let Err(e) = state
+        .store
+        .put_transient(
+            CODE,
+            &hash_token(&code),
+            &realm.id,
+            &data,
+            now_millis() + lifespan * 1000,
+        )
+        .await
+    {
+        return internal(e.to_string());
+    }
+    let uri = pending
+        .get("redirect_uri")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let iss = base.issuer(&realm.name);
+    let mut params = vec![("code", code.as_str())];
+    if let Some(s) = pending.get("state").and_then(Value::as_str) {
+        params.push(("state", s));
+    }
+    params.push(("iss", iss.as_str()));
+    let mut resp = Redirect::to(&with_params(uri, &params)).into_response();
+    resp.headers_mut().append(
+        header::SET_COOKIE,
+        set_cookie(state, &realm.name, AUTH_REQ_COOKIE, "", 0),
+    );
+    resp
+}
+
+/// Loads the pending request a form posts back, checking the browser cookie and the CSRF
+/// token bound to it.
+async fn pending_from_form(
+    state: &SharedState,
+    headers: &HeaderMap,
+    form: &HashMap<String, String>,
+) -> Result<(String, Value), Response> {
+    let expired = || {
+        pages::error(
+            StatusCode::BAD_REQUEST,
+            "This sign-in page has expired. Go back to the application and start again.",
+        )
+    };
+    let id = form.get("auth_request").ok_or_else(expired)?;
+    let cookie_id = cookie(headers, AUTH_REQ_COOKIE).ok_or_else(expired)?;
+    if !ct_eq(id.as_bytes(), cookie_id.as_bytes()) {
+        return Err(expired());
+    }
+    let pending = state
+        .store
+        .get_transient(AUTH_REQ, id, now_millis())
+        .await
+        .ok()
+        .flatten()
+        .ok_or_else(expired)?;
+    let csrf = pending.get("csrf").and_then(Value::as_str).unwrap_or("");
+    let given = form.get("csrf").map(String::as_str).unwrap_or("");
+    if csrf.is_empty() || !ct_eq(csrf.as_bytes(), given.as_bytes()) {
+        return Err(pages::error(
+            StatusCode::FORBIDDEN,
+            "The form could not be verified. Start again.",
+        ));
+    }
+    Ok((id.clone(), pending))
+}
+
+async fn pending_client(
+    state: &SharedState,
+    realm: &RealmRecord,
+    pending: &Value,
+) -> Option<ClientRecord> {
+    let id = pending.get("client").and_then(Value::as_str)?;
+    state
+        .store
+        .client(&realm.id, id)
+        .await
+        .ok()
+        .flatten()
+        .filter(|c| c.rep.is_enabled())
+}
+
+pub async fn login(
+    State(state): State<SharedState>,
+    base: BaseUrl,
+    Path(realm_name): Path<String>,
+    ClientAddr(ip): ClientAddr,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let realm = match enabled_realm(&state, &realm_name).await {
+        Ok(Some(r)) => r,
+        Ok(None) => return pages::error(StatusCode::NOT_FOUND, "Realm does not exist."),
+        Err(e) => return internal(e),
+    };
+    let form = query_map(std::str::from_utf8(&body).ok());
+    let (id, mut pending) = match pending_from_form(&state, &headers, &form).await {
+        Ok(v) => v,
+        Err(resp) => return resp,
+    };
+    let Some(client) = pending_client(&state, &realm, &pending).await else {
+        return pages::error(StatusCode::BAD_REQUEST, "Client not found.");
+    };
+    let username = form.get("username").cloned().unwrap_or_default();
+    let password = form.get("password").cloned().unwrap_or_default();
+    let keys = [
+        format!("{}|u|{}", realm.id, username.to_lowercase()),
+        format!("{}|a|{}", realm.id, ip.clone().unwrap_or_default()),
+    ];
+    if keys.iter().any(|k| state.login_throttled(k)) {
+        pending["login_hint"] = json!(username);
+        return show_login(
+            &state,
+            &realm,
+            &client,
+            &pending,
+            Some("Too many failed sign-in attempts. Wait a few minutes and try again."),
+            StatusCode::TOO_MANY_REQUESTS,
+        )
+        .await;
+    }
+    let user = match password_user(&state, &realm, &username, password).await {
+        Ok(u) => u,
+        Err(_) => {
+            for k in &keys {
+                state.login_failed(k);
+            }
+            pending["login_hint"] = json!(username);
+            return show_login(
+                &state,
+                &realm,
+                &client,
+                &pending,
+                Some("Invalid username or password."),
+                StatusCode::OK,
+            )
+            .await;
+        }
+    };
+    for k in &keys {
+        state.login_succeeded(k);
+    }
+    let _ = state.store.delete_transient(AUTH_REQ, &id).await;
+    // A new browser session.
+    let now = now_millis();
+    let cookie_value = random_token::<32>();
+    let session_id = new_uuid();
+    let max = realm.rep.sso_session_max_lifespan.unwrap_or(36000).max(60);
+    let record = json!({"id": session_id, "realm": realm.id, "user": user.id, "auth_time": now});
+    if let Err(e) = state
+        .store
+        .put_transient(
+            SESSION,
+            &hash_token(&cookie_value),
+            &realm.id,
+            &record,
+            now + max * 1000,
+        )
+        .await
+    {
+        return internal(e.to_string());
+    }
+    pending["user"] = json!(user.id);
+    pending["session"] = json!(session_id);
+    pending["auth_time"] = json!(now);
+    let mut resp = continue_flow(&state, &base, &realm, &client, &user, &pending, true).await;
+    resp.headers_mut().append(
+        header::SET_COOKIE,
+        set_cookie(&state, &realm.name, SESSION_COOKIE, &cookie_value, max),
+    );
+    resp
+}
+
+pub async fn consent(
+    State(state): State<SharedState>,
+    base: BaseUrl,
+    Path(realm_name): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let realm = match enabled_realm(&state, &realm_name).await {
+        Ok(Some(r)) => r,
+        Ok(None) => return pages::error(StatusCode::NOT_FOUND, "Realm does not exist."),
+        Err(e) => return internal(e),
+    };
+    let form = query_map(std::str::from_utf8(&body).ok());
+    let (id, pending) = match pending_from_form(&state, &headers, &form).await {
+        Ok(v) => v,
+        Err(resp) => return resp,
+    };
+    let _ = state.store.delete_transient(AUTH_REQ, &id).await;
+    let (Some(client), Some(user)) = (
+        pending_client(&state, &realm, &pending).await,
+        match pending.get("user").and_then(Value::as_str) {
+            Some(u) => state
+                .store
+                .user(&realm.id, u)
+                .await
+                .ok()
+                .flatten()
+                .filter(|u| u.rep.enabled.unwrap_or(false)),
+            None => None,
+        },
+    ) else {
+        return pages::error(
+            StatusCode::BAD_REQUEST,
+            "This sign-in page has expired. Start again.",
+        );
+    };
+    let uri = pending
+        .get("redirect_uri")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    if form.get("consent").map(String::as_str) != Some("accept") {
+        return redirect_error(
+            uri,
+            "access_denied",
+            "The user denied access",
+            pending.get("state").and_then(Value::as_str),
+            &base.issuer(&realm.name),
+        );
+    }
+    let scopes: Vec<&str> = pending
+        .get("scope")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .split(' ')
+        .filter(|s| !s.is_empty())
+        .collect();
+    let key = format!("{}:{}", user.id, client.id);
+    let ten_years = 10 * 365 * 86_400_000;
+    if let Err(e) = state
+        .store
+        .put_transient(
+            CONSENT,
+            &key,
+            &realm.id,
+            &json!({"scopes": scopes}),
+            now_millis() + ten_years,
+        )
+        .await
+    {
+        return internal(e.to_string());
+    }
+    continue_flow(&state, &base, &realm, &client, &user, &pending, false).await
+}
+
+/// The `authorization_code` grant: the code is taken once; a second redemption revokes what
+/// the first issued (RFC 6749 §4.1.2); PKCE S256 (RFC 7636 §4.6).
+pub async fn redeem_code(
+    state: &SharedState,
+    base: &BaseUrl,
+    realm: &RealmRecord,
+    client: &ClientRecord,
+    p: &Params,
+    addr: Option<String>,
+    now: Millis,
+) -> Result<Value, OAuthError> {
+    let code = p.require("code")?;
+    let invalid = |d: &str| OAuthError::new(OAuthCode::InvalidGrant, d);
+    let hash = hash_token(code);
+    let Some(data) = state.store.take_transient(CODE, &hash, now).await? else {
+        if let Some(spent) = state.store.take_transient(SPENT_CODE, &hash, now).await? {
+            tracing::warn!("authorization code replayed; revoking what it issued");
+            if let Some(jti) = spent.get("jti").and_then(Value::as_str) {
+                state
+                    .store
+                    .revoke_jti(&realm.id, jti, now + 3_600_000)
+                    .await?;
+            }
+            if let Some(s) = spent.get("session").and_then(Value::as_str) {
+                state.store.delete_session_refresh_tokens(s).await?;
+            }
+        }
+        return Err(invalid("Code not valid"));
+    };
+    let field = |k: &str| data.get(k).and_then(Value::as_str);
+    if field("client") != Some(client.id.as_str()) {
+        return Err(invalid("Code was issued to another client"));
+    }
+    if data
+        .get("redirect_sent")
+        .and_then(Value::as_bool)
+        .unwrap_or(false)
+        && p.get("redirect_uri") != field("redirect_uri")
+    {
+        return Err(invalid("Incorrect redirect_uri"));
+    }
+    match (field("challenge"), p.get("code_verifier")) {
+        (Some(challenge), Some(verifier)) => {
+            let computed = URL_SAFE_NO_PAD.encode(digest(&SHA256, verifier.as_bytes()));
+            if !ct_eq(computed.as_bytes(), challenge.as_bytes()) {
+                return Err(invalid(
+                    "PKCE verification failed: code_verifier does not match",
+                ));
+            }
+        }
+        (Some(_), None) => return Err(invalid("Missing parameter: code_verifier")),
+        (None, Some(_)) => {
+            return Err(invalid(
+                "PKCE verification failed: no code_challenge was sent",
+            ));
+        }
+        (None, None) => {}
+    }
+    let user = state
+        .store
+        .user(&realm.id, field("user").unwrap_or(""))
+        .await?
+        .filter(|u| u.rep.enabled.unwrap_or(false))
+        .ok_or_else(|| invalid("User not found or disabled"))?;
+    let scope = resolve_scope(state, realm, client, field("scope")).await?;
+    let session = Session {
+        id: field("session")
+            .map(str::to_string)
+            .unwrap_or_else(new_uuid),
+        auth_time: data.get("auth_time").and_then(Value::as_i64).unwrap_or(now),
+    };
+    let grant = Grant {
+        grant_type: "authorization_code",
+        realm,
+        client,
+        user: &user,
+        scope,
+        session: Some(session.clone()),
+        client_address: addr,
+        nonce: field("nonce").map(str::to_string),
+    };
+    let issued = issue(state, base, grant, now).await?;
+    state
+        .store
+        .put_transient(
+            SPENT_CODE,
+            &hash,
+            &realm.id,
+            &json!({"jti": issued.access_jti, "session": session.id}),
+            now + 3_600_000,
+        )
+        .await?;
+    Ok(issued.response)
+}
+
+/// RP-initiated logout (OIDC RP-Initiated Logout 1.0): ends the browser session and its
+/// refresh tokens; redirects only to a registered `post_logout_redirect_uri`.
+pub async fn logout(
+    State(state): State<SharedState>,
+    base: BaseUrl,
+    Path(realm_name): Path<String>,
+    method: Method,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let params = if method == Method::POST {
+        query_map(std::str::from_utf8(&body).ok())
+    } else {
+        query_map(query.as_deref())
+    };
+    let realm = match enabled_realm(&state, &realm_name).await {
+        Ok(Some(r)) => r,
+        Ok(None) => return pages::error(StatusCode::NOT_FOUND, "Realm does not exist."),
+        Err(e) => return internal(e),
+    };
+    // The client: from id_token_hint (signed by this realm) or client_id.
+    let mut client_id = params.get("client_id").cloned();
+    if let Some(hint) = params.get("id_token_hint") {
+        let keys = match state.realm_keys(&realm).await {
+            Ok(k) => k,
+            Err(e) => return internal(e),
+        };
+        match latchkey_core::jwt::parse(hint)
+            .ok()
+            .and_then(|t| t.verify(&keys.jwks).ok())
+        {
+            Some(claims)
+                if claims.get("iss").and_then(Value::as_str)
+                    == Some(base.issuer(&realm.name).as_str()) =>
+            {
+                let aud = claims
+                    .get("aud")
+                    .and_then(Value::as_str)
+                    .map(str::to_string);
+                if client_id.is_some() && client_id != aud {
+                    return pages::error(
+                        StatusCode::BAD_REQUEST,
+                        "id_token_hint and client_id do not match.",
+                    );
+                }
+                client_id = aud;
+            }
+            _ => return pages::error(StatusCode::BAD_REQUEST, "Invalid id_token_hint."),
+        }
+    }
+    let target = match params.get("post_logout_redirect_uri") {
+        Some(uri) => {
+            let client = match &client_id {
+                Some(id) => state
+                    .store
+                    .client_by_client_id(&realm.id, id)
+                    .await
+                    .ok()
+                    .flatten(),
+                None => None,
+            };
+            let Some(client) = client else {
+                return pages::error(
+                    StatusCode::BAD_REQUEST,
+                    "post_logout_redirect_uri needs id_token_hint or client_id.",
+                );
+            };
+            let registered = to_metadata(&client.rep);
+            let allowed = registered
+                .get("post_logout_redirect_uris")
+                .and_then(Value::as_array)
+                .is_some_and(|list| list.iter().any(|u| u.as_str() == Some(uri.as_str())));
+            if !allowed {
+                return pages::error(
+                    StatusCode::BAD_REQUEST,
+                    "Invalid parameter: post_logout_redirect_uri",
+                );
+            }
+            Some(uri.clone())
+        }
+        None => None,
+    };
+    if let Some(cookie_value) = cookie(&headers, SESSION_COOKIE) {
+        let hash = hash_token(&cookie_value);
+        if let Ok(Some(s)) = state
+            .store
+            .take_transient(SESSION, &hash, now_millis())
+            .await
+            && let Some(id) = s.get("id").and_then(Value::as_str)
+        {
+            let _ = state.store.delete_session_refresh_tokens(id).await;
+        }
+    }
+    let mut resp = match target {
+        Some(uri) => {
+            let st = params.get("state").map(String::as_str);
+            let with_state = match st {
+                Some(s) => with_params(&uri, &[("state", s)]),
+                None => uri,
+            };
+            Redirect::to(&with_state).into_response()
+        }
+        None => pages::logged_out(),
+    };
+    resp.headers_mut().append(
+        header::SET_COOKIE,
+        set_cookie(&state, &realm.name, SESSION_COOKIE, "", 0),
+    );
+    resp
+}

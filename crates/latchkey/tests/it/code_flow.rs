@@ -1,0 +1,663 @@
+//! The authorization code flow through the router: the authorization endpoint, the login
+//! and consent forms (as a browser would post them), PKCE, codes, sessions, logout.
+
+use std::collections::HashMap;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::{Value, json};
+
+use crate::support::{Resp, TestApp, serde_urlencoded_pairs};
+
+const AUTH: &str = "/realms/acme/protocol/openid-connect/auth";
+const TOKEN: &str = "/realms/acme/protocol/openid-connect/token";
+const CB: &str = "https://app.example/cb";
+const VERIFIER: &str = "dBjftJeZ4CVP-mJ92K9kaBq4f3W1MsKNhcgs8I4aBh0s9E3QwmR";
+
+fn challenge(verifier: &str) -> String {
+    URL_SAFE_NO_PAD.encode(aws_lc_rs::digest::digest(
+        &aws_lc_rs::digest::SHA256,
+        verifier.as_bytes(),
+    ))
+}
+
+/// A browser: a cookie jar and form handling.
+#[derive(Default)]
+struct Browser {
+    cookies: HashMap<String, String>,
+}
+
+impl Browser {
+    fn absorb(&mut self, r: &Resp) {
+        for v in r.headers.get_all(header::SET_COOKIE) {
+            let v = v.to_str().unwrap();
+            let pair = v.split(';').next().unwrap();
+            let (k, val) = pair.split_once('=').unwrap();
+            if val.is_empty() || v.contains("Max-Age=0") {
+                self.cookies.remove(k);
+            } else {
+                self.cookies.insert(k.into(), val.into());
+            }
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    async fn get(&mut self, app: &TestApp, uri: &str) -> Resp {
+        let req = Request::get(uri)
+            .header(header::HOST, "localhost:8080")
+            .header(header::COOKIE, self.cookie_header())
+            .body(Body::empty())
+            .unwrap();
+        let r = app.send(req).await;
+        self.absorb(&r);
+        r
+    }
+
+    async fn post_form(&mut self, app: &TestApp, uri: &str, pairs: &[(&str, &str)]) -> Resp {
+        let req = Request::post(uri)
+            .header(header::HOST, "localhost:8080")
+            .header(header::COOKIE, self.cookie_header())
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(serde_urlencoded_pairs(pairs)))
+            .unwrap();
+        let r = app.send(req).await;
+        self.absorb(&r);
+        r
+    }
+
+    /// Fills the page's form: its hidden fields plus `extra`, posted to its action.
+    async fn submit(&mut self, app: &TestApp, page: &Resp, extra: &[(&str, &str)]) -> Resp {
+        let (action, hidden) = form(&page.text);
+        let mut pairs: Vec<(&str, &str)> = hidden
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        pairs.extend_from_slice(extra);
+        self.post_form(app, &action, &pairs).await
+    }
+}
+
+fn unescape(s: &str) -> String {
+    s.replace("&amp;", "&")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+}
+
+fn attr(tag: &str, name: &str) -> Option<String> {
+    let start = tag.find(&format!("{name}=\""))? + name.len() + 2;
+    let end = tag[start..].find('"')? + start;
+    Some(unescape(&tag[start..end]))
+}
+
+/// The first form's action and hidden inputs.
+fn form(html: &str) -> (String, Vec<(String, String)>) {
+    let f = html.find("<form").expect("a form");
+    let tag_end = html[f..].find('>').unwrap() + f;
+    let action = attr(&html[f..tag_end], "action").unwrap();
+    let mut hidden = Vec::new();
+    for part in html[f..].split("<input").skip(1) {
+        let tag = &part[..part.find('>').unwrap()];
+        if tag.contains("type=\"hidden\"") {
+            hidden.push((attr(tag, "name").unwrap(), attr(tag, "value").unwrap()));
+        }
+    }
+    (action, hidden)
+}
+
+fn location(r: &Resp) -> String {
+    r.header("location")
+        .unwrap_or_else(|| panic!("a redirect, got {}: {}", r.status, r.text))
+        .to_string()
+}
+
+fn query(uri: &str) -> HashMap<String, String> {
+    let q = uri.split_once('?').map(|(_, q)| q).unwrap_or("");
+    url_pairs(q).into_iter().collect()
+}
+
+/// `application/x-www-form-urlencoded` pairs, percent- and plus-decoded.
+fn url_pairs(q: &str) -> Vec<(String, String)> {
+    let decode = |v: &str| {
+        let mut out = Vec::new();
+        let b = v.as_bytes();
+        let mut i = 0;
+        while i < b.len() {
+            match b[i] {
+                b'%' if i + 2 < b.len() => {
+                    out.push(u8::from_str_radix(&v[i + 1..i + 3], 16).unwrap());
+                    i += 3;
+                }
+                b'+' => {
+                    out.push(b' ');
+                    i += 1;
+                }
+                c => {
+                    out.push(c);
+                    i += 1;
+                }
+            }
+        }
+        String::from_utf8(out).unwrap()
+    };
+    q.split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (decode(k), decode(v)))
+        .collect()
+}
+
+/// Realm `acme`, user alice, a confidential client `web` (CB registered), and its secret.
+async fn setup(app: &TestApp, client: Value) -> (String, String) {
+    let admin = app.admin_token().await;
+    app.create_realm(&admin, "acme").await;
+    let r = app
+        .post("/admin/realms/acme/users", &admin, json!({"username": "alice", "email": "alice@example.com", "firstName": "Alice", "enabled": true,
+            "credentials": [{"type": "password", "value": "alice-pass", "temporary": false}]}))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    let r = app.post("/admin/realms/acme/clients", &admin, client).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let secret = app
+        .get(
+            &format!(
+                "/admin/realms/acme/clients/{}/client-secret",
+                r.location_id()
+            ),
+            &admin,
+        )
+        .await
+        .body["value"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    (admin, secret)
+}
+
+fn web_client() -> Value {
+    json!({"clientId": "web", "redirectUris": [CB], "publicClient": false})
+}
+
+fn auth_url(extra: &str) -> String {
+    format!(
+        "{AUTH}?client_id=web&response_type=code&redirect_uri={}&scope=openid%20profile&state=st-1&nonce=n-1&code_challenge={}&code_challenge_method=S256{extra}",
+        "https%3A%2F%2Fapp.example%2Fcb",
+        challenge(VERIFIER)
+    )
+}
+
+/// Logs alice in from the authorization URL; returns the final redirect's query.
+async fn login(app: &TestApp, b: &mut Browser, url: &str) -> HashMap<String, String> {
+    let page = b.get(app, url).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+    let r = b
+        .submit(
+            app,
+            &page,
+            &[("username", "alice"), ("password", "alice-pass")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
+    query(&location(&r))
+}
+
+async fn exchange(app: &TestApp, secret: &str, code: &str, verifier: &str) -> Resp {
+    app.form(
+        TOKEN,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", CB),
+            ("code_verifier", verifier),
+        ],
+        Some(("web", secret)),
+    )
+    .await
+}
+
+async fn code_flow_with_pkce(app: &TestApp) {
+    let (_, secret) = setup(app, web_client()).await;
+    let mut b = Browser::default();
+    let page = b.get(app, &auth_url("")).await;
+    assert!(
+        page.header("content-type")
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert!(page.text.contains("name=\"password\""), "a login form");
+    let wrong = b
+        .submit(app, &page, &[("username", "alice"), ("password", "nope")])
+        .await;
+    assert_eq!(wrong.status, StatusCode::OK);
+    assert!(wrong.text.contains("Invalid username or password."));
+    let r = b
+        .submit(
+            app,
+            &wrong,
+            &[("username", "alice"), ("password", "alice-pass")],
+        )
+        .await;
+    let cb = location(&r);
+    assert!(cb.starts_with(CB), "{cb}");
+    let q = query(&cb);
+    assert_eq!(q["state"], "st-1");
+    assert_eq!(q["iss"], "http://localhost:8080/realms/acme", "RFC 9207");
+    let session_cookie = r
+        .headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .find(|c| c.starts_with("LATCHKEY_SESSION="))
+        .unwrap();
+    assert!(
+        session_cookie.contains("HttpOnly") && session_cookie.contains("SameSite=Lax"),
+        "{session_cookie}"
+    );
+
+    let t = exchange(app, &secret, &q["code"], VERIFIER).await;
+    assert_eq!(t.status, StatusCode::OK, "{}", t.text);
+    let id = app
+        .verify("acme", t.body["id_token"].as_str().unwrap())
+        .await;
+    assert_eq!(
+        (id["nonce"].clone(), id["aud"].clone(), id["azp"].clone()),
+        (json!("n-1"), json!("web"), json!("web"))
+    );
+    assert!(id["auth_time"].is_i64() && id["at_hash"].is_string() && id["sid"].is_string());
+    let access = t.body["access_token"].as_str().unwrap().to_string();
+    let at = app.verify("acme", &access).await;
+    assert_eq!(at["preferred_username"], "alice");
+    assert_eq!(at["sid"], id["sid"]);
+    let userinfo = app
+        .json(
+            axum::http::Method::GET,
+            "/realms/acme/protocol/openid-connect/userinfo",
+            Some(&access),
+            None,
+        )
+        .await;
+    assert_eq!(userinfo.body["preferred_username"], "alice");
+
+    // A code works once; a second redemption fails and revokes what the first issued.
+    let again = exchange(app, &secret, &q["code"], VERIFIER).await;
+    assert_eq!(again.body["error"], "invalid_grant");
+    let revoked = app
+        .json(
+            axum::http::Method::GET,
+            "/realms/acme/protocol/openid-connect/userinfo",
+            Some(&access),
+            None,
+        )
+        .await;
+    assert_eq!(
+        revoked.status,
+        StatusCode::UNAUTHORIZED,
+        "the first access token is revoked"
+    );
+    let refresh = app
+        .form(
+            TOKEN,
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", t.body["refresh_token"].as_str().unwrap()),
+            ],
+            Some(("web", &secret)),
+        )
+        .await;
+    assert_eq!(
+        refresh.body["error"], "invalid_grant",
+        "and its refresh token"
+    );
+
+    // The session signs alice in without a form next time (SSO).
+    let r = b.get(app, &auth_url("")).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert!(query(&location(&r)).contains_key("code"));
+}
+
+async fn pkce_is_enforced(app: &TestApp) {
+    let (_, secret) = setup(app, web_client()).await;
+    let mut b = Browser::default();
+    let q = login(app, &mut b, &auth_url("")).await;
+    let wrong = exchange(app, &secret, &q["code"], "x".repeat(43).as_str()).await;
+    assert_eq!(
+        (wrong.status, wrong.body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+    let q = query(&location(&b.get(app, &auth_url("")).await));
+    let missing = app
+        .form(
+            TOKEN,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &q["code"]),
+                ("redirect_uri", CB),
+            ],
+            Some(("web", &secret)),
+        )
+        .await;
+    assert_eq!(missing.body["error"], "invalid_grant");
+    let plain = b
+        .get(app, &format!("{AUTH}?client_id=web&response_type=code&redirect_uri=https%3A%2F%2Fapp.example%2Fcb&code_challenge=abc&code_challenge_method=plain&state=s"))
+        .await;
+    let q = query(&location(&plain));
+    assert_eq!(
+        (q["error"].as_str(), q["state"].as_str()),
+        ("invalid_request", "s")
+    );
+    // Public clients must use PKCE (OAuth 2.1).
+    let admin = app.admin_token().await;
+    app.post(
+        "/admin/realms/acme/clients",
+        &admin,
+        json!({"clientId": "spa", "publicClient": true, "redirectUris": [CB]}),
+    )
+    .await;
+    let r = b.get(app, &format!("{AUTH}?client_id=spa&response_type=code&redirect_uri=https%3A%2F%2Fapp.example%2Fcb")).await;
+    assert_eq!(query(&location(&r))["error"], "invalid_request");
+    let token = b.get(app, &format!("{AUTH}?client_id=web&response_type=token&redirect_uri=https%3A%2F%2Fapp.example%2Fcb")).await;
+    assert_eq!(
+        query(&location(&token))["error"],
+        "unsupported_response_type"
+    );
+}
+
+async fn redirect_uris_are_checked_before_anything_is_shown(app: &TestApp) {
+    let (admin, _) = setup(app, json!({"clientId": "web", "redirectUris": [CB, "https://app.example/other?x=1"], "publicClient": false})).await;
+    let mut b = Browser::default();
+    for url in [
+        format!(
+            "{AUTH}?client_id=nobody&response_type=code&redirect_uri=https%3A%2F%2Fapp.example%2Fcb"
+        ),
+        format!(
+            "{AUTH}?client_id=web&response_type=code&redirect_uri=https%3A%2F%2Fevil.example%2Fcb"
+        ),
+        format!("{AUTH}?client_id=web&response_type=code"),
+        // Conformance `oidcc-redirect-uri-query-mismatch`: the query must match exactly.
+        format!(
+            "{AUTH}?client_id=web&response_type=code&redirect_uri=https%3A%2F%2Fapp.example%2Fother%3Fx%3D2"
+        ),
+        format!(
+            "{AUTH}?client_id=web&response_type=code&redirect_uri=https%3A%2F%2Fapp.example%2Fcb%2F"
+        ),
+    ] {
+        let r = b.get(app, &url).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{url}");
+        assert!(r.header("location").is_none(), "never a redirect: {url}");
+        assert!(r.header("content-type").unwrap().starts_with("text/html"));
+    }
+    let exact = b.get(app, &format!("{AUTH}?client_id=web&response_type=code&redirect_uri=https%3A%2F%2Fapp.example%2Fother%3Fx%3D1&code_challenge={}&code_challenge_method=S256", challenge(VERIFIER))).await;
+    assert_eq!(exact.status, StatusCode::OK);
+    // RFC 8252 §7.3: a loopback IP redirect URI matches any port.
+    app.post("/admin/realms/acme/clients", &admin, json!({"clientId": "cli", "publicClient": true, "redirectUris": ["http://127.0.0.1/callback"]})).await;
+    let any_port = b.get(app, &format!("{AUTH}?client_id=cli&response_type=code&redirect_uri=http%3A%2F%2F127.0.0.1%3A53682%2Fcallback&code_challenge={}&code_challenge_method=S256", challenge(VERIFIER))).await;
+    assert_eq!(any_port.status, StatusCode::OK, "{}", any_port.text);
+    let other_path = b.get(app, &format!("{AUTH}?client_id=cli&response_type=code&redirect_uri=http%3A%2F%2F127.0.0.1%3A53682%2Fother")).await;
+    assert_eq!(other_path.status, StatusCode::BAD_REQUEST);
+}
+
+async fn prompt_and_max_age(app: &TestApp) {
+    let (_, _) = setup(app, web_client()).await;
+    let mut b = Browser::default();
+    let none = b.get(app, &auth_url("&prompt=none")).await;
+    assert_eq!(query(&location(&none))["error"], "login_required");
+    login(app, &mut b, &auth_url("")).await;
+    let again = b.get(app, &auth_url("&prompt=none")).await;
+    assert!(
+        query(&location(&again)).contains_key("code"),
+        "a session answers prompt=none"
+    );
+    let forced = b.get(app, &auth_url("&prompt=login")).await;
+    assert_eq!(forced.status, StatusCode::OK, "prompt=login shows the form");
+    let old = b.get(app, &auth_url("&max_age=0")).await;
+    assert_eq!(
+        old.status,
+        StatusCode::OK,
+        "a session older than max_age needs a new login"
+    );
+    let hinted = Browser::default()
+        .get(app, &auth_url("&login_hint=alice%40example.com"))
+        .await;
+    assert!(hinted.text.contains("value=\"alice@example.com\""));
+}
+
+async fn consent_is_asked_once(app: &TestApp) {
+    let (_, secret) = setup(app, json!({"clientId": "web", "redirectUris": [CB], "publicClient": false, "consentRequired": true})).await;
+    let mut b = Browser::default();
+    let page = b.get(app, &auth_url("")).await;
+    let consent = b
+        .submit(
+            app,
+            &page,
+            &[("username", "alice"), ("password", "alice-pass")],
+        )
+        .await;
+    assert_eq!(consent.status, StatusCode::OK, "{}", consent.text);
+    assert!(
+        consent.text.contains("app.example") && consent.text.contains("profile"),
+        "client, host and scopes shown"
+    );
+    let denied = b.submit(app, &consent, &[("consent", "deny")]).await;
+    let q = query(&location(&denied));
+    assert_eq!(
+        (q["error"].as_str(), q["state"].as_str()),
+        ("access_denied", "st-1")
+    );
+    let consent = b.get(app, &auth_url("")).await;
+    assert_eq!(
+        consent.status,
+        StatusCode::OK,
+        "still no consent: asked again"
+    );
+    let ok = b.submit(app, &consent, &[("consent", "accept")]).await;
+    let q = query(&location(&ok));
+    assert_eq!(
+        exchange(app, &secret, &q["code"], VERIFIER).await.status,
+        StatusCode::OK
+    );
+    let remembered = b.get(app, &auth_url("")).await;
+    assert!(
+        query(&location(&remembered)).contains_key("code"),
+        "consent is remembered"
+    );
+    let forced = b.get(app, &auth_url("&prompt=consent")).await;
+    assert_eq!(forced.status, StatusCode::OK);
+}
+
+async fn forms_are_protected(app: &TestApp) {
+    setup(app, web_client()).await;
+    let mut b = Browser::default();
+    let page = b.get(app, &auth_url("")).await;
+    let (action, hidden) = form(&page.text);
+    let id = hidden
+        .iter()
+        .find(|(k, _)| k == "auth_request")
+        .unwrap()
+        .1
+        .clone();
+    let forged = b
+        .post_form(
+            app,
+            &action,
+            &[
+                ("auth_request", &id),
+                ("csrf", "forged"),
+                ("username", "alice"),
+                ("password", "alice-pass"),
+            ],
+        )
+        .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN, "a wrong CSRF token");
+    let mut stranger = Browser::default();
+    let csrf = hidden.iter().find(|(k, _)| k == "csrf").unwrap().1.clone();
+    let other_browser = stranger
+        .post_form(
+            app,
+            &action,
+            &[
+                ("auth_request", &id),
+                ("csrf", &csrf),
+                ("username", "alice"),
+                ("password", "alice-pass"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        other_browser.status,
+        StatusCode::BAD_REQUEST,
+        "the request is bound to the browser that began it"
+    );
+    // Failed sign-ins are throttled per user: the sixth attempt is refused even with the
+    // right password.
+    let mut page = b.get(app, &auth_url("")).await;
+    for _ in 0..5 {
+        page = b
+            .submit(app, &page, &[("username", "alice"), ("password", "wrong")])
+            .await;
+    }
+    let locked = b
+        .submit(
+            app,
+            &page,
+            &[("username", "alice"), ("password", "alice-pass")],
+        )
+        .await;
+    assert_eq!(locked.status, StatusCode::TOO_MANY_REQUESTS);
+}
+
+async fn refresh_reuse_revokes_the_session(app: &TestApp) {
+    let (_, secret) = setup(app, web_client()).await;
+    let mut b = Browser::default();
+    let q = login(app, &mut b, &auth_url("")).await;
+    let t = exchange(app, &secret, &q["code"], VERIFIER).await;
+    let first = t.body["refresh_token"].as_str().unwrap().to_string();
+    let r2 = app
+        .form(
+            TOKEN,
+            &[("grant_type", "refresh_token"), ("refresh_token", &first)],
+            Some(("web", &secret)),
+        )
+        .await;
+    assert_eq!(r2.status, StatusCode::OK);
+    let second = r2.body["refresh_token"].as_str().unwrap().to_string();
+    let replay = app
+        .form(
+            TOKEN,
+            &[("grant_type", "refresh_token"), ("refresh_token", &first)],
+            Some(("web", &secret)),
+        )
+        .await;
+    assert_eq!(replay.body["error"], "invalid_grant");
+    let after = app
+        .form(
+            TOKEN,
+            &[("grant_type", "refresh_token"), ("refresh_token", &second)],
+            Some(("web", &secret)),
+        )
+        .await;
+    assert_eq!(
+        after.body["error"], "invalid_grant",
+        "reusing a spent refresh token revokes the family"
+    );
+}
+
+async fn logout_ends_the_session(app: &TestApp) {
+    let (admin, _) = setup(
+        app,
+        json!({"clientId": "other", "redirectUris": ["https://x.example/cb"]}),
+    )
+    .await;
+    // A client registered over DCR with a post-logout redirect URI.
+    let iat = app
+        .post(
+            "/admin/realms/acme/clients-initial-access",
+            &admin,
+            json!({"count": 1}),
+        )
+        .await;
+    let reg = app
+        .json(axum::http::Method::POST, "/realms/acme/clients-registrations/openid-connect", iat.body["token"].as_str(),
+            Some(json!({"redirect_uris": [CB], "post_logout_redirect_uris": ["https://app.example/bye"]})))
+        .await;
+    assert_eq!(reg.status, StatusCode::CREATED, "{}", reg.text);
+    let (id, secret) = (
+        reg.body["client_id"].as_str().unwrap().to_string(),
+        reg.body["client_secret"].as_str().unwrap().to_string(),
+    );
+    let mut b = Browser::default();
+    let url = auth_url("").replace("client_id=web", &format!("client_id={id}"));
+    let q = login(app, &mut b, &url).await;
+    let t = app
+        .form(
+            TOKEN,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &q["code"]),
+                ("redirect_uri", CB),
+                ("code_verifier", VERIFIER),
+            ],
+            Some((&id, &secret)),
+        )
+        .await;
+    assert_eq!(t.status, StatusCode::OK, "{}", t.text);
+    let id_token = t.body["id_token"].as_str().unwrap();
+    let bad = b.get(app, &format!("/realms/acme/protocol/openid-connect/logout?id_token_hint={id_token}&post_logout_redirect_uri=https%3A%2F%2Fevil.example%2F")).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(bad.header("location").is_none());
+    let out = b.get(app, &format!("/realms/acme/protocol/openid-connect/logout?id_token_hint={id_token}&post_logout_redirect_uri=https%3A%2F%2Fapp.example%2Fbye&state=bye-1")).await;
+    assert_eq!(location(&out), "https://app.example/bye?state=bye-1");
+    let refresh = app
+        .form(
+            TOKEN,
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", t.body["refresh_token"].as_str().unwrap()),
+            ],
+            Some((&id, &secret)),
+        )
+        .await;
+    assert_eq!(
+        refresh.body["error"], "invalid_grant",
+        "the session's refresh tokens end with it"
+    );
+    let again = b.get(app, &url).await;
+    assert_eq!(
+        again.status,
+        StatusCode::OK,
+        "signed out: the login form again"
+    );
+    let plain = Browser::default()
+        .get(app, "/realms/acme/protocol/openid-connect/logout")
+        .await;
+    assert_eq!(plain.status, StatusCode::OK);
+}
+
+crate::on_both_backends!(
+    code_flow_with_pkce,
+    pkce_is_enforced,
+    redirect_uris_are_checked_before_anything_is_shown,
+    prompt_and_max_age,
+    consent_is_asked_once,
+    forms_are_protected,
+    refresh_reuse_revokes_the_session,
+    logout_ends_the_session,
+);
+
+#[test]
+fn the_form_parser_reads_actions_and_hidden_inputs() {
+    let (action, hidden) = form(
+        "<form method=\"post\" action=\"/a?x=1&amp;y=2\"><input type=\"hidden\" name=\"k\" value=\"v&amp;w\"><input type=\"text\" name=\"u\"></form>",
+    );
+    assert_eq!(action, "/a?x=1&y=2");
+    assert_eq!(hidden, vec![("k".to_string(), "v&w".to_string())]);
+    let _: Value = json!(null);
+}
