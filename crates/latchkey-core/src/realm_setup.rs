@@ -82,6 +82,7 @@ pub fn realm_defaults(mut rep: RealmRep) -> Result<RealmRep, SetupError> {
     rep.sso_session_idle_timeout.get_or_insert(1800);
     rep.sso_session_max_lifespan.get_or_insert(36000);
     rep.access_code_lifespan.get_or_insert(60);
+    rep.offline_session_idle_timeout.get_or_insert(2_592_000);
     rep.revoke_refresh_token.get_or_insert(false);
     rep.refresh_token_max_reuse.get_or_insert(0);
     rep.not_before.get_or_insert(0);

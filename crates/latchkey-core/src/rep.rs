@@ -36,6 +36,8 @@ pub struct RealmRep {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub access_code_lifespan: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub offline_session_idle_timeout: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub revoke_refresh_token: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refresh_token_max_reuse: Option<i64>,

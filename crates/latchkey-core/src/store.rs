@@ -370,8 +370,13 @@ pub trait Store: Send + Sync + 'static {
     async fn take_transient(&self, kind: &str, id: &str, now: Millis)
     -> StoreResult<Option<Value>>;
     async fn delete_transient(&self, kind: &str, id: &str) -> StoreResult<()>;
-    /// Revokes every refresh token of a login session (a replayed code or refresh token).
-    async fn delete_session_refresh_tokens(&self, session_id: &str) -> StoreResult<()>;
+    /// Revokes the refresh tokens of a login session: all of them (a replayed code or
+    /// refresh token), or all but offline ones (logout ends the session, not offline access).
+    async fn delete_session_refresh_tokens(
+        &self,
+        session_id: &str,
+        keep_offline: bool,
+    ) -> StoreResult<()>;
 
     async fn insert_refresh_token(&self, token: &RefreshTokenRecord) -> StoreResult<()>;
     /// Reads a refresh token without spending it (introspection).

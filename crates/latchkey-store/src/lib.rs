@@ -1412,8 +1412,17 @@ impl Store for SqlStore {
             .map_err(backend_err)
     }
 
-    async fn delete_session_refresh_tokens(&self, session_id: &str) -> StoreResult<()> {
-        sqlx::query("DELETE FROM refresh_tokens WHERE session_id = $1")
+    async fn delete_session_refresh_tokens(
+        &self,
+        session_id: &str,
+        keep_offline: bool,
+    ) -> StoreResult<()> {
+        let sql = if keep_offline {
+            "DELETE FROM refresh_tokens WHERE session_id = $1 AND scope NOT LIKE '%offline_access%'"
+        } else {
+            "DELETE FROM refresh_tokens WHERE session_id = $1"
+        };
+        sqlx::query(sql)
             .bind(session_id)
             .execute(&self.pool)
             .await

@@ -746,7 +746,7 @@ pub async fn redeem_code(
                     .await?;
             }
             if let Some(s) = spent.get("session").and_then(Value::as_str) {
-                state.store.delete_session_refresh_tokens(s).await?;
+                state.store.delete_session_refresh_tokens(s, false).await?;
             }
         }
         return Err(invalid("Code not valid"));
@@ -908,7 +908,7 @@ pub async fn logout(
             .await
             && let Some(id) = s.get("id").and_then(Value::as_str)
         {
-            let _ = state.store.delete_session_refresh_tokens(id).await;
+            let _ = state.store.delete_session_refresh_tokens(id, true).await;
         }
     }
     let mut resp = match target {

@@ -97,7 +97,7 @@ async fn inspect(
     };
     Ok(json!({
         "active": true,
-        "token_type": "Refresh",
+        "token_type": if rt.scope.split(' ').any(|s| s == "offline_access") { "Offline" } else { "Refresh" },
         "client_id": client.client_id,
         "username": user.username,
         "sub": user.id,

@@ -237,7 +237,19 @@ pub async fn issue(
         let idle = g.realm.rep.sso_session_idle_timeout.unwrap_or(1800).max(1);
         let max = g.realm.rep.sso_session_max_lifespan.unwrap_or(36000).max(1);
         let session_end = session.auth_time / 1000 + max;
-        let refresh_exp = (iat + idle).min(session_end);
+        // offline_access: a refresh token that outlives the browser session (Keycloak's
+        // offline session), bounded by the realm's offline idle timeout.
+        let offline = g.scope.has("offline_access");
+        let refresh_exp = if offline {
+            iat + g
+                .realm
+                .rep
+                .offline_session_idle_timeout
+                .unwrap_or(2_592_000)
+                .max(1)
+        } else {
+            (iat + idle).min(session_end)
+        };
         let refresh = random_token::<32>();
         state
             .store
@@ -253,7 +265,11 @@ pub async fn issue(
             })
             .await?;
         resp.insert("refresh_token".into(), json!(refresh));
-        resp.insert("refresh_expires_in".into(), json!(refresh_exp - iat));
+        // Keycloak reports 0 for offline tokens.
+        resp.insert(
+            "refresh_expires_in".into(),
+            json!(if offline { 0 } else { refresh_exp - iat }),
+        );
         resp.insert("session_state".into(), json!(session.id));
     } else {
         resp.insert("refresh_expires_in".into(), json!(0));

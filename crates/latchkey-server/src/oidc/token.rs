@@ -158,7 +158,10 @@ async fn handle(
                     && let Some(session) = spent.get("session").and_then(|v| v.as_str())
                 {
                     tracing::warn!(%session, "refresh token replayed; revoking its session's tokens");
-                    state.store.delete_session_refresh_tokens(session).await?;
+                    state
+                        .store
+                        .delete_session_refresh_tokens(session, false)
+                        .await?;
                 }
                 return Err(invalid());
             };

@@ -641,8 +641,66 @@ async fn logout_ends_the_session(app: &TestApp) {
     assert_eq!(plain.status, StatusCode::OK);
 }
 
+async fn offline_access_outlives_logout(app: &TestApp) {
+    let (_, secret) = setup(app, web_client()).await;
+    let mut b = Browser::default();
+    let q = login(
+        app,
+        &mut b,
+        &auth_url("").replace("scope=openid%20profile", "scope=openid%20offline_access"),
+    )
+    .await;
+    let t = exchange(app, &secret, &q["code"], VERIFIER).await;
+    assert_eq!(t.status, StatusCode::OK, "{}", t.text);
+    assert_eq!(
+        t.body["refresh_expires_in"], 0,
+        "Keycloak reports 0 for offline tokens"
+    );
+    let offline = t.body["refresh_token"].as_str().unwrap().to_string();
+    let intro = app
+        .form(
+            "/realms/acme/protocol/openid-connect/token/introspect",
+            &[("token", &offline)],
+            Some(("web", &secret)),
+        )
+        .await;
+    assert_eq!(intro.body["token_type"], "Offline");
+    let q2 = query(&location(&b.get(app, &auth_url("")).await));
+    let online = exchange(app, &secret, &q2["code"], VERIFIER).await.body["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    b.get(app, "/realms/acme/protocol/openid-connect/logout")
+        .await;
+    let r = app
+        .form(
+            TOKEN,
+            &[("grant_type", "refresh_token"), ("refresh_token", &online)],
+            Some(("web", &secret)),
+        )
+        .await;
+    assert_eq!(
+        r.body["error"], "invalid_grant",
+        "logout ends the session's refresh tokens"
+    );
+    let r = app
+        .form(
+            TOKEN,
+            &[("grant_type", "refresh_token"), ("refresh_token", &offline)],
+            Some(("web", &secret)),
+        )
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "but not offline access: {}",
+        r.text
+    );
+}
+
 crate::on_both_backends!(
     code_flow_with_pkce,
+    offline_access_outlives_logout,
     pkce_is_enforced,
     redirect_uris_are_checked_before_anything_is_shown,
     prompt_and_max_age,
