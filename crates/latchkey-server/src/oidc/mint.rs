@@ -150,8 +150,10 @@ pub async fn issue(
         claims.insert("sid".into(), json!(s.id));
     }
     claims.insert("acr".into(), json!("1"));
+    // The web-origins scope puts the client's web origins in the token (Keycloak's
+    // allowed-origins claim).
     let origins = g.client.rep.web_origins.clone().unwrap_or_default();
-    if !origins.is_empty() {
+    if g.scope.has("web-origins") && !origins.is_empty() {
         claims.insert("allowed-origins".into(), json!(origins));
     }
 

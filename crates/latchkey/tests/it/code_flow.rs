@@ -389,6 +389,10 @@ async fn redirect_uris_are_checked_before_anything_is_shown(app: &TestApp) {
         format!(
             "{AUTH}?client_id=web&response_type=code&redirect_uri=https%3A%2F%2Fapp.example%2Fcb%2F"
         ),
+        // A fragment never matches (conformance `oidcc-redirect-uri-regfrag`).
+        format!(
+            "{AUTH}?client_id=web&response_type=code&redirect_uri=https%3A%2F%2Fapp.example%2Fcb%23frag"
+        ),
     ] {
         let r = b.get(app, &url).await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{url}");
