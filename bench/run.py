@@ -1,0 +1,392 @@
+#!/usr/bin/env python3
+"""The benchmark the project keeps (BENCHMARKS.md): one command, on one machine, one run.
+
+    bench/run.py [--runs 3] [--duration 10] [--connections 64] [--scale 100000] [--skip-peer]
+
+It builds the release binary, starts Latchkey on SQLite and on PostgreSQL and the peer
+(node-oidc-provider, bench/peer), drives each with wrk on loopback after a warm-up, and
+prints a markdown table of medians: requests/s, p50 and p99 latency, errors, the server's
+CPU and peak RSS, and Latchkey/peer ratios. Scenarios: (a) registration (a new client per
+request, with an initial access token), (b) client_credentials tokens for one client, ES256
+and RS256, (c) discovery, (d) registration read with the registration access token. It
+also measures the machine's raw signing ceiling (openssl speed), start to ready on an
+empty folder and on a database holding --scale clients, and repeats (a) and (b) at that
+scale. A benchmark, not a test: nothing here fails on speed.
+"""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TARGET_DIR = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
+BIN = os.path.join(TARGET_DIR, "release", "latchkey")
+PG_URL = os.environ.get("LATCHKEY_BENCH_PG", "postgres://postgres@127.0.0.1:5432")
+IAT = "bench-initial-access-token"
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def log(*a):
+    print(*a, file=sys.stderr, flush=True)
+
+
+def sh(cmd, **kw):
+    return subprocess.run(cmd, shell=isinstance(cmd, str), check=True, text=True, capture_output=True, **kw).stdout
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def http(method, url, body=None, headers=None, form=False):
+    data = None
+    headers = dict(headers or {})
+    if body is not None:
+        if form:
+            data = body.encode()
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        else:
+            data = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+    req = urllib.request.Request(url, data=data, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            raw = r.read()
+            return r.status, dict(r.headers), (json.loads(raw) if raw else None)
+    except urllib.error.HTTPError as e:
+        raw = e.read()
+        raise RuntimeError(f"{method} {url} -> {e.code}: {raw[:300]!r}")
+
+
+def wait_ready(url, proc, timeout=60):
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < timeout:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=1) as r:
+                if r.status == 200:
+                    return (time.perf_counter() - t0) * 1000
+        except Exception:
+            time.sleep(0.002)
+    raise RuntimeError(f"not ready: {url}")
+
+
+def cpu_ticks(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        parts = f.read().rsplit(")", 1)[1].split()
+    return int(parts[11]) + int(parts[12])
+
+
+def peak_rss_mb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+# ------------------------------------------------------------------------------ servers
+
+class Latchkey:
+    def __init__(self, db, workdir=None):
+        self.db = db  # "sqlite" or a postgres URL
+        self.workdir = workdir or tempfile.mkdtemp(prefix="lk-bench-")
+        self.proc = None
+
+    @property
+    def name(self):
+        return "latchkey-sqlite" if self.db == "sqlite" else "latchkey-postgres"
+
+    def start(self):
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        args = [BIN, "start-dev", "--http-port", str(self.port)]
+        if self.db != "sqlite":
+            args += ["--db-url", self.db]
+        env = dict(os.environ, LATCHKEY_BOOTSTRAP_ADMIN_USERNAME="admin", LATCHKEY_BOOTSTRAP_ADMIN_PASSWORD="bench-pw", LATCHKEY_LOG="warn")
+        self.proc = subprocess.Popen(args, cwd=self.workdir, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.ready_ms = wait_ready(self.base + "/health/ready", self.proc)
+
+    def stop(self):
+        if self.proc:
+            self.proc.terminate()
+            self.proc.wait()
+            self.proc = None
+
+    def admin(self):
+        _, _, t = http("POST", self.base + "/realms/master/protocol/openid-connect/token",
+                       "grant_type=password&client_id=admin-cli&username=admin&password=bench-pw", form=True)
+        return {"Authorization": "Bearer " + t["access_token"]}
+
+    def setup(self, alg):
+        """A realm signing with `alg`, open to registration with a long-lived IAT."""
+        realm = "bench-" + alg.lower()
+        a = self.admin()
+        try:
+            http("POST", self.base + "/admin/realms", {"realm": realm, "enabled": True, "defaultSignatureAlgorithm": alg}, a)
+        except RuntimeError as e:
+            if "409" not in str(e):
+                raise
+        _, _, iat = http("POST", f"{self.base}/admin/realms/{realm}/clients-initial-access", {"count": 2_000_000_000, "expiration": 0}, a)
+        reg = f"{self.base}/realms/{realm}/clients-registrations/openid-connect"
+        return {"registration": reg, "token": f"{self.base}/realms/{realm}/protocol/openid-connect/token",
+                "discovery": f"{self.base}/realms/{realm}/.well-known/openid-configuration", "iat": iat["token"]}
+
+
+class Peer:
+    name = "node-oidc-provider"
+
+    def __init__(self, alg, store_capacity=None):
+        self.alg = alg
+        # The stock in-memory adapter is an LRU of ~1000 entries: for the scale runs the
+        # peer gets the same adapter with room for every client (bench/peer/README.md).
+        self.store_capacity = store_capacity
+        self.proc = None
+
+    def start(self):
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        env = dict(os.environ, PORT=str(self.port), ALG=self.alg, IAT=IAT, NODE_ENV="production")
+        if self.store_capacity:
+            env["STORE_CAPACITY"] = str(self.store_capacity)
+        self.proc = subprocess.Popen(["node", os.path.join(ROOT, "bench", "peer", "server.mjs")], env=env,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.ready_ms = wait_ready(self.base + "/.well-known/openid-configuration", self.proc)
+
+    def stop(self):
+        if self.proc:
+            self.proc.terminate()
+            self.proc.wait()
+            self.proc = None
+
+    def setup(self, alg):
+        return {"registration": self.base + "/reg", "token": self.base + "/token",
+                "discovery": self.base + "/.well-known/openid-configuration", "iat": IAT}
+
+
+# ------------------------------------------------------------------------------ load
+
+def lua(method, body=None, headers=None):
+    lines = [f'wrk.method = "{method}"']
+    if body is not None:
+        lines.append("wrk.body = " + json.dumps(body))
+    for k, v in (headers or {}).items():
+        lines.append(f'wrk.headers["{k}"] = {json.dumps(v)}')
+    f = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
+    f.write("\n".join(lines) + "\n")
+    f.close()
+    return f.name
+
+
+def parse_ms(v):
+    m = re.match(r"([\d.]+)(us|ms|s)", v)
+    n = float(m.group(1))
+    return {"us": n / 1000, "ms": n, "s": n * 1000}[m.group(2)]
+
+
+def wrk(url, script, duration, connections, threads=2):
+    out = sh(["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency", "-s", script, url])
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    p50 = parse_ms(re.search(r"\s50%\s+(\S+)", out).group(1))
+    p99 = parse_ms(re.search(r"\s99%\s+(\S+)", out).group(1))
+    non2xx = int(m.group(1)) if (m := re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)) else 0
+    sock = sum(int(x) for x in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
+    return {"rps": rps, "p50": p50, "p99": p99, "errors": non2xx + sock}
+
+
+def measure(server, url, script, args):
+    wrk(url, script, 2, args.connections)  # warm-up
+    t0, c0 = time.perf_counter(), cpu_ticks(server.proc.pid)
+    r = wrk(url, script, args.duration, args.connections)
+    elapsed = time.perf_counter() - t0
+    r["cpu"] = 100.0 * (cpu_ticks(server.proc.pid) - c0) / TICKS / elapsed
+    r["rss"] = peak_rss_mb(server.proc.pid)
+    return r
+
+
+def register(ep):
+    _, _, body = http("POST", ep["registration"], {"grant_types": ["client_credentials"], "response_types": [],
+                                                    "token_endpoint_auth_method": "client_secret_basic"},
+                      {"Authorization": "Bearer " + ep["iat"]})
+    return body
+
+
+def scenarios(server, alg, args, which):
+    ep = server.setup(alg)
+    out = {}
+    if "registration" in which:
+        s = lua("POST", json.dumps({"grant_types": ["client_credentials"], "response_types": []}),
+                {"Content-Type": "application/json", "Authorization": "Bearer " + ep["iat"]})
+        out["registration"] = measure(server, ep["registration"], s, args)
+    if "token" in which:
+        c = register(ep)
+        import base64
+        basic = base64.b64encode(f"{c['client_id']}:{c['client_secret']}".encode()).decode()
+        s = lua("POST", "grant_type=client_credentials", {"Content-Type": "application/x-www-form-urlencoded", "Authorization": "Basic " + basic})
+        out[f"client_credentials {alg}"] = measure(server, ep["token"], s, args)
+    if "discovery" in which:
+        out["discovery"] = measure(server, ep["discovery"], lua("GET"), args)
+    if "read" in which:
+        c = register(ep)
+        s = lua("GET", None, {"Authorization": "Bearer " + c["registration_access_token"]})
+        out["registration read"] = measure(server, c["registration_client_uri"], s, args)
+    return out
+
+
+def seed(server, alg, n, connections=32):
+    """Registers at least n clients through the registration endpoint, in 5 s bursts of
+    wrk until enough were admitted. Returns the seconds it took."""
+    ep = server.setup(alg)
+    s = lua("POST", json.dumps({"grant_types": ["client_credentials"], "response_types": []}),
+            {"Content-Type": "application/json", "Authorization": "Bearer " + ep["iat"]})
+    t0, done = time.perf_counter(), 0
+    while done < n:
+        out = sh(["wrk", "-t2", f"-c{connections}", "-d5s", "-s", s, ep["registration"]])
+        total = int(re.search(r"(\d+) requests in", out).group(1))
+        bad = int(m.group(1)) if (m := re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)) else 0
+        if total - bad == 0:
+            raise RuntimeError("seeding admits nothing: " + out)
+        done += total - bad
+        log(f"  seeded {done}/{n}")
+    return time.perf_counter() - t0
+
+
+# ------------------------------------------------------------------------------ main
+
+def signing_ceiling():
+    out = sh(f"openssl speed -multi {os.cpu_count()} -seconds 3 ecdsap256 rsa2048 2>/dev/null")
+    def last(pattern):
+        lines = [l for l in out.splitlines() if re.search(pattern, l)]
+        nums = re.findall(r"[\d.]+", lines[-1]) if lines else []
+        return float(nums[-2]) if len(nums) >= 2 else float("nan")
+    return {"ES256": last(r"ecdsa.*nistp256|nistp256"), "RS256": last(r"rsa\s*2048")}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--duration", type=int, default=10)
+    ap.add_argument("--connections", type=int, default=64)
+    ap.add_argument("--scale", type=int, default=100_000)
+    ap.add_argument("--skip-peer", action="store_true")
+    ap.add_argument("--skip-postgres", action="store_true")
+    args = ap.parse_args()
+
+    if not shutil.which("wrk"):
+        subprocess.run("apt-get update -q && apt-get install -y -q wrk", shell=True, check=True)
+    log("building the release binary")
+    subprocess.run(["cargo", "build", "--release", "--bin", "latchkey"], cwd=ROOT, check=True,
+                   env=dict(os.environ, CARGO_TARGET_DIR=TARGET_DIR))
+    if not args.skip_peer:
+        subprocess.run("npm ci --no-audit --no-fund --silent", shell=True, check=True, cwd=os.path.join(ROOT, "bench", "peer"))
+
+    ceiling = signing_ceiling()
+    results = {}  # (target, scenario) -> [runs]
+
+    def record(target, res):
+        for k, v in res.items():
+            results.setdefault((target, k), []).append(v)
+
+    pg_dbs = []
+    for run in range(args.runs):
+        log(f"run {run + 1}/{args.runs}")
+        targets = [Latchkey("sqlite")]
+        if not args.skip_postgres:
+            db = f"lk_bench_{os.getpid()}_{run}"
+            sh(["psql", PG_URL + "/test", "-qc", f"CREATE DATABASE {db}"])
+            pg_dbs.append(db)
+            targets.append(Latchkey(f"{PG_URL}/{db}"))
+        for t in targets:
+            t.start()
+            try:
+                record(t.name, scenarios(t, "ES256", args, {"registration", "token", "discovery", "read"}))
+                record(t.name, scenarios(t, "RS256", args, {"token"}))
+            finally:
+                t.stop()
+        if not args.skip_peer:
+            for alg, which in (("ES256", {"registration", "token", "discovery", "read"}), ("RS256", {"token"})):
+                p = Peer(alg)
+                p.start()
+                try:
+                    record(p.name, scenarios(p, alg, args, which))
+                finally:
+                    p.stop()
+
+    # Start to ready, and the cost of scale (SQLite; PostgreSQL when asked).
+    empty = []
+    for _ in range(5):
+        t = Latchkey("sqlite")
+        t.start()
+        empty.append(t.ready_ms)
+        t.stop()
+    scaled = Latchkey("sqlite")
+    scaled.start()
+    log(f"seeding {args.scale} clients")
+    seed_s = seed(scaled, "ES256", args.scale)
+    scale_res = scenarios(scaled, "ES256", args, {"registration", "token"})
+    scaled.stop()
+    restart = []
+    for _ in range(5):
+        scaled.start()
+        restart.append(scaled.ready_ms)
+        scaled.stop()
+    peer_scale = None
+    if not args.skip_peer:
+        p = Peer("ES256", store_capacity=10 * args.scale)
+        p.start()
+        try:
+            seed(p, "ES256", args.scale)
+            peer_scale = scenarios(p, "ES256", args, {"registration", "token"})
+        finally:
+            p.stop()
+    for db in pg_dbs:
+        subprocess.run(["psql", PG_URL + "/test", "-qc", f"DROP DATABASE IF EXISTS {db}"], check=False, capture_output=True)
+
+    # ---------------------------------------------------------------- report
+    med = lambda xs, k: statistics.median(x[k] for x in xs)
+    names = ["registration", "client_credentials ES256", "client_credentials RS256", "discovery", "registration read"]
+    targets = ["latchkey-sqlite"] + ([] if args.skip_postgres else ["latchkey-postgres"]) + ([] if args.skip_peer else ["node-oidc-provider"])
+    print(f"## Results ({time.strftime('%Y-%m-%d')}, {args.runs} runs, medians; wrk -t2 -c{args.connections} -d{args.duration}s after a 2 s warm-up;"
+          f" load generator on the same {os.cpu_count()}-core machine)\n")
+    print("| Scenario | Server | req/s | p50 ms | p99 ms | errors | CPU % | peak RSS MB | vs peer |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for n in names:
+        peer = results.get(("node-oidc-provider", n))
+        for t in targets:
+            xs = results.get((t, n))
+            if not xs:
+                continue
+            ratio = f"{med(xs, 'rps') / med(peer, 'rps'):.1f}×" if peer and t != "node-oidc-provider" else ""
+            print(f"| {n} | {t} | {med(xs, 'rps'):,.0f} | {med(xs, 'p50'):.2f} | {med(xs, 'p99'):.2f} | {int(med(xs, 'errors'))} |"
+                  f" {med(xs, 'cpu'):.0f} | {med(xs, 'rss'):.0f} | {ratio} |")
+    print(f"\nRaw signing ceiling (openssl speed -multi {os.cpu_count()}): ES256 {ceiling['ES256']:,.0f} sign/s, RS256 {ceiling['RS256']:,.0f} sign/s.")
+    for alg in ("ES256", "RS256"):
+        xs = results.get(("latchkey-sqlite", f"client_credentials {alg}"))
+        if xs:
+            print(f"client_credentials {alg} on SQLite = {100 * med(xs, 'rps') / ceiling[alg]:.0f}% of the raw {alg} ceiling.")
+    print(f"\nStart to ready (start-dev, SQLite): empty folder median {statistics.median(empty):.0f} ms ({', '.join(f'{x:.0f}' for x in empty)});"
+          f" with {args.scale:,} clients median {statistics.median(restart):.0f} ms ({', '.join(f'{x:.0f}' for x in restart)}).")
+    print(f"\nAt scale ({args.scale:,} clients registered in {seed_s:.0f} s), one run:\n")
+    print("| Scenario | Server | req/s | p50 ms | p99 ms | errors |")
+    print("|---|---|---|---|---|---|")
+    for server, res in (("latchkey-sqlite", scale_res), ("node-oidc-provider", peer_scale)):
+        for n, r in (res or {}).items():
+            print(f"| {n} | {server} | {r['rps']:,.0f} | {r['p50']:.2f} | {r['p99']:.2f} | {r['errors']} |")
+
+
+if __name__ == "__main__":
+    main()
