@@ -370,6 +370,9 @@ pub trait Store: Send + Sync + 'static {
     async fn take_transient(&self, kind: &str, id: &str, now: Millis)
     -> StoreResult<Option<Value>>;
     async fn delete_transient(&self, kind: &str, id: &str) -> StoreResult<()>;
+    /// Deletes what has expired by `now` (transient state, refresh tokens, revocation and
+    /// assertion records); returns how many rows went.
+    async fn sweep_expired(&self, now: Millis) -> StoreResult<u64>;
     /// Revokes the refresh tokens of a login session: all of them (a replayed code or
     /// refresh token), or all but offline ones (logout ends the session, not offline access).
     async fn delete_session_refresh_tokens(

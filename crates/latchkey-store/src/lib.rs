@@ -1412,6 +1412,24 @@ impl Store for SqlStore {
             .map_err(backend_err)
     }
 
+    async fn sweep_expired(&self, now: Millis) -> StoreResult<u64> {
+        let mut n = 0;
+        for table in [
+            "transient",
+            "refresh_tokens",
+            "revoked_tokens",
+            "used_assertions",
+        ] {
+            n += sqlx::query(&format!("DELETE FROM {table} WHERE expires_at < $1"))
+                .bind(now)
+                .execute(&self.pool)
+                .await
+                .map_err(backend_err)?
+                .rows_affected();
+        }
+        Ok(n)
+    }
+
     async fn delete_session_refresh_tokens(
         &self,
         session_id: &str,

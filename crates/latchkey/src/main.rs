@@ -217,6 +217,7 @@ async fn run(config: Config, started: Instant) -> Result<(), String> {
         dev_mode: config.dev_mode,
         max_body_size: config.max_request_size,
     };
+    spawn_sweeper(store.clone());
     let state = Arc::new(AppState::new(store, sealer, settings));
     let app = latchkey_server::router(state);
     let listener = tokio::net::TcpListener::bind((config.http_host, config.http_port))
@@ -248,6 +249,25 @@ async fn run(config: Config, started: Instant) -> Result<(), String> {
     .map_err(|e| e.to_string())?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Every ten minutes, deletes expired short-lived state (codes, sessions, spent-token
+/// tombstones, revocations). Any node may do it; the deletes are idempotent.
+fn spawn_sweeper(store: Arc<dyn Store>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
+        loop {
+            tick.tick().await;
+            match store
+                .sweep_expired(latchkey_server::state::now_millis())
+                .await
+            {
+                Ok(n) if n > 0 => tracing::debug!(rows = n, "swept expired state"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "sweeping expired state failed"),
+            }
+        }
+    });
 }
 
 async fn shutdown_signal() {

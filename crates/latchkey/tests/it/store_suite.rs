@@ -343,7 +343,35 @@ async fn a_refresh_token_is_taken_once_under_concurrency(app: &TestApp) {
     );
 }
 
+async fn expired_state_is_swept(app: &TestApp) {
+    let s = app.store.as_ref();
+    s.put_transient("k", "old", "r", &serde_json::json!({"a": 1}), 1_000)
+        .await
+        .unwrap();
+    s.put_transient("k", "new", "r", &serde_json::json!({"a": 2}), 10_000)
+        .await
+        .unwrap();
+    s.revoke_jti("r", "j-old", 1_000).await.unwrap();
+    assert!(s.use_assertion("a-old", 1_000).await.unwrap());
+    assert!(s.get_transient("k", "old", 500).await.unwrap().is_some());
+    assert_eq!(s.sweep_expired(5_000).await.unwrap(), 3);
+    assert!(
+        s.get_transient("k", "old", 500).await.unwrap().is_none(),
+        "gone, even read as of earlier"
+    );
+    assert_eq!(
+        s.get_transient("k", "new", 5_000).await.unwrap().unwrap()["a"],
+        2
+    );
+    assert!(!s.is_revoked("j-old").await.unwrap());
+    assert!(
+        s.use_assertion("a-old", 1_000).await.unwrap(),
+        "the record went"
+    );
+}
+
 crate::on_both_backends!(
+    expired_state_is_swept,
     realm_bundles_are_atomic,
     clients_are_unique_per_realm,
     users_filter_and_page,
