@@ -6,12 +6,10 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
-use std::net::IpAddr;
 
 use latchkey_core::clients::{NewClient, new_client, open_secret};
 use latchkey_core::crypto::{ct_eq, new_uuid};
 use latchkey_core::merge::merge;
-use latchkey_core::policies::Action;
 use latchkey_core::registration::convert::{REGISTRATION_AUTH_ATTRIBUTE, validate_keycloak_rep};
 use latchkey_core::rep::ClientRep;
 use latchkey_core::store::{ClientRecord, RealmRecord};
@@ -19,7 +17,7 @@ use serde_json::json;
 
 use super::oidc::delete_client;
 use super::{
-    Audit, Caller, Op, RegError, authenticate, context, enforce, open, policy_set, realm_or_404,
+    Audit, Op, RegError, RegRequest, authenticate, context, enforce, open, realm_or_404,
     require_json, store_new, store_replaced,
 };
 use crate::admin::clients::scope_defaults;
@@ -85,8 +83,13 @@ pub async fn create(
     let result = match authenticate(&state, &realm, &headers, Op::Create, None).await {
         Err(e) => audit.outcome(Op::Create, None, None, Err(e)).await,
         Ok(caller) => {
-            let source = ClientAddr(ip.clone()).ip();
-            let result = register(&state, &realm, &caller, source, &headers, &body).await;
+            let req = RegRequest {
+                caller: &caller,
+                source: ClientAddr(ip.clone()).ip(),
+                headers: &headers,
+                body: &body,
+            };
+            let result = register(&state, &realm, &req).await;
             let client_id = result.as_ref().ok().map(|(c, _)| c.client_id.clone());
             audit
                 .outcome(Op::Create, client_id.as_deref(), Some(&caller), result)
@@ -116,13 +119,10 @@ pub async fn create(
 async fn register(
     state: &SharedState,
     realm: &RealmRecord,
-    caller: &Caller,
-    source: Option<IpAddr>,
-    headers: &HeaderMap,
-    body: &[u8],
+    req: &RegRequest<'_>,
 ) -> Result<(ClientRecord, String), RegError> {
-    require_json(headers)?;
-    let mut rep = parse_rep(body)?;
+    require_json(req.headers)?;
+    let mut rep = parse_rep(req.body)?;
     validate_keycloak_rep(&rep, context(state))?;
     let client_id = rep
         .client_id
@@ -149,19 +149,8 @@ async fn register(
     let NewClient { mut record, .. } =
         new_client(&realm.id, rep, &scopes, &state.sealer, now_millis())
             .map_err(|e| RegError::metadata(e.to_string()))?;
-    let set = policy_set(caller, None);
-    let admitted = enforce(
-        state,
-        realm,
-        set,
-        Action::Create,
-        source,
-        &mut record.rep,
-        None,
-        &requested,
-    )
-    .await?;
-    let rat = store_new(state, realm, caller, &mut record, &admitted).await?;
+    let admitted = enforce(state, realm, req, None, &mut record.rep, &requested).await?;
+    let rat = store_new(state, realm, req.caller, &mut record, &admitted).await?;
     Ok((record, rat))
 }
 
@@ -212,8 +201,13 @@ pub async fn update(
     let result = match open(&audit, &client_id, &headers, Op::Update).await {
         Err(e) => Err(e),
         Ok((client, caller)) => {
-            let source = ClientAddr(ip.clone()).ip();
-            let result = replace(&state, &realm, client, &caller, source, &headers, &body).await;
+            let req = RegRequest {
+                caller: &caller,
+                source: ClientAddr(ip.clone()).ip(),
+                headers: &headers,
+                body: &body,
+            };
+            let result = replace(&state, &realm, client, &req).await;
             audit
                 .outcome(Op::Update, Some(&client_id), Some(&caller), result)
                 .await
@@ -231,13 +225,10 @@ async fn replace(
     state: &SharedState,
     realm: &RealmRecord,
     mut client: ClientRecord,
-    caller: &Caller,
-    source: Option<IpAddr>,
-    headers: &HeaderMap,
-    body: &[u8],
+    req: &RegRequest<'_>,
 ) -> Result<(ClientRecord, String), RegError> {
-    require_json(headers)?;
-    let mut patch = parse_rep(body)?;
+    require_json(req.headers)?;
+    let mut patch = parse_rep(req.body)?;
     if patch
         .client_id
         .as_ref()
@@ -263,20 +254,9 @@ async fn replace(
     let requested = requested_scopes(&patch);
     let mut merged = merge(&client.rep, &patch, &["attributes"]).map_err(RegError::internal)?;
     validate_keycloak_rep(&merged, context(state))?;
-    let set = policy_set(caller, Some(&client));
-    enforce(
-        state,
-        realm,
-        set,
-        Action::Update,
-        source,
-        &mut merged,
-        Some(&client.rep),
-        &requested,
-    )
-    .await?;
+    enforce(state, realm, req, Some(&client), &mut merged, &requested).await?;
     client.rep = merged;
-    let rat = store_replaced(state, realm, caller, headers, &mut client).await?;
+    let rat = store_replaced(state, realm, req.caller, req.headers, &mut client).await?;
     Ok((client, rat))
 }
 

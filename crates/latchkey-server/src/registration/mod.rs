@@ -581,23 +581,36 @@ async fn resolve_trusted(
     out
 }
 
-/// Runs the request's policy set on the client about to be stored (SPEC §6): refusals are
-/// 403 with Keycloak's text; on create, the policies' effects are applied to `client`.
-/// With `clientRegistrationPoliciesEnabled` off, nothing runs.
-#[allow(clippy::too_many_arguments)]
+/// A registration request as the providers' create and update steps see it.
+pub struct RegRequest<'a> {
+    pub caller: &'a Caller,
+    /// The caller's address, for trusted-hosts.
+    pub source: Option<std::net::IpAddr>,
+    pub headers: &'a HeaderMap,
+    pub body: &'a [u8],
+}
+
+/// Runs the request's policy set on the client about to be stored (SPEC §6): `existing` is
+/// the client being updated (`None` on create). Refusals are 403 with Keycloak's text; on
+/// create, the policies' effects are applied to `client`. With
+/// `clientRegistrationPoliciesEnabled` off, nothing runs.
 pub async fn enforce(
     state: &SharedState,
     realm: &RealmRecord,
-    sub_type: &str,
-    action: Action,
-    source: Option<std::net::IpAddr>,
+    req: &RegRequest<'_>,
+    existing: Option<&ClientRecord>,
     client: &mut latchkey_core::rep::ClientRep,
-    previous: Option<&latchkey_core::rep::ClientRep>,
     requested_scopes: &[String],
 ) -> Result<Admitted, RegError> {
     if !switch(realm, POLICIES_SWITCH) {
         return Ok(Admitted::default());
     }
+    let sub_type = policy_set(req.caller, existing);
+    let action = if existing.is_some() {
+        Action::Update
+    } else {
+        Action::Create
+    };
     let components = state.store.list_components(&realm.id).await?;
     let admitted = match action {
         Action::Create => Admitted {
@@ -609,10 +622,10 @@ pub async fn enforce(
     let realm_scopes = realm_scope_sets(state, realm).await?;
     let request = policies::Request {
         action,
-        source,
+        source: req.source,
         resolved_hosts: &resolved,
         client,
-        previous,
+        previous: existing.map(|c| &c.rep),
         requested_scopes,
         realm_scopes: &realm_scopes,
         // The store enforces the limit atomically; no count is needed here.

@@ -5,18 +5,16 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use std::net::IpAddr;
 
 use latchkey_core::clients::{NewClient, new_client, open_secret};
 use latchkey_core::crypto::{ct_eq, hash_token, new_uuid};
-use latchkey_core::policies::Action;
 use latchkey_core::registration::convert::{to_client_rep, to_metadata};
 use latchkey_core::registration::metadata::{ClientMetadata, parse_object};
 use latchkey_core::store::{ClientRecord, RealmRecord};
 use serde_json::{Map, Value, json};
 
 use super::{
-    Audit, Caller, Op, RegError, allowed_origin, authenticate, context, enforce, open, policy_set,
+    Audit, Op, RegError, RegRequest, allowed_origin, authenticate, context, enforce, open,
     realm_or_404, require_json, store_new, store_replaced, with_cors,
 };
 use crate::admin::clients::scope_defaults;
@@ -193,8 +191,13 @@ pub async fn create(
     let result = match authenticate(&state, &realm, &headers, Op::Create, None).await {
         Err(e) => audit.outcome(Op::Create, None, None, Err(e)).await,
         Ok(caller) => {
-            let source = ClientAddr(ip.clone()).ip();
-            let result = register(&state, &realm, &caller, source, &headers, &body).await;
+            let req = RegRequest {
+                caller: &caller,
+                source: ClientAddr(ip.clone()).ip(),
+                headers: &headers,
+                body: &body,
+            };
+            let result = register(&state, &realm, &req).await;
             let client_id = result.as_ref().ok().map(|(c, _, _)| c.client_id.clone());
             audit
                 .outcome(Op::Create, client_id.as_deref(), Some(&caller), result)
@@ -221,13 +224,10 @@ pub async fn create(
 async fn register(
     state: &SharedState,
     realm: &RealmRecord,
-    caller: &Caller,
-    source: Option<IpAddr>,
-    headers: &HeaderMap,
-    body: &[u8],
+    req: &RegRequest<'_>,
 ) -> Result<(ClientRecord, Option<String>, String), RegError> {
-    require_json(headers)?;
-    let obj = parse_object(body)?;
+    require_json(req.headers)?;
+    let obj = parse_object(req.body)?;
     if obj.get("client_id").is_some_and(|v| !v.is_null()) {
         return Err(RegError::metadata("Client Identifier included"));
     }
@@ -239,20 +239,9 @@ async fn register(
     let NewClient { mut record, secret } =
         new_client(&realm.id, rep, &scopes, &state.sealer, now_millis())
             .map_err(|e| RegError::metadata(e.to_string()))?;
-    let set = policy_set(caller, None);
     let requested = requested_scopes(&meta);
-    let admitted = enforce(
-        state,
-        realm,
-        set,
-        Action::Create,
-        source,
-        &mut record.rep,
-        None,
-        &requested,
-    )
-    .await?;
-    let rat = store_new(state, realm, caller, &mut record, &admitted).await?;
+    let admitted = enforce(state, realm, req, None, &mut record.rep, &requested).await?;
+    let rat = store_new(state, realm, req.caller, &mut record, &admitted).await?;
     Ok((record, secret, rat))
 }
 
@@ -313,11 +302,13 @@ pub async fn update(
     let result = match open(&audit, &client_id, &headers, Op::Update).await {
         Err(e) => Err(e),
         Ok((client, caller)) => {
-            let source = ClientAddr(ip.clone()).ip();
-            let result = replace(
-                &state, &base, &realm, client, &caller, source, &headers, &body,
-            )
-            .await;
+            let req = RegRequest {
+                caller: &caller,
+                source: ClientAddr(ip.clone()).ip(),
+                headers: &headers,
+                body: &body,
+            };
+            let result = replace(&state, &base, &realm, client, &req).await;
             audit
                 .outcome(Op::Update, Some(&client_id), Some(&caller), result)
                 .await
@@ -335,19 +326,15 @@ pub async fn update(
 
 /// RFC 7592 §2.2: the body replaces the registration; server-managed members may only be
 /// repeated unchanged; the registration access token rotates.
-#[allow(clippy::too_many_arguments)]
 async fn replace(
     state: &SharedState,
     base: &BaseUrl,
     realm: &RealmRecord,
     mut client: ClientRecord,
-    caller: &Caller,
-    source: Option<IpAddr>,
-    headers: &HeaderMap,
-    body: &[u8],
+    req: &RegRequest<'_>,
 ) -> Result<(ClientRecord, Option<String>, String), RegError> {
-    require_json(headers)?;
-    let obj = parse_object(body)?;
+    require_json(req.headers)?;
+    let obj = parse_object(req.body)?;
     match obj.get("client_id") {
         None | Some(Value::Null) => {}
         Some(Value::String(s)) if *s == client.client_id => {}
@@ -397,21 +384,10 @@ async fn replace(
         }
     }
     let (meta, mut rep) = describe(state, realm, &obj, &client.client_id, Some(&client)).await?;
-    let set = policy_set(caller, Some(&client));
     let requested = requested_scopes(&meta);
-    enforce(
-        state,
-        realm,
-        set,
-        Action::Update,
-        source,
-        &mut rep,
-        Some(&client.rep),
-        &requested,
-    )
-    .await?;
+    enforce(state, realm, req, Some(&client), &mut rep, &requested).await?;
     client.rep = rep;
-    let rat = store_replaced(state, realm, caller, headers, &mut client).await?;
+    let rat = store_replaced(state, realm, req.caller, req.headers, &mut client).await?;
     let secret = open_secret(&client, &state.sealer);
     Ok((client, secret, rat))
 }
