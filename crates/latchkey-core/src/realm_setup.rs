@@ -134,8 +134,23 @@ pub fn new_realm(
     let realm_id = rep.id.clone().unwrap_or_default();
     let mut b = RealmBundle::default();
 
-    for alg in Alg::ALL {
-        let g = keys::generate(alg)?;
+    // The two slow steps of a first start, RSA key generation and the admin's Argon2id
+    // hash, run side by side (start-to-ready, BENCHMARKS.md).
+    let (generated, admin_hash) = std::thread::scope(|scope| {
+        let hashing = admin
+            .filter(|_| name == MASTER_REALM)
+            .map(|a| scope.spawn(move || hash_password(&a.password)));
+        let generated: Result<Vec<_>, _> =
+            Alg::ALL.iter().map(|alg| keys::generate(*alg)).collect();
+        let hash = hashing.map(|h| {
+            h.join()
+                .unwrap_or(Err(crate::crypto::CryptoError::Password))
+        });
+        (generated, hash)
+    });
+    let admin_hash = admin_hash.transpose().map_err(|_| SetupError::Password)?;
+    for g in generated? {
+        let alg = g.alg;
         b.keys.push(KeyRecord {
             private_sealed: sealer.seal(&g.pkcs8, &key_context(&g.kid)),
             kid: g.kid,
@@ -325,7 +340,7 @@ pub fn new_realm(
                 created_timestamp: Some(now),
                 ..Default::default()
             },
-            password_hash: Some(hash_password(&admin.password).map_err(|_| SetupError::Password)?),
+            password_hash: admin_hash.clone(),
             service_account_client: None,
             created_at: now,
         });
