@@ -19,11 +19,13 @@ pub enum ClientError {
     BadId,
 }
 
-/// The realm's default and optional client scope names, given to new clients.
+/// The realm's client scope names: the default and optional sets new clients receive, and
+/// every scope the realm has.
 #[derive(Debug, Clone, Default)]
 pub struct ScopeDefaults {
     pub default: Vec<String>,
     pub optional: Vec<String>,
+    pub all: Vec<String>,
 }
 
 /// A client ready to store, and its secret in clear (to return once) if it has one.

@@ -5,7 +5,6 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 pub type StringMap = BTreeMap<String, String>;
 pub type MultiMap = BTreeMap<String, Vec<String>>;
@@ -298,9 +297,4 @@ pub struct SecretRep {
     #[serde(rename = "type")]
     pub kind: String,
     pub value: String,
-}
-
-/// Builds a JSON object's value back into a representation type; for merges.
-pub fn from_value<T: serde::de::DeserializeOwned>(v: Value) -> Result<T, serde_json::Error> {
-    serde_json::from_value(v)
 }

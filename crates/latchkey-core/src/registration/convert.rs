@@ -208,6 +208,7 @@ mod tests {
         let defaults = ScopeDefaults {
             default: vec!["profile".into()],
             optional: vec!["phone".into()],
+            all: vec![],
         };
         let rep = to_client_rep(&m, "c1", None, &defaults, &[]);
         assert!(rep.service_accounts() && !rep.is_public());
@@ -235,6 +236,7 @@ mod tests {
         let defaults = ScopeDefaults {
             default: vec!["profile".into()],
             optional: vec![],
+            all: vec![],
         };
         let rep = to_client_rep(
             &m,

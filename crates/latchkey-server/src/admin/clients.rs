@@ -53,7 +53,7 @@ fn client_out(state: &SharedState, c: &ClientRecord, with_secret: bool) -> Clien
     rep
 }
 
-/// The realm's default and optional client scope names, for new clients.
+/// The realm's client scope names: its default and optional sets, and all of them.
 pub async fn scope_defaults(
     state: &SharedState,
     realm: &RealmRecord,
@@ -63,7 +63,10 @@ pub async fn scope_defaults(
         .iter()
         .map(|s| (s.id.as_str(), s.name.as_str()))
         .collect();
-    let mut out = ScopeDefaults::default();
+    let mut out = ScopeDefaults {
+        all: scopes.iter().map(|s| s.name.clone()).collect(),
+        ..Default::default()
+    };
     for (id, default) in state.store.realm_default_scopes(&realm.id).await? {
         if let Some(name) = names.get(id.as_str()) {
             if default {

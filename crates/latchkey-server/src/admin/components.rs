@@ -232,14 +232,7 @@ pub async fn evaluate(
     let meta = ClientMetadata::validate(&metadata, ctx)
         .map_err(|e| AdminError::Described(StatusCode::BAD_REQUEST, e.code(), e.to_string()))?;
     let scopes: ScopeDefaults = super::clients::scope_defaults(&state, &realm).await?;
-    let names: Vec<String> = state
-        .store
-        .list_scopes(&realm.id)
-        .await?
-        .into_iter()
-        .map(|s| s.name)
-        .collect();
-    let rep = to_client_rep(&meta, "evaluated-client", None, &scopes, &names);
+    let rep = to_client_rep(&meta, "evaluated-client", None, &scopes, &scopes.all);
     let mut client = new_client(&realm.id, rep, &scopes, &state.sealer, now_millis())
         .map_err(|e| bad(e.to_string()))?
         .record

@@ -75,6 +75,29 @@ pub const JWT_BEARER_ASSERTION: &str = "urn:ietf:params:oauth:client-assertion-t
 /// Clock skew tolerated on a client assertion's `exp` and `nbf`.
 const SKEW_SECS: i64 = 10;
 
+/// HTTP Basic client credentials (RFC 6749 §2.3.1: both parts form-encoded): `None`
+/// without a Basic header, `Err` when it is malformed.
+pub fn basic_credentials(headers: &HeaderMap) -> Option<Result<(String, String), ()>> {
+    let encoded = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            let (scheme, rest) = v.split_once(' ')?;
+            scheme.eq_ignore_ascii_case("basic").then(|| rest.trim())
+        })?;
+    let parse = || -> Result<(String, String), ()> {
+        let text = String::from_utf8(STANDARD.decode(encoded).map_err(|_| ())?).map_err(|_| ())?;
+        let (id, secret) = text.split_once(':').ok_or(())?;
+        let decode = |s: &str| -> Result<String, ()> {
+            let pairs: Vec<(String, String)> =
+                serde_urlencoded::from_str(&format!("v={s}")).map_err(|_| ())?;
+            Ok(pairs.into_iter().next().map(|(_, v)| v).unwrap_or_default())
+        };
+        Ok((decode(id)?, decode(secret)?))
+    };
+    Some(parse())
+}
+
 pub fn credentials(headers: &HeaderMap, p: &Params) -> Result<Credentials, OAuthError> {
     if let Some(assertion) = p.get("client_assertion") {
         if p.get("client_assertion_type") != Some(JWT_BEARER_ASSERTION) {
@@ -102,24 +125,9 @@ pub fn credentials(headers: &HeaderMap, p: &Params) -> Result<Credentials, OAuth
             assertion: Some(assertion.to_string()),
         });
     }
-    let basic = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            let (scheme, rest) = v.split_once(' ')?;
-            scheme.eq_ignore_ascii_case("basic").then(|| rest.trim())
-        });
-    if let Some(encoded) = basic {
-        let bad = || OAuthError::invalid_client("Invalid client credentials", true);
-        let decoded = STANDARD.decode(encoded).map_err(|_| bad())?;
-        let text = String::from_utf8(decoded).map_err(|_| bad())?;
-        let (id, secret) = text.split_once(':').ok_or_else(bad)?;
-        let decode = |s: &str| -> Result<String, OAuthError> {
-            let pairs: Vec<(String, String)> =
-                serde_urlencoded::from_str(&format!("v={s}")).map_err(|_| bad())?;
-            Ok(pairs.into_iter().next().map(|(_, v)| v).unwrap_or_default())
-        };
-        let client_id = decode(id)?;
+    if let Some(basic) = basic_credentials(headers) {
+        let (client_id, secret) =
+            basic.map_err(|()| OAuthError::invalid_client("Invalid client credentials", true))?;
         if p.get("client_id").is_some_and(|c| c != client_id) {
             return Err(OAuthError::new(
                 OAuthCode::InvalidRequest,
@@ -128,7 +136,7 @@ pub fn credentials(headers: &HeaderMap, p: &Params) -> Result<Credentials, OAuth
         }
         return Ok(Credentials {
             client_id,
-            secret: Some(decode(secret)?),
+            secret: Some(secret),
             basic: true,
             assertion: None,
         });

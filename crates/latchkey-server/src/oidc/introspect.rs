@@ -15,6 +15,7 @@ use super::enabled_realm;
 use crate::bearer::{BearerError, looks_like_jwt, verify_access_token};
 use crate::error::{OAuthCode, OAuthError, no_store};
 use crate::state::{SharedState, now_millis};
+use crate::urls::BaseUrl;
 
 fn json_no_store(v: Value) -> Response {
     let mut resp = axum::Json(v).into_response();
@@ -24,11 +25,12 @@ fn json_no_store(v: Value) -> Response {
 
 pub async fn introspect(
     State(state): State<SharedState>,
+    base: BaseUrl,
     Path(realm_name): Path<String>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    match inspect(&state, &realm_name, &headers, &body).await {
+    match inspect(&state, &base, &realm_name, &headers, &body).await {
         Ok(v) => json_no_store(v),
         Err(e) => e.into_response(),
     }
@@ -36,6 +38,7 @@ pub async fn introspect(
 
 async fn inspect(
     state: &SharedState,
+    base: &BaseUrl,
     realm_name: &str,
     headers: &HeaderMap,
     body: &[u8],
@@ -45,12 +48,11 @@ async fn inspect(
         .map_err(OAuthError::Internal)?
         .ok_or(OAuthError::UnknownRealm)?;
     let p = Params::parse(headers, body)?;
-    let base = crate::urls::BaseUrl(crate::urls::base_url(&state.settings, headers));
     let caller = authenticate(
         state,
         &realm,
         &credentials(headers, &p)?,
-        &audiences(&base, &realm.name),
+        &audiences(base, &realm.name),
     )
     .await?;
     if caller.rep.is_public() {
@@ -104,7 +106,7 @@ async fn inspect(
         "scope": rt.scope,
         "exp": rt.expires_at / 1000,
         "sid": rt.session_id,
-        "iss": crate::urls::base_url(&state.settings, headers) + &format!("/realms/{}", realm.name),
+        "iss": base.issuer(&realm.name),
     }))
 }
 
@@ -112,11 +114,12 @@ async fn inspect(
 /// is left alone.
 pub async fn revoke(
     State(state): State<SharedState>,
+    base: BaseUrl,
     Path(realm_name): Path<String>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    match revoke_token(&state, &realm_name, &headers, &body).await {
+    match revoke_token(&state, &base, &realm_name, &headers, &body).await {
         Ok(()) => json_no_store(json!({})),
         Err(e) => e.into_response(),
     }
@@ -124,6 +127,7 @@ pub async fn revoke(
 
 async fn revoke_token(
     state: &SharedState,
+    base: &BaseUrl,
     realm_name: &str,
     headers: &HeaderMap,
     body: &[u8],
@@ -133,12 +137,11 @@ async fn revoke_token(
         .map_err(OAuthError::Internal)?
         .ok_or(OAuthError::UnknownRealm)?;
     let p = Params::parse(headers, body)?;
-    let base = crate::urls::BaseUrl(crate::urls::base_url(&state.settings, headers));
     let caller = authenticate(
         state,
         &realm,
         &credentials(headers, &p)?,
-        &audiences(&base, &realm.name),
+        &audiences(base, &realm.name),
     )
     .await?;
     let token = p.require("token")?;

@@ -5,7 +5,6 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use base64::Engine;
 use latchkey_core::clients::{NewClient, new_client, open_secret};
 use latchkey_core::crypto::{ct_eq, new_uuid};
 use latchkey_core::merge::merge;
@@ -15,11 +14,11 @@ use latchkey_core::store::{ClientRecord, RealmRecord};
 use serde_json::json;
 
 use super::oidc::delete_client;
+use super::realm_scopes;
 use super::{
     Audit, Op, RegError, RegRequest, authenticate, context, enforce, open, realm_or_404,
     require_json, store_new, store_replaced,
 };
-use crate::admin::clients::scope_defaults;
 use crate::error::no_store;
 use crate::oidc::token::ClientAddr;
 use crate::routes::{self, for_realm};
@@ -140,15 +139,22 @@ async fn register(
     rep.id = None;
     rep.access = None;
     rep.registration_access_token = None;
-    let scopes = scope_defaults(state, realm)
-        .await
-        .map_err(|_| RegError::internal("scope defaults"))?;
+    let scopes = realm_scopes(state, realm).await?;
     let requested = requested_scopes(&rep);
     // Without `protocol` or `publicClient` the client is confidential, as in Keycloak.
     let NewClient { mut record, .. } =
         new_client(&realm.id, rep, &scopes, &state.sealer, now_millis())
             .map_err(|e| RegError::metadata(e.to_string()))?;
-    let admitted = enforce(state, realm, req, None, &mut record.rep, &requested).await?;
+    let admitted = enforce(
+        state,
+        realm,
+        req,
+        None,
+        &mut record.rep,
+        &requested,
+        &scopes,
+    )
+    .await?;
     let rat = store_new(state, realm, req.caller, &mut record, &admitted).await?;
     Ok((record, rat))
 }
@@ -253,7 +259,17 @@ async fn replace(
     let requested = requested_scopes(&patch);
     let mut merged = merge(&client.rep, &patch, &["attributes"]).map_err(RegError::internal)?;
     validate_keycloak_rep(&merged, context(state))?;
-    enforce(state, realm, req, Some(&client), &mut merged, &requested).await?;
+    let scopes = realm_scopes(state, realm).await?;
+    enforce(
+        state,
+        realm,
+        req,
+        Some(&client),
+        &mut merged,
+        &requested,
+        &scopes,
+    )
+    .await?;
     client.rep = merged;
     let rat = store_replaced(state, realm, req.caller, req.headers, &mut client).await?;
     Ok((client, rat))
@@ -332,23 +348,7 @@ pub async fn install(
 }
 
 fn basic_matches(state: &SharedState, headers: &HeaderMap, client: &ClientRecord) -> bool {
-    let Some(encoded) = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("basic"))
-        .map(|(_, rest)| rest.trim().to_string())
-    else {
-        return false;
-    };
-    let Some(text) = base64::engine::general_purpose::STANDARD
-        .decode(encoded)
-        .ok()
-        .and_then(|b| String::from_utf8(b).ok())
-    else {
-        return false;
-    };
-    let Some((id, secret)) = text.split_once(':') else {
+    let Some(Ok((id, secret))) = crate::oidc::client_auth::basic_credentials(headers) else {
         return false;
     };
     let Some(stored) = open_secret(client, &state.sealer) else {

@@ -601,6 +601,7 @@ pub async fn enforce(
     existing: Option<&ClientRecord>,
     client: &mut latchkey_core::rep::ClientRep,
     requested_scopes: &[String],
+    scopes: &latchkey_core::clients::ScopeDefaults,
 ) -> Result<Admitted, RegError> {
     if !switch(realm, POLICIES_SWITCH) {
         return Ok(Admitted::default());
@@ -619,7 +620,13 @@ pub async fn enforce(
         Action::Update => Admitted::default(),
     };
     let resolved = resolve_trusted(&components).await;
-    let realm_scopes = realm_scope_sets(state, realm).await?;
+    // What `allow-default-scopes` admits: the realm's default and optional scopes.
+    let realm_scopes: Vec<String> = scopes
+        .default
+        .iter()
+        .chain(&scopes.optional)
+        .cloned()
+        .collect();
     let request = policies::Request {
         action,
         source: req.source,
@@ -639,15 +646,14 @@ pub async fn enforce(
     Ok(admitted)
 }
 
-/// The realm's default and optional client scope names (what `allow-default-scopes` admits).
-pub async fn realm_scope_sets(
+/// The realm's client scopes, loaded once per registration request.
+pub async fn realm_scopes(
     state: &SharedState,
     realm: &RealmRecord,
-) -> Result<Vec<String>, RegError> {
-    let scopes = crate::admin::clients::scope_defaults(state, realm)
+) -> Result<latchkey_core::clients::ScopeDefaults, RegError> {
+    crate::admin::clients::scope_defaults(state, realm)
         .await
-        .map_err(|_| RegError::internal("scope defaults"))?;
-    Ok(scopes.default.into_iter().chain(scopes.optional).collect())
+        .map_err(|_| RegError::internal("scope defaults"))
 }
 
 /// The origins allowed to call the `openid-connect` endpoint from a browser: those of the

@@ -16,7 +16,9 @@ use super::{
     Audit, Op, RegError, RegRequest, allowed_origin, authenticate, context, enforce, open,
     realm_or_404, require_json, store_new, store_replaced, with_cors,
 };
-use crate::admin::clients::scope_defaults;
+use latchkey_core::clients::ScopeDefaults;
+
+use super::realm_scopes;
 use crate::error::no_store;
 use crate::oidc::token::ClientAddr;
 use crate::routes::{self, for_realm};
@@ -114,24 +116,20 @@ fn requested_scopes(meta: &ClientMetadata) -> Vec<String> {
 /// Validates a request body into metadata and the Keycloak client it describes.
 async fn describe(
     state: &SharedState,
-    realm: &RealmRecord,
+    scopes: &ScopeDefaults,
     obj: &Map<String, Value>,
     client_id: &str,
     existing: Option<&ClientRecord>,
 ) -> Result<(ClientMetadata, latchkey_core::rep::ClientRep), RegError> {
     let meta = ClientMetadata::validate(obj, context(state))?;
     check_sector(state, &meta).await?;
-    let scopes = scope_defaults(state, realm)
-        .await
-        .map_err(|_| RegError::internal("scope defaults"))?;
-    let names: Vec<String> = state
-        .store
-        .list_scopes(&realm.id)
-        .await?
-        .into_iter()
-        .map(|s| s.name)
-        .collect();
-    let rep = to_client_rep(&meta, client_id, existing.map(|c| &c.rep), &scopes, &names);
+    let rep = to_client_rep(
+        &meta,
+        client_id,
+        existing.map(|c| &c.rep),
+        scopes,
+        &scopes.all,
+    );
     Ok((meta, rep))
 }
 
@@ -231,15 +229,22 @@ async fn register(
         return Err(RegError::metadata("Client Identifier included"));
     }
     let client_id = new_uuid();
-    let (meta, rep) = describe(state, realm, &obj, &client_id, None).await?;
-    let scopes = scope_defaults(state, realm)
-        .await
-        .map_err(|_| RegError::internal("scope defaults"))?;
+    let scopes = realm_scopes(state, realm).await?;
+    let (meta, rep) = describe(state, &scopes, &obj, &client_id, None).await?;
     let NewClient { mut record, secret } =
         new_client(&realm.id, rep, &scopes, &state.sealer, now_millis())
             .map_err(|e| RegError::metadata(e.to_string()))?;
     let requested = requested_scopes(&meta);
-    let admitted = enforce(state, realm, req, None, &mut record.rep, &requested).await?;
+    let admitted = enforce(
+        state,
+        realm,
+        req,
+        None,
+        &mut record.rep,
+        &requested,
+        &scopes,
+    )
+    .await?;
     let rat = store_new(state, realm, req.caller, &mut record, &admitted).await?;
     Ok((record, secret, rat))
 }
@@ -382,9 +387,19 @@ async fn replace(
             return Err(managed(key));
         }
     }
-    let (meta, mut rep) = describe(state, realm, &obj, &client.client_id, Some(&client)).await?;
+    let scopes = realm_scopes(state, realm).await?;
+    let (meta, mut rep) = describe(state, &scopes, &obj, &client.client_id, Some(&client)).await?;
     let requested = requested_scopes(&meta);
-    enforce(state, realm, req, Some(&client), &mut rep, &requested).await?;
+    enforce(
+        state,
+        realm,
+        req,
+        Some(&client),
+        &mut rep,
+        &requested,
+        &scopes,
+    )
+    .await?;
     client.rep = rep;
     let rat = store_replaced(state, realm, req.caller, req.headers, &mut client).await?;
     let secret = open_secret(&client, &state.sealer);
