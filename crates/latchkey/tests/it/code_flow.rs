@@ -723,3 +723,83 @@ fn the_form_parser_reads_actions_and_hidden_inputs() {
     assert_eq!(hidden, vec![("k".to_string(), "v&w".to_string())]);
     let _: Value = json!(null);
 }
+
+/// Throttling counts per address too: failures spread over several user names from one
+/// address lock that address.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_sign_ins_are_throttled_per_address() {
+    let app = TestApp::new(crate::support::Backend::Sqlite).await.unwrap();
+    setup(&app, web_client()).await;
+    let mut b = Browser::default();
+    let mut page = b.get(&app, &auth_url("")).await;
+    for user in ["u1", "u2", "u3", "u4", "u5"] {
+        page = b
+            .submit(&app, &page, &[("username", user), ("password", "wrong")])
+            .await;
+        assert_eq!(page.status, StatusCode::OK);
+    }
+    let locked = b
+        .submit(
+            &app,
+            &page,
+            &[("username", "alice"), ("password", "alice-pass")],
+        )
+        .await;
+    assert_eq!(
+        locked.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "alice herself never failed"
+    );
+}
+
+/// Outside start-dev the browser session cookie is Secure (issue 5: Secure outside start-dev).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn session_cookies_are_secure_outside_start_dev() {
+    let app = TestApp::with_settings(crate::support::Backend::Sqlite, "", false)
+        .await
+        .unwrap();
+    setup(&app, web_client()).await;
+    let mut b = Browser::default();
+    let page = b.get(&app, &auth_url("")).await;
+    let r = b
+        .submit(
+            &app,
+            &page,
+            &[("username", "alice"), ("password", "alice-pass")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
+    let cookies: Vec<String> = r
+        .headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .collect();
+    let session = cookies
+        .iter()
+        .find(|c| c.starts_with("LATCHKEY_SESSION="))
+        .unwrap();
+    assert!(session.contains("; Secure"), "{session}");
+    let dev = TestApp::new(crate::support::Backend::Sqlite).await.unwrap();
+    setup(&dev, web_client()).await;
+    let mut b = Browser::default();
+    let page = b.get(&dev, &auth_url("")).await;
+    let r = b
+        .submit(
+            &dev,
+            &page,
+            &[("username", "alice"), ("password", "alice-pass")],
+        )
+        .await;
+    let dev_cookie = r
+        .headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .find(|c| c.starts_with("LATCHKEY_SESSION="))
+        .unwrap();
+    assert!(
+        !dev_cookie.contains("Secure"),
+        "start-dev serves plain http: {dev_cookie}"
+    );
+}

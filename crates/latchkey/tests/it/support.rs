@@ -162,6 +162,15 @@ impl TestApp {
     }
 
     pub async fn with_relative_path(backend: Backend, relative_path: &str) -> Option<TestApp> {
+        Self::with_settings(backend, relative_path, true).await
+    }
+
+    /// `dev_mode: false` serves as `latchkey start` would (Secure cookies, strict URIs).
+    pub async fn with_settings(
+        backend: Backend,
+        relative_path: &str,
+        dev_mode: bool,
+    ) -> Option<TestApp> {
         let (store, db) = store(backend).await?;
         let sealer = Arc::new(SecretBox::new(&[9u8; 32]).expect("key"));
         bootstrap_master(
@@ -178,7 +187,7 @@ impl TestApp {
             hostname: None,
             relative_path: relative_path.into(),
             proxy_headers: None,
-            dev_mode: true,
+            dev_mode,
             max_body_size: latchkey_server::DEFAULT_BODY_LIMIT,
         };
         let dyn_store: Arc<dyn Store> = store.clone();
