@@ -3,9 +3,11 @@
 //! the same statements and there is no per-backend branch inside a query. The backend is
 //! chosen once, from the URL, at start-up.
 
+pub mod cache;
 mod schema;
 
 use std::str::FromStr;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -14,6 +16,8 @@ use latchkey_core::store::*;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+
+use crate::cache::{Cache, Key, Section};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 
@@ -37,8 +41,37 @@ impl Backend {
 }
 
 pub struct SqlStore {
+    /// Readers.
     pool: AnyPool,
+    /// Writers: on SQLite one connection, on PostgreSQL the same pool as readers.
+    writer: AnyPool,
     backend: Backend,
+    cache: Arc<Cache>,
+}
+
+/// The PostgreSQL channel on which nodes tell each other what they changed.
+const CACHE_CHANNEL: &str = "latchkey_cache";
+
+fn pool_options(backend: Backend, size: u32) -> AnyPoolOptions {
+    AnyPoolOptions::new()
+        .max_connections(size)
+        .acquire_timeout(Duration::from_secs(10))
+        .after_connect(move |conn, _| {
+            Box::pin(async move {
+                if backend == Backend::Sqlite {
+                    // WAL: readers never block the writer; NORMAL sync keeps every
+                    // acknowledged commit across a process crash.
+                    for pragma in [
+                        "PRAGMA journal_mode=WAL",
+                        "PRAGMA synchronous=NORMAL",
+                        "PRAGMA busy_timeout=10000",
+                    ] {
+                        sqlx::Executor::execute(&mut *conn, pragma).await?;
+                    }
+                }
+                Ok(())
+            })
+        })
 }
 
 fn backend_err(e: sqlx::Error) -> StoreError {
@@ -100,29 +133,40 @@ impl SqlStore {
             }
         }
         let options = AnyConnectOptions::from_str(&url).map_err(backend_err)?;
-        let pool = AnyPoolOptions::new()
-            .max_connections(if backend == Backend::Sqlite { 8 } else { 16 })
-            .acquire_timeout(Duration::from_secs(10))
-            .after_connect(move |conn, _| {
-                Box::pin(async move {
-                    if backend == Backend::Sqlite {
-                        // WAL: readers never block the writer; NORMAL sync keeps every
-                        // acknowledged commit across a process crash.
-                        for pragma in [
-                            "PRAGMA journal_mode=WAL",
-                            "PRAGMA synchronous=NORMAL",
-                            "PRAGMA busy_timeout=10000",
-                        ] {
-                            sqlx::Executor::execute(&mut *conn, pragma).await?;
-                        }
-                    }
-                    Ok(())
-                })
-            })
-            .connect_with(options)
-            .await
-            .map_err(backend_err)?;
-        let store = SqlStore { pool, backend };
+        // SQLite has one writer at a time: with several connections writing, the losers
+        // sleep in SQLite's busy handler (tens of milliseconds each). One writer
+        // connection makes writers queue in the pool instead, in order, without sleeping;
+        // readers keep their own connections (WAL lets them read beside the writer).
+        let (pool, writer) = if backend == Backend::Sqlite && !url.contains(":memory:") {
+            let writer = pool_options(backend, 1)
+                .connect_with(options.clone())
+                .await
+                .map_err(backend_err)?;
+            let pool = pool_options(backend, 8)
+                .connect_with(options)
+                .await
+                .map_err(backend_err)?;
+            (pool, writer)
+        } else {
+            let size = if backend == Backend::Sqlite { 1 } else { 16 };
+            let pool = pool_options(backend, size)
+                .connect_with(options)
+                .await
+                .map_err(backend_err)?;
+            (pool.clone(), pool)
+        };
+        // SQLite: one process owns the file, so local invalidation is complete. PostgreSQL:
+        // the cache is on only while this node hears the others (`listen`).
+        let cache = Arc::new(Cache::new(backend == Backend::Sqlite));
+        if backend == Backend::Postgres {
+            listen(url.clone(), Arc::downgrade(&cache));
+        }
+        let store = SqlStore {
+            pool,
+            writer,
+            backend,
+            cache,
+        };
         // Nodes starting together on one PostgreSQL can collide creating the migrations
         // table itself (a catalog unique violation); the loser retries and finds it.
         let mut attempt = 0;
@@ -147,11 +191,11 @@ impl SqlStore {
         sqlx::query(
             "CREATE TABLE IF NOT EXISTS latchkey_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
         )
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(backend_err)?;
         for (version, sql) in schema::MIGRATIONS {
-            let mut tx = self.pool.begin().await.map_err(backend_err)?;
+            let mut tx = self.writer.begin().await.map_err(backend_err)?;
             // Claiming the version first makes concurrent starters (several nodes on one
             // PostgreSQL) serialise here: the loser's insert conflicts and it skips.
             let claimed = sqlx::query(
@@ -176,6 +220,7 @@ impl SqlStore {
 
     pub async fn close(&self) {
         self.pool.close().await;
+        self.writer.close().await;
     }
 }
 
@@ -481,114 +526,139 @@ impl Store for SqlStore {
     }
 
     async fn realm_by_name(&self, name: &str) -> StoreResult<Option<RealmRecord>> {
-        let row = sqlx::query("SELECT id, name, doc FROM realms WHERE name = $1")
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(backend_err)?;
-        row.as_ref().map(realm_row).transpose()
+        let load = async move {
+            let row = sqlx::query("SELECT id, name, doc FROM realms WHERE name = $1")
+                .bind(name)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(backend_err)?;
+            row.as_ref().map(realm_row).transpose()
+        };
+        self.cached_one(Key::Realm(name), load, cache::Value::Realm, |v| match v {
+            cache::Value::Realm(x) => Some(x),
+            _ => None,
+        })
+        .await
     }
 
     async fn create_realm(&self, b: RealmBundle) -> StoreResult<()> {
-        let realm = b.realm.ok_or(StoreError::NotFound)?;
-        let mut tx = self.pool.begin().await.map_err(backend_err)?;
-        sqlx::query("INSERT INTO realms (id, name, doc, created_at) VALUES ($1, $2, $3, $4)")
-            .bind(&realm.id)
-            .bind(&realm.name)
-            .bind(to_doc(&realm.rep)?)
-            .bind(0i64)
-            .execute(&mut *tx)
-            .await
-            .map_err(write_err("realm"))?;
-        for k in &b.keys {
-            sqlx::query(
-                "INSERT INTO realm_keys (kid, realm_id, alg, private_sealed, public_jwk, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(&k.kid)
-            .bind(&k.realm_id)
-            .bind(&k.alg)
-            .bind(&k.private_sealed)
-            .bind(to_doc(&k.public_jwk)?)
-            .bind(k.created_at)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend_err)?;
+        let sections = [Section::All];
+        let result: StoreResult<()> = async move {
+            let realm = b.realm.ok_or(StoreError::NotFound)?;
+            let mut tx = self.writer.begin().await.map_err(backend_err)?;
+            sqlx::query("INSERT INTO realms (id, name, doc, created_at) VALUES ($1, $2, $3, $4)")
+                .bind(&realm.id)
+                .bind(&realm.name)
+                .bind(to_doc(&realm.rep)?)
+                .bind(0i64)
+                .execute(&mut *tx)
+                .await
+                .map_err(write_err("realm"))?;
+            for k in &b.keys {
+                sqlx::query(
+                    "INSERT INTO realm_keys (kid, realm_id, alg, private_sealed, public_jwk, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(&k.kid)
+                .bind(&k.realm_id)
+                .bind(&k.alg)
+                .bind(&k.private_sealed)
+                .bind(to_doc(&k.public_jwk)?)
+                .bind(k.created_at)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend_err)?;
+            }
+            for s in &b.scopes {
+                insert_scope(&mut tx, s).await?;
+            }
+            for (scope_id, default) in &b.default_scopes {
+                sqlx::query(
+                    "INSERT INTO realm_default_scopes (realm_id, scope_id, is_default) VALUES ($1, $2, $3)",
+                )
+                .bind(&realm.id)
+                .bind(scope_id)
+                .bind(i64::from(*default))
+                .execute(&mut *tx)
+                .await
+                .map_err(backend_err)?;
+            }
+            for c in &b.clients {
+                insert_client(&mut tx, c).await?;
+            }
+            for r in &b.roles {
+                insert_role(&mut tx, r).await?;
+            }
+            for u in &b.users {
+                insert_user(&mut tx, u).await?;
+            }
+            for c in &b.components {
+                insert_component(&mut tx, c).await?;
+            }
+            for (user_id, role_id) in &b.user_roles {
+                insert_user_roles(&mut tx, &realm.id, user_id, std::slice::from_ref(role_id)).await?;
+            }
+            tx.commit().await.map_err(backend_err)
         }
-        for s in &b.scopes {
-            insert_scope(&mut tx, s).await?;
-        }
-        for (scope_id, default) in &b.default_scopes {
-            sqlx::query(
-                "INSERT INTO realm_default_scopes (realm_id, scope_id, is_default) VALUES ($1, $2, $3)",
-            )
-            .bind(&realm.id)
-            .bind(scope_id)
-            .bind(i64::from(*default))
-            .execute(&mut *tx)
-            .await
-            .map_err(backend_err)?;
-        }
-        for c in &b.clients {
-            insert_client(&mut tx, c).await?;
-        }
-        for r in &b.roles {
-            insert_role(&mut tx, r).await?;
-        }
-        for u in &b.users {
-            insert_user(&mut tx, u).await?;
-        }
-        for c in &b.components {
-            insert_component(&mut tx, c).await?;
-        }
-        for (user_id, role_id) in &b.user_roles {
-            insert_user_roles(&mut tx, &realm.id, user_id, std::slice::from_ref(role_id)).await?;
-        }
-        tx.commit().await.map_err(backend_err)
+        .await;
+        self.changed(&sections, &result).await;
+        result
     }
 
     async fn update_realm(&self, realm: &RealmRecord) -> StoreResult<()> {
-        let n = sqlx::query("UPDATE realms SET name = $2, doc = $3 WHERE id = $1")
-            .bind(&realm.id)
-            .bind(&realm.name)
-            .bind(to_doc(&realm.rep)?)
-            .execute(&self.pool)
-            .await
-            .map_err(write_err("realm"))?;
-        if n.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
+        let sections = [Section::All];
+        let result: StoreResult<()> = async move {
+            let n = sqlx::query("UPDATE realms SET name = $2, doc = $3 WHERE id = $1")
+                .bind(&realm.id)
+                .bind(&realm.name)
+                .bind(to_doc(&realm.rep)?)
+                .execute(&self.writer)
+                .await
+                .map_err(write_err("realm"))?;
+            if n.rows_affected() == 0 {
+                return Err(StoreError::NotFound);
+            }
+            Ok(())
         }
-        Ok(())
+        .await;
+        self.changed(&sections, &result).await;
+        result
     }
 
     async fn delete_realm(&self, realm_id: &str) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await.map_err(backend_err)?;
-        for table in [
-            "transient",
-            "revoked_tokens",
-            "components",
-            "events",
-            "initial_access_tokens",
-            "refresh_tokens",
-            "user_roles",
-            "realm_default_scopes",
-            "client_scopes",
-            "roles",
-            "users",
-            "clients",
-            "realm_keys",
-        ] {
-            exec(
-                &mut tx,
-                &format!("DELETE FROM {table} WHERE realm_id = $1"),
-                &[realm_id],
-            )
-            .await?;
+        let sections = [Section::All];
+        let result: StoreResult<()> = async move {
+            let mut tx = self.writer.begin().await.map_err(backend_err)?;
+            for table in [
+                "transient",
+                "revoked_tokens",
+                "components",
+                "events",
+                "initial_access_tokens",
+                "refresh_tokens",
+                "user_roles",
+                "realm_default_scopes",
+                "client_scopes",
+                "roles",
+                "users",
+                "clients",
+                "realm_keys",
+            ] {
+                exec(
+                    &mut tx,
+                    &format!("DELETE FROM {table} WHERE realm_id = $1"),
+                    &[realm_id],
+                )
+                .await?;
+            }
+            let n = exec(&mut tx, "DELETE FROM realms WHERE id = $1", &[realm_id]).await?;
+            if n == 0 {
+                return Err(StoreError::NotFound);
+            }
+            tx.commit().await.map_err(backend_err)
         }
-        let n = exec(&mut tx, "DELETE FROM realms WHERE id = $1", &[realm_id]).await?;
-        if n == 0 {
-            return Err(StoreError::NotFound);
-        }
-        tx.commit().await.map_err(backend_err)
+        .await;
+        self.changed(&sections, &result).await;
+        result
     }
 
     async fn realm_keys(&self, realm_id: &str) -> StoreResult<Vec<KeyRecord>> {
@@ -632,15 +702,27 @@ impl Store for SqlStore {
     }
 
     async fn client(&self, realm_id: &str, id: &str) -> StoreResult<Option<ClientRecord>> {
-        let row = sqlx::query(&format!(
-            "SELECT {CLIENT_COLUMNS} FROM clients WHERE realm_id = $1 AND id = $2"
-        ))
-        .bind(realm_id)
-        .bind(id)
-        .fetch_optional(&self.pool)
+        let load = async move {
+            let row = sqlx::query(&format!(
+                "SELECT {CLIENT_COLUMNS} FROM clients WHERE realm_id = $1 AND id = $2"
+            ))
+            .bind(realm_id)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend_err)?;
+            row.as_ref().map(client_row).transpose()
+        };
+        self.cached_one(
+            Key::Client(realm_id, id),
+            load,
+            cache::Value::Client,
+            |v| match v {
+                cache::Value::Client(x) => Some(x),
+                _ => None,
+            },
+        )
         .await
-        .map_err(backend_err)?;
-        row.as_ref().map(client_row).transpose()
     }
 
     async fn client_by_client_id(
@@ -648,157 +730,197 @@ impl Store for SqlStore {
         realm_id: &str,
         client_id: &str,
     ) -> StoreResult<Option<ClientRecord>> {
-        let row = sqlx::query(&format!(
-            "SELECT {CLIENT_COLUMNS} FROM clients WHERE realm_id = $1 AND client_id = $2"
-        ))
-        .bind(realm_id)
-        .bind(client_id)
-        .fetch_optional(&self.pool)
+        let load = async move {
+            let row = sqlx::query(&format!(
+                "SELECT {CLIENT_COLUMNS} FROM clients WHERE realm_id = $1 AND client_id = $2"
+            ))
+            .bind(realm_id)
+            .bind(client_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend_err)?;
+            row.as_ref().map(client_row).transpose()
+        };
+        self.cached_one(
+            Key::ClientByClientId(realm_id, client_id),
+            load,
+            cache::Value::Client,
+            |v| match v {
+                cache::Value::Client(x) => Some(x),
+                _ => None,
+            },
+        )
         .await
-        .map_err(backend_err)?;
-        row.as_ref().map(client_row).transpose()
     }
 
     async fn create_client(&self, b: ClientBundle, guard: &WriteGuard) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await.map_err(backend_err)?;
-        if let Some(max) = guard.max_clients {
-            // A no-op write to the realm row first: it takes SQLite's write lock and
-            // PostgreSQL's row lock, so creators in this realm queue here, on every node,
-            // and the count below cannot go stale before the insert commits.
-            exec(
-                &mut tx,
-                "UPDATE realms SET name = name WHERE id = $1",
-                &[&b.client.realm_id],
-            )
-            .await?;
-            let row = sqlx::query("SELECT COUNT(*) AS n FROM clients WHERE realm_id = $1")
-                .bind(&b.client.realm_id)
-                .fetch_one(&mut *tx)
+        let sections = [
+            Section::Clients(b.client.realm_id.clone()),
+            Section::Users(b.client.realm_id.clone()),
+        ];
+        let result: StoreResult<()> = async move {
+            let mut tx = self.writer.begin().await.map_err(backend_err)?;
+            if let Some(max) = guard.max_clients {
+                // A no-op write to the realm row first: it takes SQLite's write lock and
+                // PostgreSQL's row lock, so creators in this realm queue here, on every node,
+                // and the count below cannot go stale before the insert commits.
+                exec(
+                    &mut tx,
+                    "UPDATE realms SET name = name WHERE id = $1",
+                    &[&b.client.realm_id],
+                )
+                .await?;
+                let row = sqlx::query("SELECT COUNT(*) AS n FROM clients WHERE realm_id = $1")
+                    .bind(&b.client.realm_id)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(backend_err)?;
+                if get::<i64>(&row, "n")? >= max {
+                    return Err(StoreError::Precondition {
+                        failed: Guarded::MaxClients,
+                    });
+                }
+            }
+            if let Some(hash) = &guard.initial_access_token {
+                // The decrement is the first write, so the transaction holds the write lock
+                // from here on (SQLite) or the row lock (PostgreSQL): concurrent users of one
+                // token queue here and the count never goes below zero.
+                let n = sqlx::query(
+                    "UPDATE initial_access_tokens SET remaining = remaining - 1 \
+                     WHERE token_hash = $1 AND remaining > 0 AND (expiration = 0 OR created_at + expiration > $2)",
+                )
+                .bind(hash)
+                .bind(guard.now_secs)
+                .execute(&mut *tx)
                 .await
                 .map_err(backend_err)?;
-            if get::<i64>(&row, "n")? >= max {
-                return Err(StoreError::Precondition {
-                    failed: Guarded::MaxClients,
-                });
+                if n.rows_affected() == 0 {
+                    return Err(StoreError::Precondition {
+                        failed: Guarded::InitialAccessToken,
+                    });
+                }
             }
-        }
-        if let Some(hash) = &guard.initial_access_token {
-            // The decrement is the first write, so the transaction holds the write lock
-            // from here on (SQLite) or the row lock (PostgreSQL): concurrent users of one
-            // token queue here and the count never goes below zero.
-            let n = sqlx::query(
-                "UPDATE initial_access_tokens SET remaining = remaining - 1 \
-                 WHERE token_hash = $1 AND remaining > 0 AND (expiration = 0 OR created_at + expiration > $2)",
-            )
-            .bind(hash)
-            .bind(guard.now_secs)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend_err)?;
-            if n.rows_affected() == 0 {
-                return Err(StoreError::Precondition {
-                    failed: Guarded::InitialAccessToken,
-                });
+            insert_client(&mut tx, &b.client).await?;
+            if let Some((user, roles)) = &b.service_account {
+                insert_user(&mut tx, user).await?;
+                insert_user_roles(&mut tx, &user.realm_id, &user.id, roles).await?;
             }
+            tx.commit().await.map_err(backend_err)
         }
-        insert_client(&mut tx, &b.client).await?;
-        if let Some((user, roles)) = &b.service_account {
-            insert_user(&mut tx, user).await?;
-            insert_user_roles(&mut tx, &user.realm_id, &user.id, roles).await?;
-        }
-        tx.commit().await.map_err(backend_err)
+        .await;
+        self.changed(&sections, &result).await;
+        result
     }
 
     async fn update_client(&self, b: ClientBundle, guard: &WriteGuard) -> StoreResult<()> {
-        let c = &b.client;
-        let mut tx = self.pool.begin().await.map_err(backend_err)?;
-        let n = match (&guard.expected_rat, &guard.new_rat) {
-            (None, None) => sqlx::query(
-                "UPDATE clients SET client_id = $3, doc = $4, secret_sealed = $5 WHERE realm_id = $1 AND id = $2",
-            )
-            .bind(&c.realm_id)
-            .bind(&c.id)
-            .bind(&c.client_id)
-            .bind(to_doc(&c.rep)?)
-            .bind(c.secret_sealed.clone())
-            .execute(&mut *tx)
-            .await
-            .map_err(write_err("clientId"))?,
-            (expected, new) => {
-                // Rotation is a compare-and-set on the stored hash: of two updates made
-                // with one token, exactly one matches.
-                let mut sql = String::from(
-                    "UPDATE clients SET client_id = $3, doc = $4, secret_sealed = $5, rat_hash = $6 WHERE realm_id = $1 AND id = $2",
-                );
-                if expected.is_some() {
-                    sql.push_str(" AND rat_hash = $7");
+        let sections = [
+            Section::Clients(b.client.realm_id.clone()),
+            Section::Users(b.client.realm_id.clone()),
+        ];
+        let result: StoreResult<()> = async move {
+            let c = &b.client;
+            let mut tx = self.writer.begin().await.map_err(backend_err)?;
+            let n = match (&guard.expected_rat, &guard.new_rat) {
+                (None, None) => sqlx::query(
+                    "UPDATE clients SET client_id = $3, doc = $4, secret_sealed = $5 WHERE realm_id = $1 AND id = $2",
+                )
+                .bind(&c.realm_id)
+                .bind(&c.id)
+                .bind(&c.client_id)
+                .bind(to_doc(&c.rep)?)
+                .bind(c.secret_sealed.clone())
+                .execute(&mut *tx)
+                .await
+                .map_err(write_err("clientId"))?,
+                (expected, new) => {
+                    // Rotation is a compare-and-set on the stored hash: of two updates made
+                    // with one token, exactly one matches.
+                    let mut sql = String::from(
+                        "UPDATE clients SET client_id = $3, doc = $4, secret_sealed = $5, rat_hash = $6 WHERE realm_id = $1 AND id = $2",
+                    );
+                    if expected.is_some() {
+                        sql.push_str(" AND rat_hash = $7");
+                    }
+                    let mut q = sqlx::query(&sql)
+                        .bind(&c.realm_id)
+                        .bind(&c.id)
+                        .bind(&c.client_id)
+                        .bind(to_doc(&c.rep)?)
+                        .bind(c.secret_sealed.clone())
+                        .bind(new.clone().or_else(|| c.rat_hash.clone()));
+                    if let Some(e) = expected {
+                        q = q.bind(e);
+                    }
+                    let n = q.execute(&mut *tx).await.map_err(write_err("clientId"))?;
+                    if n.rows_affected() == 0 && expected.is_some() {
+                        return Err(StoreError::Precondition {
+                            failed: Guarded::RegistrationToken,
+                        });
+                    }
+                    n
                 }
-                let mut q = sqlx::query(&sql)
-                    .bind(&c.realm_id)
-                    .bind(&c.id)
-                    .bind(&c.client_id)
-                    .bind(to_doc(&c.rep)?)
-                    .bind(c.secret_sealed.clone())
-                    .bind(new.clone().or_else(|| c.rat_hash.clone()));
-                if let Some(e) = expected {
-                    q = q.bind(e);
-                }
-                let n = q.execute(&mut *tx).await.map_err(write_err("clientId"))?;
-                if n.rows_affected() == 0 && expected.is_some() {
-                    return Err(StoreError::Precondition {
-                        failed: Guarded::RegistrationToken,
-                    });
-                }
-                n
+            };
+            if n.rows_affected() == 0 {
+                return Err(StoreError::NotFound);
             }
-        };
-        if n.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
+            if let Some((user, roles)) = &b.service_account {
+                insert_user(&mut tx, user).await?;
+                insert_user_roles(&mut tx, &user.realm_id, &user.id, roles).await?;
+            }
+            tx.commit().await.map_err(backend_err)
         }
-        if let Some((user, roles)) = &b.service_account {
-            insert_user(&mut tx, user).await?;
-            insert_user_roles(&mut tx, &user.realm_id, &user.id, roles).await?;
-        }
-        tx.commit().await.map_err(backend_err)
+        .await;
+        self.changed(&sections, &result).await;
+        result
     }
 
     async fn delete_client(&self, realm_id: &str, id: &str) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await.map_err(backend_err)?;
-        let n = exec(
-            &mut tx,
-            "DELETE FROM clients WHERE realm_id = $1 AND id = $2",
-            &[realm_id, id],
-        )
-        .await?;
-        if n == 0 {
-            return Err(StoreError::NotFound);
+        let sections = [
+            Section::Clients(realm_id.into()),
+            Section::Users(realm_id.into()),
+            Section::Roles(realm_id.into()),
+        ];
+        let result: StoreResult<()> = async move {
+            let mut tx = self.writer.begin().await.map_err(backend_err)?;
+            let n = exec(
+                &mut tx,
+                "DELETE FROM clients WHERE realm_id = $1 AND id = $2",
+                &[realm_id, id],
+            )
+            .await?;
+            if n == 0 {
+                return Err(StoreError::NotFound);
+            }
+            exec(
+                &mut tx,
+                "DELETE FROM user_roles WHERE role_id IN (SELECT id FROM roles WHERE client = $1)",
+                &[id],
+            )
+            .await?;
+            exec(&mut tx, "DELETE FROM roles WHERE client = $1", &[id]).await?;
+            exec(
+                &mut tx,
+                "DELETE FROM user_roles WHERE user_id IN (SELECT id FROM users WHERE service_account_client = $1)",
+                &[id],
+            )
+            .await?;
+            exec(
+                &mut tx,
+                "DELETE FROM refresh_tokens WHERE client_uuid = $1",
+                &[id],
+            )
+            .await?;
+            exec(
+                &mut tx,
+                "DELETE FROM users WHERE service_account_client = $1",
+                &[id],
+            )
+            .await?;
+            tx.commit().await.map_err(backend_err)
         }
-        exec(
-            &mut tx,
-            "DELETE FROM user_roles WHERE role_id IN (SELECT id FROM roles WHERE client = $1)",
-            &[id],
-        )
-        .await?;
-        exec(&mut tx, "DELETE FROM roles WHERE client = $1", &[id]).await?;
-        exec(
-            &mut tx,
-            "DELETE FROM user_roles WHERE user_id IN (SELECT id FROM users WHERE service_account_client = $1)",
-            &[id],
-        )
-        .await?;
-        exec(
-            &mut tx,
-            "DELETE FROM refresh_tokens WHERE client_uuid = $1",
-            &[id],
-        )
-        .await?;
-        exec(
-            &mut tx,
-            "DELETE FROM users WHERE service_account_client = $1",
-            &[id],
-        )
-        .await?;
-        tx.commit().await.map_err(backend_err)
+        .await;
+        self.changed(&sections, &result).await;
+        result
     }
 
     async fn list_users(&self, realm_id: &str, q: &UserQuery) -> StoreResult<Vec<UserRecord>> {
@@ -828,7 +950,17 @@ impl Store for SqlStore {
     }
 
     async fn user(&self, realm_id: &str, id: &str) -> StoreResult<Option<UserRecord>> {
-        self.user_where("id", realm_id, id).await
+        let load = async move { self.user_where("id", realm_id, id).await };
+        self.cached_one(
+            Key::User(realm_id, id),
+            load,
+            cache::Value::User,
+            |v| match v {
+                cache::Value::User(x) => Some(x),
+                _ => None,
+            },
+        )
+        .await
     }
 
     async fn user_by_username(
@@ -850,58 +982,88 @@ impl Store for SqlStore {
         realm_id: &str,
         client_uuid: &str,
     ) -> StoreResult<Option<UserRecord>> {
-        self.user_where("service_account_client", realm_id, client_uuid)
-            .await
+        let load = async move {
+            self.user_where("service_account_client", realm_id, client_uuid)
+                .await
+        };
+        self.cached_one(
+            Key::ServiceAccount(realm_id, client_uuid),
+            load,
+            cache::Value::User,
+            |v| match v {
+                cache::Value::User(x) => Some(x),
+                _ => None,
+            },
+        )
+        .await
     }
 
     async fn create_user(&self, user: &UserRecord, role_ids: &[String]) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await.map_err(backend_err)?;
-        insert_user(&mut tx, user).await?;
-        insert_user_roles(&mut tx, &user.realm_id, &user.id, role_ids).await?;
-        tx.commit().await.map_err(backend_err)
+        let sections = [Section::Users(user.realm_id.clone())];
+        let result: StoreResult<()> = async move {
+            let mut tx = self.writer.begin().await.map_err(backend_err)?;
+            insert_user(&mut tx, user).await?;
+            insert_user_roles(&mut tx, &user.realm_id, &user.id, role_ids).await?;
+            tx.commit().await.map_err(backend_err)
+        }
+        .await;
+        self.changed(&sections, &result).await;
+        result
     }
 
     async fn update_user(&self, u: &UserRecord) -> StoreResult<()> {
-        let n = sqlx::query(
-            "UPDATE users SET username = $3, email = $4, first_name = $5, last_name = $6, doc = $7, password_hash = $8 \
-             WHERE realm_id = $1 AND id = $2",
-        )
-        .bind(&u.realm_id)
-        .bind(&u.id)
-        .bind(&u.username)
-        .bind(u.email.clone())
-        .bind(u.rep.first_name.clone())
-        .bind(u.rep.last_name.clone())
-        .bind(to_doc(&u.rep)?)
-        .bind(u.password_hash.clone())
-        .execute(&self.pool)
-        .await
-        .map_err(write_err("username"))?;
-        if n.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
+        let sections = [Section::Users(u.realm_id.clone())];
+        let result: StoreResult<()> = async move {
+            let n = sqlx::query(
+                "UPDATE users SET username = $3, email = $4, first_name = $5, last_name = $6, doc = $7, password_hash = $8 \
+                 WHERE realm_id = $1 AND id = $2",
+            )
+            .bind(&u.realm_id)
+            .bind(&u.id)
+            .bind(&u.username)
+            .bind(u.email.clone())
+            .bind(u.rep.first_name.clone())
+            .bind(u.rep.last_name.clone())
+            .bind(to_doc(&u.rep)?)
+            .bind(u.password_hash.clone())
+            .execute(&self.writer)
+            .await
+            .map_err(write_err("username"))?;
+            if n.rows_affected() == 0 {
+                return Err(StoreError::NotFound);
+            }
+            Ok(())
         }
-        Ok(())
+        .await;
+        self.changed(&sections, &result).await;
+        result
     }
 
     async fn delete_user(&self, realm_id: &str, id: &str) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await.map_err(backend_err)?;
-        let n = exec(
-            &mut tx,
-            "DELETE FROM users WHERE realm_id = $1 AND id = $2",
-            &[realm_id, id],
-        )
-        .await?;
-        if n == 0 {
-            return Err(StoreError::NotFound);
+        let sections = [Section::Users(realm_id.into())];
+        let result: StoreResult<()> = async move {
+            let mut tx = self.writer.begin().await.map_err(backend_err)?;
+            let n = exec(
+                &mut tx,
+                "DELETE FROM users WHERE realm_id = $1 AND id = $2",
+                &[realm_id, id],
+            )
+            .await?;
+            if n == 0 {
+                return Err(StoreError::NotFound);
+            }
+            exec(&mut tx, "DELETE FROM user_roles WHERE user_id = $1", &[id]).await?;
+            exec(
+                &mut tx,
+                "DELETE FROM refresh_tokens WHERE user_id = $1",
+                &[id],
+            )
+            .await?;
+            tx.commit().await.map_err(backend_err)
         }
-        exec(&mut tx, "DELETE FROM user_roles WHERE user_id = $1", &[id]).await?;
-        exec(
-            &mut tx,
-            "DELETE FROM refresh_tokens WHERE user_id = $1",
-            &[id],
-        )
-        .await?;
-        tx.commit().await.map_err(backend_err)
+        .await;
+        self.changed(&sections, &result).await;
+        result
     }
 
     async fn list_roles(
@@ -921,12 +1083,24 @@ impl Store for SqlStore {
     }
 
     async fn all_roles(&self, realm_id: &str) -> StoreResult<Vec<RoleRecord>> {
-        let rows = sqlx::query(&format!("{ROLE_SELECT} WHERE r.realm_id = $1"))
-            .bind(realm_id)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(backend_err)?;
-        rows.iter().map(role_row).collect()
+        let load = async move {
+            let rows = sqlx::query(&format!("{ROLE_SELECT} WHERE r.realm_id = $1"))
+                .bind(realm_id)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(backend_err)?;
+            rows.iter().map(role_row).collect()
+        };
+        self.cached_all(
+            Key::Roles(realm_id),
+            load,
+            cache::Value::Roles,
+            |v| match v {
+                cache::Value::Roles(x) => Some(x),
+                _ => None,
+            },
+        )
+        .await
     }
 
     async fn role_by_name(
@@ -948,141 +1122,226 @@ impl Store for SqlStore {
     }
 
     async fn create_role(&self, role: &RoleRecord) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await.map_err(backend_err)?;
-        insert_role(&mut tx, role).await?;
-        tx.commit().await.map_err(backend_err)
+        let sections = [Section::Roles(role.realm_id.clone())];
+        let result: StoreResult<()> = async move {
+            let mut tx = self.writer.begin().await.map_err(backend_err)?;
+            insert_role(&mut tx, role).await?;
+            tx.commit().await.map_err(backend_err)
+        }
+        .await;
+        self.changed(&sections, &result).await;
+        result
     }
 
     async fn update_role(&self, r: &RoleRecord) -> StoreResult<()> {
-        let n = sqlx::query("UPDATE roles SET name = $3, doc = $4 WHERE realm_id = $1 AND id = $2")
-            .bind(&r.realm_id)
-            .bind(&r.id)
-            .bind(&r.name)
-            .bind(to_doc(&r.rep)?)
-            .execute(&self.pool)
-            .await
-            .map_err(write_err("role"))?;
-        if n.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
+        let sections = [Section::Roles(r.realm_id.clone())];
+        let result: StoreResult<()> = async move {
+            let n =
+                sqlx::query("UPDATE roles SET name = $3, doc = $4 WHERE realm_id = $1 AND id = $2")
+                    .bind(&r.realm_id)
+                    .bind(&r.id)
+                    .bind(&r.name)
+                    .bind(to_doc(&r.rep)?)
+                    .execute(&self.writer)
+                    .await
+                    .map_err(write_err("role"))?;
+            if n.rows_affected() == 0 {
+                return Err(StoreError::NotFound);
+            }
+            Ok(())
         }
-        Ok(())
+        .await;
+        self.changed(&sections, &result).await;
+        result
     }
 
     async fn delete_role(&self, realm_id: &str, id: &str) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await.map_err(backend_err)?;
-        let n = exec(
-            &mut tx,
-            "DELETE FROM roles WHERE realm_id = $1 AND id = $2",
-            &[realm_id, id],
-        )
-        .await?;
-        if n == 0 {
-            return Err(StoreError::NotFound);
+        let sections = [Section::Roles(realm_id.into())];
+        let result: StoreResult<()> = async move {
+            let mut tx = self.writer.begin().await.map_err(backend_err)?;
+            let n = exec(
+                &mut tx,
+                "DELETE FROM roles WHERE realm_id = $1 AND id = $2",
+                &[realm_id, id],
+            )
+            .await?;
+            if n == 0 {
+                return Err(StoreError::NotFound);
+            }
+            exec(&mut tx, "DELETE FROM user_roles WHERE role_id = $1", &[id]).await?;
+            tx.commit().await.map_err(backend_err)
         }
-        exec(&mut tx, "DELETE FROM user_roles WHERE role_id = $1", &[id]).await?;
-        tx.commit().await.map_err(backend_err)
+        .await;
+        self.changed(&sections, &result).await;
+        result
     }
 
     async fn user_role_ids(&self, user_id: &str) -> StoreResult<Vec<String>> {
-        let rows = sqlx::query("SELECT role_id FROM user_roles WHERE user_id = $1")
-            .bind(user_id)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(backend_err)?;
-        rows.iter().map(|r| get(r, "role_id")).collect()
+        let load = async move {
+            let rows = sqlx::query("SELECT role_id FROM user_roles WHERE user_id = $1")
+                .bind(user_id)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(backend_err)?;
+            rows.iter().map(|r| get(r, "role_id")).collect()
+        };
+        self.cached_all(
+            Key::UserRoles(user_id),
+            load,
+            cache::Value::UserRoles,
+            |v| match v {
+                cache::Value::UserRoles(x) => Some(x),
+                _ => None,
+            },
+        )
+        .await
     }
 
     async fn add_user_roles(&self, user_id: &str, role_ids: &[String]) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await.map_err(backend_err)?;
-        let row = sqlx::query("SELECT realm_id FROM users WHERE id = $1")
-            .bind(user_id)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(backend_err)?
-            .ok_or(StoreError::NotFound)?;
-        let realm_id: String = get(&row, "realm_id")?;
-        insert_user_roles(&mut tx, &realm_id, user_id, role_ids).await?;
-        tx.commit().await.map_err(backend_err)
+        let sections = [Section::Users(String::new())];
+        let result: StoreResult<()> = async move {
+            let mut tx = self.writer.begin().await.map_err(backend_err)?;
+            let row = sqlx::query("SELECT realm_id FROM users WHERE id = $1")
+                .bind(user_id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(backend_err)?
+                .ok_or(StoreError::NotFound)?;
+            let realm_id: String = get(&row, "realm_id")?;
+            insert_user_roles(&mut tx, &realm_id, user_id, role_ids).await?;
+            tx.commit().await.map_err(backend_err)
+        }
+        .await;
+        self.changed(&sections, &result).await;
+        result
     }
 
     async fn remove_user_roles(&self, user_id: &str, role_ids: &[String]) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await.map_err(backend_err)?;
-        for role_id in role_ids {
-            exec(
-                &mut tx,
-                "DELETE FROM user_roles WHERE user_id = $1 AND role_id = $2",
-                &[user_id, role_id],
-            )
-            .await?;
+        let sections = [Section::Users(String::new())];
+        let result: StoreResult<()> = async move {
+            let mut tx = self.writer.begin().await.map_err(backend_err)?;
+            for role_id in role_ids {
+                exec(
+                    &mut tx,
+                    "DELETE FROM user_roles WHERE user_id = $1 AND role_id = $2",
+                    &[user_id, role_id],
+                )
+                .await?;
+            }
+            tx.commit().await.map_err(backend_err)
         }
-        tx.commit().await.map_err(backend_err)
+        .await;
+        self.changed(&sections, &result).await;
+        result
     }
 
     async fn list_scopes(&self, realm_id: &str) -> StoreResult<Vec<ScopeRecord>> {
-        let rows = sqlx::query(
-            "SELECT id, realm_id, name, doc FROM client_scopes WHERE realm_id = $1 ORDER BY name",
+        let load = async move {
+            let rows = sqlx::query(
+                "SELECT id, realm_id, name, doc FROM client_scopes WHERE realm_id = $1 ORDER BY name",
+            )
+            .bind(realm_id)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend_err)?;
+            rows.iter().map(scope_row).collect()
+        };
+        self.cached_all(
+            Key::Scopes(realm_id),
+            load,
+            cache::Value::Scopes,
+            |v| match v {
+                cache::Value::Scopes(x) => Some(x),
+                _ => None,
+            },
         )
-        .bind(realm_id)
-        .fetch_all(&self.pool)
         .await
-        .map_err(backend_err)?;
-        rows.iter().map(scope_row).collect()
     }
 
     async fn create_scope(&self, scope: &ScopeRecord) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await.map_err(backend_err)?;
-        insert_scope(&mut tx, scope).await?;
-        tx.commit().await.map_err(backend_err)
+        let sections = [Section::Scopes(scope.realm_id.clone())];
+        let result: StoreResult<()> = async move {
+            let mut tx = self.writer.begin().await.map_err(backend_err)?;
+            insert_scope(&mut tx, scope).await?;
+            tx.commit().await.map_err(backend_err)
+        }
+        .await;
+        self.changed(&sections, &result).await;
+        result
     }
 
     async fn update_scope(&self, s: &ScopeRecord) -> StoreResult<()> {
-        let n = sqlx::query(
-            "UPDATE client_scopes SET name = $3, doc = $4 WHERE realm_id = $1 AND id = $2",
-        )
-        .bind(&s.realm_id)
-        .bind(&s.id)
-        .bind(&s.name)
-        .bind(to_doc(&s.rep)?)
-        .execute(&self.pool)
-        .await
-        .map_err(write_err("client scope"))?;
-        if n.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
+        let sections = [Section::Scopes(s.realm_id.clone())];
+        let result: StoreResult<()> = async move {
+            let n = sqlx::query(
+                "UPDATE client_scopes SET name = $3, doc = $4 WHERE realm_id = $1 AND id = $2",
+            )
+            .bind(&s.realm_id)
+            .bind(&s.id)
+            .bind(&s.name)
+            .bind(to_doc(&s.rep)?)
+            .execute(&self.writer)
+            .await
+            .map_err(write_err("client scope"))?;
+            if n.rows_affected() == 0 {
+                return Err(StoreError::NotFound);
+            }
+            Ok(())
         }
-        Ok(())
+        .await;
+        self.changed(&sections, &result).await;
+        result
     }
 
     async fn delete_scope(&self, realm_id: &str, id: &str) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await.map_err(backend_err)?;
-        let n = exec(
-            &mut tx,
-            "DELETE FROM client_scopes WHERE realm_id = $1 AND id = $2",
-            &[realm_id, id],
-        )
-        .await?;
-        if n == 0 {
-            return Err(StoreError::NotFound);
+        let sections = [Section::Scopes(realm_id.into())];
+        let result: StoreResult<()> = async move {
+            let mut tx = self.writer.begin().await.map_err(backend_err)?;
+            let n = exec(
+                &mut tx,
+                "DELETE FROM client_scopes WHERE realm_id = $1 AND id = $2",
+                &[realm_id, id],
+            )
+            .await?;
+            if n == 0 {
+                return Err(StoreError::NotFound);
+            }
+            exec(
+                &mut tx,
+                "DELETE FROM realm_default_scopes WHERE realm_id = $1 AND scope_id = $2",
+                &[realm_id, id],
+            )
+            .await?;
+            tx.commit().await.map_err(backend_err)
         }
-        exec(
-            &mut tx,
-            "DELETE FROM realm_default_scopes WHERE realm_id = $1 AND scope_id = $2",
-            &[realm_id, id],
-        )
-        .await?;
-        tx.commit().await.map_err(backend_err)
+        .await;
+        self.changed(&sections, &result).await;
+        result
     }
 
     async fn realm_default_scopes(&self, realm_id: &str) -> StoreResult<Vec<(String, bool)>> {
-        let rows = sqlx::query(
-            "SELECT scope_id, is_default FROM realm_default_scopes WHERE realm_id = $1",
+        let load = async move {
+            let rows = sqlx::query(
+                "SELECT scope_id, is_default FROM realm_default_scopes WHERE realm_id = $1",
+            )
+            .bind(realm_id)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend_err)?;
+            rows.iter()
+                .map(|r| Ok((get(r, "scope_id")?, get::<i64>(r, "is_default")? != 0)))
+                .collect()
+        };
+        self.cached_all(
+            Key::DefaultScopes(realm_id),
+            load,
+            cache::Value::DefaultScopes,
+            |v| match v {
+                cache::Value::DefaultScopes(x) => Some(x),
+                _ => None,
+            },
         )
-        .bind(realm_id)
-        .fetch_all(&self.pool)
         .await
-        .map_err(backend_err)?;
-        rows.iter()
-            .map(|r| Ok((get(r, "scope_id")?, get::<i64>(r, "is_default")? != 0)))
-            .collect()
     }
 
     async fn set_realm_default_scope(
@@ -1091,27 +1350,39 @@ impl Store for SqlStore {
         scope_id: &str,
         default: bool,
     ) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO realm_default_scopes (realm_id, scope_id, is_default) VALUES ($1, $2, $3) \
-             ON CONFLICT (realm_id, scope_id) DO UPDATE SET is_default = excluded.is_default",
-        )
-        .bind(realm_id)
-        .bind(scope_id)
-        .bind(i64::from(default))
-        .execute(&self.pool)
-        .await
-        .map(|_| ())
-        .map_err(backend_err)
-    }
-
-    async fn remove_realm_default_scope(&self, realm_id: &str, scope_id: &str) -> StoreResult<()> {
-        sqlx::query("DELETE FROM realm_default_scopes WHERE realm_id = $1 AND scope_id = $2")
+        let sections = [Section::Scopes(realm_id.into())];
+        let result: StoreResult<()> = async move {
+            sqlx::query(
+                "INSERT INTO realm_default_scopes (realm_id, scope_id, is_default) VALUES ($1, $2, $3) \
+                 ON CONFLICT (realm_id, scope_id) DO UPDATE SET is_default = excluded.is_default",
+            )
             .bind(realm_id)
             .bind(scope_id)
-            .execute(&self.pool)
+            .bind(i64::from(default))
+            .execute(&self.writer)
             .await
             .map(|_| ())
             .map_err(backend_err)
+        }
+        .await;
+        self.changed(&sections, &result).await;
+        result
+    }
+
+    async fn remove_realm_default_scope(&self, realm_id: &str, scope_id: &str) -> StoreResult<()> {
+        let sections = [Section::Scopes(realm_id.into())];
+        let result: StoreResult<()> = async move {
+            sqlx::query("DELETE FROM realm_default_scopes WHERE realm_id = $1 AND scope_id = $2")
+                .bind(realm_id)
+                .bind(scope_id)
+                .execute(&self.writer)
+                .await
+                .map(|_| ())
+                .map_err(backend_err)
+        }
+        .await;
+        self.changed(&sections, &result).await;
+        result
     }
 
     async fn create_initial_access(&self, t: &InitialAccessRecord) -> StoreResult<()> {
@@ -1126,7 +1397,7 @@ impl Store for SqlStore {
         .bind(t.count)
         .bind(t.remaining)
         .bind(to_doc(&t.web_origins)?)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map(|_| ())
         .map_err(write_err("initial access token"))
@@ -1158,62 +1429,92 @@ impl Store for SqlStore {
         sqlx::query("DELETE FROM initial_access_tokens WHERE realm_id = $1 AND id = $2")
             .bind(realm_id)
             .bind(id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map(|_| ())
             .map_err(backend_err)
     }
 
     async fn list_components(&self, realm_id: &str) -> StoreResult<Vec<ComponentRecord>> {
-        let rows = sqlx::query(
-            "SELECT id, realm_id, parent_id, provider_type, provider_id, sub_type, name, config \
-             FROM components WHERE realm_id = $1 ORDER BY created_at, id",
+        let load = async move {
+            let rows = sqlx::query(
+                "SELECT id, realm_id, parent_id, provider_type, provider_id, sub_type, name, config \
+                 FROM components WHERE realm_id = $1 ORDER BY created_at, id",
+            )
+            .bind(realm_id)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend_err)?;
+            rows.iter().map(component_row).collect()
+        };
+        self.cached_all(
+            Key::Components(realm_id),
+            load,
+            cache::Value::Components,
+            |v| match v {
+                cache::Value::Components(x) => Some(x),
+                _ => None,
+            },
         )
-        .bind(realm_id)
-        .fetch_all(&self.pool)
         .await
-        .map_err(backend_err)?;
-        rows.iter().map(component_row).collect()
     }
 
     async fn create_component(&self, c: &ComponentRecord) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await.map_err(backend_err)?;
-        insert_component(&mut tx, c).await?;
-        tx.commit().await.map_err(backend_err)
+        let sections = [Section::Components(c.realm_id.clone())];
+        let result: StoreResult<()> = async move {
+            let mut tx = self.writer.begin().await.map_err(backend_err)?;
+            insert_component(&mut tx, c).await?;
+            tx.commit().await.map_err(backend_err)
+        }
+        .await;
+        self.changed(&sections, &result).await;
+        result
     }
 
     async fn update_component(&self, c: &ComponentRecord) -> StoreResult<()> {
-        let n = sqlx::query(
-            "UPDATE components SET parent_id = $3, provider_id = $4, sub_type = $5, name = $6, config = $7 \
-             WHERE realm_id = $1 AND id = $2",
-        )
-        .bind(&c.realm_id)
-        .bind(&c.id)
-        .bind(&c.parent_id)
-        .bind(&c.provider_id)
-        .bind(c.sub_type.clone())
-        .bind(&c.name)
-        .bind(to_doc(&c.config)?)
-        .execute(&self.pool)
-        .await
-        .map_err(backend_err)?;
-        if n.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
+        let sections = [Section::Components(c.realm_id.clone())];
+        let result: StoreResult<()> = async move {
+            let n = sqlx::query(
+                "UPDATE components SET parent_id = $3, provider_id = $4, sub_type = $5, name = $6, config = $7 \
+                 WHERE realm_id = $1 AND id = $2",
+            )
+            .bind(&c.realm_id)
+            .bind(&c.id)
+            .bind(&c.parent_id)
+            .bind(&c.provider_id)
+            .bind(c.sub_type.clone())
+            .bind(&c.name)
+            .bind(to_doc(&c.config)?)
+            .execute(&self.writer)
+            .await
+            .map_err(backend_err)?;
+            if n.rows_affected() == 0 {
+                return Err(StoreError::NotFound);
+            }
+            Ok(())
         }
-        Ok(())
+        .await;
+        self.changed(&sections, &result).await;
+        result
     }
 
     async fn delete_component(&self, realm_id: &str, id: &str) -> StoreResult<()> {
-        let n = sqlx::query("DELETE FROM components WHERE realm_id = $1 AND id = $2")
-            .bind(realm_id)
-            .bind(id)
-            .execute(&self.pool)
-            .await
-            .map_err(backend_err)?;
-        if n.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
+        let sections = [Section::Components(realm_id.into())];
+        let result: StoreResult<()> = async move {
+            let n = sqlx::query("DELETE FROM components WHERE realm_id = $1 AND id = $2")
+                .bind(realm_id)
+                .bind(id)
+                .execute(&self.writer)
+                .await
+                .map_err(backend_err)?;
+            if n.rows_affected() == 0 {
+                return Err(StoreError::NotFound);
+            }
+            Ok(())
         }
-        Ok(())
+        .await;
+        self.changed(&sections, &result).await;
+        result
     }
 
     async fn count_clients(&self, realm_id: &str) -> StoreResult<i64> {
@@ -1239,7 +1540,7 @@ impl Store for SqlStore {
         .bind(e.ip_address.clone())
         .bind(e.error.clone())
         .bind(to_doc(&e.details)?)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map(|_| ())
         .map_err(backend_err)
@@ -1299,7 +1600,7 @@ impl Store for SqlStore {
         .bind(jti)
         .bind(realm_id)
         .bind(expires_at)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map(|_| ())
         .map_err(backend_err)
@@ -1320,7 +1621,7 @@ impl Store for SqlStore {
         )
         .bind(id)
         .bind(expires_at)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(backend_err)?;
         Ok(n.rows_affected() == 1)
@@ -1340,7 +1641,7 @@ impl Store for SqlStore {
     async fn delete_refresh_token(&self, hash: &str) -> StoreResult<bool> {
         let n = sqlx::query("DELETE FROM refresh_tokens WHERE hash = $1")
             .bind(hash)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(backend_err)?;
         Ok(n.rows_affected() > 0)
@@ -1363,7 +1664,7 @@ impl Store for SqlStore {
         .bind(realm_id)
         .bind(to_doc(data)?)
         .bind(expires_at)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map(|_| ())
         .map_err(backend_err)
@@ -1393,7 +1694,7 @@ impl Store for SqlStore {
         )
         .bind(kind)
         .bind(id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.writer)
         .await
         .map_err(backend_err)?;
         match row {
@@ -1406,7 +1707,7 @@ impl Store for SqlStore {
         sqlx::query("DELETE FROM transient WHERE kind = $1 AND id = $2")
             .bind(kind)
             .bind(id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map(|_| ())
             .map_err(backend_err)
@@ -1422,7 +1723,7 @@ impl Store for SqlStore {
         ] {
             n += sqlx::query(&format!("DELETE FROM {table} WHERE expires_at < $1"))
                 .bind(now)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await
                 .map_err(backend_err)?
                 .rows_affected();
@@ -1442,7 +1743,7 @@ impl Store for SqlStore {
         };
         sqlx::query(sql)
             .bind(session_id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map(|_| ())
             .map_err(backend_err)
@@ -1461,7 +1762,7 @@ impl Store for SqlStore {
         .bind(&t.session_id)
         .bind(t.auth_time)
         .bind(t.expires_at)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map(|_| ())
         .map_err(write_err("refresh token"))
@@ -1478,7 +1779,7 @@ impl Store for SqlStore {
              RETURNING hash, realm_id, client_uuid, user_id, scope, session_id, auth_time, expires_at",
         )
         .bind(hash)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.writer)
         .await
         .map_err(backend_err)?;
         match row.as_ref().map(refresh_row).transpose()? {
@@ -1488,7 +1789,104 @@ impl Store for SqlStore {
     }
 }
 
+/// Keeps this node's cache coherent with the other nodes': listens for their changes and
+/// turns the cache off whenever the listener is not connected.
+fn listen(url: String, cache: Weak<Cache>) {
+    tokio::spawn(async move {
+        loop {
+            match sqlx::postgres::PgListener::connect(&url).await {
+                Ok(mut listener) => match listener.listen(CACHE_CHANNEL).await {
+                    Ok(()) => {
+                        let Some(c) = cache.upgrade() else { return };
+                        c.set_enabled(true);
+                        drop(c);
+                        // `None`: the connection dropped (and notifications with it).
+                        while let Ok(Some(n)) = listener.try_recv().await {
+                            let Some(c) = cache.upgrade() else { return };
+                            for line in n.payload().lines() {
+                                c.invalidate(&Section::decode(line));
+                            }
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "cache listener: LISTEN failed"),
+                },
+                Err(e) => tracing::warn!(error = %e, "cache listener: cannot connect"),
+            }
+            let Some(c) = cache.upgrade() else { return };
+            c.set_enabled(false);
+            drop(c);
+            tracing::warn!(
+                "cache listener disconnected; serving from the database until it is back"
+            );
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    });
+}
+
 impl SqlStore {
+    /// A cached read of one row (absent rows are not cached: see `cache`).
+    async fn cached_one<T: Clone>(
+        &self,
+        key: Key<'_>,
+        load: impl Future<Output = StoreResult<Option<T>>>,
+        wrap: fn(T) -> cache::Value,
+        unwrap: fn(cache::Value) -> Option<T>,
+    ) -> StoreResult<Option<T>> {
+        if let Some(v) = self.cache.get(&key).and_then(unwrap) {
+            return Ok(Some(v));
+        }
+        let generation = self.cache.generation();
+        let found = load.await?;
+        if let Some(v) = &found {
+            self.cache.fill(generation, &key, wrap(v.clone()));
+        }
+        Ok(found)
+    }
+
+    /// A cached read of a list.
+    async fn cached_all<T: Clone>(
+        &self,
+        key: Key<'_>,
+        load: impl Future<Output = StoreResult<T>>,
+        wrap: fn(T) -> cache::Value,
+        unwrap: fn(cache::Value) -> Option<T>,
+    ) -> StoreResult<T> {
+        if let Some(v) = self.cache.get(&key).and_then(unwrap) {
+            return Ok(v);
+        }
+        let generation = self.cache.generation();
+        let found = load.await?;
+        self.cache.fill(generation, &key, wrap(found.clone()));
+        Ok(found)
+    }
+
+    /// After a write: drop what it touched here, and (PostgreSQL, if it committed) tell
+    /// the other nodes. Invalidating after a failed write too costs a few re-reads and
+    /// rules out trusting a write's outcome.
+    async fn changed(&self, sections: &[Section], result: &StoreResult<()>) {
+        for s in sections {
+            self.cache.invalidate(s);
+        }
+        if self.backend != Backend::Postgres || result.is_err() {
+            return;
+        }
+        let payload = sections
+            .iter()
+            .map(Section::encode)
+            .collect::<Vec<_>>()
+            .join("\n");
+        // pg_notify inside a sub-select: the Any driver cannot decode its void result.
+        let sent = sqlx::query("SELECT COUNT(*) AS n FROM (SELECT pg_notify($1, $2)) AS t")
+            .bind(CACHE_CHANNEL)
+            .bind(payload)
+            .fetch_one(&self.writer)
+            .await;
+        if let Err(e) = sent {
+            // The other nodes' entries expire within cache::TTL.
+            tracing::warn!(error = %e, "cache: could not notify other nodes");
+        }
+    }
+
     async fn user_where(
         &self,
         col: &'static str,

@@ -370,7 +370,107 @@ async fn expired_state_is_swept(app: &TestApp) {
     );
 }
 
+/// The hot reads come from memory (a change made behind the store's back is not seen),
+/// every write through the store is seen at once by the next read, and on PostgreSQL a
+/// second node's write reaches this node's cache through the notification channel.
+async fn cached_reads_follow_writes(app: &TestApp) {
+    let s = app.store.as_ref();
+    s.create_realm(bundle("cachy")).await.unwrap();
+    let realm = s.realm_by_name("cachy").await.unwrap().unwrap();
+    let client = s
+        .client_by_client_id(&realm.id, "admin-cli")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(client.rep.description.is_none());
+
+    // Behind the store's back: the cached copy still answers.
+    sqlx::any::install_default_drivers();
+    let raw = sqlx::AnyPool::connect(&app.db.url).await.unwrap();
+    sqlx::query("UPDATE clients SET doc = $1 WHERE id = $2")
+        .bind(
+            serde_json::to_string(&latchkey_core::rep::ClientRep {
+                description: Some("behind".into()),
+                ..client.rep.clone()
+            })
+            .unwrap(),
+        )
+        .bind(&client.id)
+        .execute(&raw)
+        .await
+        .unwrap();
+    // (PostgreSQL: the cache turns on once this node's listener is connected.)
+    let cached = s
+        .client_by_client_id(&realm.id, "admin-cli")
+        .await
+        .unwrap()
+        .unwrap();
+    if app.db.sqlite_path.is_some() {
+        assert!(cached.rep.description.is_none(), "served from the cache");
+    }
+
+    // Through the store: seen by the very next read.
+    let mut updated = cached.clone();
+    updated.rep.description = Some("through".into());
+    s.update_client(
+        ClientBundle {
+            client: updated,
+            service_account: None,
+        },
+        &WriteGuard::default(),
+    )
+    .await
+    .unwrap();
+    let seen = s
+        .client_by_client_id(&realm.id, "admin-cli")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(seen.rep.description.as_deref(), Some("through"));
+
+    if app.db.sqlite_path.is_none() {
+        // A second node on the same database: its write reaches this node's cache.
+        let other = latchkey_store::SqlStore::connect(&app.db.url)
+            .await
+            .unwrap();
+        let mut changed = seen.clone();
+        changed.rep.description = Some("other node".into());
+        // Let both listeners connect and this node's cache fill.
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        s.client_by_client_id(&realm.id, "admin-cli").await.unwrap();
+        other
+            .update_client(
+                ClientBundle {
+                    client: changed,
+                    service_account: None,
+                },
+                &WriteGuard::default(),
+            )
+            .await
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            let now = s
+                .client_by_client_id(&realm.id, "admin-cli")
+                .await
+                .unwrap()
+                .unwrap();
+            if now.rep.description.as_deref() == Some("other node") {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the other node's write never reached this node's cache"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        other.close().await;
+    }
+    raw.close().await;
+}
+
 crate::on_both_backends!(
+    cached_reads_follow_writes,
     expired_state_is_swept,
     realm_bundles_are_atomic,
     clients_are_unique_per_realm,
