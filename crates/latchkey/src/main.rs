@@ -15,10 +15,11 @@ use config::{Config, KeySource, LogFormat, Opts};
 use latchkey_core::crypto::{SecretBox, random_token};
 use latchkey_core::realm_setup::BootstrapAdmin;
 use latchkey_core::roles::MASTER_REALM;
-use latchkey_core::store::Store;
-use latchkey_server::bootstrap::bootstrap_master;
+use latchkey_core::store::{RealmBundle, Store};
+use latchkey_server::bootstrap::{install_master, prepare_master};
 use latchkey_server::{AppState, ServerSettings};
 use latchkey_store::SqlStore;
+use tokio::task::JoinHandle;
 
 #[derive(Parser)]
 #[command(
@@ -164,8 +165,44 @@ fn bootstrap_admin(dev: bool) -> Option<(BootstrapAdmin, bool)> {
     }
 }
 
+/// The master realm being built (keys, the admin's hash) and the admin to announce.
+struct PreparedMaster {
+    bundle: JoinHandle<Result<RealmBundle, String>>,
+    shown: Option<(String, String, bool)>,
+}
+
+impl PreparedMaster {
+    fn start(sealer: Arc<SecretBox>, dev: bool) -> PreparedMaster {
+        let admin = bootstrap_admin(dev);
+        let shown = admin
+            .as_ref()
+            .map(|(a, generated)| (a.username.clone(), a.password.clone(), *generated));
+        PreparedMaster {
+            bundle: prepare_master(sealer, admin.map(|(a, _)| a)),
+            shown,
+        }
+    }
+}
+
+/// A SQLite URL whose file does not exist yet: certainly a first start.
+fn new_sqlite_file(db_url: &str) -> bool {
+    let Some(path) = db_url
+        .strip_prefix("sqlite://")
+        .or_else(|| db_url.strip_prefix("sqlite:"))
+    else {
+        return false;
+    };
+    let path = path.split('?').next().unwrap_or_default();
+    !path.is_empty() && !path.contains(":memory:") && !std::path::Path::new(path).exists()
+}
+
 /// Creates the master realm on first start and tells the operator about the admin.
-async fn bootstrap(store: &dyn Store, sealer: Arc<SecretBox>, dev: bool) -> Result<(), String> {
+async fn bootstrap(
+    store: &dyn Store,
+    sealer: Arc<SecretBox>,
+    dev: bool,
+    early: Option<PreparedMaster>,
+) -> Result<(), String> {
     if store
         .realm_by_name(MASTER_REALM)
         .await
@@ -174,14 +211,11 @@ async fn bootstrap(store: &dyn Store, sealer: Arc<SecretBox>, dev: bool) -> Resu
     {
         return Ok(());
     }
-    let admin = bootstrap_admin(dev);
-    let shown = admin
-        .as_ref()
-        .map(|(a, generated)| (a.username.clone(), a.password.clone(), *generated));
-    if !bootstrap_master(store, sealer, admin.map(|(a, _)| a)).await? {
+    let prepared = early.unwrap_or_else(|| PreparedMaster::start(sealer, dev));
+    if !install_master(store, prepared.bundle).await? {
         return Ok(());
     }
-    match shown {
+    match prepared.shown {
         Some((username, password, true)) => {
             // Printed once, on the terminal, never logged.
             eprintln!(
@@ -200,11 +234,15 @@ async fn bootstrap(store: &dyn Store, sealer: Arc<SecretBox>, dev: bool) -> Resu
 
 async fn run(config: Config, started: Instant) -> Result<(), String> {
     let sealer = Arc::new(load_master_key(&config.key)?);
+    // A first start on a new SQLite file builds the master realm (RSA keys, Argon2id)
+    // while the database is created and migrated.
+    let early = new_sqlite_file(&config.db_url)
+        .then(|| PreparedMaster::start(sealer.clone(), config.dev_mode));
     let store = SqlStore::connect(&config.db_url)
         .await
         .map_err(|e| format!("cannot open the database: {e}"))?;
     let store: Arc<dyn Store> = Arc::new(store);
-    bootstrap(store.as_ref(), sealer.clone(), config.dev_mode).await?;
+    bootstrap(store.as_ref(), sealer.clone(), config.dev_mode, early).await?;
     if !config.dev_mode && config.proxy_headers.is_none() {
         tracing::warn!(
             "!!! serving plain HTTP without --proxy-headers: put a TLS-terminating proxy in front and set --proxy-headers, or every token crosses the network in clear !!!"
@@ -290,4 +328,29 @@ async fn shutdown_signal() {
         _ = term => {},
     }
     tracing::info!("shutting down: finishing requests in flight");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::new_sqlite_file;
+
+    #[test]
+    fn only_a_missing_sqlite_file_is_a_certain_first_start() {
+        let dir = std::env::temp_dir();
+        let missing = dir.join(format!("latchkey-missing-{}.db", std::process::id()));
+        assert!(new_sqlite_file(&format!("sqlite://{}", missing.display())));
+        assert!(new_sqlite_file(&format!(
+            "sqlite:{}?mode=rwc",
+            missing.display()
+        )));
+        let existing = dir.join(format!("latchkey-existing-{}.db", std::process::id()));
+        std::fs::write(&existing, b"").unwrap();
+        assert!(!new_sqlite_file(&format!(
+            "sqlite://{}",
+            existing.display()
+        )));
+        let _ = std::fs::remove_file(existing);
+        assert!(!new_sqlite_file("sqlite::memory:"));
+        assert!(!new_sqlite_file("postgres://u@h/db"));
+    }
 }
