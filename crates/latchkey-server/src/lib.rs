@@ -1,9 +1,10 @@
 //! Latchkey's HTTP surface (axum): OIDC protocol endpoints (`oidc`), the Keycloak admin
-//! REST API (`admin`), health and metrics (`ops`). Only this crate knows HTTP.
+//! REST API (`admin`), the admin console (`console`), health and metrics (`ops`). Only this crate knows HTTP.
 
 pub mod admin;
 pub mod bearer;
 pub mod bootstrap;
+pub mod console;
 pub mod error;
 pub mod extract;
 pub mod fetch;
@@ -37,6 +38,7 @@ pub fn router(state: SharedState) -> Router {
         .merge(ops::routes())
         .merge(oidc::routes())
         .merge(admin::routes())
+        .merge(console::routes())
         .merge(registration::routes())
         .with_state(state.clone());
     let app = match state.settings.relative_path.as_str() {

@@ -166,6 +166,7 @@ pub fn routes() -> Router<SharedState> {
 /// The caller of an admin endpoint: a valid bearer access token of some realm, whose
 /// subject is an enabled user. Roles are read from the store at each request (not from
 /// the token), so a revoked role or deleted user stops working at once.
+#[derive(Clone)]
 pub struct AdminAuth {
     /// The realm that issued the token.
     pub realm: String,

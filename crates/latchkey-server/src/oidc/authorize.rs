@@ -82,15 +82,25 @@ fn set_cookie(
 
 /// RFC 6749 §3.1.2.3: the redirect URI must be registered, matched exactly, except that a
 /// loopback IP redirect URI matches any port (RFC 8252 §7.3). Without one, a client with
-/// exactly one registered URI uses it.
+/// exactly one registered URI uses it. As in Keycloak, a registered URI may be relative to
+/// the server's base URL (`/admin/*`, the built-in console client) and may end in `*`
+/// (a prefix match); registration never stores either (wildcards are refused there).
 fn resolve_redirect(
     client: &ClientRecord,
     given: Option<&str>,
+    base: &BaseUrl,
 ) -> Result<(String, bool), &'static str> {
-    let registered = client.rep.redirect_uris.clone().unwrap_or_default();
+    let registered: Vec<String> = client
+        .rep
+        .redirect_uris
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|r| if r.starts_with('/') { base.join(&r) } else { r })
+        .collect();
     let Some(given) = given else {
         return match registered.as_slice() {
-            [only] => Ok((only.clone(), false)),
+            [only] if !only.ends_with('*') => Ok((only.clone(), false)),
             [] => Err("The client has no redirect URI registered."),
             _ => Err("Missing parameter: redirect_uri"),
         };
@@ -109,7 +119,17 @@ fn resolve_redirect(
             && r.port().is_none()
             && g.fragment().is_none()
     };
-    if registered.iter().any(|r| r == given || loopback_match(r)) {
+    let prefix_match = |r: &str| {
+        r.strip_suffix('*').is_some_and(|prefix| {
+            given.starts_with(prefix)
+                && !given.contains('#')
+                && !given[prefix.len()..].contains("..")
+        })
+    };
+    if registered
+        .iter()
+        .any(|r| r == given || loopback_match(r) || prefix_match(r))
+    {
         Ok((given.to_string(), true))
     } else {
         Err("Invalid parameter: redirect_uri")
@@ -201,7 +221,8 @@ pub async fn authorize(
         },
         None => return pages::error(StatusCode::BAD_REQUEST, "Missing parameter: client_id"),
     };
-    let (redirect_uri, redirect_sent) = match resolve_redirect(&client, get("redirect_uri")) {
+    let (redirect_uri, redirect_sent) = match resolve_redirect(&client, get("redirect_uri"), &base)
+    {
         Ok(r) => r,
         Err(msg) => return pages::error(StatusCode::BAD_REQUEST, msg),
     };

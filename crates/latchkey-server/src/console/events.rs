@@ -1,0 +1,155 @@
+//! Events: the realm's registration events with filters (type, client, dates) and paging,
+//! read through the admin API's own handler so the filters mean the same.
+
+use axum::extract::{Path, RawQuery};
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde_json::Value;
+
+use super::page::{self, Page, Tab, field_error, invalid_attrs};
+use super::{Console, QueryMap, describe, escape, json_of};
+use crate::admin::events as api;
+
+const PAGE: i64 = 25;
+
+const TYPES: [&str; 8] = [
+    "CLIENT_REGISTER",
+    "CLIENT_REGISTER_ERROR",
+    "CLIENT_INFO",
+    "CLIENT_INFO_ERROR",
+    "CLIENT_UPDATE",
+    "CLIENT_UPDATE_ERROR",
+    "CLIENT_DELETE",
+    "CLIENT_DELETE_ERROR",
+];
+
+pub async fn list(c: Console, Path(realm): Path<String>, q: QueryMap) -> Response {
+    let get = |k: &str| q.get(k).map(|v| v.trim().to_string()).unwrap_or_default();
+    let (kind, client, from, to) = (get("type"), get("client"), get("dateFrom"), get("dateTo"));
+    let page_no: i64 = get("page").parse().unwrap_or(0i64).max(0);
+    let mut pairs: Vec<(&str, String)> = Vec::new();
+    for (k, v) in [
+        ("type", &kind),
+        ("client", &client),
+        ("dateFrom", &from),
+        ("dateTo", &to),
+    ] {
+        if !v.is_empty() {
+            pairs.push((k, v.clone()));
+        }
+    }
+    pairs.push(("first", (page_no * PAGE).to_string()));
+    // One more than a page: is there a next page?
+    pairs.push(("max", (PAGE + 1).to_string()));
+    let raw = serde_urlencoded::to_string(&pairs).unwrap_or_default();
+    let answer = json_of(
+        api::list(
+            axum::extract::State(c.state.clone()),
+            c.auth.clone(),
+            Path(realm.clone()),
+            RawQuery(Some(raw)),
+        )
+        .await,
+    )
+    .await;
+    let (events, error, status) = match answer {
+        Ok((_, v)) => (v, None, StatusCode::OK),
+        Err(e) => {
+            let (status, message) = describe(e);
+            if status != StatusCode::BAD_REQUEST {
+                return c.error_page(crate::error::AdminError::Described(
+                    status, "error", message,
+                ));
+            }
+            (Value::Array(vec![]), Some(message), status)
+        }
+    };
+    let err_for = |field: &str| error.as_deref().filter(|m| m.contains(field));
+    let list = events.as_array().cloned().unwrap_or_default();
+    let mut rows = String::new();
+    for e in list.iter().take(PAGE as usize) {
+        let s = |k: &str| e.get(k).and_then(Value::as_str).unwrap_or("");
+        let details: String = e
+            .get("details")
+            .and_then(Value::as_object)
+            .map(|d| {
+                d.iter()
+                    .map(|(k, v)| format!("{}={}", k, v.as_str().unwrap_or("")))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
+            .unwrap_or_default();
+        let kind_cell = if s("type").ends_with("_ERROR") {
+            format!("<span class=\"badge off\">{}</span>", escape(s("type")))
+        } else {
+            format!("<span class=\"badge on\">{}</span>", escape(s("type")))
+        };
+        rows.push_str(&format!(
+            "<tr><td>{}</td><td>{kind_cell}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"muted\">{}</td></tr>",
+            page::time(e.get("time").and_then(Value::as_i64).unwrap_or(0)),
+            escape(s("clientId")),
+            escape(s("ipAddress")),
+            escape(s("error")),
+            escape(&details),
+        ));
+    }
+    if rows.is_empty() {
+        rows = "<tr><td colspan=\"6\" class=\"muted\">No events match.</td></tr>".into();
+    }
+    let base = c.realm_url(&realm, "/events");
+    let link = |p: i64| {
+        let qs = serde_urlencoded::to_string([
+            ("type", kind.as_str()),
+            ("client", client.as_str()),
+            ("dateFrom", from.as_str()),
+            ("dateTo", to.as_str()),
+            ("page", &p.to_string()),
+        ])
+        .unwrap_or_default();
+        escape(&format!("{base}?{qs}"))
+    };
+    let mut pager = String::new();
+    if page_no > 0 {
+        pager.push_str(&format!("<a href=\"{}\">← Newer</a>", link(page_no - 1)));
+    }
+    if list.len() as i64 > PAGE {
+        pager.push_str(&format!("<a href=\"{}\">Older →</a>", link(page_no + 1)));
+    }
+    let options: String = std::iter::once(String::from("<option value=\"\">All types</option>"))
+        .chain(TYPES.iter().map(|t| {
+            format!(
+                "<option value=\"{t}\"{}>{t}</option>",
+                if *t == kind { " selected" } else { "" }
+            )
+        }))
+        .collect();
+    let general_error = match &error {
+        Some(m) if err_for("dateFrom").is_none() && err_for("dateTo").is_none() => {
+            format!("<p class=\"error\" role=\"alert\">{}</p>", escape(m))
+        }
+        _ => String::new(),
+    };
+    let body = format!(
+        "<h1>Events</h1><h2>Registration events</h2><p class=\"help\">Requests to the client registration endpoints, accepted and refused, newest first.</p>\
+         <form method=\"get\" action=\"{base_e}\" class=\"row\" role=\"search\">\
+         <div><label for=\"ev-type\">Type</label><select id=\"ev-type\" name=\"type\">{options}</select></div>\
+         <div><label for=\"ev-client\">Client ID</label><input type=\"text\" id=\"ev-client\" name=\"client\" value=\"{client_e}\"></div>\
+         <div><label for=\"ev-from\">From (yyyy-mm-dd)</label><input type=\"text\" id=\"ev-from\" name=\"dateFrom\" value=\"{from_e}\" placeholder=\"2026-01-31\"{from_a}>{from_err}</div>\
+         <div><label for=\"ev-to\">To (yyyy-mm-dd)</label><input type=\"text\" id=\"ev-to\" name=\"dateTo\" value=\"{to_e}\" placeholder=\"2026-12-31\"{to_a}>{to_err}</div>\
+         <div><button type=\"submit\">Filter</button></div></form>{general_error}\
+         <table><thead><tr><th scope=\"col\">Time</th><th scope=\"col\">Type</th><th scope=\"col\">Client</th><th scope=\"col\">Address</th><th scope=\"col\">Error</th><th scope=\"col\">Details</th></tr></thead><tbody>{rows}</tbody></table>\
+         <nav class=\"pager\" aria-label=\"Pages\">{pager}</nav>",
+        base_e = escape(&base),
+        client_e = escape(&client),
+        from_e = escape(&from),
+        to_e = escape(&to),
+        from_a = invalid_attrs("ev-from", err_for("dateFrom")),
+        from_err = field_error("ev-from", err_for("dateFrom")),
+        to_a = invalid_attrs("ev-to", err_for("dateTo")),
+        to_err = field_error("ev-to", err_for("dateTo")),
+    );
+    Page::new(&c, "Events", Some((&realm, Tab::Events)))
+        .status(status)
+        .body(body)
+        .render()
+}
