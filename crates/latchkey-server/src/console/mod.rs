@@ -580,7 +580,12 @@ async fn callback(
         ("code_verifier", &login.verifier),
     ])
     .unwrap_or_default();
-    let params = match Params::parse(&HeaderMap::new(), body.as_bytes()) {
+    let mut form_headers = HeaderMap::new();
+    form_headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/x-www-form-urlencoded"),
+    );
+    let params = match Params::parse(&form_headers, body.as_bytes()) {
         Ok(p) => p,
         Err(e) => return e.into_response(),
     };
