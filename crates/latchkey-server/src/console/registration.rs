@@ -149,7 +149,7 @@ fn policy_table(c: &Console, realm: &str, set: &str, policies: &[ComponentRecord
     format!(
         "<table><thead><tr><th scope=\"col\">Name</th><th scope=\"col\">Provider</th><th scope=\"col\">Options</th><th scope=\"col\">Actions</th></tr></thead><tbody>{rows}</tbody></table>\
          <form method=\"post\" action=\"{action}\" class=\"add-policy\">{csrf}<input type=\"hidden\" name=\"subType\" value=\"{set}\">\
-         <div class=\"row\"><div><label for=\"{set}-provider\">Add a {set} policy: provider</label><select id=\"{set}-provider\" name=\"providerId\">{options}</select></div>\
+         <div class=\"row\"><div><label for=\"{set}-provider\">Add an {set} policy: provider</label><select id=\"{set}-provider\" name=\"providerId\">{options}</select></div>\
          <div><label for=\"{set}-name\">Name (optional)</label><input type=\"text\" id=\"{set}-name\" name=\"name\"></div>\
          <div><button type=\"submit\">Add {set} policy</button></div></div></form>",
         action = escape(&c.realm_url(realm, "/client-registration/policies")),

@@ -9,6 +9,7 @@ mod support;
 mod admin_api;
 mod assertions;
 mod code_flow;
+mod console;
 mod discovery;
 mod e2e;
 mod introspect;
