@@ -396,12 +396,12 @@ impl FromRequest<SharedState> for ConsolePost {
     async fn from_request(req: Request, state: &SharedState) -> Result<Self, Self::Rejection> {
         let (mut parts, body) = req.into_parts();
         let base = crate::urls::base_url(&state.settings, &parts.headers);
-        if let Some(origin) = parts.headers.get(header::ORIGIN) {
-            if origin.to_str().ok() != Some(origin_of(&base)) {
-                return Err(forbidden(
-                    "This change came from another site (its Origin is not this server); it was refused.",
-                ));
-            }
+        if let Some(origin) = parts.headers.get(header::ORIGIN)
+            && origin.to_str().ok() != Some(origin_of(&base))
+        {
+            return Err(forbidden(
+                "This change came from another site (its Origin is not this server); it was refused.",
+            ));
         }
         let console = match Console::from_request_parts(&mut parts, state).await {
             Ok(c) => c,
