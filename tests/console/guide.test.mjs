@@ -237,6 +237,46 @@ test('an initial access token is shown once and registers a client', async () =>
   await shot('15-initial-access-list');
 });
 
+test('regenerate a secret, mint a registration access token, delete a policy, a token and a client', async () => {
+  page.on('dialog', (d) => d.accept());
+  await page.goto(realmUrl('/clients'));
+  await page.click(`a:text("${first.client_id}")`);
+  await Promise.all([page.waitForLoadState(), page.click('text=Regenerate secret')]);
+  const secret = await page.inputValue('#once-value');
+  assert.notEqual(secret, first.client_secret);
+  assert.equal((await clientCredentials(first.client_id, first.client_secret)).status, 401, 'the old secret stops working');
+  const fresh = await clientCredentials(first.client_id, secret);
+  assert.equal(fresh.status, 200, await describeResponse(fresh));
+  await shot('17-new-secret');
+
+  await Promise.all([page.waitForLoadState(), page.click('text=Mint a registration access token')]);
+  const rat = await page.inputValue('#once-value');
+  const read = await fetch(first.registration_client_uri, { headers: { authorization: `Bearer ${rat}` } });
+  assert.equal(read.status, 200, await describeResponse(read));
+  const old = await fetch(first.registration_client_uri, {
+    headers: { authorization: `Bearer ${first.registration_access_token}` },
+  });
+  assert.equal(old.status, 401, 'the old registration access token stops working');
+
+  await Promise.all([page.waitForURL(/done=client-disabled/), page.click('button:text("Disable")')]);
+  assert.match(await page.textContent('dl.facts'), /disabled/);
+  assert.notEqual((await clientCredentials(first.client_id, secret)).status, 200, 'a disabled client gets no token');
+  await Promise.all([page.waitForURL(/done=client-enabled/), page.click('button:text("Enable")')]);
+
+  await Promise.all([page.waitForURL(/done=client-deleted/), page.click('text=Delete client')]);
+  assert.equal(await page.locator(`a:text("${first.client_id}")`).count(), 0);
+  assert.equal((await clientCredentials(first.client_id, secret)).status, 401);
+
+  await page.goto(realmUrl('/client-registration'));
+  const row = page.locator('tr', { hasText: 'Approval needed' });
+  await Promise.all([page.waitForURL(/done=policy-deleted/), row.locator('button', { hasText: 'Delete' }).click()]);
+  assert.equal(await page.locator('tr', { hasText: 'Approval needed' }).count(), 0);
+
+  await page.goto(realmUrl('/initial-access'));
+  await Promise.all([page.waitForURL(/done=token-deleted/), page.locator('tbody button', { hasText: 'Delete' }).first().click()]);
+  assert.match(await page.textContent('tbody'), /No live initial access tokens/);
+});
+
 test('a change without the CSRF token, or from another origin, is refused', async () => {
   const noToken = await page.request.post(consoleUrl('/realms'), { form: { realm: 'forged' } });
   assert.equal(noToken.status(), 403);

@@ -18,10 +18,20 @@ use crate::state::SharedState;
 
 const PAGE: i64 = 50;
 
-/// Registered through the registration endpoints and still disabled: waiting for an
-/// administrator (the `client-disabled` policy).
+/// Set when an administrator disables a client in the console, so that a client disabled
+/// on purpose does not read as waiting for approval.
+const DISABLED_BY_ADMIN: &str = "console.disabled-by-admin";
+
+/// Registered through the registration endpoints and still disabled (the `client-disabled`
+/// policy), unless an administrator disabled it: waiting for an administrator.
 fn waiting(c: &ClientRecord) -> bool {
-    !c.rep.is_enabled() && registration_auth(c).is_some()
+    let by_admin = c
+        .rep
+        .attributes
+        .as_ref()
+        .and_then(|a| a.get(DISABLED_BY_ADMIN))
+        .is_some_and(|v| v == "true");
+    !c.rep.is_enabled() && registration_auth(c).is_some() && !by_admin
 }
 
 fn registration_auth(c: &ClientRecord) -> Option<&str> {
@@ -310,7 +320,11 @@ pub async fn set_enabled(
 ) -> Response {
     let c = &post.console;
     let enabled = post.form.get("enabled") == Some("true");
-    let patch = match serde_json::from_value(json!({ "enabled": enabled })) {
+    let patch = json!({
+        "enabled": enabled,
+        "attributes": { DISABLED_BY_ADMIN: (!enabled).to_string() },
+    });
+    let patch = match serde_json::from_value(patch) {
         Ok(p) => p,
         Err(e) => return c.error_page(crate::error::AdminError::internal(e)),
     };

@@ -11,8 +11,9 @@ pub use crate::oidc::pages::escape;
 
 const CSS: &str = include_str!("console.css");
 
-/// A few lines of plain JavaScript: the copy buttons. Everything else works without it.
-const SCRIPT: &str = "document.addEventListener('click',function(e){var b=e.target.closest('[data-copy]');if(!b)return;var t=document.getElementById(b.getAttribute('data-copy'));if(!t)return;var v=t.value!==undefined?t.value:t.textContent;(navigator.clipboard?navigator.clipboard.writeText(v):Promise.reject()).then(function(){b.textContent='Copied';},function(){t.select&&t.select();document.execCommand('copy');b.textContent='Copied';});});";
+/// A few lines of plain JavaScript: the copy buttons and a confirmation before deleting.
+/// Everything works without it.
+const SCRIPT: &str = "document.addEventListener('submit',function(e){var m=e.target.getAttribute('data-confirm');if(m&&!window.confirm(m))e.preventDefault();});document.addEventListener('click',function(e){var b=e.target.closest('[data-copy]');if(!b)return;var t=document.getElementById(b.getAttribute('data-copy'));if(!t)return;var v=t.value!==undefined?t.value:t.textContent;(navigator.clipboard?navigator.clipboard.writeText(v):Promise.reject()).then(function(){b.textContent='Copied';},function(){t.select&&t.select();document.execCommand('copy');b.textContent='Copied';});});";
 
 pub async fn stylesheet() -> Response {
     let mut r = ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], CSS).into_response();
@@ -170,10 +171,15 @@ pub fn csrf_field(c: &Console) -> String {
     )
 }
 
-/// A one-button form posting to `action` (enable, delete…).
+/// A one-button form posting to `action` (enable, delete…); `danger` buttons ask first.
 pub fn button_form(c: &Console, action: &str, label: &str, extra: &str, class: &str) -> String {
+    let confirm = if class.contains("danger") {
+        " data-confirm=\"Delete this for good?\""
+    } else {
+        ""
+    };
     format!(
-        "<form method=\"post\" action=\"{}\" class=\"inline\">{}{extra}<button type=\"submit\" class=\"{class}\">{label}</button></form>",
+        "<form method=\"post\" action=\"{}\" class=\"inline\"{confirm}>{}{extra}<button type=\"submit\" class=\"{class}\">{label}</button></form>",
         escape(action),
         csrf_field(c)
     )
