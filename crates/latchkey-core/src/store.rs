@@ -219,6 +219,48 @@ pub struct EventQuery {
     pub ascending: bool,
 }
 
+/// A change made through the admin API (Keycloak's `AdminEventRepresentation`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AdminEventRecord {
+    pub id: String,
+    /// The realm the changed resource belongs to.
+    pub realm_id: String,
+    pub time: Millis,
+    /// `CREATE`, `UPDATE`, `DELETE` or `ACTION`.
+    pub operation_type: String,
+    /// `CLIENT`, `USER`, `REALM_ROLE`, `COMPONENT`…
+    pub resource_type: String,
+    /// The path below the realm, e.g. `clients/<uuid>`.
+    pub resource_path: String,
+    /// Who made the change: the realm of their token, the client UUID it was issued to,
+    /// the user id and the caller's address.
+    pub auth_realm_id: String,
+    pub auth_client_id: String,
+    pub auth_user_id: String,
+    pub ip_address: String,
+    /// The request body as a JSON string, when the realm records details.
+    pub representation: Option<String>,
+}
+
+/// Filters of `GET /admin/realms/{r}/admin-events`.
+#[derive(Debug, Clone, Default)]
+pub struct AdminEventQuery {
+    pub operation_types: Vec<String>,
+    pub resource_types: Vec<String>,
+    pub auth_realm_id: Option<String>,
+    pub auth_client_id: Option<String>,
+    pub auth_user_id: Option<String>,
+    pub ip_address: Option<String>,
+    /// `*` matches any run of characters.
+    pub resource_path: Option<String>,
+    pub date_from: Option<Millis>,
+    pub date_to: Option<Millis>,
+    pub first: i64,
+    pub max: i64,
+    /// oldest first instead of newest first
+    pub ascending: bool,
+}
+
 /// Filters of `GET /admin/realms/{r}/users`. Service-account users never match, as in
 /// Keycloak.
 #[derive(Debug, Clone, Default)]
@@ -346,6 +388,16 @@ pub trait Store: Send + Sync + 'static {
 
     async fn insert_event(&self, event: &EventRecord) -> StoreResult<()>;
     async fn list_events(&self, realm_id: &str, q: &EventQuery) -> StoreResult<Vec<EventRecord>>;
+    /// Deletes every event of the realm.
+    async fn clear_events(&self, realm_id: &str) -> StoreResult<()>;
+    async fn insert_admin_event(&self, event: &AdminEventRecord) -> StoreResult<()>;
+    async fn list_admin_events(
+        &self,
+        realm_id: &str,
+        q: &AdminEventQuery,
+    ) -> StoreResult<Vec<AdminEventRecord>>;
+    /// Deletes every admin event of the realm.
+    async fn clear_admin_events(&self, realm_id: &str) -> StoreResult<()>;
 
     /// Marks an access token (by `jti`) revoked until it would have expired anyway.
     async fn revoke_jti(&self, realm_id: &str, jti: &str, expires_at: Millis) -> StoreResult<()>;

@@ -282,6 +282,41 @@ fn event_row(row: &AnyRow) -> StoreResult<EventRecord> {
     })
 }
 
+fn admin_event_row(row: &AnyRow) -> StoreResult<AdminEventRecord> {
+    Ok(AdminEventRecord {
+        id: get(row, "id")?,
+        realm_id: get(row, "realm_id")?,
+        time: get(row, "time")?,
+        operation_type: get(row, "operation_type")?,
+        resource_type: get(row, "resource_type")?,
+        resource_path: get(row, "resource_path")?,
+        auth_realm_id: get(row, "auth_realm_id")?,
+        auth_client_id: get(row, "auth_client_id")?,
+        auth_user_id: get(row, "auth_user_id")?,
+        ip_address: get(row, "ip_address")?,
+        representation: get(row, "representation")?,
+    })
+}
+
+const ADMIN_EVENT_COLUMNS: &str = "id, realm_id, time, operation_type, resource_type, resource_path, \
+     auth_realm_id, auth_client_id, auth_user_id, ip_address, representation";
+
+/// A `LIKE` pattern from a path where `*` matches anything (`\` escapes the rest).
+fn like_pattern(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for c in path.chars() {
+        match c {
+            '*' => out.push('%'),
+            '%' | '_' | '\\' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 const IAT_COLUMNS: &str =
     "id, realm_id, token_hash, created_at, expiration, count, remaining, web_origins";
 const CLIENT_COLUMNS: &str = "id, realm_id, client_id, doc, secret_sealed, rat_hash, created_at";
@@ -633,6 +668,7 @@ impl Store for SqlStore {
                 "revoked_tokens",
                 "components",
                 "events",
+                "admin_events",
                 "initial_access_tokens",
                 "refresh_tokens",
                 "user_roles",
@@ -1591,6 +1627,109 @@ impl Store for SqlStore {
         }
         let rows = query.fetch_all(&self.pool).await.map_err(backend_err)?;
         rows.iter().map(event_row).collect()
+    }
+
+    async fn clear_events(&self, realm_id: &str) -> StoreResult<()> {
+        sqlx::query("DELETE FROM events WHERE realm_id = $1")
+            .bind(realm_id)
+            .execute(&self.writer)
+            .await
+            .map(|_| ())
+            .map_err(backend_err)
+    }
+
+    async fn insert_admin_event(&self, e: &AdminEventRecord) -> StoreResult<()> {
+        sqlx::query(&format!(
+            "INSERT INTO admin_events ({ADMIN_EVENT_COLUMNS}) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+        ))
+        .bind(&e.id)
+        .bind(&e.realm_id)
+        .bind(e.time)
+        .bind(&e.operation_type)
+        .bind(&e.resource_type)
+        .bind(&e.resource_path)
+        .bind(&e.auth_realm_id)
+        .bind(&e.auth_client_id)
+        .bind(&e.auth_user_id)
+        .bind(&e.ip_address)
+        .bind(e.representation.clone())
+        .execute(&self.writer)
+        .await
+        .map(|_| ())
+        .map_err(backend_err)
+    }
+
+    async fn list_admin_events(
+        &self,
+        realm_id: &str,
+        q: &AdminEventQuery,
+    ) -> StoreResult<Vec<AdminEventRecord>> {
+        let mut sql = format!("SELECT {ADMIN_EVENT_COLUMNS} FROM admin_events WHERE realm_id = $1");
+        let mut args: Vec<String> = Vec::new();
+        for (column, values) in [
+            ("operation_type", &q.operation_types),
+            ("resource_type", &q.resource_types),
+        ] {
+            if values.is_empty() {
+                continue;
+            }
+            let mut list = Vec::new();
+            for v in values {
+                args.push(v.clone());
+                list.push(format!("${}", args.len() + 1));
+            }
+            sql.push_str(&format!(" AND {column} IN ({})", list.join(", ")));
+        }
+        for (column, value) in [
+            ("auth_realm_id", &q.auth_realm_id),
+            ("auth_client_id", &q.auth_client_id),
+            ("auth_user_id", &q.auth_user_id),
+            ("ip_address", &q.ip_address),
+        ] {
+            if let Some(v) = value {
+                args.push(v.clone());
+                sql.push_str(&format!(" AND {column} = ${}", args.len() + 1));
+            }
+        }
+        if let Some(path) = &q.resource_path {
+            args.push(like_pattern(path));
+            sql.push_str(&format!(
+                " AND resource_path LIKE ${} ESCAPE '\\'",
+                args.len() + 1
+            ));
+        }
+        if let Some(from) = q.date_from {
+            sql.push_str(&format!(" AND time >= {from}"));
+        }
+        if let Some(to) = q.date_to {
+            sql.push_str(&format!(" AND time <= {to}"));
+        }
+        sql.push_str(if q.ascending {
+            " ORDER BY time ASC, id"
+        } else {
+            " ORDER BY time DESC, id"
+        });
+        sql.push_str(&format!(
+            " LIMIT {} OFFSET {}",
+            q.max.max(0),
+            q.first.max(0)
+        ));
+        let mut query = sqlx::query(&sql).bind(realm_id);
+        for a in args {
+            query = query.bind(a);
+        }
+        let rows = query.fetch_all(&self.pool).await.map_err(backend_err)?;
+        rows.iter().map(admin_event_row).collect()
+    }
+
+    async fn clear_admin_events(&self, realm_id: &str) -> StoreResult<()> {
+        sqlx::query("DELETE FROM admin_events WHERE realm_id = $1")
+            .bind(realm_id)
+            .execute(&self.writer)
+            .await
+            .map(|_| ())
+            .map_err(backend_err)
     }
 
     async fn revoke_jti(&self, realm_id: &str, jti: &str, expires_at: Millis) -> StoreResult<()> {
