@@ -190,6 +190,10 @@ impl InitialAccessRecord {
     }
 }
 
+/// A list read on every request (roles, scopes, policies): shared, not copied, between
+/// the cache and its readers.
+pub type Shared<T> = std::sync::Arc<Vec<T>>;
+
 /// A login or registration event (Keycloak's `EventRepresentation`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct EventRecord {
@@ -343,7 +347,7 @@ pub trait Store: Send + Sync + 'static {
         client: Option<&str>,
     ) -> StoreResult<Vec<RoleRecord>>;
     /// Every role of the realm, realm and client roles alike.
-    async fn all_roles(&self, realm_id: &str) -> StoreResult<Vec<RoleRecord>>;
+    async fn all_roles(&self, realm_id: &str) -> StoreResult<Shared<RoleRecord>>;
     async fn role_by_name(
         &self,
         realm_id: &str,
@@ -354,17 +358,17 @@ pub trait Store: Send + Sync + 'static {
     async fn update_role(&self, role: &RoleRecord) -> StoreResult<()>;
     async fn delete_role(&self, realm_id: &str, id: &str) -> StoreResult<()>;
 
-    async fn user_role_ids(&self, user_id: &str) -> StoreResult<Vec<String>>;
+    async fn user_role_ids(&self, user_id: &str) -> StoreResult<Shared<String>>;
     /// Idempotent: roles already mapped stay mapped once.
     async fn add_user_roles(&self, user_id: &str, role_ids: &[String]) -> StoreResult<()>;
     async fn remove_user_roles(&self, user_id: &str, role_ids: &[String]) -> StoreResult<()>;
 
-    async fn list_scopes(&self, realm_id: &str) -> StoreResult<Vec<ScopeRecord>>;
+    async fn list_scopes(&self, realm_id: &str) -> StoreResult<Shared<ScopeRecord>>;
     async fn create_scope(&self, scope: &ScopeRecord) -> StoreResult<()>;
     async fn update_scope(&self, scope: &ScopeRecord) -> StoreResult<()>;
     async fn delete_scope(&self, realm_id: &str, id: &str) -> StoreResult<()>;
     /// `(scope id, default?)` of the realm's default and optional scope sets.
-    async fn realm_default_scopes(&self, realm_id: &str) -> StoreResult<Vec<(String, bool)>>;
+    async fn realm_default_scopes(&self, realm_id: &str) -> StoreResult<Shared<(String, bool)>>;
     async fn set_realm_default_scope(
         &self,
         realm_id: &str,
@@ -380,7 +384,7 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_initial_access(&self, realm_id: &str, id: &str) -> StoreResult<()>;
 
     /// The realm's components, in creation order.
-    async fn list_components(&self, realm_id: &str) -> StoreResult<Vec<ComponentRecord>>;
+    async fn list_components(&self, realm_id: &str) -> StoreResult<Shared<ComponentRecord>>;
     async fn create_component(&self, c: &ComponentRecord) -> StoreResult<()>;
     async fn update_component(&self, c: &ComponentRecord) -> StoreResult<()>;
     async fn delete_component(&self, realm_id: &str, id: &str) -> StoreResult<()>;

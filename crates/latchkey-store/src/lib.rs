@@ -1118,14 +1118,17 @@ impl Store for SqlStore {
         rows.iter().map(role_row).collect()
     }
 
-    async fn all_roles(&self, realm_id: &str) -> StoreResult<Vec<RoleRecord>> {
+    async fn all_roles(&self, realm_id: &str) -> StoreResult<Shared<RoleRecord>> {
         let load = async move {
             let rows = sqlx::query(&format!("{ROLE_SELECT} WHERE r.realm_id = $1"))
                 .bind(realm_id)
                 .fetch_all(&self.pool)
                 .await
                 .map_err(backend_err)?;
-            rows.iter().map(role_row).collect()
+            rows.iter()
+                .map(role_row)
+                .collect::<StoreResult<Vec<_>>>()
+                .map(Arc::new)
         };
         self.cached_all(
             Key::Roles(realm_id),
@@ -1212,14 +1215,17 @@ impl Store for SqlStore {
         result
     }
 
-    async fn user_role_ids(&self, user_id: &str) -> StoreResult<Vec<String>> {
+    async fn user_role_ids(&self, user_id: &str) -> StoreResult<Shared<String>> {
         let load = async move {
             let rows = sqlx::query("SELECT role_id FROM user_roles WHERE user_id = $1")
                 .bind(user_id)
                 .fetch_all(&self.pool)
                 .await
                 .map_err(backend_err)?;
-            rows.iter().map(|r| get(r, "role_id")).collect()
+            rows.iter()
+                .map(|r| get(r, "role_id"))
+                .collect::<StoreResult<Vec<_>>>()
+                .map(Arc::new)
         };
         self.cached_all(
             Key::UserRoles(user_id),
@@ -1271,7 +1277,7 @@ impl Store for SqlStore {
         result
     }
 
-    async fn list_scopes(&self, realm_id: &str) -> StoreResult<Vec<ScopeRecord>> {
+    async fn list_scopes(&self, realm_id: &str) -> StoreResult<Shared<ScopeRecord>> {
         let load = async move {
             let rows = sqlx::query(
                 "SELECT id, realm_id, name, doc FROM client_scopes WHERE realm_id = $1 ORDER BY name",
@@ -1280,7 +1286,10 @@ impl Store for SqlStore {
             .fetch_all(&self.pool)
             .await
             .map_err(backend_err)?;
-            rows.iter().map(scope_row).collect()
+            rows.iter()
+                .map(scope_row)
+                .collect::<StoreResult<Vec<_>>>()
+                .map(Arc::new)
         };
         self.cached_all(
             Key::Scopes(realm_id),
@@ -1355,7 +1364,7 @@ impl Store for SqlStore {
         result
     }
 
-    async fn realm_default_scopes(&self, realm_id: &str) -> StoreResult<Vec<(String, bool)>> {
+    async fn realm_default_scopes(&self, realm_id: &str) -> StoreResult<Shared<(String, bool)>> {
         let load = async move {
             let rows = sqlx::query(
                 "SELECT scope_id, is_default FROM realm_default_scopes WHERE realm_id = $1",
@@ -1366,7 +1375,8 @@ impl Store for SqlStore {
             .map_err(backend_err)?;
             rows.iter()
                 .map(|r| Ok((get(r, "scope_id")?, get::<i64>(r, "is_default")? != 0)))
-                .collect()
+                .collect::<StoreResult<Vec<_>>>()
+                .map(Arc::new)
         };
         self.cached_all(
             Key::DefaultScopes(realm_id),
@@ -1471,7 +1481,7 @@ impl Store for SqlStore {
             .map_err(backend_err)
     }
 
-    async fn list_components(&self, realm_id: &str) -> StoreResult<Vec<ComponentRecord>> {
+    async fn list_components(&self, realm_id: &str) -> StoreResult<Shared<ComponentRecord>> {
         let load = async move {
             let rows = sqlx::query(
                 "SELECT id, realm_id, parent_id, provider_type, provider_id, sub_type, name, config \
@@ -1481,7 +1491,10 @@ impl Store for SqlStore {
             .fetch_all(&self.pool)
             .await
             .map_err(backend_err)?;
-            rows.iter().map(component_row).collect()
+            rows.iter()
+                .map(component_row)
+                .collect::<StoreResult<Vec<_>>>()
+                .map(Arc::new)
         };
         self.cached_all(
             Key::Components(realm_id),
