@@ -153,6 +153,9 @@ pub struct WriteGuard {
     /// concurrent creators, on any node, queue.
     pub max_clients: Option<i64>,
     pub now_secs: i64,
+    /// Create: an event stored in the same transaction, so that an acknowledged
+    /// registration always has its event (and costs one commit, not two).
+    pub event: Option<EventRecord>,
 }
 
 /// A Keycloak component (`ComponentRepresentation`); registration policies are these.

@@ -282,6 +282,29 @@ fn event_row(row: &AnyRow) -> StoreResult<EventRecord> {
     })
 }
 
+async fn insert_event<'c, E: sqlx::Executor<'c, Database = sqlx::Any>>(
+    executor: E,
+    e: &EventRecord,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO events (id, realm_id, time, type, client_id, user_id, ip_address, error, details) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(&e.id)
+    .bind(&e.realm_id)
+    .bind(e.time)
+    .bind(&e.kind)
+    .bind(e.client_id.clone())
+    .bind(e.user_id.clone())
+    .bind(e.ip_address.clone())
+    .bind(e.error.clone())
+    .bind(to_doc(&e.details)?)
+    .execute(executor)
+    .await
+    .map(|_| ())
+    .map_err(backend_err)
+}
+
 fn admin_event_row(row: &AnyRow) -> StoreResult<AdminEventRecord> {
     Ok(AdminEventRecord {
         id: get(row, "id")?,
@@ -840,6 +863,9 @@ impl Store for SqlStore {
             if let Some((user, roles)) = &b.service_account {
                 insert_user(&mut tx, user).await?;
                 insert_user_roles(&mut tx, &user.realm_id, &user.id, roles).await?;
+            }
+            if let Some(e) = &guard.event {
+                insert_event(&mut *tx, e).await?;
             }
             tx.commit().await.map_err(backend_err)
         }
@@ -1576,23 +1602,7 @@ impl Store for SqlStore {
     }
 
     async fn insert_event(&self, e: &EventRecord) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO events (id, realm_id, time, type, client_id, user_id, ip_address, error, details) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(&e.id)
-        .bind(&e.realm_id)
-        .bind(e.time)
-        .bind(&e.kind)
-        .bind(e.client_id.clone())
-        .bind(e.user_id.clone())
-        .bind(e.ip_address.clone())
-        .bind(e.error.clone())
-        .bind(to_doc(&e.details)?)
-        .execute(&self.writer)
-        .await
-        .map(|_| ())
-        .map_err(backend_err)
+        insert_event(&self.writer, e).await
     }
 
     async fn list_events(&self, realm_id: &str, q: &EventQuery) -> StoreResult<Vec<EventRecord>> {
