@@ -37,7 +37,10 @@ pub fn router(state: SharedState) -> Router {
     let api = Router::new()
         .merge(ops::routes())
         .merge(oidc::routes())
-        .merge(admin::routes())
+        .merge(admin::routes().route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            admin::audit::record,
+        )))
         .merge(console::routes())
         .merge(registration::routes())
         .with_state(state.clone());

@@ -31,12 +31,14 @@ struct DryRun {
 }
 
 async fn policies_of(c: &Console, realm: &RealmRecord) -> Result<Vec<ComponentRecord>, Response> {
-    let mut all = c
+    let mut all: Vec<ComponentRecord> = c
         .state
         .store
         .list_components(&realm.id)
         .await
-        .map_err(|e| c.error_page(e.into()))?;
+        .map_err(|e| c.error_page(e.into()))?
+        .as_ref()
+        .clone();
     all.retain(|p| p.provider_type == policies::POLICY_TYPE);
     all.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(all)
@@ -472,7 +474,7 @@ async fn edit_form(
             .flatten()
     };
     let scopes: Vec<String> = match c.state.store.list_scopes(&realm.id).await {
-        Ok(s) => s.into_iter().map(|s| s.name).collect(),
+        Ok(s) => s.iter().map(|s| s.name.clone()).collect(),
         Err(e) => return c.error_page(e.into()),
     };
     let mut fields = String::new();
