@@ -237,6 +237,23 @@ test('an initial access token is shown once and registers a client', async () =>
   await shot('15-initial-access-list');
 });
 
+test('admin events: switched on in the console, console changes are recorded', async () => {
+  await page.goto(realmUrl('/events?kind=admin'));
+  assert.match(await page.textContent('.warning'), /does not record admin events/);
+  await page.check('#admin-events-enabled');
+  await Promise.all([page.waitForURL(/done=events-saved/), page.click('form:has(#admin-events-enabled) button[type=submit]')]);
+  assert.ok(await page.isChecked('#admin-events-enabled'));
+  await page.goto(realmUrl('/initial-access'));
+  await Promise.all([page.waitForLoadState(), page.click('text=Create token')]);
+  await page.goto(realmUrl('/events?kind=admin'));
+  const row = page.locator('tbody tr', { hasText: 'CLIENT_INITIAL_ACCESS_MODEL' });
+  assert.match(await row.first().textContent(), /CREATE/);
+  await page.selectOption('#ae-op', 'UPDATE');
+  await Promise.all([page.waitForLoadState(), page.click('text=Filter')]);
+  assert.equal(await page.locator('tbody tr', { hasText: 'CLIENT_INITIAL_ACCESS_MODEL' }).count(), 0);
+  await shot('18-admin-events');
+});
+
 test('regenerate a secret, mint a registration access token, delete a policy, a token and a client', async () => {
   page.on('dialog', (d) => d.accept());
   await page.goto(realmUrl('/clients'));
@@ -273,8 +290,15 @@ test('regenerate a secret, mint a registration access token, delete a policy, a 
   assert.equal(await page.locator('tr', { hasText: 'Approval needed' }).count(), 0);
 
   await page.goto(realmUrl('/initial-access'));
-  await Promise.all([page.waitForURL(/done=token-deleted/), page.locator('tbody button', { hasText: 'Delete' }).first().click()]);
+  while ((await page.locator('tbody button', { hasText: 'Delete' }).count()) > 0) {
+    await Promise.all([page.waitForURL(/done=token-deleted/), page.locator('tbody button', { hasText: 'Delete' }).first().click()]);
+  }
   assert.match(await page.textContent('tbody'), /No live initial access tokens/);
+  await page.goto(realmUrl('/events?kind=admin'));
+  const recorded = await page.textContent('tbody');
+  for (const what of ['DELETE', 'ACTION', 'COMPONENT', 'CLIENT_INITIAL_ACCESS_MODEL']) {
+    assert.match(recorded, new RegExp(what), `admin event ${what}`);
+  }
 });
 
 test('a change without the CSRF token, or from another origin, is refused', async () => {

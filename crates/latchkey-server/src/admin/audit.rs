@@ -241,11 +241,7 @@ pub async fn record_change(
         auth_client_id: caller.client_id,
         auth_user_id: caller.user_id,
         ip_address: caller.ip_address,
-        representation: if details {
-            representation(body)
-        } else {
-            None
-        },
+        representation: if details { representation(body) } else { None },
     };
     if let Err(e) = state.store.insert_admin_event(&event).await {
         tracing::warn!(error = %e, "could not record an admin event");

@@ -3,7 +3,7 @@
 //! of the registered metadata and how the client was registered.
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use latchkey_core::registration::convert::{REGISTRATION_AUTH_ATTRIBUTE, to_metadata};
 use latchkey_core::roles::Right;
@@ -11,7 +11,7 @@ use latchkey_core::store::{ClientQuery, ClientRecord, EventQuery};
 use serde_json::{Value, json};
 
 use super::page::{self, Page, Tab, button_form};
-use super::{Console, ConsolePost, QueryMap, escape, json_of};
+use super::{Console, ConsolePost, QueryMap, api_path, escape, json_of};
 use crate::admin::clients as api;
 use crate::extract::KcJson;
 use crate::state::SharedState;
@@ -324,17 +324,26 @@ pub async fn set_enabled(
         "enabled": enabled,
         "attributes": { DISABLED_BY_ADMIN: (!enabled).to_string() },
     });
+    let patch_json = patch.clone();
     let patch = match serde_json::from_value(patch) {
         Ok(p) => p,
         Err(e) => return c.error_page(crate::error::AdminError::internal(e)),
     };
-    match api::update(
+    let answer = api::update(
         State(state),
         c.auth.clone(),
         Path((realm.clone(), id.clone())),
         KcJson(patch),
     )
-    .await
+    .await;
+    match post
+        .audited(
+            Method::PUT,
+            &api_path(&realm, &format!("/clients/{id}")),
+            &patch_json,
+            answer,
+        )
+        .await
     {
         Ok(_) => {
             let done = if enabled {
@@ -359,13 +368,16 @@ pub async fn regenerate_secret(
     post: ConsolePost,
 ) -> Response {
     let c = &post.console;
+    let answer = api::regenerate_secret(
+        State(state),
+        c.auth.clone(),
+        Path((realm.clone(), id.clone())),
+    )
+    .await;
+    let path = api_path(&realm, &format!("/clients/{id}/client-secret"));
     match json_of(
-        api::regenerate_secret(
-            State(state),
-            c.auth.clone(),
-            Path((realm.clone(), id.clone())),
-        )
-        .await,
+        post.audited(Method::POST, &path, &Value::Null, answer)
+            .await,
     )
     .await
     {
@@ -387,13 +399,16 @@ pub async fn registration_access_token(
     post: ConsolePost,
 ) -> Response {
     let c = &post.console;
+    let answer = api::registration_access_token(
+        State(state),
+        c.auth.clone(),
+        Path((realm.clone(), id.clone())),
+    )
+    .await;
+    let path = api_path(&realm, &format!("/clients/{id}/registration-access-token"));
     match json_of(
-        api::registration_access_token(
-            State(state),
-            c.auth.clone(),
-            Path((realm.clone(), id.clone())),
-        )
-        .await,
+        post.audited(Method::POST, &path, &Value::Null, answer)
+            .await,
     )
     .await
     {
@@ -422,7 +437,12 @@ pub async fn delete(
     post: ConsolePost,
 ) -> Response {
     let c = &post.console;
-    match api::delete(State(state), c.auth.clone(), Path((realm.clone(), id))).await {
+    let path = api_path(&realm, &format!("/clients/{id}"));
+    let answer = api::delete(State(state), c.auth.clone(), Path((realm.clone(), id))).await;
+    match post
+        .audited(Method::DELETE, &path, &Value::Null, answer)
+        .await
+    {
         Ok(_) => Redirect::to(&c.realm_url(&realm, "/clients?done=client-deleted")).into_response(),
         Err(e) => {
             let (status, message) = super::describe(e);

@@ -1,13 +1,16 @@
 //! Events: the realm's registration events with filters (type, client, dates) and paging,
-//! read through the admin API's own handler so the filters mean the same.
+//! and its admin events (operation, resource type, dates) with the switch that records
+//! them; both read through the admin API's own handlers so the filters mean the same.
 
 use axum::extract::{Path, RawQuery};
-use axum::http::StatusCode;
-use axum::response::Response;
-use serde_json::Value;
+use axum::http::{Method, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use latchkey_core::roles::Right;
+use serde_json::{Value, json};
 
 use super::page::{self, Page, Tab, field_error, invalid_attrs};
-use super::{Console, QueryMap, describe, escape, json_of};
+use super::{Console, ConsolePost, QueryMap, api_path, describe, escape, json_of};
+use crate::admin::audit;
 use crate::admin::events as api;
 
 const PAGE: i64 = 25;
@@ -24,6 +27,9 @@ const TYPES: [&str; 8] = [
 ];
 
 pub async fn list(c: Console, Path(realm): Path<String>, q: QueryMap) -> Response {
+    if q.get("kind").map(String::as_str) == Some("admin") {
+        return admin_list(c, realm, q).await;
+    }
     let get = |k: &str| q.get(k).map(|v| v.trim().to_string()).unwrap_or_default();
     let (kind, client, from, to) = (get("type"), get("client"), get("dateFrom"), get("dateTo"));
     let page_no: i64 = get("page").parse().unwrap_or(0i64).max(0);
@@ -130,7 +136,7 @@ pub async fn list(c: Console, Path(realm): Path<String>, q: QueryMap) -> Respons
         _ => String::new(),
     };
     let body = format!(
-        "<h1>Events</h1><h2>Registration events</h2><p class=\"help\">Requests to the client registration endpoints, accepted and refused, newest first.</p>\
+        "<h1>Events</h1>{tabs}<h2>Registration events</h2><p class=\"help\">Requests to the client registration endpoints, accepted and refused, newest first.</p>\
          <form method=\"get\" action=\"{base_e}\" class=\"row\" role=\"search\">\
          <div><label for=\"ev-type\">Type</label><select id=\"ev-type\" name=\"type\">{options}</select></div>\
          <div><label for=\"ev-client\">Client ID</label><input type=\"text\" id=\"ev-client\" name=\"client\" value=\"{client_e}\"></div>\
@@ -139,6 +145,7 @@ pub async fn list(c: Console, Path(realm): Path<String>, q: QueryMap) -> Respons
          <div><button type=\"submit\">Filter</button></div></form>{general_error}\
          <table><thead><tr><th scope=\"col\">Time</th><th scope=\"col\">Type</th><th scope=\"col\">Client</th><th scope=\"col\">Address</th><th scope=\"col\">Error</th><th scope=\"col\">Details</th></tr></thead><tbody>{rows}</tbody></table>\
          <nav class=\"pager\" aria-label=\"Pages\">{pager}</nav>",
+        tabs = kind_tabs(&c, &realm, false),
         base_e = escape(&base),
         client_e = escape(&client),
         from_e = escape(&from),
@@ -152,4 +159,208 @@ pub async fn list(c: Console, Path(realm): Path<String>, q: QueryMap) -> Respons
         .status(status)
         .body(body)
         .render()
+}
+
+fn kind_tabs(c: &Console, realm: &str, admin: bool) -> String {
+    let current = |on: bool| if on { " aria-current=\"page\"" } else { "" };
+    format!(
+        "<nav class=\"tabs\" aria-label=\"Event kinds\"><a href=\"{}\"{}>Registration events</a><a href=\"{}\"{}>Admin events</a></nav>",
+        escape(&c.realm_url(realm, "/events")),
+        current(!admin),
+        escape(&c.realm_url(realm, "/events?kind=admin")),
+        current(admin),
+    )
+}
+
+const OPERATIONS: [&str; 4] = ["CREATE", "UPDATE", "DELETE", "ACTION"];
+
+/// Admin events: changes made through the admin API or this console, when the realm
+/// records them (`adminEventsEnabled`, off by default as in Keycloak).
+async fn admin_list(c: Console, realm_name: String, q: QueryMap) -> Response {
+    let (realm, rights) = match c.realm(&realm_name, Right::ViewEvents).await {
+        Ok(r) => r,
+        Err(resp) => return resp,
+    };
+    let get = |k: &str| q.get(k).map(|v| v.trim().to_string()).unwrap_or_default();
+    let (operation, resource, from, to) = (
+        get("operationType"),
+        get("resourceType"),
+        get("dateFrom"),
+        get("dateTo"),
+    );
+    let page_no: i64 = get("page").parse().unwrap_or(0i64).max(0);
+    let mut pairs: Vec<(&str, String)> = Vec::new();
+    for (k, v) in [
+        ("operationTypes", &operation),
+        ("resourceTypes", &resource),
+        ("dateFrom", &from),
+        ("dateTo", &to),
+    ] {
+        if !v.is_empty() {
+            pairs.push((k, v.clone()));
+        }
+    }
+    pairs.push(("first", (page_no * PAGE).to_string()));
+    pairs.push(("max", (PAGE + 1).to_string()));
+    let raw = serde_urlencoded::to_string(&pairs).unwrap_or_default();
+    let answer = json_of(
+        audit::list(
+            axum::extract::State(c.state.clone()),
+            c.auth.clone(),
+            Path(realm.name.clone()),
+            RawQuery(Some(raw)),
+        )
+        .await,
+    )
+    .await;
+    let (events, error, status) = match answer {
+        Ok((_, v)) => (v, None, StatusCode::OK),
+        Err(e) => {
+            let (status, message) = describe(e);
+            if status != StatusCode::BAD_REQUEST {
+                return c.error_page(crate::error::AdminError::Described(
+                    status, "error", message,
+                ));
+            }
+            (Value::Array(vec![]), Some(message), status)
+        }
+    };
+    let err_for = |field: &str| error.as_deref().filter(|m| m.contains(field));
+    let list = events.as_array().cloned().unwrap_or_default();
+    let mut rows = String::new();
+    for e in list.iter().take(PAGE as usize) {
+        let s = |k: &str| e.get(k).and_then(Value::as_str).unwrap_or("");
+        let by = |k: &str| {
+            e.get("authDetails")
+                .and_then(|a| a.get(k))
+                .and_then(Value::as_str)
+                .unwrap_or("")
+        };
+        rows.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td><td><code>{}</code></td><td>{}</td><td class=\"muted\">{}</td></tr>",
+            page::time(e.get("time").and_then(Value::as_i64).unwrap_or(0)),
+            escape(s("operationType")),
+            escape(s("resourceType")),
+            escape(s("resourcePath")),
+            escape(by("userId")),
+            escape(by("ipAddress")),
+            escape(s("representation")),
+        ));
+    }
+    if rows.is_empty() {
+        rows = "<tr><td colspan=\"7\" class=\"muted\">No admin events match.</td></tr>".into();
+    }
+    let base = c.realm_url(&realm.name, "/events");
+    let link = |p: i64| {
+        let qs = serde_urlencoded::to_string([
+            ("kind", "admin"),
+            ("operationType", operation.as_str()),
+            ("resourceType", resource.as_str()),
+            ("dateFrom", from.as_str()),
+            ("dateTo", to.as_str()),
+            ("page", &p.to_string()),
+        ])
+        .unwrap_or_default();
+        escape(&format!("{base}?{qs}"))
+    };
+    let mut pager = String::new();
+    if page_no > 0 {
+        pager.push_str(&format!("<a href=\"{}\">← Newer</a>", link(page_no - 1)));
+    }
+    if list.len() as i64 > PAGE {
+        pager.push_str(&format!("<a href=\"{}\">Older →</a>", link(page_no + 1)));
+    }
+    let options: String =
+        std::iter::once(String::from("<option value=\"\">All operations</option>"))
+            .chain(OPERATIONS.iter().map(|t| {
+                format!(
+                    "<option value=\"{t}\"{}>{t}</option>",
+                    if *t == operation { " selected" } else { "" }
+                )
+            }))
+            .collect();
+    let enabled = realm.rep.admin_events_enabled == Some(true);
+    let details = realm.rep.admin_events_details_enabled == Some(true);
+    let settings = if rights.allows(Right::ManageEvents) || rights.allows(Right::ManageRealm) {
+        format!(
+            "<form method=\"post\" action=\"{}\" class=\"card\">{}\
+             <label class=\"check\" for=\"admin-events-enabled\"><input type=\"checkbox\" id=\"admin-events-enabled\" name=\"adminEventsEnabled\" value=\"true\"{}><span>Record admin events<span class=\"help\">Every change made through the admin API or this console is recorded in this realm (off by default, as in Keycloak).</span></span></label>\
+             <label class=\"check\" for=\"admin-events-details\"><input type=\"checkbox\" id=\"admin-events-details\" name=\"adminEventsDetailsEnabled\" value=\"true\"{}><span>Include the representation<span class=\"help\">Also store what was sent (credentials and secrets are left out).</span></span></label>\
+             <button type=\"submit\">Save</button></form>",
+            escape(&c.realm_url(&realm.name, "/events/settings")),
+            super::page::csrf_field(&c),
+            if enabled { " checked" } else { "" },
+            if details { " checked" } else { "" },
+        )
+    } else {
+        String::new()
+    };
+    let off = if enabled {
+        String::new()
+    } else {
+        "<p class=\"warning\">This realm does not record admin events: changes are not being kept.</p>".to_string()
+    };
+    let general_error = match &error {
+        Some(m) if err_for("dateFrom").is_none() && err_for("dateTo").is_none() => {
+            format!("<p class=\"error\" role=\"alert\">{}</p>", escape(m))
+        }
+        _ => String::new(),
+    };
+    let body = format!(
+        "<h1>Events</h1>{tabs}<h2>Admin events</h2>{off}{settings}\
+         <form method=\"get\" action=\"{base_e}\" class=\"row\" role=\"search\"><input type=\"hidden\" name=\"kind\" value=\"admin\">\
+         <div><label for=\"ae-op\">Operation</label><select id=\"ae-op\" name=\"operationType\">{options}</select></div>\
+         <div><label for=\"ae-resource\">Resource type</label><input type=\"text\" id=\"ae-resource\" name=\"resourceType\" value=\"{resource_e}\" placeholder=\"CLIENT\"></div>\
+         <div><label for=\"ae-from\">From (yyyy-mm-dd)</label><input type=\"text\" id=\"ae-from\" name=\"dateFrom\" value=\"{from_e}\"{from_a}>{from_err}</div>\
+         <div><label for=\"ae-to\">To (yyyy-mm-dd)</label><input type=\"text\" id=\"ae-to\" name=\"dateTo\" value=\"{to_e}\"{to_a}>{to_err}</div>\
+         <div><button type=\"submit\">Filter</button></div></form>{general_error}\
+         <table><thead><tr><th scope=\"col\">Time</th><th scope=\"col\">Operation</th><th scope=\"col\">Resource</th><th scope=\"col\">Path</th><th scope=\"col\">By user</th><th scope=\"col\">Address</th><th scope=\"col\">Representation</th></tr></thead><tbody>{rows}</tbody></table>\
+         <nav class=\"pager\" aria-label=\"Pages\">{pager}</nav>",
+        tabs = kind_tabs(&c, &realm.name, true),
+        base_e = escape(&base),
+        resource_e = escape(&resource),
+        from_e = escape(&from),
+        to_e = escape(&to),
+        from_a = invalid_attrs("ae-from", err_for("dateFrom")),
+        from_err = field_error("ae-from", err_for("dateFrom")),
+        to_a = invalid_attrs("ae-to", err_for("dateTo")),
+        to_err = field_error("ae-to", err_for("dateTo")),
+    );
+    Page::new(&c, "Admin events", Some((&realm.name, Tab::Events)))
+        .status(status)
+        .flash(q.get("done"))
+        .body(body)
+        .render()
+}
+
+/// Switches the realm's admin-event recording (a realm update, as the admin API does it).
+pub async fn save_settings(
+    axum::extract::State(state): axum::extract::State<crate::state::SharedState>,
+    Path(realm): Path<String>,
+    post: ConsolePost,
+) -> Response {
+    let c = &post.console;
+    let patch_json = json!({
+        "adminEventsEnabled": post.form.checked("adminEventsEnabled"),
+        "adminEventsDetailsEnabled": post.form.checked("adminEventsDetailsEnabled"),
+    });
+    let patch = match serde_json::from_value(patch_json.clone()) {
+        Ok(p) => p,
+        Err(e) => return c.error_page(crate::error::AdminError::internal(e)),
+    };
+    let answer = crate::admin::realms::update(
+        axum::extract::State(state),
+        c.auth.clone(),
+        Path(realm.clone()),
+        crate::extract::KcJson(patch),
+    )
+    .await;
+    match post
+        .audited(Method::PUT, &api_path(&realm, ""), &patch_json, answer)
+        .await
+    {
+        Ok(_) => Redirect::to(&c.realm_url(&realm, "/events?kind=admin&done=events-saved"))
+            .into_response(),
+        Err(e) => c.error_page(e),
+    }
 }

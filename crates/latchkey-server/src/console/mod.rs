@@ -26,7 +26,7 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Query, Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use base64::Engine;
@@ -38,6 +38,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::admin::AdminAuth;
+use crate::admin::audit::{self, AuditCaller};
 use crate::bearer::verify_access_token;
 use crate::error::AdminError;
 use crate::oidc::client_auth::Params;
@@ -115,6 +116,7 @@ pub fn routes() -> Router<SharedState> {
             post(tokens::delete),
         )
         .route(&format!("{R}/events"), get(events::list))
+        .route(&format!("{R}/events/settings"), post(events::save_settings))
 }
 
 async fn to_console(base: BaseUrl) -> Response {
@@ -339,6 +341,46 @@ impl FromRequestParts<SharedState> for Console {
 pub struct ConsolePost {
     pub console: Console,
     pub form: Form,
+    /// Who makes the change, for the admin events (as the admin API's `AdminAuth` records).
+    caller: AuditCaller,
+}
+
+impl ConsolePost {
+    /// Hands back the admin handler's answer, after recording a successful change as an
+    /// admin event, exactly as the admin API's layer would for `method` on `path`.
+    pub async fn audited(
+        &self,
+        method: Method,
+        path: &str,
+        body: &Value,
+        r: Result<Response, AdminError>,
+    ) -> Result<Response, AdminError> {
+        let done = match &r {
+            Ok(resp) if resp.status().is_success() => Some(audit::location_of(resp)),
+            _ => None,
+        };
+        if let Some(location) = done {
+            let bytes = serde_json::to_vec(body).unwrap_or_default();
+            audit::record_change(
+                &self.console.state,
+                &method,
+                path,
+                &bytes,
+                self.caller.clone(),
+                location,
+            )
+            .await;
+        }
+        r
+    }
+}
+
+/// The admin API path of a realm's resource: `/admin/realms/{realm}{rest}`.
+pub fn api_path(realm: &str, rest: &str) -> String {
+    format!(
+        "/admin/realms/{}{rest}",
+        crate::admin::encode_segment(realm)
+    )
 }
 
 /// An `application/x-www-form-urlencoded` body, repeated fields kept in order.
@@ -396,6 +438,11 @@ impl FromRequest<SharedState> for ConsolePost {
     async fn from_request(req: Request, state: &SharedState) -> Result<Self, Self::Rejection> {
         let (mut parts, body) = req.into_parts();
         let base = crate::urls::base_url(&state.settings, &parts.headers);
+        let headers = parts.headers.clone();
+        let peer = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip());
         if let Some(origin) = parts.headers.get(header::ORIGIN)
             && origin.to_str().ok() != Some(origin_of(&base))
         {
@@ -435,7 +482,28 @@ impl FromRequest<SharedState> for ConsolePost {
                 "This form is stale or forged (its CSRF token does not match your session); reload the page and try again.",
             ));
         }
-        Ok(ConsolePost { console, form })
+        let client_id = state
+            .store
+            .client_by_client_id(&console.auth.user.realm_id, ADMIN_CONSOLE)
+            .await
+            .ok()
+            .flatten()
+            .map(|c| c.id)
+            .unwrap_or_default();
+        let caller = AuditCaller {
+            realm_id: console.auth.user.realm_id.clone(),
+            realm_name: console.auth.realm.clone(),
+            client_id,
+            user_id: console.auth.user.id.clone(),
+            ip_address: crate::urls::client_ip(&state.settings, &headers, peer)
+                .map(|ip| ip.to_string())
+                .unwrap_or_default(),
+        };
+        Ok(ConsolePost {
+            console,
+            form,
+            caller,
+        })
     }
 }
 

@@ -216,6 +216,7 @@ fn flash_text(code: &str) -> Option<&'static str> {
         "client-disabled" => "Client disabled.",
         "client-deleted" => "Client deleted.",
         "token-deleted" => "Initial access token deleted.",
+        "events-saved" => "Admin event settings saved.",
         _ => return None,
     })
 }

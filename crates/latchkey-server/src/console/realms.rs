@@ -1,7 +1,7 @@
 //! The realm list and realm creation.
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use latchkey_core::rep::RealmRep;
 use latchkey_core::roles::{
@@ -96,11 +96,16 @@ pub async fn create(State(state): State<SharedState>, post: ConsolePost) -> Resp
     if !display.is_empty() {
         rep["displayName"] = json!(display);
     }
+    let rep_json = rep.clone();
     let rep: RealmRep = match serde_json::from_value(rep) {
         Ok(r) => r,
         Err(e) => return c.error_page(crate::error::AdminError::internal(e)),
     };
-    match crate::admin::realms::create(State(state), c.auth.clone(), c.base.clone(), KcJson(rep))
+    let answer =
+        crate::admin::realms::create(State(state), c.auth.clone(), c.base.clone(), KcJson(rep))
+            .await;
+    match post
+        .audited(Method::POST, "/admin/realms", &rep_json, answer)
         .await
     {
         Ok(_) => Redirect::to(&c.realm_url(&name, "/client-registration?done=realm-created"))

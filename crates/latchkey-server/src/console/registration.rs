@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use axum::extract::{Path, State};
-use axum::http::{StatusCode, header};
+use axum::http::{Method, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use latchkey_core::policies::{self, Provider};
 use latchkey_core::roles::Right;
@@ -13,7 +13,7 @@ use latchkey_core::store::{ComponentRecord, RealmRecord};
 use serde_json::{Value, json};
 
 use super::page::{Page, Tab, button_form, csrf_field, field_error, invalid_attrs};
-use super::{Console, ConsolePost, QueryMap, describe, escape, json_of, lines};
+use super::{Console, ConsolePost, QueryMap, api_path, describe, escape, json_of, lines};
 use crate::admin::components;
 use crate::extract::KcJson;
 use crate::registration::{ANONYMOUS_SWITCH, AUTHENTICATED_SWITCH, POLICIES_SWITCH, switch};
@@ -335,17 +335,21 @@ pub async fn save_switches(
     for name in [ANONYMOUS_SWITCH, AUTHENTICATED_SWITCH, POLICIES_SWITCH] {
         attrs.insert(name, post.form.checked(name).to_string());
     }
-    let patch = match serde_json::from_value(json!({ "attributes": attrs })) {
+    let patch_json = json!({ "attributes": attrs });
+    let patch = match serde_json::from_value(patch_json.clone()) {
         Ok(p) => p,
         Err(e) => return c.error_page(crate::error::AdminError::internal(e)),
     };
-    match crate::admin::realms::update(
+    let answer = crate::admin::realms::update(
         State(state),
         c.auth.clone(),
         Path(realm.clone()),
         KcJson(patch),
     )
-    .await
+    .await;
+    match post
+        .audited(Method::PUT, &api_path(&realm, ""), &patch_json, answer)
+        .await
     {
         Ok(_) => Redirect::to(&c.realm_url(&realm, "/client-registration?done=switches-saved"))
             .into_response(),
@@ -383,18 +387,27 @@ pub async fn create_policy(
         "subType": post.form.text("subType"),
         "config": config,
     });
+    let input_json = input.clone();
     let input = match serde_json::from_value(input) {
         Ok(i) => i,
         Err(e) => return c.error_page(crate::error::AdminError::internal(e)),
     };
-    match components::create(
+    let answer = components::create(
         State(state),
         c.auth.clone(),
         c.base.clone(),
         Path(realm.clone()),
         KcJson(input),
     )
-    .await
+    .await;
+    match post
+        .audited(
+            Method::POST,
+            &api_path(&realm, "/components"),
+            &input_json,
+            answer,
+        )
+        .await
     {
         Ok(resp) => {
             let id = resp
@@ -636,17 +649,26 @@ pub async fn update_policy(
         config.insert(name, values);
     }
     let name = post.form.text("name");
-    let input = match serde_json::from_value(json!({"name": name, "config": config})) {
+    let input_json = json!({"name": name, "config": config});
+    let input = match serde_json::from_value(input_json.clone()) {
         Ok(i) => i,
         Err(e) => return c.error_page(crate::error::AdminError::internal(e)),
     };
-    match components::update(
+    let answer = components::update(
         State(state),
         c.auth.clone(),
         Path((realm.name.clone(), id.clone())),
         KcJson(input),
     )
-    .await
+    .await;
+    match post
+        .audited(
+            Method::PUT,
+            &api_path(&realm.name, &format!("/components/{id}")),
+            &input_json,
+            answer,
+        )
+        .await
     {
         Ok(_) => Redirect::to(&c.realm_url(&realm.name, "/client-registration?done=policy-saved"))
             .into_response(),
@@ -671,7 +693,12 @@ pub async fn delete_policy(
     post: ConsolePost,
 ) -> Response {
     let c = &post.console;
-    match components::delete(State(state), c.auth.clone(), Path((realm.clone(), id))).await {
+    let path = api_path(&realm, &format!("/components/{id}"));
+    let answer = components::delete(State(state), c.auth.clone(), Path((realm.clone(), id))).await;
+    match post
+        .audited(Method::DELETE, &path, &Value::Null, answer)
+        .await
+    {
         Ok(_) => Redirect::to(&c.realm_url(&realm, "/client-registration?done=policy-deleted"))
             .into_response(),
         Err(e) => c.error_page(e),

@@ -2,12 +2,12 @@
 //! remaining counts, delete.
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde_json::{Value, json};
 
 use super::page::{self, Page, Tab, button_form, csrf_field, field_error, invalid_attrs};
-use super::{Console, ConsolePost, QueryMap, describe, escape, json_of, lines};
+use super::{Console, ConsolePost, QueryMap, api_path, describe, escape, json_of, lines};
 use crate::admin::initial_access as api;
 use crate::extract::KcJson;
 use crate::state::SharedState;
@@ -187,24 +187,21 @@ pub async fn create(
         ));
         return render(c, &realm, None, typed, None, StatusCode::BAD_REQUEST).await;
     }
-    let body = match serde_json::from_value(
-        json!({"expiration": expiration, "count": count, "webOrigins": origins}),
-    ) {
+    let body_json = json!({"expiration": expiration, "count": count, "webOrigins": origins});
+    let body = match serde_json::from_value(body_json.clone()) {
         Ok(b) => b,
         Err(e) => return c.error_page(crate::error::AdminError::internal(e)),
     };
-    match json_of(
-        api::create(
-            State(state),
-            c.auth.clone(),
-            c.base.clone(),
-            Path(realm.clone()),
-            KcJson(body),
-        )
-        .await,
+    let answer = api::create(
+        State(state),
+        c.auth.clone(),
+        c.base.clone(),
+        Path(realm.clone()),
+        KcJson(body),
     )
-    .await
-    {
+    .await;
+    let path = api_path(&realm, "/clients-initial-access");
+    match json_of(post.audited(Method::POST, &path, &body_json, answer).await).await {
         Ok((_, v)) => {
             let token = v
                 .get("token")
@@ -245,7 +242,12 @@ pub async fn delete(
     post: ConsolePost,
 ) -> Response {
     let c = &post.console;
-    match api::delete(State(state), c.auth.clone(), Path((realm.clone(), id))).await {
+    let path = api_path(&realm, &format!("/clients-initial-access/{id}"));
+    let answer = api::delete(State(state), c.auth.clone(), Path((realm.clone(), id))).await;
+    match post
+        .audited(Method::DELETE, &path, &Value::Null, answer)
+        .await
+    {
         Ok(_) => {
             Redirect::to(&c.realm_url(&realm, "/initial-access?done=token-deleted")).into_response()
         }

@@ -222,6 +222,14 @@ async fn changes_need_the_csrf_token_and_our_origin(app: &TestApp) {
         assert_eq!(r.status, StatusCode::NOT_FOUND, "{name} was not created");
     }
 
+    let r = app
+        .put(
+            "/admin/realms/master",
+            &admin,
+            json!({"adminEventsEnabled": true}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
     let r = b
         .post(
             app,
@@ -233,6 +241,28 @@ async fn changes_need_the_csrf_token_and_our_origin(app: &TestApp) {
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
     let r = app.get("/admin/realms/made-here", &admin).await;
     assert_eq!(r.status, StatusCode::OK);
+    // Recorded as an admin event, as the admin API would, by the console's client.
+    let events = app
+        .get("/admin/realms/master/admin-events", &admin)
+        .await
+        .body;
+    let created: Vec<_> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["operationType"] == "CREATE" && e["resourceType"] == "REALM")
+        .collect();
+    assert_eq!(created.len(), 1, "{events}");
+    assert_eq!(created[0]["resourcePath"], "made-here");
+    let console_client = app
+        .get(
+            "/admin/realms/master/clients?clientId=security-admin-console",
+            &admin,
+        )
+        .await
+        .body[0]["id"]
+        .clone();
+    assert_eq!(created[0]["authDetails"]["clientId"], console_client);
 
     // Validation is the admin API's, shown beside the field.
     let r = b
