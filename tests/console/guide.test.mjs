@@ -224,6 +224,11 @@ test('an initial access token is shown once and registers a client', async () =>
   await Promise.all([page.waitForLoadState(), page.click('text=Create token')]);
   const token = await page.inputValue('#new-token-value');
   assert.ok(token.length >= 40, token);
+  // The copy button (the console's only script, allowed by its hash in the CSP).
+  await page.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin: server.baseUrl });
+  await page.click('[data-copy=new-token-value]');
+  assert.equal((await page.textContent('[data-copy=new-token-value]')).trim(), 'Copied');
+  assert.equal(await page.evaluate(() => navigator.clipboard.readText()), token);
   await shot('14-initial-access-token');
 
   const r = await register(machine('Third app'), token);

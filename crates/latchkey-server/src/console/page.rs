@@ -134,12 +134,17 @@ fn finish(status: StatusCode, html: String) -> Response {
     let h = resp.headers_mut();
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert("x-frame-options", HeaderValue::from_static("DENY"));
-    h.insert(
-        "content-security-policy",
-        HeaderValue::from_static(
-            "default-src 'self'; script-src 'unsafe-inline'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; form-action 'self'",
-        ),
+    // Only the one inline script runs: it is allowed by its hash.
+    let script_hash = base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, SCRIPT.as_bytes()),
     );
+    let csp = format!(
+        "default-src 'self'; script-src 'sha256-{script_hash}'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; form-action 'self'"
+    );
+    if let Ok(v) = HeaderValue::from_str(&csp) {
+        h.insert("content-security-policy", v);
+    }
     h.insert("referrer-policy", HeaderValue::from_static("same-origin"));
     resp
 }

@@ -470,6 +470,20 @@ async fn console_honours_the_relative_path() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cookies_are_secure_outside_start_dev() {
+    let Some(app) = TestApp::with_settings(crate::support::Backend::Sqlite, "", false).await else {
+        return;
+    };
+    let r = Browser::default().get(&app, "/admin/console/login").await;
+    let set = r.header("set-cookie").unwrap();
+    assert!(set.contains("; Secure"), "{set}");
+    assert!(
+        set.contains("HttpOnly") && set.contains("SameSite=Lax"),
+        "{set}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn relative_path() {
     console_honours_the_relative_path().await;
 }
