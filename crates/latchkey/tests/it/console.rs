@@ -440,6 +440,68 @@ async fn hostile_values_are_escaped(app: &TestApp) {
     );
 }
 
+async fn events_are_filtered_and_paged(app: &TestApp) {
+    use latchkey_core::store::{EventRecord, Store};
+    let admin = app.admin_token().await;
+    app.create_realm(&admin, "acme").await;
+    let realm = app.store.realm_by_name("acme").await.unwrap().unwrap();
+    for i in 0..30 {
+        let event = EventRecord {
+            id: format!("ev-{i}"),
+            realm_id: realm.id.clone(),
+            time: 1_795_651_200_000 + i * 1000,
+            kind: if i == 7 {
+                "CLIENT_REGISTER_ERROR"
+            } else {
+                "CLIENT_REGISTER"
+            }
+            .into(),
+            client_id: Some(format!("client-{i:02}")),
+            user_id: None,
+            ip_address: Some("192.0.2.1".into()),
+            error: None,
+            details: Default::default(),
+        };
+        app.store.insert_event(&event).await.unwrap();
+    }
+    let mut b = Browser::default();
+    b.sign_in(app, "master", ADMIN, ADMIN_PASSWORD).await;
+    let first = b.get(app, "/admin/console/realms/acme/events").await;
+    assert_eq!(first.status, StatusCode::OK);
+    assert!(first.text.contains("client-29") && first.text.contains("client-05"));
+    assert!(!first.text.contains("client-04"), "25 a page, newest first");
+    assert!(first.text.contains("Older →") && !first.text.contains("← Newer"));
+    let second = b.get(app, "/admin/console/realms/acme/events?page=1").await;
+    assert!(second.text.contains("client-04") && second.text.contains("client-00"));
+    assert!(!second.text.contains("client-05"));
+    assert!(second.text.contains("← Newer") && !second.text.contains("Older →"));
+    let errors = b
+        .get(
+            app,
+            "/admin/console/realms/acme/events?type=CLIENT_REGISTER_ERROR",
+        )
+        .await;
+    assert!(errors.text.contains("client-07") && !errors.text.contains("client-08"));
+    let one = b
+        .get(app, "/admin/console/realms/acme/events?client=client-12")
+        .await;
+    assert!(one.text.contains("client-12") && !one.text.contains("client-13"));
+    let day = b
+        .get(app, "/admin/console/realms/acme/events?dateFrom=2026-11-27")
+        .await;
+    assert!(day.text.contains("No events match"));
+    let bad = b
+        .get(app, "/admin/console/realms/acme/events?dateTo=yesterday")
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(
+        bad.text
+            .contains("id=\"ev-to-error\" role=\"alert\">Invalid value for &#39;dateTo&#39;"),
+        "{}",
+        bad.text
+    );
+}
+
 async fn console_honours_the_relative_path() {
     let Some(app) = TestApp::with_relative_path(crate::support::Backend::Sqlite, "/auth").await
     else {
@@ -493,4 +555,5 @@ crate::on_both_backends!(
     changes_need_the_csrf_token_and_our_origin,
     a_realm_admin_sees_only_their_realm,
     hostile_values_are_escaped,
+    events_are_filtered_and_paged,
 );
