@@ -502,6 +502,124 @@ async fn events_are_filtered_and_paged(app: &TestApp) {
     );
 }
 
+async fn client_registration_warns_and_validates(app: &TestApp) {
+    use latchkey_core::store::Store;
+    let admin = app.admin_token().await;
+    app.create_realm(&admin, "acme").await;
+    let mut b = Browser::default();
+    let home = b.sign_in(app, "master", ADMIN, ADMIN_PASSWORD).await;
+    let csrf = input_value(&home.text, "csrf").unwrap();
+    let page = b
+        .get(app, "/admin/console/realms/acme/client-registration")
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        !page.text.contains("class=\"warning\""),
+        "defaults surprise nobody"
+    );
+
+    // Anonymous on while Trusted Hosts admits no host; then policies off.
+    let r = b
+        .post(
+            app,
+            "/admin/console/realms/acme/client-registration/switches",
+            &[
+                ("csrf", &csrf),
+                ("clientRegistrationAnonymousEnabled", "true"),
+                ("clientRegistrationAuthenticatedEnabled", "true"),
+                ("clientRegistrationPoliciesEnabled", "true"),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let page = b.get(app, &location(&r)).await;
+    assert!(page.text.contains("admits no host"), "{}", page.text);
+    let r = b
+        .post(
+            app,
+            "/admin/console/realms/acme/client-registration/switches",
+            &[
+                ("csrf", &csrf),
+                ("clientRegistrationAnonymousEnabled", "true"),
+            ],
+            None,
+        )
+        .await;
+    let page = b.get(app, &location(&r)).await;
+    assert!(page.text.contains("Policies are off"), "{}", page.text);
+    assert!(!page.text.contains("admits no host"));
+    let realm = app.get("/admin/realms/acme", &admin).await.body;
+    assert_eq!(
+        realm["attributes"]["clientRegistrationPoliciesEnabled"],
+        "false"
+    );
+    assert_eq!(
+        realm["attributes"]["clientRegistrationAuthenticatedEnabled"],
+        "false"
+    );
+
+    // A bad option is refused by the components API's validation, shown beside its field.
+    let realm = app.store.realm_by_name("acme").await.unwrap().unwrap();
+    let max = app
+        .store
+        .list_components(&realm.id)
+        .await
+        .unwrap()
+        .iter()
+        .find(|c| c.provider_id == "max-clients")
+        .unwrap()
+        .id
+        .clone();
+    let path = format!("/admin/console/realms/acme/client-registration/policies/{max}");
+    let form = b.get(app, &path).await;
+    assert!(
+        form.text.contains("id=\"cfg-max-clients\""),
+        "{}",
+        form.text
+    );
+    let r = b
+        .post(
+            app,
+            &path,
+            &[
+                ("csrf", &csrf),
+                ("name", "Max Clients Limit"),
+                ("present", "max-clients"),
+                ("cfg.max-clients", "0"),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(
+        r.text.contains(
+            "id=\"cfg-max-clients-error\" role=\"alert\">max-clients must be a positive number"
+        ),
+        "{}",
+        r.text
+    );
+    let r = b
+        .post(
+            app,
+            &path,
+            &[
+                ("csrf", &csrf),
+                ("name", "Max Clients Limit"),
+                ("present", "max-clients"),
+                ("cfg.max-clients", "3"),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
+    let saved = app
+        .get(&format!("/admin/realms/acme/components/{max}"), &admin)
+        .await
+        .body;
+    assert_eq!(saved["config"]["max-clients"], json!(["3"]));
+}
+
 async fn console_honours_the_relative_path() {
     let Some(app) = TestApp::with_relative_path(crate::support::Backend::Sqlite, "/auth").await
     else {
@@ -556,4 +674,5 @@ crate::on_both_backends!(
     a_realm_admin_sees_only_their_realm,
     hostile_values_are_escaped,
     events_are_filtered_and_paged,
+    client_registration_warns_and_validates,
 );
