@@ -253,6 +253,7 @@ test('admin events: switched on in the console, console changes are recorded', a
   await page.goto(realmUrl('/events?kind=admin'));
   const row = page.locator('tbody tr', { hasText: 'CLIENT_INITIAL_ACCESS_MODEL' });
   assert.match(await row.first().textContent(), /CREATE/);
+  assert.match(await row.first().textContent(), new RegExp(server.adminUsername), 'by whom, by name');
   await page.selectOption('#ae-op', 'UPDATE');
   await Promise.all([page.waitForLoadState(), page.click('text=Filter')]);
   assert.equal(await page.locator('tbody tr', { hasText: 'CLIENT_INITIAL_ACCESS_MODEL' }).count(), 0);

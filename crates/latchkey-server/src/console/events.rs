@@ -227,6 +227,24 @@ async fn admin_list(c: Console, realm_name: String, q: QueryMap) -> Response {
     };
     let err_for = |field: &str| error.as_deref().filter(|m| m.contains(field));
     let list = events.as_array().cloned().unwrap_or_default();
+    // Who made each change, by name (the events store ids).
+    let mut names: std::collections::HashMap<(String, String), String> = Default::default();
+    for e in list.iter().take(PAGE as usize) {
+        let auth = |k: &str| {
+            e.get("authDetails")
+                .and_then(|a| a.get(k))
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string()
+        };
+        let key = (auth("realmId"), auth("userId"));
+        if names.contains_key(&key) {
+            continue;
+        }
+        if let Ok(Some(u)) = c.state.store.user(&key.0, &key.1).await {
+            names.insert(key, u.username);
+        }
+    }
     let mut rows = String::new();
     for e in list.iter().take(PAGE as usize) {
         let s = |k: &str| e.get(k).and_then(Value::as_str).unwrap_or("");
@@ -242,7 +260,12 @@ async fn admin_list(c: Console, realm_name: String, q: QueryMap) -> Response {
             escape(s("operationType")),
             escape(s("resourceType")),
             escape(s("resourcePath")),
-            escape(by("userId")),
+            escape(
+                names
+                    .get(&(by("realmId").to_string(), by("userId").to_string()))
+                    .map(String::as_str)
+                    .unwrap_or(by("userId"))
+            ),
             escape(by("ipAddress")),
             escape(s("representation")),
         ));
