@@ -7,6 +7,7 @@ pub mod bootstrap;
 pub mod error;
 pub mod extract;
 pub mod fetch;
+pub mod limits;
 pub mod metrics;
 pub mod oidc;
 pub mod ops;
@@ -26,6 +27,7 @@ use axum::response::Response;
 use tower_http::limit::RequestBodyLimitLayer;
 use tracing::Instrument;
 
+pub use limits::Limits;
 pub use state::{AppState, ProxyHeaders, ServerSettings, SharedState};
 
 /// The default request body limit (`--max-request-size`): 64 KiB (SPEC §5).
@@ -44,8 +46,9 @@ pub fn router(state: SharedState) -> Router {
         prefix => Router::new().nest(prefix, api),
     };
     let limit = state.settings.max_body_size;
-    app.layer(middleware::from_fn_with_state(state, observe))
+    app.layer(middleware::from_fn_with_state(state.clone(), observe))
         .layer(RequestBodyLimitLayer::new(limit))
+        .layer(middleware::from_fn_with_state(state, limits::guard))
 }
 
 static REQUEST_SEQ: AtomicU64 = AtomicU64::new(0);
