@@ -10,6 +10,7 @@ pub mod fetch;
 pub mod limits;
 pub mod metrics;
 pub mod oidc;
+pub mod openapi;
 pub mod ops;
 pub mod registration;
 pub mod routes;
@@ -40,6 +41,7 @@ pub fn router(state: SharedState) -> Router {
         .merge(oidc::routes())
         .merge(admin::routes())
         .merge(registration::routes())
+        .route(routes::OPENAPI, axum::routing::get(openapi::serve))
         .with_state(state.clone());
     let app = match state.settings.relative_path.as_str() {
         "" => api,

@@ -270,3 +270,31 @@ async fn oversized_bodies_get_413_with_json() {
     assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", r.text);
     assert_eq!(r.body["error"], "invalid_request", "{}", r.text);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openapi_document_is_served_without_a_token() {
+    let app = TestApp::with_relative_path(Backend::Sqlite, "/auth")
+        .await
+        .unwrap();
+    let req = Request::builder()
+        .uri("/auth/openapi.json")
+        .header(header::HOST, "localhost:8080")
+        .body(Body::empty())
+        .unwrap();
+    let r = app.send(req).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["openapi"], "3.0.3");
+    assert_eq!(r.body["servers"][0]["url"], "/auth");
+    let ops: usize = r.body["paths"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|p| p.as_object().unwrap().len())
+        .sum();
+    assert_eq!(ops, latchkey_server::openapi::OPERATIONS.len());
+    assert!(
+        r.body["paths"]["/realms/{realm}/clients-registrations/openid-connect"]["post"]
+            ["responses"]["429"]
+            .is_object()
+    );
+}
