@@ -300,7 +300,10 @@ fn schemas() -> Value {
     let i = json!({"type": "integer", "format": "int64"});
     let obj = json!({"type": "object"});
     let metadata = json!({
-        "redirect_uris": strings(),
+        "redirect_uris": {
+            "type": "array",
+            "items": {"type": "string", "format": "uri", "pattern": "^https://[a-z]{1,12}\\.example(/[a-z0-9]{0,12}){0,3}$"},
+        },
         "post_logout_redirect_uris": strings(),
         "token_endpoint_auth_method": s,
         "token_endpoint_auth_signing_alg": s,
@@ -336,6 +339,7 @@ fn schemas() -> Value {
         "request_uris": strings(),
     });
     let mut information = metadata.clone();
+    information["redirect_uris"] = strings();
     for (k, v) in [
         ("client_id", s.clone()),
         ("client_secret", s.clone()),
@@ -360,6 +364,7 @@ fn schemas() -> Value {
             "type": "object",
             "description": "RFC 7591 §2 client metadata (OIDC Dynamic Registration 1.0 §2).",
             "properties": metadata,
+            "required": ["redirect_uris"],
         },
         "ClientInformation" => {
             "type": "object",
@@ -385,6 +390,7 @@ fn schemas() -> Value {
                 "authenticationFlowBindingOverrides": string_map(),
                 "access": {"type": "object", "additionalProperties": b},
             },
+            "required": ["clientId"],
         },
         "InstallConfig" => {
             "type": "object",
@@ -403,6 +409,7 @@ fn schemas() -> Value {
                 "ssoSessionMaxLifespan": i, "attributes": string_map(),
                 "defaultDefaultClientScopes": strings(), "defaultOptionalClientScopes": strings(),
             },
+            "required": ["realm"],
         },
         "UserRepresentation" => {
             "type": "object",
@@ -413,10 +420,12 @@ fn schemas() -> Value {
                 "serviceAccountClientId": s,
                 "credentials": {"type": "array", "items": {"$ref": "#/components/schemas/CredentialRepresentation"}},
             },
+            "required": ["username"],
         },
         "CredentialRepresentation" => {
             "type": "object",
             "properties": {"type": s, "value": s, "temporary": b},
+            "required": ["value"],
         },
         "Credential" => {
             "type": "object",
@@ -430,6 +439,7 @@ fn schemas() -> Value {
                 "id": s, "name": s, "description": s, "composite": b, "clientRole": b,
                 "containerId": s, "attributes": multi_map(),
             },
+            "required": ["name"],
         },
         "MappingsRepresentation" => {
             "type": "object",
@@ -445,11 +455,16 @@ fn schemas() -> Value {
                 "attributes": string_map(),
                 "protocolMappers": {"type": "array", "items": obj},
             },
+            "required": ["name"],
         },
         "ScopeRef" => {"type": "object", "properties": {"id": s, "name": s, "protocol": s}},
         "ClientInitialAccessCreate" => {
             "type": "object",
-            "properties": {"expiration": i, "count": i, "webOrigins": strings()},
+            "properties": {
+                "expiration": {"type": "integer", "minimum": 0},
+                "count": {"type": "integer", "minimum": 0},
+                "webOrigins": strings(),
+            },
         },
         "ClientInitialAccessPresentation" => {
             "type": "object",
