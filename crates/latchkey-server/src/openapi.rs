@@ -143,6 +143,9 @@ pub static OPERATIONS: &[Operation] = &[
     op!("DELETE" "/admin/realms/{realm}/clients-initial-access/{id}", "deleteInitialAccessToken", "initial-access", Admin, body None, 204 None, READ, &[]),
     // Events.
     op!("GET" "/admin/realms/{realm}/events", "listEvents", "events", Admin, body None, 200 Some("[EventRepresentation]"), READ, &[("type", "string"), ("client", "string"), ("user", "string"), ("ipAddress", "string"), ("dateFrom", "string"), ("dateTo", "string"), ("first", "integer"), ("max", "integer"), ("direction", "string")]),
+    op!("DELETE" "/admin/realms/{realm}/events", "clearEvents", "events", Admin, body None, 204 None, READ, &[]),
+    op!("GET" "/admin/realms/{realm}/admin-events", "listAdminEvents", "events", Admin, body None, 200 Some("[AdminEventRepresentation]"), READ, &[("operationTypes", "string"), ("resourceTypes", "string"), ("authRealm", "string"), ("authClient", "string"), ("authUser", "string"), ("authIpAddress", "string"), ("resourcePath", "string"), ("dateFrom", "string"), ("dateTo", "string"), ("first", "integer"), ("max", "integer"), ("direction", "string")]),
+    op!("DELETE" "/admin/realms/{realm}/admin-events", "clearAdminEvents", "events", Admin, body None, 204 None, READ, &[]),
     // Components (registration policies).
     op!("GET" "/admin/realms/{realm}/components", "listComponents", "components", Admin, body None, 200 Some("[ComponentRepresentation]"), READ, &[("type", "string"), ("parent", "string"), ("name", "string")]),
     op!("POST" "/admin/realms/{realm}/components", "createComponent", "components", Admin, body Some("ComponentRepresentation"), 201 None, WRITE, &[]),
@@ -478,6 +481,22 @@ fn schemas() -> Value {
             "properties": {
                 "id": s, "time": i, "type": s, "realmId": s, "clientId": s, "userId": s,
                 "sessionId": s, "ipAddress": s, "error": s, "details": string_map(),
+            },
+        },
+        "AdminEventRepresentation" => {
+            "type": "object",
+            "properties": {
+                "id": s, "time": i, "realmId": s, "operationType": s, "resourceType": s,
+                "resourcePath": s, "representation": s, "error": s,
+                "authDetails": {
+                    "type": "object",
+                    "properties": {
+                        "realmId": {"type": "string", "nullable": true},
+                        "clientId": {"type": "string", "nullable": true},
+                        "userId": {"type": "string", "nullable": true},
+                        "ipAddress": {"type": "string", "nullable": true},
+                    },
+                },
             },
         },
         "ComponentRepresentation" => {
