@@ -7,7 +7,7 @@
 #   scripts/schemathesis.sh
 #
 # LATCHKEY_BIN            server binary (default: ${CARGO_TARGET_DIR:-target}/debug/latchkey)
-# SCHEMATHESIS_EXAMPLES   --max-examples per operation and phase (default: 50: about 7,300 requests, 80 s)
+# SCHEMATHESIS_EXAMPLES   --max-examples per operation and phase (default: 50: about 7,500 requests, under 2 minutes)
 # SCHEMATHESIS_VENV       virtualenv (default: ~/.cache/latchkey/schemathesis-venv, kept)
 # SCHEMATHESIS_KEEP       set: keep the work folder (server log, config, ndjson events)
 set -euo pipefail
