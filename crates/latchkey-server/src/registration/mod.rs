@@ -258,7 +258,8 @@ pub async fn authenticate(
     client: Option<&ClientRecord>,
     ip: Option<&str>,
 ) -> Result<Caller, RegError> {
-    let key = ip.unwrap_or("unknown");
+    let key = crate::limits::address_key(ip);
+    let key = key.as_str();
     match bearer_token(headers) {
         None if op == Op::Create && switch(realm, ANONYMOUS_SWITCH) => {
             state.anonymous_registrations.hit(key).map_err(|wait| {

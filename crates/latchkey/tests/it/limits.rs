@@ -120,6 +120,19 @@ async fn anonymous_registration_is_limited_per_address() {
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
 }
 
+/// One IPv6 host holds a whole /64: its addresses share one allowance.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ipv6_addresses_count_per_64() {
+    let app = app_with(limits(2, 0, Duration::from_secs(60))).await;
+    for from in ["[2001:db8:5:6::1]", "[2001:db8:5:6::2]"] {
+        let r = register_from(&app, from, None).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    }
+    assert_throttled(&register_from(&app, "[2001:db8:5:6:ffff::3]", None).await);
+    let r = register_from(&app, "[2001:db8:5:7::1]", None).await;
+    assert_eq!(r.status, StatusCode::CREATED, "another /64: {}", r.text);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_window_expires() {
     let app = app_with(limits(1, 1, Duration::from_secs(1))).await;
