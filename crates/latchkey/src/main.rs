@@ -259,6 +259,7 @@ async fn run(config: Config, started: Instant) -> Result<(), String> {
         proxy_headers: config.proxy_headers,
         dev_mode: config.dev_mode,
         max_body_size: config.max_request_size,
+        limits: config.limits,
     };
     spawn_sweeper(store.clone());
     let state = Arc::new(AppState::new(store, sealer, settings));

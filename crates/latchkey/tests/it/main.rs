@@ -13,6 +13,7 @@ mod code_flow;
 mod discovery;
 mod e2e;
 mod introspect;
+mod limits;
 mod outbound;
 mod policies;
 mod registration;
