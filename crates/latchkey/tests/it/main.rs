@@ -14,6 +14,7 @@ mod console;
 mod discovery;
 mod e2e;
 mod introspect;
+mod limits;
 mod outbound;
 mod policies;
 mod registration;
