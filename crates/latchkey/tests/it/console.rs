@@ -620,6 +620,34 @@ async fn client_registration_warns_and_validates(app: &TestApp) {
     assert_eq!(saved["config"]["max-clients"], json!(["3"]));
 }
 
+/// The built-in `security-admin-console` registers `/admin/*`: relative to the base URL, a
+/// prefix match, and nothing else.
+async fn the_console_client_redirects_only_under_admin(app: &TestApp) {
+    let mut b = Browser::default();
+    let auth = |redirect: &str| {
+        format!(
+            "/realms/master/protocol/openid-connect/auth?client_id=security-admin-console&response_type=code&{}&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256",
+            serde_urlencoded_pairs(&[("redirect_uri", redirect)])
+        )
+    };
+    let ok = b
+        .get(app, &auth("http://localhost:8080/admin/console/callback"))
+        .await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.text);
+    for refused in [
+        "http://evil.example/admin/console/callback",
+        "http://localhost:8080/realms/master/account",
+        "http://localhost:8080/admin/../realms/x",
+        "http://localhost:8080/admin/console/callback#frag",
+        "/admin/console/callback",
+        "http://localhost:8080/admin",
+    ] {
+        let r = b.get(app, &auth(refused)).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{refused}");
+        assert!(r.header("location").is_none(), "{refused}");
+    }
+}
+
 async fn console_honours_the_relative_path() {
     let Some(app) = TestApp::with_relative_path(crate::support::Backend::Sqlite, "/auth").await
     else {
@@ -675,4 +703,5 @@ crate::on_both_backends!(
     hostile_values_are_escaped,
     events_are_filtered_and_paged,
     client_registration_warns_and_validates,
+    the_console_client_redirects_only_under_admin,
 );
