@@ -115,6 +115,16 @@ fn form(html: &str) -> (String, Vec<(String, String)>) {
     (action, hidden)
 }
 
+/// For the real-binary tests: the first form's action and hidden inputs.
+pub(crate) fn form_of(html: &str) -> (String, Vec<(String, String)>) {
+    form(html)
+}
+
+/// For the real-binary tests: a URI's query pairs.
+pub(crate) fn query_of(uri: &str) -> HashMap<String, String> {
+    query(uri)
+}
+
 fn location(r: &Resp) -> String {
     r.header("location")
         .unwrap_or_else(|| panic!("a redirect, got {}: {}", r.status, r.text))

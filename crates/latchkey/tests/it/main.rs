@@ -16,6 +16,7 @@ mod introspect;
 mod node;
 mod outbound;
 mod policies;
+mod racing;
 mod registration;
 mod store_suite;
 mod token;
