@@ -13,6 +13,7 @@ mod crash;
 mod discovery;
 mod e2e;
 mod introspect;
+mod isolation;
 mod node;
 mod outbound;
 mod policies;
