@@ -8,6 +8,7 @@ mod support;
 
 mod admin_api;
 mod assertions;
+mod at_rest;
 mod code_flow;
 mod crash;
 mod discovery;
