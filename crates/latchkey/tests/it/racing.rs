@@ -454,6 +454,7 @@ impl<F> MapOk for F
 where
     F: Future<Output = reqwest::Result<reqwest::Response>> + Send + 'static,
 {
+    #[allow(clippy::manual_async_fn)]
     fn map_ok(self) -> impl Future<Output = reqwest::Response> + Send + 'static {
         async move { self.await.expect("the node answers") }
     }
