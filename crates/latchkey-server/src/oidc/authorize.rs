@@ -43,11 +43,7 @@ const AUTH_REQ_COOKIE: &str = "LATCHKEY_AUTH_REQ";
 const AUTH_REQ_SECS: i64 = 1800;
 
 fn query_map(raw: Option<&str>) -> HashMap<String, String> {
-    serde_urlencoded::from_str::<Vec<(String, String)>>(raw.unwrap_or(""))
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|(_, v)| !v.is_empty())
-        .collect()
+    latchkey_core::form::parse_query(raw.unwrap_or(""))
 }
 
 fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
