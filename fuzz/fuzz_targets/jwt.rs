@@ -32,15 +32,30 @@ fuzz_target!(|data: &[u8]| {
     let Ok(parsed) = jwt::parse(token) else {
         return;
     };
-    let _ = (parsed.kid(), parsed.alg(), parsed.claim_str("sub"), parsed.claim_str("aud"));
+    let _ = (
+        parsed.kid(),
+        parsed.alg(),
+        parsed.claim_str("sub"),
+        parsed.claim_str("aud"),
+    );
     // Keys generated in this process: the fuzzer cannot forge their signatures.
-    assert!(jwt::parse(token).unwrap().verify(jwks()).is_err(), "forged signature");
-    assert!(jwt::parse(token).unwrap().verify_any(jwks()).is_err(), "forged signature");
-    let _ = jwt::parse(token).unwrap().verify_hs256(b"a fixed client secret of some length");
+    assert!(
+        jwt::parse(token).unwrap().verify(jwks()).is_err(),
+        "forged signature"
+    );
+    assert!(
+        jwt::parse(token).unwrap().verify_any(jwks()).is_err(),
+        "forged signature"
+    );
+    let _ = jwt::parse(token)
+        .unwrap()
+        .verify_hs256(b"a fixed client secret of some length");
     if let Some(jwk) = jwk.and_then(|j| serde_json::from_slice::<Value>(j).ok()) {
         let alg = parsed.alg().unwrap_or("RS256").to_string();
         let (input, sig) = token.rsplit_once('.').unwrap_or((token, ""));
         let _ = verify_with_jwk(&jwk, &alg, input.as_bytes(), sig.as_bytes());
-        let _ = jwt::parse(token).unwrap().verify_any(std::slice::from_ref(&jwk));
+        let _ = jwt::parse(token)
+            .unwrap()
+            .verify_any(std::slice::from_ref(&jwk));
     }
 });

@@ -8,7 +8,9 @@ use libfuzzer_sys::fuzz_target;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-fn round_trip<T: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug>(data: &[u8]) -> Option<T> {
+fn round_trip<T: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug>(
+    data: &[u8],
+) -> Option<T> {
     let v: T = serde_json::from_slice(data).ok()?;
     let json = serde_json::to_value(&v).expect("a representation serializes");
     let again: T = serde_json::from_value(json).expect("what we serialize deserializes");
