@@ -21,6 +21,7 @@ struct Realm {
     /// A user's access and refresh tokens (password grant on `svc`).
     access: String,
     refresh: String,
+    id_token: String,
     user_id: String,
     scope_id: String,
     component_id: String,
@@ -150,6 +151,7 @@ async fn realm(app: &TestApp, master: &str, name: &'static str) -> Realm {
         svc_secret,
         access: t.body["access_token"].as_str().unwrap().to_string(),
         refresh: t.body["refresh_token"].as_str().unwrap().to_string(),
+        id_token: t.body["id_token"].as_str().unwrap().to_string(),
         user_id: boss_id,
         scope_id,
         component_id,
@@ -565,6 +567,28 @@ async fn credentials_stay_in_their_realm(app: &TestApp) {
         .await;
     t.check(r.body["active"] == true, || {
         format!("alpha introspects its own token: {}", r.text)
+    });
+
+    // Logout: alpha's ID token is no hint in beta; in alpha it is (checked last: it ends
+    // the session).
+    let logout = |realm: &str, hint: &str| {
+        format!("/realms/{realm}/protocol/openid-connect/logout?id_token_hint={hint}")
+    };
+    let r = app
+        .json(Method::GET, &logout("beta", &a.id_token), None, None)
+        .await;
+    t.check(
+        r.status == StatusCode::BAD_REQUEST && r.text.contains("id_token_hint"),
+        || format!("alpha's id_token_hint at beta's logout: {}", r.status),
+    );
+    let r = app
+        .json(Method::GET, &logout("alpha", &a.id_token), None, None)
+        .await;
+    t.check(r.status != StatusCode::BAD_REQUEST, || {
+        format!(
+            "alpha's id_token_hint at alpha's logout: {} {}",
+            r.status, r.text
+        )
     });
 
     eprintln!(
