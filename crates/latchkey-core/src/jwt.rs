@@ -10,10 +10,12 @@ use crate::keys::{KeyError, SigningKey, verify_with_jwk};
 /// Signs `claims` as a JWT with header `{"alg", "typ": "JWT", "kid"}`.
 pub fn sign(key: &SigningKey, claims: &Value) -> Result<String, KeyError> {
     let header = json!({"alg": key.alg.as_str(), "typ": "JWT", "kid": key.kid});
-    let mut out = String::with_capacity(512);
-    URL_SAFE_NO_PAD.encode_string(header.to_string(), &mut out);
+    let mut out = String::with_capacity(1024);
+    // serde_json::to_vec writes straight into bytes; `to_string` goes through fmt.
+    let json = |v: &Value| serde_json::to_vec(v).map_err(|_| KeyError::Sign);
+    URL_SAFE_NO_PAD.encode_string(json(&header)?, &mut out);
     out.push('.');
-    URL_SAFE_NO_PAD.encode_string(claims.to_string(), &mut out);
+    URL_SAFE_NO_PAD.encode_string(json(claims)?, &mut out);
     let sig = key.sign(out.as_bytes())?;
     out.push('.');
     URL_SAFE_NO_PAD.encode_string(sig, &mut out);

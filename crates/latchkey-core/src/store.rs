@@ -153,6 +153,9 @@ pub struct WriteGuard {
     /// concurrent creators, on any node, queue.
     pub max_clients: Option<i64>,
     pub now_secs: i64,
+    /// Create: an event stored in the same transaction, so that an acknowledged
+    /// registration always has its event (and costs one commit, not two).
+    pub event: Option<EventRecord>,
 }
 
 /// A Keycloak component (`ComponentRepresentation`); registration policies are these.
@@ -190,6 +193,10 @@ impl InitialAccessRecord {
     }
 }
 
+/// A list read on every request (roles, scopes, policies): shared, not copied, between
+/// the cache and its readers.
+pub type Shared<T> = std::sync::Arc<Vec<T>>;
+
 /// A login or registration event (Keycloak's `EventRepresentation`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct EventRecord {
@@ -211,6 +218,48 @@ pub struct EventQuery {
     pub client_id: Option<String>,
     pub user_id: Option<String>,
     pub ip_address: Option<String>,
+    pub date_from: Option<Millis>,
+    pub date_to: Option<Millis>,
+    pub first: i64,
+    pub max: i64,
+    /// oldest first instead of newest first
+    pub ascending: bool,
+}
+
+/// A change made through the admin API (Keycloak's `AdminEventRepresentation`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AdminEventRecord {
+    pub id: String,
+    /// The realm the changed resource belongs to.
+    pub realm_id: String,
+    pub time: Millis,
+    /// `CREATE`, `UPDATE`, `DELETE` or `ACTION`.
+    pub operation_type: String,
+    /// `CLIENT`, `USER`, `REALM_ROLE`, `COMPONENT`…
+    pub resource_type: String,
+    /// The path below the realm, e.g. `clients/<uuid>`.
+    pub resource_path: String,
+    /// Who made the change: the realm of their token, the client UUID it was issued to,
+    /// the user id and the caller's address.
+    pub auth_realm_id: String,
+    pub auth_client_id: String,
+    pub auth_user_id: String,
+    pub ip_address: String,
+    /// The request body as a JSON string, when the realm records details.
+    pub representation: Option<String>,
+}
+
+/// Filters of `GET /admin/realms/{r}/admin-events`.
+#[derive(Debug, Clone, Default)]
+pub struct AdminEventQuery {
+    pub operation_types: Vec<String>,
+    pub resource_types: Vec<String>,
+    pub auth_realm_id: Option<String>,
+    pub auth_client_id: Option<String>,
+    pub auth_user_id: Option<String>,
+    pub ip_address: Option<String>,
+    /// `*` matches any run of characters.
+    pub resource_path: Option<String>,
     pub date_from: Option<Millis>,
     pub date_to: Option<Millis>,
     pub first: i64,
@@ -301,7 +350,7 @@ pub trait Store: Send + Sync + 'static {
         client: Option<&str>,
     ) -> StoreResult<Vec<RoleRecord>>;
     /// Every role of the realm, realm and client roles alike.
-    async fn all_roles(&self, realm_id: &str) -> StoreResult<Vec<RoleRecord>>;
+    async fn all_roles(&self, realm_id: &str) -> StoreResult<Shared<RoleRecord>>;
     async fn role_by_name(
         &self,
         realm_id: &str,
@@ -312,17 +361,17 @@ pub trait Store: Send + Sync + 'static {
     async fn update_role(&self, role: &RoleRecord) -> StoreResult<()>;
     async fn delete_role(&self, realm_id: &str, id: &str) -> StoreResult<()>;
 
-    async fn user_role_ids(&self, user_id: &str) -> StoreResult<Vec<String>>;
+    async fn user_role_ids(&self, user_id: &str) -> StoreResult<Shared<String>>;
     /// Idempotent: roles already mapped stay mapped once.
     async fn add_user_roles(&self, user_id: &str, role_ids: &[String]) -> StoreResult<()>;
     async fn remove_user_roles(&self, user_id: &str, role_ids: &[String]) -> StoreResult<()>;
 
-    async fn list_scopes(&self, realm_id: &str) -> StoreResult<Vec<ScopeRecord>>;
+    async fn list_scopes(&self, realm_id: &str) -> StoreResult<Shared<ScopeRecord>>;
     async fn create_scope(&self, scope: &ScopeRecord) -> StoreResult<()>;
     async fn update_scope(&self, scope: &ScopeRecord) -> StoreResult<()>;
     async fn delete_scope(&self, realm_id: &str, id: &str) -> StoreResult<()>;
     /// `(scope id, default?)` of the realm's default and optional scope sets.
-    async fn realm_default_scopes(&self, realm_id: &str) -> StoreResult<Vec<(String, bool)>>;
+    async fn realm_default_scopes(&self, realm_id: &str) -> StoreResult<Shared<(String, bool)>>;
     async fn set_realm_default_scope(
         &self,
         realm_id: &str,
@@ -338,7 +387,7 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_initial_access(&self, realm_id: &str, id: &str) -> StoreResult<()>;
 
     /// The realm's components, in creation order.
-    async fn list_components(&self, realm_id: &str) -> StoreResult<Vec<ComponentRecord>>;
+    async fn list_components(&self, realm_id: &str) -> StoreResult<Shared<ComponentRecord>>;
     async fn create_component(&self, c: &ComponentRecord) -> StoreResult<()>;
     async fn update_component(&self, c: &ComponentRecord) -> StoreResult<()>;
     async fn delete_component(&self, realm_id: &str, id: &str) -> StoreResult<()>;
@@ -346,6 +395,16 @@ pub trait Store: Send + Sync + 'static {
 
     async fn insert_event(&self, event: &EventRecord) -> StoreResult<()>;
     async fn list_events(&self, realm_id: &str, q: &EventQuery) -> StoreResult<Vec<EventRecord>>;
+    /// Deletes every event of the realm.
+    async fn clear_events(&self, realm_id: &str) -> StoreResult<()>;
+    async fn insert_admin_event(&self, event: &AdminEventRecord) -> StoreResult<()>;
+    async fn list_admin_events(
+        &self,
+        realm_id: &str,
+        q: &AdminEventQuery,
+    ) -> StoreResult<Vec<AdminEventRecord>>;
+    /// Deletes every admin event of the realm.
+    async fn clear_admin_events(&self, realm_id: &str) -> StoreResult<()>;
 
     /// Marks an access token (by `jti`) revoked until it would have expired anyway.
     async fn revoke_jti(&self, realm_id: &str, jti: &str, expires_at: Millis) -> StoreResult<()>;

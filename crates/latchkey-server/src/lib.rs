@@ -36,7 +36,10 @@ pub fn router(state: SharedState) -> Router {
     let api = Router::new()
         .merge(ops::routes())
         .merge(oidc::routes())
-        .merge(admin::routes())
+        .merge(admin::routes().route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            admin::audit::record,
+        )))
         .merge(registration::routes())
         .with_state(state.clone());
     let app = match state.settings.relative_path.as_str() {

@@ -24,7 +24,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use latchkey_core::store::{
-    ClientRecord, ComponentRecord, RealmRecord, RoleRecord, ScopeRecord, UserRecord,
+    ClientRecord, ComponentRecord, RealmRecord, RoleRecord, ScopeRecord, Shared, UserRecord,
 };
 
 /// How long an entry is trusted without an invalidation.
@@ -90,10 +90,10 @@ struct RealmEntries {
     clients: HashMap<String, Timed<ClientRecord>>,
     service_accounts: HashMap<String, Timed<UserRecord>>,
     users: HashMap<String, Timed<UserRecord>>,
-    scopes: Option<Timed<Vec<ScopeRecord>>>,
-    default_scopes: Option<Timed<Vec<(String, bool)>>>,
-    roles: Option<Timed<Vec<RoleRecord>>>,
-    components: Option<Timed<Vec<ComponentRecord>>>,
+    scopes: Option<Timed<Shared<ScopeRecord>>>,
+    default_scopes: Option<Timed<Shared<(String, bool)>>>,
+    roles: Option<Timed<Shared<RoleRecord>>>,
+    components: Option<Timed<Shared<ComponentRecord>>>,
 }
 
 #[derive(Default)]
@@ -101,7 +101,7 @@ struct Entries {
     realms: HashMap<String, Timed<RealmRecord>>,
     per_realm: HashMap<String, RealmEntries>,
     /// user id → role ids (user ids are unique across realms)
-    user_roles: HashMap<String, Timed<Vec<String>>>,
+    user_roles: HashMap<String, Timed<Shared<String>>>,
 }
 
 pub struct Cache {
@@ -129,11 +129,11 @@ pub enum Value {
     Realm(RealmRecord),
     Client(ClientRecord),
     User(UserRecord),
-    Scopes(Vec<ScopeRecord>),
-    DefaultScopes(Vec<(String, bool)>),
-    Roles(Vec<RoleRecord>),
-    Components(Vec<ComponentRecord>),
-    UserRoles(Vec<String>),
+    Scopes(Shared<ScopeRecord>),
+    DefaultScopes(Shared<(String, bool)>),
+    Roles(Shared<RoleRecord>),
+    Components(Shared<ComponentRecord>),
+    UserRoles(Shared<String>),
 }
 
 fn put_bounded<T>(map: &mut HashMap<String, Timed<T>>, key: &str, value: T) {
@@ -333,9 +333,13 @@ mod tests {
     fn invalidation_is_by_section_and_realm() {
         let c = Cache::new(true);
         let g = c.generation();
-        c.fill(g, &Key::Scopes("r1"), Value::Scopes(vec![]));
-        c.fill(g, &Key::Scopes("r2"), Value::Scopes(vec![]));
-        c.fill(g, &Key::Components("r1"), Value::Components(vec![]));
+        c.fill(g, &Key::Scopes("r1"), Value::Scopes(Default::default()));
+        c.fill(g, &Key::Scopes("r2"), Value::Scopes(Default::default()));
+        c.fill(
+            g,
+            &Key::Components("r1"),
+            Value::Components(Default::default()),
+        );
         c.invalidate(&Section::Scopes("r1".into()));
         assert!(c.get(&Key::Scopes("r1")).is_none());
         assert!(c.get(&Key::Scopes("r2")).is_some());

@@ -282,6 +282,64 @@ fn event_row(row: &AnyRow) -> StoreResult<EventRecord> {
     })
 }
 
+async fn insert_event<'c, E: sqlx::Executor<'c, Database = sqlx::Any>>(
+    executor: E,
+    e: &EventRecord,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO events (id, realm_id, time, type, client_id, user_id, ip_address, error, details) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(&e.id)
+    .bind(&e.realm_id)
+    .bind(e.time)
+    .bind(&e.kind)
+    .bind(e.client_id.clone())
+    .bind(e.user_id.clone())
+    .bind(e.ip_address.clone())
+    .bind(e.error.clone())
+    .bind(to_doc(&e.details)?)
+    .execute(executor)
+    .await
+    .map(|_| ())
+    .map_err(backend_err)
+}
+
+fn admin_event_row(row: &AnyRow) -> StoreResult<AdminEventRecord> {
+    Ok(AdminEventRecord {
+        id: get(row, "id")?,
+        realm_id: get(row, "realm_id")?,
+        time: get(row, "time")?,
+        operation_type: get(row, "operation_type")?,
+        resource_type: get(row, "resource_type")?,
+        resource_path: get(row, "resource_path")?,
+        auth_realm_id: get(row, "auth_realm_id")?,
+        auth_client_id: get(row, "auth_client_id")?,
+        auth_user_id: get(row, "auth_user_id")?,
+        ip_address: get(row, "ip_address")?,
+        representation: get(row, "representation")?,
+    })
+}
+
+const ADMIN_EVENT_COLUMNS: &str = "id, realm_id, time, operation_type, resource_type, resource_path, \
+     auth_realm_id, auth_client_id, auth_user_id, ip_address, representation";
+
+/// A `LIKE` pattern from a path where `*` matches anything (`\` escapes the rest).
+fn like_pattern(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for c in path.chars() {
+        match c {
+            '*' => out.push('%'),
+            '%' | '_' | '\\' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 const IAT_COLUMNS: &str =
     "id, realm_id, token_hash, created_at, expiration, count, remaining, web_origins";
 const CLIENT_COLUMNS: &str = "id, realm_id, client_id, doc, secret_sealed, rat_hash, created_at";
@@ -633,6 +691,7 @@ impl Store for SqlStore {
                 "revoked_tokens",
                 "components",
                 "events",
+                "admin_events",
                 "initial_access_tokens",
                 "refresh_tokens",
                 "user_roles",
@@ -804,6 +863,9 @@ impl Store for SqlStore {
             if let Some((user, roles)) = &b.service_account {
                 insert_user(&mut tx, user).await?;
                 insert_user_roles(&mut tx, &user.realm_id, &user.id, roles).await?;
+            }
+            if let Some(e) = &guard.event {
+                insert_event(&mut *tx, e).await?;
             }
             tx.commit().await.map_err(backend_err)
         }
@@ -1082,14 +1144,17 @@ impl Store for SqlStore {
         rows.iter().map(role_row).collect()
     }
 
-    async fn all_roles(&self, realm_id: &str) -> StoreResult<Vec<RoleRecord>> {
+    async fn all_roles(&self, realm_id: &str) -> StoreResult<Shared<RoleRecord>> {
         let load = async move {
             let rows = sqlx::query(&format!("{ROLE_SELECT} WHERE r.realm_id = $1"))
                 .bind(realm_id)
                 .fetch_all(&self.pool)
                 .await
                 .map_err(backend_err)?;
-            rows.iter().map(role_row).collect()
+            rows.iter()
+                .map(role_row)
+                .collect::<StoreResult<Vec<_>>>()
+                .map(Arc::new)
         };
         self.cached_all(
             Key::Roles(realm_id),
@@ -1176,14 +1241,17 @@ impl Store for SqlStore {
         result
     }
 
-    async fn user_role_ids(&self, user_id: &str) -> StoreResult<Vec<String>> {
+    async fn user_role_ids(&self, user_id: &str) -> StoreResult<Shared<String>> {
         let load = async move {
             let rows = sqlx::query("SELECT role_id FROM user_roles WHERE user_id = $1")
                 .bind(user_id)
                 .fetch_all(&self.pool)
                 .await
                 .map_err(backend_err)?;
-            rows.iter().map(|r| get(r, "role_id")).collect()
+            rows.iter()
+                .map(|r| get(r, "role_id"))
+                .collect::<StoreResult<Vec<_>>>()
+                .map(Arc::new)
         };
         self.cached_all(
             Key::UserRoles(user_id),
@@ -1235,7 +1303,7 @@ impl Store for SqlStore {
         result
     }
 
-    async fn list_scopes(&self, realm_id: &str) -> StoreResult<Vec<ScopeRecord>> {
+    async fn list_scopes(&self, realm_id: &str) -> StoreResult<Shared<ScopeRecord>> {
         let load = async move {
             let rows = sqlx::query(
                 "SELECT id, realm_id, name, doc FROM client_scopes WHERE realm_id = $1 ORDER BY name",
@@ -1244,7 +1312,10 @@ impl Store for SqlStore {
             .fetch_all(&self.pool)
             .await
             .map_err(backend_err)?;
-            rows.iter().map(scope_row).collect()
+            rows.iter()
+                .map(scope_row)
+                .collect::<StoreResult<Vec<_>>>()
+                .map(Arc::new)
         };
         self.cached_all(
             Key::Scopes(realm_id),
@@ -1319,7 +1390,7 @@ impl Store for SqlStore {
         result
     }
 
-    async fn realm_default_scopes(&self, realm_id: &str) -> StoreResult<Vec<(String, bool)>> {
+    async fn realm_default_scopes(&self, realm_id: &str) -> StoreResult<Shared<(String, bool)>> {
         let load = async move {
             let rows = sqlx::query(
                 "SELECT scope_id, is_default FROM realm_default_scopes WHERE realm_id = $1",
@@ -1330,7 +1401,8 @@ impl Store for SqlStore {
             .map_err(backend_err)?;
             rows.iter()
                 .map(|r| Ok((get(r, "scope_id")?, get::<i64>(r, "is_default")? != 0)))
-                .collect()
+                .collect::<StoreResult<Vec<_>>>()
+                .map(Arc::new)
         };
         self.cached_all(
             Key::DefaultScopes(realm_id),
@@ -1435,7 +1507,7 @@ impl Store for SqlStore {
             .map_err(backend_err)
     }
 
-    async fn list_components(&self, realm_id: &str) -> StoreResult<Vec<ComponentRecord>> {
+    async fn list_components(&self, realm_id: &str) -> StoreResult<Shared<ComponentRecord>> {
         let load = async move {
             let rows = sqlx::query(
                 "SELECT id, realm_id, parent_id, provider_type, provider_id, sub_type, name, config \
@@ -1445,7 +1517,10 @@ impl Store for SqlStore {
             .fetch_all(&self.pool)
             .await
             .map_err(backend_err)?;
-            rows.iter().map(component_row).collect()
+            rows.iter()
+                .map(component_row)
+                .collect::<StoreResult<Vec<_>>>()
+                .map(Arc::new)
         };
         self.cached_all(
             Key::Components(realm_id),
@@ -1527,23 +1602,7 @@ impl Store for SqlStore {
     }
 
     async fn insert_event(&self, e: &EventRecord) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO events (id, realm_id, time, type, client_id, user_id, ip_address, error, details) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(&e.id)
-        .bind(&e.realm_id)
-        .bind(e.time)
-        .bind(&e.kind)
-        .bind(e.client_id.clone())
-        .bind(e.user_id.clone())
-        .bind(e.ip_address.clone())
-        .bind(e.error.clone())
-        .bind(to_doc(&e.details)?)
-        .execute(&self.writer)
-        .await
-        .map(|_| ())
-        .map_err(backend_err)
+        insert_event(&self.writer, e).await
     }
 
     async fn list_events(&self, realm_id: &str, q: &EventQuery) -> StoreResult<Vec<EventRecord>> {
@@ -1591,6 +1650,109 @@ impl Store for SqlStore {
         }
         let rows = query.fetch_all(&self.pool).await.map_err(backend_err)?;
         rows.iter().map(event_row).collect()
+    }
+
+    async fn clear_events(&self, realm_id: &str) -> StoreResult<()> {
+        sqlx::query("DELETE FROM events WHERE realm_id = $1")
+            .bind(realm_id)
+            .execute(&self.writer)
+            .await
+            .map(|_| ())
+            .map_err(backend_err)
+    }
+
+    async fn insert_admin_event(&self, e: &AdminEventRecord) -> StoreResult<()> {
+        sqlx::query(&format!(
+            "INSERT INTO admin_events ({ADMIN_EVENT_COLUMNS}) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+        ))
+        .bind(&e.id)
+        .bind(&e.realm_id)
+        .bind(e.time)
+        .bind(&e.operation_type)
+        .bind(&e.resource_type)
+        .bind(&e.resource_path)
+        .bind(&e.auth_realm_id)
+        .bind(&e.auth_client_id)
+        .bind(&e.auth_user_id)
+        .bind(&e.ip_address)
+        .bind(e.representation.clone())
+        .execute(&self.writer)
+        .await
+        .map(|_| ())
+        .map_err(backend_err)
+    }
+
+    async fn list_admin_events(
+        &self,
+        realm_id: &str,
+        q: &AdminEventQuery,
+    ) -> StoreResult<Vec<AdminEventRecord>> {
+        let mut sql = format!("SELECT {ADMIN_EVENT_COLUMNS} FROM admin_events WHERE realm_id = $1");
+        let mut args: Vec<String> = Vec::new();
+        for (column, values) in [
+            ("operation_type", &q.operation_types),
+            ("resource_type", &q.resource_types),
+        ] {
+            if values.is_empty() {
+                continue;
+            }
+            let mut list = Vec::new();
+            for v in values {
+                args.push(v.clone());
+                list.push(format!("${}", args.len() + 1));
+            }
+            sql.push_str(&format!(" AND {column} IN ({})", list.join(", ")));
+        }
+        for (column, value) in [
+            ("auth_realm_id", &q.auth_realm_id),
+            ("auth_client_id", &q.auth_client_id),
+            ("auth_user_id", &q.auth_user_id),
+            ("ip_address", &q.ip_address),
+        ] {
+            if let Some(v) = value {
+                args.push(v.clone());
+                sql.push_str(&format!(" AND {column} = ${}", args.len() + 1));
+            }
+        }
+        if let Some(path) = &q.resource_path {
+            args.push(like_pattern(path));
+            sql.push_str(&format!(
+                " AND resource_path LIKE ${} ESCAPE '\\'",
+                args.len() + 1
+            ));
+        }
+        if let Some(from) = q.date_from {
+            sql.push_str(&format!(" AND time >= {from}"));
+        }
+        if let Some(to) = q.date_to {
+            sql.push_str(&format!(" AND time <= {to}"));
+        }
+        sql.push_str(if q.ascending {
+            " ORDER BY time ASC, id"
+        } else {
+            " ORDER BY time DESC, id"
+        });
+        sql.push_str(&format!(
+            " LIMIT {} OFFSET {}",
+            q.max.max(0),
+            q.first.max(0)
+        ));
+        let mut query = sqlx::query(&sql).bind(realm_id);
+        for a in args {
+            query = query.bind(a);
+        }
+        let rows = query.fetch_all(&self.pool).await.map_err(backend_err)?;
+        rows.iter().map(admin_event_row).collect()
+    }
+
+    async fn clear_admin_events(&self, realm_id: &str) -> StoreResult<()> {
+        sqlx::query("DELETE FROM admin_events WHERE realm_id = $1")
+            .bind(realm_id)
+            .execute(&self.writer)
+            .await
+            .map(|_| ())
+            .map_err(backend_err)
     }
 
     async fn revoke_jti(&self, realm_id: &str, jti: &str, expires_at: Millis) -> StoreResult<()> {

@@ -163,4 +163,23 @@ CREATE INDEX transient_expiry ON transient (expires_at);
 CREATE INDEX refresh_tokens_session ON refresh_tokens (session_id);
 "#,
     ),
+    (
+        6,
+        r#"
+CREATE TABLE admin_events (
+    id TEXT PRIMARY KEY,
+    realm_id TEXT NOT NULL,
+    time BIGINT NOT NULL,
+    operation_type TEXT NOT NULL,
+    resource_type TEXT NOT NULL,
+    resource_path TEXT NOT NULL,
+    auth_realm_id TEXT NOT NULL,
+    auth_client_id TEXT NOT NULL,
+    auth_user_id TEXT NOT NULL,
+    ip_address TEXT NOT NULL,
+    representation TEXT
+);
+CREATE INDEX admin_events_realm_time ON admin_events (realm_id, time);
+"#,
+    ),
 ];

@@ -67,9 +67,9 @@ pub async fn scope_defaults(
         all: scopes.iter().map(|s| s.name.clone()).collect(),
         ..Default::default()
     };
-    for (id, default) in state.store.realm_default_scopes(&realm.id).await? {
+    for (id, default) in state.store.realm_default_scopes(&realm.id).await?.iter() {
         if let Some(name) = names.get(id.as_str()) {
-            if default {
+            if *default {
                 out.default.push(name.to_string());
             } else {
                 out.optional.push(name.to_string());

@@ -104,8 +104,9 @@ async fn component_or_404(
         .store
         .list_components(&realm.id)
         .await?
-        .into_iter()
+        .iter()
         .find(|c| c.id == id)
+        .cloned()
         .ok_or(AdminError::NotFound("Could not find component"))
 }
 

@@ -32,7 +32,7 @@ fn event_out(e: &EventRecord) -> Value {
 }
 
 /// `yyyy-MM-dd` (the start of that day, or its end for `dateTo`) or epoch milliseconds.
-fn parse_date(name: &str, value: &str, end_of_day: bool) -> Result<i64, AdminError> {
+pub(crate) fn parse_date(name: &str, value: &str, end_of_day: bool) -> Result<i64, AdminError> {
     let bad = || {
         AdminError::BadRequest(format!(
             "Invalid value for '{name}', expected format is yyyy-MM-dd or an Epoch timestamp"
@@ -116,6 +116,17 @@ pub async fn list(
     }
     let events = state.store.list_events(&realm.id, &q).await?;
     Ok(axum::Json(events.iter().map(event_out).collect::<Vec<_>>()).into_response())
+}
+
+/// `DELETE /admin/realms/{realm}/events`.
+pub async fn clear(
+    State(state): State<SharedState>,
+    auth: AdminAuth,
+    Path(realm): Path<String>,
+) -> Result<Response, AdminError> {
+    let (realm, _) = auth.realm(&state, &realm, Right::ManageEvents).await?;
+    state.store.clear_events(&realm.id).await?;
+    Ok(super::no_content())
 }
 
 #[cfg(test)]

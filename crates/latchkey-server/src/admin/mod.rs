@@ -2,6 +2,7 @@
 //! mappings, client scopes. Authorization is the `AdminAuth` extractor plus one
 //! `AdminAuth::realm(…, Right)` call per handler, made before anything is read.
 
+pub mod audit;
 pub mod clients;
 pub mod components;
 pub mod events;
@@ -142,7 +143,14 @@ pub fn routes() -> Router<SharedState> {
             &format!("{R}/clients-initial-access/{{id}}"),
             axum::routing::delete(initial_access::delete),
         )
-        .route(&format!("{R}/events"), get(events::list))
+        .route(
+            &format!("{R}/events"),
+            get(events::list).delete(events::clear),
+        )
+        .route(
+            &format!("{R}/admin-events"),
+            get(audit::list).delete(audit::clear),
+        )
         .route(
             &format!("{R}/components"),
             get(components::list).post(components::create),
@@ -186,6 +194,21 @@ impl FromRequestParts<SharedState> for AdminAuth {
             Err(BearerError::Invalid) => return Err(AdminError::Unauthorized),
             Err(BearerError::Internal(e)) => return Err(AdminError::Internal(e)),
         };
+        if let Some(slot) = parts.extensions.get::<audit::AuditSlot>() {
+            let peer = parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|c| c.0.ip());
+            slot.set(audit::AuditCaller {
+                realm_id: verified.realm.id.clone(),
+                realm_name: verified.realm.name.clone(),
+                client_id: verified.client.id.clone(),
+                user_id: verified.user.id.clone(),
+                ip_address: crate::urls::client_ip(&state.settings, &parts.headers, peer)
+                    .map(|ip| ip.to_string())
+                    .unwrap_or_default(),
+            });
+        }
         let direct = state.store.user_role_ids(&verified.user.id).await?;
         let all = state.store.all_roles(&verified.realm.id).await?;
         Ok(AdminAuth {

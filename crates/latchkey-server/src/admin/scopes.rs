@@ -31,8 +31,9 @@ async fn scope_or_404(
         .store
         .list_scopes(&realm.id)
         .await?
-        .into_iter()
+        .iter()
         .find(|s| s.id == id)
+        .cloned()
         .ok_or(AdminError::NotFound("Client scope not found"))
 }
 

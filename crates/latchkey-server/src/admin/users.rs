@@ -331,7 +331,7 @@ async fn direct_roles(
         .filter(|r| ids.contains(&r.id))
         .cloned()
         .collect();
-    Ok((direct, all))
+    Ok((direct, all.to_vec()))
 }
 
 pub async fn role_mappings(

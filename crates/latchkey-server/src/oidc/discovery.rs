@@ -47,7 +47,7 @@ async fn metadata(state: &SharedState, base: &BaseUrl, realm: &str) -> Result<Va
         .await
         .map_err(|e| internal(e.to_string()))?;
     let mut scopes_supported = vec!["openid".to_string()];
-    scopes_supported.extend(scopes.into_iter().map(|s| s.name));
+    scopes_supported.extend(scopes.iter().map(|s| s.name.clone()));
     let url = |route: &str| base.join(&for_realm(route, realm));
     Ok(json!({
         "issuer": base.issuer(realm),

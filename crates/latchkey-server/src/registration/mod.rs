@@ -332,6 +332,27 @@ impl Audit<'_> {
         caller: Option<&Caller>,
         error: Option<&RegError>,
     ) {
+        self.state
+            .metrics
+            .registration(op.event(), error.map(|e| e.error));
+        if op == Op::Create && error.is_none() {
+            // Stored with the client itself (`store_new`).
+            return;
+        }
+        let event = self.event(op, client_id, caller, error);
+        if let Err(e) = self.state.store.insert_event(&event).await {
+            tracing::warn!(error = %e, "could not record a registration event");
+        }
+    }
+
+    /// The event for an operation's outcome.
+    pub fn event(
+        &self,
+        op: Op,
+        client_id: Option<&str>,
+        caller: Option<&Caller>,
+        error: Option<&RegError>,
+    ) -> EventRecord {
         let mut details = BTreeMap::new();
         details.insert("provider".to_string(), self.provider.to_string());
         if let Some(c) = caller {
@@ -350,7 +371,7 @@ impl Audit<'_> {
         if !switch(self.realm, POLICIES_SWITCH) {
             details.insert("policies".to_string(), "disabled".to_string());
         }
-        let event = EventRecord {
+        EventRecord {
             id: new_uuid(),
             realm_id: self.realm.id.clone(),
             time: now_millis(),
@@ -363,12 +384,6 @@ impl Audit<'_> {
             ip_address: self.ip.map(str::to_string),
             error: error.map(|e| e.error.to_string()),
             details,
-        };
-        self.state
-            .metrics
-            .registration(op.event(), error.map(|e| e.error));
-        if let Err(e) = self.state.store.insert_event(&event).await {
-            tracing::warn!(error = %e, "could not record a registration event");
         }
     }
 
@@ -426,14 +441,15 @@ pub async fn open(
 }
 
 /// Stores a new client with a fresh registration access token and its service account;
-/// an initial access token's use is spent in the same transaction. Returns the token.
+/// an initial access token's use is spent, and the `CLIENT_REGISTER` event stored, in the
+/// same transaction. Returns the token.
 pub async fn store_new(
-    state: &SharedState,
-    realm: &RealmRecord,
+    audit: &Audit<'_>,
     caller: &Caller,
     client: &mut ClientRecord,
     admitted: &Admitted,
 ) -> Result<String, RegError> {
+    let (state, realm) = (audit.state, audit.realm);
     client
         .rep
         .attributes
@@ -454,6 +470,7 @@ pub async fn store_new(
         },
         max_clients: admitted.max_clients.as_ref().map(|(n, _)| *n),
         now_secs: now_millis() / 1000,
+        event: Some(audit.event(Op::Create, Some(&client.client_id), Some(caller), None)),
         ..Default::default()
     };
     let bundle = ClientBundle {

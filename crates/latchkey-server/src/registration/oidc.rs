@@ -194,7 +194,7 @@ pub async fn create(
                 headers: &headers,
                 body: &body,
             };
-            let result = register(&state, &realm, &req).await;
+            let result = register(&state, &realm, &audit, &req).await;
             let client_id = result.as_ref().ok().map(|(c, _, _)| c.client_id.clone());
             audit
                 .outcome(Op::Create, client_id.as_deref(), Some(&caller), result)
@@ -221,6 +221,7 @@ pub async fn create(
 async fn register(
     state: &SharedState,
     realm: &RealmRecord,
+    audit: &Audit<'_>,
     req: &RegRequest<'_>,
 ) -> Result<(ClientRecord, Option<String>, String), RegError> {
     require_json(req.headers)?;
@@ -245,7 +246,7 @@ async fn register(
         &scopes,
     )
     .await?;
-    let rat = store_new(state, realm, req.caller, &mut record, &admitted).await?;
+    let rat = store_new(audit, req.caller, &mut record, &admitted).await?;
     Ok((record, secret, rat))
 }
 

@@ -1650,6 +1650,17 @@ async fn initial_access_count_is_never_overdrawn(app: &TestApp) {
     assert_eq!((created, refused), (10, 40));
     assert_eq!(count_clients(app, &admin).await, before + 10);
     assert_eq!(remaining(app, &admin, &iat_id).await, Some(0));
+    // Each acknowledged registration has its event, stored with the client; each refusal
+    // has its error event.
+    let registered = events(app, &admin, "?type=CLIENT_REGISTER&max=1000").await;
+    let racers = |evs: &[Value]| {
+        evs.iter()
+            .filter(|e| e["details"]["auth_method"] == "initial_access_token")
+            .count()
+    };
+    assert_eq!(racers(&registered), 10);
+    let refusals = events(app, &admin, "?type=CLIENT_REGISTER_ERROR&max=1000").await;
+    assert_eq!(refusals.len(), 40);
 }
 
 // ---------------------------------------------------------------------------------------

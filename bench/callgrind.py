@@ -1,0 +1,140 @@
+#!/usr/bin/env python3
+"""Instructions per request, and where they go: the release binary under callgrind.
+
+    bench/callgrind.py token [--alg ES256] [--requests 2000] [--top 30]
+    bench/callgrind.py registration|discovery|read ...
+
+Counts instructions, not seconds, so the figure repeats whatever else the machine is doing
+(a loaded 2-core machine makes wall-clock profiles meaningless). It starts `start-dev` on an
+empty folder under valgrind with collection off, prepares a realm (signing algorithm
+--alg), an initial access token and one client, switches collection on, sends --requests
+requests of the scenario over one keep-alive connection, switches it off and prints the
+total, instructions per request and the functions that cost the most (inclusive).
+"""
+
+import argparse
+import base64
+import http.client
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")), "release", "latchkey")
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+class Conn:
+    def __init__(self, port):
+        self.c = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+
+    def req(self, method, path, body=None, headers=None, form=False):
+        headers = dict(headers or {})
+        data = None
+        if body is not None:
+            if form:
+                data = body
+                headers["Content-Type"] = "application/x-www-form-urlencoded"
+            else:
+                data = json.dumps(body)
+                headers["Content-Type"] = "application/json"
+        self.c.request(method, path, body=data, headers=headers)
+        r = self.c.getresponse()
+        raw = r.read()
+        return r.status, (json.loads(raw) if raw and raw[:1] in b"{[" else None), r
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("scenario", choices=["token", "registration", "discovery", "read"])
+    ap.add_argument("--alg", default="ES256")
+    ap.add_argument("--requests", type=int, default=2000)
+    ap.add_argument("--top", type=int, default=30)
+    a = ap.parse_args()
+
+    work = tempfile.mkdtemp(prefix="lk-callgrind-")
+    out = os.path.join(work, "callgrind.out")
+    port = free_port()
+    env = dict(os.environ, LATCHKEY_BOOTSTRAP_ADMIN_PASSWORD="pw", RUST_LOG="warn")
+    proc = subprocess.Popen(
+        ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}",
+         BIN, "start-dev", "--http-port", str(port)],
+        env=env, cwd=work, stdout=subprocess.DEVNULL, stderr=open(os.path.join(work, "server.log"), "w"))
+    deadline = time.time() + 120
+    while True:
+        try:
+            c = Conn(port)
+            if c.req("GET", "/health/ready")[0] == 200:
+                break
+        except OSError:
+            pass
+        if time.time() > deadline or proc.poll() is not None:
+            sys.exit(f"server did not become ready; see {work}/server.log")
+        time.sleep(0.5)
+
+    c = Conn(port)
+    _, tok, _ = c.req("POST", "/realms/master/protocol/openid-connect/token",
+                      "grant_type=password&client_id=admin-cli&username=admin&password=pw", form=True)
+    admin = {"Authorization": "Bearer " + tok["access_token"]}
+    c.req("POST", "/admin/realms", {"realm": "bench", "enabled": True,
+                                    "defaultSignatureAlgorithm": a.alg}, admin)
+    _, iat, _ = c.req("POST", "/admin/realms/bench/clients-initial-access",
+                      {"expiration": 0, "count": 10_000_000}, admin)
+    iat_h = {"Authorization": "Bearer " + iat["token"]}
+    reg_path = "/realms/bench/clients-registrations/openid-connect"
+    meta = {"grant_types": ["client_credentials"], "client_name": "bench",
+            "token_endpoint_auth_method": "client_secret_basic"}
+    st, client, _ = c.req("POST", reg_path, meta, iat_h)
+    assert st == 201, client
+    basic = base64.b64encode(f"{client['client_id']}:{client['client_secret']}".encode()).decode()
+    rat_h = {"Authorization": "Bearer " + client["registration_access_token"]}
+
+    def one():
+        if a.scenario == "token":
+            st, body, _ = c.req("POST", "/realms/bench/protocol/openid-connect/token",
+                                "grant_type=client_credentials", {"Authorization": "Basic " + basic}, form=True)
+        elif a.scenario == "registration":
+            st, body, _ = c.req("POST", reg_path, meta, iat_h)
+            st = 200 if st == 201 else st
+        elif a.scenario == "discovery":
+            st, body, _ = c.req("GET", "/realms/bench/.well-known/openid-configuration")
+        else:
+            st, body, _ = c.req("GET", f"{reg_path}/{client['client_id']}", None, rat_h)
+        assert st == 200, (st, body)
+
+    for _ in range(50):  # warm-up: caches filled, connection pools open
+        one()
+    subprocess.run(["callgrind_control", "-i", "on", str(proc.pid)], check=True, capture_output=True)
+    for _ in range(a.requests):
+        one()
+    subprocess.run(["callgrind_control", "-i", "off", str(proc.pid)], check=True, capture_output=True)
+    proc.terminate()
+    proc.wait(timeout=120)
+
+    ann = subprocess.run(["callgrind_annotate", "--inclusive=yes", f"--threshold=99", out],
+                         capture_output=True, text=True).stdout
+    total = None
+    for line in ann.splitlines():
+        if "PROGRAM TOTALS" in line:
+            total = int(line.split()[0].replace(",", ""))
+    print(f"scenario {a.scenario} alg {a.alg}: {a.requests} requests, "
+          f"{total:,} instructions, {total // a.requests:,} per request")
+    lines = [l for l in ann.splitlines() if l.strip() and l.strip()[0].isdigit()]
+    for l in lines[1:a.top + 1]:
+        print(l[:200])
+    print(f"(callgrind output: {out})")
+
+
+if __name__ == "__main__":
+    main()
