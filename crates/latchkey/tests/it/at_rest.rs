@@ -106,7 +106,16 @@ async fn no_credential_is_stored_in_clear(app: &TestApp) {
     h.add("admin access token", &r.body["access_token"]);
     h.add("admin refresh token", &r.body["refresh_token"]);
     let admin = r.body["access_token"].as_str().unwrap().to_string();
-    app.create_realm(&admin, "acme").await;
+    // Events and admin events with details on: what they record is scanned too.
+    let r = app
+        .post(
+            "/admin/realms",
+            &admin,
+            json!({"realm": "acme", "enabled": true, "eventsEnabled": true,
+                "adminEventsEnabled": true, "adminEventsDetailsEnabled": true}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
 
     // Users and their passwords (created, then reset).
     let r = app
@@ -303,6 +312,12 @@ async fn no_credential_is_stored_in_clear(app: &TestApp) {
         .await;
     h.add("password grant refresh token", &r.body["refresh_token"]);
 
+    let recorded = app.get("/admin/realms/acme/admin-events", &admin).await;
+    assert!(
+        recorded.body.as_array().is_some_and(|a| !a.is_empty()),
+        "admin events are recorded: {}",
+        recorded.text
+    );
     let raw = raw_database(app).await;
     let contains = |needle: &str| raw.windows(needle.len()).any(|w| w == needle.as_bytes());
     // The scan reads the real data: what must be there is found.
