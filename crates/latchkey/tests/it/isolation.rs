@@ -511,6 +511,74 @@ async fn credentials_stay_in_their_realm(app: &TestApp) {
             )
         },
     );
+    // Client assertions (private_key_jwt): one key registered by a client in each realm;
+    // an assertion addressed to alpha is refused at beta even for beta's own client, and
+    // each realm's client is refused in the other.
+    let generated = latchkey_core::keys::generate(latchkey_core::keys::Alg::Es256).unwrap();
+    let key = latchkey_core::keys::SigningKey::from_pkcs8(
+        generated.kid.clone(),
+        latchkey_core::keys::Alg::Es256,
+        &generated.pkcs8,
+    )
+    .unwrap();
+    let mut pkj = Vec::new();
+    for r in [&a, &b] {
+        let reg = app
+            .post(
+                &format!("/realms/{}/clients-registrations/openid-connect", r.name),
+                &r.iat,
+                json!({"grant_types": ["client_credentials"], "token_endpoint_auth_method": "private_key_jwt",
+                    "jwks": {"keys": [generated.public_jwk.clone()]}}),
+            )
+            .await;
+        assert_eq!(reg.status, StatusCode::CREATED, "{}", reg.text);
+        pkj.push(reg.body["client_id"].as_str().unwrap().to_string());
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let mut jti = 0;
+    let mut assertion = |sub: &str, aud_realm: &str| {
+        jti += 1;
+        latchkey_core::jwt::sign(
+            &key,
+            &json!({"iss": sub, "sub": sub, "aud": format!("http://localhost:8080/realms/{aud_realm}"),
+                "exp": now + 60, "iat": now, "jti": format!("iso-{jti}")}),
+        )
+        .unwrap()
+    };
+    for (at, sub, aud, ok) in [
+        ("beta", pkj[1].clone(), "alpha", false),
+        ("beta", pkj[0].clone(), "alpha", false),
+        ("beta", pkj[0].clone(), "beta", false),
+        ("alpha", pkj[1].clone(), "beta", false),
+        ("beta", pkj[1].clone(), "beta", true),
+        ("alpha", pkj[0].clone(), "alpha", true),
+    ] {
+        let jwt = assertion(&sub, aud);
+        let r = app
+            .form(
+                &format!("/realms/{at}/protocol/openid-connect/token"),
+                &[
+                    ("grant_type", "client_credentials"),
+                    (
+                        "client_assertion_type",
+                        "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                    ),
+                    ("client_assertion", &jwt),
+                ],
+                None,
+            )
+            .await;
+        let accepted = r.status == StatusCode::OK;
+        t.check(accepted == ok, || {
+            format!(
+                "assertion of {sub} for {aud} at {at}: {} {}",
+                r.status, r.text
+            )
+        });
+    }
     // Userinfo, introspection, revocation.
     let r = app
         .get("/realms/beta/protocol/openid-connect/userinfo", &a.access)
