@@ -215,6 +215,44 @@ async fn crash_safety(backend: Backend) {
             violations.push(format!("{name}: stored but never sent"));
         }
     }
+    // Registrations cut by a kill that did commit are whole: client, secret and service
+    // account together (the secret read through the admin API gets a token).
+    let mut committed_unknown = 0;
+    for c in clients.as_array().unwrap() {
+        let Some(name) = c["name"].as_str() else {
+            continue;
+        };
+        if !matches!(log.get(name), Some(Outcome::Unknown)) {
+            continue;
+        }
+        committed_unknown += 1;
+        let uuid = c["id"].as_str().unwrap();
+        let id = c["clientId"].as_str().unwrap();
+        let secret: Value = http
+            .get(node.url(&format!(
+                "/admin/realms/{REALM}/clients/{uuid}/client-secret"
+            )))
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let token = http
+            .post(node.url(&format!("/realms/{REALM}/protocol/openid-connect/token")))
+            .basic_auth(id, secret["value"].as_str())
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .unwrap()
+            .status();
+        if token != 200 {
+            violations.push(format!(
+                "{name}: cut by a kill, stored, but its secret gets {token}"
+            ));
+        }
+    }
     // Every 201: the registration access token reads it, the secret gets a token.
     let checks: Vec<_> = created
         .chunks(created.len().div_ceil(8).max(1))
@@ -286,7 +324,7 @@ async fn crash_safety(backend: Backend) {
         violations.push("the final round did not run its token dry".into());
     }
     eprintln!(
-        "crash safety ({backend:?}): {} SIGKILLs survived; {} requests: {} answered 201 and checked, {refused} refused, {unknown} cut by a kill; {} clients stored; IAT remaining {remaining:?}; {} violations; {:.1} s",
+        "crash safety ({backend:?}): {} SIGKILLs survived; {} requests: {} answered 201 and checked, {refused} refused, {unknown} cut by a kill ({committed_unknown} of them committed and checked); {} clients stored; IAT remaining {remaining:?}; {} violations; {:.1} s",
         node.kills,
         log.len(),
         created.len(),

@@ -296,6 +296,23 @@ async fn credentials_stay_in_their_realm(app: &TestApp) {
             });
         }
     }
+    // Only the master realm's admins make realms or see other realms.
+    let r = app
+        .post(
+            "/admin/realms",
+            &a.boss,
+            json!({"realm": "gamma", "enabled": true}),
+        )
+        .await;
+    t.check(
+        matches!(r.status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN),
+        || format!("alpha admin creates a realm: {}", r.status),
+    );
+    let r = app.get("/admin/realms", &a.boss).await;
+    t.check(
+        !r.text.contains("\"beta\"") && !r.text.contains("\"master\""),
+        || format!("alpha admin lists other realms: {} {}", r.status, r.text),
+    );
     // Admin API: beta's objects through alpha's paths, even for the master admin: not found.
     for (method, template) in ADMIN_ROUTES {
         if !template.contains("/{") || template.contains("{comp}") && *method == "POST" {
