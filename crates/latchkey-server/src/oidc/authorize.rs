@@ -743,7 +743,10 @@ pub async fn redeem_code(
         // A replay revokes what the code issued, but only when it comes from the realm the
         // code belongs to (a code leaked to another realm is just refused there).
         if let Some(spent) = state.store.get_transient(SPENT_CODE, &hash, now).await?
-            && spent.get("realm").and_then(Value::as_str) == Some(realm.id.as_str())
+            && spent
+                .get("realm")
+                .and_then(Value::as_str)
+                .is_none_or(|r| r == realm.id) // (tombstones from before realms were recorded)
             && state
                 .store
                 .take_transient(SPENT_CODE, &hash, now)

@@ -166,7 +166,10 @@ async fn handle(
             }
             let Some(stored) = state.store.take_refresh_token(&hash, now).await? else {
                 if let Some(spent) = state.store.get_transient(SPENT_REFRESH, &hash, now).await?
-                    && spent.get("realm").and_then(|v| v.as_str()) == Some(realm.id.as_str())
+                    && spent
+                        .get("realm")
+                        .and_then(|v| v.as_str())
+                        .is_none_or(|r| r == realm.id) // (older tombstones: no realm)
                     && state
                         .store
                         .take_transient(SPENT_REFRESH, &hash, now)
