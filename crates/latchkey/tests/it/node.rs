@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::support::{Backend, TestDb};
+use crate::support::TestDb;
 
 pub const ADMIN_PASSWORD: &str = "node-admin-pass";
 
@@ -72,15 +72,6 @@ impl Node {
         };
         node.spawn();
         node
-    }
-
-    #[allow(dead_code)]
-    pub fn backend(db: &TestDb) -> Backend {
-        if db.sqlite_path.is_some() {
-            Backend::Sqlite
-        } else {
-            Backend::Postgres
-        }
     }
 
     /// Starts the process and waits for its "listening on" line.
