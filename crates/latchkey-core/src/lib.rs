@@ -4,6 +4,7 @@
 
 pub mod clients;
 pub mod crypto;
+pub mod form;
 pub mod jwt;
 pub mod keys;
 pub mod merge;

@@ -43,11 +43,7 @@ const AUTH_REQ_COOKIE: &str = "LATCHKEY_AUTH_REQ";
 const AUTH_REQ_SECS: i64 = 1800;
 
 fn query_map(raw: Option<&str>) -> HashMap<String, String> {
-    serde_urlencoded::from_str::<Vec<(String, String)>>(raw.unwrap_or(""))
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|(_, v)| !v.is_empty())
-        .collect()
+    latchkey_core::form::parse_query(raw.unwrap_or(""))
 }
 
 fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
@@ -757,8 +753,27 @@ pub async fn redeem_code(
     let code = p.require("code")?;
     let invalid = |d: &str| OAuthError::new(OAuthCode::InvalidGrant, d);
     let hash = hash_token(code);
+    // The owner is checked before the code is spent: another client (of this realm or any
+    // other) presenting it is refused without burning the owner's code.
+    if let Some(peeked) = state.store.get_transient(CODE, &hash, now).await?
+        && peeked.get("client").and_then(Value::as_str) != Some(client.id.as_str())
+    {
+        return Err(invalid("Code was issued to another client"));
+    }
     let Some(data) = state.store.take_transient(CODE, &hash, now).await? else {
-        if let Some(spent) = state.store.take_transient(SPENT_CODE, &hash, now).await? {
+        // A replay revokes what the code issued, but only when it comes from the realm the
+        // code belongs to (a code leaked to another realm is just refused there).
+        if let Some(spent) = state.store.get_transient(SPENT_CODE, &hash, now).await?
+            && spent
+                .get("realm")
+                .and_then(Value::as_str)
+                .is_none_or(|r| r == realm.id) // (tombstones from before realms were recorded)
+            && state
+                .store
+                .take_transient(SPENT_CODE, &hash, now)
+                .await?
+                .is_some()
+        {
             tracing::warn!("authorization code replayed; revoking what it issued");
             if let Some(jti) = spent.get("jti").and_then(Value::as_str) {
                 state
@@ -831,7 +846,7 @@ pub async fn redeem_code(
             SPENT_CODE,
             &hash,
             &realm.id,
-            &json!({"jti": issued.access_jti, "session": session.id}),
+            &json!({"jti": issued.access_jti, "session": session.id, "realm": realm.id}),
             now + 3_600_000,
         )
         .await?;

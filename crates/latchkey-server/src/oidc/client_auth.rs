@@ -5,8 +5,6 @@
 use std::collections::HashMap;
 
 use axum::http::{HeaderMap, header};
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use latchkey_core::clients::open_secret;
 use latchkey_core::crypto::ct_eq;
 use latchkey_core::jwt;
@@ -34,20 +32,15 @@ impl Params {
                 "content type must be application/x-www-form-urlencoded",
             ));
         }
-        let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body)
-            .map_err(|_| OAuthError::new(OAuthCode::InvalidRequest, "malformed form body"))?;
-        let mut map = HashMap::new();
-        for (k, v) in pairs {
-            if v.is_empty() {
-                continue;
+        let map = latchkey_core::form::parse_form(body).map_err(|e| match e {
+            latchkey_core::form::FormError::Malformed => {
+                OAuthError::new(OAuthCode::InvalidRequest, "malformed form body")
             }
-            if map.insert(k.clone(), v).is_some() {
-                return Err(OAuthError::new(
-                    OAuthCode::InvalidRequest,
-                    format!("duplicate parameter: {k}"),
-                ));
-            }
-        }
+            latchkey_core::form::FormError::Duplicate(k) => OAuthError::new(
+                OAuthCode::InvalidRequest,
+                format!("duplicate parameter: {k}"),
+            ),
+        })?;
         Ok(Params(map))
     }
 
@@ -78,24 +71,10 @@ const SKEW_SECS: i64 = 10;
 /// HTTP Basic client credentials (RFC 6749 §2.3.1: both parts form-encoded): `None`
 /// without a Basic header, `Err` when it is malformed.
 pub fn basic_credentials(headers: &HeaderMap) -> Option<Result<(String, String), ()>> {
-    let encoded = headers
+    let value = headers
         .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            let (scheme, rest) = v.split_once(' ')?;
-            scheme.eq_ignore_ascii_case("basic").then(|| rest.trim())
-        })?;
-    let parse = || -> Result<(String, String), ()> {
-        let text = String::from_utf8(STANDARD.decode(encoded).map_err(|_| ())?).map_err(|_| ())?;
-        let (id, secret) = text.split_once(':').ok_or(())?;
-        let decode = |s: &str| -> Result<String, ()> {
-            let pairs: Vec<(String, String)> =
-                serde_urlencoded::from_str(&format!("v={s}")).map_err(|_| ())?;
-            Ok(pairs.into_iter().next().map(|(_, v)| v).unwrap_or_default())
-        };
-        Ok((decode(id)?, decode(secret)?))
-    };
-    Some(parse())
+        .and_then(|v| v.to_str().ok())?;
+    latchkey_core::form::parse_basic(value)
 }
 
 pub fn credentials(headers: &HeaderMap, p: &Params) -> Result<Credentials, OAuthError> {

@@ -150,11 +150,31 @@ async fn handle(
             // tombstone remembers it. Presenting a spent token again means it leaked:
             // every refresh token of that login session is revoked (OAuth 2.1 §4.3.1).
             let hash = hash_token(presented);
+            // The owner is checked before anything is spent: a token of another client or
+            // realm is refused without rotating it away from its owner or counting it as a
+            // replay (a third party must not be able to revoke someone else's session).
+            let mismatch = || {
+                OAuthError::new(
+                    OAuthCode::InvalidGrant,
+                    "Invalid refresh token. Token client and authorized client don't match",
+                )
+            };
+            if let Some(peeked) = state.store.refresh_token(&hash).await?
+                && (peeked.client_uuid != client.id || peeked.realm_id != realm.id)
+            {
+                return Err(mismatch());
+            }
             let Some(stored) = state.store.take_refresh_token(&hash, now).await? else {
-                if let Some(spent) = state
-                    .store
-                    .take_transient(SPENT_REFRESH, &hash, now)
-                    .await?
+                if let Some(spent) = state.store.get_transient(SPENT_REFRESH, &hash, now).await?
+                    && spent
+                        .get("realm")
+                        .and_then(|v| v.as_str())
+                        .is_none_or(|r| r == realm.id) // (older tombstones: no realm)
+                    && state
+                        .store
+                        .take_transient(SPENT_REFRESH, &hash, now)
+                        .await?
+                        .is_some()
                     && let Some(session) = spent.get("session").and_then(|v| v.as_str())
                 {
                     tracing::warn!(%session, "refresh token replayed; revoking its session's tokens");
@@ -171,15 +191,12 @@ async fn handle(
                     SPENT_REFRESH,
                     &hash,
                     &realm.id,
-                    &serde_json::json!({"session": stored.session_id}),
+                    &serde_json::json!({"session": stored.session_id, "realm": realm.id}),
                     stored.expires_at,
                 )
                 .await?;
             if stored.client_uuid != client.id || stored.realm_id != realm.id {
-                return Err(OAuthError::new(
-                    OAuthCode::InvalidGrant,
-                    "Invalid refresh token. Token client and authorized client don't match",
-                ));
+                return Err(mismatch());
             }
             let user = state
                 .store

@@ -115,6 +115,16 @@ fn form(html: &str) -> (String, Vec<(String, String)>) {
     (action, hidden)
 }
 
+/// For the real-binary tests: the first form's action and hidden inputs.
+pub(crate) fn form_of(html: &str) -> (String, Vec<(String, String)>) {
+    form(html)
+}
+
+/// For the real-binary tests: a URI's query pairs.
+pub(crate) fn query_of(uri: &str) -> HashMap<String, String> {
+    query(uri)
+}
+
 fn location(r: &Resp) -> String {
     r.header("location")
         .unwrap_or_else(|| panic!("a redirect, got {}: {}", r.status, r.text))
@@ -702,7 +712,112 @@ async fn offline_access_outlives_logout(app: &TestApp) {
     );
 }
 
+/// A code or refresh token presented by anyone but its owner (another client of the realm,
+/// or a same-named client of another realm) is refused *without being spent*: the owner
+/// can still use it, and a spent token replayed in another realm revokes nothing.
+async fn foreign_codes_and_refresh_tokens_are_not_spent(app: &TestApp) {
+    let (admin, secret) = setup(app, web_client()).await;
+    let (_, other_secret) = app.create_service_client(&admin, "acme", "other").await;
+    app.create_realm(&admin, "beta").await;
+    let r = app
+        .post("/admin/realms/beta/clients", &admin, web_client())
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    let beta_secret = app
+        .get(
+            &format!(
+                "/admin/realms/beta/clients/{}/client-secret",
+                r.location_id()
+            ),
+            &admin,
+        )
+        .await
+        .body["value"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    const BETA_TOKEN: &str = "/realms/beta/protocol/openid-connect/token";
+    let mut b = Browser::default();
+    let q = login(app, &mut b, &auth_url("")).await;
+    let code = q["code"].clone();
+    let code_pairs = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", CB),
+        ("code_verifier", VERIFIER),
+    ];
+    let thief = app
+        .form(TOKEN, &code_pairs, Some(("other", &other_secret)))
+        .await;
+    assert_eq!(thief.body["error"], "invalid_grant", "{}", thief.text);
+    let thief = app
+        .form(BETA_TOKEN, &code_pairs, Some(("web", &beta_secret)))
+        .await;
+    assert_eq!(thief.body["error"], "invalid_grant", "{}", thief.text);
+    let t = exchange(app, &secret, &code, VERIFIER).await;
+    assert_eq!(
+        t.status,
+        StatusCode::OK,
+        "the owner's code survived: {}",
+        t.text
+    );
+    let first = t.body["refresh_token"].as_str().unwrap().to_string();
+    let access = t.body["access_token"].as_str().unwrap().to_string();
+    let refresh = |rt: String| {
+        [
+            ("grant_type", "refresh_token".to_string()),
+            ("refresh_token", rt),
+        ]
+    };
+    let pairs = refresh(first.clone());
+    let pairs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let thief = app
+        .form(TOKEN, &pairs, Some(("other", &other_secret)))
+        .await;
+    assert_eq!(thief.body["error"], "invalid_grant", "{}", thief.text);
+    let thief = app
+        .form(BETA_TOKEN, &pairs, Some(("web", &beta_secret)))
+        .await;
+    assert_eq!(thief.body["error"], "invalid_grant", "{}", thief.text);
+    let r = app.form(TOKEN, &pairs, Some(("web", &secret))).await;
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "the owner's refresh token survived: {}",
+        r.text
+    );
+    let second = r.body["refresh_token"].as_str().unwrap().to_string();
+    // The spent first token replayed in another realm (or the code again there): refused,
+    // and the owner's session is untouched.
+    let thief = app
+        .form(BETA_TOKEN, &pairs, Some(("web", &beta_secret)))
+        .await;
+    assert_eq!(thief.body["error"], "invalid_grant");
+    let thief = app
+        .form(BETA_TOKEN, &code_pairs, Some(("web", &beta_secret)))
+        .await;
+    assert_eq!(thief.body["error"], "invalid_grant");
+    let ui = app
+        .get("/realms/acme/protocol/openid-connect/userinfo", &access)
+        .await;
+    assert_eq!(
+        ui.status,
+        StatusCode::OK,
+        "the code's access token was not revoked"
+    );
+    let pairs2 = refresh(second);
+    let pairs2: Vec<(&str, &str)> = pairs2.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let r = app.form(TOKEN, &pairs2, Some(("web", &secret))).await;
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "the session was not revoked: {}",
+        r.text
+    );
+}
+
 crate::on_both_backends!(
+    foreign_codes_and_refresh_tokens_are_not_spent,
     code_flow_with_pkce,
     offline_access_outlives_logout,
     pkce_is_enforced,

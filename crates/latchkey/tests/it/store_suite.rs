@@ -479,38 +479,4 @@ crate::on_both_backends!(
     a_refresh_token_is_taken_once_under_concurrency,
 );
 
-/// SPEC §10: a dump of the database alone reveals no usable credential.
-#[tokio::test]
-async fn the_sqlite_file_holds_no_secret_in_clear() {
-    let app = TestApp::new(crate::support::Backend::Sqlite).await.unwrap();
-    let admin = app.admin_token().await;
-    app.create_realm(&admin, "acme").await;
-    let (_, secret) = app.create_service_client(&admin, "acme", "svc").await;
-    let r = app
-        .form(
-            "/realms/master/protocol/openid-connect/token",
-            &[
-                ("grant_type", "password"),
-                ("client_id", "admin-cli"),
-                ("username", "admin"),
-                ("password", "admin-password"),
-            ],
-            None,
-        )
-        .await;
-    let refresh = r.body["refresh_token"].as_str().unwrap().to_string();
-    let path = app.db.sqlite_path.clone().unwrap();
-    let mut bytes = std::fs::read(&path).unwrap();
-    if let Ok(wal) = std::fs::read(path.with_extension("db-wal")) {
-        bytes.extend(wal);
-    }
-    let contains = |needle: &str| bytes.windows(needle.len()).any(|w| w == needle.as_bytes());
-    assert!(!contains(&secret), "client secret stored in clear");
-    assert!(!contains(&refresh), "refresh token stored in clear");
-    assert!(!contains("admin-password"), "password stored in clear");
-    assert!(contains("$argon2id$"), "passwords are Argon2id hashes");
-    assert!(
-        !contains("PRIVATE KEY") && !contains("\"d\":"),
-        "no private key material in clear"
-    );
-}
+// SPEC §10, secrets at rest on both backends: at_rest.rs.
