@@ -117,7 +117,7 @@ class Latchkey:
         args = [BIN, "start-dev", "--http-port", str(self.port)]
         if self.db != "sqlite":
             args += ["--db-url", self.db]
-        env = dict(os.environ, LATCHKEY_BOOTSTRAP_ADMIN_USERNAME="admin", LATCHKEY_BOOTSTRAP_ADMIN_PASSWORD="bench-pw", LATCHKEY_LOG="warn")
+        env = dict(os.environ, LATCHKEY_BOOTSTRAP_ADMIN_USERNAME="admin", LATCHKEY_ANONYMOUS_REGISTRATION_LIMIT="0", LATCHKEY_FAILED_TOKEN_LIMIT="0", LATCHKEY_BOOTSTRAP_ADMIN_PASSWORD="bench-pw", LATCHKEY_LOG="warn")
         self.proc = subprocess.Popen(args, cwd=self.workdir, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.ready_ms = wait_ready(self.base + "/health/ready", self.proc)
 

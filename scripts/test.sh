@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: unit tests, the integration binary (SQLite always, PostgreSQL when
 # reachable; mandatory when CI is set) and the interop tests with clients others wrote:
-# python-keycloak (pytest) and openid-client (node --test).
+# python-keycloak (pytest) and openid-client (node --test), then schemathesis against the
+# OpenAPI document (scripts/schemathesis.sh).
 #
 #   scripts/test.sh
 #
@@ -14,3 +15,4 @@ cargo test --workspace --locked
 cargo build --locked --bin latchkey
 LATCHKEY_BIN="$CARGO_TARGET_DIR/debug/latchkey" scripts/interop-node.sh
 LATCHKEY_BIN="$CARGO_TARGET_DIR/debug/latchkey" scripts/interop.sh
+LATCHKEY_BIN="$CARGO_TARGET_DIR/debug/latchkey" scripts/schemathesis.sh

@@ -63,6 +63,9 @@ export async function startServer() {
   );
   env.LATCHKEY_BOOTSTRAP_ADMIN_USERNAME = 'admin';
   env.LATCHKEY_BOOTSTRAP_ADMIN_PASSWORD = adminPassword;
+  // The suites register many clients from 127.0.0.1: no per-address rate limits.
+  env.LATCHKEY_ANONYMOUS_REGISTRATION_LIMIT = '0';
+  env.LATCHKEY_FAILED_TOKEN_LIMIT = '0';
 
   const args = ['start-dev', '--http-port', String(port), '--db-url', `sqlite://${join(workdir, 'latchkey.db')}`];
   const out = openSync(join(workdir, 'stdout.log'), 'w');

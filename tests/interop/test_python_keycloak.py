@@ -298,6 +298,21 @@ def test_wrong_admin_password_is_401(server):
     assert excinfo.value.response_code == 401
 
 
+def test_admin_events_are_recorded_and_filtered(admin, realm_name):
+    admin.update_realm(realm_name, {"adminEventsEnabled": True, "adminEventsDetailsEnabled": True})
+    client_uuid = admin.create_client({"clientId": f"audited-{_suffix()}"})
+    admin.update_client(client_uuid, {"description": "changed"})
+    admin.delete_client(client_uuid)
+
+    events = admin.get_admin_events({"resourcePath": f"clients/{client_uuid}", "direction": "asc"})
+    assert [e["operationType"] for e in events] == ["CREATE", "UPDATE", "DELETE"]
+    assert {e["resourceType"] for e in events} == {"CLIENT"}
+    assert all(e["authDetails"]["userId"] for e in events)
+    assert '"description":"changed"' in events[1]["representation"]
+    only_deletes = admin.get_admin_events({"operationTypes": "DELETE", "resourceTypes": "CLIENT"})
+    assert [e["resourcePath"] for e in only_deletes] == [f"clients/{client_uuid}"]
+
+
 # Keep last: removes the realm the tests above share.
 def test_delete_realm_then_get_realm_is_404(master_admin, realm_name):
     master_admin.delete_realm(realm_name)

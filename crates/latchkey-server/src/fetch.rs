@@ -91,9 +91,24 @@ pub struct Fetcher {
     client: Option<Client>,
 }
 
+/// Fixed DNS answers (tests): host name → addresses, used instead of the system resolver
+/// but still vetted by the guard.
+pub type StaticDns = Arc<std::collections::HashMap<String, Vec<IpAddr>>>;
+
 impl Fetcher {
     pub fn new(policy: FetchPolicy) -> Self {
-        let client = match build_client(&policy) {
+        Self::build(policy, None)
+    }
+
+    /// A fetcher whose resolver answers from `dns` (names missing from it do not resolve),
+    /// so tests can make a name point at any address. The guard vets the answers exactly
+    /// as it vets the system resolver's.
+    pub fn with_static_dns(policy: FetchPolicy, dns: StaticDns) -> Self {
+        Self::build(policy, Some(dns))
+    }
+
+    fn build(policy: FetchPolicy, dns: Option<StaticDns>) -> Self {
+        let client = match build_client(&policy, dns) {
             Ok(client) => Some(client),
             Err(e) => {
                 tracing::error!(error = %e, "outbound http client could not be built");
@@ -198,7 +213,7 @@ pub fn install_default_tls_provider() {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
 }
 
-fn build_client(policy: &FetchPolicy) -> Result<Client, String> {
+fn build_client(policy: &FetchPolicy, dns: Option<StaticDns>) -> Result<Client, String> {
     // TLS on aws-lc-rs, the project's one crypto library, chosen here explicitly rather than
     // through rustls' process-wide default; Mozilla's roots, so the result does not depend
     // on the host's certificate store.
@@ -217,6 +232,7 @@ fn build_client(policy: &FetchPolicy) -> Result<Client, String> {
         .use_preconfigured_tls(tls)
         .dns_resolver(Arc::new(GuardedResolver {
             allow_loopback: policy.allow_loopback,
+            dns,
         }))
         .redirect(redirect::Policy::none())
         // A proxy would resolve the name itself, out of the guard's reach.
@@ -243,29 +259,41 @@ enum ResolveError {
 /// connection can only be made to an address that passed [`address_allowed`].
 struct GuardedResolver {
     allow_loopback: bool,
+    /// `None`: the system resolver.
+    dns: Option<StaticDns>,
 }
 
 impl Resolve for GuardedResolver {
     fn resolve(&self, name: Name) -> Resolving {
         let allow_loopback = self.allow_loopback;
         let host = name.as_str().to_string();
+        let dns = self.dns.clone();
         Box::pin(async move {
-            let addrs = vetted_addresses(&host, allow_loopback).await?;
+            // Port 0: the connector puts the URL's port in.
+            let resolved: Vec<SocketAddr> = match dns {
+                Some(table) => table
+                    .get(&host)
+                    .map(|ips| ips.iter().map(|ip| SocketAddr::new(*ip, 0)).collect())
+                    .unwrap_or_default(),
+                None => tokio::net::lookup_host((host.as_str(), 0))
+                    .await
+                    .map_err(|_| ResolveError::NoAddress)?
+                    .collect(),
+            };
+            let addrs = vetted_addresses(&host, resolved, allow_loopback)?;
             let addrs: Addrs = Box::new(addrs.into_iter());
             Ok(addrs)
         })
     }
 }
 
-async fn vetted_addresses(
+/// The resolver's answers for `host` that a connection may go to; an error naming the first
+/// refused address when none may.
+fn vetted_addresses(
     host: &str,
+    resolved: Vec<SocketAddr>,
     allow_loopback: bool,
 ) -> Result<Vec<SocketAddr>, ResolveError> {
-    // Port 0: the connector puts the URL's port in.
-    let resolved: Vec<SocketAddr> = tokio::net::lookup_host((host, 0))
-        .await
-        .map_err(|_| ResolveError::NoAddress)?
-        .collect();
     // RFC 6761 §6.3: `localhost` names are loopback, whatever a resolver says.
     let localhost = is_localhost_name(host);
     let (allowed, refused): (Vec<SocketAddr>, Vec<SocketAddr>) =
@@ -746,6 +774,7 @@ mod tests {
     async fn resolver_keeps_only_allowed_addresses() {
         let prod = GuardedResolver {
             allow_loopback: false,
+            dns: None,
         };
         let err = prod
             .resolve("localhost".parse().unwrap())
@@ -761,6 +790,7 @@ mod tests {
         );
         let dev = GuardedResolver {
             allow_loopback: true,
+            dns: None,
         };
         let addrs: Vec<SocketAddr> = dev
             .resolve("localhost".parse().unwrap())
@@ -928,5 +958,130 @@ mod tests {
                 .await,
             Err(FetchError::NotJson)
         );
+    }
+    fn dns(entries: &[(&str, &[&str])]) -> StaticDns {
+        Arc::new(
+            entries
+                .iter()
+                .map(|(name, ips)| {
+                    let ips = ips.iter().map(|ip| ip.parse().unwrap()).collect();
+                    (name.to_string(), ips)
+                })
+                .collect(),
+        )
+    }
+
+    /// Issue 8 part 6, through DNS: a name that resolves to a refused address is refused by
+    /// the resolver the connection uses, in production and (except loopback) in dev mode.
+    #[tokio::test]
+    async fn names_resolving_to_special_addresses_are_refused() {
+        let refused: &[&str] = &[
+            "10.0.0.1",
+            "172.16.5.4",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "224.0.0.1",
+            "192.0.2.1",
+            "fe80::1",
+            "fc00::1",
+            "::ffff:10.0.0.1",
+            "::ffff:169.254.169.254",
+            "64:ff9b::a9fe:a9fe",
+            "2001:db8::1",
+        ];
+        for ip in refused {
+            let table = dns(&[("internal.test", &[ip])]);
+            for policy in [FetchPolicy::production(), FetchPolicy::dev()] {
+                let f = Fetcher::with_static_dns(policy.clone(), table.clone());
+                match f.get_json("https://internal.test/jwks").await {
+                    Err(FetchError::ForbiddenAddress(what)) => {
+                        assert!(what.starts_with("internal.test ("), "{ip}: {what}")
+                    }
+                    other => panic!("{ip} (dev: {}): {other:?}", policy.allow_loopback),
+                }
+            }
+        }
+    }
+
+    /// A name pointing at loopback: refused in production without any connection being
+    /// made; reached in dev mode (the control that shows the counter can move).
+    #[tokio::test]
+    async fn a_name_resolving_to_loopback_is_refused_outside_dev() {
+        let (addr, connections) = counting_listener().await;
+        let table = dns(&[("looks-public.example", &["127.0.0.1"])]);
+        let url = format!("https://looks-public.example:{}/jwks", addr.port());
+        let prod = Fetcher::with_static_dns(FetchPolicy::production(), table.clone());
+        assert!(matches!(
+            prod.get_json(&url).await,
+            Err(FetchError::ForbiddenAddress(_))
+        ));
+        assert_eq!(connections.load(Ordering::SeqCst), 0);
+        let dev = Fetcher::with_static_dns(FetchPolicy::dev(), table);
+        assert!(matches!(
+            dev.get_json(&url).await,
+            Err(FetchError::Network(_))
+        ));
+        assert!(connections.load(Ordering::SeqCst) >= 1);
+    }
+
+    /// Mixed answers (rebinding-style): only the allowed addresses are kept, so the
+    /// connection can never go to the refused one.
+    #[test]
+    fn mixed_answers_keep_only_allowed_addresses() {
+        let v = |ips: &[&str]| -> Vec<SocketAddr> {
+            ips.iter()
+                .map(|ip| SocketAddr::new(ip.parse().unwrap(), 0))
+                .collect()
+        };
+        let kept =
+            vetted_addresses("x.example", v(&["10.0.0.1", "8.8.8.8", "::1"]), false).unwrap();
+        assert_eq!(kept, v(&["8.8.8.8"]));
+        assert!(matches!(
+            vetted_addresses("x.example", v(&["10.0.0.1", "169.254.169.254"]), false),
+            Err(ResolveError::Refused(_))
+        ));
+        assert!(matches!(
+            vetted_addresses("x.example", vec![], false),
+            Err(ResolveError::NoAddress)
+        ));
+        // `localhost` names are loopback only, whatever the resolver says (RFC 6761).
+        assert!(matches!(
+            vetted_addresses("evil.localhost", v(&["8.8.8.8"]), true),
+            Err(ResolveError::Refused(_))
+        ));
+    }
+
+    /// Through a redirect: a server answering 302 to another address (here a second
+    /// loopback listener, reachable in dev mode) is not followed; nothing connects there.
+    #[tokio::test]
+    async fn redirects_to_other_hosts_are_not_followed() {
+        let (target, connections) = counting_listener().await;
+        for location in [
+            format!("http://127.0.0.1:{}/jwks", target.port()),
+            format!("http://localhost:{}/jwks", target.port()),
+            "http://169.254.169.254/latest/meta-data/".to_string(),
+            "http://10.0.0.1/jwks".to_string(),
+            "https://[fe80::1]/jwks".to_string(),
+        ] {
+            let loc = location.clone();
+            let app = Router::new().route(
+                "/jwks",
+                get(move || {
+                    let loc = loc.clone();
+                    async move { (StatusCode::FOUND, [(header::LOCATION, loc)]) }
+                }),
+            );
+            let addr = serve(app).await;
+            let f = Fetcher::new(FetchPolicy::dev());
+            assert_eq!(
+                f.get_json(&format!("http://127.0.0.1:{}/jwks", addr.port()))
+                    .await,
+                Err(FetchError::Redirect),
+                "{location}"
+            );
+        }
+        assert_eq!(connections.load(Ordering::SeqCst), 0);
     }
 }

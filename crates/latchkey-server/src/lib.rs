@@ -7,8 +7,10 @@ pub mod bootstrap;
 pub mod error;
 pub mod extract;
 pub mod fetch;
+pub mod limits;
 pub mod metrics;
 pub mod oidc;
+pub mod openapi;
 pub mod ops;
 pub mod registration;
 pub mod routes;
@@ -26,6 +28,7 @@ use axum::response::Response;
 use tower_http::limit::RequestBodyLimitLayer;
 use tracing::Instrument;
 
+pub use limits::Limits;
 pub use state::{AppState, ProxyHeaders, ServerSettings, SharedState};
 
 /// The default request body limit (`--max-request-size`): 64 KiB (SPEC §5).
@@ -41,14 +44,16 @@ pub fn router(state: SharedState) -> Router {
             admin::audit::record,
         )))
         .merge(registration::routes())
+        .route(routes::OPENAPI, axum::routing::get(openapi::serve))
         .with_state(state.clone());
     let app = match state.settings.relative_path.as_str() {
         "" => api,
         prefix => Router::new().nest(prefix, api),
     };
     let limit = state.settings.max_body_size;
-    app.layer(middleware::from_fn_with_state(state, observe))
+    app.layer(middleware::from_fn_with_state(state.clone(), observe))
         .layer(RequestBodyLimitLayer::new(limit))
+        .layer(middleware::from_fn_with_state(state, limits::guard))
 }
 
 static REQUEST_SEQ: AtomicU64 = AtomicU64::new(0);

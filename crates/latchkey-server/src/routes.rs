@@ -4,6 +4,8 @@
 pub const HEALTH_LIVE: &str = "/health/live";
 pub const HEALTH_READY: &str = "/health/ready";
 pub const METRICS: &str = "/metrics";
+/// The OpenAPI document of the registration and admin APIs (`openapi.rs`).
+pub const OPENAPI: &str = "/openapi.json";
 
 pub const OIDC_DISCOVERY: &str = "/realms/{realm}/.well-known/openid-configuration";
 pub const OAUTH_DISCOVERY: &str = "/realms/{realm}/.well-known/oauth-authorization-server";

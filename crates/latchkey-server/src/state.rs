@@ -12,6 +12,7 @@ use latchkey_core::store::{RealmRecord, Store};
 use serde_json::Value;
 
 use crate::fetch::{FetchPolicy, Fetcher};
+use crate::limits::{Limits, Throttle};
 use crate::metrics::Metrics;
 
 /// How to trust proxy headers for the request's public URL (`--proxy-headers`).
@@ -33,6 +34,8 @@ pub struct ServerSettings {
     pub dev_mode: bool,
     /// Request bodies above this many bytes are refused with 413 (SPEC §5, §10).
     pub max_body_size: usize,
+    /// Rate and header limits (SPEC §10).
+    pub limits: Limits,
 }
 
 /// A realm's keys, parsed once and cached: the signing keys by algorithm and the public
@@ -59,6 +62,10 @@ pub struct AppState {
     pub metrics: Metrics,
     /// The one outbound HTTP client (SPEC §10): loopback only in dev mode.
     pub fetcher: Fetcher,
+    /// Anonymous registrations per address (`--anonymous-registration-limit`). Per node.
+    pub anonymous_registrations: Throttle,
+    /// Failed registration/initial access token attempts per address. Per node.
+    pub failed_tokens: Throttle,
     /// Clients' `jwks_uri` documents: URL → (fetched at, keys).
     client_jwks: Mutex<HashMap<String, CachedJwks>>,
     /// Failed sign-ins per user and per address: (count, window start). Per node.
@@ -78,9 +85,12 @@ impl AppState {
         } else {
             FetchPolicy::production()
         });
+        let limits = settings.limits;
         Self {
             store,
             sealer,
+            anonymous_registrations: Throttle::new(limits.anonymous_registrations, limits.window),
+            failed_tokens: Throttle::new(limits.failed_tokens, limits.window),
             settings,
             metrics: Metrics::default(),
             fetcher,

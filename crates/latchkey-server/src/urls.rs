@@ -135,6 +135,7 @@ mod tests {
             proxy_headers: proxy,
             dev_mode: true,
             max_body_size: crate::DEFAULT_BODY_LIMIT,
+            limits: crate::Limits::off(),
         }
     }
 

@@ -57,6 +57,20 @@ pub struct Opts {
     /// Largest request body accepted, in bytes; larger ones get 413 [default: 65536]
     #[arg(long, env = "LATCHKEY_MAX_REQUEST_SIZE")]
     pub max_request_size: Option<usize>,
+    /// Anonymous registrations per address per window; more get 429 (0: no limit) [default: 20]
+    #[arg(long, env = "LATCHKEY_ANONYMOUS_REGISTRATION_LIMIT")]
+    pub anonymous_registration_limit: Option<u32>,
+    /// Failed registration or initial access token attempts per address per window; more get
+    /// 429 (0: no limit) [default: 10]
+    #[arg(long, env = "LATCHKEY_FAILED_TOKEN_LIMIT")]
+    pub failed_token_limit: Option<u32>,
+    /// Length of the rate-limit window, in seconds [default: 60]
+    #[arg(long, env = "LATCHKEY_RATE_LIMIT_WINDOW")]
+    pub rate_limit_window: Option<u64>,
+    /// Largest request head (request line and headers), in bytes; larger ones get 431
+    /// (0: no limit beyond the HTTP server's own) [default: 16384]
+    #[arg(long, env = "LATCHKEY_MAX_HEADER_SIZE")]
+    pub max_header_size: Option<usize>,
     /// TOML configuration file [default: ./latchkey.toml if present]
     #[arg(long, env = "LATCHKEY_CONFIG_FILE")]
     #[serde(skip)]
@@ -87,7 +101,11 @@ impl Opts {
             proxy_headers,
             log_format,
             key_file,
-            max_request_size
+            max_request_size,
+            anonymous_registration_limit,
+            failed_token_limit,
+            rate_limit_window,
+            max_header_size
         );
         Ok(self)
     }
@@ -115,6 +133,7 @@ pub struct Config {
     pub log_format: LogFormat,
     pub key: KeySource,
     pub max_request_size: usize,
+    pub limits: latchkey_server::Limits,
 }
 
 pub const DEV_DATA_DIR: &str = "data";
@@ -154,6 +173,12 @@ impl Config {
                 "--db-url {db_url:?}: use sqlite://PATH or postgres://…"
             ));
         }
+        let o_limits = (
+            o.anonymous_registration_limit,
+            o.failed_token_limit,
+            o.rate_limit_window,
+            o.max_header_size,
+        );
         let key = match (master_key_env, o.key_file) {
             (Some(k), None) => KeySource::Env(k),
             (_, Some(path)) => KeySource::File {
@@ -186,8 +211,27 @@ impl Config {
                 Some(n) => n,
                 None => latchkey_server::DEFAULT_BODY_LIMIT,
             },
+            limits: limits(&o_limits)?,
         })
     }
+}
+
+/// The abuse limits from (anonymous, failed tokens, window seconds, header bytes).
+fn limits(
+    &(anonymous, failed, window, header): &(Option<u32>, Option<u32>, Option<u64>, Option<usize>),
+) -> Result<latchkey_server::Limits, String> {
+    use latchkey_server::Limits;
+    let window = match window {
+        Some(0) => return Err("--rate-limit-window must be at least 1 second".into()),
+        Some(s) => std::time::Duration::from_secs(s),
+        None => Limits::DEFAULT_WINDOW,
+    };
+    Ok(Limits {
+        anonymous_registrations: anonymous.unwrap_or(Limits::DEFAULT_ANONYMOUS_REGISTRATIONS),
+        failed_tokens: failed.unwrap_or(Limits::DEFAULT_FAILED_TOKENS),
+        window,
+        max_header_bytes: header.unwrap_or(Limits::DEFAULT_MAX_HEADER_BYTES),
+    })
 }
 
 /// `/` → `""`; `auth/` → `/auth`.
@@ -276,5 +320,33 @@ mod tests {
         let dev = Config::validate(Opts::default(), true, None).unwrap();
         assert_eq!(dev.db_url, "sqlite://data/latchkey.db");
         assert_eq!(dev.http_host.to_string(), "127.0.0.1");
+        assert_eq!(dev.limits, latchkey_server::Limits::default());
+    }
+
+    #[test]
+    fn limits_are_configurable_and_zero_disables() {
+        let o = Opts {
+            anonymous_registration_limit: Some(0),
+            failed_token_limit: Some(3),
+            rate_limit_window: Some(5),
+            max_header_size: Some(0),
+            ..Default::default()
+        };
+        let c = Config::validate(o, true, None).unwrap();
+        assert_eq!(c.limits.anonymous_registrations, 0);
+        assert_eq!(c.limits.failed_tokens, 3);
+        assert_eq!(c.limits.window.as_secs(), 5);
+        assert_eq!(c.limits.max_header_bytes, 0);
+        let o = Opts {
+            rate_limit_window: Some(0),
+            ..Default::default()
+        };
+        assert!(
+            Config::validate(o, true, None)
+                .unwrap_err()
+                .contains("--rate-limit-window")
+        );
+        let file: Opts = toml::from_str("anonymous-registration-limit = 7").unwrap();
+        assert_eq!(file.anonymous_registration_limit, Some(7));
     }
 }

@@ -127,6 +127,8 @@ pub fn routes() -> Router<SharedState> {
             &format!("{R}/default-default-client-scopes/{{id}}"),
             put(scopes::add_default).delete(scopes::remove_default),
         )
+        // Not a slip: Keycloak's `removeDefaultOptionalClientScope` calls
+        // `removeDefaultDefaultClientScope` too; either DELETE takes the scope out of the set.
         .route(
             &format!("{R}/default-optional-client-scopes/{{id}}"),
             put(scopes::add_optional).delete(scopes::remove_default),

@@ -18,8 +18,14 @@ use crate::extract::{KcJson, query_bool};
 use crate::state::{SharedState, now_millis};
 use crate::urls::BaseUrl;
 
+/// Keycloak's brief representation; absent members are omitted, never `null` (Jackson's
+/// NON_NULL, as everywhere else in the API).
 fn brief(rep: &RealmRep) -> serde_json::Value {
-    json!({"id": rep.id, "realm": rep.realm, "displayName": rep.display_name, "enabled": rep.enabled})
+    let mut v = json!({"id": rep.id, "realm": rep.realm, "displayName": rep.display_name, "enabled": rep.enabled});
+    if let Some(o) = v.as_object_mut() {
+        o.retain(|_, v| !v.is_null());
+    }
+    v
 }
 
 pub async fn list(

@@ -78,7 +78,8 @@ pub async fn create(
         ip: ip.as_deref(),
         provider: PROVIDER,
     };
-    let result = match authenticate(&state, &realm, &headers, Op::Create, None).await {
+    let result = match authenticate(&state, &realm, &headers, Op::Create, None, ip.as_deref()).await
+    {
         Err(e) => audit.outcome(Op::Create, None, None, Err(e)).await,
         Ok(caller) => {
             let req = RegRequest {
@@ -304,6 +305,7 @@ pub async fn install(
     State(state): State<SharedState>,
     base: BaseUrl,
     Path((realm_name, client_id)): Path<(String, String)>,
+    ClientAddr(ip): ClientAddr,
     headers: HeaderMap,
 ) -> Response {
     let realm = match realm_or_404(&state, &realm_name).await {
@@ -321,7 +323,15 @@ pub async fn install(
         && headers.get(header::AUTHORIZATION).is_none();
     if !basic_ok
         && !public_ok
-        && let Err(e) = authenticate(&state, &realm, &headers, Op::View, client.as_ref()).await
+        && let Err(e) = authenticate(
+            &state,
+            &realm,
+            &headers,
+            Op::View,
+            client.as_ref(),
+            ip.as_deref(),
+        )
+        .await
     {
         return e.into_response();
     }

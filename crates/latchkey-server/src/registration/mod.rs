@@ -124,6 +124,8 @@ pub struct RegError {
     pub description: String,
     /// The policy that refused, for the event.
     pub policy: Option<String>,
+    /// A rate limit refused (429): how long until the caller may retry.
+    pub retry_after: Option<std::time::Duration>,
 }
 
 impl RegError {
@@ -137,6 +139,19 @@ impl RegError {
             error,
             description: description.into(),
             policy: None,
+            retry_after: None,
+        }
+    }
+
+    /// SPEC §10: 429 with `Retry-After`.
+    pub fn too_many(wait: std::time::Duration, description: impl Into<String>) -> Self {
+        RegError {
+            retry_after: Some(wait),
+            ..RegError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_requests",
+                description,
+            )
         }
     }
 
@@ -193,6 +208,9 @@ impl From<StoreError> for RegError {
 
 impl IntoResponse for RegError {
     fn into_response(self) -> Response {
+        if let Some(wait) = self.retry_after {
+            return crate::limits::too_many_requests(wait, &self.description);
+        }
         let mut resp = (
             self.status,
             axum::Json(json!({"error": self.error, "error_description": self.description})),
@@ -229,8 +247,51 @@ pub const AUTHENTICATED_SWITCH: &str = "clientRegistrationAuthenticatedEnabled";
 pub const POLICIES_SWITCH: &str = "clientRegistrationPoliciesEnabled";
 
 /// Decides who the caller is for `op` on `client` (the path's client, when it exists),
-/// following SPEC §5's table and Keycloak's error texts.
+/// following SPEC §5's table and Keycloak's error texts. The caller's address `ip` is
+/// rate-limited (SPEC §10): anonymous registrations as they come, registration and initial
+/// access tokens when they fail.
 pub async fn authenticate(
+    state: &SharedState,
+    realm: &RealmRecord,
+    headers: &HeaderMap,
+    op: Op,
+    client: Option<&ClientRecord>,
+    ip: Option<&str>,
+) -> Result<Caller, RegError> {
+    let key = crate::limits::address_key(ip);
+    let key = key.as_str();
+    match bearer_token(headers) {
+        None if op == Op::Create && switch(realm, ANONYMOUS_SWITCH) => {
+            state.anonymous_registrations.hit(key).map_err(|wait| {
+                RegError::too_many(
+                    wait,
+                    "too many anonymous registrations from this address; retry later",
+                )
+            })?;
+        }
+        Some(token) if !looks_like_jwt(token) => {
+            state.failed_tokens.check(key).map_err(|wait| {
+                RegError::too_many(
+                    wait,
+                    "too many failed token attempts from this address; retry later",
+                )
+            })?;
+            let result = identify(state, realm, headers, op, client).await;
+            if result
+                .as_ref()
+                .is_err_and(|e| e.status == StatusCode::UNAUTHORIZED)
+            {
+                state.failed_tokens.count(key);
+            }
+            return result;
+        }
+        _ => {}
+    }
+    identify(state, realm, headers, op, client).await
+}
+
+/// `authenticate` without the rate limits.
+async fn identify(
     state: &SharedState,
     realm: &RealmRecord,
     headers: &HeaderMap,
@@ -434,7 +495,7 @@ pub async fn open(
         .store
         .client_by_client_id(&realm.id, client_id)
         .await?;
-    match authenticate(state, realm, headers, op, client.as_ref()).await {
+    match authenticate(state, realm, headers, op, client.as_ref(), audit.ip).await {
         Ok(caller) => client.map(|c| (c, caller)).ok_or_else(RegError::not_found),
         Err(e) => audit.outcome(op, Some(client_id), None, Err(e)).await,
     }

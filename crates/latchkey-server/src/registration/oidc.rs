@@ -185,7 +185,8 @@ pub async fn create(
         provider: PROVIDER,
     };
     let origin = allowed_origin(&state, &realm, &headers).await;
-    let result = match authenticate(&state, &realm, &headers, Op::Create, None).await {
+    let result = match authenticate(&state, &realm, &headers, Op::Create, None, ip.as_deref()).await
+    {
         Err(e) => audit.outcome(Op::Create, None, None, Err(e)).await,
         Ok(caller) => {
             let req = RegRequest {

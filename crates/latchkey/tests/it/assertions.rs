@@ -204,3 +204,70 @@ async fn private_key_jwt_with_a_jwks_uri() {
     .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
 }
+
+/// Issue 8 part 6 at the endpoint: a `jwks_uri` that redirects (here to the server that
+/// does hold the keys) or names a private address is never followed or fetched; the client
+/// cannot authenticate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_jwks_uri_is_not_followed_through_redirects_nor_to_private_addresses() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    let app = TestApp::new(crate::support::Backend::Sqlite).await.unwrap();
+    let generated = keys::generate(Alg::Es256).unwrap();
+    let key = SigningKey::from_pkcs8(generated.kid.clone(), Alg::Es256, &generated.pkcs8).unwrap();
+    let jwks = json!({"keys": [generated.public_jwk]});
+    let key_hits = Arc::new(AtomicUsize::new(0));
+    let hits = key_hits.clone();
+    let doc = axum::Router::new()
+        .route(
+            "/jwks",
+            axum::routing::get(move || {
+                let jwks = jwks.clone();
+                hits.fetch_add(1, Ordering::SeqCst);
+                async move { axum::Json(jwks) }
+            }),
+        )
+        .route(
+            "/moved",
+            axum::routing::get(|| async { axum::response::Redirect::temporary("/jwks") }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, doc).await;
+    });
+    for uri in [
+        format!("http://{addr}/moved"),
+        "https://169.254.169.254/latest/jwks".to_string(),
+        "https://10.1.2.3/jwks".to_string(),
+        "https://[fd00::1]/jwks".to_string(),
+    ] {
+        let reg = register(&app, json!({"grant_types": ["client_credentials"], "token_endpoint_auth_method": "private_key_jwt",
+            "jwks_uri": uri, "token_endpoint_auth_signing_alg": "ES256"})).await;
+        let id = reg["client_id"].as_str().expect("registered");
+        let r = token_with(
+            &app,
+            &latchkey_core::jwt::sign(&key, &claims(id, ISSUER, 60, &format!("j-{id}"))).unwrap(),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{uri}: {}", r.text);
+        assert_eq!(r.body["error"], "invalid_client", "{uri}");
+    }
+    assert_eq!(
+        key_hits.load(Ordering::SeqCst),
+        0,
+        "the keys behind the redirect were never fetched"
+    );
+    // Control: the same registration with the keys' own URL authenticates.
+    let reg = register(&app, json!({"grant_types": ["client_credentials"], "token_endpoint_auth_method": "private_key_jwt",
+        "jwks_uri": format!("http://{addr}/jwks"), "token_endpoint_auth_signing_alg": "ES256"})).await;
+    let id = reg["client_id"].as_str().unwrap();
+    let r = token_with(
+        &app,
+        &latchkey_core::jwt::sign(&key, &claims(id, ISSUER, 60, "j-control")).unwrap(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(key_hits.load(Ordering::SeqCst), 1);
+}

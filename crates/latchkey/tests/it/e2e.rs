@@ -319,3 +319,95 @@ fn flags_beat_environment_beat_the_config_file() {
 }
 
 // Two nodes on one PostgreSQL (max-clients and the other racing invariants): racing.rs.
+
+/// The abuse limits through the real binary: a flag (`--anonymous-registration-limit`) and
+/// an environment variable (`LATCHKEY_MAX_HEADER_SIZE`) reach the server; 429 with
+/// `Retry-After`, 431 and 413 come back as JSON over a real connection.
+#[tokio::test]
+async fn abuse_limits_over_a_real_connection() {
+    let server = Server::start(
+        &[
+            "start-dev",
+            "--http-port",
+            "0",
+            "--anonymous-registration-limit",
+            "2",
+        ],
+        &[
+            ("LATCHKEY_BOOTSTRAP_ADMIN_USERNAME", "admin"),
+            ("LATCHKEY_BOOTSTRAP_ADMIN_PASSWORD", "e2e-pass"),
+            ("LATCHKEY_MAX_HEADER_SIZE", "4096"),
+        ],
+    );
+    let base = server.base.clone();
+    latchkey_server::fetch::install_default_tls_provider();
+    let http = reqwest::Client::new();
+    let tok: Value = http
+        .post(format!(
+            "{base}/realms/master/protocol/openid-connect/token"
+        ))
+        .form(&[
+            ("grant_type", "password"),
+            ("client_id", "admin-cli"),
+            ("username", "admin"),
+            ("password", "e2e-pass"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let admin = tok["access_token"].as_str().unwrap().to_string();
+    let r = http
+        .put(format!("{base}/admin/realms/master"))
+        .bearer_auth(&admin)
+        .json(&serde_json::json!({"attributes": {"clientRegistrationAnonymousEnabled": "true", "clientRegistrationPoliciesEnabled": "false"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let register = || {
+        http.post(format!(
+            "{base}/realms/master/clients-registrations/openid-connect"
+        ))
+        .json(&serde_json::json!({"redirect_uris": ["https://app.example/cb"]}))
+        .send()
+    };
+    for _ in 0..2 {
+        assert_eq!(register().await.unwrap().status(), 201);
+    }
+    let r = register().await.unwrap();
+    assert_eq!(r.status(), 429);
+    let wait: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&wait), "{wait}");
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"], "too_many_requests");
+
+    let r = http
+        .get(format!(
+            "{base}/realms/master/.well-known/openid-configuration"
+        ))
+        .header("x-padding", "a".repeat(5000))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 431);
+    assert_eq!(r.json::<Value>().await.unwrap()["error"], "invalid_request");
+
+    let r = http
+        .post(format!("{base}/admin/realms"))
+        .bearer_auth(&admin)
+        .header("content-type", "application/json")
+        .body(format!("{{\"realm\": \"{}\"}}", "x".repeat(70_000)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+    assert_eq!(r.json::<Value>().await.unwrap()["error"], "invalid_request");
+    server.stop();
+}

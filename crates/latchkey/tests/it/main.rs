@@ -16,6 +16,7 @@ mod discovery;
 mod e2e;
 mod introspect;
 mod isolation;
+mod limits;
 mod node;
 mod outbound;
 mod policies;

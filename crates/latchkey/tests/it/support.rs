@@ -13,7 +13,7 @@ use latchkey_core::crypto::{SecretBox, random_token};
 use latchkey_core::realm_setup::BootstrapAdmin;
 use latchkey_core::store::Store;
 use latchkey_server::bootstrap::bootstrap_master;
-use latchkey_server::{AppState, ServerSettings};
+use latchkey_server::{AppState, Limits, ServerSettings};
 use latchkey_store::SqlStore;
 use serde_json::Value;
 use tower::ServiceExt;
@@ -171,6 +171,16 @@ impl TestApp {
         relative_path: &str,
         dev_mode: bool,
     ) -> Option<TestApp> {
+        Self::with_limits(backend, relative_path, dev_mode, Limits::off()).await
+    }
+
+    /// As `with_settings`, with the given abuse limits (off everywhere else).
+    pub async fn with_limits(
+        backend: Backend,
+        relative_path: &str,
+        dev_mode: bool,
+        limits: Limits,
+    ) -> Option<TestApp> {
         let (store, db) = store(backend).await?;
         let sealer = Arc::new(SecretBox::new(&[9u8; 32]).expect("key"));
         bootstrap_master(
@@ -189,6 +199,7 @@ impl TestApp {
             proxy_headers: None,
             dev_mode,
             max_body_size: latchkey_server::DEFAULT_BODY_LIMIT,
+            limits,
         };
         let dyn_store: Arc<dyn Store> = store.clone();
         let state = Arc::new(AppState::new(dyn_store, sealer, settings));
