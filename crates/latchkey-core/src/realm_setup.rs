@@ -140,8 +140,10 @@ pub fn new_realm(
         let hashing = admin
             .filter(|_| name == MASTER_REALM)
             .map(|a| scope.spawn(move || hash_password(&a.password)));
-        let generated: Result<Vec<_>, _> =
-            Alg::ALL.iter().map(|alg| keys::generate(*alg)).collect();
+        let generated: Result<Vec<_>, _> = Alg::ALL
+            .iter()
+            .map(|alg| keys::generate_quickly(*alg))
+            .collect();
         let hash = hashing.map(|h| {
             h.join()
                 .unwrap_or(Err(crate::crypto::CryptoError::Password))
