@@ -211,6 +211,17 @@ pub struct EventRecord {
     pub details: std::collections::BTreeMap<String, String>,
 }
 
+/// The time range, order and page of an event list (events and admin events alike).
+#[derive(Debug, Clone, Default)]
+pub struct EventWindow {
+    pub date_from: Option<Millis>,
+    pub date_to: Option<Millis>,
+    pub first: i64,
+    pub max: i64,
+    /// oldest first instead of newest first
+    pub ascending: bool,
+}
+
 /// Filters of `GET /admin/realms/{r}/events`.
 #[derive(Debug, Clone, Default)]
 pub struct EventQuery {
@@ -218,12 +229,7 @@ pub struct EventQuery {
     pub client_id: Option<String>,
     pub user_id: Option<String>,
     pub ip_address: Option<String>,
-    pub date_from: Option<Millis>,
-    pub date_to: Option<Millis>,
-    pub first: i64,
-    pub max: i64,
-    /// oldest first instead of newest first
-    pub ascending: bool,
+    pub window: EventWindow,
 }
 
 /// A change made through the admin API (Keycloak's `AdminEventRepresentation`).
@@ -260,12 +266,7 @@ pub struct AdminEventQuery {
     pub ip_address: Option<String>,
     /// `*` matches any run of characters.
     pub resource_path: Option<String>,
-    pub date_from: Option<Millis>,
-    pub date_to: Option<Millis>,
-    pub first: i64,
-    pub max: i64,
-    /// oldest first instead of newest first
-    pub ascending: bool,
+    pub window: EventWindow,
 }
 
 /// Filters of `GET /admin/realms/{r}/users`. Service-account users never match, as in

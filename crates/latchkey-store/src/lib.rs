@@ -324,6 +324,77 @@ fn admin_event_row(row: &AnyRow) -> StoreResult<AdminEventRecord> {
 const ADMIN_EVENT_COLUMNS: &str = "id, realm_id, time, operation_type, resource_type, resource_path, \
      auth_realm_id, auth_client_id, auth_user_id, ip_address, representation";
 
+/// An event list's query: `WHERE realm_id = $1`, then one condition per filter given, the
+/// time window, order and page.
+struct EventFilter {
+    sql: String,
+    args: Vec<String>,
+}
+
+impl EventFilter {
+    fn new(select: &str) -> EventFilter {
+        EventFilter {
+            sql: format!("{select} WHERE realm_id = $1"),
+            args: Vec::new(),
+        }
+    }
+
+    /// Appends `condition` followed by the next parameter, bound to `value`.
+    fn arg(&mut self, condition: &str, value: String) {
+        self.args.push(value);
+        self.sql
+            .push_str(&format!("{condition}${}", self.args.len() + 1));
+    }
+
+    fn equals(&mut self, column: &str, value: &Option<String>) {
+        if let Some(v) = value {
+            self.arg(&format!(" AND {column} = "), v.clone());
+        }
+    }
+
+    fn any_of(&mut self, column: &str, values: &[String]) {
+        if values.is_empty() {
+            return;
+        }
+        let mut list = Vec::new();
+        for v in values {
+            self.args.push(v.clone());
+            list.push(format!("${}", self.args.len() + 1));
+        }
+        self.sql
+            .push_str(&format!(" AND {column} IN ({})", list.join(", ")));
+    }
+
+    async fn fetch(
+        mut self,
+        pool: &AnyPool,
+        realm_id: &str,
+        w: &EventWindow,
+    ) -> StoreResult<Vec<AnyRow>> {
+        if let Some(from) = w.date_from {
+            self.sql.push_str(&format!(" AND time >= {from}"));
+        }
+        if let Some(to) = w.date_to {
+            self.sql.push_str(&format!(" AND time <= {to}"));
+        }
+        self.sql.push_str(if w.ascending {
+            " ORDER BY time ASC, id"
+        } else {
+            " ORDER BY time DESC, id"
+        });
+        self.sql.push_str(&format!(
+            " LIMIT {} OFFSET {}",
+            w.max.max(0),
+            w.first.max(0)
+        ));
+        let mut query = sqlx::query(&self.sql).bind(realm_id);
+        for a in self.args {
+            query = query.bind(a);
+        }
+        query.fetch_all(pool).await.map_err(backend_err)
+    }
+}
+
 /// A `LIKE` pattern from a path where `*` matches anything (`\` escapes the rest).
 fn like_pattern(path: &str) -> String {
     let mut out = String::with_capacity(path.len());
@@ -1606,49 +1677,14 @@ impl Store for SqlStore {
     }
 
     async fn list_events(&self, realm_id: &str, q: &EventQuery) -> StoreResult<Vec<EventRecord>> {
-        let mut sql = String::from(
-            "SELECT id, realm_id, time, type, client_id, user_id, ip_address, error, details FROM events WHERE realm_id = $1",
+        let mut f = EventFilter::new(
+            "SELECT id, realm_id, time, type, client_id, user_id, ip_address, error, details FROM events",
         );
-        let mut args: Vec<String> = Vec::new();
-        if !q.types.is_empty() {
-            let mut list = Vec::new();
-            for t in &q.types {
-                args.push(t.clone());
-                list.push(format!("${}", args.len() + 1));
-            }
-            sql.push_str(&format!(" AND type IN ({})", list.join(", ")));
-        }
-        for (column, value) in [
-            ("client_id", &q.client_id),
-            ("user_id", &q.user_id),
-            ("ip_address", &q.ip_address),
-        ] {
-            if let Some(v) = value {
-                args.push(v.clone());
-                sql.push_str(&format!(" AND {column} = ${}", args.len() + 1));
-            }
-        }
-        if let Some(from) = q.date_from {
-            sql.push_str(&format!(" AND time >= {from}"));
-        }
-        if let Some(to) = q.date_to {
-            sql.push_str(&format!(" AND time <= {to}"));
-        }
-        sql.push_str(if q.ascending {
-            " ORDER BY time ASC, id"
-        } else {
-            " ORDER BY time DESC, id"
-        });
-        sql.push_str(&format!(
-            " LIMIT {} OFFSET {}",
-            q.max.max(0),
-            q.first.max(0)
-        ));
-        let mut query = sqlx::query(&sql).bind(realm_id);
-        for a in args {
-            query = query.bind(a);
-        }
-        let rows = query.fetch_all(&self.pool).await.map_err(backend_err)?;
+        f.any_of("type", &q.types);
+        f.equals("client_id", &q.client_id);
+        f.equals("user_id", &q.user_id);
+        f.equals("ip_address", &q.ip_address);
+        let rows = f.fetch(&self.pool, realm_id, &q.window).await?;
         rows.iter().map(event_row).collect()
     }
 
@@ -1688,61 +1724,18 @@ impl Store for SqlStore {
         realm_id: &str,
         q: &AdminEventQuery,
     ) -> StoreResult<Vec<AdminEventRecord>> {
-        let mut sql = format!("SELECT {ADMIN_EVENT_COLUMNS} FROM admin_events WHERE realm_id = $1");
-        let mut args: Vec<String> = Vec::new();
-        for (column, values) in [
-            ("operation_type", &q.operation_types),
-            ("resource_type", &q.resource_types),
-        ] {
-            if values.is_empty() {
-                continue;
-            }
-            let mut list = Vec::new();
-            for v in values {
-                args.push(v.clone());
-                list.push(format!("${}", args.len() + 1));
-            }
-            sql.push_str(&format!(" AND {column} IN ({})", list.join(", ")));
-        }
-        for (column, value) in [
-            ("auth_realm_id", &q.auth_realm_id),
-            ("auth_client_id", &q.auth_client_id),
-            ("auth_user_id", &q.auth_user_id),
-            ("ip_address", &q.ip_address),
-        ] {
-            if let Some(v) = value {
-                args.push(v.clone());
-                sql.push_str(&format!(" AND {column} = ${}", args.len() + 1));
-            }
-        }
+        let mut f = EventFilter::new(&format!("SELECT {ADMIN_EVENT_COLUMNS} FROM admin_events"));
+        f.any_of("operation_type", &q.operation_types);
+        f.any_of("resource_type", &q.resource_types);
+        f.equals("auth_realm_id", &q.auth_realm_id);
+        f.equals("auth_client_id", &q.auth_client_id);
+        f.equals("auth_user_id", &q.auth_user_id);
+        f.equals("ip_address", &q.ip_address);
         if let Some(path) = &q.resource_path {
-            args.push(like_pattern(path));
-            sql.push_str(&format!(
-                " AND resource_path LIKE ${} ESCAPE '\\'",
-                args.len() + 1
-            ));
+            f.arg(" AND resource_path LIKE ", like_pattern(path));
+            f.sql.push_str(" ESCAPE '\\'");
         }
-        if let Some(from) = q.date_from {
-            sql.push_str(&format!(" AND time >= {from}"));
-        }
-        if let Some(to) = q.date_to {
-            sql.push_str(&format!(" AND time <= {to}"));
-        }
-        sql.push_str(if q.ascending {
-            " ORDER BY time ASC, id"
-        } else {
-            " ORDER BY time DESC, id"
-        });
-        sql.push_str(&format!(
-            " LIMIT {} OFFSET {}",
-            q.max.max(0),
-            q.first.max(0)
-        ));
-        let mut query = sqlx::query(&sql).bind(realm_id);
-        for a in args {
-            query = query.bind(a);
-        }
-        let rows = query.fetch_all(&self.pool).await.map_err(backend_err)?;
+        let rows = f.fetch(&self.pool, realm_id, &q.window).await?;
         rows.iter().map(admin_event_row).collect()
     }
 

@@ -20,7 +20,7 @@ use latchkey_core::store::{AdminEventQuery, AdminEventRecord, RealmRecord};
 use serde_json::{Value, json};
 
 use super::AdminAuth;
-use super::events::parse_date;
+use super::events::{new_window, window_param};
 use crate::error::AdminError;
 use crate::state::{SharedState, now_millis};
 
@@ -274,14 +274,13 @@ pub fn parse_query(raw: Option<&str>) -> Result<AdminEventQuery, AdminError> {
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw.unwrap_or(""))
         .map_err(|_| AdminError::BadRequest("malformed query".into()))?;
     let mut q = AdminEventQuery {
-        max: 100,
+        window: new_window(),
         ..Default::default()
     };
-    let number = |name: &str, v: &str| {
-        v.parse::<i64>()
-            .map_err(|_| AdminError::BadRequest(format!("Invalid value for '{name}'")))
-    };
     for (k, v) in pairs {
+        if window_param(&mut q.window, &k, &v)? {
+            continue;
+        }
         match k.as_str() {
             "operationTypes" => q.operation_types.push(v),
             "resourceTypes" => q.resource_types.push(v),
@@ -290,21 +289,6 @@ pub fn parse_query(raw: Option<&str>) -> Result<AdminEventQuery, AdminError> {
             "authUser" => q.auth_user_id = Some(v),
             "authIpAddress" => q.ip_address = Some(v),
             "resourcePath" => q.resource_path = Some(v),
-            "dateFrom" => q.date_from = Some(parse_date("dateFrom", &v, false)?),
-            "dateTo" => q.date_to = Some(parse_date("dateTo", &v, true)?),
-            "first" => q.first = number("first", &v)?,
-            "max" => q.max = number("max", &v)?,
-            "direction" => {
-                q.ascending = match v.as_str() {
-                    "asc" => true,
-                    "desc" => false,
-                    _ => {
-                        return Err(AdminError::BadRequest(
-                            "Invalid value for 'direction'".into(),
-                        ));
-                    }
-                }
-            }
             _ => {}
         }
     }

@@ -3,7 +3,7 @@
 use axum::extract::{Path, RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use latchkey_core::roles::Right;
-use latchkey_core::store::{EventQuery, EventRecord};
+use latchkey_core::store::{EventQuery, EventRecord, EventWindow};
 use serde_json::{Value, json};
 
 use super::AdminAuth;
@@ -69,6 +69,46 @@ pub(crate) fn parse_date(name: &str, value: &str, end_of_day: bool) -> Result<i6
     })
 }
 
+/// Keycloak's default page: 100 events, newest first.
+pub(crate) fn new_window() -> EventWindow {
+    EventWindow {
+        max: 100,
+        ..Default::default()
+    }
+}
+
+/// Reads one of the parameters every event list shares (`dateFrom`, `dateTo`, `first`,
+/// `max`, `direction`) into `w`; false for any other parameter.
+pub(crate) fn window_param(
+    w: &mut EventWindow,
+    key: &str,
+    value: &str,
+) -> Result<bool, AdminError> {
+    let number = |v: &str| {
+        v.parse::<i64>()
+            .map_err(|_| AdminError::BadRequest(format!("Invalid value for '{key}'")))
+    };
+    match key {
+        "dateFrom" => w.date_from = Some(parse_date(key, value, false)?),
+        "dateTo" => w.date_to = Some(parse_date(key, value, true)?),
+        "first" => w.first = number(value)?,
+        "max" => w.max = number(value)?,
+        "direction" => {
+            w.ascending = match value {
+                "asc" => true,
+                "desc" => false,
+                _ => {
+                    return Err(AdminError::BadRequest(
+                        "Invalid value for 'direction'".into(),
+                    ));
+                }
+            }
+        }
+        _ => return Ok(false),
+    }
+    Ok(true)
+}
+
 pub async fn list(
     State(state): State<SharedState>,
     auth: AdminAuth,
@@ -79,38 +119,18 @@ pub async fn list(
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw.as_deref().unwrap_or(""))
         .map_err(|_| AdminError::BadRequest("malformed query".into()))?;
     let mut q = EventQuery {
-        max: 100,
+        window: new_window(),
         ..Default::default()
     };
     for (k, v) in pairs {
+        if window_param(&mut q.window, &k, &v)? {
+            continue;
+        }
         match k.as_str() {
             "type" => q.types.push(v),
             "client" => q.client_id = Some(v),
             "user" => q.user_id = Some(v),
             "ipAddress" => q.ip_address = Some(v),
-            "dateFrom" => q.date_from = Some(parse_date("dateFrom", &v, false)?),
-            "dateTo" => q.date_to = Some(parse_date("dateTo", &v, true)?),
-            "first" => {
-                q.first = v
-                    .parse()
-                    .map_err(|_| AdminError::BadRequest("Invalid value for 'first'".into()))?
-            }
-            "max" => {
-                q.max = v
-                    .parse()
-                    .map_err(|_| AdminError::BadRequest("Invalid value for 'max'".into()))?
-            }
-            "direction" => {
-                q.ascending = match v.as_str() {
-                    "asc" => true,
-                    "desc" => false,
-                    _ => {
-                        return Err(AdminError::BadRequest(
-                            "Invalid value for 'direction'".into(),
-                        ));
-                    }
-                }
-            }
             _ => {}
         }
     }

@@ -7,7 +7,7 @@ use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use latchkey_core::registration::convert::{REGISTRATION_AUTH_ATTRIBUTE, to_metadata};
 use latchkey_core::roles::Right;
-use latchkey_core::store::{ClientQuery, ClientRecord, EventQuery};
+use latchkey_core::store::{ClientQuery, ClientRecord, EventQuery, EventWindow};
 use serde_json::{Value, json};
 
 use super::page::{self, Page, Tab, button_form};
@@ -205,8 +205,11 @@ async fn render_detail(
             &EventQuery {
                 types: vec!["CLIENT_REGISTER".into()],
                 client_id: Some(client.client_id.clone()),
-                max: 1,
-                ascending: true,
+                window: EventWindow {
+                    max: 1,
+                    ascending: true,
+                    ..Default::default()
+                },
                 ..Default::default()
             },
         )
