@@ -1,6 +1,5 @@
 //! End to end: the real binary on a free port, over real HTTP.
 
-use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -41,36 +40,7 @@ impl Server {
         cmd.env_remove("LATCHKEY_HOSTNAME")
             .env_remove("LATCHKEY_DB_URL")
             .env("LATCHKEY_LOG_FORMAT", "text");
-        let mut child = cmd.spawn().expect("spawn latchkey");
-        let stderr = child.stderr.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let mut seen = Vec::new();
-        let base = loop {
-            let line = rx
-                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-                .unwrap_or_else(|_| {
-                    let _ = child.kill();
-                    panic!(
-                        "latchkey did not report listening; output:\n{}",
-                        seen.join("\n")
-                    )
-                });
-            if let Some(rest) = line.split("listening on ").nth(1) {
-                break rest
-                    .split_whitespace()
-                    .next()
-                    .unwrap()
-                    .trim_end_matches('/')
-                    .to_string();
-            }
-            seen.push(line);
-        };
+        let (child, base) = crate::node::spawn_until_listening(&mut cmd, Duration::from_secs(30));
         Server {
             child,
             base,

@@ -88,37 +88,8 @@ impl Node {
         for (k, v) in &self.env {
             cmd.env(k, v);
         }
-        let mut child = cmd.spawn().expect("spawn latchkey");
-        let stderr = child.stderr.take().expect("stderr");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            // Keeps draining after the line is found so the child never blocks on stderr.
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let mut seen = Vec::new();
-        self.base = loop {
-            let Ok(line) = rx.recv_timeout(deadline.saturating_duration_since(Instant::now()))
-            else {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!(
-                    "latchkey did not report listening; output:\n{}",
-                    seen.join("\n")
-                );
-            };
-            if let Some(rest) = line.split("listening on ").nth(1) {
-                break rest
-                    .split_whitespace()
-                    .next()
-                    .expect("address")
-                    .trim_end_matches('/')
-                    .to_string();
-            }
-            seen.push(line);
-        };
+        let (child, base) = spawn_until_listening(&mut cmd, Duration::from_secs(60));
+        self.base = base;
         self.child = Some(child);
     }
 
@@ -174,6 +145,42 @@ impl Drop for Node {
 }
 
 /// A fresh master key for a group of nodes.
+/// Spawns `cmd` (a `latchkey` command with stderr piped) and waits up to `limit` for its
+/// "listening on" line; returns the child and its base URL. Panics with the output seen if
+/// the line never comes. stderr keeps being drained so the child never blocks on it.
+pub fn spawn_until_listening(cmd: &mut Command, limit: Duration) -> (Child, String) {
+    let mut child = cmd.spawn().expect("spawn latchkey");
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let deadline = Instant::now() + limit;
+    let mut seen = Vec::new();
+    loop {
+        let Ok(line) = rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) else {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "latchkey did not report listening; output:\n{}",
+                seen.join("\n")
+            );
+        };
+        if let Some(rest) = line.split("listening on ").nth(1) {
+            let base = rest
+                .split_whitespace()
+                .next()
+                .expect("address")
+                .trim_end_matches('/')
+                .to_string();
+            return (child, base);
+        }
+        seen.push(line);
+    }
+}
+
 pub fn master_key() -> String {
     latchkey_core::crypto::SecretBox::generate_encoded()
 }
