@@ -469,7 +469,79 @@ async fn cached_reads_follow_writes(app: &TestApp) {
     raw.close().await;
 }
 
+/// A client's event is written in the client's own transaction: when the event cannot be
+/// stored, the client is not stored either (and the other way round).
+async fn a_clients_event_is_stored_with_it(app: &TestApp) {
+    let s = app.store.as_ref();
+    s.create_realm(bundle("ev")).await.unwrap();
+    let r = s.realm_by_name("ev").await.unwrap().unwrap();
+    let mk = |client_id: &str| {
+        let rep = latchkey_core::rep::ClientRep {
+            client_id: Some(client_id.into()),
+            ..Default::default()
+        };
+        ClientBundle {
+            client: new_client(&r.id, rep, &ScopeDefaults::default(), &sealer(), 0)
+                .unwrap()
+                .record,
+            service_account: None,
+        }
+    };
+    let event = |id: &str, client_id: &str| EventRecord {
+        id: id.into(),
+        realm_id: r.id.clone(),
+        time: 1,
+        kind: "CLIENT_REGISTER".into(),
+        client_id: Some(client_id.into()),
+        user_id: None,
+        ip_address: None,
+        error: None,
+        details: Default::default(),
+    };
+    let with = |e: EventRecord| WriteGuard {
+        event: Some(e),
+        ..Default::default()
+    };
+    s.create_client(mk("kept"), &with(event("e1", "kept")))
+        .await
+        .unwrap();
+    // The event's id is taken: its insert fails, and with it the whole registration.
+    assert!(
+        s.create_client(mk("lost"), &with(event("e1", "lost")))
+            .await
+            .is_err()
+    );
+    assert!(
+        s.client_by_client_id(&r.id, "lost")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let events = s
+        .list_events(
+            &r.id,
+            &EventQuery {
+                window: EventWindow {
+                    max: 10,
+                    ..Default::default()
+                },
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].client_id.as_deref(), Some("kept"));
+    assert!(
+        s.client_by_client_id(&r.id, "kept")
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
 crate::on_both_backends!(
+    a_clients_event_is_stored_with_it,
     cached_reads_follow_writes,
     expired_state_is_swept,
     realm_bundles_are_atomic,
