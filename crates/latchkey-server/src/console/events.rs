@@ -30,45 +30,31 @@ pub async fn list(c: Console, Path(realm): Path<String>, q: QueryMap) -> Respons
     if q.get("kind").map(String::as_str) == Some("admin") {
         return admin_list(c, realm, q).await;
     }
-    let get = |k: &str| q.get(k).map(|v| v.trim().to_string()).unwrap_or_default();
-    let (kind, client, from, to) = (get("type"), get("client"), get("dateFrom"), get("dateTo"));
-    let page_no: i64 = get("page").parse().unwrap_or(0i64).max(0);
-    let mut pairs: Vec<(&str, String)> = Vec::new();
-    for (k, v) in [
-        ("type", &kind),
-        ("client", &client),
-        ("dateFrom", &from),
-        ("dateTo", &to),
-    ] {
-        if !v.is_empty() {
-            pairs.push((k, v.clone()));
-        }
-    }
-    pairs.push(("first", (page_no * PAGE).to_string()));
-    // One more than a page: is there a next page?
-    pairs.push(("max", (PAGE + 1).to_string()));
-    let raw = serde_urlencoded::to_string(&pairs).unwrap_or_default();
-    let answer = json_of(
-        api::list(
-            axum::extract::State(c.state.clone()),
-            c.auth.clone(),
-            Path(realm.clone()),
-            RawQuery(Some(raw)),
-        )
-        .await,
+    let filters = Filters::read(
+        &q,
+        &[
+            ("type", "type"),
+            ("client", "client"),
+            ("dateFrom", "dateFrom"),
+            ("dateTo", "dateTo"),
+        ],
+    );
+    let (kind, client, from, to) = (
+        filters.value("type"),
+        filters.value("client"),
+        filters.value("dateFrom"),
+        filters.value("dateTo"),
+    );
+    let answer = api::list(
+        axum::extract::State(c.state.clone()),
+        c.auth.clone(),
+        Path(realm.clone()),
+        RawQuery(Some(filters.api_query())),
     )
     .await;
-    let (events, error, status) = match answer {
-        Ok((_, v)) => (v, None, StatusCode::OK),
-        Err(e) => {
-            let (status, message) = describe(e);
-            if status != StatusCode::BAD_REQUEST {
-                return c.error_page(crate::error::AdminError::Described(
-                    status, "error", message,
-                ));
-            }
-            (Value::Array(vec![]), Some(message), status)
-        }
+    let (events, error, status) = match answer_or_field_error(&c, answer).await {
+        Ok(a) => a,
+        Err(page) => return page,
     };
     let err_for = |field: &str| error.as_deref().filter(|m| m.contains(field));
     let list = events.as_array().cloned().unwrap_or_default();
@@ -103,24 +89,7 @@ pub async fn list(c: Console, Path(realm): Path<String>, q: QueryMap) -> Respons
         rows = "<tr><td colspan=\"6\" class=\"muted\">No events match.</td></tr>".into();
     }
     let base = c.realm_url(&realm, "/events");
-    let link = |p: i64| {
-        let qs = serde_urlencoded::to_string([
-            ("type", kind.as_str()),
-            ("client", client.as_str()),
-            ("dateFrom", from.as_str()),
-            ("dateTo", to.as_str()),
-            ("page", &p.to_string()),
-        ])
-        .unwrap_or_default();
-        escape(&format!("{base}?{qs}"))
-    };
-    let mut pager = String::new();
-    if page_no > 0 {
-        pager.push_str(&format!("<a href=\"{}\">← Newer</a>", link(page_no - 1)));
-    }
-    if list.len() as i64 > PAGE {
-        pager.push_str(&format!("<a href=\"{}\">Older →</a>", link(page_no + 1)));
-    }
+    let pager = filters.pager(&base, &[], list.len());
     let options: String = std::iter::once(String::from("<option value=\"\">All types</option>"))
         .chain(TYPES.iter().map(|t| {
             format!(
@@ -147,9 +116,9 @@ pub async fn list(c: Console, Path(realm): Path<String>, q: QueryMap) -> Respons
          <nav class=\"pager\" aria-label=\"Pages\">{pager}</nav>",
         tabs = kind_tabs(&c, &realm, false),
         base_e = escape(&base),
-        client_e = escape(&client),
-        from_e = escape(&from),
-        to_e = escape(&to),
+        client_e = escape(client),
+        from_e = escape(from),
+        to_e = escape(to),
         from_a = invalid_attrs("ev-from", err_for("dateFrom")),
         from_err = field_error("ev-from", err_for("dateFrom")),
         to_a = invalid_attrs("ev-to", err_for("dateTo")),
@@ -159,6 +128,94 @@ pub async fn list(c: Console, Path(realm): Path<String>, q: QueryMap) -> Respons
         .status(status)
         .body(body)
         .render()
+}
+
+/// The filters of an event listing: each form field (trimmed, empty = unset) under the
+/// admin API's name for it, and the page shown.
+struct Filters {
+    fields: Vec<(&'static str, &'static str, String)>,
+    page_no: i64,
+}
+
+impl Filters {
+    fn read(q: &QueryMap, names: &[(&'static str, &'static str)]) -> Filters {
+        let get = |k: &str| q.get(k).map(|v| v.trim().to_string()).unwrap_or_default();
+        Filters {
+            fields: names
+                .iter()
+                .map(|(form, api)| (*form, *api, get(form)))
+                .collect(),
+            page_no: get("page").parse().unwrap_or(0i64).max(0),
+        }
+    }
+
+    fn value(&self, form: &str) -> &str {
+        self.fields
+            .iter()
+            .find(|(f, _, _)| *f == form)
+            .map(|(_, _, v)| v.as_str())
+            .unwrap_or("")
+    }
+
+    /// The admin API query for this page: one more event than a page, to know whether
+    /// there is a next one.
+    fn api_query(&self) -> String {
+        let mut pairs: Vec<(&str, String)> = self
+            .fields
+            .iter()
+            .filter(|(_, _, v)| !v.is_empty())
+            .map(|(_, api, v)| (*api, v.clone()))
+            .collect();
+        pairs.push(("first", (self.page_no * PAGE).to_string()));
+        pairs.push(("max", (PAGE + 1).to_string()));
+        serde_urlencoded::to_string(&pairs).unwrap_or_default()
+    }
+
+    /// Links to the newer and older pages, keeping the filters (`fixed` pairs first).
+    fn pager(&self, base: &str, fixed: &[(&str, &str)], fetched: usize) -> String {
+        let link = |p: i64| {
+            let mut pairs: Vec<(&str, String)> =
+                fixed.iter().map(|(k, v)| (*k, v.to_string())).collect();
+            pairs.extend(self.fields.iter().map(|(form, _, v)| (*form, v.clone())));
+            pairs.push(("page", p.to_string()));
+            let qs = serde_urlencoded::to_string(&pairs).unwrap_or_default();
+            escape(&format!("{base}?{qs}"))
+        };
+        let mut pager = String::new();
+        if self.page_no > 0 {
+            pager.push_str(&format!(
+                "<a href=\"{}\">← Newer</a>",
+                link(self.page_no - 1)
+            ));
+        }
+        if fetched as i64 > PAGE {
+            pager.push_str(&format!(
+                "<a href=\"{}\">Older →</a>",
+                link(self.page_no + 1)
+            ));
+        }
+        pager
+    }
+}
+
+/// The admin API's answer to a listing: the events, or, for a 400 (a bad filter), none and
+/// the message to show beside the form; any other refusal is a page of its own.
+async fn answer_or_field_error(
+    c: &Console,
+    answer: Result<Response, crate::error::AdminError>,
+) -> Result<(Value, Option<String>, StatusCode), Response> {
+    match json_of(answer).await {
+        Ok((_, v)) => Ok((v, None, StatusCode::OK)),
+        Err(e) => {
+            let (status, message) = describe(e);
+            if status != StatusCode::BAD_REQUEST {
+                return Err(c.error_page(crate::error::AdminError::Described(
+                    status, "error", message,
+                )));
+            }
+            Ok((Value::Array(vec![]), Some(message), status))
+        }
+    }
 }
 
 fn kind_tabs(c: &Console, realm: &str, admin: bool) -> String {
@@ -181,49 +238,31 @@ async fn admin_list(c: Console, realm_name: String, q: QueryMap) -> Response {
         Ok(r) => r,
         Err(resp) => return resp,
     };
-    let get = |k: &str| q.get(k).map(|v| v.trim().to_string()).unwrap_or_default();
-    let (operation, resource, from, to) = (
-        get("operationType"),
-        get("resourceType"),
-        get("dateFrom"),
-        get("dateTo"),
+    let filters = Filters::read(
+        &q,
+        &[
+            ("operationType", "operationTypes"),
+            ("resourceType", "resourceTypes"),
+            ("dateFrom", "dateFrom"),
+            ("dateTo", "dateTo"),
+        ],
     );
-    let page_no: i64 = get("page").parse().unwrap_or(0i64).max(0);
-    let mut pairs: Vec<(&str, String)> = Vec::new();
-    for (k, v) in [
-        ("operationTypes", &operation),
-        ("resourceTypes", &resource),
-        ("dateFrom", &from),
-        ("dateTo", &to),
-    ] {
-        if !v.is_empty() {
-            pairs.push((k, v.clone()));
-        }
-    }
-    pairs.push(("first", (page_no * PAGE).to_string()));
-    pairs.push(("max", (PAGE + 1).to_string()));
-    let raw = serde_urlencoded::to_string(&pairs).unwrap_or_default();
-    let answer = json_of(
-        audit::list(
-            axum::extract::State(c.state.clone()),
-            c.auth.clone(),
-            Path(realm.name.clone()),
-            RawQuery(Some(raw)),
-        )
-        .await,
+    let (operation, resource, from, to) = (
+        filters.value("operationType"),
+        filters.value("resourceType"),
+        filters.value("dateFrom"),
+        filters.value("dateTo"),
+    );
+    let answer = audit::list(
+        axum::extract::State(c.state.clone()),
+        c.auth.clone(),
+        Path(realm.name.clone()),
+        RawQuery(Some(filters.api_query())),
     )
     .await;
-    let (events, error, status) = match answer {
-        Ok((_, v)) => (v, None, StatusCode::OK),
-        Err(e) => {
-            let (status, message) = describe(e);
-            if status != StatusCode::BAD_REQUEST {
-                return c.error_page(crate::error::AdminError::Described(
-                    status, "error", message,
-                ));
-            }
-            (Value::Array(vec![]), Some(message), status)
-        }
+    let (events, error, status) = match answer_or_field_error(&c, answer).await {
+        Ok(a) => a,
+        Err(page) => return page,
     };
     let err_for = |field: &str| error.as_deref().filter(|m| m.contains(field));
     let list = events.as_array().cloned().unwrap_or_default();
@@ -274,25 +313,7 @@ async fn admin_list(c: Console, realm_name: String, q: QueryMap) -> Response {
         rows = "<tr><td colspan=\"7\" class=\"muted\">No admin events match.</td></tr>".into();
     }
     let base = c.realm_url(&realm.name, "/events");
-    let link = |p: i64| {
-        let qs = serde_urlencoded::to_string([
-            ("kind", "admin"),
-            ("operationType", operation.as_str()),
-            ("resourceType", resource.as_str()),
-            ("dateFrom", from.as_str()),
-            ("dateTo", to.as_str()),
-            ("page", &p.to_string()),
-        ])
-        .unwrap_or_default();
-        escape(&format!("{base}?{qs}"))
-    };
-    let mut pager = String::new();
-    if page_no > 0 {
-        pager.push_str(&format!("<a href=\"{}\">← Newer</a>", link(page_no - 1)));
-    }
-    if list.len() as i64 > PAGE {
-        pager.push_str(&format!("<a href=\"{}\">Older →</a>", link(page_no + 1)));
-    }
+    let pager = filters.pager(&base, &[("kind", "admin")], list.len());
     let options: String =
         std::iter::once(String::from("<option value=\"\">All operations</option>"))
             .chain(OPERATIONS.iter().map(|t| {
@@ -341,9 +362,9 @@ async fn admin_list(c: Console, realm_name: String, q: QueryMap) -> Response {
          <nav class=\"pager\" aria-label=\"Pages\">{pager}</nav>",
         tabs = kind_tabs(&c, &realm.name, true),
         base_e = escape(&base),
-        resource_e = escape(&resource),
-        from_e = escape(&from),
-        to_e = escape(&to),
+        resource_e = escape(resource),
+        from_e = escape(from),
+        to_e = escape(to),
         from_a = invalid_attrs("ae-from", err_for("dateFrom")),
         from_err = field_error("ae-from", err_for("dateFrom")),
         to_a = invalid_attrs("ae-to", err_for("dateTo")),
