@@ -305,13 +305,7 @@ async fn crash_safety(backend: Backend) {
         .unwrap();
     let mut remaining = Vec::new();
     for ((_, id), (count, prefix)) in iats.iter().zip(IAT_COUNTS.into_iter().zip(PREFIXES)) {
-        let left = list
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|t| t["id"] == id.as_str())
-            .map(|t| t["remainingCount"].as_i64().unwrap())
-            .unwrap_or(0);
+        let left = crate::support::remaining_count(list.as_array().unwrap(), id).unwrap_or(0);
         let used = found.keys().filter(|n| n.starts_with(prefix)).count() as i64;
         if left != count - used {
             violations.push(format!(

@@ -122,13 +122,7 @@ async fn initial_access_counts(c: &mut Cluster) {
                 None,
             )
             .await;
-        let left = list
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|t| t["id"] == id.as_str())
-            .map(|t| t["remainingCount"].as_i64().unwrap())
-            .unwrap_or(0);
+        let left = crate::support::remaining_count(list.as_array().unwrap(), &id).unwrap_or(0);
         c.check(
             left == 0,
             format!("initial access token round {round}: {left} left"),

@@ -241,11 +241,7 @@ async fn list_iats(app: &TestApp, admin: &str) -> Vec<Value> {
 }
 
 async fn remaining(app: &TestApp, admin: &str, id: &str) -> Option<i64> {
-    list_iats(app, admin)
-        .await
-        .iter()
-        .find(|t| t["id"] == id)
-        .map(|t| t["remainingCount"].as_i64().unwrap())
+    crate::support::remaining_count(&list_iats(app, admin).await, id)
 }
 
 /// The `realm-management` client's role representations, by name.

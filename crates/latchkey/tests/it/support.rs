@@ -431,3 +431,10 @@ macro_rules! on_both_backends {
         }
     };
 }
+
+/// The `remainingCount` of initial access token `id` in the admin API's list of them.
+pub fn remaining_count(list: &[Value], id: &str) -> Option<i64> {
+    list.iter()
+        .find(|t| t["id"] == id)
+        .map(|t| t["remainingCount"].as_i64().expect("remainingCount"))
+}
