@@ -227,7 +227,12 @@ test('an initial access token is shown once and registers a client', async () =>
   // The copy button (the console's only script, allowed by its hash in the CSP).
   await page.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin: server.baseUrl });
   await page.click('[data-copy=new-token-value]');
-  assert.equal((await page.textContent('[data-copy=new-token-value]')).trim(), 'Copied');
+  // The label changes once the clipboard's promise settles, a moment after the click.
+  await page.waitForFunction(
+    () => document.querySelector('[data-copy=new-token-value]').textContent.trim() === 'Copied',
+    null,
+    { timeout: 5000 },
+  );
   assert.equal(await page.evaluate(() => navigator.clipboard.readText()), token);
   await shot('14-initial-access-token');
 
