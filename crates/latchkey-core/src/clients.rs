@@ -3,7 +3,7 @@
 //! secrets, and service-account users.
 
 use crate::Millis;
-use crate::crypto::{SecretBox, new_uuid, random_token};
+use crate::crypto::{SecretBox, new_row_id, random_token};
 use crate::rep::{ClientRep, StringMap, UserRep};
 use crate::store::{ClientRecord, UserRecord};
 
@@ -60,7 +60,7 @@ pub fn new_client(
     let id = match rep.id.take().filter(|s| !s.is_empty()) {
         Some(id) if id.len() > 36 => return Err(ClientError::BadId),
         Some(id) => id,
-        None => new_uuid(),
+        None => new_row_id(),
     };
     // Keycloak runs the OIDC protocol defaults only when `protocol` was sent: the client
     // is then public with direct grants unless it says otherwise.
@@ -136,7 +136,7 @@ pub fn new_client(
 /// The user `service-account-<clientId>` that carries a service account's roles.
 pub fn service_account_user(client: &ClientRecord, now: Millis) -> UserRecord {
     let username = format!("{SERVICE_ACCOUNT_PREFIX}{}", client.client_id).to_lowercase();
-    let id = new_uuid();
+    let id = new_row_id();
     UserRecord {
         id: id.clone(),
         realm_id: client.realm_id.clone(),

@@ -383,6 +383,8 @@ pub trait Store: Send + Sync + 'static {
 
     async fn create_initial_access(&self, token: &InitialAccessRecord) -> StoreResult<()>;
     async fn list_initial_access(&self, realm_id: &str) -> StoreResult<Vec<InitialAccessRecord>>;
+    /// May be served from a cache whose `remaining` lags behind the uses spent: the count
+    /// that decides is the one `create_client` decrements under its `WriteGuard`.
     async fn initial_access_by_hash(&self, hash: &str) -> StoreResult<Option<InitialAccessRecord>>;
     /// Deleting an unknown id is not an error (Keycloak answers 204).
     async fn delete_initial_access(&self, realm_id: &str, id: &str) -> StoreResult<()>;

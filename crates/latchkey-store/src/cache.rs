@@ -24,7 +24,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use latchkey_core::store::{
-    ClientRecord, ComponentRecord, RealmRecord, RoleRecord, ScopeRecord, Shared, UserRecord,
+    ClientRecord, ComponentRecord, InitialAccessRecord, RealmRecord, RoleRecord, ScopeRecord,
+    Shared, UserRecord,
 };
 
 /// How long an entry is trusted without an invalidation.
@@ -44,6 +45,9 @@ pub enum Section {
     Roles(String),
     Scopes(String),
     Components(String),
+    /// initial access tokens (their remaining counts are not kept current: see
+    /// `Key::InitialAccess`)
+    InitialAccess(String),
 }
 
 impl Section {
@@ -55,6 +59,7 @@ impl Section {
             Section::Roles(r) => format!("roles {r}"),
             Section::Scopes(r) => format!("scopes {r}"),
             Section::Components(r) => format!("components {r}"),
+            Section::InitialAccess(r) => format!("initial-access {r}"),
         }
     }
 
@@ -68,6 +73,7 @@ impl Section {
             "roles" => Section::Roles(realm),
             "scopes" => Section::Scopes(realm),
             "components" => Section::Components(realm),
+            "initial-access" => Section::InitialAccess(realm),
             _ => Section::All,
         }
     }
@@ -102,6 +108,8 @@ struct Entries {
     per_realm: HashMap<String, RealmEntries>,
     /// user id → role ids (user ids are unique across realms)
     user_roles: HashMap<String, Timed<Shared<String>>>,
+    /// token hash → initial access token (hashes are unique across realms)
+    initial_access: HashMap<String, Timed<InitialAccessRecord>>,
 }
 
 pub struct Cache {
@@ -122,6 +130,11 @@ pub enum Key<'a> {
     Roles(&'a str),
     Components(&'a str),
     UserRoles(&'a str),
+    /// An initial access token by hash. Its `remaining` is as read, not kept current:
+    /// spending a use does not invalidate it, since the count that decides is the one
+    /// the creating transaction decrements under a lock. A refusal for a used-up token
+    /// invalidates, so the next attempt is refused before reaching the writer.
+    InitialAccess(&'a str),
 }
 
 /// A value of one of the cached kinds.
@@ -134,6 +147,7 @@ pub enum Value {
     Roles(Shared<RoleRecord>),
     Components(Shared<ComponentRecord>),
     UserRoles(Shared<String>),
+    InitialAccess(InitialAccessRecord),
 }
 
 fn put_bounded<T>(map: &mut HashMap<String, Timed<T>>, key: &str, value: T) {
@@ -212,6 +226,7 @@ impl Cache {
                 .fresh()
                 .map(Value::Components),
             Key::UserRoles(u) => e.user_roles.get(u)?.fresh().map(Value::UserRoles),
+            Key::InitialAccess(h) => e.initial_access.get(h)?.fresh().map(Value::InitialAccess),
         }
     }
 
@@ -229,6 +244,9 @@ impl Cache {
         match (key, value) {
             (Key::Realm(name), Value::Realm(v)) => put_bounded(&mut e.realms, name, v),
             (Key::UserRoles(u), Value::UserRoles(v)) => put_bounded(&mut e.user_roles, u, v),
+            (Key::InitialAccess(h), Value::InitialAccess(v)) => {
+                put_bounded(&mut e.initial_access, h, v)
+            }
             (Key::ClientByClientId(r, id), Value::Client(v)) => {
                 put_bounded(&mut realm_entries(&mut e, r).clients_by_client_id, id, v)
             }
@@ -262,6 +280,10 @@ impl Cache {
                 *e = Entries::default();
                 return;
             }
+            Section::InitialAccess(r) => {
+                e.initial_access.retain(|_, t| &t.value.realm_id != r);
+                return;
+            }
             Section::Clients(r)
             | Section::Users(r)
             | Section::Roles(r)
@@ -292,7 +314,7 @@ impl Cache {
                 r.default_scopes = None;
             }
             Section::Components(_) => r.components = None,
-            Section::All => {}
+            Section::All | Section::InitialAccess(_) => {}
         }
     }
 

@@ -4,6 +4,8 @@
 //! chosen once, from the URL, at start-up.
 
 pub mod cache;
+pub mod creates;
+mod rows;
 mod schema;
 
 use std::str::FromStr;
@@ -18,6 +20,8 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::cache::{Cache, Key, Section};
+use crate::creates::Creates;
+use crate::rows::{DefaultScope, UserRole, insert_rows};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 
@@ -47,6 +51,8 @@ pub struct SqlStore {
     writer: AnyPool,
     backend: Backend,
     cache: Arc<Cache>,
+    /// Client creation's group commit (`creates`).
+    creates: Creates,
 }
 
 /// The PostgreSQL channel on which nodes tell each other what they changed.
@@ -161,11 +167,13 @@ impl SqlStore {
         if backend == Backend::Postgres {
             listen(url.clone(), Arc::downgrade(&cache));
         }
+        let creates = Creates::start(writer.clone(), cache.clone(), backend);
         let store = SqlStore {
             pool,
             writer,
             backend,
             cache,
+            creates,
         };
         // Nodes starting together on one PostgreSQL can collide creating the migrations
         // table itself (a catalog unique violation); the loser retries and finds it.
@@ -185,6 +193,11 @@ impl SqlStore {
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// How client creations were grouped into transactions (`creates`).
+    pub fn creation_stats(&self) -> &creates::Stats {
+        self.creates.stats()
     }
 
     async fn migrate(&self) -> StoreResult<()> {
@@ -280,29 +293,6 @@ fn event_row(row: &AnyRow) -> StoreResult<EventRecord> {
         error: get(row, "error")?,
         details: from_doc(row, "details")?,
     })
-}
-
-async fn insert_event<'c, E: sqlx::Executor<'c, Database = sqlx::Any>>(
-    executor: E,
-    e: &EventRecord,
-) -> StoreResult<()> {
-    sqlx::query(
-        "INSERT INTO events (id, realm_id, time, type, client_id, user_id, ip_address, error, details) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-    )
-    .bind(&e.id)
-    .bind(&e.realm_id)
-    .bind(e.time)
-    .bind(&e.kind)
-    .bind(e.client_id.clone())
-    .bind(e.user_id.clone())
-    .bind(e.ip_address.clone())
-    .bind(e.error.clone())
-    .bind(to_doc(&e.details)?)
-    .execute(executor)
-    .await
-    .map(|_| ())
-    .map_err(backend_err)
 }
 
 fn admin_event_row(row: &AnyRow) -> StoreResult<AdminEventRecord> {
@@ -467,112 +457,32 @@ const ROLE_SELECT: &str = "SELECT r.id, r.realm_id, r.client, r.name, r.doc, c.c
 
 type Tx<'a> = sqlx::Transaction<'a, sqlx::Any>;
 
-async fn insert_client(tx: &mut Tx<'_>, c: &ClientRecord) -> StoreResult<()> {
-    sqlx::query(
-        "INSERT INTO clients (id, realm_id, client_id, doc, secret_sealed, rat_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(&c.id)
-    .bind(&c.realm_id)
-    .bind(&c.client_id)
-    .bind(to_doc(&c.rep)?)
-    .bind(c.secret_sealed.clone())
-    .bind(c.rat_hash.clone())
-    .bind(c.created_at)
-    .execute(&mut **tx)
-    .await
-    .map_err(write_err("clientId"))?;
-    Ok(())
-}
-
-async fn insert_user(tx: &mut Tx<'_>, u: &UserRecord) -> StoreResult<()> {
-    sqlx::query(
-        "INSERT INTO users (id, realm_id, username, email, first_name, last_name, doc, password_hash, service_account_client, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-    )
-    .bind(&u.id)
-    .bind(&u.realm_id)
-    .bind(&u.username)
-    .bind(u.email.clone())
-    .bind(u.rep.first_name.clone())
-    .bind(u.rep.last_name.clone())
-    .bind(to_doc(&u.rep)?)
-    .bind(u.password_hash.clone())
-    .bind(u.service_account_client.clone())
-    .bind(u.created_at)
-    .execute(&mut **tx)
-    .await
-    .map_err(write_err("username"))?;
-    Ok(())
-}
-
-async fn insert_role(tx: &mut Tx<'_>, r: &RoleRecord) -> StoreResult<()> {
-    sqlx::query("INSERT INTO roles (id, realm_id, client, name, doc) VALUES ($1, $2, $3, $4, $5)")
-        .bind(&r.id)
-        .bind(&r.realm_id)
-        .bind(r.client.clone().unwrap_or_default())
-        .bind(&r.name)
-        .bind(to_doc(&r.rep)?)
-        .execute(&mut **tx)
-        .await
-        .map_err(write_err("role"))?;
-    Ok(())
-}
-
+/// Maps a user to roles (an existing mapping is kept).
 async fn insert_user_roles(
-    tx: &mut Tx<'_>,
+    conn: &mut sqlx::AnyConnection,
     realm_id: &str,
     user_id: &str,
     role_ids: &[String],
 ) -> StoreResult<()> {
-    for role_id in role_ids {
-        sqlx::query(
-            "INSERT INTO user_roles (user_id, role_id, realm_id) VALUES ($1, $2, $3) ON CONFLICT (user_id, role_id) DO NOTHING",
-        )
-        .bind(user_id)
-        .bind(role_id)
-        .bind(realm_id)
-        .execute(&mut **tx)
-        .await
-        .map_err(backend_err)?;
-    }
-    Ok(())
-}
-
-async fn insert_scope(tx: &mut Tx<'_>, s: &ScopeRecord) -> StoreResult<()> {
-    sqlx::query("INSERT INTO client_scopes (id, realm_id, name, doc) VALUES ($1, $2, $3, $4)")
-        .bind(&s.id)
-        .bind(&s.realm_id)
-        .bind(&s.name)
-        .bind(to_doc(&s.rep)?)
-        .execute(&mut **tx)
-        .await
-        .map_err(write_err("client scope"))?;
-    Ok(())
-}
-
-async fn insert_component(tx: &mut Tx<'_>, c: &ComponentRecord) -> StoreResult<()> {
-    sqlx::query(
-        "INSERT INTO components (id, realm_id, parent_id, provider_type, provider_id, sub_type, name, config, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-    )
-    .bind(&c.id)
-    .bind(&c.realm_id)
-    .bind(&c.parent_id)
-    .bind(&c.provider_type)
-    .bind(&c.provider_id)
-    .bind(c.sub_type.clone())
-    .bind(&c.name)
-    .bind(to_doc(&c.config)?)
-    .bind(COMPONENT_SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed) as i64 + now_nanos())
-    .execute(&mut **tx)
-    .await
-    .map_err(write_err("component"))?;
-    Ok(())
+    let rows: Vec<UserRole> = role_ids
+        .iter()
+        .map(|role_id| UserRole {
+            realm_id,
+            user_id,
+            role_id,
+        })
+        .collect();
+    insert_rows(conn, &rows.iter().collect::<Vec<_>>()).await
 }
 
 /// Orders components by creation: wall-clock nanoseconds plus a per-process sequence, so
 /// a bundle inserted within one clock tick keeps its order.
 static COMPONENT_SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// A new component's `created_at`.
+fn component_order() -> i64 {
+    COMPONENT_SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed) as i64 + now_nanos()
+}
 
 fn now_nanos() -> i64 {
     std::time::SystemTime::now()
@@ -683,49 +593,32 @@ impl Store for SqlStore {
                 .execute(&mut *tx)
                 .await
                 .map_err(write_err("realm"))?;
-            for k in &b.keys {
-                sqlx::query(
-                    "INSERT INTO realm_keys (kid, realm_id, alg, private_sealed, public_jwk, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
-                )
-                .bind(&k.kid)
-                .bind(&k.realm_id)
-                .bind(&k.alg)
-                .bind(&k.private_sealed)
-                .bind(to_doc(&k.public_jwk)?)
-                .bind(k.created_at)
-                .execute(&mut *tx)
-                .await
-                .map_err(backend_err)?;
-            }
-            for s in &b.scopes {
-                insert_scope(&mut tx, s).await?;
-            }
-            for (scope_id, default) in &b.default_scopes {
-                sqlx::query(
-                    "INSERT INTO realm_default_scopes (realm_id, scope_id, is_default) VALUES ($1, $2, $3)",
-                )
-                .bind(&realm.id)
-                .bind(scope_id)
-                .bind(i64::from(*default))
-                .execute(&mut *tx)
-                .await
-                .map_err(backend_err)?;
-            }
-            for c in &b.clients {
-                insert_client(&mut tx, c).await?;
-            }
-            for r in &b.roles {
-                insert_role(&mut tx, r).await?;
-            }
-            for u in &b.users {
-                insert_user(&mut tx, u).await?;
-            }
-            for c in &b.components {
-                insert_component(&mut tx, c).await?;
-            }
-            for (user_id, role_id) in &b.user_roles {
-                insert_user_roles(&mut tx, &realm.id, user_id, std::slice::from_ref(role_id)).await?;
-            }
+            insert_rows(&mut tx, &b.keys.iter().collect::<Vec<_>>()).await?;
+            insert_rows(&mut tx, &b.scopes.iter().collect::<Vec<_>>()).await?;
+            let default_scopes: Vec<DefaultScope> = b
+                .default_scopes
+                .iter()
+                .map(|(scope_id, default)| DefaultScope {
+                    realm_id: &realm.id,
+                    scope_id,
+                    default: *default,
+                })
+                .collect();
+            insert_rows(&mut tx, &default_scopes.iter().collect::<Vec<_>>()).await?;
+            insert_rows(&mut tx, &b.clients.iter().collect::<Vec<_>>()).await?;
+            insert_rows(&mut tx, &b.roles.iter().collect::<Vec<_>>()).await?;
+            insert_rows(&mut tx, &b.users.iter().collect::<Vec<_>>()).await?;
+            insert_rows(&mut tx, &b.components.iter().collect::<Vec<_>>()).await?;
+            let user_roles: Vec<UserRole> = b
+                .user_roles
+                .iter()
+                .map(|(user_id, role_id)| UserRole {
+                    realm_id: &realm.id,
+                    user_id,
+                    role_id,
+                })
+                .collect();
+            insert_rows(&mut tx, &user_roles.iter().collect::<Vec<_>>()).await?;
             tx.commit().await.map_err(backend_err)
         }
         .await;
@@ -884,65 +777,8 @@ impl Store for SqlStore {
     }
 
     async fn create_client(&self, b: ClientBundle, guard: &WriteGuard) -> StoreResult<()> {
-        let sections = [
-            Section::Clients(b.client.realm_id.clone()),
-            Section::Users(b.client.realm_id.clone()),
-        ];
-        let result: StoreResult<()> = async move {
-            let mut tx = self.writer.begin().await.map_err(backend_err)?;
-            if let Some(max) = guard.max_clients {
-                // A no-op write to the realm row first: it takes SQLite's write lock and
-                // PostgreSQL's row lock, so creators in this realm queue here, on every node,
-                // and the count below cannot go stale before the insert commits.
-                exec(
-                    &mut tx,
-                    "UPDATE realms SET name = name WHERE id = $1",
-                    &[&b.client.realm_id],
-                )
-                .await?;
-                let row = sqlx::query("SELECT COUNT(*) AS n FROM clients WHERE realm_id = $1")
-                    .bind(&b.client.realm_id)
-                    .fetch_one(&mut *tx)
-                    .await
-                    .map_err(backend_err)?;
-                if get::<i64>(&row, "n")? >= max {
-                    return Err(StoreError::Precondition {
-                        failed: Guarded::MaxClients,
-                    });
-                }
-            }
-            if let Some(hash) = &guard.initial_access_token {
-                // The decrement is the first write, so the transaction holds the write lock
-                // from here on (SQLite) or the row lock (PostgreSQL): concurrent users of one
-                // token queue here and the count never goes below zero.
-                let n = sqlx::query(
-                    "UPDATE initial_access_tokens SET remaining = remaining - 1 \
-                     WHERE token_hash = $1 AND remaining > 0 AND (expiration = 0 OR created_at + expiration > $2)",
-                )
-                .bind(hash)
-                .bind(guard.now_secs)
-                .execute(&mut *tx)
-                .await
-                .map_err(backend_err)?;
-                if n.rows_affected() == 0 {
-                    return Err(StoreError::Precondition {
-                        failed: Guarded::InitialAccessToken,
-                    });
-                }
-            }
-            insert_client(&mut tx, &b.client).await?;
-            if let Some((user, roles)) = &b.service_account {
-                insert_user(&mut tx, user).await?;
-                insert_user_roles(&mut tx, &user.realm_id, &user.id, roles).await?;
-            }
-            if let Some(e) = &guard.event {
-                insert_event(&mut *tx, e).await?;
-            }
-            tx.commit().await.map_err(backend_err)
-        }
-        .await;
-        self.changed(&sections, &result).await;
-        result
+        // Invalidation and notification happen in the creating task, before the answer.
+        self.creates.create(b, guard.clone()).await
     }
 
     async fn update_client(&self, b: ClientBundle, guard: &WriteGuard) -> StoreResult<()> {
@@ -997,7 +833,7 @@ impl Store for SqlStore {
                 return Err(StoreError::NotFound);
             }
             if let Some((user, roles)) = &b.service_account {
-                insert_user(&mut tx, user).await?;
+                insert_rows(&mut tx, &[user]).await?;
                 insert_user_roles(&mut tx, &user.realm_id, &user.id, roles).await?;
             }
             tx.commit().await.map_err(backend_err)
@@ -1135,7 +971,7 @@ impl Store for SqlStore {
         let sections = [Section::Users(user.realm_id.clone())];
         let result: StoreResult<()> = async move {
             let mut tx = self.writer.begin().await.map_err(backend_err)?;
-            insert_user(&mut tx, user).await?;
+            insert_rows(&mut tx, &[user]).await?;
             insert_user_roles(&mut tx, &user.realm_id, &user.id, role_ids).await?;
             tx.commit().await.map_err(backend_err)
         }
@@ -1261,7 +1097,7 @@ impl Store for SqlStore {
         let sections = [Section::Roles(role.realm_id.clone())];
         let result: StoreResult<()> = async move {
             let mut tx = self.writer.begin().await.map_err(backend_err)?;
-            insert_role(&mut tx, role).await?;
+            insert_rows(&mut tx, &[role]).await?;
             tx.commit().await.map_err(backend_err)
         }
         .await;
@@ -1404,7 +1240,7 @@ impl Store for SqlStore {
         let sections = [Section::Scopes(scope.realm_id.clone())];
         let result: StoreResult<()> = async move {
             let mut tx = self.writer.begin().await.map_err(backend_err)?;
-            insert_scope(&mut tx, scope).await?;
+            insert_rows(&mut tx, &[scope]).await?;
             tx.commit().await.map_err(backend_err)
         }
         .await;
@@ -1558,24 +1394,40 @@ impl Store for SqlStore {
     }
 
     async fn initial_access_by_hash(&self, hash: &str) -> StoreResult<Option<InitialAccessRecord>> {
-        let row = sqlx::query(&format!(
-            "SELECT {IAT_COLUMNS} FROM initial_access_tokens WHERE token_hash = $1"
-        ))
-        .bind(hash)
-        .fetch_optional(&self.pool)
+        let load = async move {
+            let row = sqlx::query(&format!(
+                "SELECT {IAT_COLUMNS} FROM initial_access_tokens WHERE token_hash = $1"
+            ))
+            .bind(hash)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend_err)?;
+            row.as_ref().map(iat_row).transpose()
+        };
+        self.cached_one(
+            Key::InitialAccess(hash),
+            load,
+            cache::Value::InitialAccess,
+            |v| match v {
+                cache::Value::InitialAccess(t) => Some(t),
+                _ => None,
+            },
+        )
         .await
-        .map_err(backend_err)?;
-        row.as_ref().map(iat_row).transpose()
     }
 
     async fn delete_initial_access(&self, realm_id: &str, id: &str) -> StoreResult<()> {
-        sqlx::query("DELETE FROM initial_access_tokens WHERE realm_id = $1 AND id = $2")
-            .bind(realm_id)
-            .bind(id)
-            .execute(&self.writer)
-            .await
-            .map(|_| ())
-            .map_err(backend_err)
+        let result =
+            sqlx::query("DELETE FROM initial_access_tokens WHERE realm_id = $1 AND id = $2")
+                .bind(realm_id)
+                .bind(id)
+                .execute(&self.writer)
+                .await
+                .map(|_| ())
+                .map_err(backend_err);
+        self.changed(&[Section::InitialAccess(realm_id.into())], &result)
+            .await;
+        result
     }
 
     async fn list_components(&self, realm_id: &str) -> StoreResult<Shared<ComponentRecord>> {
@@ -1609,7 +1461,7 @@ impl Store for SqlStore {
         let sections = [Section::Components(c.realm_id.clone())];
         let result: StoreResult<()> = async move {
             let mut tx = self.writer.begin().await.map_err(backend_err)?;
-            insert_component(&mut tx, c).await?;
+            insert_rows(&mut tx, &[c]).await?;
             tx.commit().await.map_err(backend_err)
         }
         .await;
@@ -1673,7 +1525,8 @@ impl Store for SqlStore {
     }
 
     async fn insert_event(&self, e: &EventRecord) -> StoreResult<()> {
-        insert_event(&self.writer, e).await
+        let mut conn = self.writer.acquire().await.map_err(backend_err)?;
+        insert_rows(&mut conn, &[e]).await
     }
 
     async fn list_events(&self, realm_id: &str, q: &EventQuery) -> StoreResult<Vec<EventRecord>> {
@@ -1978,6 +1831,39 @@ fn listen(url: String, cache: Weak<Cache>) {
     });
 }
 
+/// After a write: drop what it touched here, and (PostgreSQL, if it committed) tell the
+/// other nodes. Invalidating after a failed write too costs a few re-reads and rules out
+/// trusting a write's outcome.
+async fn publish(
+    cache: &Cache,
+    backend: Backend,
+    writer: &AnyPool,
+    sections: &[Section],
+    committed: bool,
+) {
+    for s in sections {
+        cache.invalidate(s);
+    }
+    if backend != Backend::Postgres || !committed {
+        return;
+    }
+    let payload = sections
+        .iter()
+        .map(Section::encode)
+        .collect::<Vec<_>>()
+        .join("\n");
+    // pg_notify inside a sub-select: the Any driver cannot decode its void result.
+    let sent = sqlx::query("SELECT COUNT(*) AS n FROM (SELECT pg_notify($1, $2)) AS t")
+        .bind(CACHE_CHANNEL)
+        .bind(payload)
+        .fetch_one(writer)
+        .await;
+    if let Err(e) = sent {
+        // The other nodes' entries expire within cache::TTL.
+        tracing::warn!(error = %e, "cache: could not notify other nodes");
+    }
+}
+
 impl SqlStore {
     /// A cached read of one row (absent rows are not cached: see `cache`).
     async fn cached_one<T: Clone>(
@@ -2015,31 +1901,16 @@ impl SqlStore {
         Ok(found)
     }
 
-    /// After a write: drop what it touched here, and (PostgreSQL, if it committed) tell
-    /// the other nodes. Invalidating after a failed write too costs a few re-reads and
-    /// rules out trusting a write's outcome.
+    /// After a write: see `publish`.
     async fn changed(&self, sections: &[Section], result: &StoreResult<()>) {
-        for s in sections {
-            self.cache.invalidate(s);
-        }
-        if self.backend != Backend::Postgres || result.is_err() {
-            return;
-        }
-        let payload = sections
-            .iter()
-            .map(Section::encode)
-            .collect::<Vec<_>>()
-            .join("\n");
-        // pg_notify inside a sub-select: the Any driver cannot decode its void result.
-        let sent = sqlx::query("SELECT COUNT(*) AS n FROM (SELECT pg_notify($1, $2)) AS t")
-            .bind(CACHE_CHANNEL)
-            .bind(payload)
-            .fetch_one(&self.writer)
-            .await;
-        if let Err(e) = sent {
-            // The other nodes' entries expire within cache::TTL.
-            tracing::warn!(error = %e, "cache: could not notify other nodes");
-        }
+        publish(
+            &self.cache,
+            self.backend,
+            &self.writer,
+            sections,
+            result.is_ok(),
+        )
+        .await;
     }
 
     async fn user_where(

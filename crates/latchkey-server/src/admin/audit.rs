@@ -14,7 +14,7 @@ use axum::extract::{Path, RawQuery, Request, State};
 use axum::http::{Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use latchkey_core::crypto::new_uuid;
+use latchkey_core::crypto::new_row_id;
 use latchkey_core::roles::Right;
 use latchkey_core::store::{AdminEventQuery, AdminEventRecord, RealmRecord};
 use serde_json::{Value, json};
@@ -231,7 +231,7 @@ pub async fn record_change(
     };
     let details = realm.rep.admin_events_details_enabled == Some(true) && op != "ACTION";
     let event = AdminEventRecord {
-        id: new_uuid(),
+        id: new_row_id(),
         realm_id: realm.id.clone(),
         time: now_millis(),
         operation_type: op.to_string(),

@@ -98,15 +98,29 @@ pub async fn service_account_for(
     {
         return Ok(None);
     }
+    new_service_account(state, realm, client).await
+}
+
+/// `service_account_for` a client being created, which cannot have one yet.
+pub async fn new_service_account(
+    state: &SharedState,
+    realm: &RealmRecord,
+    client: &ClientRecord,
+) -> Result<Option<(latchkey_core::store::UserRecord, Vec<String>)>, AdminError> {
+    if !client.rep.service_accounts() || client.rep.is_public() {
+        return Ok(None);
+    }
     let user = sa_user(client, now_millis());
+    // From the realm's cached roles, not a query.
+    let default_role = default_role_name(&realm.name);
     let default_role = state
         .store
-        .role_by_name(&realm.id, None, &default_role_name(&realm.name))
-        .await?;
-    Ok(Some((
-        user,
-        default_role.into_iter().map(|r| r.id).collect(),
-    )))
+        .all_roles(&realm.id)
+        .await?
+        .iter()
+        .find(|r| r.client.is_none() && r.name == default_role)
+        .map(|r| r.id.clone());
+    Ok(Some((user, default_role.into_iter().collect())))
 }
 
 pub async fn list(
@@ -156,7 +170,7 @@ pub async fn create(
             record.client_id
         )));
     }
-    let service_account = service_account_for(&state, &realm, &record).await?;
+    let service_account = new_service_account(&state, &realm, &record).await?;
     let id = record.id.clone();
     let client_id = record.client_id.clone();
     match state

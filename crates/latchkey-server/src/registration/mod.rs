@@ -13,7 +13,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use latchkey_core::clients::{generate_secret, secret_context};
-use latchkey_core::crypto::{ct_eq, hash_token, new_uuid, random_token};
+use latchkey_core::crypto::{ct_eq, hash_token, new_row_id, random_token};
 use latchkey_core::policies::{self, Action};
 use latchkey_core::realm_setup::REGISTRATION_SWITCHES;
 use latchkey_core::registration::RegistrationError;
@@ -26,7 +26,7 @@ use latchkey_core::store::{
 };
 use serde_json::json;
 
-use crate::admin::clients::service_account_for;
+use crate::admin::clients::{new_service_account, service_account_for};
 use crate::bearer::{BearerError, bearer_token, looks_like_jwt, verify_access_token};
 use crate::routes;
 use crate::state::{SharedState, now_millis};
@@ -433,7 +433,7 @@ impl Audit<'_> {
             details.insert("policies".to_string(), "disabled".to_string());
         }
         EventRecord {
-            id: new_uuid(),
+            id: new_row_id(),
             realm_id: self.realm.id.clone(),
             time: now_millis(),
             kind: match error {
@@ -521,7 +521,7 @@ pub async fn store_new(
         );
     let rat = random_token::<32>();
     client.rat_hash = Some(hash_token(&rat));
-    let service_account = service_account_for(state, realm, client)
+    let service_account = new_service_account(state, realm, client)
         .await
         .map_err(|_| RegError::internal("service account"))?;
     let guard = WriteGuard {

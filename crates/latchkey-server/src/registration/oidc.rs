@@ -6,7 +6,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use latchkey_core::clients::{NewClient, new_client, open_secret};
-use latchkey_core::crypto::{ct_eq, hash_token, new_uuid};
+use latchkey_core::crypto::{ct_eq, hash_token, new_row_id};
 use latchkey_core::registration::convert::{to_client_rep, to_metadata};
 use latchkey_core::registration::metadata::{ClientMetadata, parse_object};
 use latchkey_core::store::{ClientRecord, RealmRecord};
@@ -230,7 +230,7 @@ async fn register(
     if obj.get("client_id").is_some_and(|v| !v.is_null()) {
         return Err(RegError::metadata("Client Identifier included"));
     }
-    let client_id = new_uuid();
+    let client_id = new_row_id();
     let scopes = realm_scopes(state, realm).await?;
     let (meta, rep) = describe(state, &scopes, &obj, &client_id, None).await?;
     let NewClient { mut record, secret } =

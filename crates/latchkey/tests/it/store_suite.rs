@@ -540,8 +540,206 @@ async fn a_clients_event_is_stored_with_it(app: &TestApp) {
     );
 }
 
+/// Group commit (`latchkey-store/src/creates.rs`): creations that arrive together share a
+/// transaction, and each is still decided on its own, in arrival order, exactly as one
+/// after another: an initial access token's count, max-clients, a clientId already taken.
+async fn concurrent_creations_commit_together(app: &TestApp) {
+    let s = app.store.clone();
+    s.create_realm(bundle("gc")).await.unwrap();
+    let r = s.realm_by_name("gc").await.unwrap().unwrap();
+    let iat = InitialAccessRecord {
+        id: new_uuid(),
+        realm_id: r.id.clone(),
+        token_hash: "gc-token".into(),
+        created_at: 0,
+        expiration: 0,
+        count: 30,
+        remaining: 30,
+        web_origins: vec![],
+    };
+    s.create_initial_access(&iat).await.unwrap();
+    let sa_role = offline_access_role(&s, &r.id).await;
+    let role = sa_role.clone();
+    let realm_id = r.id.clone();
+    let mk = move |client_id: &str| {
+        let rep = latchkey_core::rep::ClientRep {
+            client_id: Some(client_id.into()),
+            ..Default::default()
+        };
+        let client = new_client(&realm_id, rep, &ScopeDefaults::default(), &sealer(), 0)
+            .unwrap()
+            .record;
+        let account = latchkey_core::clients::service_account_user(&client, 0);
+        ClientBundle {
+            client,
+            service_account: Some((account, vec![role.clone()])),
+        }
+    };
+    let event = |client_id: &str| EventRecord {
+        id: new_uuid(),
+        realm_id: r.id.clone(),
+        time: 1,
+        kind: "CLIENT_REGISTER".into(),
+        client_id: Some(client_id.into()),
+        user_id: None,
+        ip_address: None,
+        error: None,
+        details: Default::default(),
+    };
+    // Creations start together, once every task is waiting.
+    let run = |jobs: Vec<(ClientBundle, WriteGuard)>| {
+        let gate = Arc::new(tokio::sync::Barrier::new(jobs.len()));
+        let tasks: Vec<_> = jobs
+            .into_iter()
+            .map(|(b, g)| {
+                let (s, gate) = (s.clone(), gate.clone());
+                tokio::spawn(async move {
+                    gate.wait().await;
+                    s.create_client(b, &g).await
+                })
+            })
+            .collect();
+        async move {
+            let mut out = Vec::new();
+            for t in tasks {
+                out.push(t.await.unwrap());
+            }
+            out
+        }
+    };
+    let with_token = |e: EventRecord| WriteGuard {
+        initial_access_token: Some("gc-token".into()),
+        event: Some(e),
+        ..Default::default()
+    };
+
+    // 50 creations with a token good for 30.
+    let (created_before, transactions_before) = s.creation_stats().read();
+    let ids: Vec<String> = (0..50).map(|i| format!("gc-{i}")).collect();
+    let results = run(ids
+        .iter()
+        .map(|id| (mk(id), with_token(event(id))))
+        .collect())
+    .await;
+    let (created, transactions) = s.creation_stats().read();
+    assert_eq!(created - created_before, 50);
+    assert!(
+        transactions - transactions_before < 50,
+        "50 concurrent creations took {} transactions",
+        transactions - transactions_before
+    );
+    let admitted = results.iter().filter(|r| r.is_ok()).count();
+    assert_eq!(admitted, 30, "the token admits exactly its count");
+    for r in results.iter().filter(|r| r.is_err()) {
+        assert!(
+            matches!(
+                r,
+                Err(StoreError::Precondition {
+                    failed: Guarded::InitialAccessToken
+                })
+            ),
+            "{r:?}"
+        );
+    }
+    let left = s.list_initial_access(&r.id).await.unwrap();
+    assert_eq!(left[0].remaining, 0);
+    assert_eq!(
+        s.count_clients(&r.id).await.unwrap(),
+        30 + bundle("x").clients.len() as i64
+    );
+    for (id, result) in ids.iter().zip(&results) {
+        let stored = s.client_by_client_id(&r.id, id).await.unwrap();
+        assert_eq!(stored.is_some(), result.is_ok(), "{id}");
+        if let Some(c) = stored {
+            let account = s.service_account_user(&r.id, &c.id).await.unwrap().unwrap();
+            assert_eq!(
+                s.user_role_ids(&account.id).await.unwrap().as_slice(),
+                std::slice::from_ref(&sa_role)
+            );
+        }
+    }
+    let events = s
+        .list_events(
+            &r.id,
+            &EventQuery {
+                window: EventWindow {
+                    max: 100,
+                    ..Default::default()
+                },
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        events.len(),
+        30,
+        "one event per stored client, none for refusals"
+    );
+
+    // max-clients: the realm holds 30 + its built-in clients; room for 5 more.
+    let limit = s.count_clients(&r.id).await.unwrap() + 5;
+    let results = run((0..10)
+        .map(|i| {
+            let guard = WriteGuard {
+                max_clients: Some(limit),
+                ..Default::default()
+            };
+            (mk(&format!("max-{i}")), guard)
+        })
+        .collect())
+    .await;
+    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 5);
+    assert!(results.iter().filter(|r| r.is_err()).all(|r| matches!(
+        r,
+        Err(StoreError::Precondition {
+            failed: Guarded::MaxClients
+        })
+    )));
+    assert_eq!(s.count_clients(&r.id).await.unwrap(), limit);
+
+    // A clientId taken twice in one batch: one of the two fails, nobody else does.
+    let results = run((0..10)
+        .map(|i| {
+            let id = if i < 2 {
+                "twice".to_string()
+            } else {
+                format!("once-{i}")
+            };
+            (mk(&id), WriteGuard::default())
+        })
+        .collect())
+    .await;
+    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 9);
+    assert!(
+        results
+            .iter()
+            .filter(|r| r.is_err())
+            .all(|r| matches!(r, Err(StoreError::Conflict { .. })))
+    );
+    for i in 2..10 {
+        assert!(
+            s.client_by_client_id(&r.id, &format!("once-{i}"))
+                .await
+                .unwrap()
+                .is_some()
+        );
+    }
+}
+
+async fn offline_access_role(s: &latchkey_store::SqlStore, realm_id: &str) -> String {
+    s.all_roles(realm_id)
+        .await
+        .unwrap()
+        .iter()
+        .find(|role| role.name == "offline_access")
+        .map(|role| role.id.clone())
+        .unwrap()
+}
+
 crate::on_both_backends!(
     a_clients_event_is_stored_with_it,
+    concurrent_creations_commit_together,
     cached_reads_follow_writes,
     expired_state_is_swept,
     realm_bundles_are_atomic,

@@ -1,0 +1,343 @@
+//! Group commit for client creation (registrations and the admin API alike).
+//!
+//! One task per store takes every creation waiting for it and commits them together in
+//! one transaction: the guards (max-clients, initial access token counts) are decided for
+//! each in arrival order under the same locks the single path takes, the rows go in with
+//! one multi-row statement per table (`rows`), and each caller is answered after the
+//! commit, so an acknowledged creation is as durable as before. Under load a batch is
+//! whatever queued while the previous one committed; alone, a creation is a batch of one
+//! and waits for nothing.
+//!
+//! If anything in a batch fails (a `clientId` already taken, a database error), the
+//! batch is rolled back and its creations run again one by one, each in its own
+//! transaction, so one bad request never fails another.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use latchkey_core::store::{ClientBundle, Guarded, StoreError, StoreResult, WriteGuard};
+use sqlx::AnyPool;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::cache::{Cache, Section};
+use crate::rows::{MAX_CHUNK, UserRole, insert_rows};
+use crate::{Backend, backend_err, exec, get, insert_user_roles, publish};
+
+/// The most creations one transaction commits.
+const MAX_BATCH: usize = MAX_CHUNK;
+
+struct Job {
+    bundle: ClientBundle,
+    guard: WriteGuard,
+    done: oneshot::Sender<StoreResult<()>>,
+}
+
+/// The queue in front of the creating task.
+pub(crate) struct Creates {
+    queue: mpsc::UnboundedSender<Job>,
+    stats: Arc<Stats>,
+}
+
+/// How creations were committed, since the store opened.
+#[derive(Debug, Default)]
+pub struct Stats {
+    creations: AtomicU64,
+    transactions: AtomicU64,
+}
+
+impl Stats {
+    /// (creations answered, transactions that committed or tried to)
+    pub fn read(&self) -> (u64, u64) {
+        (
+            self.creations.load(Ordering::Relaxed),
+            self.transactions.load(Ordering::Relaxed),
+        )
+    }
+}
+
+impl Creates {
+    /// Starts the task on the current runtime; it ends when the store is dropped.
+    pub(crate) fn start(writer: AnyPool, cache: Arc<Cache>, backend: Backend) -> Creates {
+        let (queue, jobs) = mpsc::unbounded_channel();
+        let stats = Arc::new(Stats::default());
+        tokio::spawn(run(jobs, writer, cache, backend, stats.clone()));
+        Creates { queue, stats }
+    }
+
+    pub(crate) fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// Creates the bundle's client under `guard`; answers after the commit.
+    pub(crate) async fn create(&self, bundle: ClientBundle, guard: WriteGuard) -> StoreResult<()> {
+        let (done, answer) = oneshot::channel();
+        let stopped = || StoreError::Backend("the client writer has stopped".into());
+        self.queue
+            .send(Job {
+                bundle,
+                guard,
+                done,
+            })
+            .map_err(|_| stopped())?;
+        answer.await.unwrap_or_else(|_| Err(stopped()))
+    }
+}
+
+async fn run(
+    mut queue: mpsc::UnboundedReceiver<Job>,
+    writer: AnyPool,
+    cache: Arc<Cache>,
+    backend: Backend,
+    stats: Arc<Stats>,
+) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let jobs = std::mem::take(&mut batch);
+        let results = commit(&writer, &jobs, &stats).await;
+        stats
+            .creations
+            .fetch_add(jobs.len() as u64, Ordering::Relaxed);
+        let mut sections: Vec<Section> = Vec::new();
+        for (job, result) in jobs.iter().zip(&results) {
+            let realm = &job.bundle.client.realm_id;
+            let mut touched = vec![
+                Section::Clients(realm.clone()),
+                Section::Users(realm.clone()),
+            ];
+            if matches!(
+                result,
+                Err(StoreError::Precondition {
+                    failed: Guarded::InitialAccessToken
+                })
+            ) {
+                // The cached token's count was stale: reread it on the next attempt.
+                touched.push(Section::InitialAccess(realm.clone()));
+            }
+            for s in touched {
+                if !sections.contains(&s) {
+                    sections.push(s);
+                }
+            }
+        }
+        // Before anyone is answered: a caller that reads back what it created sees it.
+        let committed = results.iter().any(Result::is_ok);
+        publish(&cache, backend, &writer, &sections, committed).await;
+        for (job, result) in jobs.into_iter().zip(results) {
+            // A caller that went away no longer needs the answer; its client stays.
+            let _ = job.done.send(result);
+        }
+    }
+}
+
+/// One result per job, in order.
+async fn commit(writer: &AnyPool, jobs: &[Job], stats: &Stats) -> Vec<StoreResult<()>> {
+    if jobs.len() > 1 {
+        stats.transactions.fetch_add(1, Ordering::Relaxed);
+        match create_together(writer, jobs).await {
+            Ok(results) => return results,
+            Err(e) => {
+                tracing::debug!(error = %e, jobs = jobs.len(), "batch failed; creating one by one")
+            }
+        }
+    }
+    let mut results = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        stats.transactions.fetch_add(1, Ordering::Relaxed);
+        results.push(create_one(writer, &job.bundle, &job.guard).await);
+    }
+    results
+}
+
+/// An initial access token as locked in the transaction.
+struct Token {
+    remaining: i64,
+    created_at: i64,
+    expiration: i64,
+}
+
+impl Token {
+    /// The single path's SQL condition, for one job's clock.
+    fn admits(&self, now_secs: i64) -> bool {
+        self.remaining > 0 && (self.expiration == 0 || self.created_at + self.expiration > now_secs)
+    }
+}
+
+/// All jobs in one transaction. `Err` means nothing was written.
+async fn create_together(writer: &AnyPool, jobs: &[Job]) -> StoreResult<Vec<StoreResult<()>>> {
+    let mut tx = writer.begin().await.map_err(backend_err)?;
+    // Locks in one global order (realms, then tokens, each sorted) on every path and node.
+    let mut clients: BTreeMap<&str, i64> = BTreeMap::new();
+    for job in jobs.iter().filter(|j| j.guard.max_clients.is_some()) {
+        clients.insert(&job.bundle.client.realm_id, 0);
+    }
+    for (realm_id, count) in clients.iter_mut() {
+        // The single path's no-op write: creators in this realm queue behind it.
+        exec(
+            &mut tx,
+            "UPDATE realms SET name = name WHERE id = $1",
+            &[realm_id],
+        )
+        .await?;
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM clients WHERE realm_id = $1")
+            .bind(*realm_id)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(backend_err)?;
+        *count = get::<i64>(&row, "n")?;
+    }
+    let mut tokens: BTreeMap<&str, Option<Token>> = BTreeMap::new();
+    for job in jobs {
+        if let Some(hash) = &job.guard.initial_access_token {
+            tokens.insert(hash, None);
+        }
+    }
+    for (hash, token) in tokens.iter_mut() {
+        // A no-op write takes the row's lock and reads what is left under it.
+        let row = sqlx::query(
+            "UPDATE initial_access_tokens SET remaining = remaining WHERE token_hash = $1 \
+             RETURNING remaining, created_at, expiration",
+        )
+        .bind(*hash)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(backend_err)?;
+        if let Some(row) = row {
+            *token = Some(Token {
+                remaining: get(&row, "remaining")?,
+                created_at: get(&row, "created_at")?,
+                expiration: get(&row, "expiration")?,
+            });
+        }
+    }
+
+    // Decide each job in arrival order, as the single path would one after another.
+    let mut results = Vec::with_capacity(jobs.len());
+    let mut spent: BTreeMap<&str, i64> = BTreeMap::new();
+    for job in jobs {
+        let realm_id = job.bundle.client.realm_id.as_str();
+        if let Some(max) = job.guard.max_clients
+            && clients.get(realm_id).is_some_and(|n| *n >= max)
+        {
+            results.push(Err(StoreError::Precondition {
+                failed: Guarded::MaxClients,
+            }));
+            continue;
+        }
+        if let Some(hash) = &job.guard.initial_access_token {
+            match tokens.get_mut(hash.as_str()) {
+                Some(Some(t)) if t.admits(job.guard.now_secs) => {
+                    t.remaining -= 1;
+                    *spent.entry(hash).or_default() += 1;
+                }
+                _ => {
+                    results.push(Err(StoreError::Precondition {
+                        failed: Guarded::InitialAccessToken,
+                    }));
+                    continue;
+                }
+            }
+        }
+        if let Some(n) = clients.get_mut(realm_id) {
+            *n += 1;
+        }
+        results.push(Ok(()));
+    }
+
+    for (hash, uses) in &spent {
+        sqlx::query(
+            "UPDATE initial_access_tokens SET remaining = remaining - $1 WHERE token_hash = $2",
+        )
+        .bind(*uses)
+        .bind(*hash)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend_err)?;
+    }
+    let admitted: Vec<&Job> = jobs
+        .iter()
+        .zip(&results)
+        .filter(|(_, r)| r.is_ok())
+        .map(|(j, _)| j)
+        .collect();
+    let client_rows: Vec<_> = admitted.iter().map(|j| &j.bundle.client).collect();
+    let service_accounts: Vec<_> = admitted
+        .iter()
+        .filter_map(|j| j.bundle.service_account.as_ref())
+        .collect();
+    let user_rows: Vec<_> = service_accounts.iter().map(|(u, _)| u).collect();
+    let role_rows: Vec<UserRole> = service_accounts
+        .iter()
+        .flat_map(|(u, roles)| {
+            roles.iter().map(|r| UserRole {
+                realm_id: &u.realm_id,
+                user_id: &u.id,
+                role_id: r,
+            })
+        })
+        .collect();
+    let event_rows: Vec<_> = admitted
+        .iter()
+        .filter_map(|j| j.guard.event.as_ref())
+        .collect();
+    insert_rows(&mut tx, &client_rows).await?;
+    insert_rows(&mut tx, &user_rows).await?;
+    insert_rows(&mut tx, &role_rows.iter().collect::<Vec<_>>()).await?;
+    insert_rows(&mut tx, &event_rows).await?;
+    tx.commit().await.map_err(backend_err)?;
+    Ok(results)
+}
+
+/// One creation in its own transaction.
+async fn create_one(writer: &AnyPool, b: &ClientBundle, guard: &WriteGuard) -> StoreResult<()> {
+    let mut tx = writer.begin().await.map_err(backend_err)?;
+    if let Some(max) = guard.max_clients {
+        // A no-op write to the realm row first: it takes SQLite's write lock and
+        // PostgreSQL's row lock, so creators in this realm queue here, on every node,
+        // and the count below cannot go stale before the insert commits.
+        exec(
+            &mut tx,
+            "UPDATE realms SET name = name WHERE id = $1",
+            &[&b.client.realm_id],
+        )
+        .await?;
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM clients WHERE realm_id = $1")
+            .bind(&b.client.realm_id)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(backend_err)?;
+        if get::<i64>(&row, "n")? >= max {
+            return Err(StoreError::Precondition {
+                failed: Guarded::MaxClients,
+            });
+        }
+    }
+    if let Some(hash) = &guard.initial_access_token {
+        // The decrement is the first write, so the transaction holds the write lock
+        // from here on (SQLite) or the row lock (PostgreSQL): concurrent users of one
+        // token queue here and the count never goes below zero.
+        let n = sqlx::query(
+            "UPDATE initial_access_tokens SET remaining = remaining - 1 \
+             WHERE token_hash = $1 AND remaining > 0 AND (expiration = 0 OR created_at + expiration > $2)",
+        )
+        .bind(hash)
+        .bind(guard.now_secs)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend_err)?;
+        if n.rows_affected() == 0 {
+            return Err(StoreError::Precondition {
+                failed: Guarded::InitialAccessToken,
+            });
+        }
+    }
+    insert_rows(&mut tx, &[&b.client]).await?;
+    if let Some((user, roles)) = &b.service_account {
+        insert_rows(&mut tx, &[user]).await?;
+        insert_user_roles(&mut tx, &user.realm_id, &user.id, roles).await?;
+    }
+    if let Some(e) = &guard.event {
+        insert_rows(&mut tx, &[e]).await?;
+    }
+    tx.commit().await.map_err(backend_err)
+}
