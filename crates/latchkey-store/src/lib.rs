@@ -4,7 +4,7 @@
 //! chosen once, from the URL, at start-up.
 
 pub mod cache;
-pub mod creates;
+pub mod group_commit;
 mod rows;
 mod schema;
 
@@ -20,7 +20,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::cache::{Cache, Key, Section};
-use crate::creates::Creates;
+use crate::group_commit::GroupCommit;
 use crate::rows::{DefaultScope, UserRole, insert_rows};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
@@ -51,8 +51,8 @@ pub struct SqlStore {
     writer: AnyPool,
     backend: Backend,
     cache: Arc<Cache>,
-    /// Client creation's group commit (`creates`).
-    creates: Creates,
+    /// Client creation's and events' group commit (`group_commit`).
+    writes: GroupCommit,
 }
 
 /// The PostgreSQL channel on which nodes tell each other what they changed.
@@ -167,13 +167,13 @@ impl SqlStore {
         if backend == Backend::Postgres {
             listen(url.clone(), Arc::downgrade(&cache));
         }
-        let creates = Creates::start(writer.clone(), cache.clone(), backend);
+        let writes = GroupCommit::start(writer.clone(), cache.clone(), backend);
         let store = SqlStore {
             pool,
             writer,
             backend,
             cache,
-            creates,
+            writes,
         };
         // Nodes starting together on one PostgreSQL can collide creating the migrations
         // table itself (a catalog unique violation); the loser retries and finds it.
@@ -195,9 +195,9 @@ impl SqlStore {
         self.backend
     }
 
-    /// How client creations were grouped into transactions (`creates`).
-    pub fn creation_stats(&self) -> &creates::Stats {
-        self.creates.stats()
+    /// How client creations and events were grouped into transactions (`group_commit`).
+    pub fn group_commit_stats(&self) -> &group_commit::Stats {
+        self.writes.stats()
     }
 
     async fn migrate(&self) -> StoreResult<()> {
@@ -778,7 +778,7 @@ impl Store for SqlStore {
 
     async fn create_client(&self, b: ClientBundle, guard: &WriteGuard) -> StoreResult<()> {
         // Invalidation and notification happen in the creating task, before the answer.
-        self.creates.create(b, guard.clone()).await
+        self.writes.create(b, guard.clone()).await
     }
 
     async fn update_client(&self, b: ClientBundle, guard: &WriteGuard) -> StoreResult<()> {
@@ -1525,8 +1525,7 @@ impl Store for SqlStore {
     }
 
     async fn insert_event(&self, e: &EventRecord) -> StoreResult<()> {
-        let mut conn = self.writer.acquire().await.map_err(backend_err)?;
-        insert_rows(&mut conn, &[e]).await
+        self.writes.event(e.clone()).await
     }
 
     async fn list_events(&self, realm_id: &str, q: &EventQuery) -> StoreResult<Vec<EventRecord>> {

@@ -1,6 +1,6 @@
 //! Multi-row inserts. A statement sent to SQLite costs a round trip to sqlx's worker
 //! thread (two context switches), and to PostgreSQL a network round trip, so a realm's
-//! bundle and a batch of registrations (`creates`) insert each table's rows with one
+//! bundle and a batch of registrations and events (`group_commit`) insert each table's rows with one
 //! statement per chunk instead of one per row. Chunk sizes are powers of two up to
 //! `MAX_CHUNK`, so the statement cache holds at most seven shapes per table.
 

@@ -540,7 +540,7 @@ async fn a_clients_event_is_stored_with_it(app: &TestApp) {
     );
 }
 
-/// Group commit (`latchkey-store/src/creates.rs`): creations that arrive together share a
+/// Group commit (`latchkey-store/src/group_commit.rs`): creations that arrive together share a
 /// transaction, and each is still decided on its own, in arrival order, exactly as one
 /// after another: an initial access token's count, max-clients, a clientId already taken.
 async fn concurrent_creations_commit_together(app: &TestApp) {
@@ -614,14 +614,14 @@ async fn concurrent_creations_commit_together(app: &TestApp) {
     };
 
     // 50 creations with a token good for 30.
-    let (created_before, transactions_before) = s.creation_stats().read();
+    let (created_before, transactions_before) = s.group_commit_stats().read();
     let ids: Vec<String> = (0..50).map(|i| format!("gc-{i}")).collect();
     let results = run(ids
         .iter()
         .map(|id| (mk(id), with_token(event(id))))
         .collect())
     .await;
-    let (created, transactions) = s.creation_stats().read();
+    let (created, transactions) = s.group_commit_stats().read();
     assert_eq!(created - created_before, 50);
     assert!(
         transactions - transactions_before < 50,
@@ -725,6 +725,42 @@ async fn concurrent_creations_commit_together(app: &TestApp) {
                 .is_some()
         );
     }
+
+    // Events on their own (a registration read's CLIENT_INFO) share transactions too.
+    let (writes_before, transactions_before) = s.group_commit_stats().read();
+    let gate = Arc::new(tokio::sync::Barrier::new(40));
+    let tasks: Vec<_> = (0..40)
+        .map(|i| {
+            let (s, gate) = (s.clone(), gate.clone());
+            let mut e = event(&format!("info-{i}"));
+            e.kind = "CLIENT_INFO".into();
+            tokio::spawn(async move {
+                gate.wait().await;
+                s.insert_event(&e).await
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    let (writes, transactions) = s.group_commit_stats().read();
+    assert_eq!(writes - writes_before, 40);
+    assert!(transactions - transactions_before < 40);
+    let infos = s
+        .list_events(
+            &r.id,
+            &EventQuery {
+                types: vec!["CLIENT_INFO".into()],
+                window: EventWindow {
+                    max: 100,
+                    ..Default::default()
+                },
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(infos.len(), 40);
 }
 
 async fn offline_access_role(s: &latchkey_store::SqlStore, realm_id: &str) -> String {

@@ -1,22 +1,25 @@
-//! Group commit for client creation (registrations and the admin API alike).
+//! Group commit for the store's hot writes: client creation (registrations and the admin
+//! API alike) and registration events.
 //!
-//! One task per store takes every creation waiting for it and commits them together in
-//! one transaction: the guards (max-clients, initial access token counts) are decided for
-//! each in arrival order under the same locks the single path takes, the rows go in with
-//! one multi-row statement per table (`rows`), and each caller is answered after the
-//! commit, so an acknowledged creation is as durable as before. Under load a batch is
-//! whatever queued while the previous one committed; alone, a creation is a batch of one
+//! One task per store takes every write waiting for it and commits them together in one
+//! transaction: the guards of each creation (max-clients, initial access token counts)
+//! are decided in arrival order under the same locks the single path takes, the rows go in
+//! with one multi-row statement per table (`rows`), and each caller is answered after the
+//! commit, so an acknowledged write is as durable as before. Under load a batch is
+//! whatever queued while the previous one committed; alone, a write is a batch of one
 //! and waits for nothing.
 //!
 //! If anything in a batch fails (a `clientId` already taken, a database error), the
-//! batch is rolled back and its creations run again one by one, each in its own
+//! batch is rolled back and its writes run again one by one, each in its own
 //! transaction, so one bad request never fails another.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use latchkey_core::store::{ClientBundle, Guarded, StoreError, StoreResult, WriteGuard};
+use latchkey_core::store::{
+    ClientBundle, EventRecord, Guarded, StoreError, StoreResult, WriteGuard,
+};
 use sqlx::AnyPool;
 use tokio::sync::{mpsc, oneshot};
 
@@ -24,45 +27,50 @@ use crate::cache::{Cache, Section};
 use crate::rows::{MAX_CHUNK, UserRole, insert_rows};
 use crate::{Backend, backend_err, exec, get, insert_user_roles, publish};
 
-/// The most creations one transaction commits.
+/// The most writes one transaction commits.
 const MAX_BATCH: usize = MAX_CHUNK;
 
+enum Work {
+    /// A client (with its service account) under its guard.
+    Create(Box<(ClientBundle, WriteGuard)>),
+    Event(EventRecord),
+}
+
 struct Job {
-    bundle: ClientBundle,
-    guard: WriteGuard,
+    work: Work,
     done: oneshot::Sender<StoreResult<()>>,
 }
 
-/// The queue in front of the creating task.
-pub(crate) struct Creates {
+/// The queue in front of the writing task.
+pub(crate) struct GroupCommit {
     queue: mpsc::UnboundedSender<Job>,
     stats: Arc<Stats>,
 }
 
-/// How creations were committed, since the store opened.
+/// How writes were committed, since the store opened.
 #[derive(Debug, Default)]
 pub struct Stats {
-    creations: AtomicU64,
+    writes: AtomicU64,
     transactions: AtomicU64,
 }
 
 impl Stats {
-    /// (creations answered, transactions that committed or tried to)
+    /// (writes answered, transactions that committed or tried to)
     pub fn read(&self) -> (u64, u64) {
         (
-            self.creations.load(Ordering::Relaxed),
+            self.writes.load(Ordering::Relaxed),
             self.transactions.load(Ordering::Relaxed),
         )
     }
 }
 
-impl Creates {
+impl GroupCommit {
     /// Starts the task on the current runtime; it ends when the store is dropped.
-    pub(crate) fn start(writer: AnyPool, cache: Arc<Cache>, backend: Backend) -> Creates {
+    pub(crate) fn start(writer: AnyPool, cache: Arc<Cache>, backend: Backend) -> GroupCommit {
         let (queue, jobs) = mpsc::unbounded_channel();
         let stats = Arc::new(Stats::default());
         tokio::spawn(run(jobs, writer, cache, backend, stats.clone()));
-        Creates { queue, stats }
+        GroupCommit { queue, stats }
     }
 
     pub(crate) fn stats(&self) -> &Stats {
@@ -71,15 +79,18 @@ impl Creates {
 
     /// Creates the bundle's client under `guard`; answers after the commit.
     pub(crate) async fn create(&self, bundle: ClientBundle, guard: WriteGuard) -> StoreResult<()> {
+        self.submit(Work::Create(Box::new((bundle, guard)))).await
+    }
+
+    /// Stores an event; answers after the commit.
+    pub(crate) async fn event(&self, event: EventRecord) -> StoreResult<()> {
+        self.submit(Work::Event(event)).await
+    }
+
+    async fn submit(&self, work: Work) -> StoreResult<()> {
         let (done, answer) = oneshot::channel();
-        let stopped = || StoreError::Backend("the client writer has stopped".into());
-        self.queue
-            .send(Job {
-                bundle,
-                guard,
-                done,
-            })
-            .map_err(|_| stopped())?;
+        let stopped = || StoreError::Backend("the store's writer has stopped".into());
+        self.queue.send(Job { work, done }).map_err(|_| stopped())?;
         answer.await.unwrap_or_else(|_| Err(stopped()))
     }
 }
@@ -95,12 +106,13 @@ async fn run(
     while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let jobs = std::mem::take(&mut batch);
         let results = commit(&writer, &jobs, &stats).await;
-        stats
-            .creations
-            .fetch_add(jobs.len() as u64, Ordering::Relaxed);
+        stats.writes.fetch_add(jobs.len() as u64, Ordering::Relaxed);
         let mut sections: Vec<Section> = Vec::new();
         for (job, result) in jobs.iter().zip(&results) {
-            let realm = &job.bundle.client.realm_id;
+            let Work::Create(creation) = &job.work else {
+                continue;
+            };
+            let realm = &creation.0.client.realm_id;
             let mut touched = vec![
                 Section::Clients(realm.clone()),
                 Section::Users(realm.clone()),
@@ -124,7 +136,7 @@ async fn run(
         let committed = results.iter().any(Result::is_ok);
         publish(&cache, backend, &writer, &sections, committed).await;
         for (job, result) in jobs.into_iter().zip(results) {
-            // A caller that went away no longer needs the answer; its client stays.
+            // A caller that went away no longer needs the answer; its write stays.
             let _ = job.done.send(result);
         }
     }
@@ -134,19 +146,28 @@ async fn run(
 async fn commit(writer: &AnyPool, jobs: &[Job], stats: &Stats) -> Vec<StoreResult<()>> {
     if jobs.len() > 1 {
         stats.transactions.fetch_add(1, Ordering::Relaxed);
-        match create_together(writer, jobs).await {
+        match write_together(writer, jobs).await {
             Ok(results) => return results,
             Err(e) => {
-                tracing::debug!(error = %e, jobs = jobs.len(), "batch failed; creating one by one")
+                tracing::debug!(error = %e, jobs = jobs.len(), "batch failed; writing one by one")
             }
         }
     }
     let mut results = Vec::with_capacity(jobs.len());
     for job in jobs {
         stats.transactions.fetch_add(1, Ordering::Relaxed);
-        results.push(create_one(writer, &job.bundle, &job.guard).await);
+        results.push(match &job.work {
+            Work::Create(creation) => create_one(writer, &creation.0, &creation.1).await,
+            Work::Event(event) => event_one(writer, event).await,
+        });
     }
     results
+}
+
+/// One event in its own statement.
+async fn event_one(writer: &AnyPool, event: &EventRecord) -> StoreResult<()> {
+    let mut conn = writer.acquire().await.map_err(backend_err)?;
+    insert_rows(&mut conn, &[event]).await
 }
 
 /// An initial access token as locked in the transaction.
@@ -164,12 +185,19 @@ impl Token {
 }
 
 /// All jobs in one transaction. `Err` means nothing was written.
-async fn create_together(writer: &AnyPool, jobs: &[Job]) -> StoreResult<Vec<StoreResult<()>>> {
+async fn write_together(writer: &AnyPool, jobs: &[Job]) -> StoreResult<Vec<StoreResult<()>>> {
+    let creations: Vec<(&ClientBundle, &WriteGuard)> = jobs
+        .iter()
+        .filter_map(|j| match &j.work {
+            Work::Create(c) => Some((&c.0, &c.1)),
+            Work::Event(_) => None,
+        })
+        .collect();
     let mut tx = writer.begin().await.map_err(backend_err)?;
     // Locks in one global order (realms, then tokens, each sorted) on every path and node.
     let mut clients: BTreeMap<&str, i64> = BTreeMap::new();
-    for job in jobs.iter().filter(|j| j.guard.max_clients.is_some()) {
-        clients.insert(&job.bundle.client.realm_id, 0);
+    for (bundle, _) in creations.iter().filter(|(_, g)| g.max_clients.is_some()) {
+        clients.insert(&bundle.client.realm_id, 0);
     }
     for (realm_id, count) in clients.iter_mut() {
         // The single path's no-op write: creators in this realm queue behind it.
@@ -187,8 +215,8 @@ async fn create_together(writer: &AnyPool, jobs: &[Job]) -> StoreResult<Vec<Stor
         *count = get::<i64>(&row, "n")?;
     }
     let mut tokens: BTreeMap<&str, Option<Token>> = BTreeMap::new();
-    for job in jobs {
-        if let Some(hash) = &job.guard.initial_access_token {
+    for (_, guard) in &creations {
+        if let Some(hash) = &guard.initial_access_token {
             tokens.insert(hash, None);
         }
     }
@@ -215,8 +243,13 @@ async fn create_together(writer: &AnyPool, jobs: &[Job]) -> StoreResult<Vec<Stor
     let mut results = Vec::with_capacity(jobs.len());
     let mut spent: BTreeMap<&str, i64> = BTreeMap::new();
     for job in jobs {
-        let realm_id = job.bundle.client.realm_id.as_str();
-        if let Some(max) = job.guard.max_clients
+        let Work::Create(creation) = &job.work else {
+            results.push(Ok(()));
+            continue;
+        };
+        let (bundle, guard) = (&creation.0, &creation.1);
+        let realm_id = bundle.client.realm_id.as_str();
+        if let Some(max) = guard.max_clients
             && clients.get(realm_id).is_some_and(|n| *n >= max)
         {
             results.push(Err(StoreError::Precondition {
@@ -224,9 +257,9 @@ async fn create_together(writer: &AnyPool, jobs: &[Job]) -> StoreResult<Vec<Stor
             }));
             continue;
         }
-        if let Some(hash) = &job.guard.initial_access_token {
+        if let Some(hash) = &guard.initial_access_token {
             match tokens.get_mut(hash.as_str()) {
-                Some(Some(t)) if t.admits(job.guard.now_secs) => {
+                Some(Some(t)) if t.admits(guard.now_secs) => {
                     t.remaining -= 1;
                     *spent.entry(hash).or_default() += 1;
                 }
@@ -254,16 +287,23 @@ async fn create_together(writer: &AnyPool, jobs: &[Job]) -> StoreResult<Vec<Stor
         .await
         .map_err(backend_err)?;
     }
-    let admitted: Vec<&Job> = jobs
+    let admitted: Vec<&Work> = jobs
         .iter()
         .zip(&results)
         .filter(|(_, r)| r.is_ok())
-        .map(|(j, _)| j)
+        .map(|(j, _)| &j.work)
         .collect();
-    let client_rows: Vec<_> = admitted.iter().map(|j| &j.bundle.client).collect();
-    let service_accounts: Vec<_> = admitted
+    let created: Vec<(&ClientBundle, &WriteGuard)> = admitted
         .iter()
-        .filter_map(|j| j.bundle.service_account.as_ref())
+        .filter_map(|w| match w {
+            Work::Create(c) => Some((&c.0, &c.1)),
+            Work::Event(_) => None,
+        })
+        .collect();
+    let client_rows: Vec<_> = created.iter().map(|(b, _)| &b.client).collect();
+    let service_accounts: Vec<_> = created
+        .iter()
+        .filter_map(|(b, _)| b.service_account.as_ref())
         .collect();
     let user_rows: Vec<_> = service_accounts.iter().map(|(u, _)| u).collect();
     let role_rows: Vec<UserRole> = service_accounts
@@ -276,9 +316,13 @@ async fn create_together(writer: &AnyPool, jobs: &[Job]) -> StoreResult<Vec<Stor
             })
         })
         .collect();
-    let event_rows: Vec<_> = admitted
+    // In arrival order: a creation's own event, or an event on its own.
+    let event_rows: Vec<&EventRecord> = admitted
         .iter()
-        .filter_map(|j| j.guard.event.as_ref())
+        .filter_map(|w| match w {
+            Work::Create(c) => c.1.event.as_ref(),
+            Work::Event(e) => Some(e),
+        })
         .collect();
     insert_rows(&mut tx, &client_rows).await?;
     insert_rows(&mut tx, &user_rows).await?;
