@@ -24,11 +24,11 @@ use sqlx::AnyPool;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::cache::{Cache, Section};
-use crate::rows::{MAX_CHUNK, UserRole, insert_rows};
+use crate::rows::{UserRole, insert_rows};
 use crate::{Backend, backend_err, exec, get, insert_user_roles, publish};
 
 /// The most writes one transaction commits.
-const MAX_BATCH: usize = MAX_CHUNK;
+const MAX_BATCH: usize = 64;
 
 enum Work {
     /// A client (with its service account) under its guard.

@@ -2,7 +2,7 @@
 //! thread (two context switches), and to PostgreSQL a network round trip, so a realm's
 //! bundle and a batch of registrations and events (`group_commit`) insert each table's rows with one
 //! statement per chunk instead of one per row. Chunk sizes are powers of two up to
-//! `MAX_CHUNK`, so the statement cache holds at most seven shapes per table.
+//! `MAX_CHUNK`, so the statement cache holds at most five shapes per table.
 
 use latchkey_core::store::{
     ClientRecord, ComponentRecord, EventRecord, KeyRecord, RoleRecord, ScopeRecord, UserRecord,
@@ -15,8 +15,11 @@ use latchkey_core::store::StoreError;
 
 pub(crate) type Query<'q> = sqlx::query::Query<'q, sqlx::Any, AnyArguments<'q>>;
 
-/// The largest number of rows one statement inserts.
-pub(crate) const MAX_CHUNK: usize = 64;
+/// The largest number of rows one statement inserts. sqlx binds each SQLite parameter by
+/// looking up its name, which SQLite finds by a linear scan, so binding a statement costs
+/// the square of its parameter count: 16 rows (up to 160 parameters) keeps that small
+/// beside the statement's own work.
+pub(crate) const MAX_CHUNK: usize = 16;
 
 /// A row of one table.
 pub(crate) trait Insert {
@@ -249,9 +252,9 @@ mod tests {
         let sizes = |n| chunk_sizes(n).collect::<Vec<_>>();
         assert_eq!(sizes(0), Vec::<usize>::new());
         assert_eq!(sizes(1), [1]);
-        assert_eq!(sizes(37), [32, 4, 1]);
-        assert_eq!(sizes(64), [64]);
-        assert_eq!(sizes(130), [64, 64, 2]);
+        assert_eq!(sizes(13), [8, 4, 1]);
+        assert_eq!(sizes(16), [16]);
+        assert_eq!(sizes(37), [16, 16, 4, 1]);
         for n in 0..300 {
             assert_eq!(sizes(n).iter().sum::<usize>(), n);
         }
