@@ -132,6 +132,23 @@ impl SecretBox {
     }
 }
 
+/// Run after every Argon2 computation, once its 7 MiB block is freed (`after_password_work`).
+static AFTER_PASSWORD_WORK: std::sync::OnceLock<fn()> = std::sync::OnceLock::new();
+
+/// Sets what runs after each password hash or check, on the thread that did it: the binary
+/// hands its allocator the freed Argon2 block back to the operating system there, since a
+/// login would otherwise raise the resident set by 7 MiB for good. Set once; later calls
+/// are ignored.
+pub fn after_password_work(hook: fn()) {
+    let _ = AFTER_PASSWORD_WORK.set(hook);
+}
+
+fn password_work_done() {
+    if let Some(hook) = AFTER_PASSWORD_WORK.get() {
+        hook();
+    }
+}
+
 /// Argon2id with 7 MiB and 5 passes, one of the settings OWASP's Password Storage Cheat
 /// Sheet lists as equivalent to 19 MiB and 2 passes: about the same work, a third of the
 /// memory held while a login is checked. Stored hashes carry their parameters, so hashes
@@ -140,19 +157,25 @@ pub fn hash_password(password: &str) -> Result<String, CryptoError> {
     use argon2::password_hash::{PasswordHasher, SaltString};
     let salt = SaltString::encode_b64(&random_bytes::<16>()).map_err(|_| CryptoError::Password)?;
     let params = argon2::Params::new(7 * 1024, 5, 1, None).map_err(|_| CryptoError::Password)?;
-    argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params)
+    let hashed = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params)
         .hash_password(password.as_bytes(), &salt)
         .map(|h| h.to_string())
-        .map_err(|_| CryptoError::Password)
+        .map_err(|_| CryptoError::Password);
+    password_work_done();
+    hashed
 }
 
 /// Checks a password against its stored Argon2id hash (constant time inside argon2).
 pub fn verify_password(password: &str, stored: &str) -> bool {
     use argon2::password_hash::{PasswordHash, PasswordVerifier};
     match PasswordHash::new(stored) {
-        Ok(parsed) => argon2::Argon2::default()
-            .verify_password(password.as_bytes(), &parsed)
-            .is_ok(),
+        Ok(parsed) => {
+            let ok = argon2::Argon2::default()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok();
+            password_work_done();
+            ok
+        }
         Err(_) => false,
     }
 }

@@ -9,6 +9,16 @@ mod config;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// Gives freed memory back to the operating system now. mimalloc keeps a freed block to
+/// reuse it; after a password check that block is Argon2's 7 MiB, which would otherwise
+/// stay in the resident set for good (`crypto::after_password_work`).
+#[allow(unsafe_code)]
+fn return_freed_memory() {
+    // SAFETY: `mi_collect` takes no pointers and only walks mimalloc's own structures; it
+    // may be called from any thread at any time.
+    unsafe { libmimalloc_sys::mi_collect(true) }
+}
+
 use std::io::Write;
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -47,6 +57,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let started = Instant::now();
+    latchkey_core::crypto::after_password_work(return_freed_memory);
     let cli = Cli::parse();
     let (opts, dev) = match cli.command {
         Command::StartDev(o) => (o, true),
