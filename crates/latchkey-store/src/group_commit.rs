@@ -65,12 +65,35 @@ impl Stats {
 }
 
 impl GroupCommit {
-    /// Starts the task on the current runtime; it ends when the store is dropped.
-    pub(crate) fn start(writer: AnyPool, cache: Arc<Cache>, backend: Backend) -> GroupCommit {
+    /// Starts the writing task; it ends when the store is dropped.
+    ///
+    /// On SQLite the task gets a thread of its own: each of its statements is a round trip
+    /// to sqlx's worker thread, and on the shared runtime every return trip waited in line
+    /// behind the HTTP requests' tasks, so the one writer sat idle half the time while
+    /// requests queued for it. On PostgreSQL it runs on the current runtime, where its
+    /// connections' sockets are registered.
+    pub(crate) fn start(
+        writer: AnyPool,
+        cache: Arc<Cache>,
+        backend: Backend,
+    ) -> StoreResult<GroupCommit> {
         let (queue, jobs) = mpsc::unbounded_channel();
         let stats = Arc::new(Stats::default());
-        tokio::spawn(run(jobs, writer, cache, backend, stats.clone()));
-        GroupCommit { queue, stats }
+        let task = run(jobs, writer, cache, backend, stats.clone());
+        if backend == Backend::Sqlite {
+            let failed = |e: std::io::Error| StoreError::Backend(format!("writer thread: {e}"));
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_time()
+                .build()
+                .map_err(failed)?;
+            std::thread::Builder::new()
+                .name("latchkey-writer".into())
+                .spawn(move || runtime.block_on(task))
+                .map_err(failed)?;
+        } else {
+            tokio::spawn(task);
+        }
+        Ok(GroupCommit { queue, stats })
     }
 
     pub(crate) fn stats(&self) -> &Stats {

@@ -1,7 +1,8 @@
 //! The `Store` on SQLite and PostgreSQL. One implementation over sqlx's `Any` driver: the
 //! schema and every query are portable SQL (`schema.rs`), so both backends run exactly
-//! the same statements and there is no per-backend branch inside a query. The backend is
-//! chosen once, from the URL, at start-up.
+//! the same statements and there is no per-backend branch inside a query (multi-row
+//! inserts spell SQLite's placeholders `?`: `rows`). The backend is chosen once, from the
+//! URL, at start-up.
 
 pub mod cache;
 pub mod group_commit;
@@ -167,7 +168,7 @@ impl SqlStore {
         if backend == Backend::Postgres {
             listen(url.clone(), Arc::downgrade(&cache));
         }
-        let writes = GroupCommit::start(writer.clone(), cache.clone(), backend);
+        let writes = GroupCommit::start(writer.clone(), cache.clone(), backend)?;
         let store = SqlStore {
             pool,
             writer,
