@@ -196,6 +196,21 @@ mod tests {
     }
 
     #[test]
+    fn the_hook_runs_after_each_password_hash_and_check() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static RUNS: AtomicUsize = AtomicUsize::new(0);
+        after_password_work(|| {
+            RUNS.fetch_add(1, Ordering::SeqCst);
+        });
+        let before = RUNS.load(Ordering::SeqCst);
+        let h = hash_password("pw").unwrap();
+        let hashed = RUNS.load(Ordering::SeqCst);
+        assert!(hashed > before, "after hashing");
+        assert!(verify_password("pw", &h));
+        assert!(RUNS.load(Ordering::SeqCst) > hashed, "after checking");
+    }
+
+    #[test]
     fn passwords_verify_with_argon2id() {
         let h = hash_password("pw").unwrap();
         assert!(h.starts_with("$argon2id$v=19$m=7168,t=5,p=1$"), "{h}");
