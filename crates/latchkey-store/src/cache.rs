@@ -1,5 +1,6 @@
 //! The hot reads, kept in memory: realms by name, clients, service-account users, a
-//! realm's scopes, default scopes, roles and registration policies, users' role mappings.
+//! realm's scopes, default scopes, roles and registration policies, users' role mappings,
+//! initial access tokens by hash.
 //! A token request then costs no query at all.
 //!
 //! Coherence:
