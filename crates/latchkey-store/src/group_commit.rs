@@ -3,15 +3,15 @@
 //!
 //! One task per store takes every write waiting for it and commits them together in one
 //! transaction: the guards of each creation (max-clients, initial access token counts)
-//! are decided in arrival order under the same locks the single path takes, the rows go in
+//! are decided in arrival order under locks on the realm and token rows, the rows go in
 //! with one multi-row statement per table (`rows`), and each caller is answered after the
 //! commit, so an acknowledged write is as durable as before. Under load a batch is
 //! whatever queued while the previous one committed; alone, a write is a batch of one
 //! and waits for nothing.
 //!
 //! If anything in a batch fails (a `clientId` already taken, a database error), the
-//! batch is rolled back and its writes run again one by one, each in its own
-//! transaction, so one bad request never fails another.
+//! batch is rolled back and its writes run again one by one, each as a batch of one in its
+//! own transaction, so one bad request never fails another.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -25,7 +25,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::cache::{Cache, Section};
 use crate::rows::{UserRole, insert_rows};
-use crate::{Backend, backend_err, exec, get, insert_user_roles, publish};
+use crate::{Backend, backend_err, exec, get, publish};
 
 /// The most writes one transaction commits.
 const MAX_BATCH: usize = 64;
@@ -167,30 +167,26 @@ async fn run(
 
 /// One result per job, in order.
 async fn commit(writer: &AnyPool, jobs: &[Job], stats: &Stats) -> Vec<StoreResult<()>> {
-    if jobs.len() > 1 {
-        stats.transactions.fetch_add(1, Ordering::Relaxed);
-        match write_together(writer, jobs).await {
-            Ok(results) => return results,
-            Err(e) => {
-                tracing::debug!(error = %e, jobs = jobs.len(), "batch failed; writing one by one")
-            }
+    stats.transactions.fetch_add(1, Ordering::Relaxed);
+    match write_together(writer, jobs).await {
+        Ok(results) => return results,
+        Err(e) if jobs.len() == 1 => return vec![Err(e)],
+        Err(e) => {
+            tracing::debug!(error = %e, jobs = jobs.len(), "batch failed; writing one by one")
         }
     }
     let mut results = Vec::with_capacity(jobs.len());
-    for job in jobs {
+    for job in jobs.chunks(1) {
         stats.transactions.fetch_add(1, Ordering::Relaxed);
-        results.push(match &job.work {
-            Work::Create(creation) => create_one(writer, &creation.0, &creation.1).await,
-            Work::Event(event) => event_one(writer, event).await,
+        results.push(match write_together(writer, job).await {
+            // `write_together` answers every job it is given.
+            Ok(mut alone) => alone
+                .pop()
+                .unwrap_or_else(|| Err(StoreError::Backend("a write got no answer".into()))),
+            Err(e) => Err(e),
         });
     }
     results
-}
-
-/// One event in its own statement.
-async fn event_one(writer: &AnyPool, event: &EventRecord) -> StoreResult<()> {
-    let mut conn = writer.acquire().await.map_err(backend_err)?;
-    insert_rows(&mut conn, &[event]).await
 }
 
 /// An initial access token as locked in the transaction.
@@ -201,13 +197,13 @@ struct Token {
 }
 
 impl Token {
-    /// The single path's SQL condition, for one job's clock.
+    /// Whether the token admits one more use at one job's clock.
     fn admits(&self, now_secs: i64) -> bool {
         self.remaining > 0 && (self.expiration == 0 || self.created_at + self.expiration > now_secs)
     }
 }
 
-/// All jobs in one transaction. `Err` means nothing was written.
+/// All jobs in one transaction, also a batch of one. `Err` means nothing was written.
 async fn write_together(writer: &AnyPool, jobs: &[Job]) -> StoreResult<Vec<StoreResult<()>>> {
     let creations: Vec<(&ClientBundle, &WriteGuard)> = jobs
         .iter()
@@ -223,7 +219,9 @@ async fn write_together(writer: &AnyPool, jobs: &[Job]) -> StoreResult<Vec<Store
         clients.insert(&bundle.client.realm_id, 0);
     }
     for (realm_id, count) in clients.iter_mut() {
-        // The single path's no-op write: creators in this realm queue behind it.
+        // A no-op write to the realm row first: it takes SQLite's write lock and
+        // PostgreSQL's row lock, so creators in this realm queue here, on every node, and
+        // the count below cannot go stale before the inserts commit.
         exec(
             &mut tx,
             "UPDATE realms SET name = name WHERE id = $1",
@@ -262,7 +260,7 @@ async fn write_together(writer: &AnyPool, jobs: &[Job]) -> StoreResult<Vec<Store
         }
     }
 
-    // Decide each job in arrival order, as the single path would one after another.
+    // Decide each job in arrival order, as if they had come one after another.
     let mut results = Vec::with_capacity(jobs.len());
     let mut spent: BTreeMap<&str, i64> = BTreeMap::new();
     for job in jobs {
@@ -353,58 +351,4 @@ async fn write_together(writer: &AnyPool, jobs: &[Job]) -> StoreResult<Vec<Store
     insert_rows(&mut tx, &event_rows).await?;
     tx.commit().await.map_err(backend_err)?;
     Ok(results)
-}
-
-/// One creation in its own transaction.
-async fn create_one(writer: &AnyPool, b: &ClientBundle, guard: &WriteGuard) -> StoreResult<()> {
-    let mut tx = writer.begin().await.map_err(backend_err)?;
-    if let Some(max) = guard.max_clients {
-        // A no-op write to the realm row first: it takes SQLite's write lock and
-        // PostgreSQL's row lock, so creators in this realm queue here, on every node,
-        // and the count below cannot go stale before the insert commits.
-        exec(
-            &mut tx,
-            "UPDATE realms SET name = name WHERE id = $1",
-            &[&b.client.realm_id],
-        )
-        .await?;
-        let row = sqlx::query("SELECT COUNT(*) AS n FROM clients WHERE realm_id = $1")
-            .bind(&b.client.realm_id)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(backend_err)?;
-        if get::<i64>(&row, "n")? >= max {
-            return Err(StoreError::Precondition {
-                failed: Guarded::MaxClients,
-            });
-        }
-    }
-    if let Some(hash) = &guard.initial_access_token {
-        // The decrement is the first write, so the transaction holds the write lock
-        // from here on (SQLite) or the row lock (PostgreSQL): concurrent users of one
-        // token queue here and the count never goes below zero.
-        let n = sqlx::query(
-            "UPDATE initial_access_tokens SET remaining = remaining - 1 \
-             WHERE token_hash = $1 AND remaining > 0 AND (expiration = 0 OR created_at + expiration > $2)",
-        )
-        .bind(hash)
-        .bind(guard.now_secs)
-        .execute(&mut *tx)
-        .await
-        .map_err(backend_err)?;
-        if n.rows_affected() == 0 {
-            return Err(StoreError::Precondition {
-                failed: Guarded::InitialAccessToken,
-            });
-        }
-    }
-    insert_rows(&mut tx, &[&b.client]).await?;
-    if let Some((user, roles)) = &b.service_account {
-        insert_rows(&mut tx, &[user]).await?;
-        insert_user_roles(&mut tx, &user.realm_id, &user.id, roles).await?;
-    }
-    if let Some(e) = &guard.event {
-        insert_rows(&mut tx, &[e]).await?;
-    }
-    tx.commit().await.map_err(backend_err)
 }
