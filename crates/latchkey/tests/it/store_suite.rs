@@ -469,6 +469,113 @@ async fn cached_reads_follow_writes(app: &TestApp) {
     raw.close().await;
 }
 
+/// Initial access tokens are read through the cache, whose `remaining` may lag behind the
+/// uses spent; a refusal for a used-up token and a deletion both reach the cache (and, on
+/// PostgreSQL, the other nodes').
+async fn cached_initial_access_tokens_follow_refusals_and_deletions(app: &TestApp) {
+    let s = app.store.as_ref();
+    s.create_realm(bundle("iatc")).await.unwrap();
+    let r = s.realm_by_name("iatc").await.unwrap().unwrap();
+    let iat = InitialAccessRecord {
+        id: new_uuid(),
+        realm_id: r.id.clone(),
+        token_hash: "iatc-token".into(),
+        created_at: 0,
+        expiration: 0,
+        count: 1,
+        remaining: 1,
+        web_origins: vec![],
+    };
+    s.create_initial_access(&iat).await.unwrap();
+    // (PostgreSQL: let this node's listener connect, so that its cache is on.)
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(
+        s.initial_access_by_hash("iatc-token")
+            .await
+            .unwrap()
+            .unwrap()
+            .remaining,
+        1
+    );
+    let mk = |client_id: &str| ClientBundle {
+        client: new_client(
+            &r.id,
+            latchkey_core::rep::ClientRep {
+                client_id: Some(client_id.into()),
+                ..Default::default()
+            },
+            &ScopeDefaults::default(),
+            &sealer(),
+            0,
+        )
+        .unwrap()
+        .record,
+        service_account: None,
+    };
+    let guard = WriteGuard {
+        initial_access_token: Some("iatc-token".into()),
+        ..Default::default()
+    };
+    s.create_client(mk("first"), &guard).await.unwrap();
+    assert!(matches!(
+        s.create_client(mk("second"), &guard).await,
+        Err(StoreError::Precondition {
+            failed: Guarded::InitialAccessToken
+        })
+    ));
+    assert_eq!(
+        s.initial_access_by_hash("iatc-token")
+            .await
+            .unwrap()
+            .unwrap()
+            .remaining,
+        0,
+        "after a refusal the token is read again"
+    );
+
+    let other = if app.db.sqlite_path.is_none() {
+        // A second node that has the token in its cache.
+        let other = latchkey_store::SqlStore::connect(&app.db.url)
+            .await
+            .unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        assert!(
+            other
+                .initial_access_by_hash("iatc-token")
+                .await
+                .unwrap()
+                .is_some()
+        );
+        Some(other)
+    } else {
+        None
+    };
+    s.delete_initial_access(&r.id, &iat.id).await.unwrap();
+    assert!(
+        s.initial_access_by_hash("iatc-token")
+            .await
+            .unwrap()
+            .is_none(),
+        "a deleted token is gone at once"
+    );
+    if let Some(other) = other {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while other
+            .initial_access_by_hash("iatc-token")
+            .await
+            .unwrap()
+            .is_some()
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the deletion never reached the other node's cache"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        other.close().await;
+    }
+}
+
 /// A client's event is written in the client's own transaction: when the event cannot be
 /// stored, the client is not stored either (and the other way round).
 async fn a_clients_event_is_stored_with_it(app: &TestApp) {
@@ -777,6 +884,7 @@ crate::on_both_backends!(
     a_clients_event_is_stored_with_it,
     concurrent_creations_commit_together,
     cached_reads_follow_writes,
+    cached_initial_access_tokens_follow_refusals_and_deletions,
     expired_state_is_swept,
     realm_bundles_are_atomic,
     clients_are_unique_per_realm,
