@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::node::{Node, Rng, http, master_key};
@@ -96,26 +97,27 @@ async fn crash_safety(backend: Backend) {
     let mut node = Node::start(&db, &key);
     let http = http();
     let admin = node.admin_token(&http).await;
-    let r = http
-        .post(node.url("/admin/realms"))
-        .bearer_auth(&admin)
-        .json(&json!({"realm": REALM, "enabled": true}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
+    let (status, _) = node
+        .call(
+            &http,
+            &admin,
+            Method::POST,
+            "/admin/realms",
+            Some(json!({"realm": REALM, "enabled": true})),
+        )
+        .await;
+    assert_eq!(status, 201);
     let mut iats = Vec::new();
     for count in IAT_COUNTS {
-        let r: Value = http
-            .post(node.url(&format!("/admin/realms/{REALM}/clients-initial-access")))
-            .bearer_auth(&admin)
-            .json(&json!({"count": count, "expiration": 0}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let (_, r) = node
+            .call(
+                &http,
+                &admin,
+                Method::POST,
+                &format!("/admin/realms/{REALM}/clients-initial-access"),
+                Some(json!({"count": count, "expiration": 0})),
+            )
+            .await;
         iats.push((
             r["token"].as_str().unwrap().to_string(),
             r["id"].as_str().unwrap().to_string(),
@@ -165,15 +167,15 @@ async fn crash_safety(backend: Backend) {
 
     // What the database holds, read through the restarted node.
     let admin = node.admin_token(&http).await;
-    let clients: Value = http
-        .get(node.url(&format!("/admin/realms/{REALM}/clients?first=0&max=100000")))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, clients) = node
+        .call(
+            &http,
+            &admin,
+            Method::GET,
+            &format!("/admin/realms/{REALM}/clients?first=0&max=100000"),
+            None,
+        )
+        .await;
     let found: HashMap<String, String> = clients
         .as_array()
         .unwrap()
@@ -228,17 +230,15 @@ async fn crash_safety(backend: Backend) {
         committed_unknown += 1;
         let uuid = c["id"].as_str().unwrap();
         let id = c["clientId"].as_str().unwrap();
-        let secret: Value = http
-            .get(node.url(&format!(
-                "/admin/realms/{REALM}/clients/{uuid}/client-secret"
-            )))
-            .bearer_auth(&admin)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let (_, secret) = node
+            .call(
+                &http,
+                &admin,
+                Method::GET,
+                &format!("/admin/realms/{REALM}/clients/{uuid}/client-secret"),
+                None,
+            )
+            .await;
         let token = http
             .post(node.url(&format!("/realms/{REALM}/protocol/openid-connect/token")))
             .basic_auth(id, secret["value"].as_str())
@@ -294,15 +294,15 @@ async fn crash_safety(backend: Backend) {
         violations.extend(c.await.unwrap());
     }
     // The token's count: exactly the clients stored with it.
-    let list: Value = http
-        .get(node.url(&format!("/admin/realms/{REALM}/clients-initial-access")))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, list) = node
+        .call(
+            &http,
+            &admin,
+            Method::GET,
+            &format!("/admin/realms/{REALM}/clients-initial-access"),
+            None,
+        )
+        .await;
     let mut remaining = Vec::new();
     for ((_, id), (count, prefix)) in iats.iter().zip(IAT_COUNTS.into_iter().zip(PREFIXES)) {
         let left = crate::support::remaining_count(list.as_array().unwrap(), id).unwrap_or(0);

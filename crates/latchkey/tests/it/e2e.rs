@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use crate::node::created_id;
 use crate::support::{Backend, TestDb};
 
 struct Server {
@@ -118,13 +119,7 @@ async fn walkthrough(base: &str, issuer_base: &str) {
         .await
         .unwrap();
     assert_eq!(r.status(), 201);
-    let id = r.headers()["location"]
-        .to_str()
-        .unwrap()
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .to_string();
+    let id = created_id(&r);
     let secret: Value = http
         .get(format!(
             "{base}/admin/realms/demo/clients/{id}/client-secret"

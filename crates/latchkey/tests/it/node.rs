@@ -111,6 +111,25 @@ impl Node {
         format!("{}{path}", self.base)
     }
 
+    /// `method path` on this node with a bearer token and an optional JSON body: the status
+    /// and the JSON answer (`Null` when there is none).
+    pub async fn call(
+        &self,
+        http: &reqwest::Client,
+        token: &str,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut req = http.request(method, self.url(path)).bearer_auth(token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let r = req.send().await.expect("request");
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
     /// A master admin token from this node.
     pub async fn admin_token(&self, http: &reqwest::Client) -> String {
         let r: Value = http
@@ -179,6 +198,17 @@ pub fn spawn_until_listening(cmd: &mut Command, limit: Duration) -> (Child, Stri
         }
         seen.push(line);
     }
+}
+
+/// The id at the end of a 201's `Location`.
+pub fn created_id(r: &reqwest::Response) -> String {
+    r.headers()[reqwest::header::LOCATION]
+        .to_str()
+        .expect("Location")
+        .rsplit('/')
+        .next()
+        .unwrap_or_default()
+        .to_string()
 }
 
 pub fn master_key() -> String {

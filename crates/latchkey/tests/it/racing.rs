@@ -10,7 +10,7 @@ use std::time::Instant;
 use serde_json::{Value, json};
 
 use crate::code_flow::{form_of, query_of};
-use crate::node::{Node, http, master_key};
+use crate::node::{Node, created_id, http, master_key};
 use crate::support::{Backend, TestDb};
 
 const CB: &str = "https://app.example/cb";
@@ -67,16 +67,9 @@ impl Cluster {
         path: &str,
         body: Option<Value>,
     ) -> (u16, Value) {
-        let mut req = self
-            .http
-            .request(method, self.nodes[0].url(path))
-            .bearer_auth(&self.admin);
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let r = req.send().await.unwrap();
-        let status = r.status().as_u16();
-        (status, r.json().await.unwrap_or(Value::Null))
+        self.nodes[0]
+            .call(&self.http, &self.admin, method, path, body)
+            .await
     }
 }
 
@@ -504,13 +497,7 @@ async fn invariants_hold_across_two_nodes_on_postgres() {
         .await
         .unwrap();
     assert_eq!(r.status(), 201);
-    let web = r.headers()["location"]
-        .to_str()
-        .unwrap()
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .to_string();
+    let web = created_id(&r);
     let (_, secret) = c
         .admin_json(
             reqwest::Method::GET,
