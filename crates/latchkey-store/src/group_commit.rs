@@ -24,16 +24,45 @@ use sqlx::AnyPool;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::cache::{Cache, Section};
-use crate::rows::{UserRole, insert_rows};
-use crate::{Backend, backend_err, exec, get, publish};
+use crate::rows::{self, UserRole, insert_rows};
+use crate::{Backend, backend_err, exec, get, publish, to_doc};
 
 /// The most writes one transaction commits.
 const MAX_BATCH: usize = 64;
 
 enum Work {
     /// A client (with its service account) under its guard.
-    Create(Box<(ClientBundle, WriteGuard)>),
-    Event(EventRecord),
+    Create(Box<Creation>),
+    Event(Box<Rendered<EventRecord>>),
+}
+
+struct Creation {
+    bundle: ClientBundle,
+    guard: WriteGuard,
+    client_doc: String,
+    user_doc: Option<String>,
+    event: Option<Rendered<EventRecord>>,
+}
+
+/// A record with its JSON document already serialised: the caller's task does that, in
+/// parallel with the others, so the one writer only binds and writes (`rows::Rendered`).
+struct Rendered<R> {
+    row: R,
+    doc: String,
+}
+
+impl<R> Rendered<R> {
+    fn as_row(&self) -> rows::Rendered<'_, R> {
+        rows::Rendered {
+            row: &self.row,
+            doc: &self.doc,
+        }
+    }
+}
+
+fn render_event(event: EventRecord) -> StoreResult<Rendered<EventRecord>> {
+    let doc = to_doc(&event.details)?;
+    Ok(Rendered { row: event, doc })
 }
 
 struct Job {
@@ -101,13 +130,31 @@ impl GroupCommit {
     }
 
     /// Creates the bundle's client under `guard`; answers after the commit.
-    pub(crate) async fn create(&self, bundle: ClientBundle, guard: WriteGuard) -> StoreResult<()> {
-        self.submit(Work::Create(Box::new((bundle, guard)))).await
+    pub(crate) async fn create(
+        &self,
+        bundle: ClientBundle,
+        mut guard: WriteGuard,
+    ) -> StoreResult<()> {
+        let client_doc = to_doc(&bundle.client.rep)?;
+        let user_doc = match &bundle.service_account {
+            Some((user, _)) => Some(to_doc(&user.rep)?),
+            None => None,
+        };
+        let event = guard.event.take().map(render_event).transpose()?;
+        self.submit(Work::Create(Box::new(Creation {
+            bundle,
+            guard,
+            client_doc,
+            user_doc,
+            event,
+        })))
+        .await
     }
 
     /// Stores an event; answers after the commit.
     pub(crate) async fn event(&self, event: EventRecord) -> StoreResult<()> {
-        self.submit(Work::Event(event)).await
+        self.submit(Work::Event(Box::new(render_event(event)?)))
+            .await
     }
 
     async fn submit(&self, work: Work) -> StoreResult<()> {
@@ -135,7 +182,7 @@ async fn run(
             let Work::Create(creation) = &job.work else {
                 continue;
             };
-            let realm = &creation.0.client.realm_id;
+            let realm = &creation.bundle.client.realm_id;
             let mut touched = vec![
                 Section::Clients(realm.clone()),
                 Section::Users(realm.clone()),
@@ -208,7 +255,7 @@ async fn write_together(writer: &AnyPool, jobs: &[Job]) -> StoreResult<Vec<Store
     let creations: Vec<(&ClientBundle, &WriteGuard)> = jobs
         .iter()
         .filter_map(|j| match &j.work {
-            Work::Create(c) => Some((&c.0, &c.1)),
+            Work::Create(c) => Some((&c.bundle, &c.guard)),
             Work::Event(_) => None,
         })
         .collect();
@@ -268,7 +315,7 @@ async fn write_together(writer: &AnyPool, jobs: &[Job]) -> StoreResult<Vec<Store
             results.push(Ok(()));
             continue;
         };
-        let (bundle, guard) = (&creation.0, &creation.1);
+        let (bundle, guard) = (&creation.bundle, &creation.guard);
         let realm_id = bundle.client.realm_id.as_str();
         if let Some(max) = guard.max_clients
             && clients.get(realm_id).is_some_and(|n| *n >= max)
@@ -314,41 +361,45 @@ async fn write_together(writer: &AnyPool, jobs: &[Job]) -> StoreResult<Vec<Store
         .filter(|(_, r)| r.is_ok())
         .map(|(j, _)| &j.work)
         .collect();
-    let created: Vec<(&ClientBundle, &WriteGuard)> = admitted
+    let created: Vec<&Creation> = admitted
         .iter()
         .filter_map(|w| match w {
-            Work::Create(c) => Some((&c.0, &c.1)),
+            Work::Create(c) => Some(&**c),
             Work::Event(_) => None,
         })
         .collect();
-    let client_rows: Vec<_> = created.iter().map(|(b, _)| &b.client).collect();
-    let service_accounts: Vec<_> = created
+    let client_rows: Vec<_> = created
         .iter()
-        .filter_map(|(b, _)| b.service_account.as_ref())
-        .collect();
-    let user_rows: Vec<_> = service_accounts.iter().map(|(u, _)| u).collect();
-    let role_rows: Vec<UserRole> = service_accounts
-        .iter()
-        .flat_map(|(u, roles)| {
-            roles.iter().map(|r| UserRole {
-                realm_id: &u.realm_id,
-                user_id: &u.id,
-                role_id: r,
-            })
+        .map(|c| rows::Rendered {
+            row: &c.bundle.client,
+            doc: &c.client_doc,
         })
         .collect();
+    let mut user_rows = Vec::new();
+    let mut role_rows = Vec::new();
+    for c in &created {
+        if let (Some((user, roles)), Some(doc)) = (&c.bundle.service_account, &c.user_doc) {
+            user_rows.push(rows::Rendered { row: user, doc });
+            role_rows.extend(roles.iter().map(|r| UserRole {
+                realm_id: &user.realm_id,
+                user_id: &user.id,
+                role_id: r,
+            }));
+        }
+    }
     // In arrival order: a creation's own event, or an event on its own.
-    let event_rows: Vec<&EventRecord> = admitted
+    let event_rows: Vec<_> = admitted
         .iter()
         .filter_map(|w| match w {
-            Work::Create(c) => c.1.event.as_ref(),
-            Work::Event(e) => Some(e),
+            Work::Create(c) => c.event.as_ref(),
+            Work::Event(e) => Some(&**e),
         })
+        .map(Rendered::as_row)
         .collect();
-    insert_rows(&mut tx, &client_rows).await?;
-    insert_rows(&mut tx, &user_rows).await?;
+    insert_rows(&mut tx, &client_rows.iter().collect::<Vec<_>>()).await?;
+    insert_rows(&mut tx, &user_rows.iter().collect::<Vec<_>>()).await?;
     insert_rows(&mut tx, &role_rows.iter().collect::<Vec<_>>()).await?;
-    insert_rows(&mut tx, &event_rows).await?;
+    insert_rows(&mut tx, &event_rows.iter().collect::<Vec<_>>()).await?;
     tx.commit().await.map_err(backend_err)?;
     Ok(results)
 }
