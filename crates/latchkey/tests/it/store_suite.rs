@@ -805,6 +805,37 @@ async fn concurrent_creations_commit_together(app: &TestApp) {
     )));
     assert_eq!(s.count_clients(&r.id).await.unwrap(), limit);
 
+    // Two limits in one batch (anonymous and authenticated policies differ): the realm is
+    // already over the smaller one, which refuses every time, and has room for 3 under the
+    // larger one. The count stops at the larger limit; each guard is still decided exactly.
+    let full = s.count_clients(&r.id).await.unwrap();
+    let results = run((0..10)
+        .map(|i| {
+            let max = if i % 2 == 0 { full - 10 } else { full + 3 };
+            let guard = WriteGuard {
+                max_clients: Some(max),
+                ..Default::default()
+            };
+            (mk(&format!("mixed-{i}")), guard)
+        })
+        .collect())
+    .await;
+    let under_larger = |ok: bool| {
+        results
+            .iter()
+            .enumerate()
+            .filter(|(i, r)| i % 2 == 1 && r.is_ok() == ok)
+            .count()
+    };
+    assert!(results.iter().step_by(2).all(|r| matches!(
+        r,
+        Err(StoreError::Precondition {
+            failed: Guarded::MaxClients
+        })
+    )));
+    assert_eq!((under_larger(true), under_larger(false)), (3, 2));
+    assert_eq!(s.count_clients(&r.id).await.unwrap(), full + 3);
+
     // A clientId taken twice in one batch: one of the two fails, nobody else does.
     let results = run((0..10)
         .map(|i| {
