@@ -18,14 +18,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use latchkey_core::store::{
-    ClientBundle, EventRecord, Guarded, StoreError, StoreResult, WriteGuard,
+    ClientBundle, ClientRecord, EventRecord, Guarded, StoreError, StoreResult, UserRecord,
+    WriteGuard,
 };
 use sqlx::AnyPool;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::cache::{Cache, Section};
-use crate::rows::{self, UserRole, insert_rows};
-use crate::{Backend, backend_err, exec, get, publish, to_doc};
+use crate::rows::{Rendered, UserRole, insert_rows};
+use crate::{Backend, backend_err, exec, get, publish};
 
 /// The most writes one transaction commits.
 const MAX_BATCH: usize = 64;
@@ -36,33 +37,13 @@ enum Work {
     Event(Box<Rendered<EventRecord>>),
 }
 
-struct Creation {
-    bundle: ClientBundle,
-    guard: WriteGuard,
-    client_doc: String,
-    user_doc: Option<String>,
-    event: Option<Rendered<EventRecord>>,
-}
-
-/// A record with its JSON document already serialised: the caller's task does that, in
+/// A `ClientBundle` and its guard, every document serialised in the caller's task, in
 /// parallel with the others, so the one writer only binds and writes (`rows::Rendered`).
-struct Rendered<R> {
-    row: R,
-    doc: String,
-}
-
-impl<R> Rendered<R> {
-    fn as_row(&self) -> rows::Rendered<'_, R> {
-        rows::Rendered {
-            row: &self.row,
-            doc: &self.doc,
-        }
-    }
-}
-
-fn render_event(event: EventRecord) -> StoreResult<Rendered<EventRecord>> {
-    let doc = to_doc(&event.details)?;
-    Ok(Rendered { row: event, doc })
+struct Creation {
+    client: Rendered<ClientRecord>,
+    service_account: Option<(Rendered<UserRecord>, Vec<String>)>,
+    guard: WriteGuard,
+    event: Option<Rendered<EventRecord>>,
 }
 
 struct Job {
@@ -135,25 +116,22 @@ impl GroupCommit {
         bundle: ClientBundle,
         mut guard: WriteGuard,
     ) -> StoreResult<()> {
-        let client_doc = to_doc(&bundle.client.rep)?;
-        let user_doc = match &bundle.service_account {
-            Some((user, _)) => Some(to_doc(&user.rep)?),
+        let service_account = match bundle.service_account {
+            Some((user, roles)) => Some((Rendered::new(user)?, roles)),
             None => None,
         };
-        let event = guard.event.take().map(render_event).transpose()?;
-        self.submit(Work::Create(Box::new(Creation {
-            bundle,
+        let creation = Creation {
+            client: Rendered::new(bundle.client)?,
+            service_account,
+            event: guard.event.take().map(Rendered::new).transpose()?,
             guard,
-            client_doc,
-            user_doc,
-            event,
-        })))
-        .await
+        };
+        self.submit(Work::Create(Box::new(creation))).await
     }
 
     /// Stores an event; answers after the commit.
     pub(crate) async fn event(&self, event: EventRecord) -> StoreResult<()> {
-        self.submit(Work::Event(Box::new(render_event(event)?)))
+        self.submit(Work::Event(Box::new(Rendered::new(event)?)))
             .await
     }
 
@@ -182,7 +160,7 @@ async fn run(
             let Work::Create(creation) = &job.work else {
                 continue;
             };
-            let realm = &creation.bundle.client.realm_id;
+            let realm = &creation.client.row.realm_id;
             let mut touched = vec![
                 Section::Clients(realm.clone()),
                 Section::Users(realm.clone()),
@@ -252,10 +230,10 @@ impl Token {
 
 /// All jobs in one transaction, also a batch of one. `Err` means nothing was written.
 async fn write_together(writer: &AnyPool, jobs: &[Job]) -> StoreResult<Vec<StoreResult<()>>> {
-    let creations: Vec<(&ClientBundle, &WriteGuard)> = jobs
+    let creations: Vec<(&ClientRecord, &WriteGuard)> = jobs
         .iter()
         .filter_map(|j| match &j.work {
-            Work::Create(c) => Some((&c.bundle, &c.guard)),
+            Work::Create(c) => Some((&c.client.row, &c.guard)),
             Work::Event(_) => None,
         })
         .collect();
@@ -263,9 +241,9 @@ async fn write_together(writer: &AnyPool, jobs: &[Job]) -> StoreResult<Vec<Store
     // Locks in one global order (realms, then tokens, each sorted) on every path and node.
     // Per realm under a max-clients guard: the largest limit in the batch, then the count.
     let mut limits: BTreeMap<&str, i64> = BTreeMap::new();
-    for (bundle, guard) in &creations {
+    for (client, guard) in &creations {
         if let Some(max) = guard.max_clients {
-            let limit = limits.entry(&bundle.client.realm_id).or_insert(max);
+            let limit = limits.entry(&client.realm_id).or_insert(max);
             *limit = (*limit).max(max);
         }
     }
@@ -326,8 +304,8 @@ async fn write_together(writer: &AnyPool, jobs: &[Job]) -> StoreResult<Vec<Store
             results.push(Ok(()));
             continue;
         };
-        let (bundle, guard) = (&creation.bundle, &creation.guard);
-        let realm_id = bundle.client.realm_id.as_str();
+        let guard = &creation.guard;
+        let realm_id = creation.client.row.realm_id.as_str();
         if let Some(max) = guard.max_clients
             && clients.get(realm_id).is_some_and(|n| *n >= max)
         {
@@ -379,38 +357,34 @@ async fn write_together(writer: &AnyPool, jobs: &[Job]) -> StoreResult<Vec<Store
             Work::Event(_) => None,
         })
         .collect();
-    let client_rows: Vec<_> = created
+    let client_rows: Vec<_> = created.iter().map(|c| &c.client).collect();
+    let service_accounts: Vec<_> = created
         .iter()
-        .map(|c| rows::Rendered {
-            row: &c.bundle.client,
-            doc: &c.client_doc,
+        .filter_map(|c| c.service_account.as_ref())
+        .collect();
+    let user_rows: Vec<_> = service_accounts.iter().map(|(u, _)| u).collect();
+    let role_rows: Vec<UserRole> = service_accounts
+        .iter()
+        .flat_map(|(u, roles)| {
+            roles.iter().map(|r| UserRole {
+                realm_id: &u.row.realm_id,
+                user_id: &u.row.id,
+                role_id: r,
+            })
         })
         .collect();
-    let mut user_rows = Vec::new();
-    let mut role_rows = Vec::new();
-    for c in &created {
-        if let (Some((user, roles)), Some(doc)) = (&c.bundle.service_account, &c.user_doc) {
-            user_rows.push(rows::Rendered { row: user, doc });
-            role_rows.extend(roles.iter().map(|r| UserRole {
-                realm_id: &user.realm_id,
-                user_id: &user.id,
-                role_id: r,
-            }));
-        }
-    }
     // In arrival order: a creation's own event, or an event on its own.
-    let event_rows: Vec<_> = admitted
+    let event_rows: Vec<&Rendered<EventRecord>> = admitted
         .iter()
         .filter_map(|w| match w {
             Work::Create(c) => c.event.as_ref(),
             Work::Event(e) => Some(&**e),
         })
-        .map(Rendered::as_row)
         .collect();
-    insert_rows(&mut tx, &client_rows.iter().collect::<Vec<_>>()).await?;
-    insert_rows(&mut tx, &user_rows.iter().collect::<Vec<_>>()).await?;
+    insert_rows(&mut tx, &client_rows).await?;
+    insert_rows(&mut tx, &user_rows).await?;
     insert_rows(&mut tx, &role_rows.iter().collect::<Vec<_>>()).await?;
-    insert_rows(&mut tx, &event_rows.iter().collect::<Vec<_>>()).await?;
+    insert_rows(&mut tx, &event_rows).await?;
     tx.commit().await.map_err(backend_err)?;
     Ok(results)
 }

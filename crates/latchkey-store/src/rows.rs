@@ -115,45 +115,55 @@ impl Insert for ClientRecord {
         "INSERT INTO clients (id, realm_id, client_id, doc, secret_sealed, rat_hash, created_at)";
     const COLUMNS: usize = 7;
     fn bind<'q>(&'q self, q: Query<'q>) -> StoreResult<Query<'q>> {
-        Ok(bind_client(q, self, to_doc(&self.rep)?))
+        Ok(self.bind_with(q, self.doc()?))
     }
     fn error(e: sqlx::Error) -> StoreError {
         write_err("clientId")(e)
     }
 }
 
-fn bind_client<'q>(q: Query<'q>, c: &'q ClientRecord, doc: impl Value<'q>) -> Query<'q> {
-    q.bind(&c.id)
-        .bind(&c.realm_id)
-        .bind(&c.client_id)
-        .bind(doc)
-        .bind(c.secret_sealed.as_deref())
-        .bind(c.rat_hash.as_deref())
-        .bind(c.created_at)
+impl Documented for ClientRecord {
+    fn doc(&self) -> StoreResult<String> {
+        to_doc(&self.rep)
+    }
+    fn bind_with<'q>(&'q self, q: Query<'q>, doc: impl Value<'q>) -> Query<'q> {
+        q.bind(&self.id)
+            .bind(&self.realm_id)
+            .bind(&self.client_id)
+            .bind(doc)
+            .bind(self.secret_sealed.as_deref())
+            .bind(self.rat_hash.as_deref())
+            .bind(self.created_at)
+    }
 }
 
 impl Insert for UserRecord {
     const HEAD: &'static str = "INSERT INTO users (id, realm_id, username, email, first_name, last_name, doc, password_hash, service_account_client, created_at)";
     const COLUMNS: usize = 10;
     fn bind<'q>(&'q self, q: Query<'q>) -> StoreResult<Query<'q>> {
-        Ok(bind_user(q, self, to_doc(&self.rep)?))
+        Ok(self.bind_with(q, self.doc()?))
     }
     fn error(e: sqlx::Error) -> StoreError {
         write_err("username")(e)
     }
 }
 
-fn bind_user<'q>(q: Query<'q>, u: &'q UserRecord, doc: impl Value<'q>) -> Query<'q> {
-    q.bind(&u.id)
-        .bind(&u.realm_id)
-        .bind(&u.username)
-        .bind(u.email.as_deref())
-        .bind(u.rep.first_name.as_deref())
-        .bind(u.rep.last_name.as_deref())
-        .bind(doc)
-        .bind(u.password_hash.as_deref())
-        .bind(u.service_account_client.as_deref())
-        .bind(u.created_at)
+impl Documented for UserRecord {
+    fn doc(&self) -> StoreResult<String> {
+        to_doc(&self.rep)
+    }
+    fn bind_with<'q>(&'q self, q: Query<'q>, doc: impl Value<'q>) -> Query<'q> {
+        q.bind(&self.id)
+            .bind(&self.realm_id)
+            .bind(&self.username)
+            .bind(self.email.as_deref())
+            .bind(self.rep.first_name.as_deref())
+            .bind(self.rep.last_name.as_deref())
+            .bind(doc)
+            .bind(self.password_hash.as_deref())
+            .bind(self.service_account_client.as_deref())
+            .bind(self.created_at)
+    }
 }
 
 /// A user's role mapping.
@@ -176,57 +186,59 @@ impl Insert for EventRecord {
     const HEAD: &'static str = "INSERT INTO events (id, realm_id, time, type, client_id, user_id, ip_address, error, details)";
     const COLUMNS: usize = 9;
     fn bind<'q>(&'q self, q: Query<'q>) -> StoreResult<Query<'q>> {
-        Ok(bind_event(q, self, to_doc(&self.details)?))
+        Ok(self.bind_with(q, self.doc()?))
     }
 }
 
-fn bind_event<'q>(q: Query<'q>, e: &'q EventRecord, details: impl Value<'q>) -> Query<'q> {
-    q.bind(&e.id)
-        .bind(&e.realm_id)
-        .bind(e.time)
-        .bind(&e.kind)
-        .bind(e.client_id.as_deref())
-        .bind(e.user_id.as_deref())
-        .bind(e.ip_address.as_deref())
-        .bind(e.error.as_deref())
-        .bind(details)
+impl Documented for EventRecord {
+    fn doc(&self) -> StoreResult<String> {
+        to_doc(&self.details)
+    }
+    fn bind_with<'q>(&'q self, q: Query<'q>, details: impl Value<'q>) -> Query<'q> {
+        q.bind(&self.id)
+            .bind(&self.realm_id)
+            .bind(self.time)
+            .bind(&self.kind)
+            .bind(self.client_id.as_deref())
+            .bind(self.user_id.as_deref())
+            .bind(self.ip_address.as_deref())
+            .bind(self.error.as_deref())
+            .bind(details)
+    }
 }
 
-/// A row whose JSON document (`doc`, an event's `details`) was serialised before it reached
-/// the one writer task (`group_commit`): the requests' tasks do that work side by side,
-/// while everything the writer does stands in line.
-pub(crate) struct Rendered<'a, R> {
-    pub row: &'a R,
-    pub doc: &'a str,
+/// A row with a JSON document column (a client's or user's `doc`, an event's `details`).
+pub(crate) trait Documented: Insert {
+    /// The document, serialised.
+    fn doc(&self) -> StoreResult<String>;
+    /// Binds the row with `doc` in the document's place.
+    fn bind_with<'q>(&'q self, q: Query<'q>, doc: impl Value<'q>) -> Query<'q>;
 }
 
-impl Insert for Rendered<'_, ClientRecord> {
-    const HEAD: &'static str = ClientRecord::HEAD;
-    const COLUMNS: usize = ClientRecord::COLUMNS;
+/// A row whose document was serialised before it reached the one writer task
+/// (`group_commit`): the requests' tasks do that work side by side, while everything the
+/// writer does stands in line.
+pub(crate) struct Rendered<R> {
+    pub row: R,
+    doc: String,
+}
+
+impl<R: Documented> Rendered<R> {
+    pub(crate) fn new(row: R) -> StoreResult<Rendered<R>> {
+        let doc = row.doc()?;
+        Ok(Rendered { row, doc })
+    }
+}
+
+impl<R: Documented> Insert for Rendered<R> {
+    const HEAD: &'static str = R::HEAD;
+    const COLUMNS: usize = R::COLUMNS;
+    const TAIL: &'static str = R::TAIL;
     fn bind<'q>(&'q self, q: Query<'q>) -> StoreResult<Query<'q>> {
-        Ok(bind_client(q, self.row, self.doc))
+        Ok(self.row.bind_with(q, self.doc.as_str()))
     }
     fn error(e: sqlx::Error) -> StoreError {
-        ClientRecord::error(e)
-    }
-}
-
-impl Insert for Rendered<'_, UserRecord> {
-    const HEAD: &'static str = UserRecord::HEAD;
-    const COLUMNS: usize = UserRecord::COLUMNS;
-    fn bind<'q>(&'q self, q: Query<'q>) -> StoreResult<Query<'q>> {
-        Ok(bind_user(q, self.row, self.doc))
-    }
-    fn error(e: sqlx::Error) -> StoreError {
-        UserRecord::error(e)
-    }
-}
-
-impl Insert for Rendered<'_, EventRecord> {
-    const HEAD: &'static str = EventRecord::HEAD;
-    const COLUMNS: usize = EventRecord::COLUMNS;
-    fn bind<'q>(&'q self, q: Query<'q>) -> StoreResult<Query<'q>> {
-        Ok(bind_event(q, self.row, self.doc))
+        R::error(e)
     }
 }
 
