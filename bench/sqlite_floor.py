@@ -3,8 +3,8 @@
 
     bench/sqlite_floor.py [--registrations 30000] [--batches 1,15,64] [--runs 3]
 
-Registers 100 clients through a real `start-dev` (release binary) to get real rows and
-the real schema, stops it, then, in this process and on one thread, writes registrations
+Registers 100 clients through a real `start-dev` (release binary; `run.py`'s server and
+registration) to get real rows and the real schema, stops it, then, in this process and on one thread, writes registrations
 the way the group commit does: per batch one `BEGIN IMMEDIATE … COMMIT` holding, per
 registration, the client row, its service-account user, its role mapping and its
 CLIENT_REGISTER event, with fresh time-ordered ids (UUID version 7), in WAL mode with
@@ -18,7 +18,6 @@ binary; both write the same file format with the same algorithms.
 """
 
 import argparse
-import json
 import os
 import resource
 import sqlite3
@@ -27,60 +26,36 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from callgrind import BIN, free_port  # noqa: E402
+from run import Latchkey, register  # noqa: E402
 
 TABLES = ["clients", "users", "user_roles", "events"]
 
 
-def post(url, body, headers=None, form=False):
-    data = body.encode() if form else json.dumps(body).encode()
-    h = {"Content-Type": "application/x-www-form-urlencoded" if form else "application/json"}
-    h.update(headers or {})
-    with urllib.request.urlopen(urllib.request.Request(url, data, h), timeout=30) as r:
-        return json.loads(r.read() or b"null")
-
-
-def sample(work):
-    """The schema and 100 registrations' rows from a real server."""
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = dict(os.environ, LATCHKEY_BOOTSTRAP_ADMIN_PASSWORD="pw", RUST_LOG="warn")
-    db = os.path.join(work, "lk.db")
-    proc = subprocess.Popen([BIN, "start-dev", "--http-port", str(port), "--db-url", f"sqlite://{db}"],
-                            env=env, cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def sample():
+    """The schema and one registration's rows, from 100 registrations on a real server."""
+    server = Latchkey("sqlite")
+    server.start()
     try:
+        ep = server.setup("ES256")
         for _ in range(100):
-            try:
-                urllib.request.urlopen(base + "/health/ready", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.1)
-        tok = post(base + "/realms/master/protocol/openid-connect/token",
-                   "grant_type=password&client_id=admin-cli&username=admin&password=pw", form=True)
-        admin = {"Authorization": "Bearer " + tok["access_token"]}
-        post(base + "/admin/realms", {"realm": "bench", "enabled": True}, admin)
-        iat = post(base + "/admin/realms/bench/clients-initial-access", {"expiration": 0, "count": 1000}, admin)
-        for _ in range(100):
-            post(base + "/realms/bench/clients-registrations/openid-connect",
-                 {"grant_types": ["client_credentials"], "client_name": "bench"},
-                 {"Authorization": "Bearer " + iat["token"]})
+            register(ep)
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-    src = sqlite3.connect(db)
+        server.stop()
+    src = sqlite3.connect(os.path.join(server.workdir, "data", "latchkey.db"))
     schema = [r[0] for r in src.execute(
         "SELECT sql FROM sqlite_schema WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%'")]
     page_size = src.execute("PRAGMA page_size").fetchone()[0]
-    realm = src.execute("SELECT id FROM realms WHERE name = 'bench'").fetchone()[0]
+    realm = src.execute("SELECT id FROM realms WHERE name = 'bench-es256'").fetchone()[0]
     client = src.execute("SELECT * FROM clients WHERE realm_id = ? ORDER BY created_at DESC LIMIT 1", (realm,)).fetchone()
     user = src.execute("SELECT * FROM users WHERE service_account_client = ?", (client[0],)).fetchone()
     role = src.execute("SELECT * FROM user_roles WHERE user_id = ?", (user[0],)).fetchone()
     event = src.execute("SELECT * FROM events WHERE client_id = ? AND type = 'CLIENT_REGISTER'", (client[2],)).fetchone()
     cols = {t: [r[1] for r in src.execute(f"PRAGMA table_info({t})")] for t in TABLES}
+    src.close()
+    subprocess.run(["rm", "-rf", server.workdir])
     return schema, page_size, dict(zip(TABLES, [client, user, role, event])), cols
 
 
@@ -114,7 +89,8 @@ def run(schema, page_size, rows, cols, batch, n, write=True):
             u[ui["id"]], u[ui["username"]], u[ui["service_account_client"]] = uid, "service-account-" + client_id, cid
             r[ri["user_id"]] = uid
             e[ei["id"]], e[ei["client_id"]] = v7(), client_id
-            cs.append(tuple(c)), us.append(tuple(u)), rs.append(tuple(r)), es.append(tuple(e))
+            for rows_of, row in ((cs, c), (us, u), (rs, r), (es, e)):
+                rows_of.append(tuple(row))
         if write:
             db.execute("BEGIN IMMEDIATE")
             for t, values in zip(TABLES, (cs, us, rs, es)):
@@ -133,8 +109,7 @@ def main():
     ap.add_argument("--batches", default="1,15,64")
     ap.add_argument("--runs", type=int, default=3)
     a = ap.parse_args()
-    work = tempfile.mkdtemp(prefix="lk-floor-sample-")
-    schema, page_size, rows, cols = sample(work)
+    schema, page_size, rows, cols = sample()
     sizes = {t: sum(len(v) if isinstance(v, str) else 8 for v in rows[t] if v is not None) for t in TABLES}
     print(f"SQLite {sqlite3.sqlite_version}, page size {page_size}; bytes per registration: "
           + ", ".join(f"{t} {s}" for t, s in sizes.items()))
@@ -149,7 +124,6 @@ def main():
         print(f"| {batch} | {1e6 / floor:,.0f} | {floor:.1f} | {max(user - dry, 0):.1f} | {sys_:.1f} | {dry:.1f} |")
     print("wall µs: per registration, the harness's own Python time subtracted; registrations/s: "
           "what one core doing nothing else could commit")
-    subprocess.run(["rm", "-rf", work])
 
 
 if __name__ == "__main__":
