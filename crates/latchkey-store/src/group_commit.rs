@@ -7,7 +7,8 @@
 //! with one multi-row statement per table (`rows`), and each caller is answered after the
 //! commit, so an acknowledged write is as durable as before. Under load a batch is
 //! whatever queued while the previous one committed; alone, a write is a batch of one
-//! and waits for nothing.
+//! and waits for nothing. On a SQLite file the batch is written on the task's own
+//! connection (`sqlite_writer`), elsewhere through sqlx; `decide` is the same for both.
 //!
 //! If anything in a batch fails (a `clientId` already taken, a database error), the
 //! batch is rolled back and its writes run again one by one, each as a batch of one in its
@@ -25,8 +26,9 @@ use sqlx::AnyPool;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::cache::{Cache, Section};
-use crate::rows::{Rendered, UserRole, insert_rows};
-use crate::{Backend, backend_err, exec, get, publish};
+use crate::rows::{Insert, Rendered, UserRole, insert_rows};
+use crate::sqlite_writer::{self, Batch};
+use crate::{Backend, Tx, backend_err, exec, get, publish};
 
 /// The most writes one transaction commits.
 const MAX_BATCH: usize = 64;
@@ -75,21 +77,24 @@ impl Stats {
 }
 
 impl GroupCommit {
-    /// Starts the writing task; it ends when the store is dropped.
+    /// Starts the writing task; it ends when the store is dropped. `sqlite_file` is the
+    /// store's SQLite file, written on the task's own connection (`sqlite_writer`); without
+    /// it (PostgreSQL, SQLite in memory) batches go through `writer`.
     ///
-    /// On SQLite the task gets a thread of its own: each of its statements is a round trip
-    /// to sqlx's worker thread, and on the shared runtime every return trip waited in line
-    /// behind the HTTP requests' tasks, so the one writer sat idle half the time while
-    /// requests queued for it. On PostgreSQL it runs on the current runtime, where its
+    /// On SQLite the task gets a thread of its own, where it calls SQLite itself; through
+    /// sqlx on the shared runtime, every statement's return trip waited in line behind the
+    /// HTTP requests' tasks. On PostgreSQL it runs on the current runtime, where its
     /// connections' sockets are registered.
     pub(crate) fn start(
         writer: AnyPool,
+        sqlite_file: Option<&std::path::Path>,
         cache: Arc<Cache>,
         backend: Backend,
     ) -> StoreResult<GroupCommit> {
         let (queue, jobs) = mpsc::unbounded_channel();
         let stats = Arc::new(Stats::default());
-        let task = run(jobs, writer, cache, backend, stats.clone());
+        let direct = sqlite_file.map(sqlite_writer::open).transpose()?;
+        let task = run(jobs, writer, direct, cache, backend, stats.clone());
         if backend == Backend::Sqlite {
             let failed = |e: std::io::Error| StoreError::Backend(format!("writer thread: {e}"));
             let runtime = tokio::runtime::Builder::new_current_thread()
@@ -146,6 +151,7 @@ impl GroupCommit {
 async fn run(
     mut queue: mpsc::UnboundedReceiver<Job>,
     writer: AnyPool,
+    mut direct: Option<rusqlite::Connection>,
     cache: Arc<Cache>,
     backend: Backend,
     stats: Arc<Stats>,
@@ -153,7 +159,7 @@ async fn run(
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let jobs = std::mem::take(&mut batch);
-        let results = commit(&writer, &jobs, &stats).await;
+        let results = commit(&writer, &mut direct, &jobs, &stats).await;
         stats.writes.fetch_add(jobs.len() as u64, Ordering::Relaxed);
         let mut sections: Vec<Section> = Vec::new();
         for (job, result) in jobs.iter().zip(&results) {
@@ -191,9 +197,14 @@ async fn run(
 }
 
 /// One result per job, in order.
-async fn commit(writer: &AnyPool, jobs: &[Job], stats: &Stats) -> Vec<StoreResult<()>> {
+async fn commit(
+    writer: &AnyPool,
+    direct: &mut Option<rusqlite::Connection>,
+    jobs: &[Job],
+    stats: &Stats,
+) -> Vec<StoreResult<()>> {
     stats.transactions.fetch_add(1, Ordering::Relaxed);
-    match write_together(writer, jobs).await {
+    match write_together(writer, direct, jobs).await {
         Ok(results) => return results,
         Err(e) if jobs.len() == 1 => return vec![Err(e)],
         Err(e) => {
@@ -203,7 +214,7 @@ async fn commit(writer: &AnyPool, jobs: &[Job], stats: &Stats) -> Vec<StoreResul
     let mut results = Vec::with_capacity(jobs.len());
     for job in jobs.chunks(1) {
         stats.transactions.fetch_add(1, Ordering::Relaxed);
-        results.push(match write_together(writer, job).await {
+        results.push(match write_together(writer, direct, job).await {
             // `write_together` answers every job it is given.
             Ok(mut alone) => alone
                 .pop()
@@ -228,8 +239,124 @@ impl Token {
     }
 }
 
+/// A batch's transaction: through sqlx, or on the group commit's own SQLite connection.
+enum BatchTx<'c> {
+    Sqlx(Tx<'c>),
+    Direct(Batch<'c>),
+}
+
+impl BatchTx<'_> {
+    /// Takes the realm's creation lock, then counts its clients up to `limit`.
+    async fn count_clients(&mut self, realm_id: &str, limit: i64) -> StoreResult<i64> {
+        match self {
+            BatchTx::Sqlx(tx) => {
+                // A no-op write to the realm row first: it takes SQLite's write lock and
+                // PostgreSQL's row lock, so creators in this realm queue here, on every
+                // node, and the count cannot go stale before the inserts commit.
+                exec(
+                    tx,
+                    "UPDATE realms SET name = name WHERE id = $1",
+                    &[realm_id],
+                )
+                .await?;
+                let row = sqlx::query(
+                    "SELECT COUNT(*) AS n FROM (SELECT 1 FROM clients WHERE realm_id = $1 LIMIT $2) AS c",
+                )
+                .bind(realm_id)
+                .bind(limit)
+                .fetch_one(&mut **tx)
+                .await
+                .map_err(backend_err)?;
+                get::<i64>(&row, "n")
+            }
+            // `BEGIN IMMEDIATE` holds SQLite's one write lock already.
+            BatchTx::Direct(b) => b.count_clients(realm_id, limit),
+        }
+    }
+
+    /// Locks an initial access token's row and reads it.
+    async fn token(&mut self, hash: &str) -> StoreResult<Option<Token>> {
+        let found = match self {
+            BatchTx::Sqlx(tx) => {
+                // A no-op write takes the row's lock and reads what is left under it.
+                let row = sqlx::query(
+                    "UPDATE initial_access_tokens SET remaining = remaining WHERE token_hash = $1 \
+                     RETURNING remaining, created_at, expiration",
+                )
+                .bind(hash)
+                .fetch_optional(&mut **tx)
+                .await
+                .map_err(backend_err)?;
+                match row {
+                    Some(row) => Some((
+                        get(&row, "remaining")?,
+                        get(&row, "created_at")?,
+                        get(&row, "expiration")?,
+                    )),
+                    None => None,
+                }
+            }
+            BatchTx::Direct(b) => b.token(hash)?,
+        };
+        Ok(found.map(|(remaining, created_at, expiration)| Token {
+            remaining,
+            created_at,
+            expiration,
+        }))
+    }
+
+    async fn spend(&mut self, hash: &str, uses: i64) -> StoreResult<()> {
+        match self {
+            BatchTx::Sqlx(tx) => sqlx::query(
+                "UPDATE initial_access_tokens SET remaining = remaining - $1 WHERE token_hash = $2",
+            )
+            .bind(uses)
+            .bind(hash)
+            .execute(&mut **tx)
+            .await
+            .map(|_| ())
+            .map_err(backend_err),
+            BatchTx::Direct(b) => b.spend(hash, uses),
+        }
+    }
+
+    async fn insert<R: Insert>(&mut self, rows: &[&R]) -> StoreResult<()> {
+        match self {
+            BatchTx::Sqlx(tx) => insert_rows(tx, rows).await,
+            BatchTx::Direct(b) => b.insert(rows),
+        }
+    }
+
+    async fn commit(self) -> StoreResult<()> {
+        match self {
+            BatchTx::Sqlx(tx) => tx.commit().await.map_err(backend_err),
+            BatchTx::Direct(b) => b.commit(),
+        }
+    }
+}
+
 /// All jobs in one transaction, also a batch of one. `Err` means nothing was written.
-async fn write_together(writer: &AnyPool, jobs: &[Job]) -> StoreResult<Vec<StoreResult<()>>> {
+async fn write_together(
+    writer: &AnyPool,
+    direct: &mut Option<rusqlite::Connection>,
+    jobs: &[Job],
+) -> StoreResult<Vec<StoreResult<()>>> {
+    match direct {
+        None => {
+            let tx = writer.begin().await.map_err(backend_err)?;
+            decide(BatchTx::Sqlx(tx), jobs).await
+        }
+        Some(conn) => {
+            // The writer pool's one connection, held while this batch writes: the store's
+            // other writes wait for it in the pool (`sqlite_writer`).
+            let _gate = writer.acquire().await.map_err(backend_err)?;
+            decide(BatchTx::Direct(Batch::begin(conn)?), jobs).await
+        }
+    }
+}
+
+/// Decides every job's guards under the batch's locks, writes the admitted ones and commits.
+async fn decide(mut tx: BatchTx<'_>, jobs: &[Job]) -> StoreResult<Vec<StoreResult<()>>> {
     let creations: Vec<(&ClientRecord, &WriteGuard)> = jobs
         .iter()
         .filter_map(|j| match &j.work {
@@ -237,7 +364,6 @@ async fn write_together(writer: &AnyPool, jobs: &[Job]) -> StoreResult<Vec<Store
             Work::Event(_) => None,
         })
         .collect();
-    let mut tx = writer.begin().await.map_err(backend_err)?;
     // Locks in one global order (realms, then tokens, each sorted) on every path and node.
     // Per realm under a max-clients guard: the largest limit in the batch, then the count.
     let mut limits: BTreeMap<&str, i64> = BTreeMap::new();
@@ -249,27 +375,11 @@ async fn write_together(writer: &AnyPool, jobs: &[Job]) -> StoreResult<Vec<Store
     }
     let mut clients: BTreeMap<&str, i64> = BTreeMap::new();
     for (realm_id, limit) in &limits {
-        // A no-op write to the realm row first: it takes SQLite's write lock and
-        // PostgreSQL's row lock, so creators in this realm queue here, on every node, and
-        // the count below cannot go stale before the inserts commit.
-        exec(
-            &mut tx,
-            "UPDATE realms SET name = name WHERE id = $1",
-            &[realm_id],
-        )
-        .await?;
         // Counted up to the limit only: min(clients, limit) decides every guard of the batch
         // exactly (each limit is at most `limit`), and a realm far over its limit costs a
         // refusal `limit` index entries, not a scan of all its clients (8 ms at 100,000).
-        let row = sqlx::query(
-            "SELECT COUNT(*) AS n FROM (SELECT 1 FROM clients WHERE realm_id = $1 LIMIT $2) AS c",
-        )
-        .bind(*realm_id)
-        .bind((*limit).max(0))
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(backend_err)?;
-        clients.insert(realm_id, get::<i64>(&row, "n")?);
+        let n = tx.count_clients(realm_id, (*limit).max(0)).await?;
+        clients.insert(realm_id, n);
     }
     let mut tokens: BTreeMap<&str, Option<Token>> = BTreeMap::new();
     for (_, guard) in &creations {
@@ -278,22 +388,7 @@ async fn write_together(writer: &AnyPool, jobs: &[Job]) -> StoreResult<Vec<Store
         }
     }
     for (hash, token) in tokens.iter_mut() {
-        // A no-op write takes the row's lock and reads what is left under it.
-        let row = sqlx::query(
-            "UPDATE initial_access_tokens SET remaining = remaining WHERE token_hash = $1 \
-             RETURNING remaining, created_at, expiration",
-        )
-        .bind(*hash)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(backend_err)?;
-        if let Some(row) = row {
-            *token = Some(Token {
-                remaining: get(&row, "remaining")?,
-                created_at: get(&row, "created_at")?,
-                expiration: get(&row, "expiration")?,
-            });
-        }
+        *token = tx.token(hash).await?;
     }
 
     // Decide each job in arrival order, as if they had come one after another.
@@ -335,14 +430,7 @@ async fn write_together(writer: &AnyPool, jobs: &[Job]) -> StoreResult<Vec<Store
     }
 
     for (hash, uses) in &spent {
-        sqlx::query(
-            "UPDATE initial_access_tokens SET remaining = remaining - $1 WHERE token_hash = $2",
-        )
-        .bind(*uses)
-        .bind(*hash)
-        .execute(&mut *tx)
-        .await
-        .map_err(backend_err)?;
+        tx.spend(hash, *uses).await?;
     }
     let admitted: Vec<&Work> = jobs
         .iter()
@@ -381,10 +469,10 @@ async fn write_together(writer: &AnyPool, jobs: &[Job]) -> StoreResult<Vec<Store
             Work::Event(e) => Some(&**e),
         })
         .collect();
-    insert_rows(&mut tx, &client_rows).await?;
-    insert_rows(&mut tx, &user_rows).await?;
-    insert_rows(&mut tx, &role_rows.iter().collect::<Vec<_>>()).await?;
-    insert_rows(&mut tx, &event_rows).await?;
-    tx.commit().await.map_err(backend_err)?;
+    tx.insert(&client_rows).await?;
+    tx.insert(&user_rows).await?;
+    tx.insert(&role_rows.iter().collect::<Vec<_>>()).await?;
+    tx.insert(&event_rows).await?;
+    tx.commit().await?;
     Ok(results)
 }

@@ -8,6 +8,7 @@ pub mod cache;
 pub mod group_commit;
 mod rows;
 mod schema;
+mod sqlite_writer;
 
 use std::str::FromStr;
 use std::sync::{Arc, Weak};
@@ -120,11 +121,16 @@ impl SqlStore {
             ))
         })?;
         let mut url = url.to_string();
+        // The SQLite file, which the group commit also opens itself (`sqlite_writer`).
+        let mut sqlite_file = None;
         if backend == Backend::Sqlite {
             let path = url
                 .trim_start_matches("sqlite://")
                 .trim_start_matches("sqlite:");
             let path = path.split('?').next().unwrap_or_default();
+            if !path.is_empty() && !url.contains(":memory:") {
+                sqlite_file = Some(std::path::PathBuf::from(path));
+            }
             if let Some(dir) = std::path::Path::new(path).parent()
                 && !dir.as_os_str().is_empty()
             {
@@ -145,7 +151,10 @@ impl SqlStore {
         // connection makes writers queue in the pool instead, in order, without sleeping;
         // readers keep their own connections (WAL lets them read beside the writer).
         let (pool, writer) = if backend == Backend::Sqlite && !url.contains(":memory:") {
+            // The group commit takes this pool's connection for each batch only as a lock
+            // (`sqlite_writer`): a ping before each use would be a round trip for nothing.
             let writer = pool_options(backend, 1)
+                .test_before_acquire(false)
                 .connect_with(options.clone())
                 .await
                 .map_err(backend_err)?;
@@ -168,7 +177,12 @@ impl SqlStore {
         if backend == Backend::Postgres {
             listen(url.clone(), Arc::downgrade(&cache));
         }
-        let writes = GroupCommit::start(writer.clone(), cache.clone(), backend)?;
+        let writes = GroupCommit::start(
+            writer.clone(),
+            sqlite_file.as_deref(),
+            cache.clone(),
+            backend,
+        )?;
         let store = SqlStore {
             pool,
             writer,

@@ -1,26 +1,55 @@
-//! Multi-row inserts. A statement sent to SQLite costs a round trip to sqlx's worker
-//! thread (two context switches), and to PostgreSQL a network round trip, so a realm's
-//! bundle and a batch of registrations and events (`group_commit`) insert each table's rows with one
-//! statement per chunk instead of one per row. Chunk sizes are powers of two up to
-//! `MAX_CHUNK`, so the statement cache holds at most seven shapes per table.
+//! Multi-row inserts. A statement sent to SQLite through sqlx costs a round trip to sqlx's
+//! worker thread (two context switches), and to PostgreSQL a network round trip, so a
+//! realm's bundle and a batch of registrations and events (`group_commit`) insert each
+//! table's rows with one statement per chunk instead of one per row. Chunk sizes are
+//! powers of two up to `MAX_CHUNK`, so the statement cache holds at most seven shapes per
+//! table. A row lists its values once (`Insert::values`); sqlx binds them here, and the
+//! group commit's own SQLite connection binds the same list (`sqlite_writer`).
 
 use latchkey_core::store::{
     ClientRecord, ComponentRecord, EventRecord, KeyRecord, RoleRecord, ScopeRecord, UserRecord,
 };
 use sqlx::AnyConnection;
-use sqlx::any::AnyArguments;
 
 use crate::{StoreResult, backend_err, to_doc, write_err};
 use latchkey_core::store::StoreError;
 
-pub(crate) type Query<'q> = sqlx::query::Query<'q, sqlx::Any, AnyArguments<'q>>;
-
-/// A value a query can bind (here: a document, owned or borrowed).
-pub(crate) trait Value<'q>:
-    'q + Send + sqlx::Encode<'q, sqlx::Any> + sqlx::Type<sqlx::Any>
-{
+/// One value of a row, as both ways of writing bind it.
+pub(crate) enum Param<'a> {
+    Text(Option<&'a str>),
+    Owned(String),
+    Int(i64),
 }
-impl<'q, T: 'q + Send + sqlx::Encode<'q, sqlx::Any> + sqlx::Type<sqlx::Any>> Value<'q> for T {}
+
+impl<'a> From<&'a str> for Param<'a> {
+    fn from(s: &'a str) -> Self {
+        Param::Text(Some(s))
+    }
+}
+
+impl<'a> From<&'a String> for Param<'a> {
+    fn from(s: &'a String) -> Self {
+        Param::Text(Some(s))
+    }
+}
+
+impl<'a> From<Option<&'a str>> for Param<'a> {
+    fn from(s: Option<&'a str>) -> Self {
+        Param::Text(s)
+    }
+}
+
+impl From<String> for Param<'_> {
+    fn from(s: String) -> Self {
+        Param::Owned(s)
+    }
+}
+
+impl From<i64> for Param<'_> {
+    fn from(n: i64) -> Self {
+        Param::Int(n)
+    }
+}
 
 /// The largest number of rows one statement inserts.
 pub(crate) const MAX_CHUNK: usize = 64;
@@ -32,11 +61,17 @@ pub(crate) trait Insert {
     const COLUMNS: usize;
     /// What follows the values (`ON CONFLICT … DO NOTHING`).
     const TAIL: &'static str = "";
-    /// Binds this row's values, in `HEAD`'s column order.
-    fn bind<'q>(&'q self, q: Query<'q>) -> StoreResult<Query<'q>>;
-    /// What a failed insert means (a unique violation names the broken rule).
-    fn error(e: sqlx::Error) -> StoreError {
-        backend_err(e)
+    /// What a unique violation means (`Conflict { what }`); without it, a backend error.
+    const UNIQUE: Option<&'static str> = None;
+    /// This row's values, in `HEAD`'s column order.
+    fn values<'a>(&'a self, out: &mut Vec<Param<'a>>) -> StoreResult<()>;
+}
+
+/// A failed sqlx insert of `R`'s rows.
+fn insert_err<R: Insert>(e: sqlx::Error) -> StoreError {
+    match R::UNIQUE {
+        Some(what) => write_err(what)(e),
+        None => backend_err(e),
     }
 }
 
@@ -48,7 +83,13 @@ pub(crate) trait Insert {
 /// SQLite finds by a linear scan, so binding a statement of n numbered parameters costs n²
 /// (a 64-row insert of users has 640), while anonymous ones cost nothing to find.
 /// PostgreSQL only knows `$n`.
-fn statement(head: &str, columns: usize, rows: usize, tail: &str, numbered: bool) -> String {
+pub(crate) fn statement(
+    head: &str,
+    columns: usize,
+    rows: usize,
+    tail: &str,
+    numbered: bool,
+) -> String {
     let mut sql = String::with_capacity(head.len() + tail.len() + rows * columns * 5 + 8);
     sql.push_str(head);
     sql.push_str(" VALUES ");
@@ -75,7 +116,7 @@ fn statement(head: &str, columns: usize, rows: usize, tail: &str, numbered: bool
 }
 
 /// Splits `n` rows into chunks whose sizes are powers of two, largest first.
-fn chunk_sizes(mut n: usize) -> impl Iterator<Item = usize> {
+pub(crate) fn chunk_sizes(mut n: usize) -> impl Iterator<Item = usize> {
     std::iter::from_fn(move || {
         if n == 0 {
             return None;
@@ -101,11 +142,19 @@ pub(crate) async fn insert_rows<R: Insert>(
         let (chunk, tail) = rest.split_at(size);
         rest = tail;
         let sql = statement(R::HEAD, R::COLUMNS, size, R::TAIL, numbered);
-        let mut q = sqlx::query(&sql);
+        let mut values = Vec::with_capacity(size * R::COLUMNS);
         for row in chunk {
-            q = row.bind(q)?;
+            row.values(&mut values)?;
         }
-        q.execute(&mut *conn).await.map_err(R::error)?;
+        let mut q = sqlx::query(&sql);
+        for value in values {
+            q = match value {
+                Param::Text(s) => q.bind(s),
+                Param::Owned(s) => q.bind(s),
+                Param::Int(n) => q.bind(n),
+            };
+        }
+        q.execute(&mut *conn).await.map_err(insert_err::<R>)?;
     }
     Ok(())
 }
@@ -114,11 +163,10 @@ impl Insert for ClientRecord {
     const HEAD: &'static str =
         "INSERT INTO clients (id, realm_id, client_id, doc, secret_sealed, rat_hash, created_at)";
     const COLUMNS: usize = 7;
-    fn bind<'q>(&'q self, q: Query<'q>) -> StoreResult<Query<'q>> {
-        Ok(self.bind_with(q, self.doc()?))
-    }
-    fn error(e: sqlx::Error) -> StoreError {
-        write_err("clientId")(e)
+    const UNIQUE: Option<&'static str> = Some("clientId");
+    fn values<'a>(&'a self, out: &mut Vec<Param<'a>>) -> StoreResult<()> {
+        self.values_with(self.doc()?.into(), out);
+        Ok(())
     }
 }
 
@@ -126,25 +174,26 @@ impl Documented for ClientRecord {
     fn doc(&self) -> StoreResult<String> {
         to_doc(&self.rep)
     }
-    fn bind_with<'q>(&'q self, q: Query<'q>, doc: impl Value<'q>) -> Query<'q> {
-        q.bind(&self.id)
-            .bind(&self.realm_id)
-            .bind(&self.client_id)
-            .bind(doc)
-            .bind(self.secret_sealed.as_deref())
-            .bind(self.rat_hash.as_deref())
-            .bind(self.created_at)
+    fn values_with<'a>(&'a self, doc: Param<'a>, out: &mut Vec<Param<'a>>) {
+        out.extend([
+            (&self.id).into(),
+            (&self.realm_id).into(),
+            (&self.client_id).into(),
+            doc,
+            self.secret_sealed.as_deref().into(),
+            self.rat_hash.as_deref().into(),
+            self.created_at.into(),
+        ]);
     }
 }
 
 impl Insert for UserRecord {
     const HEAD: &'static str = "INSERT INTO users (id, realm_id, username, email, first_name, last_name, doc, password_hash, service_account_client, created_at)";
     const COLUMNS: usize = 10;
-    fn bind<'q>(&'q self, q: Query<'q>) -> StoreResult<Query<'q>> {
-        Ok(self.bind_with(q, self.doc()?))
-    }
-    fn error(e: sqlx::Error) -> StoreError {
-        write_err("username")(e)
+    const UNIQUE: Option<&'static str> = Some("username");
+    fn values<'a>(&'a self, out: &mut Vec<Param<'a>>) -> StoreResult<()> {
+        self.values_with(self.doc()?.into(), out);
+        Ok(())
     }
 }
 
@@ -152,17 +201,19 @@ impl Documented for UserRecord {
     fn doc(&self) -> StoreResult<String> {
         to_doc(&self.rep)
     }
-    fn bind_with<'q>(&'q self, q: Query<'q>, doc: impl Value<'q>) -> Query<'q> {
-        q.bind(&self.id)
-            .bind(&self.realm_id)
-            .bind(&self.username)
-            .bind(self.email.as_deref())
-            .bind(self.rep.first_name.as_deref())
-            .bind(self.rep.last_name.as_deref())
-            .bind(doc)
-            .bind(self.password_hash.as_deref())
-            .bind(self.service_account_client.as_deref())
-            .bind(self.created_at)
+    fn values_with<'a>(&'a self, doc: Param<'a>, out: &mut Vec<Param<'a>>) {
+        out.extend([
+            (&self.id).into(),
+            (&self.realm_id).into(),
+            (&self.username).into(),
+            self.email.as_deref().into(),
+            self.rep.first_name.as_deref().into(),
+            self.rep.last_name.as_deref().into(),
+            doc,
+            self.password_hash.as_deref().into(),
+            self.service_account_client.as_deref().into(),
+            self.created_at.into(),
+        ]);
     }
 }
 
@@ -177,16 +228,22 @@ impl Insert for UserRole<'_> {
     const HEAD: &'static str = "INSERT INTO user_roles (user_id, role_id, realm_id)";
     const COLUMNS: usize = 3;
     const TAIL: &'static str = " ON CONFLICT (user_id, role_id) DO NOTHING";
-    fn bind<'q>(&'q self, q: Query<'q>) -> StoreResult<Query<'q>> {
-        Ok(q.bind(self.user_id).bind(self.role_id).bind(self.realm_id))
+    fn values<'a>(&'a self, out: &mut Vec<Param<'a>>) -> StoreResult<()> {
+        out.extend([
+            self.user_id.into(),
+            self.role_id.into(),
+            self.realm_id.into(),
+        ]);
+        Ok(())
     }
 }
 
 impl Insert for EventRecord {
     const HEAD: &'static str = "INSERT INTO events (id, realm_id, time, type, client_id, user_id, ip_address, error, details)";
     const COLUMNS: usize = 9;
-    fn bind<'q>(&'q self, q: Query<'q>) -> StoreResult<Query<'q>> {
-        Ok(self.bind_with(q, self.doc()?))
+    fn values<'a>(&'a self, out: &mut Vec<Param<'a>>) -> StoreResult<()> {
+        self.values_with(self.doc()?.into(), out);
+        Ok(())
     }
 }
 
@@ -194,16 +251,18 @@ impl Documented for EventRecord {
     fn doc(&self) -> StoreResult<String> {
         to_doc(&self.details)
     }
-    fn bind_with<'q>(&'q self, q: Query<'q>, details: impl Value<'q>) -> Query<'q> {
-        q.bind(&self.id)
-            .bind(&self.realm_id)
-            .bind(self.time)
-            .bind(&self.kind)
-            .bind(self.client_id.as_deref())
-            .bind(self.user_id.as_deref())
-            .bind(self.ip_address.as_deref())
-            .bind(self.error.as_deref())
-            .bind(details)
+    fn values_with<'a>(&'a self, details: Param<'a>, out: &mut Vec<Param<'a>>) {
+        out.extend([
+            (&self.id).into(),
+            (&self.realm_id).into(),
+            self.time.into(),
+            (&self.kind).into(),
+            self.client_id.as_deref().into(),
+            self.user_id.as_deref().into(),
+            self.ip_address.as_deref().into(),
+            self.error.as_deref().into(),
+            details,
+        ]);
     }
 }
 
@@ -211,8 +270,8 @@ impl Documented for EventRecord {
 pub(crate) trait Documented: Insert {
     /// The document, serialised.
     fn doc(&self) -> StoreResult<String>;
-    /// Binds the row with `doc` in the document's place.
-    fn bind_with<'q>(&'q self, q: Query<'q>, doc: impl Value<'q>) -> Query<'q>;
+    /// The row's values with `doc` in the document's place.
+    fn values_with<'a>(&'a self, doc: Param<'a>, out: &mut Vec<Param<'a>>);
 }
 
 /// A row whose document was serialised before it reached the one writer task
@@ -234,59 +293,61 @@ impl<R: Documented> Insert for Rendered<R> {
     const HEAD: &'static str = R::HEAD;
     const COLUMNS: usize = R::COLUMNS;
     const TAIL: &'static str = R::TAIL;
-    fn bind<'q>(&'q self, q: Query<'q>) -> StoreResult<Query<'q>> {
-        Ok(self.row.bind_with(q, self.doc.as_str()))
-    }
-    fn error(e: sqlx::Error) -> StoreError {
-        R::error(e)
+    const UNIQUE: Option<&'static str> = R::UNIQUE;
+    fn values<'a>(&'a self, out: &mut Vec<Param<'a>>) -> StoreResult<()> {
+        self.row.values_with(self.doc.as_str().into(), out);
+        Ok(())
     }
 }
 
 impl Insert for RoleRecord {
     const HEAD: &'static str = "INSERT INTO roles (id, realm_id, client, name, doc)";
     const COLUMNS: usize = 5;
-    fn bind<'q>(&'q self, q: Query<'q>) -> StoreResult<Query<'q>> {
-        Ok(q.bind(&self.id)
-            .bind(&self.realm_id)
-            .bind(self.client.as_deref().unwrap_or_default())
-            .bind(&self.name)
-            .bind(to_doc(&self.rep)?))
-    }
-    fn error(e: sqlx::Error) -> StoreError {
-        write_err("role")(e)
+    const UNIQUE: Option<&'static str> = Some("role");
+    fn values<'a>(&'a self, out: &mut Vec<Param<'a>>) -> StoreResult<()> {
+        out.extend([
+            (&self.id).into(),
+            (&self.realm_id).into(),
+            self.client.as_deref().unwrap_or_default().into(),
+            (&self.name).into(),
+            to_doc(&self.rep)?.into(),
+        ]);
+        Ok(())
     }
 }
 
 impl Insert for ScopeRecord {
     const HEAD: &'static str = "INSERT INTO client_scopes (id, realm_id, name, doc)";
     const COLUMNS: usize = 4;
-    fn bind<'q>(&'q self, q: Query<'q>) -> StoreResult<Query<'q>> {
-        Ok(q.bind(&self.id)
-            .bind(&self.realm_id)
-            .bind(&self.name)
-            .bind(to_doc(&self.rep)?))
-    }
-    fn error(e: sqlx::Error) -> StoreError {
-        write_err("client scope")(e)
+    const UNIQUE: Option<&'static str> = Some("client scope");
+    fn values<'a>(&'a self, out: &mut Vec<Param<'a>>) -> StoreResult<()> {
+        out.extend([
+            (&self.id).into(),
+            (&self.realm_id).into(),
+            (&self.name).into(),
+            to_doc(&self.rep)?.into(),
+        ]);
+        Ok(())
     }
 }
 
 impl Insert for ComponentRecord {
     const HEAD: &'static str = "INSERT INTO components (id, realm_id, parent_id, provider_type, provider_id, sub_type, name, config, created_at)";
     const COLUMNS: usize = 9;
-    fn bind<'q>(&'q self, q: Query<'q>) -> StoreResult<Query<'q>> {
-        Ok(q.bind(&self.id)
-            .bind(&self.realm_id)
-            .bind(&self.parent_id)
-            .bind(&self.provider_type)
-            .bind(&self.provider_id)
-            .bind(self.sub_type.as_deref())
-            .bind(&self.name)
-            .bind(to_doc(&self.config)?)
-            .bind(crate::component_order()))
-    }
-    fn error(e: sqlx::Error) -> StoreError {
-        write_err("component")(e)
+    const UNIQUE: Option<&'static str> = Some("component");
+    fn values<'a>(&'a self, out: &mut Vec<Param<'a>>) -> StoreResult<()> {
+        out.extend([
+            (&self.id).into(),
+            (&self.realm_id).into(),
+            (&self.parent_id).into(),
+            (&self.provider_type).into(),
+            (&self.provider_id).into(),
+            self.sub_type.as_deref().into(),
+            (&self.name).into(),
+            to_doc(&self.config)?.into(),
+            crate::component_order().into(),
+        ]);
+        Ok(())
     }
 }
 
@@ -294,13 +355,16 @@ impl Insert for KeyRecord {
     const HEAD: &'static str =
         "INSERT INTO realm_keys (kid, realm_id, alg, private_sealed, public_jwk, created_at)";
     const COLUMNS: usize = 6;
-    fn bind<'q>(&'q self, q: Query<'q>) -> StoreResult<Query<'q>> {
-        Ok(q.bind(&self.kid)
-            .bind(&self.realm_id)
-            .bind(&self.alg)
-            .bind(&self.private_sealed)
-            .bind(to_doc(&self.public_jwk)?)
-            .bind(self.created_at))
+    fn values<'a>(&'a self, out: &mut Vec<Param<'a>>) -> StoreResult<()> {
+        out.extend([
+            (&self.kid).into(),
+            (&self.realm_id).into(),
+            (&self.alg).into(),
+            (&self.private_sealed).into(),
+            to_doc(&self.public_jwk)?.into(),
+            self.created_at.into(),
+        ]);
+        Ok(())
     }
 }
 
@@ -314,10 +378,13 @@ pub(crate) struct DefaultScope<'a> {
 impl Insert for DefaultScope<'_> {
     const HEAD: &'static str = "INSERT INTO realm_default_scopes (realm_id, scope_id, is_default)";
     const COLUMNS: usize = 3;
-    fn bind<'q>(&'q self, q: Query<'q>) -> StoreResult<Query<'q>> {
-        Ok(q.bind(self.realm_id)
-            .bind(self.scope_id)
-            .bind(i64::from(self.default)))
+    fn values<'a>(&'a self, out: &mut Vec<Param<'a>>) -> StoreResult<()> {
+        out.extend([
+            self.realm_id.into(),
+            self.scope_id.into(),
+            i64::from(self.default).into(),
+        ]);
+        Ok(())
     }
 }
 
