@@ -1,26 +1,67 @@
 #!/usr/bin/env python3
 # Start-to-ready of `latchkey start-dev`: spawn the release binary, poll /health/ready every
-# 2 ms until it answers 200. Seven runs on empty folders (first start: migrations, master
-# realm, RSA and EC key generation, Argon2id of the admin password) and seven on a folder
-# that already holds a database.  Usage: bench/start_to_ready.py target/release/latchkey
-import subprocess, time, urllib.request, tempfile, os, sys, statistics, socket
-binary = sys.argv[1]
+# 2 ms until it answers 200. Runs on empty folders (first start: migrations, master realm,
+# RSA and EC key generation, Argon2id of the admin password), then on a folder that
+# already holds a database. With several binaries, their starts alternate, so a machine
+# that speeds up or slows down meanwhile affects each alike (an A/B of two builds).
+#   bench/start_to_ready.py target/release/latchkey
+#   bench/start_to_ready.py --runs 40 /tmp/before /tmp/after
+import argparse, os, shutil, socket, statistics, subprocess, tempfile, time, urllib.request
+
+
 def free_port():
-    s = socket.socket(); s.bind(("127.0.0.1", 0)); p = s.getsockname()[1]; s.close(); return p
-def once(d):
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def once(binary, d):
     port = free_port()
     env = dict(os.environ, LATCHKEY_BOOTSTRAP_ADMIN_USERNAME="admin", LATCHKEY_ANONYMOUS_REGISTRATION_LIMIT="0", LATCHKEY_FAILED_TOKEN_LIMIT="0", LATCHKEY_BOOTSTRAP_ADMIN_PASSWORD="pw")
     t0 = time.perf_counter()
     p = subprocess.Popen([binary, "start-dev", "--http-port", str(port)], cwd=d, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     while True:
         try:
-            if urllib.request.urlopen(f"http://127.0.0.1:{port}/health/ready", timeout=1).status == 200: break
-        except Exception: time.sleep(0.002)
+            if urllib.request.urlopen(f"http://127.0.0.1:{port}/health/ready", timeout=1).status == 200:
+                break
+        except Exception:
+            time.sleep(0.002)
     t = (time.perf_counter() - t0) * 1000
-    p.terminate(); p.wait()
+    p.terminate()
+    p.wait()
     return t
-empty = [once(tempfile.mkdtemp()) for _ in range(7)]
-d = tempfile.mkdtemp(); once(d)
-existing = [once(d) for _ in range(7)]
-print("empty folder ms:", [round(x) for x in empty], "median", round(statistics.median(empty)))
-print("existing data ms:", [round(x) for x in existing], "median", round(statistics.median(existing)))
+
+
+def summary(v):
+    v = sorted(v)
+    n = len(v)
+    return (f"median {statistics.median(v):.0f}, mean {statistics.mean(v):.0f}, "
+            f"p10 {v[n // 10]:.0f}, p90 {v[(9 * n) // 10]:.0f} ms (n={n})")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=7, help="starts of each kind per binary")
+    ap.add_argument("binaries", nargs="+")
+    args = ap.parse_args()
+    empty = {b: [] for b in args.binaries}
+    existing = {b: [] for b in args.binaries}
+    for _ in range(args.runs):
+        for b in args.binaries:
+            d = tempfile.mkdtemp()
+            empty[b].append(once(b, d))
+            shutil.rmtree(d)
+    dirs = {b: tempfile.mkdtemp() for b in args.binaries}
+    for b in args.binaries:
+        once(b, dirs[b])
+    for _ in range(args.runs):
+        for b in args.binaries:
+            existing[b].append(once(b, dirs[b]))
+    for b in args.binaries:
+        shutil.rmtree(dirs[b])
+        print(f"{b}: empty folder {summary(empty[b])}; existing data {summary(existing[b])}")
+
+
+main()
