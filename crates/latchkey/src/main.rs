@@ -249,23 +249,14 @@ async fn bootstrap(
 }
 
 async fn run(config: Config, started: Instant) -> Result<(), String> {
-    // While the database is opened (on a first start: created and migrated), another thread
-    // loads the master key and, on a first start on a new SQLite file, builds the master
-    // realm (RSA keys, Argon2id). Generating a key uses aws-lc's random number generator
-    // for the first time in the process, which first collects CPU-jitter entropy (about
-    // 25 ms on a 2-vCPU machine, BENCHMARKS.md); the database needs no randomness, so it is
-    // created meanwhile instead of after.
-    let (key, dev) = (config.key.clone(), config.dev_mode);
-    let first_start = new_sqlite_file(&config.db_url);
-    let keys = tokio::task::spawn_blocking(move || {
-        let sealer = Arc::new(load_master_key(&key)?);
-        let early = first_start.then(|| PreparedMaster::start(sealer.clone(), dev));
-        Ok::<_, String>((sealer, early))
-    });
+    let sealer = Arc::new(load_master_key(&config.key)?);
+    // A first start on a new SQLite file builds the master realm (RSA keys, Argon2id)
+    // while the database is created and migrated.
+    let early = new_sqlite_file(&config.db_url)
+        .then(|| PreparedMaster::start(sealer.clone(), config.dev_mode));
     let store = SqlStore::connect(&config.db_url)
         .await
         .map_err(|e| format!("cannot open the database: {e}"))?;
-    let (sealer, early) = keys.await.map_err(|e| e.to_string())??;
     let store: Arc<dyn Store> = Arc::new(store);
     bootstrap(store.as_ref(), sealer.clone(), config.dev_mode, early).await?;
     if !config.dev_mode && config.proxy_headers.is_none() {
