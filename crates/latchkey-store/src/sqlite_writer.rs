@@ -45,6 +45,12 @@ pub(crate) fn open(path: &Path) -> StoreResult<Connection> {
         .map_err(backend)?;
     conn.busy_timeout(Duration::from_secs(10))
         .map_err(backend)?;
+    // A multi-row insert that may fail halfway keeps a statement journal, and SQLite
+    // spills it to a temporary file past 64 KiB, opened, unlinked, written and closed again
+    // and again under load. In memory it is bounded by one batch's rows; the
+    // writer then writes 6–27% fewer bytes per registration (BENCHMARKS.md, session 5).
+    conn.pragma_update(None, "temp_store", "MEMORY")
+        .map_err(backend)?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     Ok(conn)
 }
