@@ -1,0 +1,81 @@
+#!/usr/bin/env python3
+"""A/B of Latchkey builds under registration load, per registration.
+
+Starts each binary in turn on SQLite (`start-dev`, through `run.py`'s server and setup),
+warms up for 2 s, then registers clients with wrk for `--duration` seconds at 64
+connections, and reads from /proc what the server used for them: CPU (user + system),
+context switches (all threads), write calls and bytes written (WAL, database and
+sockets). The binaries alternate, round after round, so a machine that speeds up or slows
+down meanwhile affects each alike: on a busy 2-vCPU machine requests/s alone drifts more
+than most changes move it, the per-registration figures much less.
+
+    bench/ab.py --rounds 3 /tmp/before /tmp/after
+"""
+
+import argparse
+import json
+import os
+import re
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import run  # noqa: E402
+
+
+def counters(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    switches = 0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/status") as f:
+                switches += sum(int(line.split()[1]) for line in f if "ctxt_switches" in line)
+        except OSError:
+            pass  # a thread that ended meanwhile
+    with open(f"/proc/{pid}/io") as f:
+        io = dict(line.split(": ") for line in f.read().splitlines())
+    return {"ticks": int(fields[11]) + int(fields[12]), "switches": switches,
+            "writes": int(io["syscw"]), "bytes": int(io["wchar"])}
+
+
+def once(binary, duration, connections):
+    run.BIN = binary
+    server = run.Latchkey("sqlite")
+    server.start()
+    try:
+        ep = server.setup("ES256")
+        script = run.lua("POST", json.dumps({"grant_types": ["client_credentials"], "response_types": []}),
+                         {"Content-Type": "application/json", "Authorization": "Bearer " + ep["iat"]})
+        run.sh(["wrk", "-t2", f"-c{connections}", "-d2s", "-s", script, ep["registration"]])
+        before = counters(server.proc.pid)
+        out = run.sh(["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency", "-s", script, ep["registration"]])
+        after = counters(server.proc.pid)
+    finally:
+        server.stop()
+        run.sh(["rm", "-rf", server.workdir])
+    n = int(re.search(r"(\d+) requests in", out).group(1))
+    d = {k: after[k] - before[k] for k in after}
+    return {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+            "p99": run.parse_ms(re.search(r"\s99%\s+(\S+)", out).group(1)),
+            "cpu_us": d["ticks"] * 1e6 / run.TICKS / n, "switches": d["switches"] / n,
+            "writes": d["writes"] / n, "kib": d["bytes"] / n / 1024}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--duration", type=int, default=10)
+    ap.add_argument("--connections", type=int, default=64)
+    ap.add_argument("binaries", nargs="+")
+    args = ap.parse_args()
+    print("| Round | Build | req/s | p99 ms | CPU µs | context switches | write calls | KiB written |")
+    print("|---|---|---|---|---|---|---|---|")
+    for r in range(1, args.rounds + 1):
+        for b in args.binaries:
+            m = once(b, args.duration, args.connections)
+            print(f"| {r} | {b} | {m['rps']:,.0f} | {m['p99']:.1f} | {m['cpu_us']:.0f} | {m['switches']:.2f} "
+                  f"| {m['writes']:.1f} | {m['kib']:.1f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
