@@ -60,7 +60,8 @@ pub(crate) fn open(path: &Path) -> StoreResult<Connection> {
 /// `commit`, it rolls back.
 ///
 /// A `&mut Connection` rather than rusqlite's `Transaction`, which borrows the connection
-/// shared: the PostgreSQL writer runs the same generic code as a `Send` task.
+/// shared and so is not `Send`: on PostgreSQL the same code (`group_commit::BatchTx`) runs
+/// as a `Send` task.
 pub(crate) struct Batch<'c> {
     conn: &'c mut Connection,
     open: bool,
