@@ -121,7 +121,8 @@ impl SqlStore {
             ))
         })?;
         let mut url = url.to_string();
-        // The SQLite file, which the group commit also opens itself (`sqlite_writer`).
+        // A SQLite file gets a writer pool beside the readers, and the group commit opens it
+        // itself too (`sqlite_writer`); PostgreSQL and SQLite in memory have none.
         let mut sqlite_file = None;
         if backend == Backend::Sqlite {
             let path = url
@@ -150,7 +151,7 @@ impl SqlStore {
         // sleep in SQLite's busy handler (tens of milliseconds each). One writer
         // connection makes writers queue in the pool instead, in order, without sleeping;
         // readers keep their own connections (WAL lets them read beside the writer).
-        let (pool, writer) = if backend == Backend::Sqlite && !url.contains(":memory:") {
+        let (pool, writer) = if sqlite_file.is_some() {
             // The group commit takes this pool's connection for each batch only as a lock
             // (`sqlite_writer`): a ping before each use would be a round trip for nothing.
             let writer = pool_options(backend, 1)

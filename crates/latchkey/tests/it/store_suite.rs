@@ -666,22 +666,8 @@ async fn concurrent_creations_commit_together(app: &TestApp) {
     };
     s.create_initial_access(&iat).await.unwrap();
     let sa_role = offline_access_role(&s, &r.id).await;
-    let role = sa_role.clone();
-    let realm_id = r.id.clone();
-    let mk = move |client_id: &str| {
-        let rep = latchkey_core::rep::ClientRep {
-            client_id: Some(client_id.into()),
-            ..Default::default()
-        };
-        let client = new_client(&realm_id, rep, &ScopeDefaults::default(), &sealer(), 0)
-            .unwrap()
-            .record;
-        let account = latchkey_core::clients::service_account_user(&client, 0);
-        ClientBundle {
-            client,
-            service_account: Some((account, vec![role.clone()])),
-        }
-    };
+    let (realm_id, role) = (r.id.clone(), sa_role.clone());
+    let mk = move |client_id: &str| client_bundle(&realm_id, client_id, Some(&role));
     let event = |client_id: &str| EventRecord {
         id: new_uuid(),
         realm_id: r.id.clone(),
@@ -916,19 +902,8 @@ async fn creations_and_other_writes_interleave(app: &TestApp) {
     // six failed).
     let mut tasks = Vec::new();
     for i in 0..1500 {
-        let (store, realm_id) = (s.clone(), r.id.clone());
+        let (store, bundle) = (s.clone(), client_bundle(&r.id, &format!("mix-{i}"), None));
         tasks.push(tokio::spawn(async move {
-            let rep = latchkey_core::rep::ClientRep {
-                client_id: Some(format!("mix-{i}")),
-                ..Default::default()
-            };
-            let client = new_client(&realm_id, rep, &ScopeDefaults::default(), &sealer(), 0)
-                .unwrap()
-                .record;
-            let bundle = ClientBundle {
-                client,
-                service_account: None,
-            };
             store
                 .create_client(bundle, &WriteGuard::default())
                 .await
@@ -954,6 +929,25 @@ async fn creations_and_other_writes_interleave(app: &TestApp) {
         s.count_clients(&r.id).await.unwrap(),
         1500 + bundle("x").clients.len() as i64
     );
+}
+
+/// A new client of the realm, with a service account holding `role` if one is given.
+fn client_bundle(realm_id: &str, client_id: &str, role: Option<&str>) -> ClientBundle {
+    let rep = latchkey_core::rep::ClientRep {
+        client_id: Some(client_id.into()),
+        ..Default::default()
+    };
+    let client = new_client(realm_id, rep, &ScopeDefaults::default(), &sealer(), 0)
+        .unwrap()
+        .record;
+    let service_account = role.map(|role| {
+        let account = latchkey_core::clients::service_account_user(&client, 0);
+        (account, vec![role.to_string()])
+    });
+    ClientBundle {
+        client,
+        service_account,
+    }
 }
 
 async fn offline_access_role(s: &latchkey_store::SqlStore, realm_id: &str) -> String {
