@@ -13,9 +13,8 @@ than most changes move it, the per-registration figures much less.
 """
 
 import argparse
-import json
 import os
-import re
+import shutil
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -39,24 +38,21 @@ def counters(pid):
 
 
 def once(binary, duration, connections):
-    run.BIN = binary
-    server = run.Latchkey("sqlite")
+    server = run.Latchkey("sqlite", binary=binary)
     server.start()
     try:
         ep = server.setup("ES256")
-        script = run.lua("POST", json.dumps({"grant_types": ["client_credentials"], "response_types": []}),
-                         {"Content-Type": "application/json", "Authorization": "Bearer " + ep["iat"]})
-        run.sh(["wrk", "-t2", f"-c{connections}", "-d2s", "-s", script, ep["registration"]])
+        script = run.registration_script(ep)
+        run.wrk(ep["registration"], script, 2, connections)  # warm-up
         before = counters(server.proc.pid)
-        out = run.sh(["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency", "-s", script, ep["registration"]])
+        r = run.wrk(ep["registration"], script, duration, connections)
         after = counters(server.proc.pid)
     finally:
         server.stop()
-        run.sh(["rm", "-rf", server.workdir])
-    n = int(re.search(r"(\d+) requests in", out).group(1))
+        shutil.rmtree(server.workdir)
+    n = r["requests"]
     d = {k: after[k] - before[k] for k in after}
-    return {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
-            "p99": run.parse_ms(re.search(r"\s99%\s+(\S+)", out).group(1)),
+    return {"rps": r["rps"], "p99": r["p99"],
             "cpu_us": d["ticks"] * 1e6 / run.TICKS / n, "switches": d["switches"] / n,
             "writes": d["writes"] / n, "kib": d["bytes"] / n / 1024}
 

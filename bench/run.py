@@ -111,9 +111,10 @@ def reset_peak_rss(pid):
 # ------------------------------------------------------------------------------ servers
 
 class Latchkey:
-    def __init__(self, db, workdir=None):
+    def __init__(self, db, workdir=None, binary=None):
         self.db = db  # "sqlite" or a postgres URL
         self.workdir = workdir or tempfile.mkdtemp(prefix="lk-bench-")
+        self.binary = binary or BIN  # another build, for an A/B (ab.py, start_to_ready.py)
         self.proc = None
 
     @property
@@ -123,7 +124,7 @@ class Latchkey:
     def start(self):
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        args = [BIN, "start-dev", "--http-port", str(self.port)]
+        args = [self.binary, "start-dev", "--http-port", str(self.port)]
         if self.db != "sqlite":
             args += ["--db-url", self.db]
         env = dict(os.environ, LATCHKEY_BOOTSTRAP_ADMIN_USERNAME="admin", LATCHKEY_ANONYMOUS_REGISTRATION_LIMIT="0", LATCHKEY_FAILED_TOKEN_LIMIT="0", LATCHKEY_BOOTSTRAP_ADMIN_PASSWORD="bench-pw", LATCHKEY_LOG="warn")
@@ -214,7 +215,8 @@ def wrk(url, script, duration, connections, threads=2):
     p99 = parse_ms(re.search(r"\s99%\s+(\S+)", out).group(1))
     non2xx = int(m.group(1)) if (m := re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)) else 0
     sock = sum(int(x) for x in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
-    return {"rps": rps, "p50": p50, "p99": p99, "errors": non2xx + sock}
+    requests = int(re.search(r"(\d+) requests in", out).group(1))
+    return {"rps": rps, "p50": p50, "p99": p99, "errors": non2xx + sock, "requests": requests}
 
 
 def measure(server, url, script, args):
@@ -232,6 +234,12 @@ def measure(server, url, script, args):
     return r
 
 
+def registration_script(ep):
+    """wrk's script for scenario (a): a new client per request, with the initial access token."""
+    return lua("POST", json.dumps({"grant_types": ["client_credentials"], "response_types": []}),
+               {"Content-Type": "application/json", "Authorization": "Bearer " + ep["iat"]})
+
+
 def register(ep):
     _, _, body = http("POST", ep["registration"], {"grant_types": ["client_credentials"], "response_types": [],
                                                     "token_endpoint_auth_method": "client_secret_basic"},
@@ -243,9 +251,7 @@ def scenarios(server, alg, args, which):
     ep = server.setup(alg)
     out = {}
     if "registration" in which:
-        s = lua("POST", json.dumps({"grant_types": ["client_credentials"], "response_types": []}),
-                {"Content-Type": "application/json", "Authorization": "Bearer " + ep["iat"]})
-        out["registration"] = measure(server, ep["registration"], s, args)
+        out["registration"] = measure(server, ep["registration"], registration_script(ep), args)
     if "token" in which:
         c = register(ep)
         import base64
@@ -265,8 +271,7 @@ def seed(server, alg, n, connections=32):
     """Registers at least n clients through the registration endpoint, in 5 s bursts of
     wrk until enough were admitted. Returns the seconds it took."""
     ep = server.setup(alg)
-    s = lua("POST", json.dumps({"grant_types": ["client_credentials"], "response_types": []}),
-            {"Content-Type": "application/json", "Authorization": "Bearer " + ep["iat"]})
+    s = registration_script(ep)
     t0, done = time.perf_counter(), 0
     while done < n:
         out = sh(["wrk", "-t2", f"-c{connections}", "-d5s", "-s", s, ep["registration"]])

@@ -1,37 +1,23 @@
 #!/usr/bin/env python3
-# Start-to-ready of `latchkey start-dev`: spawn the release binary, poll /health/ready every
-# 2 ms until it answers 200. Runs on empty folders (first start: migrations, master realm,
-# RSA and EC key generation, Argon2id of the admin password), then on a folder that
-# already holds a database. With several binaries, their starts alternate, so a machine
-# that speeds up or slows down meanwhile affects each alike (an A/B of two builds).
+# Start-to-ready of `latchkey start-dev`: spawn the release binary and poll /health/ready
+# every 2 ms until it answers 200 (`run.py`'s server). Runs on empty folders (first start:
+# migrations, master realm, RSA and EC key generation, Argon2id of the admin password),
+# then on a folder that already holds a database. With several binaries, their starts
+# alternate, so a machine that speeds up or slows down meanwhile affects each alike (an
+# A/B of two builds).
 #   bench/start_to_ready.py target/release/latchkey
 #   bench/start_to_ready.py --runs 40 /tmp/before /tmp/after
-import argparse, os, shutil, socket, statistics, subprocess, tempfile, time, urllib.request
+import argparse, os, shutil, statistics, sys, tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from run import Latchkey  # noqa: E402
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
-def once(binary, d):
-    port = free_port()
-    env = dict(os.environ, LATCHKEY_BOOTSTRAP_ADMIN_USERNAME="admin", LATCHKEY_ANONYMOUS_REGISTRATION_LIMIT="0", LATCHKEY_FAILED_TOKEN_LIMIT="0", LATCHKEY_BOOTSTRAP_ADMIN_PASSWORD="pw")
-    t0 = time.perf_counter()
-    p = subprocess.Popen([binary, "start-dev", "--http-port", str(port)], cwd=d, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    while True:
-        try:
-            if urllib.request.urlopen(f"http://127.0.0.1:{port}/health/ready", timeout=1).status == 200:
-                break
-        except Exception:
-            time.sleep(0.002)
-    t = (time.perf_counter() - t0) * 1000
-    p.terminate()
-    p.wait()
-    return t
+def once(binary, workdir):
+    server = Latchkey("sqlite", workdir=workdir, binary=binary)
+    server.start()
+    server.stop()
+    return server.ready_ms
 
 
 def summary(v):
