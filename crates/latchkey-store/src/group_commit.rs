@@ -27,7 +27,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::cache::{Cache, Section};
 use crate::rows::{Insert, Rendered, UserRole, insert_rows};
-use crate::sqlite_writer::{self, Batch};
+use crate::sqlite_writer::{Batch, Writer};
 use crate::{Backend, Tx, backend_err, exec, get, publish};
 
 /// The most writes one transaction commits.
@@ -93,7 +93,7 @@ impl GroupCommit {
     ) -> StoreResult<GroupCommit> {
         let (queue, jobs) = mpsc::unbounded_channel();
         let stats = Arc::new(Stats::default());
-        let direct = sqlite_file.map(sqlite_writer::open).transpose()?;
+        let direct = sqlite_file.map(Writer::open).transpose()?;
         let task = run(jobs, writer, direct, cache, backend, stats.clone());
         if backend == Backend::Sqlite {
             let failed = |e: std::io::Error| StoreError::Backend(format!("writer thread: {e}"));
@@ -151,7 +151,7 @@ impl GroupCommit {
 async fn run(
     mut queue: mpsc::UnboundedReceiver<Job>,
     writer: AnyPool,
-    mut direct: Option<rusqlite::Connection>,
+    mut direct: Option<Writer>,
     cache: Arc<Cache>,
     backend: Backend,
     stats: Arc<Stats>,
@@ -199,7 +199,7 @@ async fn run(
 /// One result per job, in order.
 async fn commit(
     writer: &AnyPool,
-    direct: &mut Option<rusqlite::Connection>,
+    direct: &mut Option<Writer>,
     jobs: &[Job],
     stats: &Stats,
 ) -> Vec<StoreResult<()>> {
@@ -338,7 +338,7 @@ impl BatchTx<'_> {
 /// All jobs in one transaction, also a batch of one. `Err` means nothing was written.
 async fn write_together(
     writer: &AnyPool,
-    direct: &mut Option<rusqlite::Connection>,
+    direct: &mut Option<Writer>,
     jobs: &[Job],
 ) -> StoreResult<Vec<StoreResult<()>>> {
     match direct {
@@ -346,11 +346,13 @@ async fn write_together(
             let tx = writer.begin().await.map_err(backend_err)?;
             decide(BatchTx::Sqlx(tx), jobs).await
         }
-        Some(conn) => {
+        Some(direct) => {
             // The writer pool's one connection, held while this batch writes: the store's
             // other writes wait for it in the pool (`sqlite_writer`).
             let _gate = writer.acquire().await.map_err(backend_err)?;
-            decide(BatchTx::Direct(Batch::begin(conn)?), jobs).await
+            let results = decide(BatchTx::Direct(direct.begin()?), jobs).await?;
+            direct.committed();
+            Ok(results)
         }
     }
 }

@@ -12,8 +12,20 @@
 //! the sqlx writer pool's one connection (`group_commit::write_together`), so the store's
 //! other writes wait in the pool as they always did, and two transactions never race for
 //! SQLite's write lock: no busy-handler sleeps, no `SQLITE_BUSY_SNAPSHOT`.
+//!
+//! Checkpoints (copying the WAL's pages back into the database file) are not this
+//! connection's work. SQLite's automatic checkpoint would run inside the commit that takes
+//! the WAL past 1,000 pages: that batch, and every caller queued behind it, waited for
+//! 1,000 pages to be copied and two `fsync`s, a few milliseconds every twenty batches or
+//! so, which made most of registration's p99. Here a thread of its own (`checkpoints`)
+//! copies the pages while batches go on; the writer only finishes the tail, the few pages
+//! written since, so that its next transaction can start the WAL over from its beginning
+//! (SQLite restarts the log only once every page in it is back in the database).
 
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::time::Duration;
 
 use latchkey_core::store::{StoreError, StoreResult};
@@ -29,9 +41,96 @@ fn backend(e: rusqlite::Error) -> StoreError {
     StoreError::Backend(e.to_string())
 }
 
+/// The least time between two background checkpoints: under load a pass every 10 ms copies
+/// the pages of a few batches; idle, none runs.
+const CHECKPOINT_PACE: Duration = Duration::from_millis(10);
+
+/// WAL pages at which the writer finishes a checkpoint itself, after a batch, so that the
+/// log starts over: about ten batches of registrations, 2 MiB (SQLite's own threshold is
+/// 1,000 pages).
+const CHECKPOINT_TAIL: i64 = 500;
+
+/// The group commit's connection and its background checkpoints.
+pub(crate) struct Writer {
+    conn: Connection,
+    /// Wakes the checkpoint thread; it ends when this is dropped with the writer. `None`
+    /// if the thread is gone: SQLite's automatic checkpoint is back on.
+    nudge: Option<SyncSender<()>>,
+    /// Pages in the WAL when the last background pass ended.
+    wal_pages: Arc<AtomicI64>,
+}
+
+impl Writer {
+    /// Opens the store's SQLite file (already created and in WAL mode) and starts its
+    /// checkpoint thread.
+    pub(crate) fn open(path: &Path) -> StoreResult<Writer> {
+        let conn = open(path)?;
+        // The checkpoint thread's work (see the module's notes).
+        conn.pragma_update(None, "wal_autocheckpoint", 0)
+            .map_err(backend)?;
+        let checkpointer = open(path)?;
+        let (nudge, nudged) = sync_channel(1);
+        let wal_pages = Arc::new(AtomicI64::new(0));
+        let pages = wal_pages.clone();
+        std::thread::Builder::new()
+            .name("latchkey-checkpoint".into())
+            .spawn(move || checkpoints(checkpointer, nudged, pages))
+            .map_err(|e| StoreError::Backend(format!("checkpoint thread: {e}")))?;
+        Ok(Writer {
+            conn,
+            nudge: Some(nudge),
+            wal_pages,
+        })
+    }
+
+    pub(crate) fn begin(&mut self) -> StoreResult<Batch<'_>> {
+        Batch::begin(&mut self.conn)
+    }
+
+    /// After a batch committed: wakes the checkpoint thread, and once the WAL has grown
+    /// past `CHECKPOINT_TAIL` pages copies what the thread has not yet, so that the next
+    /// batch starts the log over. Called while the batch's write gate is still held; a
+    /// checkpoint that fails is left to the next one.
+    pub(crate) fn committed(&mut self) {
+        let Some(nudge) = &self.nudge else { return };
+        if let Err(TrySendError::Disconnected(())) = nudge.try_send(()) {
+            tracing::warn!("the SQLite checkpoint thread has stopped; checkpointing inline");
+            self.nudge = None;
+            if let Err(e) = self.conn.pragma_update(None, "wal_autocheckpoint", 1000) {
+                tracing::warn!(error = %e, "SQLite: could not turn automatic checkpoints on");
+            }
+            return;
+        }
+        if self.wal_pages.load(Ordering::Relaxed) >= CHECKPOINT_TAIL {
+            if let Err(e) = checkpoint(&self.conn) {
+                tracing::warn!(error = %e, "SQLite checkpoint failed");
+            }
+            self.wal_pages.store(0, Ordering::Relaxed);
+        }
+    }
+}
+
+/// One passive checkpoint: copies the WAL's pages that no reader still needs into the
+/// database file, without waiting for anyone. Returns the pages in the WAL.
+fn checkpoint(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get(1))
+}
+
+/// The checkpoint thread: a pass after batches were committed, at most every
+/// `CHECKPOINT_PACE`, until the writer is dropped.
+fn checkpoints(conn: Connection, nudged: Receiver<()>, wal_pages: Arc<AtomicI64>) {
+    while nudged.recv().is_ok() {
+        match checkpoint(&conn) {
+            Ok(pages) => wal_pages.store(pages, Ordering::Relaxed),
+            Err(e) => tracing::warn!(error = %e, "SQLite checkpoint failed"),
+        }
+        std::thread::sleep(CHECKPOINT_PACE);
+    }
+}
+
 /// Opens the store's SQLite file (already created and in WAL mode) with the settings the
 /// sqlx connections get (`pool_options`).
-pub(crate) fn open(path: &Path) -> StoreResult<Connection> {
+fn open(path: &Path) -> StoreResult<Connection> {
     let conn = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
