@@ -64,6 +64,10 @@ pub(crate) struct GroupCommit {
 pub struct Stats {
     writes: AtomicU64,
     transactions: AtomicU64,
+    /// On a SQLite file (`sqlite_writer`): passes of the checkpoint thread, and tails the
+    /// writer finished itself.
+    pub(crate) checkpoint_passes: AtomicU64,
+    pub(crate) checkpoint_tails: AtomicU64,
 }
 
 impl Stats {
@@ -72,6 +76,15 @@ impl Stats {
         (
             self.writes.load(Ordering::Relaxed),
             self.transactions.load(Ordering::Relaxed),
+        )
+    }
+
+    /// (checkpoint thread's passes, tails finished by the writer): both 0 but on a SQLite
+    /// file.
+    pub fn checkpoints(&self) -> (u64, u64) {
+        (
+            self.checkpoint_passes.load(Ordering::Relaxed),
+            self.checkpoint_tails.load(Ordering::Relaxed),
         )
     }
 }
@@ -93,7 +106,9 @@ impl GroupCommit {
     ) -> StoreResult<GroupCommit> {
         let (queue, jobs) = mpsc::unbounded_channel();
         let stats = Arc::new(Stats::default());
-        let direct = sqlite_file.map(Writer::open).transpose()?;
+        let direct = sqlite_file
+            .map(|path| Writer::open(path, stats.clone()))
+            .transpose()?;
         let task = run(jobs, writer, direct, cache, backend, stats.clone());
         if backend == Backend::Sqlite {
             let failed = |e: std::io::Error| StoreError::Backend(format!("writer thread: {e}"));

@@ -32,6 +32,7 @@ use latchkey_core::store::{StoreError, StoreResult};
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OpenFlags, ToSql};
 
+use crate::group_commit::Stats;
 use crate::rows::{Insert, Param, chunk_sizes, statement};
 
 /// The statement shapes a batch uses: four tables in up to seven chunk sizes, and the guards.
@@ -58,12 +59,13 @@ pub(crate) struct Writer {
     nudge: Option<SyncSender<()>>,
     /// Pages in the WAL when the last background pass ended.
     wal_pages: Arc<AtomicI64>,
+    stats: Arc<Stats>,
 }
 
 impl Writer {
     /// Opens the store's SQLite file (already created and in WAL mode) and starts its
-    /// checkpoint thread.
-    pub(crate) fn open(path: &Path) -> StoreResult<Writer> {
+    /// checkpoint thread; both count their checkpoints in `stats`.
+    pub(crate) fn open(path: &Path, stats: Arc<Stats>) -> StoreResult<Writer> {
         let conn = open(path)?;
         // The checkpoint thread's work (see the module's notes).
         conn.pragma_update(None, "wal_autocheckpoint", 0)
@@ -71,15 +73,16 @@ impl Writer {
         let checkpointer = open(path)?;
         let (nudge, nudged) = sync_channel(1);
         let wal_pages = Arc::new(AtomicI64::new(0));
-        let pages = wal_pages.clone();
+        let (pages, counted) = (wal_pages.clone(), stats.clone());
         std::thread::Builder::new()
             .name("latchkey-checkpoint".into())
-            .spawn(move || checkpoints(checkpointer, nudged, pages))
+            .spawn(move || checkpoints(checkpointer, nudged, pages, &counted))
             .map_err(|e| StoreError::Backend(format!("checkpoint thread: {e}")))?;
         Ok(Writer {
             conn,
             nudge: Some(nudge),
             wal_pages,
+            stats,
         })
     }
 
@@ -102,8 +105,11 @@ impl Writer {
             return;
         }
         if self.wal_pages.load(Ordering::Relaxed) >= CHECKPOINT_TAIL {
-            if let Err(e) = checkpoint(&self.conn) {
-                tracing::warn!(error = %e, "SQLite checkpoint failed");
+            match checkpoint(&self.conn) {
+                Ok(_) => {
+                    self.stats.checkpoint_tails.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(e) => tracing::warn!(error = %e, "SQLite checkpoint failed"),
             }
             self.wal_pages.store(0, Ordering::Relaxed);
         }
@@ -118,10 +124,13 @@ fn checkpoint(conn: &Connection) -> rusqlite::Result<i64> {
 
 /// The checkpoint thread: a pass after batches were committed, at most every
 /// `CHECKPOINT_PACE`, until the writer is dropped.
-fn checkpoints(conn: Connection, nudged: Receiver<()>, wal_pages: Arc<AtomicI64>) {
+fn checkpoints(conn: Connection, nudged: Receiver<()>, wal_pages: Arc<AtomicI64>, stats: &Stats) {
     while nudged.recv().is_ok() {
         match checkpoint(&conn) {
-            Ok(pages) => wal_pages.store(pages, Ordering::Relaxed),
+            Ok(pages) => {
+                wal_pages.store(pages, Ordering::Relaxed);
+                stats.checkpoint_passes.fetch_add(1, Ordering::Relaxed);
+            }
             Err(e) => tracing::warn!(error = %e, "SQLite checkpoint failed"),
         }
         std::thread::sleep(CHECKPOINT_PACE);
