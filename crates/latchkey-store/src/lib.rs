@@ -46,6 +46,16 @@ impl Backend {
     }
 }
 
+/// The file a SQLite URL names (`sqlite://PATH`, `sqlite:PATH`, with or without
+/// `?options`); `None` for SQLite in memory and for other databases.
+pub fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    let path = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = path.split('?').next().unwrap_or_default();
+    (!path.is_empty() && !url.contains(":memory:")).then(|| std::path::PathBuf::from(path))
+}
+
 pub struct SqlStore {
     /// Readers.
     pool: AnyPool,
@@ -123,16 +133,9 @@ impl SqlStore {
         let mut url = url.to_string();
         // A SQLite file gets a writer pool beside the readers, and the group commit opens it
         // itself too (`sqlite_writer`); PostgreSQL and SQLite in memory have none.
-        let mut sqlite_file = None;
+        let sqlite_file = sqlite_file(&url);
         if backend == Backend::Sqlite {
-            let path = url
-                .trim_start_matches("sqlite://")
-                .trim_start_matches("sqlite:");
-            let path = path.split('?').next().unwrap_or_default();
-            if !path.is_empty() && !url.contains(":memory:") {
-                sqlite_file = Some(std::path::PathBuf::from(path));
-            }
-            if let Some(dir) = std::path::Path::new(path).parent()
+            if let Some(dir) = sqlite_file.as_deref().and_then(std::path::Path::parent)
                 && !dir.as_os_str().is_empty()
             {
                 std::fs::create_dir_all(dir)

@@ -202,14 +202,7 @@ impl PreparedMaster {
 
 /// A SQLite URL whose file does not exist yet: certainly a first start.
 fn new_sqlite_file(db_url: &str) -> bool {
-    let Some(path) = db_url
-        .strip_prefix("sqlite://")
-        .or_else(|| db_url.strip_prefix("sqlite:"))
-    else {
-        return false;
-    };
-    let path = path.split('?').next().unwrap_or_default();
-    !path.is_empty() && !path.contains(":memory:") && !std::path::Path::new(path).exists()
+    latchkey_store::sqlite_file(db_url).is_some_and(|path| !path.exists())
 }
 
 /// Creates the master realm on first start and tells the operator about the admin.
