@@ -169,8 +169,7 @@ async fn clients_are_unique_per_realm(app: &TestApp) {
 
 async fn users_filter_and_page(app: &TestApp) {
     let s = app.store.as_ref();
-    s.create_realm(bundle("u")).await.unwrap();
-    let r = s.realm_by_name("u").await.unwrap().unwrap();
+    let r = created_realm(s, "u").await;
     for (name, email) in [
         ("ann", Some("ann@x.org")),
         ("anna", None),
@@ -277,8 +276,7 @@ async fn users_filter_and_page(app: &TestApp) {
 
 async fn role_mappings_are_idempotent_and_cascade(app: &TestApp) {
     let s = app.store.as_ref();
-    s.create_realm(bundle("m")).await.unwrap();
-    let r = s.realm_by_name("m").await.unwrap().unwrap();
+    let r = created_realm(s, "m").await;
     let u = user(&r.id, "x", None);
     s.create_user(&u, &[]).await.unwrap();
     let roles = s.list_roles(&r.id, None).await.unwrap();
@@ -375,8 +373,7 @@ async fn expired_state_is_swept(app: &TestApp) {
 /// second node's write reaches this node's cache through the notification channel.
 async fn cached_reads_follow_writes(app: &TestApp) {
     let s = app.store.as_ref();
-    s.create_realm(bundle("cachy")).await.unwrap();
-    let realm = s.realm_by_name("cachy").await.unwrap().unwrap();
+    let realm = created_realm(s, "cachy").await;
     let client = s
         .client_by_client_id(&realm.id, "admin-cli")
         .await
@@ -474,8 +471,7 @@ async fn cached_reads_follow_writes(app: &TestApp) {
 /// PostgreSQL, the other nodes').
 async fn cached_initial_access_tokens_follow_refusals_and_deletions(app: &TestApp) {
     let s = app.store.as_ref();
-    s.create_realm(bundle("iatc")).await.unwrap();
-    let r = s.realm_by_name("iatc").await.unwrap().unwrap();
+    let r = created_realm(s, "iatc").await;
     let iat = InitialAccessRecord {
         id: new_uuid(),
         realm_id: r.id.clone(),
@@ -580,8 +576,7 @@ async fn cached_initial_access_tokens_follow_refusals_and_deletions(app: &TestAp
 /// stored, the client is not stored either (and the other way round).
 async fn a_clients_event_is_stored_with_it(app: &TestApp) {
     let s = app.store.as_ref();
-    s.create_realm(bundle("ev")).await.unwrap();
-    let r = s.realm_by_name("ev").await.unwrap().unwrap();
+    let r = created_realm(s, "ev").await;
     let mk = |client_id: &str| {
         let rep = latchkey_core::rep::ClientRep {
             client_id: Some(client_id.into()),
@@ -652,8 +647,7 @@ async fn a_clients_event_is_stored_with_it(app: &TestApp) {
 /// after another: an initial access token's count, max-clients, a clientId already taken.
 async fn concurrent_creations_commit_together(app: &TestApp) {
     let s = app.store.clone();
-    s.create_realm(bundle("gc")).await.unwrap();
-    let r = s.realm_by_name("gc").await.unwrap().unwrap();
+    let r = created_realm(&s, "gc").await;
     let iat = InitialAccessRecord {
         id: new_uuid(),
         realm_id: r.id.clone(),
@@ -893,8 +887,7 @@ async fn concurrent_creations_commit_together(app: &TestApp) {
 /// commits in between, so the group commit must hold the writer pool while it writes.
 async fn creations_and_other_writes_interleave(app: &TestApp) {
     let s = app.store.clone();
-    s.create_realm(bundle("mix")).await.unwrap();
-    let r = s.realm_by_name("mix").await.unwrap().unwrap();
+    let r = created_realm(&s, "mix").await;
     let u = user(&r.id, "mixer", None);
     s.create_user(&u, &[]).await.unwrap();
     let role = offline_access_role(&s, &r.id).await;
@@ -929,6 +922,12 @@ async fn creations_and_other_writes_interleave(app: &TestApp) {
         s.count_clients(&r.id).await.unwrap(),
         1500 + bundle("x").clients.len() as i64
     );
+}
+
+/// Creates realm `name` with its defaults and reads it back.
+async fn created_realm(s: &latchkey_store::SqlStore, name: &str) -> RealmRecord {
+    s.create_realm(bundle(name)).await.unwrap();
+    s.realm_by_name(name).await.unwrap().unwrap()
 }
 
 /// A new client of the realm, with a service account holding `role` if one is given.
@@ -989,8 +988,7 @@ async fn sqlite_checkpoints_keep_the_wal_small() {
     let path = app.db.sqlite_path.clone().unwrap();
     let wal = path.with_extension("db-wal");
     let s = app.store.clone();
-    s.create_realm(bundle("wal")).await.unwrap();
-    let r = s.realm_by_name("wal").await.unwrap().unwrap();
+    let r = created_realm(&s, "wal").await;
     let role = offline_access_role(&s, &r.id).await;
     let mut largest_wal = 0;
     for wave in 0..12 {
