@@ -22,8 +22,6 @@ import run  # noqa: E402
 
 
 def counters(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
     switches = 0
     for tid in os.listdir(f"/proc/{pid}/task"):
         try:
@@ -33,7 +31,7 @@ def counters(pid):
             pass  # a thread that ended meanwhile
     with open(f"/proc/{pid}/io") as f:
         io = dict(line.split(": ") for line in f.read().splitlines())
-    return {"ticks": int(fields[11]) + int(fields[12]), "switches": switches,
+    return {"ticks": run.cpu_ticks(pid), "switches": switches,
             "writes": int(io["syscw"]), "bytes": int(io["wchar"])}
 
 
