@@ -5,7 +5,8 @@
 use crate::Millis;
 use crate::crypto::{SecretBox, new_row_id, random_token};
 use crate::rep::{ClientRep, StringMap, UserRep};
-use crate::store::{ClientRecord, UserRecord};
+use crate::store::{ClientRecord, ScopeRecord, UserRecord};
+use std::collections::HashMap;
 
 /// The attribute Keycloak stamps when a secret is generated (epoch seconds).
 pub const SECRET_CREATION_TIME: &str = "client.secret.creation.time";
@@ -26,6 +27,36 @@ pub struct ScopeDefaults {
     pub default: Vec<String>,
     pub optional: Vec<String>,
     pub all: Vec<String>,
+    /// The default then the optional ones: what `allow-default-scopes` admits.
+    pub offered: Vec<String>,
+}
+
+impl ScopeDefaults {
+    /// From the realm's scopes and its default-scope links (scope id, default?); links to
+    /// scopes that are gone are skipped. Both sets are sorted by name.
+    pub fn from_records(scopes: &[ScopeRecord], links: &[(String, bool)]) -> ScopeDefaults {
+        let names: HashMap<&str, &str> = scopes
+            .iter()
+            .map(|s| (s.id.as_str(), s.name.as_str()))
+            .collect();
+        let mut out = ScopeDefaults {
+            all: scopes.iter().map(|s| s.name.clone()).collect(),
+            ..Default::default()
+        };
+        for (id, default) in links {
+            if let Some(name) = names.get(id.as_str()) {
+                if *default {
+                    out.default.push(name.to_string());
+                } else {
+                    out.optional.push(name.to_string());
+                }
+            }
+        }
+        out.default.sort();
+        out.optional.sort();
+        out.offered = out.default.iter().chain(&out.optional).cloned().collect();
+        out
+    }
 }
 
 /// A client ready to store, and its secret in clear (to return once) if it has one.
@@ -171,6 +202,32 @@ mod tests {
 
     fn sealer() -> SecretBox {
         SecretBox::new(&[1u8; 32]).unwrap()
+    }
+
+    #[test]
+    fn scope_names_are_sorted_and_skip_links_to_missing_scopes() {
+        let scope = |id: &str, name: &str| ScopeRecord {
+            id: id.into(),
+            realm_id: "r".into(),
+            name: name.into(),
+            rep: Default::default(),
+        };
+        let scopes = [
+            scope("1", "roles"),
+            scope("2", "email"),
+            scope("3", "phone"),
+        ];
+        let links = [
+            ("1".to_string(), true),
+            ("2".to_string(), true),
+            ("3".to_string(), false),
+            ("gone".to_string(), true),
+        ];
+        let names = ScopeDefaults::from_records(&scopes, &links);
+        assert_eq!(names.default, ["email", "roles"]);
+        assert_eq!(names.optional, ["phone"]);
+        assert_eq!(names.offered, ["email", "roles", "phone"]);
+        assert_eq!(names.all, ["roles", "email", "phone"]);
     }
 
     #[test]

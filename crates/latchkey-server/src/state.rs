@@ -5,10 +5,11 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use latchkey_core::Millis;
+use latchkey_core::clients::ScopeDefaults;
 use latchkey_core::crypto::SecretBox;
 use latchkey_core::keys::{Alg, SigningKey};
 use latchkey_core::realm_setup::key_context;
-use latchkey_core::store::{RealmRecord, Store};
+use latchkey_core::store::{RealmRecord, ScopeRecord, Shared, Store};
 use serde_json::Value;
 
 use crate::fetch::{FetchPolicy, Fetcher};
@@ -71,7 +72,20 @@ pub struct AppState {
     /// Failed sign-ins per user and per address: (count, window start). Per node.
     login_failures: Mutex<HashMap<String, (u32, std::time::Instant)>>,
     keys: Mutex<HashMap<String, Arc<RealmKeys>>>,
+    /// Each realm's scope names (`scope_names`), by realm id.
+    scope_names: Mutex<HashMap<String, ScopeNames>>,
 }
+
+/// A realm's scope names and the store's lists they were derived from.
+struct ScopeNames {
+    scopes: Shared<ScopeRecord>,
+    links: Shared<(String, bool)>,
+    names: Arc<ScopeDefaults>,
+}
+
+/// Realms whose scope names are kept; past it the memo starts over (deleted realms' entries
+/// go with it).
+const SCOPE_NAMES_KEPT: usize = 10_000;
 
 pub type SharedState = Arc<AppState>;
 
@@ -97,6 +111,7 @@ impl AppState {
             client_jwks: Mutex::new(HashMap::new()),
             login_failures: Mutex::new(HashMap::new()),
             keys: Mutex::new(HashMap::new()),
+            scope_names: Mutex::new(HashMap::new()),
         }
     }
 
@@ -194,6 +209,38 @@ impl AppState {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(key);
+    }
+
+    /// The realm's scope names from the store's lists of its scopes and default-scope
+    /// links, derived again only when the store hands back other lists than last time: its
+    /// cache replaces a list on any change, on any node, so the same lists (by pointer)
+    /// mean the same names. Every registration needs them.
+    pub fn scope_names(
+        &self,
+        realm_id: &str,
+        scopes: Shared<ScopeRecord>,
+        links: Shared<(String, bool)>,
+    ) -> Arc<ScopeDefaults> {
+        let mut memo = self.scope_names.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(m) = memo.get(realm_id)
+            && Arc::ptr_eq(&m.scopes, &scopes)
+            && Arc::ptr_eq(&m.links, &links)
+        {
+            return m.names.clone();
+        }
+        let names = Arc::new(ScopeDefaults::from_records(&scopes, &links));
+        if memo.len() >= SCOPE_NAMES_KEPT {
+            memo.clear();
+        }
+        memo.insert(
+            realm_id.to_string(),
+            ScopeNames {
+                scopes,
+                links,
+                names: names.clone(),
+            },
+        );
+        names
     }
 
     pub fn forget_realm_keys(&self, realm_id: &str) {

@@ -208,7 +208,7 @@ mod tests {
         let defaults = ScopeDefaults {
             default: vec!["profile".into()],
             optional: vec!["phone".into()],
-            all: vec![],
+            ..Default::default()
         };
         let rep = to_client_rep(&m, "c1", None, &defaults, &[]);
         assert!(rep.service_accounts() && !rep.is_public());
@@ -236,7 +236,7 @@ mod tests {
         let defaults = ScopeDefaults {
             default: vec!["profile".into()],
             optional: vec![],
-            all: vec![],
+            ..Default::default()
         };
         let rep = to_client_rep(
             &m,

@@ -1,6 +1,7 @@
 //! `/admin/realms/{realm}/clients…`: client CRUD, secrets, service-account users.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -57,28 +58,10 @@ fn client_out(state: &SharedState, c: &ClientRecord, with_secret: bool) -> Clien
 pub async fn scope_defaults(
     state: &SharedState,
     realm: &RealmRecord,
-) -> Result<ScopeDefaults, AdminError> {
+) -> Result<Arc<ScopeDefaults>, AdminError> {
     let scopes = state.store.list_scopes(&realm.id).await?;
-    let names: HashMap<&str, &str> = scopes
-        .iter()
-        .map(|s| (s.id.as_str(), s.name.as_str()))
-        .collect();
-    let mut out = ScopeDefaults {
-        all: scopes.iter().map(|s| s.name.clone()).collect(),
-        ..Default::default()
-    };
-    for (id, default) in state.store.realm_default_scopes(&realm.id).await?.iter() {
-        if let Some(name) = names.get(id.as_str()) {
-            if *default {
-                out.default.push(name.to_string());
-            } else {
-                out.optional.push(name.to_string());
-            }
-        }
-    }
-    out.default.sort();
-    out.optional.sort();
-    Ok(out)
+    let links = state.store.realm_default_scopes(&realm.id).await?;
+    Ok(state.scope_names(&realm.id, scopes, links))
 }
 
 /// The service-account user a client needs, with the realm's default role.

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use latchkey_core::clients::{ScopeDefaults, new_client};
+use latchkey_core::clients::new_client;
 use latchkey_core::crypto::new_uuid;
 use latchkey_core::policies::{self, Action, POLICY_TYPE, Provider};
 use latchkey_core::registration::convert::to_client_rep;
@@ -232,7 +232,7 @@ pub async fn evaluate(
     };
     let meta = ClientMetadata::validate(&metadata, ctx)
         .map_err(|e| AdminError::Described(StatusCode::BAD_REQUEST, e.code(), e.to_string()))?;
-    let scopes: ScopeDefaults = super::clients::scope_defaults(&state, &realm).await?;
+    let scopes = super::clients::scope_defaults(&state, &realm).await?;
     let rep = to_client_rep(&meta, "evaluated-client", None, &scopes, &scopes.all);
     let mut client = new_client(&realm.id, rep, &scopes, &state.sealer, now_millis())
         .map_err(|e| bad(e.to_string()))?
@@ -248,12 +248,6 @@ pub async fn evaluate(
         .flat_map(|s| s.split(' '))
         .map(str::to_string)
         .collect();
-    let realm_scopes: Vec<String> = scopes
-        .default
-        .iter()
-        .chain(&scopes.optional)
-        .cloned()
-        .collect();
     let resolved = BTreeMap::new();
     let request = policies::Request {
         action: Action::Create,
@@ -262,7 +256,7 @@ pub async fn evaluate(
         client: &client,
         previous: None,
         requested_scopes: &requested,
-        realm_scopes: &realm_scopes,
+        realm_scopes: &scopes.offered,
         client_count: Some(count),
     };
     let verdicts = policies::evaluate(&components, &set, &request);

@@ -7,6 +7,7 @@ pub mod keycloak;
 pub mod oidc;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use axum::Router;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -698,13 +699,6 @@ pub async fn enforce(
         Action::Update => Admitted::default(),
     };
     let resolved = resolve_trusted(&components).await;
-    // What `allow-default-scopes` admits: the realm's default and optional scopes.
-    let realm_scopes: Vec<String> = scopes
-        .default
-        .iter()
-        .chain(&scopes.optional)
-        .cloned()
-        .collect();
     let request = policies::Request {
         action,
         source: req.source,
@@ -712,7 +706,7 @@ pub async fn enforce(
         client,
         previous: existing.map(|c| &c.rep),
         requested_scopes,
-        realm_scopes: &realm_scopes,
+        realm_scopes: &scopes.offered,
         // The store enforces the limit atomically; no count is needed here.
         client_count: None,
     };
@@ -728,7 +722,7 @@ pub async fn enforce(
 pub async fn realm_scopes(
     state: &SharedState,
     realm: &RealmRecord,
-) -> Result<latchkey_core::clients::ScopeDefaults, RegError> {
+) -> Result<Arc<latchkey_core::clients::ScopeDefaults>, RegError> {
     crate::admin::clients::scope_defaults(state, realm)
         .await
         .map_err(|_| RegError::internal("scope defaults"))

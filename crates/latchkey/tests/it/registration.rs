@@ -1155,6 +1155,110 @@ async fn default_provider_updates_like_keycloak(app: &TestApp) {
 
 /// `{"grant_types":["client_credentials"]}` registers a working machine client; deleting
 /// it through the registration endpoint ends its secret and its issued tokens.
+/// Registers a machine client asking for `scope`: the response, and the default and
+/// optional scopes it was stored with (empty if it was refused).
+async fn register_with_scope(
+    app: &TestApp,
+    admin: &str,
+    iat: &str,
+    scope: Option<&str>,
+) -> (Resp, Vec<String>, Vec<String>) {
+    let p = Provider::Oidc;
+    let mut body = json!({"grant_types": ["client_credentials"]});
+    if let Some(s) = scope {
+        body["scope"] = json!(s);
+    }
+    let r = create(app, p, Some(iat), body).await;
+    if r.status != StatusCode::CREATED {
+        return (r, Vec::new(), Vec::new());
+    }
+    let client = admin_client(app, admin, &p.client_id(&r)).await;
+    let names = |key: &str| -> Vec<String> {
+        client[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_string())
+            .collect()
+    };
+    let (defaults, optional) = (names("defaultClientScopes"), names("optionalClientScopes"));
+    (r, defaults, optional)
+}
+
+/// Each registration sees the realm's scopes as they are now: the server keeps the scope
+/// names it derived while the store's lists stay the same, so a new scope, a new optional
+/// or default link and a removed one must each reach the next registration (the
+/// allowed-client-scopes policy admits only the realm's default and optional scopes).
+async fn registrations_follow_the_realms_scope_changes(app: &TestApp) {
+    let admin = setup(app).await;
+    let (_, iat) = new_iat(app, &admin, 20, &[]).await;
+    let register = |scope| register_with_scope(app, &admin, &iat, scope);
+    let has = |names: &[String]| names.iter().any(|s| s == "orders:read");
+    let refused = |r: &Resp| {
+        assert_error(r, StatusCode::FORBIDDEN, "insufficient_scope", None);
+    };
+    let (r, defaults, _) = register(None).await;
+    assert_created(Provider::Oidc, &r);
+    assert!(!has(&defaults));
+    refused(&register(Some("orders:read")).await.0);
+
+    let r = app
+        .post(
+            "/admin/realms/acme/client-scopes",
+            &admin,
+            json!({"name": "orders:read", "protocol": "openid-connect"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let scope_id = r.location_id();
+    // A scope of the realm but neither default nor optional: still not admitted.
+    refused(&register(Some("orders:read")).await.0);
+
+    let optional_link = format!("/admin/realms/acme/default-optional-client-scopes/{scope_id}");
+    assert_eq!(
+        app.put(&optional_link, &admin, json!({})).await.status,
+        StatusCode::NO_CONTENT
+    );
+    let (r, defaults, optional) = register(Some("orders:read")).await;
+    assert_created(Provider::Oidc, &r);
+    assert!(
+        has(&optional) && !has(&defaults),
+        "{optional:?} {defaults:?}"
+    );
+    let (_, defaults, optional) = register(None).await;
+    assert!(
+        has(&optional) && !has(&defaults),
+        "realm optional: {optional:?}"
+    );
+
+    assert_eq!(
+        app.delete(&optional_link, &admin).await.status,
+        StatusCode::NO_CONTENT
+    );
+    let default_link = format!("/admin/realms/acme/default-default-client-scopes/{scope_id}");
+    assert_eq!(
+        app.put(&default_link, &admin, json!({})).await.status,
+        StatusCode::NO_CONTENT
+    );
+    let (_, defaults, optional) = register(None).await;
+    assert!(
+        has(&defaults) && !has(&optional),
+        "realm default: {defaults:?}"
+    );
+
+    assert_eq!(
+        app.delete(&default_link, &admin).await.status,
+        StatusCode::NO_CONTENT
+    );
+    let (r, defaults, optional) = register(None).await;
+    assert_created(Provider::Oidc, &r);
+    assert!(
+        !has(&defaults) && !has(&optional),
+        "{defaults:?} {optional:?}"
+    );
+    refused(&register(Some("orders:read")).await.0);
+}
+
 async fn registered_machine_clients_work_at_once(app: &TestApp) {
     let admin = setup(app).await;
     let (_, iat) = new_iat(app, &admin, 2, &[]).await;
@@ -1976,6 +2080,7 @@ crate::on_both_backends!(
     default_provider_returns_keycloak_representations,
     default_provider_updates_like_keycloak,
     registered_machine_clients_work_at_once,
+    registrations_follow_the_realms_scope_changes,
     put_replaces_the_registration,
     concurrent_puts_with_one_token_rotate_once,
     invalid_registrations_are_refused_and_leave_nothing,
