@@ -15,6 +15,7 @@ fuzz_target!(|data: &[u8]| {
         default: vec!["profile".into(), "email".into()],
         optional: vec!["offline_access".into()],
         all: vec!["profile".into(), "email".into(), "offline_access".into()],
+        offered: vec!["profile".into(), "email".into(), "offline_access".into()],
     };
     let realm_scopes = defaults.all.clone();
     for dev_mode in [false, true] {
