@@ -1197,6 +1197,7 @@ async fn registrations_follow_the_realms_scope_changes(app: &TestApp) {
     let refused = |r: &Resp| {
         assert_error(r, StatusCode::FORBIDDEN, "insufficient_scope", None);
     };
+    let linked = |r: Resp| assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
     let (r, defaults, _) = register(None).await;
     assert_created(Provider::Oidc, &r);
     assert!(!has(&defaults));
@@ -1215,10 +1216,7 @@ async fn registrations_follow_the_realms_scope_changes(app: &TestApp) {
     refused(&register(Some("orders:read")).await.0);
 
     let optional_link = format!("/admin/realms/acme/default-optional-client-scopes/{scope_id}");
-    assert_eq!(
-        app.put(&optional_link, &admin, json!({})).await.status,
-        StatusCode::NO_CONTENT
-    );
+    linked(app.put(&optional_link, &admin, json!({})).await);
     let (r, defaults, optional) = register(Some("orders:read")).await;
     assert_created(Provider::Oidc, &r);
     assert!(
@@ -1231,25 +1229,16 @@ async fn registrations_follow_the_realms_scope_changes(app: &TestApp) {
         "realm optional: {optional:?}"
     );
 
-    assert_eq!(
-        app.delete(&optional_link, &admin).await.status,
-        StatusCode::NO_CONTENT
-    );
+    linked(app.delete(&optional_link, &admin).await);
     let default_link = format!("/admin/realms/acme/default-default-client-scopes/{scope_id}");
-    assert_eq!(
-        app.put(&default_link, &admin, json!({})).await.status,
-        StatusCode::NO_CONTENT
-    );
+    linked(app.put(&default_link, &admin, json!({})).await);
     let (_, defaults, optional) = register(None).await;
     assert!(
         has(&defaults) && !has(&optional),
         "realm default: {defaults:?}"
     );
 
-    assert_eq!(
-        app.delete(&default_link, &admin).await.status,
-        StatusCode::NO_CONTENT
-    );
+    linked(app.delete(&default_link, &admin).await);
     let (r, defaults, optional) = register(None).await;
     assert_created(Provider::Oidc, &r);
     assert!(
