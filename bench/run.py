@@ -295,6 +295,14 @@ def signing_ceiling():
     return {"ES256": last(r"ecdsa.*nistp256|nistp256"), "RS256": last(r"rsa\s*2048")}
 
 
+def drop_and_checkpoint(db):
+    """Drops a run's PostgreSQL database and checkpoints at once, so that the server
+    measured next does not share the cores with PostgreSQL writing that run's pages later
+    (its background writer, autovacuum, the timed checkpoint)."""
+    for sql in (f"DROP DATABASE IF EXISTS {db}", "CHECKPOINT"):
+        subprocess.run(["psql", PG_URL + "/test", "-qc", sql], check=False, capture_output=True)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=3)
@@ -320,14 +328,12 @@ def main():
         for k, v in res.items():
             results.setdefault((target, k), []).append(v)
 
-    pg_dbs = []
     for run in range(args.runs):
         log(f"run {run + 1}/{args.runs}")
         targets = [Latchkey("sqlite")]
+        db = f"lk_bench_{os.getpid()}_{run}"
         if not args.skip_postgres:
-            db = f"lk_bench_{os.getpid()}_{run}"
             sh(["psql", PG_URL + "/test", "-qc", f"CREATE DATABASE {db}"])
-            pg_dbs.append(db)
             targets.append(Latchkey(f"{PG_URL}/{db}"))
         for t in targets:
             t.start()
@@ -336,6 +342,8 @@ def main():
                 record(t.name, scenarios(t, "RS256", args, {"token"}))
             finally:
                 t.stop()
+                if t.db != "sqlite":
+                    drop_and_checkpoint(db)
         if not args.skip_peer:
             for alg, which in (("ES256", {"registration", "token", "discovery", "read"}), ("RS256", {"token"})):
                 p = Peer(alg)
@@ -372,8 +380,6 @@ def main():
             peer_scale = scenarios(p, "ES256", args, {"registration", "token"})
         finally:
             p.stop()
-    for db in pg_dbs:
-        subprocess.run(["psql", PG_URL + "/test", "-qc", f"DROP DATABASE IF EXISTS {db}"], check=False, capture_output=True)
 
     # ---------------------------------------------------------------- report
     med = lambda xs, k: statistics.median(x[k] for x in xs)
@@ -392,6 +398,12 @@ def main():
             ratio = f"{med(xs, 'rps') / med(peer, 'rps'):.1f}×" if peer and t != "node-oidc-provider" else ""
             print(f"| {n} | {t} | {med(xs, 'rps'):,.0f} | {med(xs, 'p50'):.2f} | {med(xs, 'p99'):.2f} | {int(med(xs, 'errors'))} |"
                   f" {med(xs, 'cpu'):.0f} | {med(xs, 'rss'):.0f} | {ratio} |")
+    print("\nEach run's req/s, in order:")
+    for n in names:
+        for t in targets:
+            xs = results.get((t, n))
+            if xs:
+                print(f"- {n}, {t}: " + ", ".join(f"{x['rps']:,.0f}" for x in xs))
     lifetime = [f"{t} {max(x['lifetime_rss'] for (tt, _), xs in results.items() if tt == t for x in xs):.0f} MB" for t in targets]
     print("\nPeak RSS is the peak during each scenario's measured load. The processes' lifetime peaks"
           " (start, setup including an admin password login, every scenario): " + ", ".join(lifetime) + ".")
