@@ -50,7 +50,11 @@ struct Creation {
 
 struct Job {
     work: Work,
-    done: oneshot::Sender<StoreResult<()>>,
+    /// The answer, with the work handed back: its rows were allocated by the caller's
+    /// thread, and freeing them there instead of on the writer spares the allocator a
+    /// cross-thread free per allocation, and the writer that time (BENCHMARKS.md,
+    /// session 8).
+    done: oneshot::Sender<(StoreResult<()>, Work)>,
 }
 
 /// The queue in front of the writing task.
@@ -159,7 +163,13 @@ impl GroupCommit {
         let (done, answer) = oneshot::channel();
         let stopped = || StoreError::Backend("the store's writer has stopped".into());
         self.queue.send(Job { work, done }).map_err(|_| stopped())?;
-        answer.await.unwrap_or_else(|_| Err(stopped()))
+        match answer.await {
+            Ok((result, work)) => {
+                drop(work);
+                result
+            }
+            Err(_) => Err(stopped()),
+        }
     }
 }
 
@@ -206,7 +216,7 @@ async fn run(
         publish(&cache, backend, &writer, &sections, committed).await;
         for (job, result) in jobs.into_iter().zip(results) {
             // A caller that went away no longer needs the answer; its write stays.
-            let _ = job.done.send(result);
+            let _ = job.done.send((result, job.work));
         }
     }
 }
