@@ -204,10 +204,14 @@ pub async fn create(
     };
     let resp = match result {
         Ok((client, secret, rat)) => {
-            let uri = registration_client_uri(&base, &realm.name, &client.client_id);
             let body = response_body(&base, &realm, &client, secret, Some(&rat));
+            // Location is the body's registration_client_uri (RFC 7591 §3.2.1), built once.
+            let location = body
+                .get("registration_client_uri")
+                .and_then(Value::as_str)
+                .and_then(|uri| HeaderValue::from_str(uri).ok());
             let mut resp = json_response(StatusCode::CREATED, body);
-            if let Ok(loc) = HeaderValue::from_str(&uri) {
+            if let Some(loc) = location {
                 resp.headers_mut().insert(header::LOCATION, loc);
             }
             resp
