@@ -163,13 +163,11 @@ impl GroupCommit {
         let (done, answer) = oneshot::channel();
         let stopped = || StoreError::Backend("the store's writer has stopped".into());
         self.queue.send(Job { work, done }).map_err(|_| stopped())?;
-        match answer.await {
-            Ok((result, work)) => {
-                drop(work);
-                result
-            }
-            Err(_) => Err(stopped()),
-        }
+        // `_rows` is dropped here, on the caller's thread.
+        answer
+            .await
+            .map(|(result, _rows)| result)
+            .unwrap_or_else(|_| Err(stopped()))
     }
 }
 
