@@ -3,15 +3,17 @@
 
     bench/run.py [--runs 3] [--duration 10] [--connections 64] [--scale 100000] [--skip-peer]
 
-It builds the release binary, starts Latchkey on SQLite and on PostgreSQL and the peer
-(node-oidc-provider, bench/peer), drives each with wrk on loopback after a warm-up, and
-prints a markdown table of medians: requests/s, p50 and p99 latency, errors, the server's
-CPU and peak RSS, and Latchkey/peer ratios. Scenarios: (a) registration (a new client per
-request, with an initial access token), (b) client_credentials tokens for one client, ES256
-and RS256, (c) discovery, (d) registration read with the registration access token. It
-also measures the machine's raw signing ceiling (openssl speed), start to ready on an
-empty folder and on a database holding --scale clients, and repeats (a) and (b) at that
-scale. A benchmark, not a test: nothing here fails on speed.
+It builds the release binary; in each run it starts Latchkey on SQLite, then the peer
+(node-oidc-provider, bench/peer), then Latchkey on PostgreSQL, drives each with wrk on
+loopback after a warm-up, and prints a markdown table of medians: requests/s, p50 and p99
+latency, errors, the server's CPU and peak RSS, and the Latchkey/peer ratio (the median of
+the runs' own ratios). Scenarios: (a) registration (a new client per request, with an
+initial access token), (b) client_credentials tokens for one client, ES256 and RS256, (c)
+discovery, (d) registration read with the registration access token. It also measures the
+machine's raw signing ceiling (openssl speed) and start to ready on an empty folder, then,
+in --runs rounds, (b) and (a) on a server holding 1,000 clients and on one holding --scale
+(--scale 1000000 for a million), one after the other, and start to ready on the latter. A
+benchmark, not a test: nothing here fails on speed.
 """
 
 import argparse
@@ -284,6 +286,29 @@ def seed(server, alg, n, connections=32):
     return time.perf_counter() - t0
 
 
+def run_ratios(xs, peer):
+    """Latchkey/peer from each run's own pair of measurements."""
+    return [x["rps"] / p["rps"] for x, p in zip(xs, peer)]
+
+
+def seed_few(server, alg, n, workers=8):
+    """Registers exactly n clients, with a few parallel requests (for small counts, where
+    `seed`'s 5 s bursts would register far more)."""
+    from concurrent.futures import ThreadPoolExecutor
+    ep = server.setup(alg)
+    with ThreadPoolExecutor(workers) as pool:
+        list(pool.map(lambda _: register(ep), range(n)))
+
+
+def measure_latchkey(server, args, record):
+    server.start()
+    try:
+        record(server.name, scenarios(server, "ES256", args, {"registration", "token", "discovery", "read"}))
+        record(server.name, scenarios(server, "RS256", args, {"token"}))
+    finally:
+        server.stop()
+
+
 # ------------------------------------------------------------------------------ main
 
 def signing_ceiling():
@@ -322,7 +347,7 @@ def main():
         subprocess.run("npm ci --no-audit --no-fund --silent", shell=True, check=True, cwd=os.path.join(ROOT, "bench", "peer"))
 
     ceiling = signing_ceiling()
-    results = {}  # (target, scenario) -> [runs]
+    results = {}  # (target, scenario) -> [runs, in order]
 
     def record(target, res):
         for k, v in res.items():
@@ -330,20 +355,11 @@ def main():
 
     for run in range(args.runs):
         log(f"run {run + 1}/{args.runs}")
-        targets = [Latchkey("sqlite")]
-        db = f"lk_bench_{os.getpid()}_{run}"
-        if not args.skip_postgres:
-            sh(["psql", PG_URL + "/test", "-qc", f"CREATE DATABASE {db}"])
-            targets.append(Latchkey(f"{PG_URL}/{db}"))
-        for t in targets:
-            t.start()
-            try:
-                record(t.name, scenarios(t, "ES256", args, {"registration", "token", "discovery", "read"}))
-                record(t.name, scenarios(t, "RS256", args, {"token"}))
-            finally:
-                t.stop()
-                if t.db != "sqlite":
-                    drop_and_checkpoint(db)
+        # Latchkey on SQLite, then the peer, then Latchkey on PostgreSQL: the two whose
+        # ratio the targets name are measured one right after the other, so that a machine
+        # that slows down or speeds up between them moves both alike.
+        sqlite_server = Latchkey("sqlite")
+        measure_latchkey(sqlite_server, args, record)
         if not args.skip_peer:
             for alg, which in (("ES256", {"registration", "token", "discovery", "read"}), ("RS256", {"token"})):
                 p = Peer(alg)
@@ -352,25 +368,49 @@ def main():
                     record(p.name, scenarios(p, alg, args, which))
                 finally:
                     p.stop()
+        if not args.skip_postgres:
+            db = f"lk_bench_{os.getpid()}_{run}"
+            sh(["psql", PG_URL + "/test", "-qc", f"CREATE DATABASE {db}"])
+            try:
+                measure_latchkey(Latchkey(f"{PG_URL}/{db}"), args, record)
+            finally:
+                drop_and_checkpoint(db)
 
-    # Start to ready, and the cost of scale (SQLite; PostgreSQL when asked).
+    # Start to ready on an empty folder.
     empty = []
     for _ in range(5):
         t = Latchkey("sqlite")
         t.start()
         empty.append(t.ready_ms)
         t.stop()
-    scaled = Latchkey("sqlite")
-    scaled.start()
-    log(f"seeding {args.scale} clients")
-    seed_s = seed(scaled, "ES256", args.scale)
-    scale_res = scenarios(scaled, "ES256", args, {"registration", "token"})
-    scaled.stop()
+
+    # The cost of scale, in rounds: a fresh server holding 1,000 clients and one holding
+    # --scale, measured one after the other (their order alternates), so that the change
+    # comes from the clients, not from the machine's pace between two parts of the run.
+    scale_rounds = []
+    for rnd in range(args.runs):
+        log(f"scale round {rnd + 1}/{args.runs}: seeding 1,000 and {args.scale:,} clients")
+        small, large = Latchkey("sqlite"), Latchkey("sqlite")
+        small.start()
+        large.start()
+        try:
+            seed_few(small, "ES256", 1000)
+            seed_s = seed(large, "ES256", args.scale)
+            # Tokens first: registration adds clients to both as it is measured.
+            res = {"small": {}, "large": {}}
+            for which in ({"token"}, {"registration"}):
+                order = (("small", small), ("large", large)) if rnd % 2 == 0 else (("large", large), ("small", small))
+                for key, server in order:
+                    res[key].update(scenarios(server, "ES256", args, which))
+            scale_rounds.append((seed_s, res))
+        finally:
+            small.stop()
+            large.stop()
     restart = []
     for _ in range(5):
-        scaled.start()
-        restart.append(scaled.ready_ms)
-        scaled.stop()
+        large.start()
+        restart.append(large.ready_ms)
+        large.stop()
     peer_scale = None
     if not args.skip_peer:
         p = Peer("ES256", store_capacity=10 * args.scale)
@@ -395,15 +435,18 @@ def main():
             xs = results.get((t, n))
             if not xs:
                 continue
-            ratio = f"{med(xs, 'rps') / med(peer, 'rps'):.1f}×" if peer and t != "node-oidc-provider" else ""
+            ratio = f"{statistics.median(run_ratios(xs, peer)):.1f}×" if peer and t != "node-oidc-provider" else ""
             print(f"| {n} | {t} | {med(xs, 'rps'):,.0f} | {med(xs, 'p50'):.2f} | {med(xs, 'p99'):.2f} | {int(med(xs, 'errors'))} |"
                   f" {med(xs, 'cpu'):.0f} | {med(xs, 'rss'):.0f} | {ratio} |")
-    print("\nEach run's req/s, in order:")
+    print("\n'vs peer' is the median of the runs' own ratios (each run measures Latchkey on SQLite,"
+          " then the peer, then Latchkey on PostgreSQL). Each run's req/s, in order, and its ratio:")
     for n in names:
+        peer = results.get(("node-oidc-provider", n))
         for t in targets:
             xs = results.get((t, n))
             if xs:
-                print(f"- {n}, {t}: " + ", ".join(f"{x['rps']:,.0f}" for x in xs))
+                ratios = f" ({', '.join(f'{r:.1f}×' for r in run_ratios(xs, peer))})" if peer and t != "node-oidc-provider" else ""
+                print(f"- {n}, {t}: " + ", ".join(f"{x['rps']:,.0f}" for x in xs) + ratios)
     lifetime = [f"{t} {max(x['lifetime_rss'] for (tt, _), xs in results.items() if tt == t for x in xs):.0f} MB" for t in targets]
     print("\nPeak RSS is the peak during each scenario's measured load. The processes' lifetime peaks"
           " (start, setup including an admin password login, every scenario): " + ", ".join(lifetime) + ".")
@@ -414,13 +457,25 @@ def main():
             print(f"client_credentials {alg} on SQLite = {100 * med(xs, 'rps') / ceiling[alg]:.0f}% of the raw {alg} ceiling.")
     print(f"\nStart to ready (start-dev, SQLite): empty folder median {statistics.median(empty):.0f} ms ({', '.join(f'{x:.0f}' for x in empty)});"
           f" with {args.scale:,} clients median {statistics.median(restart):.0f} ms ({', '.join(f'{x:.0f}' for x in restart)}).")
-    print(f"\nAt scale ({args.scale:,} clients registered in {seed_s:.0f} s), one run:\n")
-    print("| Scenario | Server | req/s | p50 ms | p99 ms | errors |")
-    print("|---|---|---|---|---|---|")
-    for server, res in (("latchkey-sqlite", scale_res), ("node-oidc-provider", peer_scale)):
-        for n, r in (res or {}).items():
-            print(f"| {n} | {server} | {r['rps']:,.0f} | {r['p50']:.2f} | {r['p99']:.2f} | {r['errors']} |")
-
+    seeded = statistics.median(seed_s for seed_s, _ in scale_rounds)
+    print(f"\nAt scale: in each of {len(scale_rounds)} rounds, a fresh server holding 1,000 clients and one holding"
+          f" {args.scale:,} (registered in {seeded:.0f} s, median), measured one after the other, tokens first;"
+          " registration adds clients to both as it runs. Medians, and the change from 1,000 to"
+          f" {args.scale:,} (median of the rounds' own changes):\n")
+    print("| Scenario | Server | req/s with 1,000 | req/s with scale | p99 ms with 1,000 | p99 ms with scale | change | each round |")
+    print("|---|---|---|---|---|---|---|---|")
+    for n in ("registration", "client_credentials ES256"):
+        small = [r["small"][n] for _, r in scale_rounds]
+        large = [r["large"][n] for _, r in scale_rounds]
+        changes = [100 * (b["rps"] / a["rps"] - 1) for a, b in zip(small, large)]
+        print(f"| {n} | latchkey-sqlite | {med(small, 'rps'):,.0f} | {med(large, 'rps'):,.0f} | {med(small, 'p99'):.2f} |"
+              f" {med(large, 'p99'):.2f} | {statistics.median(changes):+.0f}% | {', '.join(f'{c:+.0f}%' for c in changes)} |")
+    if peer_scale:
+        for n, r in peer_scale.items():
+            base = results.get(("node-oidc-provider", n))
+            change = f"{100 * (r['rps'] / med(base, 'rps') - 1):+.0f}% (against its runs' median)" if base else ""
+            print(f"| {n} | node-oidc-provider | {med(base, 'rps') if base else float('nan'):,.0f} | {r['rps']:,.0f} |"
+                  f" {med(base, 'p99') if base else float('nan'):.2f} | {r['p99']:.2f} | {change} | one round |")
 
 if __name__ == "__main__":
     main()
