@@ -358,8 +358,7 @@ def main():
         # Latchkey on SQLite, then the peer, then Latchkey on PostgreSQL: the two whose
         # ratio the targets name are measured one right after the other, so that a machine
         # that slows down or speeds up between them moves both alike.
-        sqlite_server = Latchkey("sqlite")
-        measure_latchkey(sqlite_server, args, record)
+        measure_latchkey(Latchkey("sqlite"), args, record)
         if not args.skip_peer:
             for alg, which in (("ES256", {"registration", "token", "discovery", "read"}), ("RS256", {"token"})):
                 p = Peer(alg)
@@ -406,11 +405,15 @@ def main():
         finally:
             small.stop()
             large.stop()
+            shutil.rmtree(small.workdir, ignore_errors=True)
+        if rnd < args.runs - 1:
+            shutil.rmtree(large.workdir, ignore_errors=True)
     restart = []
     for _ in range(5):
         large.start()
         restart.append(large.ready_ms)
         large.stop()
+    shutil.rmtree(large.workdir, ignore_errors=True)
     peer_scale = None
     if not args.skip_peer:
         p = Peer("ES256", store_capacity=10 * args.scale)
@@ -476,6 +479,7 @@ def main():
             change = f"{100 * (r['rps'] / med(base, 'rps') - 1):+.0f}% (against its runs' median)" if base else ""
             print(f"| {n} | node-oidc-provider | {med(base, 'rps') if base else float('nan'):,.0f} | {r['rps']:,.0f} |"
                   f" {med(base, 'p99') if base else float('nan'):.2f} | {r['p99']:.2f} | {change} | one round |")
+
 
 if __name__ == "__main__":
     main()
