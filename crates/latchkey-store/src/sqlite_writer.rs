@@ -129,23 +129,32 @@ fn checkpoint(conn: &Connection) -> rusqlite::Result<i64> {
 /// `CHECKPOINT_PACE`, until the writer is dropped.
 fn checkpoints(conn: Connection, nudged: Receiver<()>, wal_pages: Arc<AtomicI64>, stats: &Stats) {
     while nudged.recv().is_ok() {
-        match checkpoint(&conn) {
-            Ok(mut pages) => {
-                stats.checkpoint_passes.fetch_add(1, Ordering::Relaxed);
-                // Past the tail's size the writer finishes the log after its next batch,
-                // copying what was appended during this pass. One more pass at once copies
-                // most of that here, so the writer's share is what the second pass missed.
-                if pages >= CHECKPOINT_TAIL
-                    && let Ok(again) = checkpoint(&conn)
-                {
-                    pages = again;
-                    stats.checkpoint_passes.fetch_add(1, Ordering::Relaxed);
-                }
-                wal_pages.store(pages, Ordering::Relaxed);
+        if let Some(mut pages) = pass(&conn, stats) {
+            // Past the tail's size the writer finishes the log after its next batch,
+            // copying what was appended during this pass. One more pass at once copies most
+            // of that here, so the writer's share is what the second pass missed.
+            if pages >= CHECKPOINT_TAIL
+                && let Some(again) = pass(&conn, stats)
+            {
+                pages = again;
             }
-            Err(e) => tracing::warn!(error = %e, "SQLite checkpoint failed"),
+            wal_pages.store(pages, Ordering::Relaxed);
         }
         std::thread::sleep(CHECKPOINT_PACE);
+    }
+}
+
+/// One background pass, counted in `stats`; a failure is logged and left to the next.
+fn pass(conn: &Connection, stats: &Stats) -> Option<i64> {
+    match checkpoint(conn) {
+        Ok(pages) => {
+            stats.checkpoint_passes.fetch_add(1, Ordering::Relaxed);
+            Some(pages)
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "SQLite checkpoint failed");
+            None
+        }
     }
 }
 
@@ -293,5 +302,49 @@ impl ToSql for Param<'_> {
             Param::Owned(s) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
             Param::Int(n) => ToSqlOutput::Borrowed(ValueRef::Integer(*n)),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A pass that finds the WAL past the tail's size is followed at once by a second, so
+    /// that the tail the writer finishes is short; a smaller WAL gets one pass.
+    #[test]
+    fn a_long_wal_gets_a_second_pass_before_the_tail() {
+        let dir = std::env::temp_dir().join(format!("lk-writer-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for (pages, passes) in [(50, 1), (CHECKPOINT_TAIL * 2, 2)] {
+            let path = dir.join(format!("wal-{pages}.db"));
+            // The store creates the file before the writer opens it.
+            Connection::open(&path).unwrap();
+            let stats = Arc::new(Stats::default());
+            let mut writer = Writer::open(&path, stats.clone()).unwrap();
+            writer
+                .conn
+                .execute_batch("CREATE TABLE t (x BLOB NOT NULL)")
+                .unwrap();
+            let batch = writer.begin().unwrap();
+            for _ in 0..pages {
+                batch
+                    .conn
+                    .execute("INSERT INTO t (x) VALUES (zeroblob(4000))", [])
+                    .unwrap();
+            }
+            batch.commit().unwrap();
+            // One nudge: the thread's one turn (one pass, or two back to back), then its pause.
+            writer.committed();
+            let deadline = std::time::Instant::now() + Duration::from_secs(10);
+            while stats.checkpoints().0 < passes && std::time::Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            std::thread::sleep(CHECKPOINT_PACE * 2);
+            let (ran, tails) = stats.checkpoints();
+            assert_eq!(ran, passes, "passes over a WAL of about {pages} pages");
+            assert_eq!(tails, 0, "the writer finished no tail yet");
+            assert!(writer.wal_pages.load(Ordering::Relaxed) >= pages.min(CHECKPOINT_TAIL));
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
