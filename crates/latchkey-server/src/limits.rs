@@ -23,6 +23,11 @@ use crate::state::SharedState;
 /// Addresses tracked per throttle at most.
 pub const MAX_TRACKED: usize = 65_536;
 
+/// Events of refused unauthenticated registration requests stored per address and window;
+/// beyond it they are only counted (`latchkey_events_not_stored_total`). Always on, in
+/// `start-dev` too: it refuses nobody, it only bounds what strangers can make us store.
+pub const REFUSED_EVENTS_STORED: u32 = 60;
+
 /// The limits a server runs with (`--anonymous-registration-limit`, `--failed-token-limit`,
 /// `--rate-limit-window`, `--max-header-size`). A limit of 0 is off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,6 +114,10 @@ impl Throttle {
             return;
         }
         let mut map = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        self.count_locked(&mut map, key);
+    }
+
+    fn count_locked(&self, map: &mut HashMap<String, (u32, Instant)>, key: &str) {
         if map.len() >= MAX_TRACKED && !map.contains_key(key) {
             let window = self.window;
             map.retain(|_, (_, since)| since.elapsed() < window);
@@ -131,8 +140,24 @@ impl Throttle {
 
     /// Checks, then counts: for events limited as they happen (anonymous registrations).
     pub fn hit(&self, key: &str) -> Result<(), Duration> {
-        self.check(key)?;
-        self.count(key);
+        self.hit_with(key, None)
+    }
+
+    /// As `hit`, under `limit` instead of the throttle's own when one is given (a realm's
+    /// own limit); 0 never refuses.
+    pub fn hit_with(&self, key: &str, limit: Option<u32>) -> Result<(), Duration> {
+        let limit = limit.unwrap_or(self.limit);
+        if limit == 0 {
+            return Ok(());
+        }
+        let mut map = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((n, since)) = map.get(key) {
+            let elapsed = since.elapsed();
+            if *n >= limit && elapsed < self.window {
+                return Err(self.window - elapsed);
+            }
+        }
+        self.count_locked(&mut map, key);
         Ok(())
     }
 

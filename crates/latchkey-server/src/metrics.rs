@@ -24,6 +24,8 @@ struct Inner {
     tokens: BTreeMap<String, u64>,
     /// (operation, outcome) → count
     registrations: BTreeMap<(String, String), u64>,
+    /// event type → refusals counted but not stored
+    events_not_stored: BTreeMap<String, u64>,
 }
 
 #[derive(Default)]
@@ -65,6 +67,15 @@ impl Metrics {
             .lock()
             .registrations
             .entry((op.to_string(), error.unwrap_or("ok").to_string()))
+            .or_default() += 1;
+    }
+
+    /// A refused request's event that was over its address's bound, so not stored.
+    pub fn event_not_stored(&self, kind: &str) {
+        *self
+            .lock()
+            .events_not_stored
+            .entry(kind.to_string())
             .or_default() += 1;
     }
 
@@ -125,6 +136,14 @@ impl Metrics {
             let _ = writeln!(
                 out,
                 "latchkey_registrations_total{{operation=\"{op}\",outcome=\"{outcome}\"}} {n}"
+            );
+        }
+        out.push_str("# HELP latchkey_events_not_stored_total Events of refused unauthenticated requests over their address's bound, counted instead of stored.\n");
+        out.push_str("# TYPE latchkey_events_not_stored_total counter\n");
+        for (kind, n) in &m.events_not_stored {
+            let _ = writeln!(
+                out,
+                "latchkey_events_not_stored_total{{type=\"{kind}\"}} {n}"
             );
         }
         out

@@ -31,6 +31,8 @@ pub struct ServerSettings {
     /// `--http-relative-path` normalised: `""` for `/`, else `/auth`-like.
     pub relative_path: String,
     pub proxy_headers: Option<ProxyHeaders>,
+    /// `--proxy-trusted-addresses`: whose forwarded client address is believed.
+    pub proxy_trusted: crate::urls::TrustedProxies,
     /// `start-dev`: relaxed TLS rules.
     pub dev_mode: bool,
     /// Request bodies above this many bytes are refused with 413 (SPEC §5, §10).
@@ -67,6 +69,8 @@ pub struct AppState {
     pub anonymous_registrations: Throttle,
     /// Failed registration/initial access token attempts per address. Per node.
     pub failed_tokens: Throttle,
+    /// Stored events of refused unauthenticated registration requests per address. Per node.
+    pub refused_events: Throttle,
     /// Clients' `jwks_uri` documents: URL → (fetched at, keys).
     client_jwks: Mutex<HashMap<String, CachedJwks>>,
     /// Failed sign-ins per user and per address: (count, window start). Per node.
@@ -105,6 +109,7 @@ impl AppState {
             sealer,
             anonymous_registrations: Throttle::new(limits.anonymous_registrations, limits.window),
             failed_tokens: Throttle::new(limits.failed_tokens, limits.window),
+            refused_events: Throttle::new(crate::limits::REFUSED_EVENTS_STORED, limits.window),
             settings,
             metrics: Metrics::default(),
             fetcher,

@@ -5,6 +5,7 @@
 use axum::extract::FromRequestParts;
 use axum::http::HeaderMap;
 use axum::http::request::Parts;
+use std::net::IpAddr;
 
 use crate::state::{ProxyHeaders, ServerSettings, SharedState};
 
@@ -80,33 +81,130 @@ pub fn base_url(settings: &ServerSettings, headers: &HeaderMap) -> String {
     format!("{scheme}://{host}{}", settings.relative_path)
 }
 
+/// `--proxy-trusted-addresses`: the proxies (addresses or CIDR ranges) whose forwarded
+/// headers are believed. Empty: the one proxy in front, whatever its address.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TrustedProxies(Vec<(IpAddr, u8)>);
+
+impl TrustedProxies {
+    /// A comma-separated list: `10.0.0.0/8,192.0.2.7,2001:db8::/32`.
+    pub fn parse(list: &str) -> Result<Self, String> {
+        let mut out = Vec::new();
+        for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            let (addr, bits) = match item.split_once('/') {
+                Some((a, b)) => (a, Some(b)),
+                None => (item, None),
+            };
+            let ip: IpAddr = addr
+                .parse()
+                .map_err(|_| format!("--proxy-trusted-addresses: {item:?} is not an address"))?;
+            let max = if ip.is_ipv4() { 32 } else { 128 };
+            let bits =
+                match bits {
+                    Some(b) => b.parse::<u8>().ok().filter(|b| *b <= max).ok_or_else(|| {
+                        format!("--proxy-trusted-addresses: bad prefix in {item:?}")
+                    })?,
+                    None => max,
+                };
+            out.push((ip, bits));
+        }
+        Ok(TrustedProxies(out))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = canonical(ip);
+        self.0
+            .iter()
+            .any(|(net, bits)| match (canonical(*net), ip) {
+                (IpAddr::V4(n), IpAddr::V4(a)) => prefix_eq(&n.octets(), &a.octets(), *bits),
+                (IpAddr::V6(n), IpAddr::V6(a)) => prefix_eq(&n.octets(), &a.octets(), *bits),
+                _ => false,
+            })
+    }
+}
+
+fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+fn prefix_eq(a: &[u8], b: &[u8], bits: u8) -> bool {
+    let (whole, rest) = (usize::from(bits / 8), bits % 8);
+    if a[..whole] != b[..whole] {
+        return false;
+    }
+    rest == 0 || {
+        let mask = 0xffu8 << (8 - rest);
+        a[whole] & mask == b[whole] & mask
+    }
+}
+
 /// The client's address: the connection's peer, unless `--proxy-headers` says to trust
-/// the proxy's account of it.
+/// the proxy's account of it. Each proxy appends the address it received the request from,
+/// so only the right end of the list is the proxies' word; whatever the client wrote comes
+/// first. The client is the rightmost entry that is not a trusted proxy
+/// (`--proxy-trusted-addresses`; without the option, the rightmost entry: the address the
+/// one proxy in front appended). With the option set, a peer outside it is a client talking
+/// to us directly, and its headers are ignored (Keycloak's rule).
 pub fn client_ip(
     settings: &ServerSettings,
     headers: &HeaderMap,
-    peer: Option<std::net::IpAddr>,
-) -> Option<std::net::IpAddr> {
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    let forwarded = match settings.proxy_headers {
-        Some(ProxyHeaders::XForwarded) => header("x-forwarded-for").map(|v| first(v).to_string()),
-        Some(ProxyHeaders::Forwarded) => header("forwarded").and_then(|f| {
-            first(f).split(';').find_map(|pair| {
-                let (k, v) = pair.trim().split_once('=')?;
-                k.eq_ignore_ascii_case("for")
-                    .then(|| v.trim_matches('"').to_string())
-            })
-        }),
-        None => None,
+    peer: Option<IpAddr>,
+) -> Option<IpAddr> {
+    let Some(mode) = settings.proxy_headers else {
+        return peer;
     };
-    // `for="[2001:db8::1]:4711"` and `192.0.2.1:4711` carry ports; strip them.
-    let parsed = forwarded.and_then(|v| {
-        v.parse::<std::net::IpAddr>()
-            .ok()
-            .or_else(|| v.parse::<std::net::SocketAddr>().ok().map(|s| s.ip()))
-            .or_else(|| v.trim_matches(['[', ']']).parse().ok())
-    });
-    parsed.or(peer)
+    let trusted = &settings.proxy_trusted;
+    if !trusted.is_empty() && !peer.is_some_and(|p| trusted.contains(p)) {
+        return peer;
+    }
+    let values = |name: &str| -> Vec<String> {
+        headers
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(|v| v.trim().to_string())
+            .collect()
+    };
+    let chain: Vec<String> = match mode {
+        ProxyHeaders::XForwarded => values("x-forwarded-for"),
+        ProxyHeaders::Forwarded => values("forwarded")
+            .iter()
+            .filter_map(|element| {
+                element.split(';').find_map(|pair| {
+                    let (k, v) = pair.trim().split_once('=')?;
+                    k.eq_ignore_ascii_case("for")
+                        .then(|| v.trim().trim_matches('"').to_string())
+                })
+            })
+            .collect(),
+    };
+    for entry in chain.iter().rev() {
+        // An entry that is no address (`unknown`, an obfuscated name) ends what can be known.
+        let Some(ip) = parse_forwarded_ip(entry) else {
+            return peer;
+        };
+        if trusted.is_empty() || !trusted.contains(ip) {
+            return Some(ip);
+        }
+    }
+    // Every hop was a trusted proxy: the leftmost is as far as the headers go.
+    chain.first().and_then(|e| parse_forwarded_ip(e)).or(peer)
+}
+
+/// `192.0.2.1`, `192.0.2.1:4711`, `[2001:db8::1]:4711`, `2001:db8::1`.
+fn parse_forwarded_ip(v: &str) -> Option<IpAddr> {
+    v.parse::<IpAddr>()
+        .ok()
+        .or_else(|| v.parse::<std::net::SocketAddr>().ok().map(|s| s.ip()))
+        .or_else(|| v.trim_matches(['[', ']']).parse().ok())
 }
 
 fn first(v: &str) -> &str {
@@ -136,6 +234,7 @@ mod tests {
             dev_mode: true,
             max_body_size: crate::DEFAULT_BODY_LIMIT,
             limits: crate::Limits::off(),
+            proxy_trusted: TrustedProxies::default(),
         }
     }
 
@@ -169,7 +268,8 @@ mod tests {
         );
         assert_eq!(
             client_ip(&settings(Some(ProxyHeaders::XForwarded)), &xff, peer),
-            Some("198.51.100.4".parse().unwrap())
+            Some("10.0.0.1".parse().unwrap()),
+            "the proxy's own entry, not what the client wrote before it"
         );
         let mut fwd = HeaderMap::new();
         fwd.insert(
@@ -183,5 +283,73 @@ mod tests {
         let mut bad = HeaderMap::new();
         bad.insert("host", "evil/x?y".parse().unwrap());
         assert_eq!(base_url(&settings(None), &bad), "http://localhost/auth");
+    }
+
+    #[test]
+    fn a_forged_forwarded_for_is_not_the_client() {
+        let xff = |v: &str| {
+            let mut h = HeaderMap::new();
+            h.append("x-forwarded-for", v.parse().unwrap());
+            h
+        };
+        let peer: Option<IpAddr> = Some("10.0.0.2".parse().unwrap());
+        let ip = |s: &str| Some(s.parse::<IpAddr>().unwrap());
+        let x = settings(Some(ProxyHeaders::XForwarded));
+        // The client wrote 10.0.0.5; the proxy appended the address it saw.
+        assert_eq!(
+            client_ip(&x, &xff("10.0.0.5, 203.0.113.50"), peer),
+            ip("203.0.113.50")
+        );
+        assert_eq!(
+            client_ip(&x, &xff("203.0.113.50"), peer),
+            ip("203.0.113.50")
+        );
+        // Two header lines are one list, in order.
+        let mut two = xff("10.0.0.5");
+        two.append("x-forwarded-for", "198.51.100.9".parse().unwrap());
+        assert_eq!(client_ip(&x, &two, peer), ip("198.51.100.9"));
+        // With trusted proxies: the rightmost entry that is not one of them.
+        let mut t = x.clone();
+        t.proxy_trusted = TrustedProxies::parse("10.0.0.0/8, 192.0.2.1").unwrap();
+        assert_eq!(
+            client_ip(&t, &xff("1.1.1.1, 203.0.113.50, 192.0.2.1, 10.1.2.3"), peer),
+            ip("203.0.113.50")
+        );
+        // A peer that is not a trusted proxy is the client; its headers are ignored.
+        assert_eq!(
+            client_ip(&t, &xff("10.0.0.5"), ip("198.51.100.1")),
+            ip("198.51.100.1")
+        );
+        // The same for Forwarded (RFC 7239), with ports and quoted IPv6.
+        let f = settings(Some(ProxyHeaders::Forwarded));
+        let mut fwd = HeaderMap::new();
+        fwd.append(
+            "forwarded",
+            "for=10.0.0.5;proto=https, for=\"[2001:db8::7]:4711\""
+                .parse()
+                .unwrap(),
+        );
+        assert_eq!(client_ip(&f, &fwd, peer), ip("2001:db8::7"));
+        // An entry that is not an address at the right end: the peer.
+        assert_eq!(client_ip(&x, &xff("10.0.0.5, unknown"), peer), peer);
+    }
+
+    #[test]
+    fn trusted_proxies_parse_and_match() {
+        let t = TrustedProxies::parse("10.0.0.0/8,192.0.2.7,2001:db8::/32").unwrap();
+        for (addr, want) in [
+            ("10.200.1.1", true),
+            ("11.0.0.1", false),
+            ("192.0.2.7", true),
+            ("192.0.2.8", false),
+            ("::ffff:10.0.0.1", true),
+            ("2001:db8:ffff::1", true),
+            ("2001:db9::1", false),
+        ] {
+            assert_eq!(t.contains(addr.parse().unwrap()), want, "{addr}");
+        }
+        assert!(TrustedProxies::parse("10.0.0.0/33").is_err());
+        assert!(TrustedProxies::parse("proxy.example").is_err());
+        assert!(TrustedProxies::parse("").unwrap().is_empty());
     }
 }

@@ -47,6 +47,11 @@ pub struct Opts {
     /// Trust the reverse proxy's `Forwarded` or `X-Forwarded-*` headers
     #[arg(long, env = "LATCHKEY_PROXY_HEADERS", value_enum)]
     pub proxy_headers: Option<ProxyMode>,
+    /// With --proxy-headers: the proxies (addresses or CIDR ranges, comma-separated) whose
+    /// forwarded headers are believed; a request from any other address is taken as coming
+    /// from that address [default: the one proxy in front, whatever its address]
+    #[arg(long, env = "LATCHKEY_PROXY_TRUSTED_ADDRESSES")]
+    pub proxy_trusted_addresses: Option<String>,
     /// Log format
     #[arg(long, env = "LATCHKEY_LOG_FORMAT", value_enum)]
     pub log_format: Option<LogFormat>,
@@ -57,11 +62,14 @@ pub struct Opts {
     /// Largest request body accepted, in bytes; larger ones get 413 [default: 65536]
     #[arg(long, env = "LATCHKEY_MAX_REQUEST_SIZE")]
     pub max_request_size: Option<usize>,
-    /// Anonymous registrations per address per window; more get 429 (0: no limit) [default: 20]
+    /// Anonymous registrations per address per window and realm; more get 429 (0: no limit;
+    /// a realm's attribute clientRegistrationAnonymousLimit overrides it) [default: start 20,
+    /// start-dev 0]
     #[arg(long, env = "LATCHKEY_ANONYMOUS_REGISTRATION_LIMIT")]
     pub anonymous_registration_limit: Option<u32>,
-    /// Failed registration or initial access token attempts per address per window; more get
-    /// 429 (0: no limit) [default: 10]
+    /// Failed registration or initial access token attempts per address per window; more
+    /// failing ones get 429, a valid token is always served (0: no limit) [default: start 10,
+    /// start-dev 0]
     #[arg(long, env = "LATCHKEY_FAILED_TOKEN_LIMIT")]
     pub failed_token_limit: Option<u32>,
     /// Length of the rate-limit window, in seconds [default: 60]
@@ -99,6 +107,7 @@ impl Opts {
             hostname,
             db_url,
             proxy_headers,
+            proxy_trusted_addresses,
             log_format,
             key_file,
             max_request_size,
@@ -134,6 +143,7 @@ pub struct Config {
     pub key: KeySource,
     pub max_request_size: usize,
     pub limits: latchkey_server::Limits,
+    pub proxy_trusted: latchkey_server::urls::TrustedProxies,
 }
 
 pub const DEV_DATA_DIR: &str = "data";
@@ -211,14 +221,21 @@ impl Config {
                 Some(n) => n,
                 None => latchkey_server::DEFAULT_BODY_LIMIT,
             },
-            limits: limits(&o_limits)?,
+            limits: limits(&o_limits, dev_mode)?,
+            proxy_trusted: match o.proxy_trusted_addresses.as_deref() {
+                Some(list) => latchkey_server::urls::TrustedProxies::parse(list)?,
+                None => Default::default(),
+            },
         })
     }
 }
 
-/// The abuse limits from (anonymous, failed tokens, window seconds, header bytes).
+/// The abuse limits from (anonymous, failed tokens, window seconds, header bytes). In
+/// `start-dev` the per-address limits are off unless given: everything there comes from one
+/// loopback address, so a test suite's failures would lock out its own valid requests.
 fn limits(
     &(anonymous, failed, window, header): &(Option<u32>, Option<u32>, Option<u64>, Option<usize>),
+    dev_mode: bool,
 ) -> Result<latchkey_server::Limits, String> {
     use latchkey_server::Limits;
     let window = match window {
@@ -227,8 +244,16 @@ fn limits(
         None => Limits::DEFAULT_WINDOW,
     };
     Ok(Limits {
-        anonymous_registrations: anonymous.unwrap_or(Limits::DEFAULT_ANONYMOUS_REGISTRATIONS),
-        failed_tokens: failed.unwrap_or(Limits::DEFAULT_FAILED_TOKENS),
+        anonymous_registrations: anonymous.unwrap_or(if dev_mode {
+            0
+        } else {
+            Limits::DEFAULT_ANONYMOUS_REGISTRATIONS
+        }),
+        failed_tokens: failed.unwrap_or(if dev_mode {
+            0
+        } else {
+            Limits::DEFAULT_FAILED_TOKENS
+        }),
         window,
         max_header_bytes: header.unwrap_or(Limits::DEFAULT_MAX_HEADER_BYTES),
     })
@@ -320,7 +345,19 @@ mod tests {
         let dev = Config::validate(Opts::default(), true, None).unwrap();
         assert_eq!(dev.db_url, "sqlite://data/latchkey.db");
         assert_eq!(dev.http_host.to_string(), "127.0.0.1");
-        assert_eq!(dev.limits, latchkey_server::Limits::default());
+        assert_eq!(dev.limits.anonymous_registrations, 0, "off in start-dev");
+        assert_eq!(dev.limits.failed_tokens, 0, "off in start-dev");
+        let prod = Config::validate(
+            Opts {
+                hostname: Some("https://id.example.com".into()),
+                db_url: Some("postgres://x/y".into()),
+                ..Default::default()
+            },
+            false,
+            Some("k".into()),
+        )
+        .unwrap();
+        assert_eq!(prod.limits, latchkey_server::Limits::default());
     }
 
     #[test]

@@ -257,10 +257,19 @@ async fn run(config: Config, started: Instant) -> Result<(), String> {
             "!!! serving plain HTTP without --proxy-headers: put a TLS-terminating proxy in front and set --proxy-headers, or every token crosses the network in clear !!!"
         );
     }
+    if config.dev_mode
+        && config.limits.anonymous_registrations == 0
+        && config.limits.failed_tokens == 0
+    {
+        tracing::info!(
+            "start-dev: per-address rate limits are off (everything comes from one loopback address); --anonymous-registration-limit and --failed-token-limit turn them on"
+        );
+    }
     let settings = ServerSettings {
         hostname: config.hostname.clone(),
         relative_path: config.relative_path.clone(),
         proxy_headers: config.proxy_headers,
+        proxy_trusted: config.proxy_trusted.clone(),
         dev_mode: config.dev_mode,
         max_body_size: config.max_request_size,
         limits: config.limits,

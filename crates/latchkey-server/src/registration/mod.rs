@@ -248,10 +248,16 @@ pub const ANONYMOUS_SWITCH: &str = "clientRegistrationAnonymousEnabled";
 pub const AUTHENTICATED_SWITCH: &str = "clientRegistrationAuthenticatedEnabled";
 pub const POLICIES_SWITCH: &str = "clientRegistrationPoliciesEnabled";
 
+/// The realm attribute that sets its own anonymous registration limit per address and
+/// window (a number; `0` is none), overriding `--anonymous-registration-limit`: several
+/// hosted clients can share one egress address.
+pub const ANONYMOUS_LIMIT_ATTRIBUTE: &str = "clientRegistrationAnonymousLimit";
+
 /// Decides who the caller is for `op` on `client` (the path's client, when it exists),
 /// following SPEC §5's table and Keycloak's error texts. The caller's address `ip` is
-/// rate-limited (SPEC §10): anonymous registrations as they come, registration and initial
-/// access tokens when they fail.
+/// rate-limited (SPEC §10): anonymous registrations as they come, per realm; registration
+/// and initial access tokens only when they fail. A valid token is always served, however
+/// many failures its address made before.
 pub async fn authenticate(
     state: &SharedState,
     realm: &RealmRecord,
@@ -261,29 +267,38 @@ pub async fn authenticate(
     ip: Option<&str>,
 ) -> Result<Caller, RegError> {
     let key = crate::limits::address_key(ip);
-    let key = key.as_str();
     match bearer_token(headers) {
         None if op == Op::Create && switch(realm, ANONYMOUS_SWITCH) => {
-            state.anonymous_registrations.hit(key).map_err(|wait| {
-                RegError::too_many(
-                    wait,
-                    "too many anonymous registrations from this address; retry later",
-                )
-            })?;
+            let limit = realm
+                .rep
+                .attributes
+                .as_ref()
+                .and_then(|a| a.get(ANONYMOUS_LIMIT_ATTRIBUTE))
+                .and_then(|v| v.trim().parse::<u32>().ok());
+            state
+                .anonymous_registrations
+                .hit_with(&format!("{} {key}", realm.id), limit)
+                .map_err(|wait| {
+                    RegError::too_many(
+                        wait,
+                        "too many anonymous registrations from this address; retry later",
+                    )
+                })?;
         }
         Some(token) if !looks_like_jwt(token) => {
-            state.failed_tokens.check(key).map_err(|wait| {
-                RegError::too_many(
-                    wait,
-                    "too many failed token attempts from this address; retry later",
-                )
-            })?;
             let result = identify(state, realm, headers, op, client).await;
             if result
                 .as_ref()
                 .is_err_and(|e| e.status == StatusCode::UNAUTHORIZED)
             {
-                state.failed_tokens.count(key);
+                let over = state.failed_tokens.check(&key);
+                state.failed_tokens.count(&key);
+                if let Err(wait) = over {
+                    return Err(RegError::too_many(
+                        wait,
+                        "too many failed token attempts from this address; retry later",
+                    ));
+                }
             }
             return result;
         }
@@ -401,6 +416,16 @@ impl Audit<'_> {
         if op == Op::Create && error.is_none() {
             // Stored with the client itself (`store_new`).
             return;
+        }
+        // Refusals of unauthenticated callers are stored up to a bound per address and
+        // window, and only counted beyond it: nobody can grow the events table at will.
+        let unauthenticated = caller.is_none_or(|c| matches!(c, Caller::Anonymous));
+        if error.is_some() && unauthenticated {
+            let key = crate::limits::address_key(self.ip);
+            if self.state.refused_events.hit(&key).is_err() {
+                self.state.metrics.event_not_stored(op.event());
+                return;
+            }
         }
         let event = self.event(op, client_id, caller, error);
         if let Err(e) = self.state.store.insert_event(&event).await {

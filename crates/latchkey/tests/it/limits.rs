@@ -167,9 +167,12 @@ async fn failed_initial_access_tokens_are_limited_per_address() {
         let r = register_from(&app, "192.0.2.10", Some("not-a-real-token")).await;
         assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text);
     }
-    // Checked before the attempt: even the good token is refused now from this address.
-    assert_throttled(&register_from(&app, "192.0.2.10", Some(&iat)).await);
+    // Further failures are throttled, but a valid token is always served (SPEC §10): many
+    // callers can share an address behind a proxy.
     assert_throttled(&register_from(&app, "192.0.2.10", Some("guess")).await);
+    let r = register_from(&app, "192.0.2.10", Some(&iat)).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    assert_throttled(&register_from(&app, "192.0.2.10", Some("guess again")).await);
     // Another address still may.
     let r = register_from(&app, "192.0.2.11", Some(&iat)).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
@@ -197,10 +200,108 @@ async fn failed_registration_access_tokens_are_limited_per_address() {
         let r = send_from(&app, "192.0.2.20", m, &path, Some("wrong-token"), None).await;
         assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text);
     }
-    assert_throttled(&send_from(&app, "192.0.2.20", Method::GET, &path, Some(&rat), None).await);
-    // The owner, from its own address, is unaffected.
+    assert_throttled(&send_from(&app, "192.0.2.20", Method::GET, &path, Some("wrong"), None).await);
+    // The valid token is still served from that address, and from any other.
+    let r = send_from(&app, "192.0.2.20", Method::GET, &path, Some(&rat), None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     let r = send_from(&app, "192.0.2.21", Method::GET, &path, Some(&rat), None).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+}
+
+/// A realm's own anonymous limit (`clientRegistrationAnonymousLimit`) overrides the
+/// server's, in either direction, and counts per realm.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_realm_sets_its_own_anonymous_limit() {
+    let app = app_with(limits(1, 0, Duration::from_secs(60))).await;
+    let admin = app.admin_token().await;
+    let r = app
+        .put(
+            "/admin/realms/acme",
+            &admin,
+            json!({"attributes": {"clientRegistrationAnonymousEnabled": "true", "clientRegistrationPoliciesEnabled": "false", "clientRegistrationAnonymousLimit": "3"}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+    for _ in 0..3 {
+        let r = register_from(&app, "198.51.100.30", None).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    }
+    assert_throttled(&register_from(&app, "198.51.100.30", None).await);
+    // "0": no limit for this realm.
+    app.put(
+        "/admin/realms/acme",
+        &admin,
+        json!({"attributes": {"clientRegistrationAnonymousEnabled": "true", "clientRegistrationPoliciesEnabled": "false", "clientRegistrationAnonymousLimit": "0"}}),
+    )
+    .await;
+    for _ in 0..5 {
+        let r = register_from(&app, "198.51.100.31", None).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    }
+}
+
+/// A flood of refused unauthenticated requests (a bad token on random client ids, POSTs to
+/// a realm closed to anonymous registration) stores a bounded number of events per address;
+/// the rest are counted in the metrics.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_requests_store_a_bounded_number_of_events() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let Some(app) = TestApp::with_limits(backend, "", true, Limits::off()).await else {
+            continue;
+        };
+        let admin = app.admin_token().await;
+        app.create_realm(&admin, "closed").await;
+        for i in 0..300 {
+            let path = format!(
+                "/realms/closed/clients-registrations/openid-connect/{}-{i}",
+                "x".repeat(200)
+            );
+            let r = send_from(&app, "203.0.113.99", Method::GET, &path, Some("bad"), None).await;
+            assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text);
+            let r = send_from(
+                &app,
+                "203.0.113.99",
+                Method::POST,
+                "/realms/closed/clients-registrations/openid-connect",
+                None,
+                Some(json!({"redirect_uris": ["https://a.example/cb"]})),
+            )
+            .await;
+            assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text);
+        }
+        let events = app
+            .get("/admin/realms/closed/events?max=10000", &admin)
+            .await;
+        let stored = events.body.as_array().unwrap().len() as u32;
+        assert_eq!(
+            stored,
+            latchkey_server::limits::REFUSED_EVENTS_STORED,
+            "{backend:?}: 600 refusals stored {stored} events"
+        );
+        let metrics = app.json(Method::GET, "/metrics", None, None).await.text;
+        assert!(
+            metrics.contains("latchkey_events_not_stored_total"),
+            "{metrics}"
+        );
+        // Another address still gets its refusals recorded.
+        let r = send_from(
+            &app,
+            "203.0.113.100",
+            Method::GET,
+            "/realms/closed/clients-registrations/openid-connect/other",
+            Some("bad"),
+            None,
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+        let events = app
+            .get("/admin/realms/closed/events?max=10000", &admin)
+            .await;
+        assert_eq!(
+            events.body.as_array().unwrap().len() as u32,
+            latchkey_server::limits::REFUSED_EVENTS_STORED + 1
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

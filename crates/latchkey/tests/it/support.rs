@@ -197,6 +197,7 @@ impl TestApp {
             hostname: None,
             relative_path: relative_path.into(),
             proxy_headers: None,
+            proxy_trusted: Default::default(),
             dev_mode,
             max_body_size: latchkey_server::DEFAULT_BODY_LIMIT,
             limits,
