@@ -1,10 +1,10 @@
-//! The rule every identifier obeys before it is stored or looked up (SPEC §10): realm
-//! names, client ids, usernames, emails, role and client scope names are at most
-//! [`MAX_LEN`] characters (Keycloak's column size) and hold no control character. The
+//! The rule every identifier obeys before it is stored or looked up: realm
+//! names, client ids, usernames, emails, first and last names, role and client scope names
+//! are at most [`MAX_LEN`] characters (Keycloak's column size) and hold no control character. The
 //! store refuses a write that breaks it (`StoreError::Invalid`, a 400 naming the field on
 //! every surface) and finds nothing for a key that breaks it, without asking the database:
 //! PostgreSQL cannot hold a NUL in a text column and cannot index a value over about
-//! 2,700 bytes, so without the rule the same input was a 4xx on SQLite and a 500 there.
+//! 2,700 bytes, so without the rule the same input would be a 4xx on SQLite and a 500 there.
 
 /// Longest identifier, in characters (Keycloak: `VARCHAR(255)`).
 pub const MAX_LEN: usize = 255;

@@ -1,9 +1,9 @@
-//! What a request must be before any handler sees it (SPEC §3, §10), checked once for
+//! What a request must be before any handler sees it, checked once for
 //! every route: no control character in the path and no path segment longer than an
 //! identifier may be (`ident::MAX_LEN`), and no NUL in the query, in an HTTP Basic
 //! credential or in the body. A refusal is 400 with an OAuth-style JSON body, before any
 //! lookup or event, so neither backend ever sees such input. (PostgreSQL cannot hold a NUL
-//! in text; without this check the same request was a 4xx on SQLite and a 500 there.)
+//! in text; without this check the same request would be a 4xx on SQLite and a 500 there.)
 //!
 //! Also here: every route answers the same with one trailing `/` (Keycloak's server does,
 //! and `@keycloak/keycloak-admin-client` creates realms with `POST /admin/realms/`).

@@ -255,7 +255,7 @@ pub const ANONYMOUS_LIMIT_ATTRIBUTE: &str = "clientRegistrationAnonymousLimit";
 
 /// Decides who the caller is for `op` on `client` (the path's client, when it exists),
 /// following SPEC §5's table and Keycloak's error texts. The caller's address `ip` is
-/// rate-limited (SPEC §10): anonymous registrations as they come, per realm; registration
+/// rate-limited: anonymous registrations as they come, per realm; registration
 /// and initial access tokens only when they fail. A valid token is always served, however
 /// many failures its address made before.
 pub async fn authenticate(

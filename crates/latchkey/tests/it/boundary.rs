@@ -1,4 +1,4 @@
-//! Hostile input at the boundary (SPEC §3, §10), on both backends: NUL and other control
+//! Hostile input at the boundary, on both backends: NUL and other control
 //! characters and over-long identifiers are a 4xx with a JSON error body wherever they come
 //! in (path, query, form, Basic header, JSON, a token's claims), never a 5xx; and every
 //! route answers the same with one trailing slash.

@@ -167,7 +167,7 @@ async fn failed_initial_access_tokens_are_limited_per_address() {
         let r = register_from(&app, "192.0.2.10", Some("not-a-real-token")).await;
         assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text);
     }
-    // Further failures are throttled, but a valid token is always served (SPEC §10): many
+    // Further failures are throttled, but a valid token is always served: many
     // callers can share an address behind a proxy.
     assert_throttled(&register_from(&app, "192.0.2.10", Some("guess")).await);
     let r = register_from(&app, "192.0.2.10", Some(&iat)).await;
