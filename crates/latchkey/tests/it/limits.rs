@@ -412,3 +412,82 @@ async fn the_openapi_document_is_served_without_a_token() {
             .is_object()
     );
 }
+
+/// An anonymous registration through a proxy (`--proxy-headers xforwarded`, the peer is the
+/// proxy) with the given `X-Forwarded-For`.
+async fn register_forwarded(app: &TestApp, xff: &str) -> Resp {
+    let req = Request::builder()
+        .method(Method::POST)
+        .uri(REG)
+        .header(header::HOST, "localhost:8080")
+        .header(header::CONTENT_TYPE, "application/json")
+        .header("x-forwarded-for", xff)
+        .body(Body::from(
+            json!({"grant_types": ["client_credentials"]}).to_string(),
+        ))
+        .unwrap();
+    app.send(req).await
+}
+
+/// The client's address is the entry the proxy appended, not one the client wrote: a forged
+/// leftmost `X-Forwarded-For` neither passes Trusted Hosts nor escapes the per-address limit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_forwarded_for_passes_no_policy_and_no_limit() {
+    let app = TestApp::with_server_settings(Backend::Sqlite, |s| {
+        s.proxy_headers = Some(latchkey_server::ProxyHeaders::XForwarded);
+        s.limits = limits(2, 0, Duration::from_secs(60));
+    })
+    .await
+    .unwrap();
+    let admin = app.admin_token().await;
+    app.create_realm(&admin, "acme").await;
+    let r = app
+        .put(
+            "/admin/realms/acme",
+            &admin,
+            json!({"attributes": {"clientRegistrationAnonymousEnabled": "true"}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+    let type_ = "org.keycloak.services.clientregistration.policy.ClientRegistrationPolicy";
+    let list = app
+        .get(
+            &format!("/admin/realms/acme/components?type={type_}"),
+            &admin,
+        )
+        .await;
+    let mut trusted = list
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "Trusted Hosts" && c["subType"] == "anonymous")
+        .unwrap()
+        .clone();
+    trusted["config"] = json!({
+        "trusted-hosts": ["10.0.0.5"],
+        "host-sending-registration-request-must-match": ["true"],
+        "client-uris-must-match": ["false"],
+    });
+    let id = trusted["id"].as_str().unwrap().to_string();
+    let r = app
+        .put(
+            &format!("/admin/realms/acme/components/{id}"),
+            &admin,
+            trusted,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+
+    // The client at 203.0.113.50 wrote 10.0.0.5; the proxy appended what it saw.
+    let r = register_forwarded(&app, "10.0.0.5, 203.0.113.50").await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
+    // The proxy says 10.0.0.5 itself: trusted.
+    let r = register_forwarded(&app, "203.0.113.50, 10.0.0.5").await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let r = register_forwarded(&app, "10.0.0.5").await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    // 10.0.0.5 has used its two; rotating a forged leftmost entry does not help.
+    let r = register_forwarded(&app, "192.0.2.77, 10.0.0.5").await;
+    assert_throttled(&r);
+}

@@ -181,6 +181,20 @@ impl TestApp {
         dev_mode: bool,
         limits: Limits,
     ) -> Option<TestApp> {
+        Self::with_server_settings(backend, |s| {
+            s.relative_path = relative_path.into();
+            s.dev_mode = dev_mode;
+            s.limits = limits;
+        })
+        .await
+    }
+
+    /// A server whose settings `adjust` changes from the test default (dev mode, no relative
+    /// path, no proxy, limits off).
+    pub async fn with_server_settings(
+        backend: Backend,
+        adjust: impl FnOnce(&mut ServerSettings),
+    ) -> Option<TestApp> {
         let (store, db) = store(backend).await?;
         let sealer = Arc::new(SecretBox::new(&[9u8; 32]).expect("key"));
         bootstrap_master(
@@ -193,15 +207,16 @@ impl TestApp {
         )
         .await
         .expect("bootstrap");
-        let settings = ServerSettings {
+        let mut settings = ServerSettings {
             hostname: None,
-            relative_path: relative_path.into(),
+            relative_path: String::new(),
             proxy_headers: None,
             proxy_trusted: Default::default(),
-            dev_mode,
+            dev_mode: true,
             max_body_size: latchkey_server::DEFAULT_BODY_LIMIT,
-            limits,
+            limits: Limits::off(),
         };
+        adjust(&mut settings);
         let dyn_store: Arc<dyn Store> = store.clone();
         let state = Arc::new(AppState::new(dyn_store, sealer, settings));
         Some(TestApp {
