@@ -175,6 +175,12 @@ expect_4xx('NUL in a JSON realm name: POST /admin/realms {"realm":"a\\u0000b"}',
 expect_4xx('NUL in a registered client_name: POST /realms/{r}/clients-registrations/openid-connect',
            send("POST", f"/realms/{REALM}/clients-registrations/openid-connect",
                 body={"client_name": "a\0b", "redirect_uris": ["https://app.example/cb"]}))
+expect_4xx("NUL in a redirect URI: anonymous POST /realms/{r}/clients-registrations/openid-connect",
+           send("POST", f"/realms/{REALM}/clients-registrations/openid-connect",
+                body={"redirect_uris": ["https://app.example/a\0b"]}))
+expect_4xx('NUL in a client attribute: anonymous POST /realms/{r}/clients-registrations/default',
+           send("POST", f"/realms/{REALM}/clients-registrations/default",
+                body={"clientId": f"nul-attr-{secrets.token_hex(4)}", "attributes": {"a": "b\0c"}}))
 expect_4xx("3,000-character clientId: POST /admin/realms/{r}/clients",
            send("POST", f"/admin/realms/{REALM}/clients", token=ADMIN, body={"clientId": LONG}))
 expect_4xx("3,000-character clientId: anonymous POST /realms/{r}/clients-registrations/default",
