@@ -140,6 +140,10 @@ def basic(user: str, password: str) -> dict[str, str]:
     return {"authorization": "Basic " + base64.b64encode(raw).decode()}
 
 
+def b64url(obj) -> str:
+    return base64.urlsafe_b64encode(json.dumps(obj).encode()).decode().rstrip("=")
+
+
 TOKEN = f"/realms/{REALM}/protocol/openid-connect/token"
 
 expect_4xx("NUL in a realm path segment: GET /realms/a%00b/.well-known/openid-configuration",
@@ -159,12 +163,34 @@ expect_4xx("NUL in token-endpoint username (master/admin-cli password grant)",
            send("POST", "/realms/master/protocol/openid-connect/token",
                 form={"grant_type": "password", "client_id": "admin-cli",
                       "username": "ad\0min", "password": "x"}))
+for endpoint in ("token/introspect", "revoke"):
+    expect_4xx(f"NUL in client_id at the {endpoint} endpoint",
+               send("POST", f"/realms/{REALM}/protocol/openid-connect/{endpoint}",
+                    form={"token": "x", "client_id": "a\0b", "client_secret": "x"}))
+expect_4xx("NUL in a client assertion's iss and sub (private_key_jwt shape)",
+           send("POST", TOKEN, form={
+               "grant_type": "client_credentials",
+               "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+               "client_assertion": ".".join([
+                   b64url({"alg": "RS256", "typ": "JWT"}),
+                   b64url({"iss": "a\0b", "sub": "a\0b", "aud": "x", "exp": 4102444800, "jti": "a\0b"}),
+                   "AAAA"])}))
+r = send("GET", f"/realms/{REALM}/protocol/openid-connect/auth?"
+         + urllib.parse.urlencode({"client_id": "a\0b", "redirect_uri": "https://app.example/cb",
+                                   "response_type": "code", "state": "s"}))
+# The authorization endpoint answers a browser: an error page, not JSON.
+results.append((400 <= r.status < 500, "NUL in client_id at the authorization endpoint (an error page)",
+                r.describe()))
 expect_4xx("NUL in a Basic header client id (base64 of 'conf\\0:x')",
            send("POST", TOKEN, form={"grant_type": "client_credentials"}, headers=basic("conf\0", "x")))
 expect_4xx_or_empty("NUL in an admin query filter: GET /admin/realms/master/clients?clientId=a%00b",
                     send("GET", "/admin/realms/master/clients?clientId=a%00b", token=ADMIN))
 expect_4xx_or_empty("NUL in an admin query filter: GET /admin/realms/master/users?username=a%00b",
                     send("GET", "/admin/realms/master/users?username=a%00b", token=ADMIN))
+for query in ("admin-events?resourceTypes=a%00b", "admin-events?authUser=a%00b", "events?client=a%00b",
+              "events?user=a%00b"):
+    expect_4xx_or_empty(f"NUL in an event filter: GET /admin/realms/master/{query}",
+                        send("GET", f"/admin/realms/master/{query}", token=ADMIN))
 expect_4xx('NUL in a JSON clientId: POST /admin/realms/{r}/clients {"clientId":"a\\u0000b"}',
            send("POST", f"/admin/realms/{REALM}/clients", token=ADMIN, body={"clientId": "a\0b"}))
 expect_4xx('NUL in a stored JSON name: POST /admin/realms/{r}/clients {"name":"a\\u0000b"}',
