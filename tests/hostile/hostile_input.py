@@ -207,6 +207,30 @@ expect_4xx("NUL in a redirect URI: anonymous POST /realms/{r}/clients-registrati
 expect_4xx('NUL in a client attribute: anonymous POST /realms/{r}/clients-registrations/default',
            send("POST", f"/realms/{REALM}/clients-registrations/default",
                 body={"clientId": f"nul-attr-{secrets.token_hex(4)}", "attributes": {"a": "b\0c"}}))
+ADMIN_R = f"/admin/realms/{REALM}"
+# Lookups first: once a NUL name were stored, a lookup of it would find it.
+for path in ("/clients/a%00b", "/users/a%00b", "/roles/a%00b", "/client-scopes/a%00b", "/components/a%00b"):
+    expect_4xx(f"NUL in an admin path id: GET /admin/realms/{{r}}{path}",
+               send("GET", ADMIN_R + path, token=ADMIN))
+expect_4xx_or_empty("NUL in an admin search: GET /admin/realms/{r}/users?search=a%00b",
+                    send("GET", ADMIN_R + "/users?search=a%00b", token=ADMIN))
+for what, path, body in (
+    ("username", "/users", {"username": "a\0b"}),
+    ("realm role name", "/roles", {"name": "a\0b"}),
+    ("client scope name", "/client-scopes", {"name": "a\0b", "protocol": "openid-connect"}),
+    ("component name", "/components", {"name": "a\0b", "providerId": "max-clients",
+                                       "providerType": POLICY_TYPE, "subType": "anonymous",
+                                       "config": {"max-clients": ["5"]}}),
+):
+    expect_4xx(f"NUL in a JSON {what}: POST /admin/realms/{{r}}{path}",
+               send("POST", ADMIN_R + path, token=ADMIN, body=body))
+for what, path, body in (
+    ("username", "/users", {"username": "u" * 3000}),
+    ("realm role name", "/roles", {"name": "r" * 3000}),
+    ("client scope name", "/client-scopes", {"name": "s" * 3000, "protocol": "openid-connect"}),
+):
+    expect_4xx(f"3,000-character {what}: POST /admin/realms/{{r}}{path}",
+               send("POST", ADMIN_R + path, token=ADMIN, body=body))
 expect_4xx("3,000-character clientId: POST /admin/realms/{r}/clients",
            send("POST", f"/admin/realms/{REALM}/clients", token=ADMIN, body={"clientId": LONG}))
 expect_4xx("3,000-character clientId: anonymous POST /realms/{r}/clients-registrations/default",
