@@ -5,6 +5,7 @@
 pub mod clients;
 pub mod crypto;
 pub mod form;
+pub mod ident;
 pub mod jwt;
 pub mod keys;
 pub mod merge;

@@ -5,6 +5,7 @@ use async_trait::async_trait;
 use serde_json::Value;
 
 use crate::Millis;
+use crate::ident::{self, InvalidIdentifier};
 use crate::rep::{ClientRep, ClientScopeRep, RealmRep, RoleRep, UserRep};
 
 #[derive(Debug, thiserror::Error)]
@@ -14,6 +15,9 @@ pub enum StoreError {
     Conflict { what: &'static str },
     #[error("not found")]
     NotFound,
+    /// An identifier broke the shared rule (`ident::check`); nothing was written.
+    #[error("{0}")]
+    Invalid(#[from] crate::ident::InvalidIdentifier),
     /// A condition the write depended on no longer held; nothing was written.
     #[error("{failed}")]
     Precondition { failed: Guarded },
@@ -113,6 +117,91 @@ pub struct RefreshTokenRecord {
     pub session_id: String,
     pub auth_time: Millis,
     pub expires_at: Millis,
+}
+
+/// The identifiers a record stores in columns of their own, checked against the shared rule
+/// (`ident::check`) by the store before any write.
+pub trait Identified {
+    fn check_identifiers(&self) -> Result<(), InvalidIdentifier>;
+}
+
+impl Identified for RealmRecord {
+    fn check_identifiers(&self) -> Result<(), InvalidIdentifier> {
+        ident::check("realm", &self.name)
+    }
+}
+
+impl Identified for ClientRecord {
+    fn check_identifiers(&self) -> Result<(), InvalidIdentifier> {
+        ident::check("clientId", &self.client_id)
+    }
+}
+
+impl Identified for UserRecord {
+    fn check_identifiers(&self) -> Result<(), InvalidIdentifier> {
+        // A service account's name is its client's id behind a fixed prefix, so a client id
+        // of the full length still gets one.
+        let name = match &self.service_account_client {
+            Some(_) => self
+                .username
+                .strip_prefix(crate::clients::SERVICE_ACCOUNT_PREFIX)
+                .unwrap_or(&self.username),
+            None => &self.username,
+        };
+        ident::check("username", name)?;
+        for (field, value) in [
+            ("email", &self.email),
+            ("firstName", &self.rep.first_name),
+            ("lastName", &self.rep.last_name),
+        ] {
+            if let Some(v) = value {
+                ident::check(field, v)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Identified for RoleRecord {
+    fn check_identifiers(&self) -> Result<(), InvalidIdentifier> {
+        ident::check("name", &self.name)
+    }
+}
+
+impl Identified for ScopeRecord {
+    fn check_identifiers(&self) -> Result<(), InvalidIdentifier> {
+        ident::check("name", &self.name)
+    }
+}
+
+impl Identified for ClientBundle {
+    fn check_identifiers(&self) -> Result<(), InvalidIdentifier> {
+        self.client.check_identifiers()?;
+        match &self.service_account {
+            Some((user, _)) => user.check_identifiers(),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Identified for RealmBundle {
+    fn check_identifiers(&self) -> Result<(), InvalidIdentifier> {
+        self.realm
+            .iter()
+            .try_for_each(Identified::check_identifiers)?;
+        self.scopes
+            .iter()
+            .try_for_each(Identified::check_identifiers)?;
+        self.roles
+            .iter()
+            .try_for_each(Identified::check_identifiers)?;
+        self.clients
+            .iter()
+            .try_for_each(Identified::check_identifiers)?;
+        self.users
+            .iter()
+            .try_for_each(Identified::check_identifiers)
+    }
 }
 
 /// Everything a new realm starts with, written in one transaction.

@@ -47,6 +47,7 @@ impl From<StoreError> for AdminError {
             StoreError::Conflict { what } => AdminError::Conflict(format!("{what} already exists")),
             StoreError::NotFound => AdminError::NotFound("Not found"),
             StoreError::Precondition { failed } => AdminError::Conflict(failed.to_string()),
+            StoreError::Invalid(e) => AdminError::Invalid(e.to_string()),
             StoreError::Backend(m) => AdminError::Internal(m),
         }
     }
@@ -161,7 +162,10 @@ impl OAuthError {
 
 impl From<StoreError> for OAuthError {
     fn from(e: StoreError) -> Self {
-        OAuthError::Internal(e.to_string())
+        match e {
+            StoreError::Invalid(e) => OAuthError::new(OAuthCode::InvalidRequest, e.to_string()),
+            e => OAuthError::Internal(e.to_string()),
+        }
     }
 }
 

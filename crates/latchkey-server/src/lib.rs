@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod bearer;
 pub mod bootstrap;
+pub mod boundary;
 pub mod console;
 pub mod error;
 pub mod extract;
@@ -52,8 +53,10 @@ pub fn router(state: SharedState) -> Router {
         "" => api,
         prefix => Router::new().nest(prefix, api),
     };
+    let app = boundary::with_trailing_slash(app);
     let limit = state.settings.max_body_size;
-    app.layer(middleware::from_fn_with_state(state.clone(), observe))
+    app.layer(middleware::from_fn(boundary::check))
+        .layer(middleware::from_fn_with_state(state.clone(), observe))
         .layer(RequestBodyLimitLayer::new(limit))
         .layer(middleware::from_fn_with_state(state, limits::guard))
 }

@@ -11,6 +11,8 @@ pub const OIDC_DISCOVERY: &str = "/realms/{realm}/.well-known/openid-configurati
 pub const OAUTH_DISCOVERY: &str = "/realms/{realm}/.well-known/oauth-authorization-server";
 /// RFC 8414 §3.1: the well-known segment inserted before the issuer's path.
 pub const OAUTH_DISCOVERY_ROOT: &str = "/.well-known/oauth-authorization-server/realms/{realm}";
+/// OIDC discovery at the same path-insertion location, which MCP clients try second.
+pub const OIDC_DISCOVERY_ROOT: &str = "/.well-known/openid-configuration/realms/{realm}";
 pub const CERTS: &str = "/realms/{realm}/protocol/openid-connect/certs";
 pub const TOKEN: &str = "/realms/{realm}/protocol/openid-connect/token";
 pub const INTROSPECT: &str = "/realms/{realm}/protocol/openid-connect/token/introspect";

@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use latchkey_core::Millis;
+use latchkey_core::ident;
 use latchkey_core::store::*;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -584,6 +585,9 @@ impl Store for SqlStore {
     }
 
     async fn realm_by_name(&self, name: &str) -> StoreResult<Option<RealmRecord>> {
+        if !ident::findable(name) {
+            return Ok(None);
+        }
         let load = async move {
             let row = sqlx::query("SELECT id, name, doc FROM realms WHERE name = $1")
                 .bind(name)
@@ -600,6 +604,7 @@ impl Store for SqlStore {
     }
 
     async fn create_realm(&self, b: RealmBundle) -> StoreResult<()> {
+        b.check_identifiers()?;
         let sections = [Section::All];
         let result: StoreResult<()> = async move {
             let realm = b.realm.ok_or(StoreError::NotFound)?;
@@ -646,6 +651,7 @@ impl Store for SqlStore {
     }
 
     async fn update_realm(&self, realm: &RealmRecord) -> StoreResult<()> {
+        realm.check_identifiers()?;
         let sections = [Section::All];
         let result: StoreResult<()> = async move {
             let n = sqlx::query("UPDATE realms SET name = $2, doc = $3 WHERE id = $1")
@@ -772,6 +778,9 @@ impl Store for SqlStore {
         realm_id: &str,
         client_id: &str,
     ) -> StoreResult<Option<ClientRecord>> {
+        if !ident::findable(client_id) {
+            return Ok(None);
+        }
         let load = async move {
             let row = sqlx::query(&format!(
                 "SELECT {CLIENT_COLUMNS} FROM clients WHERE realm_id = $1 AND client_id = $2"
@@ -796,11 +805,13 @@ impl Store for SqlStore {
     }
 
     async fn create_client(&self, b: ClientBundle, guard: &WriteGuard) -> StoreResult<()> {
+        b.check_identifiers()?;
         // Invalidation and notification happen in the creating task, before the answer.
         self.writes.create(b, guard.clone()).await
     }
 
     async fn update_client(&self, b: ClientBundle, guard: &WriteGuard) -> StoreResult<()> {
+        b.check_identifiers()?;
         let sections = [
             Section::Clients(b.client.realm_id.clone()),
             Section::Users(b.client.realm_id.clone()),
@@ -987,6 +998,7 @@ impl Store for SqlStore {
     }
 
     async fn create_user(&self, user: &UserRecord, role_ids: &[String]) -> StoreResult<()> {
+        user.check_identifiers()?;
         let sections = [Section::Users(user.realm_id.clone())];
         let result: StoreResult<()> = async move {
             let mut tx = self.writer.begin().await.map_err(backend_err)?;
@@ -1000,6 +1012,7 @@ impl Store for SqlStore {
     }
 
     async fn update_user(&self, u: &UserRecord) -> StoreResult<()> {
+        u.check_identifiers()?;
         let sections = [Section::Users(u.realm_id.clone())];
         let result: StoreResult<()> = async move {
             let n = sqlx::query(
@@ -1100,6 +1113,9 @@ impl Store for SqlStore {
         client: Option<&str>,
         name: &str,
     ) -> StoreResult<Option<RoleRecord>> {
+        if !ident::findable(name) {
+            return Ok(None);
+        }
         let row = sqlx::query(&format!(
             "{ROLE_SELECT} WHERE r.realm_id = $1 AND r.client = $2 AND r.name = $3"
         ))
@@ -1113,6 +1129,7 @@ impl Store for SqlStore {
     }
 
     async fn create_role(&self, role: &RoleRecord) -> StoreResult<()> {
+        role.check_identifiers()?;
         let sections = [Section::Roles(role.realm_id.clone())];
         let result: StoreResult<()> = async move {
             let mut tx = self.writer.begin().await.map_err(backend_err)?;
@@ -1125,6 +1142,7 @@ impl Store for SqlStore {
     }
 
     async fn update_role(&self, r: &RoleRecord) -> StoreResult<()> {
+        r.check_identifiers()?;
         let sections = [Section::Roles(r.realm_id.clone())];
         let result: StoreResult<()> = async move {
             let n =
@@ -1256,6 +1274,7 @@ impl Store for SqlStore {
     }
 
     async fn create_scope(&self, scope: &ScopeRecord) -> StoreResult<()> {
+        scope.check_identifiers()?;
         let sections = [Section::Scopes(scope.realm_id.clone())];
         let result: StoreResult<()> = async move {
             let mut tx = self.writer.begin().await.map_err(backend_err)?;
@@ -1268,6 +1287,7 @@ impl Store for SqlStore {
     }
 
     async fn update_scope(&self, s: &ScopeRecord) -> StoreResult<()> {
+        s.check_identifiers()?;
         let sections = [Section::Scopes(s.realm_id.clone())];
         let result: StoreResult<()> = async move {
             let n = sqlx::query(
@@ -1937,6 +1957,12 @@ impl SqlStore {
         realm_id: &str,
         value: &str,
     ) -> StoreResult<Option<UserRecord>> {
+        let key = value
+            .strip_prefix(latchkey_core::clients::SERVICE_ACCOUNT_PREFIX)
+            .unwrap_or(value);
+        if !ident::findable(key) {
+            return Ok(None);
+        }
         let row = sqlx::query(&format!(
             "SELECT id, realm_id, username, email, doc, password_hash, service_account_client, created_at \
              FROM users WHERE realm_id = $1 AND {col} = $2"

@@ -23,6 +23,15 @@ pub const AUTH_METHODS: [&str; 4] = [
     "client_secret_jwt",
     "private_key_jwt",
 ];
+/// The token and revocation endpoints also serve public clients, which present only their
+/// `client_id` (RFC 7591 §2 `none`); introspection does not.
+pub const AUTH_METHODS_WITH_NONE: [&str; 5] = [
+    "client_secret_basic",
+    "client_secret_post",
+    "client_secret_jwt",
+    "private_key_jwt",
+    "none",
+];
 
 fn not_found() -> Response {
     (
@@ -60,7 +69,7 @@ async fn metadata(state: &SharedState, base: &BaseUrl, realm: &str) -> Result<Va
         "revocation_endpoint": url(routes::REVOKE),
         "userinfo_endpoint": url(routes::USERINFO),
         "introspection_endpoint_auth_methods_supported": AUTH_METHODS,
-        "revocation_endpoint_auth_methods_supported": AUTH_METHODS,
+        "revocation_endpoint_auth_methods_supported": AUTH_METHODS_WITH_NONE,
         "grant_types_supported": GRANT_TYPES,
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
@@ -69,7 +78,7 @@ async fn metadata(state: &SharedState, base: &BaseUrl, realm: &str) -> Result<Va
         "prompt_values_supported": ["none", "login", "consent"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256", "ES256"],
-        "token_endpoint_auth_methods_supported": AUTH_METHODS,
+        "token_endpoint_auth_methods_supported": AUTH_METHODS_WITH_NONE,
         "token_endpoint_auth_signing_alg_values_supported": ["RS256", "PS256", "ES256", "HS256"],
         "scopes_supported": scopes_supported,
         "claims_supported": [

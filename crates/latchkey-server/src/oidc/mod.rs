@@ -19,6 +19,10 @@ use crate::state::SharedState;
 pub fn routes() -> Router<SharedState> {
     Router::new()
         .route(routes::OIDC_DISCOVERY, get(discovery::openid_configuration))
+        .route(
+            routes::OIDC_DISCOVERY_ROOT,
+            get(discovery::openid_configuration),
+        )
         .route(routes::OAUTH_DISCOVERY, get(discovery::oauth_metadata))
         .route(routes::OAUTH_DISCOVERY_ROOT, get(discovery::oauth_metadata))
         .route(routes::CERTS, get(discovery::certs))

@@ -202,6 +202,7 @@ impl From<StoreError> for RegError {
             StoreError::Precondition { failed } => RegError::invalid_token(failed.to_string()),
             StoreError::Conflict { what } => RegError::metadata(format!("{what} in use")),
             StoreError::NotFound => RegError::not_found(),
+            StoreError::Invalid(e) => RegError::metadata(e.to_string()),
             StoreError::Backend(m) => RegError::internal(m),
         }
     }

@@ -10,6 +10,7 @@ async fn every_advertised_endpoint_answers(app: &TestApp) {
         "/realms/master/.well-known/openid-configuration",
         "/realms/master/.well-known/oauth-authorization-server",
         "/.well-known/oauth-authorization-server/realms/master",
+        "/.well-known/openid-configuration/realms/master",
     ] {
         let r = app.json(Method::GET, path, None, None).await;
         assert_eq!(r.status, StatusCode::OK, "{path}");
@@ -61,6 +62,16 @@ async fn every_advertised_endpoint_answers(app: &TestApp) {
             ]
         );
         assert_eq!(doc["code_challenge_methods_supported"], json!(["S256"]));
+        // Public clients register and use `none`, so it is advertised where they use it.
+        for key in [
+            "token_endpoint_auth_methods_supported",
+            "revocation_endpoint_auth_methods_supported",
+        ] {
+            assert!(
+                doc[key].as_array().unwrap().contains(&json!("none")),
+                "{key}"
+            );
+        }
         assert_eq!(doc["authorization_response_iss_parameter_supported"], true);
     }
 }
