@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Interop tests: run openid-client (tests/interop-node) against a real latchkey binary.
+# Interop tests: run openid-client and @keycloak/keycloak-admin-client (tests/interop-node,
+# every *.test.mjs there) against a real latchkey binary.
 #
 #   scripts/interop-node.sh [node --test args...]
 #

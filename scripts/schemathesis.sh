@@ -1,20 +1,37 @@
 #!/usr/bin/env bash
-# Hostile HTTP: schemathesis (PyPI) against a live `latchkey start-dev`, driven by the
-# server's own OpenAPI document (GET /openapi.json). Every registration and admin operation
-# gets generated valid and invalid requests; the run fails on any 5xx, on a response that
-# does not match the document, or on an undocumented status code.
+# Hostile HTTP against a live `latchkey start-dev`, once per storage backend: first on
+# SQLite, then on PostgreSQL in a database of its own (created here, dropped on exit).
+# Each server gets
+#   1. tests/hostile/hostile_input.py: targeted cases (NUL bytes in paths, form fields,
+#      Basic credentials, query filters and JSON; 3,000-character identifiers; trailing
+#      slashes), each a 4xx with a JSON error body, never a 5xx (SPEC §3, §10);
+#   2. schemathesis (PyPI), driven by the server's own OpenAPI document (GET
+#      /openapi.json): every registration and admin operation gets generated valid and
+#      invalid requests; the run fails on any 5xx, on a response that does not match the
+#      document, or on an undocumented status code;
+# and fails if the server log shows a panic.
 #
-#   scripts/schemathesis.sh
+#   scripts/schemathesis.sh [sqlite] [postgres]     (default: both)
 #
+# PostgreSQL: LATCHKEY_TEST_PG_URL (default postgres://postgres@127.0.0.1:5432/test), needs
+# psql; the run creates and drops a database latchkey_st_* there. Unreachable: a failure
+# when CI is set, otherwise skipped with a message.
 # LATCHKEY_BIN            server binary (default: ${CARGO_TARGET_DIR:-target}/debug/latchkey)
 # SCHEMATHESIS_EXAMPLES   --max-examples per operation and phase (default: 50: about 7,500 requests, under 2 minutes)
 # SCHEMATHESIS_VENV       virtualenv (default: ~/.cache/latchkey/schemathesis-venv, kept)
-# SCHEMATHESIS_KEEP       set: keep the work folder (server log, config, ndjson events)
+# SCHEMATHESIS_KEEP       set: keep the work folder (server logs, configs, ndjson events)
+# HOSTILE_ONLY            set: only the targeted cases, no schemathesis run
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 SCHEMATHESIS_VERSION=4.32.5
 EXAMPLES="${SCHEMATHESIS_EXAMPLES:-50}"
+PG_URL="${LATCHKEY_TEST_PG_URL:-postgres://postgres@127.0.0.1:5432/test}"
+BACKENDS=("$@")
+[[ ${#BACKENDS[@]} -gt 0 ]] || BACKENDS=(sqlite postgres)
+for b in "${BACKENDS[@]}"; do
+    [[ "$b" = sqlite || "$b" = postgres ]] || { echo "unknown backend: $b (sqlite or postgres)" >&2; exit 2; }
+done
 
 VENV="${SCHEMATHESIS_VENV:-$HOME/.cache/latchkey/schemathesis-venv}"
 if [[ ! -x "$VENV/bin/python" ]]; then
@@ -31,41 +48,52 @@ LATCHKEY_BIN="${LATCHKEY_BIN:-${CARGO_TARGET_DIR:-target}/debug/latchkey}"
 
 WORK="$(mktemp -d)"
 SERVER_PID=""
-cleanup() {
-    local rc=$?
-    if [[ $rc -ne 0 && -f "$WORK/server.log" ]]; then
-        echo "--- server log (last 30 lines) ---" >&2
-        tail -30 "$WORK/server.log" >&2
-    fi
+PG_DB=""
+stop_server() {
     if [[ -n "$SERVER_PID" ]]; then
         kill "$SERVER_PID" 2>/dev/null || true
         wait "$SERVER_PID" 2>/dev/null || true
+        SERVER_PID=""
+    fi
+}
+cleanup() {
+    stop_server
+    if [[ -n "$PG_DB" ]]; then
+        psql "$PG_URL" -qX -c "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" >/dev/null 2>&1 ||
+            echo "could not drop database $PG_DB at $PG_URL" >&2
     fi
     if [[ -n "${SCHEMATHESIS_KEEP:-}" ]]; then echo "kept $WORK" >&2; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
 
-PORT="$("$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-BASE="http://127.0.0.1:$PORT"
-ADMIN_PASSWORD="st-$RANDOM$RANDOM"
+# run_backend NAME [DB_URL]: one server, the targeted cases, schemathesis; 0 if all held.
+run_backend() {
+    local name="$1" db_url="${2:-}" dir="$WORK/$1" status=0 port base password started
+    mkdir -p "$dir"
+    port="$("$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+    base="http://127.0.0.1:$port"
+    password="st-$RANDOM$RANDOM"
+    echo "=== $name: latchkey start-dev at $base${db_url:+ on ${db_url%%\?*}}"
 
-# A clean environment: inherited LATCHKEY_* settings would change the server. Rate limits
-# off (every request comes from 127.0.0.1); 429 stays documented and tested in tests/it.
-(
-    cd "$WORK"
-    exec env $(env | grep -oE '^LATCHKEY_[A-Z_]*' | sed 's/^/-u /') \
-        LATCHKEY_BOOTSTRAP_ADMIN_USERNAME=admin \
-        LATCHKEY_BOOTSTRAP_ADMIN_PASSWORD="$ADMIN_PASSWORD" \
-        LATCHKEY_ANONYMOUS_REGISTRATION_LIMIT=0 \
-        LATCHKEY_FAILED_TOKEN_LIMIT=0 \
-        LATCHKEY_LOG=warn \
-        "$LATCHKEY_BIN" start-dev --http-port "$PORT"
-) >"$WORK/server.log" 2>&1 &
-SERVER_PID=$!
+    # A clean environment: inherited LATCHKEY_* settings would change the server. Rate
+    # limits off (every request comes from 127.0.0.1); 429 stays documented and tested in
+    # tests/it. SQLite: start-dev's own data folder in the work folder.
+    (
+        cd "$dir"
+        exec env $(env | grep -oE '^LATCHKEY_[A-Z_]*' | sed 's/^/-u /') \
+            LATCHKEY_BOOTSTRAP_ADMIN_USERNAME=admin \
+            LATCHKEY_BOOTSTRAP_ADMIN_PASSWORD="$password" \
+            LATCHKEY_ANONYMOUS_REGISTRATION_LIMIT=0 \
+            LATCHKEY_FAILED_TOKEN_LIMIT=0 \
+            LATCHKEY_LOG=warn \
+            "$LATCHKEY_BIN" start-dev --http-port "$port" ${db_url:+--db-url "$db_url"}
+    ) >"$dir/server.log" 2>&1 &
+    SERVER_PID=$!
 
-# Wait for readiness, then create what the operations' parameters point at and write the
-# schemathesis configuration (tokens, realm and identifiers as parameter dictionaries).
-"$VENV/bin/python" - "$BASE" "$ADMIN_PASSWORD" "$WORK" <<'EOF'
+    # Wait for readiness, then create what the operations' parameters point at and write
+    # the schemathesis configuration (tokens, realm and identifiers as parameter
+    # dictionaries).
+    if ! "$VENV/bin/python" - "$base" "$password" "$dir" <<'EOF'
 import json, sys, time, urllib.request, urllib.parse, urllib.error
 
 base, password, work = sys.argv[1], sys.argv[2], sys.argv[3]
@@ -181,26 +209,33 @@ for op, (realm, token, client_id) in reg.items():
     lines.append("")
 open(f"{work}/schemathesis.toml", "w").write("\n".join(lines))
 EOF
+    then
+        status=1
+    else
+        echo "--- $name: targeted hostile input"
+        "$VENV/bin/python" "$ROOT/tests/hostile/hostile_input.py" "$base" "$password" "$name" || status=1
 
-cd "$WORK"
-started=$(date +%s)
-status=0
-"$VENV/bin/schemathesis" --config-file "$WORK/schemathesis.toml" run "$BASE/openapi.json" \
-    --url "$BASE" \
-    --checks not_a_server_error,response_schema_conformance,status_code_conformance \
-    --phases examples,coverage,fuzzing \
-    --max-examples "$EXAMPLES" \
-    --workers 1 \
-    --seed 1 \
-    --no-shrink \
-    --request-timeout 10 \
-    --suppress-health-check all \
-    --output-sanitize true \
-    --report ndjson --report-ndjson-path "$WORK/events.ndjson" \
-    || status=$?
+        if [[ -z "${HOSTILE_ONLY:-}" ]]; then
+            echo "--- $name: schemathesis"
+            started=$(date +%s)
+            (
+                cd "$dir"
+                "$VENV/bin/schemathesis" --config-file "$dir/schemathesis.toml" run "$base/openapi.json" \
+                    --url "$base" \
+                    --checks not_a_server_error,response_schema_conformance,status_code_conformance \
+                    --phases examples,coverage,fuzzing \
+                    --max-examples "$EXAMPLES" \
+                    --workers 1 \
+                    --seed 1 \
+                    --no-shrink \
+                    --request-timeout 10 \
+                    --suppress-health-check all \
+                    --output-sanitize true \
+                    --report ndjson --report-ndjson-path "$dir/events.ndjson"
+            ) || status=1
 
-# The figures: requests sent and 5xx answers, from the run's event log.
-"$VENV/bin/python" - "$WORK/events.ndjson" "$(($(date +%s) - started))" <<'EOF' || true
+            # The figures: requests sent and 5xx answers, from the run's event log.
+            "$VENV/bin/python" - "$dir/events.ndjson" "$(($(date +%s) - started))" "$name" <<'EOF' || true
 import json, sys
 requests = server_errors = 0
 def walk(o):
@@ -221,11 +256,55 @@ try:
         walk(json.loads(line))
 except OSError:
     pass
-print(f"schemathesis: {requests} requests recorded, {server_errors} answered 5xx, {sys.argv[2]} s")
+print(f"[{sys.argv[3]}] schemathesis: {requests} requests recorded, {server_errors} answered 5xx, {sys.argv[2]} s")
 EOF
-if grep -q "panicked" "$WORK/server.log"; then
-    echo "the server panicked:" >&2
-    grep -A5 "panicked" "$WORK/server.log" >&2
-    status=1
-fi
-exit "$status"
+        fi
+    fi
+    if grep -q "panicked" "$dir/server.log"; then
+        echo "[$name] the server panicked:" >&2
+        grep -A5 "panicked" "$dir/server.log" >&2
+        status=1
+    fi
+    if [[ $status -ne 0 ]]; then
+        echo "--- $name: server log (last 30 lines) ---" >&2
+        tail -30 "$dir/server.log" >&2
+    fi
+    stop_server
+    return "$status"
+}
+
+# A database of its own on the PostgreSQL at PG_URL; sets PG_DB and prints its URL.
+pg_database() {
+    if ! command -v psql >/dev/null || ! psql "$PG_URL" -qXAt -c 'SELECT 1' >/dev/null 2>&1; then
+        return 1
+    fi
+    PG_DB="latchkey_st_$$_$RANDOM"
+    psql "$PG_URL" -qX -c "CREATE DATABASE $PG_DB" >/dev/null
+}
+
+overall=0
+results=()
+for backend in "${BACKENDS[@]}"; do
+    case "$backend" in
+    sqlite)
+        if run_backend sqlite; then results+=("sqlite: ok"); else results+=("sqlite: FAILED"); overall=1; fi
+        ;;
+    postgres)
+        if ! pg_database; then
+            if [[ -n "${CI:-}" ]]; then
+                echo "PostgreSQL at $PG_URL is unreachable (or psql is missing) and CI requires it" >&2
+                results+=("postgres: FAILED (unreachable)")
+                overall=1
+            else
+                echo "SKIPPED: PostgreSQL at $PG_URL is unreachable (or psql is missing); set LATCHKEY_TEST_PG_URL to run the PostgreSQL pass" >&2
+                results+=("postgres: skipped (unreachable)")
+            fi
+            continue
+        fi
+        db_url="$("$VENV/bin/python" -c 'import sys, urllib.parse as u; p = u.urlsplit(sys.argv[1]); print(u.urlunsplit(p._replace(path="/" + sys.argv[2])))' "$PG_URL" "$PG_DB")"
+        if run_backend postgres "$db_url"; then results+=("postgres: ok"); else results+=("postgres: FAILED"); overall=1; fi
+        ;;
+    esac
+done
+printf '%s\n' "${results[@]}"
+exit "$overall"
