@@ -4,7 +4,7 @@
 # Each server gets
 #   1. tests/hostile/hostile_input.py: targeted cases (NUL bytes in paths, form fields,
 #      Basic credentials, query filters and JSON; 3,000-character identifiers; trailing
-#      slashes), each a 4xx with a JSON error body, never a 5xx (SPEC §3, §10);
+#      slashes), each a 4xx with a JSON error body, never a 5xx;
 #   2. schemathesis (PyPI), driven by the server's own OpenAPI document (GET
 #      /openapi.json): every registration and admin operation gets generated valid and
 #      invalid requests; the run fails on any 5xx, on a response that does not match the

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Targeted hostile input against a running latchkey (SPEC §3, §10): NUL bytes and
-over-long identifiers where a database would see them, and trailing slashes.
+"""Targeted hostile input against a running latchkey: NUL bytes and over-long identifiers
+where a database would see them, trailing slashes, and a flood of refused requests that
+must not grow the events table without bound.
 
     hostile_input.py BASE_URL ADMIN_PASSWORD [LABEL]
 
@@ -245,6 +246,20 @@ expect_2xx("trailing slash: POST /admin/realms/ creates a realm",
            send("POST", "/admin/realms/", token=ADMIN, body={"realm": slash_realm, "enabled": True}))
 expect_2xx("trailing slash: GET /realms/master/.well-known/openid-configuration/",
            send("GET", "/realms/master/.well-known/openid-configuration/"))
+
+# A flood of refused unauthenticated requests: the server stores at most 60 of their events
+# per address and window (limits::REFUSED_EVENTS_STORED) and only counts the rest.
+flood_realm = f"flood-{secrets.token_hex(4)}"
+must(send("POST", "/admin/realms", token=ADMIN, body={"realm": flood_realm, "enabled": True}),
+     201, "create the flood realm")
+for i in range(200):
+    send("POST", f"/realms/{flood_realm}/clients-registrations/openid-connect",
+         body={"redirect_uris": ["https://app.example/cb"]})
+    send("DELETE", f"/realms/{flood_realm}/clients-registrations/default/{secrets.token_hex(100)}",
+         token=secrets.token_hex(16))
+events = send("GET", f"/admin/realms/{flood_realm}/events?max=100000", token=ADMIN).json() or []
+results.append((0 < len(events) <= 60, "400 refused unauthenticated registration requests store at most 60 events",
+                f"{len(events)} events stored"))
 
 failed = [r for r in results if not r[0]]
 for ok, name, got in results:

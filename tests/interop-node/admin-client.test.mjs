@@ -1,5 +1,5 @@
 // Interop: @keycloak/keycloak-admin-client 26 (Keycloak's own Node.js admin client, the one
-// Keycloak's admin console is built on) drives latchkey's admin REST API (SPEC §8).
+// Keycloak's admin console is built on) drives latchkey's admin REST API.
 //
 // One `latchkey start-dev` process for this file (harness.mjs: free port, SQLite in a
 // temporary directory, random bootstrap admin password). The client authenticates as the
@@ -9,7 +9,7 @@
 //
 // The calls go exactly where the library sends them: its list and create calls end in a
 // slash (`POST /admin/realms/`, `GET /admin/realms/{r}/clients/?clientId=…`), which a
-// Keycloak-compatible server must answer like the path without it (SPEC §3). A failing
+// Keycloak-compatible server must answer like the path without it. A failing
 // call's message names the method, URL, status and body the server answered.
 
 import assert from 'node:assert/strict';
