@@ -67,6 +67,10 @@ pub struct Credentials {
 pub const JWT_BEARER_ASSERTION: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 /// Clock skew tolerated on a client assertion's `exp` and `nbf`.
 const SKEW_SECS: i64 = 10;
+/// Longest a client assertion may stay valid: its `jti` is kept until `exp` to refuse a
+/// replay, so an `exp` years ahead would keep a row for years (clients sign assertions for
+/// seconds or minutes).
+const MAX_ASSERTION_SECS: i64 = 3600;
 
 /// HTTP Basic client credentials (RFC 6749 §2.3.1: both parts form-encoded): `None`
 /// without a Basic header, `Err` when it is malformed.
@@ -263,6 +267,11 @@ async fn verify_assertion(
     if exp + SKEW_SECS < now {
         return Err("assertion expired".into());
     }
+    if exp > now + MAX_ASSERTION_SECS {
+        return Err(format!(
+            "assertion expires more than {MAX_ASSERTION_SECS} s ahead"
+        ));
+    }
     if claims
         .get("nbf")
         .and_then(Value::as_i64)
@@ -271,6 +280,7 @@ async fn verify_assertion(
         return Err("assertion not yet valid".into());
     }
     let jti = claim("jti").ok_or("jti missing")?;
+    latchkey_core::ident::check("jti", jti).map_err(|e| e.to_string())?;
     let fresh = state
         .store
         .use_assertion(&format!("{}:{jti}", client.id), (exp + SKEW_SECS) * 1000)

@@ -104,6 +104,16 @@ async fn private_key_jwt_with_registered_jwks(app: &TestApp) {
                 claims(id, "https://other.example", 60, "a3"),
             ),
             ("expired", claims(id, ISSUER, -120, "a4")),
+            // Its jti would be kept until then: years of storage for one request.
+            (
+                "expires in years",
+                claims(id, ISSUER, 300 * 24 * 3600 * 365, "a7"),
+            ),
+            ("expires past the hour", claims(id, ISSUER, 3700, "a8")),
+            (
+                "a jti of 1,000 characters",
+                claims(id, ISSUER, 60, &"j".repeat(1000)),
+            ),
             ("another subject", claims("someone-else", ISSUER, 60, "a5")),
         ] {
             let bad = latchkey_core::jwt::sign(&key, &c).unwrap();
