@@ -291,6 +291,17 @@ pub async fn authorize(
         Some(_) => return fail("invalid_request", "Invalid parameter: max_age"),
         None => None,
     };
+    // The pending request is stored until the user signs in (or for the login timeout):
+    // what the client sends to be echoed back is bounded, so a stranger's request cannot
+    // store tens of kilobytes at a time.
+    for (name, max) in [("state", 2048), ("nonce", 2048), ("login_hint", 255)] {
+        if get(name).is_some_and(|v| v.len() > max) {
+            return fail(
+                "invalid_request",
+                &format!("Invalid parameter: {name} is longer than {max} bytes"),
+            );
+        }
+    }
     let now = now_millis();
     let mut pending = json!({
         "client": client.id, "redirect_uri": redirect_uri, "redirect_sent": redirect_sent,

@@ -381,6 +381,29 @@ async fn pkce_is_enforced(app: &TestApp) {
     );
 }
 
+/// What the client sends to be echoed back is stored with the pending request until the
+/// user signs in, so its size is bounded before anything is stored.
+async fn echoed_parameters_are_bounded(app: &TestApp) {
+    setup(app, web_client()).await;
+    let mut b = Browser::default();
+    let url = |state: &str, nonce: &str| {
+        format!(
+            "{AUTH}?client_id=web&response_type=code&redirect_uri=https%3A%2F%2Fapp.example%2Fcb&state={state}&nonce={nonce}&code_challenge={}&code_challenge_method=S256",
+            challenge(VERIFIER)
+        )
+    };
+    for (state, nonce) in [
+        ("s".repeat(2049), "n".to_string()),
+        ("s".into(), "n".repeat(2049)),
+    ] {
+        let r = b.get(app, &url(&state, &nonce)).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
+        assert_eq!(query(&location(&r))["error"], "invalid_request");
+    }
+    let r = b.get(app, &url(&"s".repeat(2048), &"n".repeat(2048))).await;
+    assert_eq!(r.status, StatusCode::OK, "the login page: {}", r.text);
+}
+
 async fn redirect_uris_are_checked_before_anything_is_shown(app: &TestApp) {
     let (admin, _) = setup(app, json!({"clientId": "web", "redirectUris": [CB, "https://app.example/other?x=1"], "publicClient": false})).await;
     let mut b = Browser::default();
@@ -821,6 +844,7 @@ crate::on_both_backends!(
     code_flow_with_pkce,
     offline_access_outlives_logout,
     pkce_is_enforced,
+    echoed_parameters_are_bounded,
     redirect_uris_are_checked_before_anything_is_shown,
     prompt_and_max_age,
     consent_is_asked_once,
