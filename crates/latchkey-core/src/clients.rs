@@ -3,6 +3,7 @@
 //! secrets, and service-account users.
 
 use crate::Millis;
+use crate::client_uris::{self, UriError};
 use crate::crypto::{SecretBox, new_row_id, random_token};
 use crate::rep::{ClientRep, StringMap, UserRep};
 use crate::store::{ClientRecord, ScopeRecord, UserRecord};
@@ -18,6 +19,17 @@ pub enum ClientError {
     MissingClientId,
     #[error("client id is longer than 36 characters")]
     BadId,
+    /// SPEC §12: a URI the client would store breaks `client_uris::check`.
+    #[error(transparent)]
+    Uri(#[from] UriError),
+}
+
+/// The rules every client obeys however it is created or updated (admin API, console,
+/// both registration providers): its URIs pass `client_uris::validate`. Called by
+/// `new_client` and by every update path before it stores the client.
+pub fn check_client(rep: &ClientRep) -> Result<(), ClientError> {
+    client_uris::validate(rep)?;
+    Ok(())
 }
 
 /// The realm's client scope names: the default and optional sets new clients receive, and
@@ -135,6 +147,7 @@ pub fn new_client(
     rep.optional_client_scopes
         .get_or_insert_with(|| scopes.optional.clone());
     rep.protocol_mappers.get_or_insert_with(Vec::new);
+    check_client(&rep)?;
     rep.access = None;
     rep.registration_access_token = None;
 

@@ -17,6 +17,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use latchkey_core::Millis;
+use latchkey_core::client_uris;
 use latchkey_core::crypto::{ct_eq, hash_token, new_uuid, random_token};
 use latchkey_core::registration::convert::to_metadata;
 use latchkey_core::store::{ClientRecord, RealmRecord, UserRecord};
@@ -81,6 +82,9 @@ fn set_cookie(
 /// exactly one registered URI uses it. As in Keycloak, a registered URI may be relative to
 /// the server's base URL (`/admin/*`, the built-in console client) and may end in `*`
 /// (a prefix match); registration never stores either (wildcards are refused there).
+/// Defence in depth (SPEC §12): a registered URI that breaks `client_uris::check` (one
+/// stored before the rule, or behind its back) is ignored, and the URI redirected to must
+/// pass it too, so a prefix match can never reach `https://app.example@evil.example`.
 fn resolve_redirect(
     client: &ClientRecord,
     given: Option<&str>,
@@ -92,8 +96,12 @@ fn resolve_redirect(
         .clone()
         .unwrap_or_default()
         .into_iter()
+        .filter(|r| client_uris::check(r).is_ok())
         .map(|r| if r.starts_with('/') { base.join(&r) } else { r })
         .collect();
+    if given.is_some_and(|g| client_uris::check(g).is_err()) {
+        return Err("Invalid parameter: redirect_uri");
+    }
     let Some(given) = given else {
         return match registered.as_slice() {
             [only] if !only.ends_with('*') => Ok((only.clone(), false)),

@@ -145,8 +145,7 @@ async fn register(
     let requested = requested_scopes(&rep);
     // Without `protocol` or `publicClient` the client is confidential, as in Keycloak.
     let NewClient { mut record, .. } =
-        new_client(&realm.id, rep, &scopes, &state.sealer, now_millis())
-            .map_err(|e| RegError::metadata(e.to_string()))?;
+        new_client(&realm.id, rep, &scopes, &state.sealer, now_millis()).map_err(RegError::from)?;
     let admitted = enforce(
         state,
         realm,

@@ -238,8 +238,7 @@ async fn register(
     let scopes = realm_scopes(state, realm).await?;
     let (meta, rep) = describe(state, &scopes, &obj, &client_id, None).await?;
     let NewClient { mut record, secret } =
-        new_client(&realm.id, rep, &scopes, &state.sealer, now_millis())
-            .map_err(|e| RegError::metadata(e.to_string()))?;
+        new_client(&realm.id, rep, &scopes, &state.sealer, now_millis()).map_err(RegError::from)?;
     let requested = requested_scopes(&meta);
     let admitted = enforce(
         state,

@@ -816,7 +816,78 @@ async fn foreign_codes_and_refresh_tokens_are_not_spent(app: &TestApp) {
     );
 }
 
+/// Stores `uris` as the client's redirect URIs behind the API's back (as a client stored
+/// before SPEC §12's rule, or written by hand, would hold them).
+async fn smuggle_redirect_uris(app: &TestApp, client_id: &str, uris: &[&str]) {
+    use latchkey_core::store::{ClientBundle, Store, WriteGuard};
+    let realm = app.store.realm_by_name("acme").await.unwrap().unwrap();
+    let mut client = app
+        .store
+        .client_by_client_id(&realm.id, client_id)
+        .await
+        .unwrap()
+        .unwrap();
+    client.rep.redirect_uris = Some(uris.iter().map(|u| u.to_string()).collect());
+    app.store
+        .update_client(
+            ClientBundle {
+                client,
+                service_account: None,
+            },
+            &WriteGuard::default(),
+        )
+        .await
+        .unwrap();
+}
+
+/// SPEC §12, defence in depth: the authorization endpoint never redirects to a dangerous
+/// URI, even one that is stored, nor through a prefix match into user info.
+async fn dangerous_redirect_uris_are_never_followed(app: &TestApp) {
+    setup(
+        app,
+        json!({"clientId": "web", "redirectUris": ["https://app.example*"], "publicClient": false}),
+    )
+    .await;
+    let mut b = Browser::default();
+    let ok = b.get(app, &auth_url("")).await;
+    assert_eq!(
+        ok.status,
+        StatusCode::OK,
+        "the prefix matches CB: {}",
+        ok.text
+    );
+    let userinfo = auth_url("").replace(
+        "redirect_uri=https%3A%2F%2Fapp.example%2Fcb",
+        "redirect_uri=https%3A%2F%2Fapp.example%40evil.example%2Fcb",
+    );
+    assert_ne!(userinfo, auth_url(""));
+    let r = b.get(app, &userinfo).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+    assert!(r.header("location").is_none());
+
+    smuggle_redirect_uris(app, "web", &["javascript:alert(document.cookie)//"]).await;
+    let js = auth_url("").replace(
+        "redirect_uri=https%3A%2F%2Fapp.example%2Fcb",
+        "redirect_uri=javascript%3Aalert(document.cookie)%2F%2F",
+    );
+    for url in [
+        js.clone(),
+        js.replace("response_type=code", "response_type=token"),
+    ] {
+        let r = b.get(app, &url).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{url}: {}", r.text);
+        assert!(r.header("location").is_none(), "{url}");
+    }
+    // Without redirect_uri the one registered URI would be used: not this one.
+    let bare = auth_url("").replace("redirect_uri=https%3A%2F%2Fapp.example%2Fcb&", "");
+    assert_ne!(bare, auth_url(""));
+    let r = b.get(app, &bare).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+    assert!(r.header("location").is_none());
+}
+
 crate::on_both_backends!(
+    dangerous_redirect_uris_are_never_followed,
     foreign_codes_and_refresh_tokens_are_not_spent,
     code_flow_with_pkce,
     offline_access_outlives_logout,

@@ -10,6 +10,7 @@ mod admin_api;
 mod admin_events;
 mod assertions;
 mod at_rest;
+mod client_uris;
 mod code_flow;
 mod console;
 mod crash;
