@@ -286,9 +286,22 @@ async fn changes_need_the_csrf_token_and_our_origin(app: &TestApp) {
         .post(app, "/admin/console/logout", &[("csrf", &csrf)], None)
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
-    assert!(location(&r).contains("/realms/master/protocol/openid-connect/logout"));
+    let to = location(&r);
+    assert!(to.contains("/realms/master/protocol/openid-connect/logout"));
+    assert!(to.contains("id_token_hint="), "{to}");
+    // With the hint the realm signs out at once, without its confirmation page.
+    let out = b.get(app, &to).await;
+    assert_eq!(out.status, StatusCode::OK, "{}", out.text);
+    assert!(out.text.contains("You are signed out"), "{}", out.text);
     let r = b.get(app, "/admin/console/").await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let login = b.get(app, "/admin/console/login?realm=master").await;
+    let auth = b.get(app, &location(&login)).await;
+    assert!(
+        auth.text.contains("name=\"password\""),
+        "the single sign-on session ended too: {}",
+        auth.text
+    );
 }
 
 async fn a_realm_admin_sees_only_their_realm(app: &TestApp) {
