@@ -14,7 +14,9 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use latchkey_core::client_uris::UriField;
-use latchkey_core::clients::{ClientError, check_client, generate_secret, secret_context};
+use latchkey_core::clients::{
+    ClientError, check_client, check_registered_client_id, generate_secret, secret_context,
+};
 use latchkey_core::crypto::{ct_eq, hash_token, new_row_id, random_token};
 use latchkey_core::policies::{self, Action};
 use latchkey_core::realm_setup::REGISTRATION_SWITCHES;
@@ -525,6 +527,8 @@ pub async fn store_new(
     admitted: &Admitted,
 ) -> Result<String, RegError> {
     let (state, realm) = (audit.state, audit.realm);
+    // A registrant never takes a built-in client's id, whatever its case.
+    check_registered_client_id(&client.client_id, &realm.name)?;
     client
         .rep
         .attributes

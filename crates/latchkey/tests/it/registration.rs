@@ -2057,7 +2057,91 @@ async fn discovery_advertises_the_registration_endpoint(app: &TestApp) {
     }
 }
 
+/// A registrant cannot choose a client id that differs from a built-in client's only by
+/// case or surrounding whitespace; nobody can create one with surrounding whitespace.
+async fn registrants_cannot_pose_as_built_in_clients(app: &TestApp) {
+    let admin = setup(app).await;
+    let (_, iat) = new_iat(app, &admin, 20, &[]).await;
+    let d = Provider::Default;
+    for id in [
+        "Admin-CLI",
+        "admin-cli ",
+        " security-admin-console",
+        "Security-Admin-Console",
+        "REALM-MANAGEMENT",
+        "Account",
+        "account-console",
+        "broker",
+        "Master-Realm",
+        "app\u{a0}",
+    ] {
+        let r = create(
+            app,
+            d,
+            Some(&iat),
+            json!({"clientId": id, "redirectUris": [REDIRECT]}),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{id:?}: {}", r.text);
+        assert_eq!(r.body["error"], "invalid_client_metadata", "{id:?}");
+    }
+    let ok = create(
+        app,
+        d,
+        Some(&iat),
+        json!({"clientId": "acme-realm", "redirectUris": [REDIRECT]}),
+    )
+    .await;
+    assert_created(d, &ok);
+    // In master, `<realm>-realm` is the built-in client of every realm.
+    let r = app
+        .post(
+            "/admin/realms/master/clients-initial-access",
+            &admin,
+            json!({"count": 1}),
+        )
+        .await;
+    let master_iat = r.body["token"].as_str().unwrap().to_string();
+    let r = app
+        .json(
+            Method::POST,
+            &d.path("master"),
+            Some(&master_iat),
+            Some(json!({"clientId": "Acme-Realm"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+
+    // The admin API refuses surrounding whitespace on create and on a rename.
+    for id in ["app ", " app", "\tapp"] {
+        let r = app
+            .post(
+                "/admin/realms/acme/clients",
+                &admin,
+                json!({"clientId": id}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{id:?}: {}", r.text);
+        assert_eq!(r.body["error"], "invalid_input");
+    }
+    let r = app
+        .post(
+            "/admin/realms/acme/clients",
+            &admin,
+            json!({"clientId": "plain"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let path = format!("/admin/realms/acme/clients/{}", r.location_id());
+    let r = app
+        .put(&path, &admin, json!({"clientId": "admin-cli "}))
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+    assert_eq!(app.get(&path, &admin).await.body["clientId"], "plain");
+}
+
 crate::on_both_backends!(
+    registrants_cannot_pose_as_built_in_clients,
     anonymous_registration_follows_its_switch,
     initial_access_tokens_count_down_and_run_out,
     expired_initial_access_token_is_refused,
