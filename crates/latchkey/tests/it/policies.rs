@@ -317,6 +317,8 @@ async fn trusted_hosts_checks_every_client_uri(app: &TestApp) {
         json!({"jwks_uri": "https://evil.example/jwks"}),
         json!({"backchannel_logout_uri": "https://evil.example/bc"}),
         json!({"initiate_login_uri": "https://evil.example/login"}),
+        // Refused before the server fetches it.
+        json!({"sector_identifier_uri": "https://evil.example/sector"}),
         json!({"logo_uri": "https://evil.example/logo.png"}),
     ] {
         let mut body = extra.clone();
