@@ -3,8 +3,11 @@
 //! secrets, and service-account users.
 
 use crate::Millis;
+use crate::client_uris::{self, UriError};
 use crate::crypto::{SecretBox, new_row_id, random_token};
+use crate::realm_setup::{ADMIN_CLI, ADMIN_CONSOLE};
 use crate::rep::{ClientRep, StringMap, UserRep};
+use crate::roles::{MASTER_REALM, REALM_MANAGEMENT};
 use crate::store::{ClientRecord, ScopeRecord, UserRecord};
 use std::collections::HashMap;
 
@@ -18,6 +21,52 @@ pub enum ClientError {
     MissingClientId,
     #[error("client id is longer than 36 characters")]
     BadId,
+    /// SPEC §12: a URI the client would store breaks `client_uris::check`.
+    #[error(transparent)]
+    Uri(#[from] UriError),
+    /// A client id that looks like another once whitespace is trimmed.
+    #[error("clientId must not begin or end with whitespace")]
+    ClientIdWhitespace,
+    /// A registrant's client id that is a built-in client's, ignoring case.
+    #[error("clientId {0:?} is reserved for a built-in client")]
+    ReservedClientId(String),
+}
+
+/// Keycloak's built-in clients (a realm's own, and those Keycloak adds that a registrant
+/// could pass off as them); the master realm also holds `<realm>-realm` for every realm.
+pub const BUILT_IN_CLIENT_IDS: [&str; 7] = [
+    ADMIN_CLI,
+    ADMIN_CONSOLE,
+    REALM_MANAGEMENT,
+    "account",
+    "account-console",
+    "broker",
+    "master-realm",
+];
+
+/// The client id a registrant (either registration provider) may choose in `realm`: no
+/// built-in client's id, compared without case, so that `Admin-CLI` cannot pose as
+/// `admin-cli` on a consent page or in a log (whitespace is `check_client`'s).
+pub fn check_registered_client_id(client_id: &str, realm: &str) -> Result<(), ClientError> {
+    let folded = client_id.trim().to_lowercase();
+    let reserved = BUILT_IN_CLIENT_IDS.contains(&folded.as_str())
+        || (realm == MASTER_REALM && folded.ends_with("-realm"));
+    if reserved {
+        return Err(ClientError::ReservedClientId(client_id.to_string()));
+    }
+    Ok(())
+}
+
+/// The rules every client obeys however it is created or updated (admin API, console,
+/// both registration providers): its id has no surrounding whitespace and its URIs pass
+/// `client_uris::validate`. Called by
+/// `new_client` and by every update path before it stores the client.
+pub fn check_client(rep: &ClientRep) -> Result<(), ClientError> {
+    if rep.client_id.as_deref().is_some_and(|c| c.trim() != c) {
+        return Err(ClientError::ClientIdWhitespace);
+    }
+    client_uris::validate(rep)?;
+    Ok(())
 }
 
 /// The realm's client scope names: the default and optional sets new clients receive, and
@@ -135,6 +184,7 @@ pub fn new_client(
     rep.optional_client_scopes
         .get_or_insert_with(|| scopes.optional.clone());
     rep.protocol_mappers.get_or_insert_with(Vec::new);
+    check_client(&rep)?;
     rep.access = None;
     rep.registration_access_token = None;
 
@@ -260,6 +310,41 @@ mod tests {
         assert!(n.record.rep.is_public());
         assert!(n.record.rep.direct_access_grants());
         assert!(n.secret.is_none() && n.record.secret_sealed.is_none());
+    }
+
+    #[test]
+    fn client_ids_that_pose_as_others_are_refused() {
+        let cases: &[(&str, &str, bool)] = &[
+            ("acme", "my-app", true),
+            ("acme", "Admin-CLI", false),
+            ("acme", "admin-cli ", false),
+            ("acme", " security-admin-console", false),
+            ("acme", "REALM-management", false),
+            ("acme", "Account", false),
+            ("acme", "account-console", false),
+            ("acme", "broker", false),
+            ("acme", "Master-Realm", false),
+            ("acme", "acme-realm", true),
+            ("master", "acme-Realm", false),
+        ];
+        for (realm, id, ok) in cases {
+            assert_eq!(
+                check_registered_client_id(id, realm).is_ok(),
+                *ok,
+                "{id:?} in {realm}"
+            );
+        }
+        for id in ["admin-cli ", " app", "app\t"] {
+            let rep = ClientRep {
+                client_id: Some(id.into()),
+                ..Default::default()
+            };
+            assert_eq!(
+                new_client("r", rep, &ScopeDefaults::default(), &sealer(), 0).err(),
+                Some(ClientError::ClientIdWhitespace),
+                "{id:?}"
+            );
+        }
     }
 
     #[test]

@@ -9,6 +9,7 @@ use std::net::IpAddr;
 
 use serde_json::{Value, json};
 
+use crate::client_uris::stored_uris;
 use crate::crypto::new_uuid;
 use crate::rep::ClientRep;
 use crate::store::ComponentRecord;
@@ -398,16 +399,22 @@ fn source_trusted(
     })
 }
 
-/// The URIs trusted-hosts checks: root, base and admin URLs and the redirect URIs.
+/// The URIs trusted-hosts checks: every URI the client stores (`client_uris::stored_uris`:
+/// root, base and admin URLs, redirect and post-logout redirect URIs, JWKS, sector
+/// identifier, back/front-channel logout, initiate-login and the display URLs), so no URI
+/// a browser or the server may be sent to escapes the policy. Keycloak checks only the
+/// first four kinds, and a relative one (`/cb`) against the root URL, as here: without a
+/// root URL a relative URI names this server and is not checked.
 fn client_uris(c: &ClientRep) -> Vec<String> {
-    let mut v: Vec<String> = [&c.root_url, &c.base_url, &c.admin_url]
+    let root = c.root_url.as_deref().filter(|r| !r.is_empty());
+    stored_uris(c)
         .into_iter()
-        .flatten()
-        .filter(|u| !u.is_empty())
-        .cloned()
-        .collect();
-    v.extend(c.redirect_uris.iter().flatten().cloned());
-    v
+        .filter_map(|(_, uri)| match (uri.starts_with('/'), root) {
+            (false, _) => Some(uri),
+            (true, Some(root)) => Some(format!("{}{uri}", root.trim_end_matches('/'))),
+            (true, None) => None,
+        })
+        .collect()
 }
 
 /// Checks one policy. `Err(message)` refuses.
@@ -626,6 +633,18 @@ mod tests {
         }
     }
 
+    fn with_metadata(redirect_uri: &str, metadata: &str) -> ClientRep {
+        let mut c = redirect(redirect_uri);
+        c.attributes = Some(
+            [(
+                crate::registration::convert::METADATA_ATTRIBUTE.to_string(),
+                metadata.to_string(),
+            )]
+            .into(),
+        );
+        c
+    }
+
     fn redirect(uri: &str) -> ClientRep {
         ClientRep {
             redirect_uris: Some(vec![uri.into()]),
@@ -705,6 +724,44 @@ mod tests {
                 },
                 expected: Some("URL doesn't match any trusted host or trusted domain"),
                 ..base("trusted-hosts: root URL checked too", th)
+            },
+            Case {
+                config: &[
+                    ("trusted-hosts", &["*.example.com"]),
+                    ("host-sending-registration-request-must-match", &["false"]),
+                ],
+                client: with_metadata(
+                    "https://app.example.com/cb",
+                    r#"{"post_logout_redirect_uris":["https://evil.example/phish"]}"#,
+                ),
+                expected: Some("URL doesn't match any trusted host or trusted domain"),
+                ..base("trusted-hosts: post-logout redirect URIs checked too", th)
+            },
+            Case {
+                config: &[
+                    ("trusted-hosts", &["*.example.com"]),
+                    ("host-sending-registration-request-must-match", &["false"]),
+                ],
+                client: with_metadata(
+                    "https://app.example.com/cb",
+                    r#"{"jwks_uri":"https://evil.example/jwks"}"#,
+                ),
+                expected: Some("URL doesn't match any trusted host or trusted domain"),
+                ..base("trusted-hosts: jwks_uri checked too", th)
+            },
+            Case {
+                config: &[
+                    ("trusted-hosts", &["*.example.com"]),
+                    ("host-sending-registration-request-must-match", &["false"]),
+                ],
+                client: with_metadata(
+                    "https://app.example.com/cb",
+                    r#"{"post_logout_redirect_uris":["https://app.example.com/bye"],"backchannel_logout_uri":"https://api.example.com/bc"}"#,
+                ),
+                ..base(
+                    "trusted-hosts: trusted post-logout and back-channel URIs",
+                    th,
+                )
             },
             Case {
                 action: Action::Update,

@@ -20,6 +20,8 @@ pub const REVOKE: &str = "/realms/{realm}/protocol/openid-connect/revoke";
 pub const USERINFO: &str = "/realms/{realm}/protocol/openid-connect/userinfo";
 pub const AUTH: &str = "/realms/{realm}/protocol/openid-connect/auth";
 pub const LOGOUT: &str = "/realms/{realm}/protocol/openid-connect/logout";
+/// Where the logout confirmation page posts (Keycloak's path).
+pub const LOGOUT_CONFIRM: &str = "/realms/{realm}/protocol/openid-connect/logout/logout-confirm";
 pub const LOGIN_ACTION: &str = "/realms/{realm}/login-actions/authenticate";
 pub const CONSENT_ACTION: &str = "/realms/{realm}/login-actions/consent";
 

@@ -7,6 +7,7 @@ use serde_json::{Map, Value};
 use url::{Host, Url};
 
 use super::RegistrationError;
+use crate::client_uris;
 
 /// What validation depends on besides the metadata.
 #[derive(Debug, Clone, Copy, Default)]
@@ -172,6 +173,7 @@ fn is_loopback(url: &Url) -> bool {
 
 /// An absolute `http(s)` URL; `https` unless `http_loopback` allows plain loopback.
 fn web_url(key: &str, value: &str, https: bool, dev: bool) -> Result<Url, RegistrationError> {
+    client_uris::check(value).map_err(|p| RegistrationError::metadata(format!("{key}: {p}")))?;
     let url = Url::parse(value)
         .map_err(|_| RegistrationError::metadata(format!("{key} must be an absolute URL")))?;
     match url.scheme() {
@@ -204,6 +206,8 @@ fn check_redirect_uri(uri: &str, native: bool, dev: bool) -> Result<(), Registra
             "redirect URI {uri:?}: wildcards are not allowed"
         )));
     }
+    client_uris::check(uri)
+        .map_err(|p| RegistrationError::redirect(format!("redirect URI {uri:?}: {p}")))?;
     let url = Url::parse(uri).map_err(|_| {
         RegistrationError::redirect(format!("redirect URI {uri:?} is not an absolute URI"))
     })?;
@@ -523,6 +527,30 @@ mod tests {
                 json!({"redirect_uris": ["https://a.example/cb#x"]}),
                 false,
                 Some("invalid_redirect_uri"),
+            ),
+            (
+                "SPEC §12: no user info in a redirect URI",
+                json!({"redirect_uris": ["https://user:pass@evil.example/cb"]}),
+                false,
+                Some("invalid_redirect_uri"),
+            ),
+            (
+                "SPEC §12: no javascript redirect URI, even for native clients",
+                json!({"application_type": "native", "redirect_uris": ["javascript:alert(1)"]}),
+                false,
+                Some("invalid_redirect_uri"),
+            ),
+            (
+                "SPEC §12: no user info in a post-logout redirect URI",
+                json!({"redirect_uris": [web], "post_logout_redirect_uris": ["https://a@evil.example/"]}),
+                false,
+                Some("invalid_client_metadata"),
+            ),
+            (
+                "SPEC §12: no user info in jwks_uri",
+                json!({"redirect_uris": [web], "jwks_uri": "https://a@evil.example/jwks"}),
+                false,
+                Some("invalid_client_metadata"),
             ),
             (
                 "RFC 6749 §3.1.2: redirect URIs are absolute",

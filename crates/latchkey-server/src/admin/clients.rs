@@ -7,8 +7,8 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use latchkey_core::clients::{
-    NewClient, SECRET_CREATION_TIME, ScopeDefaults, generate_secret, new_client, open_secret,
-    secret_context, service_account_user as sa_user,
+    ClientError, NewClient, SECRET_CREATION_TIME, ScopeDefaults, check_client, generate_secret,
+    new_client, open_secret, secret_context, service_account_user as sa_user,
 };
 use latchkey_core::merge::merge;
 use latchkey_core::realm_setup::default_role_name;
@@ -36,6 +36,13 @@ pub async fn client_or_404(
         .client(&realm.id, id)
         .await?
         .ok_or(AdminError::NotFound("Could not find client"))
+}
+
+/// Keycloak's answer to a client that fails validation (`ClientsResource`:
+/// `ErrorResponseException(INVALID_INPUT, …)`), e.g. 400 `{"error": "invalid_input",
+/// "error_description": "A redirect URI uses an illegal scheme"}`.
+pub fn invalid_client(e: ClientError) -> AdminError {
+    AdminError::Described(StatusCode::BAD_REQUEST, "invalid_input", e.to_string())
 }
 
 /// The client as the admin API shows it: with its secret when the caller may view it.
@@ -138,10 +145,8 @@ pub async fn create(
 ) -> Result<Response, AdminError> {
     let (realm, _) = auth.realm(&state, &realm_name, Right::CreateClient).await?;
     let scopes = scope_defaults(&state, &realm).await?;
-    let NewClient { record, .. } = new_client(&realm.id, rep, &scopes, &state.sealer, now_millis())
-        .map_err(|e| {
-            AdminError::Described(StatusCode::BAD_REQUEST, "invalid_input", e.to_string())
-        })?;
+    let NewClient { record, .. } =
+        new_client(&realm.id, rep, &scopes, &state.sealer, now_millis()).map_err(invalid_client)?;
     if state
         .store
         .client_by_client_id(&realm.id, &record.client_id)
@@ -220,6 +225,7 @@ pub async fn update(
     }
     client.rep = merge(&client.rep, &patch, &["attributes"]).map_err(AdminError::internal)?;
     client.rep.client_id = Some(client.client_id.clone());
+    check_client(&client.rep).map_err(invalid_client)?;
     if client.rep.uses_secret() {
         if new_secret.is_some() || client.secret_sealed.is_none() {
             let secret = new_secret.unwrap_or_else(generate_secret);

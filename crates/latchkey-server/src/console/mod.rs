@@ -173,6 +173,10 @@ struct SessionData {
     user: String,
     csrf: String,
     expires: i64,
+    /// The ID token of the sign-in: the `id_token_hint` of the RP-initiated logout on
+    /// sign-out, so the realm ends the session without asking (as Keycloak's console does).
+    #[serde(default)]
+    id_token: Option<String>,
 }
 
 /// The sealed login cookie: what the callback checks.
@@ -688,6 +692,10 @@ async fn callback(
         user: verified.user.id.clone(),
         csrf: random_token::<32>(),
         expires: now_millis() + SESSION_MS,
+        id_token: tokens
+            .get("id_token")
+            .and_then(Value::as_str)
+            .map(str::to_string),
     };
     let mut resp = Redirect::to(&base.join(&format!("{CONSOLE}/"))).into_response();
     let h = resp.headers_mut();
@@ -705,14 +713,26 @@ async fn callback(
 }
 
 /// Ends the console session, then the single sign-on session (RP-initiated logout).
-async fn logout(State(state): State<SharedState>, post: ConsolePost) -> Response {
+async fn logout(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    post: ConsolePost,
+) -> Response {
     let c = &post.console;
+    let hint = cookie(&headers, SESSION_COOKIE)
+        .and_then(|v| open::<SessionData>(&state, &v, SESSION_CONTEXT))
+        .and_then(|d| d.id_token);
+    let mut query = vec![("client_id", ADMIN_CONSOLE.to_string())];
+    if let Some(h) = hint {
+        query.push(("id_token_hint", h));
+    }
     let to = format!(
-        "{}?client_id={ADMIN_CONSOLE}",
+        "{}?{}",
         c.base.join(&for_realm(
             routes::LOGOUT,
             &crate::admin::encode_segment(&c.auth.realm)
-        ))
+        )),
+        serde_urlencoded::to_string(&query).unwrap_or_default()
     );
     let mut resp = Redirect::to(&to).into_response();
     resp.headers_mut().append(

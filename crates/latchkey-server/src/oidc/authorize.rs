@@ -5,7 +5,8 @@
 //! Server-side state lives in the store's transient table, so any node can continue a
 //! flow another began: pending requests (`auth-req`, by random id, bound to the browser by
 //! a cookie and a CSRF token), sessions (`session`, by cookie hash), codes (`code`, by
-//! hash, taken once), consents (`consent`).
+//! hash, taken once), consents (`consent`), logouts awaiting confirmation (`logout-req`,
+//! by hash of the id in their cookie, taken once).
 
 use std::collections::HashMap;
 
@@ -17,6 +18,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use latchkey_core::Millis;
+use latchkey_core::client_uris;
 use latchkey_core::crypto::{ct_eq, hash_token, new_uuid, random_token};
 use latchkey_core::registration::convert::to_metadata;
 use latchkey_core::store::{ClientRecord, RealmRecord, UserRecord};
@@ -25,7 +27,7 @@ use serde_json::{Value, json};
 use super::client_auth::Params;
 use super::enabled_realm;
 use super::mint::{Grant, Session, issue, resolve_scope};
-use super::pages::{self, ConsentPage, LoginPage};
+use super::pages::{self, ConsentPage, LoginPage, LogoutConfirmPage};
 use super::token::{ClientAddr, password_user};
 use crate::error::{OAuthCode, OAuthError};
 use crate::routes::{self, for_realm};
@@ -38,6 +40,9 @@ const CODE: &str = "code";
 const SPENT_CODE: &str = "spent-code";
 const CONSENT: &str = "consent";
 const SESSION_COOKIE: &str = "LATCHKEY_SESSION";
+/// A logout waiting for the user's confirmation (by hash of the id in its cookie).
+const LOGOUT_REQ: &str = "logout-req";
+const LOGOUT_REQ_COOKIE: &str = "LATCHKEY_LOGOUT_REQ";
 const AUTH_REQ_COOKIE: &str = "LATCHKEY_AUTH_REQ";
 /// How long a login page stays usable.
 const AUTH_REQ_SECS: i64 = 1800;
@@ -81,6 +86,9 @@ fn set_cookie(
 /// exactly one registered URI uses it. As in Keycloak, a registered URI may be relative to
 /// the server's base URL (`/admin/*`, the built-in console client) and may end in `*`
 /// (a prefix match); registration never stores either (wildcards are refused there).
+/// Defence in depth (SPEC §12): a registered URI that breaks `client_uris::check` (one
+/// stored before the rule, or behind its back) is ignored, and the URI redirected to must
+/// pass it too, so a prefix match can never reach `https://app.example@evil.example`.
 fn resolve_redirect(
     client: &ClientRecord,
     given: Option<&str>,
@@ -92,8 +100,12 @@ fn resolve_redirect(
         .clone()
         .unwrap_or_default()
         .into_iter()
+        .filter(|r| client_uris::check(r).is_ok())
         .map(|r| if r.starts_with('/') { base.join(&r) } else { r })
         .collect();
+    if given.is_some_and(|g| client_uris::check(g).is_err()) {
+        return Err("Invalid parameter: redirect_uri");
+    }
     let Some(given) = given else {
         return match registered.as_slice() {
             [only] if !only.ends_with('*') => Ok((only.clone(), false)),
@@ -865,7 +877,11 @@ pub async fn redeem_code(
 }
 
 /// RP-initiated logout (OIDC RP-Initiated Logout 1.0): ends the browser session and its
-/// refresh tokens; redirects only to a registered `post_logout_redirect_uri`.
+/// refresh tokens; redirects only to a registered `post_logout_redirect_uri`. With a valid
+/// `id_token_hint` (an ID token of this realm whose session is the browser's) it does so at
+/// once; without one it shows Keycloak's confirmation page first (RP-Initiated Logout §2:
+/// the OP should ask the user), so that no other site can sign the user out, or bounce
+/// them through a registered URI, by linking here (`LogoutEndpoint`: `confirmationNeeded`).
 pub async fn logout(
     State(state): State<SharedState>,
     base: BaseUrl,
@@ -885,8 +901,10 @@ pub async fn logout(
         Ok(None) => return pages::error(StatusCode::NOT_FOUND, "Realm does not exist."),
         Err(e) => return internal(e),
     };
-    // The client: from id_token_hint (signed by this realm) or client_id.
+    // The client: from id_token_hint (an ID token signed by this realm) or client_id.
     let mut client_id = params.get("client_id").cloned();
+    let mut hint_session: Option<String> = None;
+    let hinted = params.contains_key("id_token_hint");
     if let Some(hint) = params.get("id_token_hint") {
         let keys = match state.realm_keys(&realm).await {
             Ok(k) => k,
@@ -898,7 +916,8 @@ pub async fn logout(
         {
             Some(claims)
                 if claims.get("iss").and_then(Value::as_str)
-                    == Some(base.issuer(&realm.name).as_str()) =>
+                    == Some(base.issuer(&realm.name).as_str())
+                    && claims.get("typ").and_then(Value::as_str) == Some("ID") =>
             {
                 let aud = claims
                     .get("aud")
@@ -911,6 +930,10 @@ pub async fn logout(
                     );
                 }
                 client_id = aud;
+                hint_session = claims
+                    .get("sid")
+                    .and_then(Value::as_str)
+                    .map(str::to_string);
             }
             _ => return pages::error(StatusCode::BAD_REQUEST, "Invalid id_token_hint."),
         }
@@ -933,10 +956,11 @@ pub async fn logout(
                 );
             };
             let registered = to_metadata(&client.rep);
-            let allowed = registered
-                .get("post_logout_redirect_uris")
-                .and_then(Value::as_array)
-                .is_some_and(|list| list.iter().any(|u| u.as_str() == Some(uri.as_str())));
+            let allowed = client_uris::check(uri).is_ok()
+                && registered
+                    .get("post_logout_redirect_uris")
+                    .and_then(Value::as_array)
+                    .is_some_and(|list| list.iter().any(|u| u.as_str() == Some(uri.as_str())));
             if !allowed {
                 return pages::error(
                     StatusCode::BAD_REQUEST,
@@ -947,7 +971,136 @@ pub async fn logout(
         }
         None => None,
     };
-    if let Some(cookie_value) = cookie(&headers, SESSION_COOKIE) {
+    let st = params.get("state").cloned();
+    let now = now_millis();
+    // A hint for another session than the browser's asks for confirmation too (Keycloak's
+    // `forcedConfirmation`): the hint may be an old token replayed by someone else.
+    let browser_session = session(&state, &realm, &headers, now)
+        .await
+        .and_then(|s| s.get("id").and_then(Value::as_str).map(str::to_string));
+    let same_session = match (&hint_session, &browser_session) {
+        (Some(h), Some(b)) => h == b,
+        _ => true,
+    };
+    if hinted && same_session {
+        return end_session(&state, &realm, &headers, target, st.as_deref()).await;
+    }
+    // Ask first: the request waits in the store, bound to this browser by a cookie and to
+    // the page by a CSRF token; only the confirmation's POST carries both.
+    let id = random_token::<32>();
+    let csrf = random_token::<32>();
+    let pending = json!({"realm": realm.id, "target": target, "state": st, "csrf": csrf});
+    if let Err(e) = state
+        .store
+        .put_transient(
+            LOGOUT_REQ,
+            &hash_token(&id),
+            &realm.id,
+            &pending,
+            now + AUTH_REQ_SECS * 1000,
+        )
+        .await
+    {
+        return internal(e.to_string());
+    }
+    let action = format!(
+        "{}{}",
+        state.settings.relative_path,
+        for_realm(routes::LOGOUT_CONFIRM, &realm.name)
+    );
+    let mut resp = pages::logout_confirm(&LogoutConfirmPage {
+        realm: realm.rep.display_name.as_deref().unwrap_or(&realm.name),
+        action: &action,
+        logout_request: &id,
+        csrf: &csrf,
+    });
+    resp.headers_mut().append(
+        header::SET_COOKIE,
+        set_cookie(&state, &realm.name, LOGOUT_REQ_COOKIE, &id, AUTH_REQ_SECS),
+    );
+    resp
+}
+
+/// The confirmation page's POST: the logout request named by the form must be the one
+/// this browser's cookie names, with the page's CSRF token; it is used once.
+pub async fn logout_confirm(
+    State(state): State<SharedState>,
+    Path(realm_name): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let realm = match enabled_realm(&state, &realm_name).await {
+        Ok(Some(r)) => r,
+        Ok(None) => return pages::error(StatusCode::NOT_FOUND, "Realm does not exist."),
+        Err(e) => return internal(e),
+    };
+    let form = query_map(std::str::from_utf8(&body).ok());
+    let expired = || {
+        pages::error(
+            StatusCode::BAD_REQUEST,
+            "This sign-out page has expired or was opened elsewhere. Sign out again from the application.",
+        )
+    };
+    let (Some(id), Some(cookie_id)) = (
+        form.get("logout_request"),
+        cookie(&headers, LOGOUT_REQ_COOKIE),
+    ) else {
+        return expired();
+    };
+    if !ct_eq(id.as_bytes(), cookie_id.as_bytes()) {
+        return expired();
+    }
+    let key = hash_token(id);
+    let now = now_millis();
+    let Some(pending) = state
+        .store
+        .get_transient(LOGOUT_REQ, &key, now)
+        .await
+        .ok()
+        .flatten()
+        .filter(|p| p.get("realm").and_then(Value::as_str) == Some(realm.id.as_str()))
+    else {
+        return expired();
+    };
+    let csrf = pending.get("csrf").and_then(Value::as_str).unwrap_or("");
+    let given = form.get("csrf").map(String::as_str).unwrap_or("");
+    if csrf.is_empty() || !ct_eq(csrf.as_bytes(), given.as_bytes()) {
+        return pages::error(
+            StatusCode::FORBIDDEN,
+            "The form could not be verified. Sign out again from the application.",
+        );
+    }
+    // Taken once: a second POST of the same page finds nothing.
+    if !matches!(
+        state.store.take_transient(LOGOUT_REQ, &key, now).await,
+        Ok(Some(_))
+    ) {
+        return expired();
+    }
+    let target = pending
+        .get("target")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let st = pending.get("state").and_then(Value::as_str);
+    let mut resp = end_session(&state, &realm, &headers, target, st).await;
+    resp.headers_mut().append(
+        header::SET_COOKIE,
+        set_cookie(&state, &realm.name, LOGOUT_REQ_COOKIE, "", 0),
+    );
+    resp
+}
+
+/// Ends the browser's session and its refresh tokens, then redirects to `target` (already
+/// checked against the client's registered post-logout redirect URIs) with `state`, or
+/// shows the signed-out page.
+async fn end_session(
+    state: &SharedState,
+    realm: &RealmRecord,
+    headers: &HeaderMap,
+    target: Option<String>,
+    st: Option<&str>,
+) -> Response {
+    if let Some(cookie_value) = cookie(headers, SESSION_COOKIE) {
         let hash = hash_token(&cookie_value);
         if let Ok(Some(s)) = state
             .store
@@ -960,7 +1113,6 @@ pub async fn logout(
     }
     let mut resp = match target {
         Some(uri) => {
-            let st = params.get("state").map(String::as_str);
             let with_state = match st {
                 Some(s) => with_params(&uri, &[("state", s)]),
                 None => uri,
@@ -971,7 +1123,7 @@ pub async fn logout(
     };
     resp.headers_mut().append(
         header::SET_COOKIE,
-        set_cookie(&state, &realm.name, SESSION_COOKIE, "", 0),
+        set_cookie(state, &realm.name, SESSION_COOKIE, "", 0),
     );
     resp
 }

@@ -37,6 +37,7 @@ pub fn routes() -> Router<SharedState> {
             routes::LOGOUT,
             get(authorize::logout).post(authorize::logout),
         )
+        .route(routes::LOGOUT_CONFIRM, post(authorize::logout_confirm))
         .route(routes::INTROSPECT, post(introspect::introspect))
         .route(routes::REVOKE, post(introspect::revoke))
         .route(

@@ -125,6 +125,30 @@ pub fn error(status: StatusCode, message: &str) -> Response {
     )
 }
 
+pub struct LogoutConfirmPage<'a> {
+    pub realm: &'a str,
+    pub action: &'a str,
+    pub logout_request: &'a str,
+    pub csrf: &'a str,
+}
+
+/// Keycloak's logout confirmation (`logout-confirm.ftl`): shown when the logout request
+/// carries no valid `id_token_hint`, so another site cannot sign the user out (or send
+/// them on) by linking here; only this form's POST, bound to the browser, does.
+pub fn logout_confirm(p: &LogoutConfirmPage<'_>) -> Response {
+    let body = format!(
+        "<h1>Signing out of {realm}</h1><p>Do you want to log out?</p>\
+         <form method=\"post\" action=\"{action}\">\
+         <input type=\"hidden\" name=\"logout_request\" value=\"{id}\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+         <button type=\"submit\" name=\"confirm\" value=\"logout\">Log out</button></form>",
+        realm = escape(p.realm),
+        action = escape(p.action),
+        id = escape(p.logout_request),
+        csrf = escape(p.csrf),
+    );
+    page(StatusCode::OK, "Log out", &body)
+}
+
 pub fn logged_out() -> Response {
     page(
         StatusCode::OK,

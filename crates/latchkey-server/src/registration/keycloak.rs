@@ -141,12 +141,15 @@ async fn register(
     rep.id = None;
     rep.access = None;
     rep.registration_access_token = None;
+    // A registration's secret is always the server's (SPEC §10: 256 random bits): one the
+    // registrant chose is ignored, here and on update (Keycloak keeps it; the admin API
+    // still may set one).
+    rep.secret = None;
     let scopes = realm_scopes(state, realm).await?;
     let requested = requested_scopes(&rep);
     // Without `protocol` or `publicClient` the client is confidential, as in Keycloak.
     let NewClient { mut record, .. } =
-        new_client(&realm.id, rep, &scopes, &state.sealer, now_millis())
-            .map_err(|e| RegError::metadata(e.to_string()))?;
+        new_client(&realm.id, rep, &scopes, &state.sealer, now_millis()).map_err(RegError::from)?;
     let admitted = enforce(
         state,
         realm,
@@ -243,15 +246,8 @@ async fn replace(
     {
         return Err(RegError::metadata("Client Identifier modified"));
     }
-    if let Some(given) = patch.secret.take() {
-        let same = open_secret(&client, &state.sealer)
-            .is_some_and(|s| ct_eq(s.as_bytes(), given.as_bytes()));
-        if !same {
-            return Err(RegError::metadata(
-                "secret is managed by the server and cannot be changed",
-            ));
-        }
-    }
+    // The secret stays the server's: a sent one is ignored (see `register`).
+    patch.secret = None;
     patch.id = None;
     patch.access = None;
     patch.registration_access_token = None;

@@ -13,7 +13,10 @@ use axum::Router;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use latchkey_core::clients::{generate_secret, secret_context};
+use latchkey_core::client_uris::UriField;
+use latchkey_core::clients::{
+    ClientError, check_client, check_registered_client_id, generate_secret, secret_context,
+};
 use latchkey_core::crypto::{ct_eq, hash_token, new_row_id, random_token};
 use latchkey_core::policies::{self, Action};
 use latchkey_core::realm_setup::REGISTRATION_SWITCHES;
@@ -187,6 +190,18 @@ impl RegError {
             "server_error",
             "internal error",
         )
+    }
+}
+
+/// RFC 7591 §3.2.2: a refused redirect URI is `invalid_redirect_uri`, any other client
+/// rule `invalid_client_metadata` (Keycloak: `fieldHasError("redirectUris")`).
+impl From<ClientError> for RegError {
+    fn from(e: ClientError) -> Self {
+        let code = match &e {
+            ClientError::Uri(u) if u.field == UriField::RedirectUri => "invalid_redirect_uri",
+            _ => "invalid_client_metadata",
+        };
+        RegError::new(StatusCode::BAD_REQUEST, code, e.to_string())
     }
 }
 
@@ -538,6 +553,8 @@ pub async fn store_new(
     admitted: &Admitted,
 ) -> Result<String, RegError> {
     let (state, realm) = (audit.state, audit.realm);
+    // A registrant never takes a built-in client's id, whatever its case.
+    check_registered_client_id(&client.client_id, &realm.name)?;
     client
         .rep
         .attributes
@@ -594,6 +611,8 @@ pub async fn store_replaced(
     headers: &HeaderMap,
     client: &mut ClientRecord,
 ) -> Result<String, RegError> {
+    // The rules `new_client` applies on create hold for the replaced client too.
+    check_client(&client.rep)?;
     if !client.rep.uses_secret() {
         client.secret_sealed = None;
     } else if client.secret_sealed.is_none() {

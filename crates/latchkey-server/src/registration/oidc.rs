@@ -122,7 +122,6 @@ async fn describe(
     existing: Option<&ClientRecord>,
 ) -> Result<(ClientMetadata, latchkey_core::rep::ClientRep), RegError> {
     let meta = ClientMetadata::validate(obj, context(state))?;
-    check_sector(state, &meta).await?;
     let rep = to_client_rep(
         &meta,
         client_id,
@@ -238,8 +237,7 @@ async fn register(
     let scopes = realm_scopes(state, realm).await?;
     let (meta, rep) = describe(state, &scopes, &obj, &client_id, None).await?;
     let NewClient { mut record, secret } =
-        new_client(&realm.id, rep, &scopes, &state.sealer, now_millis())
-            .map_err(|e| RegError::metadata(e.to_string()))?;
+        new_client(&realm.id, rep, &scopes, &state.sealer, now_millis()).map_err(RegError::from)?;
     let requested = requested_scopes(&meta);
     let admitted = enforce(
         state,
@@ -251,6 +249,9 @@ async fn register(
         &scopes,
     )
     .await?;
+    // Fetched only once the policies admit the client (trusted-hosts checks this URI too),
+    // so an untrusted registrant cannot make the server fetch a URL of its choosing.
+    check_sector(state, &meta).await?;
     let rat = store_new(audit, req.caller, &mut record, &admitted).await?;
     Ok((record, secret, rat))
 }
@@ -406,6 +407,7 @@ async fn replace(
         &scopes,
     )
     .await?;
+    check_sector(state, &meta).await?;
     client.rep = rep;
     let rat = store_replaced(state, realm, req.caller, req.headers, &mut client).await?;
     let secret = open_secret(&client, &state.sealer);

@@ -676,6 +676,11 @@ async fn logout_ends_the_session(app: &TestApp) {
         .get(app, "/realms/acme/protocol/openid-connect/logout")
         .await;
     assert_eq!(plain.status, StatusCode::OK);
+    assert!(
+        plain.text.contains("Do you want to log out?"),
+        "{}",
+        plain.text
+    );
 }
 
 async fn offline_access_outlives_logout(app: &TestApp) {
@@ -707,8 +712,11 @@ async fn offline_access_outlives_logout(app: &TestApp) {
         .as_str()
         .unwrap()
         .to_string();
-    b.get(app, "/realms/acme/protocol/openid-connect/logout")
+    let confirm = b
+        .get(app, "/realms/acme/protocol/openid-connect/logout")
         .await;
+    assert_eq!(confirm.status, StatusCode::OK, "{}", confirm.text);
+    b.submit(app, &confirm, &[]).await;
     let r = app
         .form(
             TOKEN,
@@ -839,7 +847,225 @@ async fn foreign_codes_and_refresh_tokens_are_not_spent(app: &TestApp) {
     );
 }
 
+/// Stores `uris` as the client's redirect URIs behind the API's back (as a client stored
+/// before SPEC §12's rule, or written by hand, would hold them).
+async fn smuggle_redirect_uris(app: &TestApp, client_id: &str, uris: &[&str]) {
+    use latchkey_core::store::{ClientBundle, Store, WriteGuard};
+    let realm = app.store.realm_by_name("acme").await.unwrap().unwrap();
+    let mut client = app
+        .store
+        .client_by_client_id(&realm.id, client_id)
+        .await
+        .unwrap()
+        .unwrap();
+    client.rep.redirect_uris = Some(uris.iter().map(|u| u.to_string()).collect());
+    app.store
+        .update_client(
+            ClientBundle {
+                client,
+                service_account: None,
+            },
+            &WriteGuard::default(),
+        )
+        .await
+        .unwrap();
+}
+
+/// SPEC §12, defence in depth: the authorization endpoint never redirects to a dangerous
+/// URI, even one that is stored, nor through a prefix match into user info.
+async fn dangerous_redirect_uris_are_never_followed(app: &TestApp) {
+    setup(
+        app,
+        json!({"clientId": "web", "redirectUris": ["https://app.example*"], "publicClient": false}),
+    )
+    .await;
+    let mut b = Browser::default();
+    let ok = b.get(app, &auth_url("")).await;
+    assert_eq!(
+        ok.status,
+        StatusCode::OK,
+        "the prefix matches CB: {}",
+        ok.text
+    );
+    let userinfo = auth_url("").replace(
+        "redirect_uri=https%3A%2F%2Fapp.example%2Fcb",
+        "redirect_uri=https%3A%2F%2Fapp.example%40evil.example%2Fcb",
+    );
+    assert_ne!(userinfo, auth_url(""));
+    let r = b.get(app, &userinfo).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+    assert!(r.header("location").is_none());
+
+    smuggle_redirect_uris(app, "web", &["javascript:alert(document.cookie)//"]).await;
+    let js = auth_url("").replace(
+        "redirect_uri=https%3A%2F%2Fapp.example%2Fcb",
+        "redirect_uri=javascript%3Aalert(document.cookie)%2F%2F",
+    );
+    for url in [
+        js.clone(),
+        js.replace("response_type=code", "response_type=token"),
+    ] {
+        let r = b.get(app, &url).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{url}: {}", r.text);
+        assert!(r.header("location").is_none(), "{url}");
+    }
+    // Without redirect_uri the one registered URI would be used: not this one.
+    let bare = auth_url("").replace("redirect_uri=https%3A%2F%2Fapp.example%2Fcb&", "");
+    assert_ne!(bare, auth_url(""));
+    let r = b.get(app, &bare).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+    assert!(r.header("location").is_none());
+}
+
+/// No id_token_hint: the logout endpoint asks first (Keycloak's "Do you want to log
+/// out?"), so another site can neither end the session (CSRF) nor bounce the browser
+/// through a registered post-logout URI; only the confirmation page's POST, from the
+/// browser that was shown it, does either.
+async fn logout_without_a_hint_asks_first(app: &TestApp) {
+    let (admin, _) = setup(app, web_client()).await;
+    let iat = app
+        .post(
+            "/admin/realms/acme/clients-initial-access",
+            &admin,
+            json!({"count": 1}),
+        )
+        .await;
+    let reg = app
+        .json(axum::http::Method::POST, "/realms/acme/clients-registrations/openid-connect", iat.body["token"].as_str(),
+            Some(json!({"redirect_uris": [CB], "post_logout_redirect_uris": ["https://app.example/bye"]})))
+        .await;
+    assert_eq!(reg.status, StatusCode::CREATED, "{}", reg.text);
+    let (id, secret) = (
+        reg.body["client_id"].as_str().unwrap().to_string(),
+        reg.body["client_secret"].as_str().unwrap().to_string(),
+    );
+    let url = auth_url("").replace("client_id=web", &format!("client_id={id}"));
+    let logout = format!(
+        "/realms/acme/protocol/openid-connect/logout?client_id={id}&post_logout_redirect_uri=https%3A%2F%2Fapp.example%2Fbye&state=s-9"
+    );
+
+    // Without a session: still a page, not a redirect.
+    let stranger = Browser::default().get(app, &logout).await;
+    assert_eq!(stranger.status, StatusCode::OK, "{}", stranger.text);
+    assert!(stranger.header("location").is_none());
+    assert!(stranger.text.contains("Do you want to log out?"));
+
+    let mut b = Browser::default();
+    let q = login(app, &mut b, &url).await;
+    let t = app
+        .form(
+            TOKEN,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &q["code"]),
+                ("redirect_uri", CB),
+                ("code_verifier", VERIFIER),
+            ],
+            Some((&id, &secret)),
+        )
+        .await;
+    assert_eq!(t.status, StatusCode::OK, "{}", t.text);
+
+    // A link from anywhere shows the question; the session lives on.
+    let page = b.get(app, &logout).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+    assert!(
+        page.header("location").is_none(),
+        "no redirect before confirming"
+    );
+    let still = b.get(app, &url).await;
+    assert_eq!(
+        still.status,
+        StatusCode::SEE_OTHER,
+        "still signed in: {}",
+        still.text
+    );
+
+    // A forged POST: the page's values without this browser's cookie, or a wrong token.
+    let (action, hidden) = form(&page.text);
+    let values: HashMap<String, String> = hidden.into_iter().collect();
+    let forged = Browser::default()
+        .post_form(
+            app,
+            &action,
+            &[
+                ("logout_request", &values["logout_request"]),
+                ("csrf", &values["csrf"]),
+            ],
+        )
+        .await;
+    assert_eq!(forged.status, StatusCode::BAD_REQUEST, "{}", forged.text);
+    let mut attacker = Browser::default();
+    let theirs = attacker.get(app, &logout).await;
+    let (_, their_hidden) = form(&theirs.text);
+    let their_values: HashMap<String, String> = their_hidden.into_iter().collect();
+    let wrong_csrf = b
+        .post_form(
+            app,
+            &action,
+            &[
+                ("logout_request", &values["logout_request"]),
+                ("csrf", &their_values["csrf"]),
+            ],
+        )
+        .await;
+    assert_eq!(
+        wrong_csrf.status,
+        StatusCode::FORBIDDEN,
+        "{}",
+        wrong_csrf.text
+    );
+    assert!(wrong_csrf.header("location").is_none());
+    let r = app
+        .form(
+            TOKEN,
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", t.body["refresh_token"].as_str().unwrap()),
+            ],
+            Some((&id, &secret)),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "not signed out yet: {}", r.text);
+
+    // The user confirms: signed out, sent to the registered URI with the state.
+    let page = b.get(app, &logout).await;
+    let (_, hidden) = form(&page.text);
+    let out = b.submit(app, &page, &[]).await;
+    assert_eq!(location(&out), "https://app.example/bye?state=s-9");
+    let again = b.get(app, &url).await;
+    assert_eq!(again.status, StatusCode::OK, "the login form again");
+    let r = app
+        .form(
+            TOKEN,
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", r.body["refresh_token"].as_str().unwrap()),
+            ],
+            Some((&id, &secret)),
+        )
+        .await;
+    assert_eq!(r.body["error"], "invalid_grant", "the session's tokens end");
+    // The confirmation is used once.
+    let pairs: Vec<(&str, &str)> = hidden
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    b.cookies.insert(
+        "LATCHKEY_LOGOUT_REQ".into(),
+        values_of(&pairs, "logout_request"),
+    );
+    let replay = b.post_form(app, &action, &pairs).await;
+    assert_eq!(replay.status, StatusCode::BAD_REQUEST, "{}", replay.text);
+}
+
+fn values_of(pairs: &[(&str, &str)], key: &str) -> String {
+    pairs.iter().find(|(k, _)| *k == key).unwrap().1.to_string()
+}
+
 crate::on_both_backends!(
+    dangerous_redirect_uris_are_never_followed,
+    logout_without_a_hint_asks_first,
     foreign_codes_and_refresh_tokens_are_not_spent,
     code_flow_with_pkce,
     offline_access_outlives_logout,

@@ -286,9 +286,22 @@ async fn changes_need_the_csrf_token_and_our_origin(app: &TestApp) {
         .post(app, "/admin/console/logout", &[("csrf", &csrf)], None)
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
-    assert!(location(&r).contains("/realms/master/protocol/openid-connect/logout"));
+    let to = location(&r);
+    assert!(to.contains("/realms/master/protocol/openid-connect/logout"));
+    assert!(to.contains("id_token_hint="), "{to}");
+    // With the hint the realm signs out at once, without its confirmation page.
+    let out = b.get(app, &to).await;
+    assert_eq!(out.status, StatusCode::OK, "{}", out.text);
+    assert!(out.text.contains("You are signed out"), "{}", out.text);
     let r = b.get(app, "/admin/console/").await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let login = b.get(app, "/admin/console/login?realm=master").await;
+    let auth = b.get(app, &location(&login)).await;
+    assert!(
+        auth.text.contains("name=\"password\""),
+        "the single sign-on session ended too: {}",
+        auth.text
+    );
 }
 
 async fn a_realm_admin_sees_only_their_realm(app: &TestApp) {
@@ -696,7 +709,60 @@ async fn relative_path() {
     console_honours_the_relative_path().await;
 }
 
+/// SPEC §12: the console's client changes go through the admin API's rules, so a client
+/// holding a dangerous URI (stored behind the API's back) cannot be changed until it is
+/// fixed, and the console shows why.
+async fn console_changes_obey_the_client_uri_rule(app: &TestApp) {
+    use latchkey_core::store::{ClientBundle, Store, WriteGuard};
+    let admin = app.admin_token().await;
+    app.create_realm(&admin, "acme").await;
+    let r = app
+        .post(
+            "/admin/realms/acme/clients",
+            &admin,
+            json!({"clientId": "web", "redirectUris": ["https://app.example/cb"]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let id = r.location_id();
+    let realm = app.store.realm_by_name("acme").await.unwrap().unwrap();
+    let mut client = app.store.client(&realm.id, &id).await.unwrap().unwrap();
+    client.rep.redirect_uris = Some(vec!["javascript:alert(1)".into()]);
+    app.store
+        .update_client(
+            ClientBundle {
+                client,
+                service_account: None,
+            },
+            &WriteGuard::default(),
+        )
+        .await
+        .unwrap();
+    let mut b = Browser::default();
+    let home = b.sign_in(app, "master", ADMIN, ADMIN_PASSWORD).await;
+    let csrf = input_value(&home.text, "csrf").unwrap();
+    let r = b
+        .post(
+            app,
+            &format!("/admin/console/realms/acme/clients/{id}/enabled"),
+            &[("csrf", &csrf), ("enabled", "false")],
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+    assert!(
+        r.text.contains("A redirect URI uses an illegal scheme"),
+        "{}",
+        r.text
+    );
+    let now = app
+        .get(&format!("/admin/realms/acme/clients/{id}"), &admin)
+        .await;
+    assert_eq!(now.body["enabled"], true, "nothing changed");
+}
+
 crate::on_both_backends!(
+    console_changes_obey_the_client_uri_rule,
     signed_out_pages_send_to_the_login,
     changes_need_the_csrf_token_and_our_origin,
     a_realm_admin_sees_only_their_realm,

@@ -11,6 +11,7 @@ mod admin_events;
 mod assertions;
 mod at_rest;
 mod boundary;
+mod client_uris;
 mod code_flow;
 mod console;
 mod crash;

@@ -306,6 +306,67 @@ async fn components_api_round_trip(app: &TestApp) {
     }
 }
 
+/// The open redirect through logout: trusted-hosts checks every URI a client stores, not
+/// only its redirect URIs, on both providers and on update.
+async fn trusted_hosts_checks_every_client_uri(app: &TestApp) {
+    let admin = setup(app).await;
+    open_anonymous(app, &admin).await;
+    let trusted = "https://app.example.com/cb";
+    for extra in [
+        json!({"post_logout_redirect_uris": ["https://evil.example/phish"]}),
+        json!({"jwks_uri": "https://evil.example/jwks"}),
+        json!({"backchannel_logout_uri": "https://evil.example/bc"}),
+        json!({"initiate_login_uri": "https://evil.example/login"}),
+        // Refused before the server fetches it.
+        json!({"sector_identifier_uri": "https://evil.example/sector"}),
+        json!({"logo_uri": "https://evil.example/logo.png"}),
+    ] {
+        let mut body = extra.clone();
+        body["redirect_uris"] = json!([trusted]);
+        let r = register(app, OIDC, None, body).await;
+        assert_refused(
+            &r,
+            "Trusted Hosts",
+            "URL doesn't match any trusted host or trusted domain",
+        );
+    }
+    for rep in [
+        json!({"clientId": "kc", "redirectUris": [trusted], "attributes": {"post.logout.redirect.uris": "https://evil.example/phish"}}),
+        json!({"clientId": "kc", "redirectUris": [trusted], "adminUrl": "https://evil.example/admin"}),
+        json!({"clientId": "kc", "redirectUris": [trusted], "attributes": {"jwks.url": "https://evil.example/jwks"}}),
+    ] {
+        let r = register(app, DEFAULT, None, rep.clone()).await;
+        assert_refused(
+            &r,
+            "Trusted Hosts",
+            "URL doesn't match any trusted host or trusted domain",
+        );
+    }
+    let ok = register(
+        app,
+        OIDC,
+        None,
+        json!({"redirect_uris": [trusted], "post_logout_redirect_uris": ["https://app.example.com/bye"]}),
+    )
+    .await;
+    assert_eq!(ok.status, StatusCode::CREATED, "{}", ok.text);
+    let id = ok.body["client_id"].as_str().unwrap();
+    let rat = ok.body["registration_access_token"].as_str().unwrap();
+    let r = app
+        .json(
+            Method::PUT,
+            &format!("{OIDC}/{id}"),
+            Some(rat),
+            Some(json!({"client_id": id, "redirect_uris": [trusted], "post_logout_redirect_uris": ["https://evil.example/phish"]})),
+        )
+        .await;
+    assert_refused(
+        &r,
+        "Trusted Hosts",
+        "URL doesn't match any trusted host or trusted domain",
+    );
+}
+
 async fn trusted_hosts_and_creation_effects(app: &TestApp) {
     let admin = setup(app).await;
     open_anonymous(app, &admin).await;
@@ -863,6 +924,7 @@ crate::on_both_backends!(
     defaults_and_provider_metadata,
     components_api_round_trip,
     trusted_hosts_and_creation_effects,
+    trusted_hosts_checks_every_client_uri,
     registered_clients_cannot_undo_policies,
     client_disabled_means_admin_approval,
     mappers_and_scopes_are_restricted,

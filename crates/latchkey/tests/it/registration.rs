@@ -1086,7 +1086,8 @@ async fn default_provider_returns_keycloak_representations(app: &TestApp) {
 }
 
 /// Keycloak's update through the `default` provider: members sent replace the stored
-/// ones, `clientId` and `secret` may not change, the token rotates, refusals change nothing.
+/// ones, `clientId` may not change (a sent `secret` is ignored: see
+/// `registration_ignores_a_chosen_secret`), the token rotates, refusals change nothing.
 async fn default_provider_updates_like_keycloak(app: &TestApp) {
     let admin = setup(app).await;
     let (_, iat) = new_iat(app, &admin, 1, &[]).await;
@@ -1104,7 +1105,6 @@ async fn default_provider_updates_like_keycloak(app: &TestApp) {
 
     for (body, error) in [
         (json!({"clientId": "kc-other"}), "invalid_client_metadata"),
-        (json!({"secret": "chosen-by-me"}), "invalid_client_metadata"),
         (
             json!({"redirectUris": ["https://a.example/*"]}),
             "invalid_redirect_uri",
@@ -2057,7 +2057,160 @@ async fn discovery_advertises_the_registration_endpoint(app: &TestApp) {
     }
 }
 
+/// A registrant cannot choose a client id that differs from a built-in client's only by
+/// case or surrounding whitespace; nobody can create one with surrounding whitespace.
+async fn registrants_cannot_pose_as_built_in_clients(app: &TestApp) {
+    let admin = setup(app).await;
+    let (_, iat) = new_iat(app, &admin, 20, &[]).await;
+    let d = Provider::Default;
+    for id in [
+        "Admin-CLI",
+        "admin-cli ",
+        " security-admin-console",
+        "Security-Admin-Console",
+        "REALM-MANAGEMENT",
+        "Account",
+        "account-console",
+        "broker",
+        "Master-Realm",
+        "app\u{a0}",
+    ] {
+        let r = create(
+            app,
+            d,
+            Some(&iat),
+            json!({"clientId": id, "redirectUris": [REDIRECT]}),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{id:?}: {}", r.text);
+        assert_eq!(r.body["error"], "invalid_client_metadata", "{id:?}");
+    }
+    let ok = create(
+        app,
+        d,
+        Some(&iat),
+        json!({"clientId": "acme-realm", "redirectUris": [REDIRECT]}),
+    )
+    .await;
+    assert_created(d, &ok);
+    // In master, `<realm>-realm` is the built-in client of every realm.
+    let r = app
+        .post(
+            "/admin/realms/master/clients-initial-access",
+            &admin,
+            json!({"count": 1}),
+        )
+        .await;
+    let master_iat = r.body["token"].as_str().unwrap().to_string();
+    let r = app
+        .json(
+            Method::POST,
+            &d.path("master"),
+            Some(&master_iat),
+            Some(json!({"clientId": "Acme-Realm"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+
+    // The admin API refuses surrounding whitespace on create and on a rename.
+    for id in ["app ", " app", "\tapp"] {
+        let r = app
+            .post(
+                "/admin/realms/acme/clients",
+                &admin,
+                json!({"clientId": id}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{id:?}: {}", r.text);
+        assert_eq!(r.body["error"], "invalid_input");
+    }
+    let r = app
+        .post(
+            "/admin/realms/acme/clients",
+            &admin,
+            json!({"clientId": "plain"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let path = format!("/admin/realms/acme/clients/{}", r.location_id());
+    let r = app
+        .put(&path, &admin, json!({"clientId": "admin-cli "}))
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+    assert_eq!(app.get(&path, &admin).await.body["clientId"], "plain");
+}
+
+/// A registration's secret is the server's: one the registrant sends is ignored on create
+/// and on update, and does not authenticate.
+async fn registration_ignores_a_chosen_secret(app: &TestApp) {
+    let admin = setup(app).await;
+    let (_, iat) = new_iat(app, &admin, 1, &[]).await;
+    let d = Provider::Default;
+    let chosen = "chosen-by-the-registrant-0123456789";
+    let r = create(
+        app,
+        d,
+        Some(&iat),
+        json!({"clientId": "kc-sec", "secret": chosen, "serviceAccountsEnabled": true, "publicClient": false}),
+    )
+    .await;
+    assert_created(d, &r);
+    let issued = d.secret(&r).unwrap();
+    assert_ne!(issued, chosen);
+    assert_eq!(issued.len(), 43, "256 random bits, base64url");
+    let grant = |secret: String| async move {
+        app.form(
+            TOKEN,
+            &[("grant_type", "client_credentials")],
+            Some(("kc-sec", &secret)),
+        )
+        .await
+    };
+    assert_eq!(
+        grant(chosen.to_string()).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let ok = grant(issued.clone()).await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.text);
+
+    let path = d.client_path("acme", "kc-sec");
+    let again = "chosen-again-by-the-registrant-0123";
+    let u = app
+        .put(
+            &path,
+            &d.rat(&r),
+            json!({"clientId": "kc-sec", "secret": again}),
+        )
+        .await;
+    assert_eq!(u.status, StatusCode::OK, "{}", u.text);
+    assert_eq!(d.secret(&u).unwrap(), issued, "the secret did not change");
+    assert_eq!(
+        grant(again.to_string()).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(grant(issued).await.status, StatusCode::OK);
+    // The admin API may still set one.
+    let id = app
+        .get("/admin/realms/acme/clients?clientId=kc-sec", &admin)
+        .await
+        .body[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = app
+        .put(
+            &format!("/admin/realms/acme/clients/{id}"),
+            &admin,
+            json!({"secret": chosen}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+    assert_eq!(grant(chosen.to_string()).await.status, StatusCode::OK);
+}
+
 crate::on_both_backends!(
+    registrants_cannot_pose_as_built_in_clients,
+    registration_ignores_a_chosen_secret,
     anonymous_registration_follows_its_switch,
     initial_access_tokens_count_down_and_run_out,
     expired_initial_access_token_is_refused,

@@ -1,0 +1,397 @@
+//! Every URI a client stores, listed in one place (`stored_uris`), and the rule none of them
+//! may break (`check`, SPEC §12): no `javascript:`, `data:`, `vbscript:` or `file:` scheme,
+//! no user info, no bare `*`. Client creation and update on every surface (admin API,
+//! console, both registration providers) pass through `clients::check_client`, which
+//! applies it; the authorization and logout endpoints apply it again before redirecting,
+//! and the `trusted-hosts` policy checks the hosts of the same list.
+
+use serde_json::{Map, Value};
+
+use crate::registration::convert::METADATA_ATTRIBUTE;
+use crate::rep::ClientRep;
+
+/// The field a URI comes from, named as Keycloak's client validation names it
+/// (`DefaultClientValidationProvider.FieldMessages`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UriField {
+    RootUrl,
+    BaseUrl,
+    AdminUrl,
+    RedirectUri,
+    PostLogoutRedirectUri,
+    BackchannelLogoutUrl,
+    FrontchannelLogoutUrl,
+    JwksUrl,
+    SectorIdentifierUri,
+    InitiateLoginUri,
+    LogoUri,
+    PolicyUri,
+    TosUri,
+}
+
+impl UriField {
+    fn label(self) -> &'static str {
+        match self {
+            UriField::RootUrl => "Root URL",
+            UriField::BaseUrl => "Base URL",
+            UriField::AdminUrl => "Admin URL",
+            UriField::RedirectUri => "A redirect URI",
+            UriField::PostLogoutRedirectUri => "A post logout redirect URI",
+            UriField::BackchannelLogoutUrl => "Backchannel logout URL",
+            UriField::FrontchannelLogoutUrl => "Frontchannel logout URL",
+            UriField::JwksUrl => "JWKS URL",
+            UriField::SectorIdentifierUri => "Sector identifier URI",
+            UriField::InitiateLoginUri => "Initiate login URI",
+            UriField::LogoUri => "Logo URL",
+            UriField::PolicyUri => "Policy URL",
+            UriField::TosUri => "Terms of service URL",
+        }
+    }
+}
+
+/// Why a URI is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UriProblem {
+    /// `javascript:`, `data:`, `vbscript:` or `file:`: script or local content, never a
+    /// place to send a browser or a server.
+    Scheme,
+    /// `https://user:pass@host/`: the part before `@` disguises the real host.
+    UserInfo,
+    /// A bare `*`, which would match every URI.
+    Wildcard,
+    /// Control characters or surrounding whitespace (browsers drop them, so what is shown
+    /// is not what is followed).
+    Malformed,
+}
+
+impl std::fmt::Display for UriProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            UriProblem::Scheme => "the javascript, data, vbscript and file schemes are not allowed",
+            UriProblem::UserInfo => "user info (user@) is not allowed",
+            UriProblem::Wildcard => "a bare * is not allowed",
+            UriProblem::Malformed => {
+                "control characters and surrounding whitespace are not allowed"
+            }
+        })
+    }
+}
+
+/// A refused client URI: the field and Keycloak's message for it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct UriError {
+    pub field: UriField,
+    pub problem: UriProblem,
+    pub message: String,
+}
+
+impl UriError {
+    fn new(field: UriField, problem: UriProblem) -> UriError {
+        let label = field.label();
+        let kind = match field {
+            UriField::RedirectUri | UriField::PostLogoutRedirectUri => "URI",
+            _ => "URL",
+        };
+        let message = match problem {
+            UriProblem::Scheme => format!("{label} uses an illegal scheme"),
+            UriProblem::UserInfo => {
+                format!("{label} is not a valid {kind}: user info (user@) is not allowed")
+            }
+            UriProblem::Wildcard => {
+                format!("{label} is not a valid {kind}: a bare * is not allowed")
+            }
+            UriProblem::Malformed => format!("{label} is not a valid {kind}"),
+        };
+        UriError {
+            field,
+            problem,
+            message,
+        }
+    }
+}
+
+const REFUSED_SCHEMES: [&str; 4] = ["javascript", "data", "vbscript", "file"];
+
+/// The rule every stored client URI and every redirect target obeys (SPEC §12). Relative
+/// URIs (`/admin/*`) and Keycloak's placeholders (`${authBaseUrl}`) have no scheme and
+/// pass; schemes are compared without case.
+pub fn check(uri: &str) -> Result<(), UriProblem> {
+    if uri.chars().any(char::is_control) || uri.trim() != uri {
+        return Err(UriProblem::Malformed);
+    }
+    if uri == "*" {
+        return Err(UriProblem::Wildcard);
+    }
+    // RFC 3986 §3.1: scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) ":".
+    let rest = match uri.split_once(':') {
+        Some((scheme, rest))
+            if scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+                && scheme
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')) =>
+        {
+            if REFUSED_SCHEMES
+                .iter()
+                .any(|s| s.eq_ignore_ascii_case(scheme))
+            {
+                return Err(UriProblem::Scheme);
+            }
+            rest
+        }
+        _ => uri,
+    };
+    // RFC 3986 §3.2: the authority follows `//` and ends at the path, query or fragment
+    // (a backslash too: WHATWG URL parsers read it as `/` in http(s) URLs).
+    if let Some(after) = rest.strip_prefix("//") {
+        let end = after.find(['/', '\\', '?', '#']).unwrap_or(after.len());
+        if after[..end].contains('@') {
+            return Err(UriProblem::UserInfo);
+        }
+    }
+    Ok(())
+}
+
+/// Keycloak's attributes that hold URIs (OIDC advanced settings and display URLs).
+const URI_ATTRIBUTES: [(&str, UriField); 6] = [
+    ("backchannel.logout.url", UriField::BackchannelLogoutUrl),
+    ("frontchannel.logout.url", UriField::FrontchannelLogoutUrl),
+    ("jwks.url", UriField::JwksUrl),
+    ("logoUri", UriField::LogoUri),
+    ("policyUri", UriField::PolicyUri),
+    ("tosUri", UriField::TosUri),
+];
+
+/// RFC 7591 / OIDC metadata members (kept in `METADATA_ATTRIBUTE`) that hold URIs. The
+/// redirect URIs and `client_uri` are not among them: they live in the representation's
+/// own fields (`convert::to_client_rep`), which are listed already.
+const URI_METADATA: [(&str, UriField); 9] = [
+    ("post_logout_redirect_uris", UriField::PostLogoutRedirectUri),
+    ("jwks_uri", UriField::JwksUrl),
+    ("sector_identifier_uri", UriField::SectorIdentifierUri),
+    ("backchannel_logout_uri", UriField::BackchannelLogoutUrl),
+    ("frontchannel_logout_uri", UriField::FrontchannelLogoutUrl),
+    ("initiate_login_uri", UriField::InitiateLoginUri),
+    ("logo_uri", UriField::LogoUri),
+    ("policy_uri", UriField::PolicyUri),
+    ("tos_uri", UriField::TosUri),
+];
+
+/// Every non-empty URI the client stores, with its field: the representation's root, base
+/// and admin URLs and redirect URIs, Keycloak's URI attributes (`post.logout.redirect.uris`
+/// is `##`-separated), and the URIs of the registered metadata.
+pub fn stored_uris(rep: &ClientRep) -> Vec<(UriField, String)> {
+    let mut out: Vec<(UriField, String)> = Vec::new();
+    let mut push = |field: UriField, value: &str| {
+        if !value.is_empty() {
+            out.push((field, value.to_string()));
+        }
+    };
+    for (field, value) in [
+        (UriField::RootUrl, &rep.root_url),
+        (UriField::BaseUrl, &rep.base_url),
+        (UriField::AdminUrl, &rep.admin_url),
+    ] {
+        if let Some(v) = value {
+            push(field, v);
+        }
+    }
+    for uri in rep.redirect_uris.iter().flatten() {
+        push(UriField::RedirectUri, uri);
+    }
+    let Some(attrs) = rep.attributes.as_ref() else {
+        return out;
+    };
+    for (key, field) in URI_ATTRIBUTES {
+        if let Some(v) = attrs.get(key) {
+            push(field, v);
+        }
+    }
+    if let Some(v) = attrs.get("post.logout.redirect.uris") {
+        // `+` means "the redirect URIs" in Keycloak; it is not a URI of its own.
+        for uri in v.split("##").filter(|u| *u != "+") {
+            push(UriField::PostLogoutRedirectUri, uri);
+        }
+    }
+    let metadata: Map<String, Value> = attrs
+        .get(METADATA_ATTRIBUTE)
+        .and_then(|s| serde_json::from_str(s).ok())
+        .unwrap_or_default();
+    for (key, field) in URI_METADATA {
+        match metadata.get(key) {
+            Some(Value::String(s)) => push(field, s),
+            Some(Value::Array(items)) => {
+                for s in items.iter().filter_map(Value::as_str) {
+                    push(field, s);
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Checks every URI the client stores; the first refused one is the error.
+pub fn validate(rep: &ClientRep) -> Result<(), UriError> {
+    for (field, uri) in stored_uris(rep) {
+        check(&uri).map_err(|problem| UriError::new(field, problem))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rep::StringMap;
+
+    /// `None`: allowed; `Some(problem)`: refused for that reason.
+    fn check_case(why: &str, input: &str, expected: Option<UriProblem>) {
+        assert_eq!(check(input).err(), expected, "{why}: {input:?}");
+    }
+
+    #[test]
+    fn the_client_uri_rule() {
+        use UriProblem::*;
+        let cases: &[(&str, &str, Option<UriProblem>)] = &[
+            ("an https URI", "https://app.example/cb", None),
+            ("a loopback http URI", "http://127.0.0.1:8080/cb", None),
+            (
+                "a private-use scheme (RFC 8252 §7.1)",
+                "com.example.app:/cb",
+                None,
+            ),
+            ("relative, resolved against the base URL", "/admin/*", None),
+            (
+                "Keycloak's trailing wildcard",
+                "https://app.example/*",
+                None,
+            ),
+            ("Keycloak's placeholder", "${authBaseUrl}", None),
+            (
+                "an @ in the path is no user info",
+                "https://app.example/a@b",
+                None,
+            ),
+            (
+                "an @ in the query is no user info",
+                "https://app.example/?u=a@b",
+                None,
+            ),
+            ("SPEC §12: javascript", "javascript:alert(1)", Some(Scheme)),
+            ("SPEC §12: scheme case", "JavaScript:alert(1)", Some(Scheme)),
+            (
+                "SPEC §12: javascript with a path",
+                "javascript://x/%0aalert(1)",
+                Some(Scheme),
+            ),
+            (
+                "SPEC §12: data",
+                "data:text/html,<script>x</script>",
+                Some(Scheme),
+            ),
+            ("SPEC §12: vbscript", "vbscript:msgbox", Some(Scheme)),
+            ("SPEC §12: file", "file:///etc/passwd", Some(Scheme)),
+            (
+                "SPEC §12: user and password",
+                "https://user:pass@evil.example/cb",
+                Some(UserInfo),
+            ),
+            (
+                "SPEC §12: user only",
+                "https://app.example@evil.example/cb",
+                Some(UserInfo),
+            ),
+            (
+                "SPEC §12: empty user info",
+                "https://@evil.example/cb",
+                Some(UserInfo),
+            ),
+            (
+                "SPEC §12: scheme-relative user info",
+                "//user@evil.example/",
+                Some(UserInfo),
+            ),
+            ("SPEC §12: a bare wildcard", "*", Some(Wildcard)),
+            (
+                "browsers drop leading blanks",
+                " javascript:alert(1)",
+                Some(Malformed),
+            ),
+            (
+                "browsers drop tabs and newlines",
+                "java\tscript:alert(1)",
+                Some(Malformed),
+            ),
+            (
+                "trailing whitespace",
+                "https://app.example/cb ",
+                Some(Malformed),
+            ),
+            ("SPEC §10: NUL", "https://app.example/\0", Some(Malformed)),
+        ];
+        for (why, input, expected) in cases {
+            check_case(why, input, *expected);
+        }
+    }
+
+    #[test]
+    fn every_stored_uri_is_listed_and_checked() {
+        let mut attrs = StringMap::new();
+        attrs.insert("jwks.url".into(), "https://app.example/jwks".into());
+        attrs.insert(
+            "post.logout.redirect.uris".into(),
+            "https://app.example/bye##+".into(),
+        );
+        attrs.insert(
+            METADATA_ATTRIBUTE.into(),
+            r#"{"post_logout_redirect_uris":["https://app.example/out"],"initiate_login_uri":"https://app.example/login","tos_uri":"https://app.example/tos"}"#.into(),
+        );
+        let rep = ClientRep {
+            root_url: Some("https://app.example".into()),
+            base_url: Some(String::new()),
+            redirect_uris: Some(vec!["https://app.example/cb".into()]),
+            attributes: Some(attrs),
+            ..Default::default()
+        };
+        let fields: Vec<UriField> = stored_uris(&rep).into_iter().map(|(f, _)| f).collect();
+        assert_eq!(
+            fields,
+            [
+                UriField::RootUrl,
+                UriField::RedirectUri,
+                UriField::JwksUrl,
+                UriField::PostLogoutRedirectUri,
+                UriField::PostLogoutRedirectUri,
+                UriField::InitiateLoginUri,
+                UriField::TosUri,
+            ]
+        );
+        assert!(validate(&rep).is_ok());
+
+        let mut bad = rep.clone();
+        bad.attributes.as_mut().unwrap().insert(
+            METADATA_ATTRIBUTE.into(),
+            r#"{"post_logout_redirect_uris":["javascript:alert(1)"]}"#.into(),
+        );
+        let e = validate(&bad).unwrap_err();
+        assert_eq!(e.field, UriField::PostLogoutRedirectUri);
+        assert_eq!(
+            e.message,
+            "A post logout redirect URI uses an illegal scheme"
+        );
+
+        let root = ClientRep {
+            root_url: Some("javascript:alert(1)".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            validate(&root).unwrap_err().message,
+            "Root URL uses an illegal scheme"
+        );
+        let star = ClientRep {
+            redirect_uris: Some(vec!["*".into()]),
+            ..Default::default()
+        };
+        assert_eq!(validate(&star).unwrap_err().field, UriField::RedirectUri);
+    }
+}
