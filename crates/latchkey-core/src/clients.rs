@@ -21,7 +21,7 @@ pub enum ClientError {
     MissingClientId,
     #[error("client id is longer than 36 characters")]
     BadId,
-    /// SPEC §12: a URI the client would store breaks `client_uris::check`.
+    /// A URI the client would store breaks `client_uris::check`.
     #[error(transparent)]
     Uri(#[from] UriError),
     /// A client id that looks like another once whitespace is trimmed.

@@ -86,7 +86,7 @@ fn set_cookie(
 /// exactly one registered URI uses it. As in Keycloak, a registered URI may be relative to
 /// the server's base URL (`/admin/*`, the built-in console client) and may end in `*`
 /// (a prefix match); registration never stores either (wildcards are refused there).
-/// Defence in depth (SPEC §12): a registered URI that breaks `client_uris::check` (one
+/// Defence in depth: a registered URI that breaks `client_uris::check` (one
 /// stored before the rule, or behind its back) is ignored, and the URI redirected to must
 /// pass it too, so a prefix match can never reach `https://app.example@evil.example`.
 fn resolve_redirect(

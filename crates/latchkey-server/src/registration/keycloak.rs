@@ -141,7 +141,7 @@ async fn register(
     rep.id = None;
     rep.access = None;
     rep.registration_access_token = None;
-    // A registration's secret is always the server's (SPEC §10: 256 random bits): one the
+    // A registration's secret is always the server's (256 random bits): one the
     // registrant chose is ignored, here and on update (Keycloak keeps it; the admin API
     // still may set one).
     rep.secret = None;

@@ -848,7 +848,7 @@ async fn foreign_codes_and_refresh_tokens_are_not_spent(app: &TestApp) {
 }
 
 /// Stores `uris` as the client's redirect URIs behind the API's back (as a client stored
-/// before SPEC §12's rule, or written by hand, would hold them).
+/// before the client URI rule, or written by hand, would hold them).
 async fn smuggle_redirect_uris(app: &TestApp, client_id: &str, uris: &[&str]) {
     use latchkey_core::store::{ClientBundle, Store, WriteGuard};
     let realm = app.store.realm_by_name("acme").await.unwrap().unwrap();
@@ -871,7 +871,7 @@ async fn smuggle_redirect_uris(app: &TestApp, client_id: &str, uris: &[&str]) {
         .unwrap();
 }
 
-/// SPEC §12, defence in depth: the authorization endpoint never redirects to a dangerous
+/// Defence in depth: the authorization endpoint never redirects to a dangerous
 /// URI, even one that is stored, nor through a prefix match into user info.
 async fn dangerous_redirect_uris_are_never_followed(app: &TestApp) {
     setup(

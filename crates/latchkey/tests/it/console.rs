@@ -709,7 +709,7 @@ async fn relative_path() {
     console_honours_the_relative_path().await;
 }
 
-/// SPEC §12: the console's client changes go through the admin API's rules, so a client
+/// The console's client changes go through the admin API's rules, so a client
 /// holding a dangerous URI (stored behind the API's back) cannot be changed until it is
 /// fixed, and the console shows why.
 async fn console_changes_obey_the_client_uri_rule(app: &TestApp) {
