@@ -124,6 +124,14 @@ async fn handle(
                     "Client not allowed for direct access grants",
                 ));
             }
+            // The user never sees a consent page in a direct grant, so a client that
+            // requires consent may not use it (Keycloak: 400 invalid_client).
+            if client.rep.consent_required.unwrap_or(false) {
+                return Err(OAuthError::new(
+                    OAuthCode::InvalidClient,
+                    "Client requires user consent",
+                ));
+            }
             let username = p.require("username")?;
             let password = p.require("password")?.to_string();
             let user = password_user(state, &realm, username, password).await?;
