@@ -9,7 +9,7 @@ use axum::http::HeaderMap;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use latchkey_core::crypto::{hash_token, new_uuid, verify_password};
-use latchkey_core::store::{RealmRecord, UserRecord};
+use latchkey_core::store::{ClientRecord, RealmRecord, UserRecord};
 
 use super::client_auth::{Params, audiences, authenticate, credentials};
 use super::enabled_realm;
@@ -167,11 +167,16 @@ async fn handle(
                     "Invalid refresh token. Token client and authorized client don't match",
                 )
             };
-            if let Some(peeked) = state.store.refresh_token(&hash).await?
-                && (peeked.client_uuid != client.id || peeked.realm_id != realm.id)
-            {
-                return Err(mismatch());
-            }
+            // So is the requested scope: a refused request must not spend the token.
+            let checked = match state.store.refresh_token(&hash).await? {
+                Some(peeked) if peeked.client_uuid != client.id || peeked.realm_id != realm.id => {
+                    return Err(mismatch());
+                }
+                Some(peeked) => Some(
+                    refresh_scope(state, &realm, &client, &peeked.scope, p.get("scope")).await?,
+                ),
+                None => None,
+            };
             let Some(stored) = state.store.take_refresh_token(&hash, now).await? else {
                 if let Some(spent) = state.store.get_transient(SPENT_REFRESH, &hash, now).await?
                     && spent
@@ -212,24 +217,13 @@ async fn handle(
                 .await?
                 .filter(|u| u.rep.enabled.unwrap_or(false))
                 .ok_or_else(invalid)?;
-            let original = stored.scope.split(' ').collect::<Vec<_>>();
-            let requested = match p.get("scope") {
-                Some(s) => {
-                    if let Some(extra) = s
-                        .split(' ')
-                        .find(|x| !x.is_empty() && !original.contains(x))
-                    {
-                        return Err(OAuthError::new(
-                            OAuthCode::InvalidScope,
-                            format!("Invalid scopes: {extra}"),
-                        ));
-                    }
-                    s.to_string()
+            let scope = match checked {
+                Some(scope) => scope,
+                // Stored between the peek and the take: checked now.
+                None => {
+                    refresh_scope(state, &realm, &client, &stored.scope, p.get("scope")).await?
                 }
-                None => stored.scope.clone(),
             };
-            let scope: GrantedScope =
-                resolve_scope(state, &realm, &client, Some(&requested)).await?;
             let grant = Grant {
                 grant_type: "refresh_token",
                 realm: &realm,
@@ -253,6 +247,29 @@ async fn handle(
             format!("Unsupported grant_type: {other}"),
         )),
     }
+}
+
+/// The scope of a refresh (RFC 6749 §6): the requested scope, which may narrow the
+/// original grant but never widen it, or the original one.
+async fn refresh_scope(
+    state: &SharedState,
+    realm: &RealmRecord,
+    client: &ClientRecord,
+    original: &str,
+    requested: Option<&str>,
+) -> Result<GrantedScope, OAuthError> {
+    let granted = original.split(' ').collect::<Vec<_>>();
+    if let Some(extra) = requested
+        .unwrap_or_default()
+        .split(' ')
+        .find(|x| !x.is_empty() && !granted.contains(x))
+    {
+        return Err(OAuthError::new(
+            OAuthCode::InvalidScope,
+            format!("Invalid scopes: {extra}"),
+        ));
+    }
+    resolve_scope(state, realm, client, Some(requested.unwrap_or(original))).await
 }
 
 /// Transient kind of a spent refresh token's tombstone.

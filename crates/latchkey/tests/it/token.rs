@@ -535,6 +535,63 @@ async fn password_grant_refuses_clients_that_require_consent(app: &TestApp) {
     assert_eq!(ok.status, StatusCode::OK, "{}", ok.text);
 }
 
+/// A refresh refused for its scope spends nothing: the same refresh token still works
+/// (ARCHITECTURE: a token is checked before it is spent).
+async fn refused_refresh_scope_does_not_spend_the_token(app: &TestApp) {
+    let path = "/realms/master/protocol/openid-connect/token";
+    let r = app
+        .form(
+            path,
+            &[
+                ("grant_type", "password"),
+                ("client_id", "admin-cli"),
+                ("username", "admin"),
+                ("password", "admin-password"),
+                ("scope", "openid"),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let refresh = r.body["refresh_token"].as_str().unwrap().to_string();
+    let wider = app
+        .form(
+            path,
+            &[
+                ("grant_type", "refresh_token"),
+                ("client_id", "admin-cli"),
+                ("refresh_token", &refresh),
+                ("scope", "openid offline_access"),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(
+        (wider.status, wider.body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_scope")),
+        "{}",
+        wider.text
+    );
+    let again = app
+        .form(
+            path,
+            &[
+                ("grant_type", "refresh_token"),
+                ("client_id", "admin-cli"),
+                ("refresh_token", &refresh),
+                ("scope", "openid"),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(
+        again.status,
+        StatusCode::OK,
+        "the refused request spent the token: {}",
+        again.text
+    );
+}
+
 crate::on_both_backends!(
     client_credentials_with_basic_and_post,
     bad_client_credentials_are_invalid_client,
@@ -544,4 +601,5 @@ crate::on_both_backends!(
     user_passwords_and_required_actions,
     es256_realms_sign_with_es256,
     password_grant_refuses_clients_that_require_consent,
+    refused_refresh_scope_does_not_spend_the_token,
 );
