@@ -221,10 +221,45 @@ async fn two_client_authentication_methods_are_invalid_request(app: &TestApp) {
     assert_eq!(ok.status, StatusCode::OK, "{}", ok.text);
 }
 
+/// Weak or unsupported client keys are refused at registration (RFC 7518 §3.3: RSA of
+/// 2048 bits at least; ES256 is P-256 only).
+async fn weak_client_keys_are_refused_at_registration(app: &TestApp) {
+    let admin = app.admin_token().await;
+    app.create_realm(&admin, "acme").await;
+    let ec = keys::generate(Alg::Es256).unwrap().public_jwk;
+    for jwk in [
+        json!({"kty": "RSA", "n": "AQAB", "e": "AQAB"}),
+        json!({"kty": "EC", "crv": "P-384", "x": ec["x"], "y": ec["y"]}),
+    ] {
+        let iat = app
+            .post(
+                "/admin/realms/acme/clients-initial-access",
+                &admin,
+                json!({"count": 1}),
+            )
+            .await;
+        let r = app
+            .json(
+                Method::POST,
+                "/realms/acme/clients-registrations/openid-connect",
+                iat.body["token"].as_str(),
+                Some(json!({"grant_types": ["client_credentials"], "token_endpoint_auth_method": "private_key_jwt", "jwks": {"keys": [jwk]}})),
+            )
+            .await;
+        assert_eq!(
+            (r.status, r.body["error"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("invalid_client_metadata")),
+            "{jwk}: {}",
+            r.text
+        );
+    }
+}
+
 crate::on_both_backends!(
     private_key_jwt_with_registered_jwks,
     client_secret_jwt_signs_with_the_secret,
     two_client_authentication_methods_are_invalid_request,
+    weak_client_keys_are_refused_at_registration,
 );
 
 /// `jwks_uri` keys come through the safe fetcher (dev mode: loopback http allowed).
