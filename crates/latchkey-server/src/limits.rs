@@ -32,6 +32,9 @@ pub struct Limits {
     /// Failed registration-access-token or initial-access-token attempts per address per
     /// window.
     pub failed_tokens: u32,
+    /// Failed passwords per address per window, at the login form and the password grant
+    /// together (`brute_force.rs`); off in `start-dev`.
+    pub failed_passwords: u32,
     pub window: Duration,
     /// Largest request head (request line and headers), in bytes.
     pub max_header_bytes: usize,
@@ -40,6 +43,9 @@ pub struct Limits {
 impl Limits {
     pub const DEFAULT_ANONYMOUS_REGISTRATIONS: u32 = 20;
     pub const DEFAULT_FAILED_TOKENS: u32 = 10;
+    /// Generous: one office behind one address mistyping passwords stays under it, a
+    /// password spray from one address does not.
+    pub const DEFAULT_FAILED_PASSWORDS: u32 = 100;
     pub const DEFAULT_WINDOW: Duration = Duration::from_secs(60);
     pub const DEFAULT_MAX_HEADER_BYTES: usize = 16 * 1024;
 
@@ -48,6 +54,7 @@ impl Limits {
         Limits {
             anonymous_registrations: 0,
             failed_tokens: 0,
+            failed_passwords: 0,
             window: Self::DEFAULT_WINDOW,
             max_header_bytes: Self::DEFAULT_MAX_HEADER_BYTES,
         }
@@ -60,6 +67,7 @@ impl Default for Limits {
         Limits {
             anonymous_registrations: Self::DEFAULT_ANONYMOUS_REGISTRATIONS,
             failed_tokens: Self::DEFAULT_FAILED_TOKENS,
+            failed_passwords: Self::DEFAULT_FAILED_PASSWORDS,
             window: Self::DEFAULT_WINDOW,
             max_header_bytes: Self::DEFAULT_MAX_HEADER_BYTES,
         }
