@@ -1,0 +1,248 @@
+//! Brute-force detection (SPEC §10, §12): the realm's Keycloak settings through the admin
+//! API, and what they do at the password grant; the login form's side (one count for
+//! both) is in `code_flow.rs`.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::{Request, StatusCode, header};
+use latchkey_server::Limits;
+use serde_json::{Value, json};
+
+use crate::support::{Backend, Resp, TestApp, serde_urlencoded_pairs};
+
+const TOKEN: &str = "/realms/acme/protocol/openid-connect/token";
+
+/// Realm `acme` with user `bob` (password `bob-pass`), its brute-force settings changed by
+/// `settings`; returns the admin token and bob's id.
+async fn setup(app: &TestApp, settings: Value) -> (String, String) {
+    let admin = app.admin_token().await;
+    app.create_realm(&admin, "acme").await;
+    let r = app
+        .post(
+            "/admin/realms/acme/users",
+            &admin,
+            json!({"username": "bob", "enabled": true,
+            "credentials": [{"type": "password", "value": "bob-pass", "temporary": false}]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let bob = r.location_id();
+    let r = app.put("/admin/realms/acme", &admin, settings).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+    (admin, bob)
+}
+
+/// A password grant for bob through acme's public `admin-cli`, from `from`.
+async fn grant_from(app: &TestApp, from: &str, username: &str, password: &str) -> Resp {
+    let body = serde_urlencoded_pairs(&[
+        ("grant_type", "password"),
+        ("client_id", "admin-cli"),
+        ("username", username),
+        ("password", password),
+    ]);
+    let peer: SocketAddr = format!("{from}:40000").parse().unwrap();
+    let req = Request::post(TOKEN)
+        .header(header::HOST, "localhost:8080")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .extension(ConnectInfo(peer))
+        .body(Body::from(body))
+        .unwrap();
+    app.send(req).await
+}
+
+async fn grant(app: &TestApp, password: &str) -> Resp {
+    grant_from(app, "192.0.2.1", "bob", password).await
+}
+
+/// A wrong password's answer (Keycloak's): a locked user gets exactly this.
+fn assert_refused(r: &Resp, what: &str) {
+    assert_eq!(
+        (r.status, r.body.clone()),
+        (
+            StatusCode::UNAUTHORIZED,
+            json!({"error": "invalid_grant", "error_description": "Invalid user credentials"})
+        ),
+        "{what}"
+    );
+}
+
+/// On in new realms with Keycloak's numbers (SPEC §12), and every setting round-trips.
+async fn new_realms_have_brute_force_on_with_keycloaks_numbers(app: &TestApp) {
+    let admin = app.admin_token().await;
+    app.create_realm(&admin, "acme").await;
+    let r = app.get("/admin/realms/acme", &admin).await;
+    let expected = json!({
+        "bruteForceProtected": true, "permanentLockout": false, "maxTemporaryLockouts": 0,
+        "bruteForceStrategy": "MULTIPLE", "failureFactor": 30, "waitIncrementSeconds": 60,
+        "maxFailureWaitSeconds": 900, "maxDeltaTimeSeconds": 43200,
+        "quickLoginCheckMilliSeconds": 1000, "minimumQuickLoginWaitSeconds": 60,
+    });
+    for (k, v) in expected.as_object().unwrap() {
+        assert_eq!(&r.body[k], v, "{k}: {}", r.text);
+    }
+    let changed = json!({
+        "bruteForceProtected": false, "permanentLockout": true, "maxTemporaryLockouts": 2,
+        "bruteForceStrategy": "LINEAR", "failureFactor": 5, "waitIncrementSeconds": 7,
+        "maxFailureWaitSeconds": 70, "maxDeltaTimeSeconds": 700,
+        "quickLoginCheckMilliSeconds": 10, "minimumQuickLoginWaitSeconds": 3,
+    });
+    let r = app.put("/admin/realms/acme", &admin, changed.clone()).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+    let r = app.get("/admin/realms/acme", &admin).await;
+    for (k, v) in changed.as_object().unwrap() {
+        assert_eq!(&r.body[k], v, "{k}: {}", r.text);
+    }
+    // A partial update leaves the others alone (Keycloak's PUT).
+    let r = app
+        .put("/admin/realms/acme", &admin, json!({"failureFactor": 6}))
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    let r = app.get("/admin/realms/acme", &admin).await;
+    assert_eq!(r.body["failureFactor"], 6);
+    assert_eq!(r.body["waitIncrementSeconds"], 7);
+}
+
+/// `failureFactor` failures lock the user; while locked the right password gets the wrong
+/// password's answer; the lock ends after `waitIncrementSeconds`; a success resets.
+async fn password_grant_locks_after_the_failure_factor(app: &TestApp) {
+    setup(
+        app,
+        json!({"failureFactor": 3, "waitIncrementSeconds": 2, "quickLoginCheckMilliSeconds": 0}),
+    )
+    .await;
+    for _ in 0..2 {
+        assert_refused(&grant(app, "wrong").await, "a wrong password");
+    }
+    assert_eq!(grant(app, "bob-pass").await.status, StatusCode::OK);
+    for _ in 0..2 {
+        assert_refused(&grant(app, "wrong").await, "the count started over");
+    }
+    assert_eq!(
+        grant(app, "bob-pass").await.status,
+        StatusCode::OK,
+        "two failures after a success do not lock"
+    );
+    for _ in 0..3 {
+        assert_refused(&grant(app, "wrong").await, "a wrong password");
+    }
+    assert_refused(
+        &grant(app, "bob-pass").await,
+        "the right password while locked",
+    );
+    assert_refused(
+        &grant_from(app, "198.51.100.9", "bob", "bob-pass").await,
+        "from another address too: the lock is the user's",
+    );
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let r = grant(app, "bob-pass").await;
+    assert_eq!(r.status, StatusCode::OK, "the lock ended: {}", r.text);
+}
+
+/// Two failures within `quickLoginCheckMilliSeconds` lock, with a new realm's defaults:
+/// the password grant is protected out of the box.
+async fn quick_failures_lock_with_the_default_settings(app: &TestApp) {
+    setup(app, json!({})).await;
+    assert_refused(&grant(app, "wrong").await, "a wrong password");
+    assert_refused(&grant(app, "wrong").await, "a wrong password");
+    assert_refused(
+        &grant(app, "bob-pass").await,
+        "locked for minimumQuickLoginWaitSeconds",
+    );
+}
+
+async fn brute_force_protected_false_turns_it_off(app: &TestApp) {
+    setup(
+        app,
+        json!({"bruteForceProtected": false, "failureFactor": 1}),
+    )
+    .await;
+    for _ in 0..5 {
+        assert_refused(&grant(app, "wrong").await, "a wrong password");
+    }
+    let r = grant(app, "bob-pass").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+}
+
+/// `permanentLockout` disables the user in the store (Keycloak's `disabledReason`); an
+/// admin enables it again.
+async fn permanent_lockout_disables_the_user(app: &TestApp) {
+    let (admin, bob) = setup(
+        app,
+        json!({"permanentLockout": true, "failureFactor": 2, "quickLoginCheckMilliSeconds": 0}),
+    )
+    .await;
+    assert_refused(&grant(app, "wrong").await, "a wrong password");
+    assert_refused(&grant(app, "wrong").await, "a wrong password");
+    let user = app
+        .get(&format!("/admin/realms/acme/users/{bob}"), &admin)
+        .await;
+    assert_eq!(user.body["enabled"], false, "{}", user.text);
+    assert_eq!(
+        user.body["attributes"]["disabledReason"],
+        json!(["permanentLockout"])
+    );
+    assert_refused(
+        &grant(app, "bob-pass").await,
+        "a locked-out user's right password: the same answer",
+    );
+    let r = app
+        .put(
+            &format!("/admin/realms/acme/users/{bob}"),
+            &admin,
+            json!({"enabled": true}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+    let r = grant(app, "bob-pass").await;
+    assert_eq!(r.status, StatusCode::OK, "enabled again: {}", r.text);
+}
+
+crate::on_both_backends!(
+    new_realms_have_brute_force_on_with_keycloaks_numbers,
+    password_grant_locks_after_the_failure_factor,
+    quick_failures_lock_with_the_default_settings,
+    brute_force_protected_false_turns_it_off,
+    permanent_lockout_disables_the_user,
+);
+
+/// In `start`, failed passwords are limited per address (a spray over many user names):
+/// 429 with `Retry-After`, whatever the user; other addresses are unaffected; `start-dev`
+/// has no such limit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_passwords_are_limited_per_address_in_production() {
+    let limits = Limits {
+        failed_passwords: 3,
+        ..Limits::off()
+    };
+    let app = TestApp::with_limits(Backend::Sqlite, "", false, limits)
+        .await
+        .unwrap();
+    setup(&app, json!({})).await;
+    for user in ["ann", "ben", "cy"] {
+        assert_refused(
+            &grant_from(&app, "203.0.113.5", user, "guess").await,
+            "an unknown user",
+        );
+    }
+    let r = grant_from(&app, "203.0.113.5", "bob", "bob-pass").await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.text);
+    assert!(r.header("retry-after").is_some());
+    let r = grant_from(&app, "203.0.113.6", "bob", "bob-pass").await;
+    assert_eq!(r.status, StatusCode::OK, "another address: {}", r.text);
+
+    let dev = TestApp::with_limits(Backend::Sqlite, "", true, limits)
+        .await
+        .unwrap();
+    setup(&dev, json!({})).await;
+    for user in ["ann", "ben", "cy", "dee", "eve"] {
+        assert_refused(
+            &grant_from(&dev, "127.0.0.1", user, "guess").await,
+            "an unknown user",
+        );
+    }
+    let r = grant_from(&dev, "127.0.0.1", "bob", "bob-pass").await;
+    assert_eq!(r.status, StatusCode::OK, "start-dev: {}", r.text);
+}
