@@ -19,7 +19,7 @@
 //! shared cache; a permanent lockout is in the store, so every node sees it.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use latchkey_core::Millis;
@@ -104,6 +104,10 @@ pub enum Failed {
 
 pub struct BruteForce {
     users: Mutex<HashMap<String, Failures>>,
+    /// Users whose password is being checked (see [`BruteForce::one_at_a_time`]); an entry
+    /// lives while a check or a waiter holds it, so there are at most as many as requests
+    /// in flight.
+    gates: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
     /// Failed passwords per address (`Limits::failed_passwords`; 0 in `start-dev`).
     addresses: Throttle,
 }
@@ -113,6 +117,7 @@ impl BruteForce {
     pub fn new(address_limit: u32, window: Duration) -> Self {
         BruteForce {
             users: Mutex::new(HashMap::new()),
+            gates: Arc::new(Mutex::new(HashMap::new())),
             addresses: Throttle::new(address_limit, window),
         }
     }
@@ -186,6 +191,24 @@ impl BruteForce {
         Failed::Counted
     }
 
+    /// Waits until no other password check for the user (`key`) is running. Checked one at
+    /// a time, concurrent guesses cannot all pass the lock check before the first failure
+    /// is counted: without it, a thousand guesses sent at once would each be checked.
+    pub async fn one_at_a_time(&self, key: &str) -> Gate {
+        let gate = self
+            .gates
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(key.to_string())
+            .or_default()
+            .clone();
+        Gate {
+            guard: Some(gate.lock_owned().await),
+            key: key.to_string(),
+            gates: self.gates.clone(),
+        }
+    }
+
     /// A right password: the user's count starts over.
     pub fn user_succeeded(&self, key: &str) {
         self.lock().remove(key);
@@ -197,6 +220,28 @@ impl BruteForce {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Failures>> {
         self.users.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// The turn of one password check for one user; dropping it lets the next one in.
+pub struct Gate {
+    guard: Option<tokio::sync::OwnedMutexGuard<()>>,
+    key: String,
+    gates: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
+}
+
+impl Drop for Gate {
+    fn drop(&mut self) {
+        let mut gates = self.gates.lock().unwrap_or_else(|p| p.into_inner());
+        self.guard = None;
+        // Nobody else holds or waits for it (only the map's reference is left): forget it.
+        // Taking a reference needs the map's lock, held here, so none can appear meanwhile.
+        if gates
+            .get(&self.key)
+            .is_some_and(|g| Arc::strong_count(g) == 1)
+        {
+            gates.remove(&self.key);
+        }
     }
 }
 
@@ -417,6 +462,25 @@ mod tests {
             b.locked("locked", now + 1),
             "a locked user outlives the unlocked"
         );
+    }
+
+    #[tokio::test]
+    async fn password_checks_for_one_user_take_turns_and_leave_nothing_behind() {
+        let b = Arc::new(BruteForce::new(0, Duration::from_secs(60)));
+        let first = b.one_at_a_time("u").await;
+        let other = b.one_at_a_time("v").await;
+        let waiter = tokio::spawn({
+            let b = b.clone();
+            async move {
+                let _turn = b.one_at_a_time("u").await;
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(!waiter.is_finished(), "the second check for u waits");
+        drop(first);
+        waiter.await.unwrap();
+        drop(other);
+        assert!(b.gates.lock().unwrap().is_empty());
     }
 
     #[test]

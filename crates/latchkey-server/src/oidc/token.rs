@@ -311,9 +311,17 @@ pub async fn password_user(
     };
     let settings = brute_force::Settings::of(&realm.rep);
     let key = format!("{}|{}", realm.id, user.id);
+    let turn = match settings {
+        Some(_) => Some(state.brute_force.one_at_a_time(&key).await),
+        None => None,
+    };
     let now = now_millis();
     let locked =
         settings.is_some() && (state.brute_force.locked(&key, now) || permanently_locked(&user));
+    if locked {
+        // The next check need not wait for this one's (pointless) hash.
+        drop(turn);
+    }
     let right = check_password(password, user.password_hash.clone()).await?;
     if locked || !right {
         state.brute_force.address_failed(&address);

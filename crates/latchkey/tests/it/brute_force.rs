@@ -10,6 +10,7 @@ use axum::extract::ConnectInfo;
 use axum::http::{Request, StatusCode, header};
 use latchkey_server::Limits;
 use serde_json::{Value, json};
+use tower::ServiceExt;
 
 use crate::support::{Backend, Resp, TestApp, serde_urlencoded_pairs};
 
@@ -35,8 +36,8 @@ async fn setup(app: &TestApp, settings: Value) -> (String, String) {
     (admin, bob)
 }
 
-/// A password grant for bob through acme's public `admin-cli`, from `from`.
-async fn grant_from(app: &TestApp, from: &str, username: &str, password: &str) -> Resp {
+/// A password grant through acme's public `admin-cli`, from `from`.
+fn grant_request(from: &str, username: &str, password: &str) -> Request<Body> {
     let body = serde_urlencoded_pairs(&[
         ("grant_type", "password"),
         ("client_id", "admin-cli"),
@@ -44,13 +45,16 @@ async fn grant_from(app: &TestApp, from: &str, username: &str, password: &str) -
         ("password", password),
     ]);
     let peer: SocketAddr = format!("{from}:40000").parse().unwrap();
-    let req = Request::post(TOKEN)
+    Request::post(TOKEN)
         .header(header::HOST, "localhost:8080")
         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
         .extension(ConnectInfo(peer))
         .body(Body::from(body))
-        .unwrap();
-    app.send(req).await
+        .unwrap()
+}
+
+async fn grant_from(app: &TestApp, from: &str, username: &str, password: &str) -> Resp {
+    app.send(grant_request(from, username, password)).await
 }
 
 async fn grant(app: &TestApp, password: &str) -> Resp {
@@ -200,7 +204,37 @@ async fn permanent_lockout_disables_the_user(app: &TestApp) {
     assert_eq!(r.status, StatusCode::OK, "enabled again: {}", r.text);
 }
 
+/// Guesses sent at once are checked one at a time: once the lock falls, the ones still
+/// waiting are refused uncounted. Otherwise all eight would pass the lock check before the
+/// first failure was counted, be checked, and count (8 / 2 × 1 s: a 4 s lock, not 1 s).
+async fn concurrent_guesses_are_checked_one_at_a_time(app: &TestApp) {
+    setup(
+        app,
+        json!({"failureFactor": 2, "waitIncrementSeconds": 1, "quickLoginCheckMilliSeconds": 0}),
+    )
+    .await;
+    let guesses: Vec<_> = (0..8)
+        .map(|_| {
+            let router = app.router.clone();
+            let req = grant_request("192.0.2.1", "bob", "wrong");
+            tokio::spawn(async move { router.oneshot(req).await.unwrap().status() })
+        })
+        .collect();
+    for g in guesses {
+        assert_eq!(g.await.unwrap(), StatusCode::UNAUTHORIZED);
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let r = grant(app, "bob-pass").await;
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "two failures counted, a 1 s lock: {}",
+        r.text
+    );
+}
+
 crate::on_both_backends!(
+    concurrent_guesses_are_checked_one_at_a_time,
     new_realms_have_brute_force_on_with_keycloaks_numbers,
     password_grant_locks_after_the_failure_factor,
     quick_failures_lock_with_the_default_settings,
