@@ -122,15 +122,18 @@ impl BruteForce {
         }
     }
 
-    /// `Err(retry_after)` when the address has used its allowance of failed passwords.
-    pub fn check_address(&self, address: &str) -> Result<(), Duration> {
-        self.addresses.check(address)
+    /// Before a password is checked: `Err(retry_after)` when the address has used its
+    /// allowance of failed passwords; else the attempt is counted as failed until
+    /// [`BruteForce::address_succeeded`] takes it back. Counted before the outcome is known,
+    /// so that attempts sent at once cannot all pass the check before the first failure
+    /// counts. An unknown user and an attempt refused while locked count as failures.
+    pub fn address_attempt(&self, address: &str) -> Result<(), Duration> {
+        self.addresses.hit(address)
     }
 
-    /// Counts a failed password (or an unknown user, or an attempt refused while locked)
-    /// against the address.
-    pub fn address_failed(&self, address: &str) {
-        self.addresses.count(address);
+    /// The password was right: the attempt does not count against the address.
+    pub fn address_succeeded(&self, address: &str) {
+        self.addresses.uncount(address);
     }
 
     /// Whether the user (`key`: realm and user id) is temporarily locked at `now`.
@@ -486,15 +489,18 @@ mod tests {
     #[test]
     fn addresses_are_limited_when_on() {
         let b = BruteForce::new(2, Duration::from_secs(60));
-        b.address_failed("192.0.2.1");
-        assert!(b.check_address("192.0.2.1").is_ok());
-        b.address_failed("192.0.2.1");
-        assert!(b.check_address("192.0.2.1").is_err());
-        assert!(b.check_address("192.0.2.2").is_ok());
+        assert!(b.address_attempt("192.0.2.1").is_ok());
+        assert!(b.address_attempt("192.0.2.1").is_ok());
+        b.address_succeeded("192.0.2.1");
+        assert!(
+            b.address_attempt("192.0.2.1").is_ok(),
+            "a success does not count"
+        );
+        assert!(b.address_attempt("192.0.2.1").is_err());
+        assert!(b.address_attempt("192.0.2.2").is_ok());
         let off = BruteForce::new(0, Duration::from_secs(60));
         for _ in 0..1000 {
-            off.address_failed("192.0.2.1");
+            assert!(off.address_attempt("192.0.2.1").is_ok());
         }
-        assert!(off.check_address("192.0.2.1").is_ok());
     }
 }

@@ -144,6 +144,18 @@ impl Throttle {
         Ok(())
     }
 
+    /// Takes back one event of `key`'s current window: an attempt counted by `hit` before
+    /// its outcome was known (so that concurrent attempts cannot all pass the check), whose
+    /// outcome does not count (a right password).
+    pub fn uncount(&self, key: &str) {
+        let mut map = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((n, since)) = map.get_mut(key)
+            && since.elapsed() < self.window
+        {
+            *n = n.saturating_sub(1);
+        }
+    }
+
     pub fn tracked(&self) -> usize {
         self.counts.lock().unwrap_or_else(|p| p.into_inner()).len()
     }
@@ -248,6 +260,18 @@ mod tests {
         assert!(t.check("b").is_ok(), "another key is unaffected");
         std::thread::sleep(Duration::from_millis(250));
         assert!(t.hit("a").is_ok(), "a new window starts");
+    }
+
+    #[test]
+    fn uncount_takes_back_one_event() {
+        let t = Throttle::new(2, Duration::from_secs(60));
+        assert!(t.hit("a").is_ok());
+        assert!(t.hit("a").is_ok());
+        t.uncount("a");
+        assert!(t.hit("a").is_ok(), "one taken back");
+        assert!(t.hit("a").is_err());
+        t.uncount("b");
+        assert_eq!(t.tracked(), 1, "nothing to take back: nothing kept");
     }
 
     #[test]

@@ -295,7 +295,7 @@ pub async fn password_user(
     let address = address_key(addr);
     state
         .brute_force
-        .check_address(&address)
+        .address_attempt(&address)
         .map_err(OAuthError::Throttled)?;
     let mut user = state.store.user_by_username(&realm.id, username).await?;
     if user.is_none()
@@ -306,7 +306,6 @@ pub async fn password_user(
     }
     let Some(user) = user else {
         check_password(password, None).await?;
-        state.brute_force.address_failed(&address);
         return Err(invalid());
     };
     let settings = brute_force::Settings::of(&realm.rep);
@@ -324,7 +323,6 @@ pub async fn password_user(
     }
     let right = check_password(password, user.password_hash.clone()).await?;
     if locked || !right {
-        state.brute_force.address_failed(&address);
         // While locked nothing is counted (Keycloak: no failure is recorded for a user
         // refused by brute-force detection).
         if !locked
@@ -336,6 +334,7 @@ pub async fn password_user(
         return Err(invalid());
     }
     state.brute_force.user_succeeded(&key);
+    state.brute_force.address_succeeded(&address);
     if !user.rep.enabled.unwrap_or(false) {
         return Err(OAuthError::new(OAuthCode::InvalidGrant, "Account disabled"));
     }

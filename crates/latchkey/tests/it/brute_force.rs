@@ -280,3 +280,39 @@ async fn failed_passwords_are_limited_per_address_in_production() {
     let r = grant_from(&dev, "127.0.0.1", "bob", "bob-pass").await;
     assert_eq!(r.status, StatusCode::OK, "start-dev: {}", r.text);
 }
+
+/// Guesses sent at once from one address count before they are checked, so they cannot
+/// all pass the address check before the first failure counts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_guesses_from_one_address_are_limited() {
+    let limits = Limits {
+        failed_passwords: 3,
+        ..Limits::off()
+    };
+    let app = TestApp::with_limits(Backend::Sqlite, "", false, limits)
+        .await
+        .unwrap();
+    setup(&app, json!({})).await;
+    let guesses: Vec<_> = (0..10)
+        .map(|i| {
+            let router = app.router.clone();
+            let req = grant_request("203.0.113.7", &format!("user{i}"), "guess");
+            tokio::spawn(async move { router.oneshot(req).await.unwrap().status() })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for g in guesses {
+        statuses.push(g.await.unwrap());
+    }
+    let checked = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::UNAUTHORIZED)
+        .count();
+    // 3, or 4 when two threads pass `Throttle::hit`'s check together before either counts.
+    assert!((3..=4).contains(&checked), "{statuses:?}");
+    assert!(
+        statuses
+            .iter()
+            .all(|s| matches!(*s, StatusCode::UNAUTHORIZED | StatusCode::TOO_MANY_REQUESTS))
+    );
+}
