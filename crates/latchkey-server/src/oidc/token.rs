@@ -310,9 +310,23 @@ pub async fn password_user(
     };
     let settings = brute_force::Settings::of(&realm.rep);
     let key = format!("{}|{}", realm.id, user.id);
-    let turn = match settings {
-        Some(_) => Some(state.brute_force.one_at_a_time(&key).await),
-        None => None,
+    let (turn, user) = match settings {
+        Some(s) => {
+            let turn = state.brute_force.one_at_a_time(&key).await;
+            // A check that waited its turn may come after a permanent lockout, which only
+            // the stored user shows.
+            let user = if s.permanent_lockout {
+                state
+                    .store
+                    .user(&realm.id, &user.id)
+                    .await?
+                    .ok_or_else(invalid)?
+            } else {
+                user
+            };
+            (Some(turn), user)
+        }
+        None => (None, user),
     };
     let now = now_millis();
     let locked =

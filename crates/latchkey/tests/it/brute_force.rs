@@ -233,7 +233,34 @@ async fn concurrent_guesses_are_checked_one_at_a_time(app: &TestApp) {
     );
 }
 
+/// A right password that waited its turn behind the guesses that locked the user out for
+/// good is refused: the stored user decides, not the one read before the wait.
+async fn a_waiting_right_password_is_refused_after_a_permanent_lockout(app: &TestApp) {
+    let (admin, bob) = setup(
+        app,
+        json!({"permanentLockout": true, "failureFactor": 2, "quickLoginCheckMilliSeconds": 0}),
+    )
+    .await;
+    let send = |password: &'static str| {
+        let router = app.router.clone();
+        let req = grant_request("192.0.2.1", "bob", password);
+        tokio::spawn(async move { router.oneshot(req).await.unwrap().status() })
+    };
+    let guesses: Vec<_> = (0..6).map(|_| send("wrong")).collect();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let right = send("bob-pass");
+    for g in guesses {
+        assert_eq!(g.await.unwrap(), StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(right.await.unwrap(), StatusCode::UNAUTHORIZED);
+    let user = app
+        .get(&format!("/admin/realms/acme/users/{bob}"), &admin)
+        .await;
+    assert_eq!(user.body["enabled"], false, "{}", user.text);
+}
+
 crate::on_both_backends!(
+    a_waiting_right_password_is_refused_after_a_permanent_lockout,
     concurrent_guesses_are_checked_one_at_a_time,
     new_realms_have_brute_force_on_with_keycloaks_numbers,
     password_grant_locks_after_the_failure_factor,
