@@ -198,13 +198,15 @@ impl BruteForce {
     /// a time, concurrent guesses cannot all pass the lock check before the first failure
     /// is counted: without it, a thousand guesses sent at once would each be checked.
     pub async fn one_at_a_time(&self, key: &str) -> Gate {
-        let gate = self
-            .gates
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .entry(key.to_string())
-            .or_default()
-            .clone();
+        let gate = {
+            let mut gates = self.gates.lock().unwrap_or_else(|p| p.into_inner());
+            if gates.len() >= MAX_TRACKED_USERS {
+                // Left behind by waiters whose request was dropped (a [`Gate`] removes its
+                // entry only when nobody waits): nobody holds them now.
+                gates.retain(|_, g| Arc::strong_count(g) > 1);
+            }
+            gates.entry(key.to_string()).or_default().clone()
+        };
         Gate {
             guard: Some(gate.lock_owned().await),
             key: key.to_string(),
