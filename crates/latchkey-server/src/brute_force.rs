@@ -13,6 +13,10 @@
 //! refused, right password or not, with the answer a wrong password gets, and is not
 //! counted; a success clears the count.
 //!
+//! Password checks for one user take turns ([`BruteForce::one_at_a_time`]) and each
+//! attempt counts against its address before it is checked, so guesses sent at once cannot
+//! all pass either check before the first failure counts.
+//!
 //! Memory is bounded: past [`MAX_TRACKED_USERS`] users, unlocked entries and then the
 //! oldest go first, so an attacker spraying many users can make the node forget counts,
 //! never lock a user it has not failed on. Counts are per node, like Keycloak's without a
