@@ -5,7 +5,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 
-use crate::keys::{KeyError, SigningKey, verify_with_jwk};
+use crate::keys::{KeyError, SigningKey, check_public_jwk, verify_with_jwk};
 
 /// Signs `claims` as a JWT with header `{"alg", "typ": "JWT", "kid"}`.
 pub fn sign(key: &SigningKey, claims: &Value) -> Result<String, KeyError> {
@@ -75,7 +75,9 @@ impl Unverified {
     }
 
     /// Verifies against the first key of `jwks` that fits: the header's `kid` when it has
-    /// one, else any key of the right type (client keys often carry no `kid`).
+    /// one, else any key of the right type (client keys often carry no `kid`). For keys from
+    /// outside (a client's): a key [`check_public_jwk`] refuses (a short RSA modulus, another
+    /// curve) is never used.
     pub fn verify_any(self, jwks: &[Value]) -> Result<Value, JwtError> {
         let alg = self.alg().ok_or(JwtError::Malformed)?;
         let kty = match alg {
@@ -90,6 +92,7 @@ impl Unverified {
                 && k.get("use")
                     .and_then(Value::as_str)
                     .is_none_or(|u| u == "sig")
+                && check_public_jwk(k).is_ok()
         });
         for jwk in candidates {
             if verify_with_jwk(jwk, alg, self.signing_input.as_bytes(), &self.signature) {

@@ -181,8 +181,64 @@ impl SigningKey {
     }
 }
 
+/// RSA moduli accepted in a client's keys, in bits: NIST SP 800-131A's floor, and the
+/// largest aws-lc verifies.
+pub const RSA_BITS: std::ops::RangeInclusive<usize> = 2048..=8192;
+
+/// Whether a client's public JWK is one Latchkey accepts (RFC 7518 §6): an RSA key of
+/// [`RSA_BITS`] (RS256, PS256) or an EC key on P-256 (ES256), well-formed. Checked when a
+/// client registers inline keys and again before a client's key verifies anything,
+/// whatever its source (`jwks_uri` documents, keys written through the admin API).
+pub fn check_public_jwk(jwk: &Value) -> Result<(), &'static str> {
+    let field = |name: &str| {
+        jwk.get(name)
+            .and_then(Value::as_str)
+            .and_then(|s| URL_SAFE_NO_PAD.decode(s).ok())
+    };
+    match jwk.get("kty").and_then(Value::as_str) {
+        Some("RSA") => {
+            let (Some(n), Some(e)) = (field("n"), field("e")) else {
+                return Err("an RSA key needs n and e (base64url)");
+            };
+            let n = match n.iter().position(|b| *b != 0) {
+                Some(i) => &n[i..],
+                None => return Err("an RSA key's modulus must not be zero"),
+            };
+            let bits = n.len() * 8 - n[0].leading_zeros() as usize;
+            if !RSA_BITS.contains(&bits) {
+                return Err("RSA keys must have 2048 to 8192 bits");
+            }
+            signature::RsaPublicKeyComponents { n, e: &e }
+                .to_parsed_public_key(&signature::RSA_PKCS1_2048_8192_SHA256)
+                .map(|_| ())
+                .map_err(|_| "not a valid RSA public key")
+        }
+        Some("EC") => {
+            if jwk.get("crv").and_then(Value::as_str) != Some("P-256") {
+                return Err("EC keys must be on the P-256 curve (ES256)");
+            }
+            let (Some(x), Some(y)) = (field("x"), field("y")) else {
+                return Err("an EC key needs x and y (base64url)");
+            };
+            if x.len() != 32 || y.len() != 32 {
+                return Err("a P-256 key's x and y are 32 bytes each");
+            }
+            let mut point = vec![4u8];
+            point.extend_from_slice(&x);
+            point.extend_from_slice(&y);
+            signature::ParsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, point)
+                .map(|_| ())
+                .map_err(|_| "not a point on P-256")
+        }
+        Some(_) => Err("only RSA and EC (P-256) keys are supported"),
+        None => Err("every key needs a kty"),
+    }
+}
+
 /// Verifies a JWS signature with a public JWK. Returns false for any key, algorithm or
-/// encoding it cannot use.
+/// encoding it cannot use. Keys from outside (a client's) go through [`check_public_jwk`]
+/// first (`jwt::Unverified::verify_any`); the realm's own need not, and are not parsed
+/// twice per request.
 pub fn verify_with_jwk(jwk: &Value, alg: &str, message: &[u8], sig: &[u8]) -> bool {
     let field = |name: &str| {
         jwk.get(name)
@@ -227,6 +283,64 @@ pub fn verify_with_jwk(jwk: &Value, alg: &str, message: &[u8], sig: &[u8]) -> bo
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn client_keys_are_checked() {
+        let b64 = |b: &[u8]| URL_SAFE_NO_PAD.encode(b);
+        let ec = generate(Alg::Es256).unwrap().public_jwk;
+        let rsa = generate(Alg::Rs256).unwrap().public_jwk;
+        let modulus =
+            |bytes: usize| b64(&[[0xc1u8].as_slice(), &vec![0x55; bytes - 2], &[1]].concat());
+        let cases = [
+            ("a generated P-256 key", ec.clone(), true),
+            ("a generated RSA-2048 key", rsa.clone(), true),
+            (
+                "RFC 7518 §3.3: a 17-bit modulus",
+                json!({"kty": "RSA", "n": "AQAB", "e": "AQAB"}),
+                false,
+            ),
+            (
+                "RFC 7518 §3.3: 1024 bits",
+                json!({"kty": "RSA", "n": modulus(128), "e": "AQAB"}),
+                false,
+            ),
+            (
+                "RFC 7518 §3.3: 2047 bits",
+                json!({"kty": "RSA", "n": b64(&[[0x7fu8].as_slice(), &[0x55; 254], &[1]].concat()), "e": "AQAB"}),
+                false,
+            ),
+            (
+                "leading zero bytes do not count",
+                json!({"kty": "RSA", "n": b64(&[[0u8, 0].as_slice(), &[0x55; 127], &[1]].concat()), "e": "AQAB"}),
+                false,
+            ),
+            ("RSA without e", json!({"kty": "RSA", "n": rsa["n"]}), false),
+            (
+                "RFC 7518 §3.4: P-384 is not supported",
+                json!({"kty": "EC", "crv": "P-384", "x": ec["x"], "y": ec["y"]}),
+                false,
+            ),
+            (
+                "RFC 7518 §6.2.1: a point off the curve",
+                json!({"kty": "EC", "crv": "P-256", "x": b64(&[1; 32]), "y": b64(&[1; 32])}),
+                false,
+            ),
+            (
+                "short coordinates",
+                json!({"kty": "EC", "crv": "P-256", "x": b64(&[1; 31]), "y": ec["y"]}),
+                false,
+            ),
+            (
+                "OKP is not supported",
+                json!({"kty": "OKP", "crv": "Ed25519", "x": b64(&[1; 32])}),
+                false,
+            ),
+            ("no kty", json!({"n": rsa["n"], "e": "AQAB"}), false),
+        ];
+        for (what, jwk, ok) in cases {
+            assert_eq!(check_public_jwk(&jwk).is_ok(), ok, "{what}: {jwk}");
+        }
+    }
 
     #[test]
     fn generated_keys_sign_and_verify_with_their_jwk() {

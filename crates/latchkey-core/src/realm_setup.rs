@@ -92,7 +92,19 @@ pub fn realm_defaults(mut rep: RealmRep) -> Result<RealmRep, SetupError> {
     rep.reset_password_allowed.get_or_insert(false);
     rep.remember_me.get_or_insert(false);
     rep.verify_email.get_or_insert(false);
-    rep.brute_force_protected.get_or_insert(false);
+    // On by default, unlike Keycloak (SPEC §12); the numbers are Keycloak's defaults
+    // (`RealmManager.setupRealmDefaults`).
+    rep.brute_force_protected.get_or_insert(true);
+    rep.permanent_lockout.get_or_insert(false);
+    rep.max_temporary_lockouts.get_or_insert(0);
+    rep.brute_force_strategy
+        .get_or_insert_with(|| "MULTIPLE".into());
+    rep.max_failure_wait_seconds.get_or_insert(900);
+    rep.minimum_quick_login_wait_seconds.get_or_insert(60);
+    rep.wait_increment_seconds.get_or_insert(60);
+    rep.quick_login_check_milli_seconds.get_or_insert(1000);
+    rep.max_delta_time_seconds.get_or_insert(43_200);
+    rep.failure_factor.get_or_insert(30);
     rep.events_enabled.get_or_insert(false);
     rep.admin_events_enabled.get_or_insert(false);
     rep.admin_events_details_enabled.get_or_insert(false);

@@ -54,8 +54,29 @@ pub struct RealmRep {
     pub remember_me: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub verify_email: Option<bool>,
+    /// Brute-force detection (Keycloak's "Security defenses"); the numbers' meaning is
+    /// Keycloak's, applied by `latchkey-server`'s `brute_force.rs`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub brute_force_protected: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub permanent_lockout: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_temporary_lockouts: Option<i64>,
+    /// `"MULTIPLE"` or `"LINEAR"`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub brute_force_strategy: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_failure_wait_seconds: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub minimum_quick_login_wait_seconds: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wait_increment_seconds: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quick_login_check_milli_seconds: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_delta_time_seconds: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure_factor: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub events_enabled: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]

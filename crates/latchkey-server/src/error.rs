@@ -127,6 +127,9 @@ pub enum OAuthError {
     },
     /// The realm in the path does not exist.
     UnknownRealm,
+    /// Too many failed passwords from the caller's address (SPEC §10, `brute_force.rs`):
+    /// 429 with `Retry-After`.
+    Throttled(std::time::Duration),
     Internal(String),
 }
 
@@ -199,6 +202,10 @@ impl IntoResponse for OAuthError {
                 no_store(&mut resp);
                 resp
             }
+            OAuthError::Throttled(wait) => crate::limits::too_many_requests(
+                wait,
+                "too many failed sign-in attempts from this address; try again later",
+            ),
             OAuthError::UnknownRealm => (
                 StatusCode::NOT_FOUND,
                 axum::Json(json!({"error": "Realm does not exist"})),

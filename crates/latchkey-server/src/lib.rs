@@ -5,6 +5,7 @@ pub mod admin;
 pub mod bearer;
 pub mod bootstrap;
 pub mod boundary;
+pub mod brute_force;
 pub mod console;
 pub mod error;
 pub mod extract;

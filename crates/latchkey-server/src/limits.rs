@@ -37,6 +37,9 @@ pub struct Limits {
     /// Failed registration-access-token or initial-access-token attempts per address per
     /// window.
     pub failed_tokens: u32,
+    /// Failed passwords per address per window, at the login form and the password grant
+    /// together (`brute_force.rs`); off in `start-dev`.
+    pub failed_passwords: u32,
     pub window: Duration,
     /// Largest request head (request line and headers), in bytes.
     pub max_header_bytes: usize,
@@ -45,6 +48,9 @@ pub struct Limits {
 impl Limits {
     pub const DEFAULT_ANONYMOUS_REGISTRATIONS: u32 = 20;
     pub const DEFAULT_FAILED_TOKENS: u32 = 10;
+    /// Generous: one office behind one address mistyping passwords stays under it, a
+    /// password spray from one address does not.
+    pub const DEFAULT_FAILED_PASSWORDS: u32 = 100;
     pub const DEFAULT_WINDOW: Duration = Duration::from_secs(60);
     pub const DEFAULT_MAX_HEADER_BYTES: usize = 16 * 1024;
 
@@ -53,6 +59,7 @@ impl Limits {
         Limits {
             anonymous_registrations: 0,
             failed_tokens: 0,
+            failed_passwords: 0,
             window: Self::DEFAULT_WINDOW,
             max_header_bytes: Self::DEFAULT_MAX_HEADER_BYTES,
         }
@@ -65,6 +72,7 @@ impl Default for Limits {
         Limits {
             anonymous_registrations: Self::DEFAULT_ANONYMOUS_REGISTRATIONS,
             failed_tokens: Self::DEFAULT_FAILED_TOKENS,
+            failed_passwords: Self::DEFAULT_FAILED_PASSWORDS,
             window: Self::DEFAULT_WINDOW,
             max_header_bytes: Self::DEFAULT_MAX_HEADER_BYTES,
         }
@@ -159,6 +167,18 @@ impl Throttle {
         }
         self.count_locked(&mut map, key);
         Ok(())
+    }
+
+    /// Takes back one event of `key`'s current window: an attempt counted by `hit` before
+    /// its outcome was known (so that concurrent attempts cannot all pass the check), whose
+    /// outcome does not count (a right password).
+    pub fn uncount(&self, key: &str) {
+        let mut map = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((n, since)) = map.get_mut(key)
+            && since.elapsed() < self.window
+        {
+            *n = n.saturating_sub(1);
+        }
     }
 
     pub fn tracked(&self) -> usize {
@@ -265,6 +285,18 @@ mod tests {
         assert!(t.check("b").is_ok(), "another key is unaffected");
         std::thread::sleep(Duration::from_millis(250));
         assert!(t.hit("a").is_ok(), "a new window starts");
+    }
+
+    #[test]
+    fn uncount_takes_back_one_event() {
+        let t = Throttle::new(2, Duration::from_secs(60));
+        assert!(t.hit("a").is_ok());
+        assert!(t.hit("a").is_ok());
+        t.uncount("a");
+        assert!(t.hit("a").is_ok(), "one taken back");
+        assert!(t.hit("a").is_err());
+        t.uncount("b");
+        assert_eq!(t.tracked(), 1, "nothing to take back: nothing kept");
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! Shared server state: the store, the master-key box, the settings that shape URLs, the
-//! per-realm key cache and the metrics.
+//! per-realm key cache, the abuse limits' counters and the metrics.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -12,6 +12,7 @@ use latchkey_core::realm_setup::key_context;
 use latchkey_core::store::{RealmRecord, ScopeRecord, Shared, Store};
 use serde_json::Value;
 
+use crate::brute_force::BruteForce;
 use crate::fetch::{FetchPolicy, Fetcher};
 use crate::limits::{Limits, Throttle};
 use crate::metrics::Metrics;
@@ -71,10 +72,11 @@ pub struct AppState {
     pub failed_tokens: Throttle,
     /// Stored events of refused unauthenticated registration requests per address. Per node.
     pub refused_events: Throttle,
+    /// Failed passwords per user (the realm's brute-force settings) and per address. Per
+    /// node.
+    pub brute_force: BruteForce,
     /// Clients' `jwks_uri` documents: URL → (fetched at, keys).
     client_jwks: Mutex<HashMap<String, CachedJwks>>,
-    /// Failed sign-ins per user and per address: (count, window start). Per node.
-    login_failures: Mutex<HashMap<String, (u32, std::time::Instant)>>,
     keys: Mutex<HashMap<String, Arc<RealmKeys>>>,
     /// Each realm's scope names (`scope_names`), by realm id.
     scope_names: Mutex<HashMap<String, ScopeNames>>,
@@ -93,9 +95,6 @@ const SCOPE_NAMES_KEPT: usize = 10_000;
 
 pub type SharedState = Arc<AppState>;
 
-const LOGIN_FAILURES: u32 = 5;
-const LOGIN_WINDOW: std::time::Duration = std::time::Duration::from_secs(300);
-
 impl AppState {
     pub fn new(store: Arc<dyn Store>, sealer: Arc<SecretBox>, settings: ServerSettings) -> Self {
         let fetcher = Fetcher::new(if settings.dev_mode {
@@ -110,11 +109,19 @@ impl AppState {
             anonymous_registrations: Throttle::new(limits.anonymous_registrations, limits.window),
             failed_tokens: Throttle::new(limits.failed_tokens, limits.window),
             refused_events: Throttle::new(crate::limits::REFUSED_EVENTS_STORED, limits.window),
+            // start-dev: everything comes from one loopback address.
+            brute_force: BruteForce::new(
+                if settings.dev_mode {
+                    0
+                } else {
+                    limits.failed_passwords
+                },
+                limits.window,
+            ),
             settings,
             metrics: Metrics::default(),
             fetcher,
             client_jwks: Mutex::new(HashMap::new()),
-            login_failures: Mutex::new(HashMap::new()),
             keys: Mutex::new(HashMap::new()),
             scope_names: Mutex::new(HashMap::new()),
         }
@@ -182,38 +189,6 @@ impl AppState {
                 (std::time::Instant::now(), Arc::new(keys.clone())),
             );
         Ok(keys)
-    }
-
-    /// Five failed sign-ins within five minutes lock the key (a user or an address) until
-    /// the window ends.
-    pub fn login_throttled(&self, key: &str) -> bool {
-        let map = self
-            .login_failures
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        map.get(key)
-            .is_some_and(|(n, since)| *n >= LOGIN_FAILURES && since.elapsed() < LOGIN_WINDOW)
-    }
-
-    pub fn login_failed(&self, key: &str) {
-        let mut map = self
-            .login_failures
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        let entry = map
-            .entry(key.to_string())
-            .or_insert((0, std::time::Instant::now()));
-        if entry.1.elapsed() >= LOGIN_WINDOW {
-            *entry = (0, std::time::Instant::now());
-        }
-        entry.0 += 1;
-    }
-
-    pub fn login_succeeded(&self, key: &str) {
-        self.login_failures
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(key);
     }
 
     /// The realm's scope names from the store's lists of its scopes and default-scope

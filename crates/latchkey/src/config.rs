@@ -72,6 +72,10 @@ pub struct Opts {
     /// start-dev 0]
     #[arg(long, env = "LATCHKEY_FAILED_TOKEN_LIMIT")]
     pub failed_token_limit: Option<u32>,
+    /// Failed passwords (login form and password grant together) per address per window;
+    /// more get 429 (0: no limit; always off in start-dev) [default: 100]
+    #[arg(long, env = "LATCHKEY_FAILED_PASSWORD_LIMIT")]
+    pub failed_password_limit: Option<u32>,
     /// Length of the rate-limit window, in seconds [default: 60]
     #[arg(long, env = "LATCHKEY_RATE_LIMIT_WINDOW")]
     pub rate_limit_window: Option<u64>,
@@ -113,6 +117,7 @@ impl Opts {
             max_request_size,
             anonymous_registration_limit,
             failed_token_limit,
+            failed_password_limit,
             rate_limit_window,
             max_header_size
         );
@@ -221,7 +226,12 @@ impl Config {
                 Some(n) => n,
                 None => latchkey_server::DEFAULT_BODY_LIMIT,
             },
-            limits: limits(&o_limits, dev_mode)?,
+            limits: latchkey_server::Limits {
+                failed_passwords: o
+                    .failed_password_limit
+                    .unwrap_or(latchkey_server::Limits::DEFAULT_FAILED_PASSWORDS),
+                ..limits(&o_limits, dev_mode)?
+            },
             proxy_trusted: match o.proxy_trusted_addresses.as_deref() {
                 Some(list) => latchkey_server::urls::TrustedProxies::parse(list)?,
                 None => Default::default(),
@@ -254,6 +264,8 @@ fn limits(
         } else {
             Limits::DEFAULT_FAILED_TOKENS
         }),
+        // `--failed-password-limit`: set by the caller.
+        failed_passwords: Limits::DEFAULT_FAILED_PASSWORDS,
         window,
         max_header_bytes: header.unwrap_or(Limits::DEFAULT_MAX_HEADER_BYTES),
     })
@@ -372,6 +384,18 @@ mod tests {
         let c = Config::validate(o, true, None).unwrap();
         assert_eq!(c.limits.anonymous_registrations, 0);
         assert_eq!(c.limits.failed_tokens, 3);
+        assert_eq!(c.limits.failed_passwords, 100);
+        let o = Opts {
+            failed_password_limit: Some(0),
+            ..Default::default()
+        };
+        assert_eq!(
+            Config::validate(o, true, None)
+                .unwrap()
+                .limits
+                .failed_passwords,
+            0
+        );
         assert_eq!(c.limits.window.as_secs(), 5);
         assert_eq!(c.limits.max_header_bytes, 0);
         let o = Opts {

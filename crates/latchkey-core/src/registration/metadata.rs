@@ -258,6 +258,8 @@ fn check_jwks(jwks: &Value) -> Result<(), RegistrationError> {
                 "jwks must hold public keys only",
             ));
         }
+        crate::keys::check_public_jwk(key)
+            .map_err(|why| RegistrationError::metadata(format!("jwks: {why}")))?;
     }
     Ok(())
 }
@@ -493,6 +495,8 @@ fn dedup(v: &[String]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use serde_json::json;
 
     fn validate(v: Value, dev: bool) -> Result<ClientMetadata, RegistrationError> {
@@ -515,6 +519,15 @@ mod tests {
     #[test]
     fn validation_rules() {
         let web = "https://app.example/cb";
+        let ec = crate::keys::generate(crate::keys::Alg::Es256)
+            .unwrap()
+            .public_jwk;
+        let rsa = crate::keys::generate(crate::keys::Alg::Rs256)
+            .unwrap()
+            .public_jwk;
+        // 1024 bits: the top bit set, odd.
+        let rsa_1024 =
+            URL_SAFE_NO_PAD.encode([[0xc1u8].as_slice(), &[0x55; 126], &[0x01]].concat());
         let cases: &[(&str, Value, bool, Option<&str>)] = &[
             (
                 "RFC 7591 §2: redirect_uris for a web client over https",
@@ -692,9 +705,39 @@ mod tests {
             ),
             (
                 "SPEC §5: private_key_jwt with jwks",
-                json!({"redirect_uris": [web], "token_endpoint_auth_method": "private_key_jwt", "jwks": {"keys": [{"kty": "EC", "crv": "P-256", "x": "a", "y": "b"}]}}),
+                json!({"redirect_uris": [web], "token_endpoint_auth_method": "private_key_jwt", "jwks": {"keys": [ec, rsa]}}),
                 false,
                 None,
+            ),
+            (
+                "RFC 7518 §3.3: RSA keys have 2048 bits or more (a 17-bit modulus)",
+                json!({"redirect_uris": [web], "token_endpoint_auth_method": "private_key_jwt", "jwks": {"keys": [{"kty": "RSA", "n": "AQAB", "e": "AQAB"}]}}),
+                false,
+                Some("invalid_client_metadata"),
+            ),
+            (
+                "RFC 7518 §3.3: RSA keys have 2048 bits or more (1024)",
+                json!({"redirect_uris": [web], "jwks": {"keys": [{"kty": "RSA", "n": rsa_1024, "e": "AQAB"}]}}),
+                false,
+                Some("invalid_client_metadata"),
+            ),
+            (
+                "RFC 7518 §3.4: ES256 is the only EC algorithm, on P-256",
+                json!({"redirect_uris": [web], "jwks": {"keys": [{"kty": "EC", "crv": "P-384", "x": ec["x"], "y": ec["y"]}]}}),
+                false,
+                Some("invalid_client_metadata"),
+            ),
+            (
+                "RFC 7518 §6.2.1: an EC key is a point on its curve",
+                json!({"redirect_uris": [web], "jwks": {"keys": [{"kty": "EC", "crv": "P-256", "x": "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE", "y": "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE"}]}}),
+                false,
+                Some("invalid_client_metadata"),
+            ),
+            (
+                "RFC 7518 §6: only RSA and EC keys are supported",
+                json!({"redirect_uris": [web], "jwks": {"keys": [{"kty": "OKP", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}}),
+                false,
+                Some("invalid_client_metadata"),
             ),
             (
                 "RFC 7517 §5: jwks is a JWK Set",

@@ -620,43 +620,22 @@ pub async fn login(
     };
     let username = form.get("username").cloned().unwrap_or_default();
     let password = form.get("password").cloned().unwrap_or_default();
-    let keys = [
-        format!("{}|u|{}", realm.id, username.to_lowercase()),
-        format!("{}|a|{}", realm.id, ip.clone().unwrap_or_default()),
-    ];
-    if keys.iter().any(|k| state.login_throttled(k)) {
-        pending["login_hint"] = json!(username);
-        return show_login(
-            &state,
-            &realm,
-            &client,
-            &pending,
-            Some("Too many failed sign-in attempts. Wait a few minutes and try again."),
-            StatusCode::TOO_MANY_REQUESTS,
-        )
-        .await;
-    }
-    let user = match password_user(&state, &realm, &username, password).await {
+    // Password guessing is limited in `password_user`, as at the password grant.
+    let user = match password_user(&state, &realm, &username, password, ip.as_deref()).await {
         Ok(u) => u,
-        Err(_) => {
-            for k in &keys {
-                state.login_failed(k);
-            }
+        Err(e) => {
+            let (message, status) = match e {
+                OAuthError::Throttled(_) => (
+                    "Too many failed sign-in attempts. Wait a few minutes and try again.",
+                    StatusCode::TOO_MANY_REQUESTS,
+                ),
+                OAuthError::Internal(e) => return internal(e),
+                _ => ("Invalid username or password.", StatusCode::OK),
+            };
             pending["login_hint"] = json!(username);
-            return show_login(
-                &state,
-                &realm,
-                &client,
-                &pending,
-                Some("Invalid username or password."),
-                StatusCode::OK,
-            )
-            .await;
+            return show_login(&state, &realm, &client, &pending, Some(message), status).await;
         }
     };
-    for k in &keys {
-        state.login_succeeded(k);
-    }
     let _ = state.store.delete_transient(AUTH_REQ, &id).await;
     // A new browser session.
     let now = now_millis();

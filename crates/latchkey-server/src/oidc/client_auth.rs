@@ -82,6 +82,19 @@ pub fn basic_credentials(headers: &HeaderMap) -> Option<Result<(String, String),
 }
 
 pub fn credentials(headers: &HeaderMap, p: &Params) -> Result<Credentials, OAuthError> {
+    // RFC 6749 §2.3: a client uses one authentication method per request. Without this, a
+    // valid method beside a failing one would pass (one of them would be ignored).
+    let methods = [
+        basic_credentials(headers).is_some(),
+        p.get("client_secret").is_some(),
+        p.get("client_assertion").is_some(),
+    ];
+    if methods.into_iter().filter(|m| *m).count() > 1 {
+        return Err(OAuthError::new(
+            OAuthCode::InvalidRequest,
+            "use one client authentication method: HTTP Basic, client_secret or client_assertion",
+        ));
+    }
     if let Some(assertion) = p.get("client_assertion") {
         if p.get("client_assertion_type") != Some(JWT_BEARER_ASSERTION) {
             return Err(OAuthError::invalid_client(

@@ -8,13 +8,15 @@ use axum::extract::{ConnectInfo, FromRequestParts, Path, State};
 use axum::http::HeaderMap;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
-use latchkey_core::crypto::{hash_token, new_uuid, verify_password};
-use latchkey_core::store::{RealmRecord, UserRecord};
+use latchkey_core::crypto::{hash_password, hash_token, new_uuid, verify_password};
+use latchkey_core::store::{ClientRecord, RealmRecord, UserRecord};
 
 use super::client_auth::{Params, audiences, authenticate, credentials};
 use super::enabled_realm;
 use super::mint::{Grant, GrantedScope, Session, issue, resolve_scope};
+use crate::brute_force;
 use crate::error::{OAuthCode, OAuthError, no_store};
+use crate::limits::address_key;
 use crate::state::{SharedState, now_millis};
 use crate::urls::BaseUrl;
 
@@ -124,9 +126,17 @@ async fn handle(
                     "Client not allowed for direct access grants",
                 ));
             }
+            // The user never sees a consent page in a direct grant, so a client that
+            // requires consent may not use it (Keycloak: 400 invalid_client).
+            if client.rep.consent_required.unwrap_or(false) {
+                return Err(OAuthError::new(
+                    OAuthCode::InvalidClient,
+                    "Client requires user consent",
+                ));
+            }
             let username = p.require("username")?;
             let password = p.require("password")?.to_string();
-            let user = password_user(state, &realm, username, password).await?;
+            let user = password_user(state, &realm, username, password, addr.as_deref()).await?;
             let scope = resolve_scope(state, &realm, &client, p.get("scope")).await?;
             let grant = Grant {
                 grant_type: "password",
@@ -159,11 +169,16 @@ async fn handle(
                     "Invalid refresh token. Token client and authorized client don't match",
                 )
             };
-            if let Some(peeked) = state.store.refresh_token(&hash).await?
-                && (peeked.client_uuid != client.id || peeked.realm_id != realm.id)
-            {
-                return Err(mismatch());
-            }
+            // So is the requested scope: a refused request must not spend the token.
+            let checked = match state.store.refresh_token(&hash).await? {
+                Some(peeked) if peeked.client_uuid != client.id || peeked.realm_id != realm.id => {
+                    return Err(mismatch());
+                }
+                Some(peeked) => Some(
+                    refresh_scope(state, &realm, &client, &peeked.scope, p.get("scope")).await?,
+                ),
+                None => None,
+            };
             let Some(stored) = state.store.take_refresh_token(&hash, now).await? else {
                 if let Some(spent) = state.store.get_transient(SPENT_REFRESH, &hash, now).await?
                     && spent
@@ -204,24 +219,13 @@ async fn handle(
                 .await?
                 .filter(|u| u.rep.enabled.unwrap_or(false))
                 .ok_or_else(invalid)?;
-            let original = stored.scope.split(' ').collect::<Vec<_>>();
-            let requested = match p.get("scope") {
-                Some(s) => {
-                    if let Some(extra) = s
-                        .split(' ')
-                        .find(|x| !x.is_empty() && !original.contains(x))
-                    {
-                        return Err(OAuthError::new(
-                            OAuthCode::InvalidScope,
-                            format!("Invalid scopes: {extra}"),
-                        ));
-                    }
-                    s.to_string()
+            let scope = match checked {
+                Some(scope) => scope,
+                // Stored between the peek and the take: checked now.
+                None => {
+                    refresh_scope(state, &realm, &client, &stored.scope, p.get("scope")).await?
                 }
-                None => stored.scope.clone(),
             };
-            let scope: GrantedScope =
-                resolve_scope(state, &realm, &client, Some(&requested)).await?;
             let grant = Grant {
                 grant_type: "refresh_token",
                 realm: &realm,
@@ -247,18 +251,52 @@ async fn handle(
     }
 }
 
+/// The scope of a refresh (RFC 6749 §6): the requested scope, which may narrow the
+/// original grant but never widen it, or the original one.
+async fn refresh_scope(
+    state: &SharedState,
+    realm: &RealmRecord,
+    client: &ClientRecord,
+    original: &str,
+    requested: Option<&str>,
+) -> Result<GrantedScope, OAuthError> {
+    let granted = original.split(' ').collect::<Vec<_>>();
+    if let Some(extra) = requested
+        .unwrap_or_default()
+        .split(' ')
+        .find(|x| !x.is_empty() && !granted.contains(x))
+    {
+        return Err(OAuthError::new(
+            OAuthCode::InvalidScope,
+            format!("Invalid scopes: {extra}"),
+        ));
+    }
+    resolve_scope(state, realm, client, Some(requested.unwrap_or(original))).await
+}
+
 /// Transient kind of a spent refresh token's tombstone.
 const SPENT_REFRESH: &str = "spent-refresh";
 
-/// The resource owner of a password grant: by username, or by email where the realm
-/// allows it; enabled, no pending required action, password right.
+/// The resource owner of a password grant or of the login form: by username, or by email
+/// where the realm allows it; enabled, no pending required action, password right.
+///
+/// Password guessing is limited here, so alike for both (`brute_force.rs`): per address
+/// (`OAuthError::Throttled`), and per user with the realm's brute-force settings. A locked
+/// user gets the answer a wrong password gets, after the same work (Keycloak:
+/// `invalid_grant` "Invalid user credentials"), so the lock does not show.
 pub async fn password_user(
     state: &SharedState,
     realm: &RealmRecord,
     username: &str,
     password: String,
+    addr: Option<&str>,
 ) -> Result<UserRecord, OAuthError> {
     let invalid = || OAuthError::bad_user_credentials("Invalid user credentials");
+    let address = address_key(addr);
+    state
+        .brute_force
+        .address_attempt(&address)
+        .map_err(OAuthError::Throttled)?;
     let mut user = state.store.user_by_username(&realm.id, username).await?;
     if user.is_none()
         && realm.rep.login_with_email_allowed.unwrap_or(true)
@@ -266,17 +304,51 @@ pub async fn password_user(
     {
         user = state.store.user_by_email(&realm.id, username).await?;
     }
-    let user = user.ok_or_else(invalid)?;
-    let Some(hash) = user.password_hash.clone() else {
+    let Some(user) = user else {
+        check_password(password, None).await?;
         return Err(invalid());
     };
-    // Argon2id takes tens of milliseconds of CPU: keep it off the async workers.
-    let ok = tokio::task::spawn_blocking(move || verify_password(&password, &hash))
-        .await
-        .map_err(|e| OAuthError::Internal(e.to_string()))?;
-    if !ok {
+    let settings = brute_force::Settings::of(&realm.rep);
+    let key = format!("{}|{}", realm.id, user.id);
+    let (turn, user) = match settings {
+        Some(s) => {
+            let turn = state.brute_force.one_at_a_time(&key).await;
+            // A check that waited its turn may come after a permanent lockout, which only
+            // the stored user shows.
+            let user = if s.permanent_lockout {
+                state
+                    .store
+                    .user(&realm.id, &user.id)
+                    .await?
+                    .ok_or_else(invalid)?
+            } else {
+                user
+            };
+            (Some(turn), user)
+        }
+        None => (None, user),
+    };
+    let now = now_millis();
+    let locked =
+        settings.is_some() && (state.brute_force.locked(&key, now) || permanently_locked(&user));
+    if locked {
+        // The next check need not wait for this one's (pointless) hash.
+        drop(turn);
+    }
+    let right = check_password(password, user.password_hash.clone()).await?;
+    if locked || !right {
+        // While locked nothing is counted (Keycloak: no failure is recorded for a user
+        // refused by brute-force detection).
+        if !locked
+            && let Some(s) = &settings
+            && state.brute_force.user_failed(s, &key, now) == brute_force::Failed::PermanentLockout
+        {
+            lock_out(state, &user).await?;
+        }
         return Err(invalid());
     }
+    state.brute_force.user_succeeded(&key);
+    state.brute_force.address_succeeded(&address);
     if !user.rep.enabled.unwrap_or(false) {
         return Err(OAuthError::new(OAuthCode::InvalidGrant, "Account disabled"));
     }
@@ -292,4 +364,50 @@ pub async fn password_user(
         ));
     }
     Ok(user)
+}
+
+/// Checks a password against a user's Argon2id hash, or, without one, against a fixed hash,
+/// so that an unknown user costs the same time as a wrong password (Keycloak's
+/// `dummyHash`). Argon2id takes tens of milliseconds of CPU: off the async workers.
+async fn check_password(password: String, hash: Option<String>) -> Result<bool, OAuthError> {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    tokio::task::spawn_blocking(move || match hash {
+        Some(hash) => verify_password(&password, &hash),
+        None => {
+            let dummy = DUMMY.get_or_init(|| hash_password("dummy").unwrap_or_default());
+            verify_password(&password, dummy);
+            false
+        }
+    })
+    .await
+    .map_err(|e| OAuthError::Internal(e.to_string()))
+}
+
+/// Disabled by a permanent lockout (Keycloak marks the user with `disabledReason`).
+fn permanently_locked(user: &UserRecord) -> bool {
+    !user.rep.enabled.unwrap_or(false)
+        && user
+            .rep
+            .attributes
+            .as_ref()
+            .and_then(|a| a.get(brute_force::DISABLED_REASON))
+            .is_some_and(|v| v.iter().any(|r| r == brute_force::PERMANENT_LOCKOUT))
+}
+
+/// `permanentLockout`: the user is disabled in the store, so on every node, until an admin
+/// enables it again.
+async fn lock_out(state: &SharedState, user: &UserRecord) -> Result<(), OAuthError> {
+    let mut locked = user.clone();
+    locked.rep.enabled = Some(false);
+    locked
+        .rep
+        .attributes
+        .get_or_insert_with(Default::default)
+        .insert(
+            brute_force::DISABLED_REASON.into(),
+            vec![brute_force::PERMANENT_LOCKOUT.into()],
+        );
+    state.store.update_user(&locked).await?;
+    tracing::warn!(user = %user.id, realm = %user.realm_id, "user disabled by brute-force detection (permanent lockout)");
+    Ok(())
 }

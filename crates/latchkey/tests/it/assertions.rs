@@ -180,9 +180,96 @@ async fn client_secret_jwt_signs_with_the_secret(app: &TestApp) {
     assert_eq!(wrong_type.body["error"], "invalid_client");
 }
 
+/// RFC 6749 §2.3: one client authentication method per request. A valid assertion beside
+/// a Basic header with a wrong secret (or a body secret beside Basic) is `invalid_request`
+/// at the token, introspection and revocation endpoints, and spends nothing.
+async fn two_client_authentication_methods_are_invalid_request(app: &TestApp) {
+    let generated = keys::generate(Alg::Es256).unwrap();
+    let key = SigningKey::from_pkcs8(generated.kid.clone(), Alg::Es256, &generated.pkcs8).unwrap();
+    let reg = register(app, json!({"grant_types": ["client_credentials"], "token_endpoint_auth_method": "private_key_jwt", "jwks": {"keys": [generated.public_jwk]}})).await;
+    let id = reg["client_id"].as_str().unwrap();
+    let assertion = latchkey_core::jwt::sign(&key, &claims(id, ISSUER, 60, "twice")).unwrap();
+    let with_assertion = |extra: &'static [(&'static str, &'static str)]| {
+        let mut pairs = vec![
+            ("client_assertion_type", ASSERTION_TYPE),
+            ("client_assertion", assertion.as_str()),
+        ];
+        pairs.extend_from_slice(extra);
+        pairs
+    };
+    for (path, extra) in [
+        (TOKEN, &[("grant_type", "client_credentials")][..]),
+        (
+            "/realms/acme/protocol/openid-connect/token/introspect",
+            &[("token", "x")][..],
+        ),
+        (
+            "/realms/acme/protocol/openid-connect/revoke",
+            &[("token", "x")][..],
+        ),
+    ] {
+        let r = app
+            .form(path, &with_assertion(extra), Some((id, "wrong")))
+            .await;
+        assert_eq!(
+            (r.status, r.body["error"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("invalid_request")),
+            "{path}: {}",
+            r.text
+        );
+        let r = app
+            .form(
+                path,
+                &[extra, &[("client_secret", "wrong")][..]].concat(),
+                Some((id, "wrong")),
+            )
+            .await;
+        assert_eq!(r.body["error"], "invalid_request", "{path}: {}", r.text);
+    }
+    // The assertion alone was valid and is still unspent.
+    let ok = token_with(app, &assertion).await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.text);
+}
+
+/// Weak or unsupported client keys are refused at registration (RFC 7518 §3.3: RSA of
+/// 2048 bits at least; ES256 is P-256 only).
+async fn weak_client_keys_are_refused_at_registration(app: &TestApp) {
+    let admin = app.admin_token().await;
+    app.create_realm(&admin, "acme").await;
+    let ec = keys::generate(Alg::Es256).unwrap().public_jwk;
+    for jwk in [
+        json!({"kty": "RSA", "n": "AQAB", "e": "AQAB"}),
+        json!({"kty": "EC", "crv": "P-384", "x": ec["x"], "y": ec["y"]}),
+    ] {
+        let iat = app
+            .post(
+                "/admin/realms/acme/clients-initial-access",
+                &admin,
+                json!({"count": 1}),
+            )
+            .await;
+        let r = app
+            .json(
+                Method::POST,
+                "/realms/acme/clients-registrations/openid-connect",
+                iat.body["token"].as_str(),
+                Some(json!({"grant_types": ["client_credentials"], "token_endpoint_auth_method": "private_key_jwt", "jwks": {"keys": [jwk]}})),
+            )
+            .await;
+        assert_eq!(
+            (r.status, r.body["error"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("invalid_client_metadata")),
+            "{jwk}: {}",
+            r.text
+        );
+    }
+}
+
 crate::on_both_backends!(
     private_key_jwt_with_registered_jwks,
-    client_secret_jwt_signs_with_the_secret
+    client_secret_jwt_signs_with_the_secret,
+    two_client_authentication_methods_are_invalid_request,
+    weak_client_keys_are_refused_at_registration,
 );
 
 /// `jwks_uri` keys come through the safe fetcher (dev mode: loopback http allowed).

@@ -11,6 +11,7 @@ mod admin_events;
 mod assertions;
 mod at_rest;
 mod boundary;
+mod brute_force;
 mod client_uris;
 mod code_flow;
 mod console;

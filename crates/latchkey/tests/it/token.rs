@@ -483,6 +483,115 @@ async fn es256_realms_sign_with_es256(app: &TestApp) {
     assert!(claims_in_acme.is_err());
 }
 
+/// Keycloak refuses a direct grant to a client that requires consent: the user would never
+/// see the consent page (400 `invalid_client`, "Client requires user consent").
+async fn password_grant_refuses_clients_that_require_consent(app: &TestApp) {
+    let (admin, _, _) = setup(app).await;
+    let r = app
+        .post(
+            "/admin/realms/acme/users",
+            &admin,
+            json!({"username": "carol", "enabled": true,
+            "credentials": [{"type": "password", "value": "carol-pass", "temporary": false}]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let r = app
+        .post(
+            "/admin/realms/acme/clients",
+            &admin,
+            json!({"clientId": "cli", "publicClient": true, "directAccessGrantsEnabled": true, "consentRequired": true}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let client = r.location_id();
+    let grant = [
+        ("grant_type", "password"),
+        ("client_id", "cli"),
+        ("username", "carol"),
+        ("password", "carol-pass"),
+    ];
+    let refused = app.form(TOKEN, &grant, None).await;
+    assert_eq!(
+        (refused.status, refused.body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_client")),
+        "{}",
+        refused.text
+    );
+    assert_eq!(
+        refused.body["error_description"],
+        "Client requires user consent"
+    );
+    // The same client without the requirement gets its token.
+    let r = app
+        .put(
+            &format!("/admin/realms/acme/clients/{client}"),
+            &admin,
+            json!({"consentRequired": false}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+    let ok = app.form(TOKEN, &grant, None).await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.text);
+}
+
+/// A refresh refused for its scope spends nothing: the same refresh token still works
+/// (ARCHITECTURE: a token is checked before it is spent).
+async fn refused_refresh_scope_does_not_spend_the_token(app: &TestApp) {
+    let path = "/realms/master/protocol/openid-connect/token";
+    let r = app
+        .form(
+            path,
+            &[
+                ("grant_type", "password"),
+                ("client_id", "admin-cli"),
+                ("username", "admin"),
+                ("password", "admin-password"),
+                ("scope", "openid"),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let refresh = r.body["refresh_token"].as_str().unwrap().to_string();
+    let wider = app
+        .form(
+            path,
+            &[
+                ("grant_type", "refresh_token"),
+                ("client_id", "admin-cli"),
+                ("refresh_token", &refresh),
+                ("scope", "openid offline_access"),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(
+        (wider.status, wider.body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_scope")),
+        "{}",
+        wider.text
+    );
+    let again = app
+        .form(
+            path,
+            &[
+                ("grant_type", "refresh_token"),
+                ("client_id", "admin-cli"),
+                ("refresh_token", &refresh),
+                ("scope", "openid"),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(
+        again.status,
+        StatusCode::OK,
+        "the refused request spent the token: {}",
+        again.text
+    );
+}
+
 crate::on_both_backends!(
     client_credentials_with_basic_and_post,
     bad_client_credentials_are_invalid_client,
@@ -491,4 +600,6 @@ crate::on_both_backends!(
     password_grant_refreshes_and_rotates,
     user_passwords_and_required_actions,
     es256_realms_sign_with_es256,
+    password_grant_refuses_clients_that_require_consent,
+    refused_refresh_scope_does_not_spend_the_token,
 );
