@@ -92,7 +92,7 @@ pub fn realm_defaults(mut rep: RealmRep) -> Result<RealmRep, SetupError> {
     rep.reset_password_allowed.get_or_insert(false);
     rep.remember_me.get_or_insert(false);
     rep.verify_email.get_or_insert(false);
-    // On by default, unlike Keycloak (SPEC §12); the numbers are Keycloak's defaults
+    // On by default, unlike Keycloak (a deliberate difference); the numbers are Keycloak's defaults
     // (`RealmManager.setupRealmDefaults`).
     rep.brute_force_protected.get_or_insert(true);
     rep.permanent_lockout.get_or_insert(false);

@@ -1,4 +1,4 @@
-//! Password guessing (SPEC §10, §12): Keycloak's brute-force detection, per user with the
+//! Password guessing: Keycloak's brute-force detection, per user with the
 //! realm's settings, and a per-address limit on failed passwords. One bounded in-memory
 //! structure per node, used alike by the login form and the password grant (through
 //! `oidc::token::password_user`, the one place a password is checked).

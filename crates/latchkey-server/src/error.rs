@@ -127,7 +127,7 @@ pub enum OAuthError {
     },
     /// The realm in the path does not exist.
     UnknownRealm,
-    /// Too many failed passwords from the caller's address (SPEC §10, `brute_force.rs`):
+    /// Too many failed passwords from the caller's address (`brute_force.rs`):
     /// 429 with `Retry-After`.
     Throttled(std::time::Duration),
     Internal(String),

@@ -29,7 +29,8 @@ pub const MAX_TRACKED: usize = 65_536;
 pub const REFUSED_EVENTS_STORED: u32 = 60;
 
 /// The limits a server runs with (`--anonymous-registration-limit`, `--failed-token-limit`,
-/// `--rate-limit-window`, `--max-header-size`). A limit of 0 is off.
+/// `--failed-password-limit`, `--authorization-request-limit`, `--rate-limit-window`,
+/// `--max-header-size`). A limit of 0 is off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// Anonymous registration requests per address per window.
@@ -40,6 +41,9 @@ pub struct Limits {
     /// Failed passwords per address per window, at the login form and the password grant
     /// together (`brute_force.rs`); off in `start-dev`.
     pub failed_passwords: u32,
+    /// Authorization requests per address per window: each stores a pending request until
+    /// the user signs in, so strangers must not be able to store them at will.
+    pub authorization_requests: u32,
     pub window: Duration,
     /// Largest request head (request line and headers), in bytes.
     pub max_header_bytes: usize,
@@ -51,6 +55,8 @@ impl Limits {
     /// Generous: one office behind one address mistyping passwords stays under it, a
     /// password spray from one address does not.
     pub const DEFAULT_FAILED_PASSWORDS: u32 = 100;
+    /// Ten a second: far above what the people behind one address start.
+    pub const DEFAULT_AUTHORIZATION_REQUESTS: u32 = 600;
     pub const DEFAULT_WINDOW: Duration = Duration::from_secs(60);
     pub const DEFAULT_MAX_HEADER_BYTES: usize = 16 * 1024;
 
@@ -60,6 +66,7 @@ impl Limits {
             anonymous_registrations: 0,
             failed_tokens: 0,
             failed_passwords: 0,
+            authorization_requests: 0,
             window: Self::DEFAULT_WINDOW,
             max_header_bytes: Self::DEFAULT_MAX_HEADER_BYTES,
         }
@@ -73,6 +80,7 @@ impl Default for Limits {
             anonymous_registrations: Self::DEFAULT_ANONYMOUS_REGISTRATIONS,
             failed_tokens: Self::DEFAULT_FAILED_TOKENS,
             failed_passwords: Self::DEFAULT_FAILED_PASSWORDS,
+            authorization_requests: Self::DEFAULT_AUTHORIZATION_REQUESTS,
             window: Self::DEFAULT_WINDOW,
             max_header_bytes: Self::DEFAULT_MAX_HEADER_BYTES,
         }

@@ -72,6 +72,8 @@ pub struct AppState {
     pub failed_tokens: Throttle,
     /// Stored events of refused unauthenticated registration requests per address. Per node.
     pub refused_events: Throttle,
+    /// Authorization requests per address (`--authorization-request-limit`). Per node.
+    pub authorization_requests: Throttle,
     /// Failed passwords per user (the realm's brute-force settings) and per address. Per
     /// node.
     pub brute_force: BruteForce,
@@ -109,6 +111,7 @@ impl AppState {
             anonymous_registrations: Throttle::new(limits.anonymous_registrations, limits.window),
             failed_tokens: Throttle::new(limits.failed_tokens, limits.window),
             refused_events: Throttle::new(crate::limits::REFUSED_EVENTS_STORED, limits.window),
+            authorization_requests: Throttle::new(limits.authorization_requests, limits.window),
             // start-dev: everything comes from one loopback address.
             brute_force: BruteForce::new(
                 if settings.dev_mode {

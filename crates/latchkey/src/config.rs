@@ -76,6 +76,10 @@ pub struct Opts {
     /// more get 429 (0: no limit; always off in start-dev) [default: 100]
     #[arg(long, env = "LATCHKEY_FAILED_PASSWORD_LIMIT")]
     pub failed_password_limit: Option<u32>,
+    /// Authorization requests per address per window; more get 429 (0: no limit)
+    /// [default: start 600, start-dev 0]
+    #[arg(long, env = "LATCHKEY_AUTHORIZATION_REQUEST_LIMIT")]
+    pub authorization_request_limit: Option<u32>,
     /// Length of the rate-limit window, in seconds [default: 60]
     #[arg(long, env = "LATCHKEY_RATE_LIMIT_WINDOW")]
     pub rate_limit_window: Option<u64>,
@@ -118,6 +122,7 @@ impl Opts {
             anonymous_registration_limit,
             failed_token_limit,
             failed_password_limit,
+            authorization_request_limit,
             rate_limit_window,
             max_header_size
         );
@@ -230,6 +235,11 @@ impl Config {
                 failed_passwords: o
                     .failed_password_limit
                     .unwrap_or(latchkey_server::Limits::DEFAULT_FAILED_PASSWORDS),
+                authorization_requests: o.authorization_request_limit.unwrap_or(if dev_mode {
+                    0
+                } else {
+                    latchkey_server::Limits::DEFAULT_AUTHORIZATION_REQUESTS
+                }),
                 ..limits(&o_limits, dev_mode)?
             },
             proxy_trusted: match o.proxy_trusted_addresses.as_deref() {
@@ -264,8 +274,9 @@ fn limits(
         } else {
             Limits::DEFAULT_FAILED_TOKENS
         }),
-        // `--failed-password-limit`: set by the caller.
+        // `--failed-password-limit` and `--authorization-request-limit`: set by the caller.
         failed_passwords: Limits::DEFAULT_FAILED_PASSWORDS,
+        authorization_requests: Limits::DEFAULT_AUTHORIZATION_REQUESTS,
         window,
         max_header_bytes: header.unwrap_or(Limits::DEFAULT_MAX_HEADER_BYTES),
     })

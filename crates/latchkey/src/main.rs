@@ -260,9 +260,10 @@ async fn run(config: Config, started: Instant) -> Result<(), String> {
     if config.dev_mode
         && config.limits.anonymous_registrations == 0
         && config.limits.failed_tokens == 0
+        && config.limits.authorization_requests == 0
     {
         tracing::info!(
-            "start-dev: per-address rate limits are off (everything comes from one loopback address); --anonymous-registration-limit and --failed-token-limit turn them on"
+            "start-dev: per-address rate limits are off (everything comes from one loopback address); --anonymous-registration-limit, --failed-token-limit and --authorization-request-limit turn them on"
         );
     }
     let settings = ServerSettings {

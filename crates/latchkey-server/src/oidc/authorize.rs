@@ -200,15 +200,29 @@ async fn session(
     (s.get("realm").and_then(Value::as_str) == Some(realm.id.as_str())).then_some(s)
 }
 
+#[allow(clippy::too_many_arguments)]
 pub async fn authorize(
     State(state): State<SharedState>,
     base: BaseUrl,
     Path(realm_name): Path<String>,
     method: Method,
     RawQuery(query): RawQuery,
+    ClientAddr(ip): ClientAddr,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let key = crate::limits::address_key(ip.as_deref());
+    if let Err(wait) = state.authorization_requests.hit(&key) {
+        let mut resp = pages::error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many sign-in requests from this address. Try again later.",
+        );
+        resp.headers_mut().insert(
+            header::RETRY_AFTER,
+            axum::http::HeaderValue::from(crate::limits::retry_after_secs(wait)),
+        );
+        return resp;
+    }
     let params = if method == Method::POST {
         query_map(std::str::from_utf8(&body).ok())
     } else {

@@ -1,4 +1,4 @@
-//! Brute-force detection (SPEC §10, §12): the realm's Keycloak settings through the admin
+//! Brute-force detection: the realm's Keycloak settings through the admin
 //! API, and what they do at the password grant; the login form's side (one count for
 //! both) is in `code_flow.rs`.
 
@@ -73,7 +73,7 @@ fn assert_refused(r: &Resp, what: &str) {
     );
 }
 
-/// On in new realms with Keycloak's numbers (SPEC §12), and every setting round-trips.
+/// On in new realms with Keycloak's numbers, and every setting round-trips.
 async fn new_realms_have_brute_force_on_with_keycloaks_numbers(app: &TestApp) {
     let admin = app.admin_token().await;
     app.create_realm(&admin, "acme").await;

@@ -491,3 +491,30 @@ async fn a_forged_forwarded_for_passes_no_policy_and_no_limit() {
     let r = register_forwarded(&app, "192.0.2.77, 10.0.0.5").await;
     assert_throttled(&r);
 }
+
+/// In `start`, authorization requests are limited per address: each stores a pending request
+/// until the user signs in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn authorization_requests_are_limited_per_address() {
+    let app = TestApp::with_limits(
+        Backend::Sqlite,
+        "",
+        false,
+        Limits {
+            authorization_requests: 3,
+            ..Limits::off()
+        },
+    )
+    .await
+    .unwrap();
+    let auth = "/realms/master/protocol/openid-connect/auth?client_id=security-admin-console&response_type=code&redirect_uri=http%3A%2F%2Flocalhost%3A8080%2Fadmin%2Fconsole%2Fcallback&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256";
+    for _ in 0..3 {
+        let r = send_from(&app, "198.51.100.40", Method::GET, auth, None, None).await;
+        assert_ne!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.text);
+    }
+    let r = send_from(&app, "198.51.100.40", Method::GET, auth, None, None).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.text);
+    assert!(r.header("retry-after").is_some());
+    let r = send_from(&app, "198.51.100.41", Method::GET, auth, None, None).await;
+    assert_ne!(r.status, StatusCode::TOO_MANY_REQUESTS, "another address");
+}
