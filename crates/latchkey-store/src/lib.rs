@@ -5,10 +5,10 @@
 //! URL, at start-up.
 
 pub mod cache;
-pub mod group_commit;
-mod rows;
 mod schema;
-mod sqlite_writer;
+mod write;
+
+pub use write::Stats;
 
 use std::str::FromStr;
 use std::sync::{Arc, Weak};
@@ -23,8 +23,8 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::cache::{Cache, Key, Section};
-use crate::group_commit::GroupCommit;
-use crate::rows::{DefaultScope, UserRole, insert_rows};
+use crate::write::group_commit::GroupCommit;
+use crate::write::rows::{DefaultScope, UserRole, insert_rows};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 
@@ -216,7 +216,7 @@ impl SqlStore {
     }
 
     /// How client creations and events were grouped into transactions (`group_commit`).
-    pub fn group_commit_stats(&self) -> &group_commit::Stats {
+    pub fn group_commit_stats(&self) -> &Stats {
         self.writes.stats()
     }
 
@@ -493,22 +493,6 @@ async fn insert_user_roles(
         })
         .collect();
     insert_rows(conn, &rows.iter().collect::<Vec<_>>()).await
-}
-
-/// Orders components by creation: wall-clock nanoseconds plus a per-process sequence, so
-/// a bundle inserted within one clock tick keeps its order.
-static COMPONENT_SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-
-/// A new component's `created_at`.
-fn component_order() -> i64 {
-    COMPONENT_SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed) as i64 + now_nanos()
-}
-
-fn now_nanos() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as i64)
-        .unwrap_or(0)
 }
 
 fn component_row(row: &AnyRow) -> StoreResult<ComponentRecord> {
