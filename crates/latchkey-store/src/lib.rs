@@ -22,7 +22,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::cache::{Cache, Key, Section};
+use crate::cache::{Cache, Cached, Key, Section};
 use crate::write::group_commit::GroupCommit;
 use crate::write::rows::{DefaultScope, UserRole, insert_rows};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
@@ -580,17 +580,12 @@ impl Store for SqlStore {
                 .map_err(backend_err)?;
             row.as_ref().map(realm_row).transpose()
         };
-        self.cached_one(Key::Realm(name), load, cache::Value::Realm, |v| match v {
-            cache::Value::Realm(x) => Some(x),
-            _ => None,
-        })
-        .await
+        self.cached_one(Key::Realm(name), load).await
     }
 
     async fn create_realm(&self, b: RealmBundle) -> StoreResult<()> {
         b.check_identifiers()?;
-        let sections = [Section::All];
-        let result: StoreResult<()> = async move {
+        self.write(&[Section::All], async move {
             let realm = b.realm.ok_or(StoreError::NotFound)?;
             let mut tx = self.writer.begin().await.map_err(backend_err)?;
             sqlx::query("INSERT INTO realms (id, name, doc, created_at) VALUES ($1, $2, $3, $4)")
@@ -628,16 +623,13 @@ impl Store for SqlStore {
                 .collect();
             insert_rows(&mut tx, &user_roles.iter().collect::<Vec<_>>()).await?;
             tx.commit().await.map_err(backend_err)
-        }
-        .await;
-        self.changed(&sections, &result).await;
-        result
+        })
+        .await
     }
 
     async fn update_realm(&self, realm: &RealmRecord) -> StoreResult<()> {
         realm.check_identifiers()?;
-        let sections = [Section::All];
-        let result: StoreResult<()> = async move {
+        self.write(&[Section::All], async move {
             let n = sqlx::query("UPDATE realms SET name = $2, doc = $3 WHERE id = $1")
                 .bind(&realm.id)
                 .bind(&realm.name)
@@ -649,15 +641,12 @@ impl Store for SqlStore {
                 return Err(StoreError::NotFound);
             }
             Ok(())
-        }
-        .await;
-        self.changed(&sections, &result).await;
-        result
+        })
+        .await
     }
 
     async fn delete_realm(&self, realm_id: &str) -> StoreResult<()> {
-        let sections = [Section::All];
-        let result: StoreResult<()> = async move {
+        self.write(&[Section::All], async move {
             let mut tx = self.writer.begin().await.map_err(backend_err)?;
             for table in [
                 "transient",
@@ -687,10 +676,8 @@ impl Store for SqlStore {
                 return Err(StoreError::NotFound);
             }
             tx.commit().await.map_err(backend_err)
-        }
-        .await;
-        self.changed(&sections, &result).await;
-        result
+        })
+        .await
     }
 
     async fn realm_keys(&self, realm_id: &str) -> StoreResult<Vec<KeyRecord>> {
@@ -745,16 +732,7 @@ impl Store for SqlStore {
             .map_err(backend_err)?;
             row.as_ref().map(client_row).transpose()
         };
-        self.cached_one(
-            Key::Client(realm_id, id),
-            load,
-            cache::Value::Client,
-            |v| match v {
-                cache::Value::Client(x) => Some(x),
-                _ => None,
-            },
-        )
-        .await
+        self.cached_one(Key::Client(realm_id, id), load).await
     }
 
     async fn client_by_client_id(
@@ -776,16 +754,8 @@ impl Store for SqlStore {
             .map_err(backend_err)?;
             row.as_ref().map(client_row).transpose()
         };
-        self.cached_one(
-            Key::ClientByClientId(realm_id, client_id),
-            load,
-            cache::Value::Client,
-            |v| match v {
-                cache::Value::Client(x) => Some(x),
-                _ => None,
-            },
-        )
-        .await
+        self.cached_one(Key::ClientByClientId(realm_id, client_id), load)
+            .await
     }
 
     async fn create_client(&self, b: ClientBundle, guard: &WriteGuard) -> StoreResult<()> {
@@ -796,11 +766,10 @@ impl Store for SqlStore {
 
     async fn update_client(&self, b: ClientBundle, guard: &WriteGuard) -> StoreResult<()> {
         b.check_identifiers()?;
-        let sections = [
+        self.write(&[
             Section::Clients(b.client.realm_id.clone()),
             Section::Users(b.client.realm_id.clone()),
-        ];
-        let result: StoreResult<()> = async move {
+        ], async move {
             let c = &b.client;
             let mut tx = self.writer.begin().await.map_err(backend_err)?;
             let n = match (&guard.expected_rat, &guard.new_rat) {
@@ -851,19 +820,16 @@ impl Store for SqlStore {
                 insert_user_roles(&mut tx, &user.realm_id, &user.id, roles).await?;
             }
             tx.commit().await.map_err(backend_err)
-        }
-        .await;
-        self.changed(&sections, &result).await;
-        result
+        })
+        .await
     }
 
     async fn delete_client(&self, realm_id: &str, id: &str) -> StoreResult<()> {
-        let sections = [
+        self.write(&[
             Section::Clients(realm_id.into()),
             Section::Users(realm_id.into()),
             Section::Roles(realm_id.into()),
-        ];
-        let result: StoreResult<()> = async move {
+        ], async move {
             let mut tx = self.writer.begin().await.map_err(backend_err)?;
             let n = exec(
                 &mut tx,
@@ -900,10 +866,8 @@ impl Store for SqlStore {
             )
             .await?;
             tx.commit().await.map_err(backend_err)
-        }
-        .await;
-        self.changed(&sections, &result).await;
-        result
+        })
+        .await
     }
 
     async fn list_users(&self, realm_id: &str, q: &UserQuery) -> StoreResult<Vec<UserRecord>> {
@@ -934,16 +898,7 @@ impl Store for SqlStore {
 
     async fn user(&self, realm_id: &str, id: &str) -> StoreResult<Option<UserRecord>> {
         let load = async move { self.user_where("id", realm_id, id).await };
-        self.cached_one(
-            Key::User(realm_id, id),
-            load,
-            cache::Value::User,
-            |v| match v {
-                cache::Value::User(x) => Some(x),
-                _ => None,
-            },
-        )
-        .await
+        self.cached_one(Key::User(realm_id, id), load).await
     }
 
     async fn user_by_username(
@@ -969,36 +924,24 @@ impl Store for SqlStore {
             self.user_where("service_account_client", realm_id, client_uuid)
                 .await
         };
-        self.cached_one(
-            Key::ServiceAccount(realm_id, client_uuid),
-            load,
-            cache::Value::User,
-            |v| match v {
-                cache::Value::User(x) => Some(x),
-                _ => None,
-            },
-        )
-        .await
+        self.cached_one(Key::ServiceAccount(realm_id, client_uuid), load)
+            .await
     }
 
     async fn create_user(&self, user: &UserRecord, role_ids: &[String]) -> StoreResult<()> {
         user.check_identifiers()?;
-        let sections = [Section::Users(user.realm_id.clone())];
-        let result: StoreResult<()> = async move {
+        self.write(&[Section::Users(user.realm_id.clone())], async move {
             let mut tx = self.writer.begin().await.map_err(backend_err)?;
             insert_rows(&mut tx, &[user]).await?;
             insert_user_roles(&mut tx, &user.realm_id, &user.id, role_ids).await?;
             tx.commit().await.map_err(backend_err)
-        }
-        .await;
-        self.changed(&sections, &result).await;
-        result
+        })
+        .await
     }
 
     async fn update_user(&self, u: &UserRecord) -> StoreResult<()> {
         u.check_identifiers()?;
-        let sections = [Section::Users(u.realm_id.clone())];
-        let result: StoreResult<()> = async move {
+        self.write(&[Section::Users(u.realm_id.clone())], async move {
             let n = sqlx::query(
                 "UPDATE users SET username = $3, email = $4, first_name = $5, last_name = $6, doc = $7, password_hash = $8 \
                  WHERE realm_id = $1 AND id = $2",
@@ -1018,15 +961,12 @@ impl Store for SqlStore {
                 return Err(StoreError::NotFound);
             }
             Ok(())
-        }
-        .await;
-        self.changed(&sections, &result).await;
-        result
+        })
+        .await
     }
 
     async fn delete_user(&self, realm_id: &str, id: &str) -> StoreResult<()> {
-        let sections = [Section::Users(realm_id.into())];
-        let result: StoreResult<()> = async move {
+        self.write(&[Section::Users(realm_id.into())], async move {
             let mut tx = self.writer.begin().await.map_err(backend_err)?;
             let n = exec(
                 &mut tx,
@@ -1045,10 +985,8 @@ impl Store for SqlStore {
             )
             .await?;
             tx.commit().await.map_err(backend_err)
-        }
-        .await;
-        self.changed(&sections, &result).await;
-        result
+        })
+        .await
     }
 
     async fn list_roles(
@@ -1079,16 +1017,7 @@ impl Store for SqlStore {
                 .collect::<StoreResult<Vec<_>>>()
                 .map(Arc::new)
         };
-        self.cached_all(
-            Key::Roles(realm_id),
-            load,
-            cache::Value::Roles,
-            |v| match v {
-                cache::Value::Roles(x) => Some(x),
-                _ => None,
-            },
-        )
-        .await
+        self.cached_all(Key::Roles(realm_id), load).await
     }
 
     async fn role_by_name(
@@ -1114,21 +1043,17 @@ impl Store for SqlStore {
 
     async fn create_role(&self, role: &RoleRecord) -> StoreResult<()> {
         role.check_identifiers()?;
-        let sections = [Section::Roles(role.realm_id.clone())];
-        let result: StoreResult<()> = async move {
+        self.write(&[Section::Roles(role.realm_id.clone())], async move {
             let mut tx = self.writer.begin().await.map_err(backend_err)?;
             insert_rows(&mut tx, &[role]).await?;
             tx.commit().await.map_err(backend_err)
-        }
-        .await;
-        self.changed(&sections, &result).await;
-        result
+        })
+        .await
     }
 
     async fn update_role(&self, r: &RoleRecord) -> StoreResult<()> {
         r.check_identifiers()?;
-        let sections = [Section::Roles(r.realm_id.clone())];
-        let result: StoreResult<()> = async move {
+        self.write(&[Section::Roles(r.realm_id.clone())], async move {
             let n =
                 sqlx::query("UPDATE roles SET name = $3, doc = $4 WHERE realm_id = $1 AND id = $2")
                     .bind(&r.realm_id)
@@ -1142,15 +1067,12 @@ impl Store for SqlStore {
                 return Err(StoreError::NotFound);
             }
             Ok(())
-        }
-        .await;
-        self.changed(&sections, &result).await;
-        result
+        })
+        .await
     }
 
     async fn delete_role(&self, realm_id: &str, id: &str) -> StoreResult<()> {
-        let sections = [Section::Roles(realm_id.into())];
-        let result: StoreResult<()> = async move {
+        self.write(&[Section::Roles(realm_id.into())], async move {
             let mut tx = self.writer.begin().await.map_err(backend_err)?;
             let n = exec(
                 &mut tx,
@@ -1163,10 +1085,8 @@ impl Store for SqlStore {
             }
             exec(&mut tx, "DELETE FROM user_roles WHERE role_id = $1", &[id]).await?;
             tx.commit().await.map_err(backend_err)
-        }
-        .await;
-        self.changed(&sections, &result).await;
-        result
+        })
+        .await
     }
 
     async fn user_role_ids(&self, user_id: &str) -> StoreResult<Shared<String>> {
@@ -1181,21 +1101,11 @@ impl Store for SqlStore {
                 .collect::<StoreResult<Vec<_>>>()
                 .map(Arc::new)
         };
-        self.cached_all(
-            Key::UserRoles(user_id),
-            load,
-            cache::Value::UserRoles,
-            |v| match v {
-                cache::Value::UserRoles(x) => Some(x),
-                _ => None,
-            },
-        )
-        .await
+        self.cached_all(Key::UserRoles(user_id), load).await
     }
 
     async fn add_user_roles(&self, user_id: &str, role_ids: &[String]) -> StoreResult<()> {
-        let sections = [Section::Users(String::new())];
-        let result: StoreResult<()> = async move {
+        self.write(&[Section::Users(String::new())], async move {
             let mut tx = self.writer.begin().await.map_err(backend_err)?;
             let row = sqlx::query("SELECT realm_id FROM users WHERE id = $1")
                 .bind(user_id)
@@ -1206,15 +1116,12 @@ impl Store for SqlStore {
             let realm_id: String = get(&row, "realm_id")?;
             insert_user_roles(&mut tx, &realm_id, user_id, role_ids).await?;
             tx.commit().await.map_err(backend_err)
-        }
-        .await;
-        self.changed(&sections, &result).await;
-        result
+        })
+        .await
     }
 
     async fn remove_user_roles(&self, user_id: &str, role_ids: &[String]) -> StoreResult<()> {
-        let sections = [Section::Users(String::new())];
-        let result: StoreResult<()> = async move {
+        self.write(&[Section::Users(String::new())], async move {
             let mut tx = self.writer.begin().await.map_err(backend_err)?;
             for role_id in role_ids {
                 exec(
@@ -1225,10 +1132,8 @@ impl Store for SqlStore {
                 .await?;
             }
             tx.commit().await.map_err(backend_err)
-        }
-        .await;
-        self.changed(&sections, &result).await;
-        result
+        })
+        .await
     }
 
     async fn list_scopes(&self, realm_id: &str) -> StoreResult<Shared<ScopeRecord>> {
@@ -1245,35 +1150,22 @@ impl Store for SqlStore {
                 .collect::<StoreResult<Vec<_>>>()
                 .map(Arc::new)
         };
-        self.cached_all(
-            Key::Scopes(realm_id),
-            load,
-            cache::Value::Scopes,
-            |v| match v {
-                cache::Value::Scopes(x) => Some(x),
-                _ => None,
-            },
-        )
-        .await
+        self.cached_all(Key::Scopes(realm_id), load).await
     }
 
     async fn create_scope(&self, scope: &ScopeRecord) -> StoreResult<()> {
         scope.check_identifiers()?;
-        let sections = [Section::Scopes(scope.realm_id.clone())];
-        let result: StoreResult<()> = async move {
+        self.write(&[Section::Scopes(scope.realm_id.clone())], async move {
             let mut tx = self.writer.begin().await.map_err(backend_err)?;
             insert_rows(&mut tx, &[scope]).await?;
             tx.commit().await.map_err(backend_err)
-        }
-        .await;
-        self.changed(&sections, &result).await;
-        result
+        })
+        .await
     }
 
     async fn update_scope(&self, s: &ScopeRecord) -> StoreResult<()> {
         s.check_identifiers()?;
-        let sections = [Section::Scopes(s.realm_id.clone())];
-        let result: StoreResult<()> = async move {
+        self.write(&[Section::Scopes(s.realm_id.clone())], async move {
             let n = sqlx::query(
                 "UPDATE client_scopes SET name = $3, doc = $4 WHERE realm_id = $1 AND id = $2",
             )
@@ -1288,15 +1180,12 @@ impl Store for SqlStore {
                 return Err(StoreError::NotFound);
             }
             Ok(())
-        }
-        .await;
-        self.changed(&sections, &result).await;
-        result
+        })
+        .await
     }
 
     async fn delete_scope(&self, realm_id: &str, id: &str) -> StoreResult<()> {
-        let sections = [Section::Scopes(realm_id.into())];
-        let result: StoreResult<()> = async move {
+        self.write(&[Section::Scopes(realm_id.into())], async move {
             let mut tx = self.writer.begin().await.map_err(backend_err)?;
             let n = exec(
                 &mut tx,
@@ -1314,10 +1203,8 @@ impl Store for SqlStore {
             )
             .await?;
             tx.commit().await.map_err(backend_err)
-        }
-        .await;
-        self.changed(&sections, &result).await;
-        result
+        })
+        .await
     }
 
     async fn realm_default_scopes(&self, realm_id: &str) -> StoreResult<Shared<(String, bool)>> {
@@ -1334,16 +1221,7 @@ impl Store for SqlStore {
                 .collect::<StoreResult<Vec<_>>>()
                 .map(Arc::new)
         };
-        self.cached_all(
-            Key::DefaultScopes(realm_id),
-            load,
-            cache::Value::DefaultScopes,
-            |v| match v {
-                cache::Value::DefaultScopes(x) => Some(x),
-                _ => None,
-            },
-        )
-        .await
+        self.cached_all(Key::DefaultScopes(realm_id), load).await
     }
 
     async fn set_realm_default_scope(
@@ -1352,8 +1230,7 @@ impl Store for SqlStore {
         scope_id: &str,
         default: bool,
     ) -> StoreResult<()> {
-        let sections = [Section::Scopes(realm_id.into())];
-        let result: StoreResult<()> = async move {
+        self.write(&[Section::Scopes(realm_id.into())], async move {
             sqlx::query(
                 "INSERT INTO realm_default_scopes (realm_id, scope_id, is_default) VALUES ($1, $2, $3) \
                  ON CONFLICT (realm_id, scope_id) DO UPDATE SET is_default = excluded.is_default",
@@ -1365,15 +1242,12 @@ impl Store for SqlStore {
             .await
             .map(|_| ())
             .map_err(backend_err)
-        }
-        .await;
-        self.changed(&sections, &result).await;
-        result
+        })
+        .await
     }
 
     async fn remove_realm_default_scope(&self, realm_id: &str, scope_id: &str) -> StoreResult<()> {
-        let sections = [Section::Scopes(realm_id.into())];
-        let result: StoreResult<()> = async move {
+        self.write(&[Section::Scopes(realm_id.into())], async move {
             sqlx::query("DELETE FROM realm_default_scopes WHERE realm_id = $1 AND scope_id = $2")
                 .bind(realm_id)
                 .bind(scope_id)
@@ -1381,10 +1255,8 @@ impl Store for SqlStore {
                 .await
                 .map(|_| ())
                 .map_err(backend_err)
-        }
-        .await;
-        self.changed(&sections, &result).await;
-        result
+        })
+        .await
     }
 
     async fn create_initial_access(&self, t: &InitialAccessRecord) -> StoreResult<()> {
@@ -1427,30 +1299,20 @@ impl Store for SqlStore {
             .map_err(backend_err)?;
             row.as_ref().map(iat_row).transpose()
         };
-        self.cached_one(
-            Key::InitialAccess(hash),
-            load,
-            cache::Value::InitialAccess,
-            |v| match v {
-                cache::Value::InitialAccess(t) => Some(t),
-                _ => None,
-            },
-        )
-        .await
+        self.cached_one(Key::InitialAccess(hash), load).await
     }
 
     async fn delete_initial_access(&self, realm_id: &str, id: &str) -> StoreResult<()> {
-        let result =
+        self.write(&[Section::InitialAccess(realm_id.into())], async move {
             sqlx::query("DELETE FROM initial_access_tokens WHERE realm_id = $1 AND id = $2")
                 .bind(realm_id)
                 .bind(id)
                 .execute(&self.writer)
                 .await
                 .map(|_| ())
-                .map_err(backend_err);
-        self.changed(&[Section::InitialAccess(realm_id.into())], &result)
-            .await;
-        result
+                .map_err(backend_err)
+        })
+        .await
     }
 
     async fn list_components(&self, realm_id: &str) -> StoreResult<Shared<ComponentRecord>> {
@@ -1468,33 +1330,20 @@ impl Store for SqlStore {
                 .collect::<StoreResult<Vec<_>>>()
                 .map(Arc::new)
         };
-        self.cached_all(
-            Key::Components(realm_id),
-            load,
-            cache::Value::Components,
-            |v| match v {
-                cache::Value::Components(x) => Some(x),
-                _ => None,
-            },
-        )
-        .await
+        self.cached_all(Key::Components(realm_id), load).await
     }
 
     async fn create_component(&self, c: &ComponentRecord) -> StoreResult<()> {
-        let sections = [Section::Components(c.realm_id.clone())];
-        let result: StoreResult<()> = async move {
+        self.write(&[Section::Components(c.realm_id.clone())], async move {
             let mut tx = self.writer.begin().await.map_err(backend_err)?;
             insert_rows(&mut tx, &[c]).await?;
             tx.commit().await.map_err(backend_err)
-        }
-        .await;
-        self.changed(&sections, &result).await;
-        result
+        })
+        .await
     }
 
     async fn update_component(&self, c: &ComponentRecord) -> StoreResult<()> {
-        let sections = [Section::Components(c.realm_id.clone())];
-        let result: StoreResult<()> = async move {
+        self.write(&[Section::Components(c.realm_id.clone())], async move {
             let n = sqlx::query(
                 "UPDATE components SET parent_id = $3, provider_id = $4, sub_type = $5, name = $6, config = $7 \
                  WHERE realm_id = $1 AND id = $2",
@@ -1513,15 +1362,12 @@ impl Store for SqlStore {
                 return Err(StoreError::NotFound);
             }
             Ok(())
-        }
-        .await;
-        self.changed(&sections, &result).await;
-        result
+        })
+        .await
     }
 
     async fn delete_component(&self, realm_id: &str, id: &str) -> StoreResult<()> {
-        let sections = [Section::Components(realm_id.into())];
-        let result: StoreResult<()> = async move {
+        self.write(&[Section::Components(realm_id.into())], async move {
             let n = sqlx::query("DELETE FROM components WHERE realm_id = $1 AND id = $2")
                 .bind(realm_id)
                 .bind(id)
@@ -1532,10 +1378,8 @@ impl Store for SqlStore {
                 return Err(StoreError::NotFound);
             }
             Ok(())
-        }
-        .await;
-        self.changed(&sections, &result).await;
-        result
+        })
+        .await
     }
 
     async fn count_clients(&self, realm_id: &str) -> StoreResult<i64> {
@@ -1888,43 +1732,46 @@ async fn publish(
 
 impl SqlStore {
     /// A cached read of one row (absent rows are not cached: see `cache`).
-    async fn cached_one<T: Clone>(
+    async fn cached_one<T: Cached>(
         &self,
         key: Key<'_>,
         load: impl Future<Output = StoreResult<Option<T>>>,
-        wrap: fn(T) -> cache::Value,
-        unwrap: fn(cache::Value) -> Option<T>,
     ) -> StoreResult<Option<T>> {
-        if let Some(v) = self.cache.get(&key).and_then(unwrap) {
+        if let Some(v) = self.cache.get(&key).and_then(T::unwrap) {
             return Ok(Some(v));
         }
         let generation = self.cache.generation();
         let found = load.await?;
         if let Some(v) = &found {
-            self.cache.fill(generation, &key, wrap(v.clone()));
+            self.cache.fill(generation, &key, v.clone().wrap());
         }
         Ok(found)
     }
 
     /// A cached read of a list.
-    async fn cached_all<T: Clone>(
+    async fn cached_all<T: Cached>(
         &self,
         key: Key<'_>,
         load: impl Future<Output = StoreResult<T>>,
-        wrap: fn(T) -> cache::Value,
-        unwrap: fn(cache::Value) -> Option<T>,
     ) -> StoreResult<T> {
-        if let Some(v) = self.cache.get(&key).and_then(unwrap) {
+        if let Some(v) = self.cache.get(&key).and_then(T::unwrap) {
             return Ok(v);
         }
         let generation = self.cache.generation();
         let found = load.await?;
-        self.cache.fill(generation, &key, wrap(found.clone()));
+        self.cache.fill(generation, &key, found.clone().wrap());
         Ok(found)
     }
 
-    /// After a write: see `publish`.
-    async fn changed(&self, sections: &[Section], result: &StoreResult<()>) {
+    /// Every write but the group commit's: runs `write` (one transaction), then drops
+    /// `sections` from the cache and, on PostgreSQL if it committed, tells the other nodes
+    /// (`publish`).
+    async fn write(
+        &self,
+        sections: &[Section],
+        write: impl Future<Output = StoreResult<()>>,
+    ) -> StoreResult<()> {
+        let result = write.await;
         publish(
             &self.cache,
             self.backend,
@@ -1933,6 +1780,7 @@ impl SqlStore {
             result.is_ok(),
         )
         .await;
+        result
     }
 
     async fn user_where(
