@@ -8,7 +8,7 @@ use sqlx::any::AnyRow;
 use crate::cache::{Key, Section};
 use crate::roles::insert_user_roles;
 use crate::write::rows::insert_rows;
-use crate::{SqlStore, backend_err, exec, from_doc, get, to_doc, write_err};
+use crate::{SqlStore, backend_err, exec, found, from_doc, get, to_doc, write_err};
 
 const CLIENT_COLUMNS: &str = "id, realm_id, client_id, doc, secret_sealed, rat_hash, created_at";
 
@@ -146,9 +146,7 @@ pub(crate) async fn update_client(
                 n
             }
         };
-        if n.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
+        found(n.rows_affected())?;
         if let Some((user, roles)) = &b.service_account {
             insert_rows(&mut tx, &[user]).await?;
             insert_user_roles(&mut tx, &user.realm_id, &user.id, roles).await?;
@@ -172,9 +170,7 @@ pub(crate) async fn delete_client(db: &SqlStore, realm_id: &str, id: &str) -> St
             &[realm_id, id],
         )
         .await?;
-        if n == 0 {
-            return Err(StoreError::NotFound);
-        }
+        found(n)?;
         exec(
             &mut tx,
             "DELETE FROM user_roles WHERE role_id IN (SELECT id FROM roles WHERE client = $1)",

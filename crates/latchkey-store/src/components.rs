@@ -7,7 +7,7 @@ use sqlx::any::AnyRow;
 
 use crate::cache::{Key, Section};
 use crate::write::rows::insert_rows;
-use crate::{SqlStore, backend_err, from_doc, get, to_doc};
+use crate::{SqlStore, backend_err, found, from_doc, get, to_doc};
 
 pub(crate) async fn list_components(
     db: &SqlStore,
@@ -57,10 +57,7 @@ pub(crate) async fn update_component(db: &SqlStore, c: &ComponentRecord) -> Stor
         .execute(&db.writer)
         .await
         .map_err(backend_err)?;
-        if n.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+        found(n.rows_affected())
     })
     .await
 }
@@ -74,10 +71,7 @@ pub(crate) async fn delete_component(db: &SqlStore, realm_id: &str, id: &str) ->
             .execute(&db.writer)
             .await
             .map_err(backend_err)?;
-        if n.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+        found(n.rows_affected())
     })
     .await
 }

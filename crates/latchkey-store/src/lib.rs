@@ -272,6 +272,14 @@ impl SqlStore {
 
 type Tx<'a> = sqlx::Transaction<'a, sqlx::Any>;
 
+/// After a statement that names one row by its key: `NotFound` if it touched none.
+fn found(rows_affected: u64) -> StoreResult<()> {
+    if rows_affected == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}
+
 async fn exec(tx: &mut Tx<'_>, sql: &str, args: &[&str]) -> StoreResult<u64> {
     let mut q = sqlx::query(sql);
     for a in args {

@@ -7,7 +7,7 @@ use sqlx::any::AnyRow;
 
 use crate::cache::{Key, Section};
 use crate::write::rows::{DefaultScope, UserRole, insert_rows};
-use crate::{SqlStore, backend_err, exec, from_doc, get, to_doc, write_err};
+use crate::{SqlStore, backend_err, exec, found, from_doc, get, to_doc, write_err};
 
 pub(crate) async fn list_realms(db: &SqlStore) -> StoreResult<Vec<RealmRecord>> {
     let rows = sqlx::query("SELECT id, name, doc FROM realms ORDER BY name")
@@ -88,10 +88,7 @@ pub(crate) async fn update_realm(db: &SqlStore, realm: &RealmRecord) -> StoreRes
             .execute(&db.writer)
             .await
             .map_err(write_err("realm"))?;
-        if n.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+        found(n.rows_affected())
     })
     .await
 }
@@ -124,9 +121,7 @@ pub(crate) async fn delete_realm(db: &SqlStore, realm_id: &str) -> StoreResult<(
             .await?;
         }
         let n = exec(&mut tx, "DELETE FROM realms WHERE id = $1", &[realm_id]).await?;
-        if n == 0 {
-            return Err(StoreError::NotFound);
-        }
+        found(n)?;
         tx.commit().await.map_err(backend_err)
     })
     .await

@@ -8,7 +8,7 @@ use sqlx::any::AnyRow;
 
 use crate::cache::{Key, Section};
 use crate::write::rows::{UserRole, insert_rows};
-use crate::{SqlStore, backend_err, exec, from_doc, get, to_doc, write_err};
+use crate::{SqlStore, backend_err, exec, found, from_doc, get, to_doc, write_err};
 
 const ROLE_SELECT: &str = "SELECT r.id, r.realm_id, r.client, r.name, r.doc, c.client_id AS client_client_id \
      FROM roles r LEFT JOIN clients c ON c.id = r.client";
@@ -88,10 +88,7 @@ pub(crate) async fn update_role(db: &SqlStore, r: &RoleRecord) -> StoreResult<()
             .execute(&db.writer)
             .await
             .map_err(write_err("role"))?;
-        if n.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+        found(n.rows_affected())
     })
     .await
 }
@@ -106,9 +103,7 @@ pub(crate) async fn delete_role(db: &SqlStore, realm_id: &str, id: &str) -> Stor
             &[realm_id, id],
         )
         .await?;
-        if n == 0 {
-            return Err(StoreError::NotFound);
-        }
+        found(n)?;
         exec(&mut tx, "DELETE FROM user_roles WHERE role_id = $1", &[id]).await?;
         tx.commit().await.map_err(backend_err)
     })

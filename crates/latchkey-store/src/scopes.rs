@@ -7,7 +7,7 @@ use sqlx::any::AnyRow;
 
 use crate::cache::{Key, Section};
 use crate::write::rows::insert_rows;
-use crate::{SqlStore, backend_err, exec, from_doc, get, to_doc, write_err};
+use crate::{SqlStore, backend_err, exec, found, from_doc, get, to_doc, write_err};
 
 pub(crate) async fn list_scopes(db: &SqlStore, realm_id: &str) -> StoreResult<Shared<ScopeRecord>> {
     let load = async move {
@@ -51,10 +51,7 @@ pub(crate) async fn update_scope(db: &SqlStore, s: &ScopeRecord) -> StoreResult<
         .execute(&db.writer)
         .await
         .map_err(write_err("client scope"))?;
-        if n.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+        found(n.rows_affected())
     })
     .await
 }
@@ -69,9 +66,7 @@ pub(crate) async fn delete_scope(db: &SqlStore, realm_id: &str, id: &str) -> Sto
             &[realm_id, id],
         )
         .await?;
-        if n == 0 {
-            return Err(StoreError::NotFound);
-        }
+        found(n)?;
         exec(
             &mut tx,
             "DELETE FROM realm_default_scopes WHERE realm_id = $1 AND scope_id = $2",

@@ -8,7 +8,7 @@ use sqlx::any::AnyRow;
 use crate::cache::{Key, Section};
 use crate::roles::insert_user_roles;
 use crate::write::rows::insert_rows;
-use crate::{SqlStore, backend_err, exec, from_doc, get, to_doc, write_err};
+use crate::{SqlStore, backend_err, exec, found, from_doc, get, to_doc, write_err};
 
 pub(crate) async fn list_users(
     db: &SqlStore,
@@ -110,10 +110,7 @@ pub(crate) async fn update_user(db: &SqlStore, u: &UserRecord) -> StoreResult<()
         .execute(&db.writer)
         .await
         .map_err(write_err("username"))?;
-        if n.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+        found(n.rows_affected())
     })
     .await
 }
@@ -128,9 +125,7 @@ pub(crate) async fn delete_user(db: &SqlStore, realm_id: &str, id: &str) -> Stor
             &[realm_id, id],
         )
         .await?;
-        if n == 0 {
-            return Err(StoreError::NotFound);
-        }
+        found(n)?;
         exec(&mut tx, "DELETE FROM user_roles WHERE user_id = $1", &[id]).await?;
         exec(
             &mut tx,
