@@ -80,7 +80,7 @@ async fn a_clients_event_is_stored_with_it(app: &TestStore) {
     );
 }
 
-/// Group commit (`latchkey-store/src/group_commit.rs`): creations that arrive together share a
+/// Group commit (`latchkey-store/src/write/group_commit.rs`): creations that arrive together share a
 /// transaction, and each is still decided on its own, in arrival order, exactly as one
 /// after another: an initial access token's count, max-clients, a clientId already taken.
 async fn concurrent_creations_commit_together(app: &TestStore) {
