@@ -5,7 +5,7 @@
 //!
 //! Coherence:
 //! - Every write through the store invalidates the sections it touched after it commits
-//!   (`SqlStore::changed`). A read that started before an invalidation never fills the
+//!   (`SqlStore::write`). A read that started before an invalidation never fills the
 //!   cache (the generation check in `fill`), so a slow reader cannot put back a value a
 //!   writer has just replaced.
 //! - Several nodes on one PostgreSQL: the writer also publishes the change
@@ -138,8 +138,38 @@ pub enum Key<'a> {
     InitialAccess(&'a str),
 }
 
-/// A value of one of the cached kinds.
-pub enum Value {
+/// A kind of value the cache holds, typed: a read hands its own type in (`wrap`) and
+/// gets its own type back (`unwrap`), never another kind's.
+pub trait Cached: Clone {
+    fn wrap(self) -> Value;
+    /// `None` for another kind's value.
+    fn unwrap(value: Value) -> Option<Self>;
+}
+
+/// `Value`, one variant per cached kind, and `Cached` for each kind's type.
+macro_rules! cached_kinds {
+    ($($variant:ident($kind:ty)),* $(,)?) => {
+        /// A value of one of the cached kinds.
+        pub enum Value {
+            $($variant($kind)),*
+        }
+
+        $(impl Cached for $kind {
+            fn wrap(self) -> Value {
+                Value::$variant(self)
+            }
+
+            fn unwrap(value: Value) -> Option<Self> {
+                match value {
+                    Value::$variant(v) => Some(v),
+                    _ => None,
+                }
+            }
+        })*
+    };
+}
+
+cached_kinds! {
     Realm(RealmRecord),
     Client(ClientRecord),
     User(UserRecord),

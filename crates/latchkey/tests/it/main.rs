@@ -26,5 +26,4 @@ mod outbound;
 mod policies;
 mod racing;
 mod registration;
-mod store_suite;
 mod token;

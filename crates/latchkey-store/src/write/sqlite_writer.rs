@@ -35,8 +35,8 @@ use latchkey_core::store::{StoreError, StoreResult};
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OpenFlags, ToSql};
 
-use crate::group_commit::Stats;
-use crate::rows::{Insert, Param, chunk_sizes, statement};
+use super::Stats;
+use super::rows::{Insert, Param, chunk_sizes, statement};
 
 /// The statement shapes a batch uses: four tables in up to seven chunk sizes, and the guards.
 const STATEMENT_CACHE: usize = 64;

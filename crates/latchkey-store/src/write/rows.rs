@@ -331,6 +331,22 @@ impl Insert for ScopeRecord {
     }
 }
 
+/// Orders components by creation: wall-clock nanoseconds plus a per-process sequence, so
+/// a bundle inserted within one clock tick keeps its order.
+static COMPONENT_SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// A new component's `created_at`.
+fn component_order() -> i64 {
+    COMPONENT_SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed) as i64 + now_nanos()
+}
+
+fn now_nanos() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i64)
+        .unwrap_or(0)
+}
+
 impl Insert for ComponentRecord {
     const HEAD: &'static str = "INSERT INTO components (id, realm_id, parent_id, provider_type, provider_id, sub_type, name, config, created_at)";
     const COLUMNS: usize = 9;
@@ -345,7 +361,7 @@ impl Insert for ComponentRecord {
             self.sub_type.as_deref().into(),
             (&self.name).into(),
             to_doc(&self.config)?.into(),
-            crate::component_order().into(),
+            component_order().into(),
         ]);
         Ok(())
     }

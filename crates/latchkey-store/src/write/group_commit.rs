@@ -16,7 +16,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 
 use latchkey_core::store::{
     ClientBundle, ClientRecord, EventRecord, Guarded, StoreError, StoreResult, UserRecord,
@@ -25,9 +25,10 @@ use latchkey_core::store::{
 use sqlx::AnyPool;
 use tokio::sync::{mpsc, oneshot};
 
+use super::Stats;
+use super::rows::{Insert, Rendered, UserRole, insert_rows};
+use super::sqlite_writer::{Batch, Writer};
 use crate::cache::{Cache, Section};
-use crate::rows::{Insert, Rendered, UserRole, insert_rows};
-use crate::sqlite_writer::{Batch, Writer};
 use crate::{Backend, Tx, backend_err, exec, get, publish};
 
 /// The most writes one transaction commits.
@@ -61,36 +62,6 @@ struct Job {
 pub(crate) struct GroupCommit {
     queue: mpsc::UnboundedSender<Job>,
     stats: Arc<Stats>,
-}
-
-/// How writes were committed, since the store opened.
-#[derive(Debug, Default)]
-pub struct Stats {
-    writes: AtomicU64,
-    transactions: AtomicU64,
-    /// On a SQLite file (`sqlite_writer`): passes of the checkpoint thread, and tails the
-    /// writer finished itself.
-    pub(crate) checkpoint_passes: AtomicU64,
-    pub(crate) checkpoint_tails: AtomicU64,
-}
-
-impl Stats {
-    /// (writes answered, transactions that committed or tried to)
-    pub fn read(&self) -> (u64, u64) {
-        (
-            self.writes.load(Ordering::Relaxed),
-            self.transactions.load(Ordering::Relaxed),
-        )
-    }
-
-    /// (checkpoint thread's passes, tails finished by the writer): both 0 but on a SQLite
-    /// file.
-    pub fn checkpoints(&self) -> (u64, u64) {
-        (
-            self.checkpoint_passes.load(Ordering::Relaxed),
-            self.checkpoint_tails.load(Ordering::Relaxed),
-        )
-    }
 }
 
 impl GroupCommit {

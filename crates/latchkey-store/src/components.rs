@@ -1,0 +1,90 @@
+//! Components (registration policies and the like), in creation order.
+
+use std::sync::Arc;
+
+use latchkey_core::store::*;
+use sqlx::any::AnyRow;
+
+use crate::cache::{Key, Section};
+use crate::write::rows::insert_rows;
+use crate::{SqlStore, backend_err, found, from_doc, get, to_doc};
+
+pub(crate) async fn list_components(
+    db: &SqlStore,
+    realm_id: &str,
+) -> StoreResult<Shared<ComponentRecord>> {
+    let load = async move {
+        let rows = sqlx::query(
+            "SELECT id, realm_id, parent_id, provider_type, provider_id, sub_type, name, config \
+             FROM components WHERE realm_id = $1 ORDER BY created_at, id",
+        )
+        .bind(realm_id)
+        .fetch_all(&db.pool)
+        .await
+        .map_err(backend_err)?;
+        rows.iter()
+            .map(component_row)
+            .collect::<StoreResult<Vec<_>>>()
+            .map(Arc::new)
+    };
+    db.cached_all(Key::Components(realm_id), load).await
+}
+
+pub(crate) async fn create_component(db: &SqlStore, c: &ComponentRecord) -> StoreResult<()> {
+    let sections = [Section::Components(c.realm_id.clone())];
+    db.write(&sections, async move {
+        let mut tx = db.writer.begin().await.map_err(backend_err)?;
+        insert_rows(&mut tx, &[c]).await?;
+        tx.commit().await.map_err(backend_err)
+    })
+    .await
+}
+
+pub(crate) async fn update_component(db: &SqlStore, c: &ComponentRecord) -> StoreResult<()> {
+    let sections = [Section::Components(c.realm_id.clone())];
+    db.write(&sections, async move {
+        let n = sqlx::query(
+            "UPDATE components SET parent_id = $3, provider_id = $4, sub_type = $5, name = $6, config = $7 \
+             WHERE realm_id = $1 AND id = $2",
+        )
+        .bind(&c.realm_id)
+        .bind(&c.id)
+        .bind(&c.parent_id)
+        .bind(&c.provider_id)
+        .bind(c.sub_type.clone())
+        .bind(&c.name)
+        .bind(to_doc(&c.config)?)
+        .execute(&db.writer)
+        .await
+        .map_err(backend_err)?;
+        found(n.rows_affected())
+    })
+    .await
+}
+
+pub(crate) async fn delete_component(db: &SqlStore, realm_id: &str, id: &str) -> StoreResult<()> {
+    let sections = [Section::Components(realm_id.into())];
+    db.write(&sections, async move {
+        let n = sqlx::query("DELETE FROM components WHERE realm_id = $1 AND id = $2")
+            .bind(realm_id)
+            .bind(id)
+            .execute(&db.writer)
+            .await
+            .map_err(backend_err)?;
+        found(n.rows_affected())
+    })
+    .await
+}
+
+fn component_row(row: &AnyRow) -> StoreResult<ComponentRecord> {
+    Ok(ComponentRecord {
+        id: get(row, "id")?,
+        realm_id: get(row, "realm_id")?,
+        parent_id: get(row, "parent_id")?,
+        provider_type: get(row, "provider_type")?,
+        provider_id: get(row, "provider_id")?,
+        sub_type: get(row, "sub_type")?,
+        name: get(row, "name")?,
+        config: from_doc(row, "config")?,
+    })
+}

@@ -1,0 +1,338 @@
+//! `impl Store for SqlStore`, as a list: every method but `ping` is handed to the file of
+//! the aggregate that owns it (`realms`, `clients`, `users`, `roles`, `scopes`, `components`,
+//! `initial_access`, `events`, `tokens`, `transient`).
+
+use async_trait::async_trait;
+use latchkey_core::Millis;
+use latchkey_core::store::*;
+use serde_json::Value;
+
+use crate::{
+    SqlStore, backend_err, clients, components, events, initial_access, realms, roles, scopes,
+    tokens, transient, users,
+};
+
+#[async_trait]
+impl Store for SqlStore {
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+            .map_err(backend_err)
+    }
+
+    async fn list_realms(&self) -> StoreResult<Vec<RealmRecord>> {
+        realms::list_realms(self).await
+    }
+
+    async fn realm_by_name(&self, name: &str) -> StoreResult<Option<RealmRecord>> {
+        realms::realm_by_name(self, name).await
+    }
+
+    async fn create_realm(&self, b: RealmBundle) -> StoreResult<()> {
+        realms::create_realm(self, b).await
+    }
+
+    async fn update_realm(&self, realm: &RealmRecord) -> StoreResult<()> {
+        realms::update_realm(self, realm).await
+    }
+
+    async fn delete_realm(&self, realm_id: &str) -> StoreResult<()> {
+        realms::delete_realm(self, realm_id).await
+    }
+
+    async fn realm_keys(&self, realm_id: &str) -> StoreResult<Vec<KeyRecord>> {
+        realms::realm_keys(self, realm_id).await
+    }
+
+    async fn list_clients(
+        &self,
+        realm_id: &str,
+        q: &ClientQuery,
+    ) -> StoreResult<Vec<ClientRecord>> {
+        clients::list_clients(self, realm_id, q).await
+    }
+
+    async fn client(&self, realm_id: &str, id: &str) -> StoreResult<Option<ClientRecord>> {
+        clients::client(self, realm_id, id).await
+    }
+
+    async fn client_by_client_id(
+        &self,
+        realm_id: &str,
+        client_id: &str,
+    ) -> StoreResult<Option<ClientRecord>> {
+        clients::client_by_client_id(self, realm_id, client_id).await
+    }
+
+    async fn create_client(&self, b: ClientBundle, guard: &WriteGuard) -> StoreResult<()> {
+        clients::create_client(self, b, guard).await
+    }
+
+    async fn update_client(&self, b: ClientBundle, guard: &WriteGuard) -> StoreResult<()> {
+        clients::update_client(self, b, guard).await
+    }
+
+    async fn delete_client(&self, realm_id: &str, id: &str) -> StoreResult<()> {
+        clients::delete_client(self, realm_id, id).await
+    }
+
+    async fn list_users(&self, realm_id: &str, q: &UserQuery) -> StoreResult<Vec<UserRecord>> {
+        users::list_users(self, realm_id, q).await
+    }
+
+    async fn count_users(&self, realm_id: &str, q: &UserQuery) -> StoreResult<i64> {
+        users::count_users(self, realm_id, q).await
+    }
+
+    async fn user(&self, realm_id: &str, id: &str) -> StoreResult<Option<UserRecord>> {
+        users::user(self, realm_id, id).await
+    }
+
+    async fn user_by_username(
+        &self,
+        realm_id: &str,
+        username: &str,
+    ) -> StoreResult<Option<UserRecord>> {
+        users::user_by_username(self, realm_id, username).await
+    }
+
+    async fn user_by_email(&self, realm_id: &str, email: &str) -> StoreResult<Option<UserRecord>> {
+        users::user_by_email(self, realm_id, email).await
+    }
+
+    async fn service_account_user(
+        &self,
+        realm_id: &str,
+        client_uuid: &str,
+    ) -> StoreResult<Option<UserRecord>> {
+        users::service_account_user(self, realm_id, client_uuid).await
+    }
+
+    async fn create_user(&self, user: &UserRecord, role_ids: &[String]) -> StoreResult<()> {
+        users::create_user(self, user, role_ids).await
+    }
+
+    async fn update_user(&self, u: &UserRecord) -> StoreResult<()> {
+        users::update_user(self, u).await
+    }
+
+    async fn delete_user(&self, realm_id: &str, id: &str) -> StoreResult<()> {
+        users::delete_user(self, realm_id, id).await
+    }
+
+    async fn list_roles(
+        &self,
+        realm_id: &str,
+        client: Option<&str>,
+    ) -> StoreResult<Vec<RoleRecord>> {
+        roles::list_roles(self, realm_id, client).await
+    }
+
+    async fn all_roles(&self, realm_id: &str) -> StoreResult<Shared<RoleRecord>> {
+        roles::all_roles(self, realm_id).await
+    }
+
+    async fn role_by_name(
+        &self,
+        realm_id: &str,
+        client: Option<&str>,
+        name: &str,
+    ) -> StoreResult<Option<RoleRecord>> {
+        roles::role_by_name(self, realm_id, client, name).await
+    }
+
+    async fn create_role(&self, role: &RoleRecord) -> StoreResult<()> {
+        roles::create_role(self, role).await
+    }
+
+    async fn update_role(&self, r: &RoleRecord) -> StoreResult<()> {
+        roles::update_role(self, r).await
+    }
+
+    async fn delete_role(&self, realm_id: &str, id: &str) -> StoreResult<()> {
+        roles::delete_role(self, realm_id, id).await
+    }
+
+    async fn user_role_ids(&self, user_id: &str) -> StoreResult<Shared<String>> {
+        roles::user_role_ids(self, user_id).await
+    }
+
+    async fn add_user_roles(&self, user_id: &str, role_ids: &[String]) -> StoreResult<()> {
+        roles::add_user_roles(self, user_id, role_ids).await
+    }
+
+    async fn remove_user_roles(&self, user_id: &str, role_ids: &[String]) -> StoreResult<()> {
+        roles::remove_user_roles(self, user_id, role_ids).await
+    }
+
+    async fn list_scopes(&self, realm_id: &str) -> StoreResult<Shared<ScopeRecord>> {
+        scopes::list_scopes(self, realm_id).await
+    }
+
+    async fn create_scope(&self, scope: &ScopeRecord) -> StoreResult<()> {
+        scopes::create_scope(self, scope).await
+    }
+
+    async fn update_scope(&self, s: &ScopeRecord) -> StoreResult<()> {
+        scopes::update_scope(self, s).await
+    }
+
+    async fn delete_scope(&self, realm_id: &str, id: &str) -> StoreResult<()> {
+        scopes::delete_scope(self, realm_id, id).await
+    }
+
+    async fn realm_default_scopes(&self, realm_id: &str) -> StoreResult<Shared<(String, bool)>> {
+        scopes::realm_default_scopes(self, realm_id).await
+    }
+
+    async fn set_realm_default_scope(
+        &self,
+        realm_id: &str,
+        scope_id: &str,
+        default: bool,
+    ) -> StoreResult<()> {
+        scopes::set_realm_default_scope(self, realm_id, scope_id, default).await
+    }
+
+    async fn remove_realm_default_scope(&self, realm_id: &str, scope_id: &str) -> StoreResult<()> {
+        scopes::remove_realm_default_scope(self, realm_id, scope_id).await
+    }
+
+    async fn create_initial_access(&self, t: &InitialAccessRecord) -> StoreResult<()> {
+        initial_access::create_initial_access(self, t).await
+    }
+
+    async fn list_initial_access(&self, realm_id: &str) -> StoreResult<Vec<InitialAccessRecord>> {
+        initial_access::list_initial_access(self, realm_id).await
+    }
+
+    async fn initial_access_by_hash(&self, hash: &str) -> StoreResult<Option<InitialAccessRecord>> {
+        initial_access::initial_access_by_hash(self, hash).await
+    }
+
+    async fn delete_initial_access(&self, realm_id: &str, id: &str) -> StoreResult<()> {
+        initial_access::delete_initial_access(self, realm_id, id).await
+    }
+
+    async fn list_components(&self, realm_id: &str) -> StoreResult<Shared<ComponentRecord>> {
+        components::list_components(self, realm_id).await
+    }
+
+    async fn create_component(&self, c: &ComponentRecord) -> StoreResult<()> {
+        components::create_component(self, c).await
+    }
+
+    async fn update_component(&self, c: &ComponentRecord) -> StoreResult<()> {
+        components::update_component(self, c).await
+    }
+
+    async fn delete_component(&self, realm_id: &str, id: &str) -> StoreResult<()> {
+        components::delete_component(self, realm_id, id).await
+    }
+
+    async fn count_clients(&self, realm_id: &str) -> StoreResult<i64> {
+        clients::count_clients(self, realm_id).await
+    }
+
+    async fn insert_event(&self, e: &EventRecord) -> StoreResult<()> {
+        events::insert_event(self, e).await
+    }
+
+    async fn list_events(&self, realm_id: &str, q: &EventQuery) -> StoreResult<Vec<EventRecord>> {
+        events::list_events(self, realm_id, q).await
+    }
+
+    async fn clear_events(&self, realm_id: &str) -> StoreResult<()> {
+        events::clear_events(self, realm_id).await
+    }
+
+    async fn insert_admin_event(&self, e: &AdminEventRecord) -> StoreResult<()> {
+        events::insert_admin_event(self, e).await
+    }
+
+    async fn list_admin_events(
+        &self,
+        realm_id: &str,
+        q: &AdminEventQuery,
+    ) -> StoreResult<Vec<AdminEventRecord>> {
+        events::list_admin_events(self, realm_id, q).await
+    }
+
+    async fn clear_admin_events(&self, realm_id: &str) -> StoreResult<()> {
+        events::clear_admin_events(self, realm_id).await
+    }
+
+    async fn revoke_jti(&self, realm_id: &str, jti: &str, expires_at: Millis) -> StoreResult<()> {
+        tokens::revoke_jti(self, realm_id, jti, expires_at).await
+    }
+
+    async fn is_revoked(&self, jti: &str) -> StoreResult<bool> {
+        tokens::is_revoked(self, jti).await
+    }
+
+    async fn use_assertion(&self, id: &str, expires_at: Millis) -> StoreResult<bool> {
+        tokens::use_assertion(self, id, expires_at).await
+    }
+
+    async fn refresh_token(&self, hash: &str) -> StoreResult<Option<RefreshTokenRecord>> {
+        tokens::refresh_token(self, hash).await
+    }
+
+    async fn delete_refresh_token(&self, hash: &str) -> StoreResult<bool> {
+        tokens::delete_refresh_token(self, hash).await
+    }
+
+    async fn put_transient(
+        &self,
+        kind: &str,
+        id: &str,
+        realm_id: &str,
+        data: &Value,
+        expires_at: Millis,
+    ) -> StoreResult<()> {
+        transient::put_transient(self, kind, id, realm_id, data, expires_at).await
+    }
+
+    async fn get_transient(&self, kind: &str, id: &str, now: Millis) -> StoreResult<Option<Value>> {
+        transient::get_transient(self, kind, id, now).await
+    }
+
+    async fn take_transient(
+        &self,
+        kind: &str,
+        id: &str,
+        now: Millis,
+    ) -> StoreResult<Option<Value>> {
+        transient::take_transient(self, kind, id, now).await
+    }
+
+    async fn delete_transient(&self, kind: &str, id: &str) -> StoreResult<()> {
+        transient::delete_transient(self, kind, id).await
+    }
+
+    async fn sweep_expired(&self, now: Millis) -> StoreResult<u64> {
+        transient::sweep_expired(self, now).await
+    }
+
+    async fn delete_session_refresh_tokens(
+        &self,
+        session_id: &str,
+        keep_offline: bool,
+    ) -> StoreResult<()> {
+        tokens::delete_session_refresh_tokens(self, session_id, keep_offline).await
+    }
+
+    async fn insert_refresh_token(&self, t: &RefreshTokenRecord) -> StoreResult<()> {
+        tokens::insert_refresh_token(self, t).await
+    }
+
+    async fn take_refresh_token(
+        &self,
+        hash: &str,
+        now: Millis,
+    ) -> StoreResult<Option<RefreshTokenRecord>> {
+        tokens::take_refresh_token(self, hash, now).await
+    }
+}

@@ -1,0 +1,144 @@
+//! Refresh tokens (taken once, by one `DELETE … RETURNING`), revoked token ids and used
+//! client assertions.
+
+use latchkey_core::Millis;
+use latchkey_core::store::*;
+use sqlx::any::AnyRow;
+
+use crate::{SqlStore, backend_err, get, write_err};
+
+pub(crate) async fn revoke_jti(
+    db: &SqlStore,
+    realm_id: &str,
+    jti: &str,
+    expires_at: Millis,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO revoked_tokens (jti, realm_id, expires_at) VALUES ($1, $2, $3) ON CONFLICT (jti) DO NOTHING",
+    )
+    .bind(jti)
+    .bind(realm_id)
+    .bind(expires_at)
+    .execute(&db.writer)
+    .await
+    .map(|_| ())
+    .map_err(backend_err)
+}
+
+pub(crate) async fn is_revoked(db: &SqlStore, jti: &str) -> StoreResult<bool> {
+    let row = sqlx::query("SELECT jti FROM revoked_tokens WHERE jti = $1")
+        .bind(jti)
+        .fetch_optional(&db.pool)
+        .await
+        .map_err(backend_err)?;
+    Ok(row.is_some())
+}
+
+pub(crate) async fn use_assertion(
+    db: &SqlStore,
+    id: &str,
+    expires_at: Millis,
+) -> StoreResult<bool> {
+    let n = sqlx::query(
+        "INSERT INTO used_assertions (id, expires_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(id)
+    .bind(expires_at)
+    .execute(&db.writer)
+    .await
+    .map_err(backend_err)?;
+    Ok(n.rows_affected() == 1)
+}
+
+pub(crate) async fn refresh_token(
+    db: &SqlStore,
+    hash: &str,
+) -> StoreResult<Option<RefreshTokenRecord>> {
+    let row = sqlx::query(
+        "SELECT hash, realm_id, client_uuid, user_id, scope, session_id, auth_time, expires_at FROM refresh_tokens WHERE hash = $1",
+    )
+    .bind(hash)
+    .fetch_optional(&db.pool)
+    .await
+    .map_err(backend_err)?;
+    row.as_ref().map(refresh_row).transpose()
+}
+
+pub(crate) async fn delete_refresh_token(db: &SqlStore, hash: &str) -> StoreResult<bool> {
+    let n = sqlx::query("DELETE FROM refresh_tokens WHERE hash = $1")
+        .bind(hash)
+        .execute(&db.writer)
+        .await
+        .map_err(backend_err)?;
+    Ok(n.rows_affected() > 0)
+}
+
+pub(crate) async fn delete_session_refresh_tokens(
+    db: &SqlStore,
+    session_id: &str,
+    keep_offline: bool,
+) -> StoreResult<()> {
+    let sql = if keep_offline {
+        "DELETE FROM refresh_tokens WHERE session_id = $1 AND scope NOT LIKE '%offline_access%'"
+    } else {
+        "DELETE FROM refresh_tokens WHERE session_id = $1"
+    };
+    sqlx::query(sql)
+        .bind(session_id)
+        .execute(&db.writer)
+        .await
+        .map(|_| ())
+        .map_err(backend_err)
+}
+
+pub(crate) async fn insert_refresh_token(db: &SqlStore, t: &RefreshTokenRecord) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO refresh_tokens (hash, realm_id, client_uuid, user_id, scope, session_id, auth_time, expires_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(&t.hash)
+    .bind(&t.realm_id)
+    .bind(&t.client_uuid)
+    .bind(&t.user_id)
+    .bind(&t.scope)
+    .bind(&t.session_id)
+    .bind(t.auth_time)
+    .bind(t.expires_at)
+    .execute(&db.writer)
+    .await
+    .map(|_| ())
+    .map_err(write_err("refresh token"))
+}
+
+pub(crate) async fn take_refresh_token(
+    db: &SqlStore,
+    hash: &str,
+    now: Millis,
+) -> StoreResult<Option<RefreshTokenRecord>> {
+    // One statement: whichever caller deletes the row is the one that gets it.
+    let row = sqlx::query(
+        "DELETE FROM refresh_tokens WHERE hash = $1 \
+         RETURNING hash, realm_id, client_uuid, user_id, scope, session_id, auth_time, expires_at",
+    )
+    .bind(hash)
+    .fetch_optional(&db.writer)
+    .await
+    .map_err(backend_err)?;
+    match row.as_ref().map(refresh_row).transpose()? {
+        Some(t) if t.expires_at > now => Ok(Some(t)),
+        _ => Ok(None),
+    }
+}
+
+fn refresh_row(row: &AnyRow) -> StoreResult<RefreshTokenRecord> {
+    Ok(RefreshTokenRecord {
+        hash: get(row, "hash")?,
+        realm_id: get(row, "realm_id")?,
+        client_uuid: get(row, "client_uuid")?,
+        user_id: get(row, "user_id")?,
+        scope: get(row, "scope")?,
+        session_id: get(row, "session_id")?,
+        auth_time: get(row, "auth_time")?,
+        expires_at: get(row, "expires_at")?,
+    })
+}

@@ -1,0 +1,94 @@
+//! Browser-flow state in the `transient` table, and the sweep of everything that expires.
+
+use latchkey_core::Millis;
+use latchkey_core::store::*;
+use serde_json::Value;
+
+use crate::{SqlStore, backend_err, from_doc, get, to_doc};
+
+pub(crate) async fn put_transient(
+    db: &SqlStore,
+    kind: &str,
+    id: &str,
+    realm_id: &str,
+    data: &Value,
+    expires_at: Millis,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO transient (kind, id, realm_id, data, expires_at) VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (kind, id) DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at",
+    )
+    .bind(kind)
+    .bind(id)
+    .bind(realm_id)
+    .bind(to_doc(data)?)
+    .bind(expires_at)
+    .execute(&db.writer)
+    .await
+    .map(|_| ())
+    .map_err(backend_err)
+}
+
+pub(crate) async fn get_transient(
+    db: &SqlStore,
+    kind: &str,
+    id: &str,
+    now: Millis,
+) -> StoreResult<Option<Value>> {
+    let row =
+        sqlx::query("SELECT data FROM transient WHERE kind = $1 AND id = $2 AND expires_at > $3")
+            .bind(kind)
+            .bind(id)
+            .bind(now)
+            .fetch_optional(&db.pool)
+            .await
+            .map_err(backend_err)?;
+    row.as_ref().map(|r| from_doc(r, "data")).transpose()
+}
+
+pub(crate) async fn take_transient(
+    db: &SqlStore,
+    kind: &str,
+    id: &str,
+    now: Millis,
+) -> StoreResult<Option<Value>> {
+    let row =
+        sqlx::query("DELETE FROM transient WHERE kind = $1 AND id = $2 RETURNING data, expires_at")
+            .bind(kind)
+            .bind(id)
+            .fetch_optional(&db.writer)
+            .await
+            .map_err(backend_err)?;
+    match row {
+        Some(r) if get::<i64>(&r, "expires_at")? > now => Ok(Some(from_doc(&r, "data")?)),
+        _ => Ok(None),
+    }
+}
+
+pub(crate) async fn delete_transient(db: &SqlStore, kind: &str, id: &str) -> StoreResult<()> {
+    sqlx::query("DELETE FROM transient WHERE kind = $1 AND id = $2")
+        .bind(kind)
+        .bind(id)
+        .execute(&db.writer)
+        .await
+        .map(|_| ())
+        .map_err(backend_err)
+}
+
+pub(crate) async fn sweep_expired(db: &SqlStore, now: Millis) -> StoreResult<u64> {
+    let mut n = 0;
+    for table in [
+        "transient",
+        "refresh_tokens",
+        "revoked_tokens",
+        "used_assertions",
+    ] {
+        n += sqlx::query(&format!("DELETE FROM {table} WHERE expires_at < $1"))
+            .bind(now)
+            .execute(&db.writer)
+            .await
+            .map_err(backend_err)?
+            .rows_affected();
+    }
+    Ok(n)
+}

@@ -1,0 +1,207 @@
+//! Users: queries, cached reads by id and by service-account client, creation, updates and
+//! deletion.
+
+use latchkey_core::ident;
+use latchkey_core::store::*;
+use sqlx::any::AnyRow;
+
+use crate::cache::{Key, Section};
+use crate::roles::insert_user_roles;
+use crate::write::rows::insert_rows;
+use crate::{SqlStore, backend_err, exec, found, from_doc, get, to_doc, write_err};
+
+pub(crate) async fn list_users(
+    db: &SqlStore,
+    realm_id: &str,
+    q: &UserQuery,
+) -> StoreResult<Vec<UserRecord>> {
+    let (filter, args) = user_filter(q);
+    let sql = format!(
+        "SELECT id, realm_id, username, email, doc, password_hash, service_account_client, created_at FROM users{filter} ORDER BY username LIMIT {} OFFSET {}",
+        q.max.max(0),
+        q.first.max(0)
+    );
+    let mut query = sqlx::query(&sql).bind(realm_id);
+    for a in args {
+        query = query.bind(a);
+    }
+    let rows = query.fetch_all(&db.pool).await.map_err(backend_err)?;
+    rows.iter().map(user_row).collect()
+}
+
+pub(crate) async fn count_users(db: &SqlStore, realm_id: &str, q: &UserQuery) -> StoreResult<i64> {
+    let (filter, args) = user_filter(q);
+    let sql = format!("SELECT COUNT(*) AS n FROM users{filter}");
+    let mut query = sqlx::query(&sql).bind(realm_id);
+    for a in args {
+        query = query.bind(a);
+    }
+    let row = query.fetch_one(&db.pool).await.map_err(backend_err)?;
+    get(&row, "n")
+}
+
+pub(crate) async fn user(
+    db: &SqlStore,
+    realm_id: &str,
+    id: &str,
+) -> StoreResult<Option<UserRecord>> {
+    let load = async move { user_where(db, "id", realm_id, id).await };
+    db.cached_one(Key::User(realm_id, id), load).await
+}
+
+pub(crate) async fn user_by_username(
+    db: &SqlStore,
+    realm_id: &str,
+    username: &str,
+) -> StoreResult<Option<UserRecord>> {
+    user_where(db, "username", realm_id, &username.to_lowercase()).await
+}
+
+pub(crate) async fn user_by_email(
+    db: &SqlStore,
+    realm_id: &str,
+    email: &str,
+) -> StoreResult<Option<UserRecord>> {
+    user_where(db, "email", realm_id, &email.to_lowercase()).await
+}
+
+pub(crate) async fn service_account_user(
+    db: &SqlStore,
+    realm_id: &str,
+    client_uuid: &str,
+) -> StoreResult<Option<UserRecord>> {
+    let load = async move { user_where(db, "service_account_client", realm_id, client_uuid).await };
+    db.cached_one(Key::ServiceAccount(realm_id, client_uuid), load)
+        .await
+}
+
+pub(crate) async fn create_user(
+    db: &SqlStore,
+    user: &UserRecord,
+    role_ids: &[String],
+) -> StoreResult<()> {
+    user.check_identifiers()?;
+    let sections = [Section::Users(user.realm_id.clone())];
+    db.write(&sections, async move {
+        let mut tx = db.writer.begin().await.map_err(backend_err)?;
+        insert_rows(&mut tx, &[user]).await?;
+        insert_user_roles(&mut tx, &user.realm_id, &user.id, role_ids).await?;
+        tx.commit().await.map_err(backend_err)
+    })
+    .await
+}
+
+pub(crate) async fn update_user(db: &SqlStore, u: &UserRecord) -> StoreResult<()> {
+    u.check_identifiers()?;
+    let sections = [Section::Users(u.realm_id.clone())];
+    db.write(&sections, async move {
+        let n = sqlx::query(
+            "UPDATE users SET username = $3, email = $4, first_name = $5, last_name = $6, doc = $7, password_hash = $8 \
+             WHERE realm_id = $1 AND id = $2",
+        )
+        .bind(&u.realm_id)
+        .bind(&u.id)
+        .bind(&u.username)
+        .bind(u.email.clone())
+        .bind(u.rep.first_name.clone())
+        .bind(u.rep.last_name.clone())
+        .bind(to_doc(&u.rep)?)
+        .bind(u.password_hash.clone())
+        .execute(&db.writer)
+        .await
+        .map_err(write_err("username"))?;
+        found(n.rows_affected())
+    })
+    .await
+}
+
+pub(crate) async fn delete_user(db: &SqlStore, realm_id: &str, id: &str) -> StoreResult<()> {
+    let sections = [Section::Users(realm_id.into())];
+    db.write(&sections, async move {
+        let mut tx = db.writer.begin().await.map_err(backend_err)?;
+        let n = exec(
+            &mut tx,
+            "DELETE FROM users WHERE realm_id = $1 AND id = $2",
+            &[realm_id, id],
+        )
+        .await?;
+        found(n)?;
+        exec(&mut tx, "DELETE FROM user_roles WHERE user_id = $1", &[id]).await?;
+        exec(
+            &mut tx,
+            "DELETE FROM refresh_tokens WHERE user_id = $1",
+            &[id],
+        )
+        .await?;
+        tx.commit().await.map_err(backend_err)
+    })
+    .await
+}
+
+fn user_row(row: &AnyRow) -> StoreResult<UserRecord> {
+    Ok(UserRecord {
+        id: get(row, "id")?,
+        realm_id: get(row, "realm_id")?,
+        username: get(row, "username")?,
+        email: get(row, "email")?,
+        rep: from_doc(row, "doc")?,
+        password_hash: get(row, "password_hash")?,
+        service_account_client: get(row, "service_account_client")?,
+        created_at: get(row, "created_at")?,
+    })
+}
+
+/// Where-clause and arguments for a user query (`$2…`; `$1` is the realm).
+fn user_filter(q: &UserQuery) -> (String, Vec<String>) {
+    let mut sql = String::from(" WHERE realm_id = $1 AND service_account_client IS NULL");
+    let mut args = Vec::new();
+    let mut add = |col: &str, value: &Option<String>| {
+        if let Some(v) = value {
+            args.push(if q.exact {
+                v.to_lowercase()
+            } else {
+                format!("%{}%", v.to_lowercase())
+            });
+            let op = if q.exact { "=" } else { "LIKE" };
+            sql.push_str(&format!(" AND LOWER({col}) {op} ${}", args.len() + 1));
+        }
+    };
+    add("username", &q.username);
+    add("email", &q.email);
+    add("first_name", &q.first_name);
+    add("last_name", &q.last_name);
+    if let Some(s) = &q.search {
+        let s = s.trim().trim_matches('*').to_lowercase();
+        args.push(format!("%{s}%"));
+        let n = args.len() + 1;
+        sql.push_str(&format!(
+            " AND (LOWER(username) LIKE ${n} OR LOWER(COALESCE(email, '')) LIKE ${n} \
+              OR LOWER(COALESCE(first_name, '')) LIKE ${n} OR LOWER(COALESCE(last_name, '')) LIKE ${n})"
+        ));
+    }
+    (sql, args)
+}
+
+async fn user_where(
+    db: &SqlStore,
+    col: &'static str,
+    realm_id: &str,
+    value: &str,
+) -> StoreResult<Option<UserRecord>> {
+    let key = value
+        .strip_prefix(latchkey_core::clients::SERVICE_ACCOUNT_PREFIX)
+        .unwrap_or(value);
+    if !ident::findable(key) {
+        return Ok(None);
+    }
+    let row = sqlx::query(&format!(
+        "SELECT id, realm_id, username, email, doc, password_hash, service_account_client, created_at \
+         FROM users WHERE realm_id = $1 AND {col} = $2"
+    ))
+    .bind(realm_id)
+    .bind(value)
+    .fetch_optional(&db.pool)
+    .await
+    .map_err(backend_err)?;
+    row.as_ref().map(user_row).transpose()
+}

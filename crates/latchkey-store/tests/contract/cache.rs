@@ -1,0 +1,217 @@
+//! The read cache: reads follow every write, on this node and (PostgreSQL) on the others.
+
+use latchkey_core::clients::{ScopeDefaults, new_client};
+use latchkey_core::crypto::new_uuid;
+use latchkey_core::store::*;
+
+use crate::fixtures::*;
+use crate::support::TestStore;
+
+/// The hot reads come from memory (a change made behind the store's back is not seen),
+/// every write through the store is seen at once by the next read, and on PostgreSQL a
+/// second node's write reaches this node's cache through the notification channel.
+async fn cached_reads_follow_writes(app: &TestStore) {
+    let s = app.store.as_ref();
+    let realm = created_realm(s, "cachy").await;
+    let client = s
+        .client_by_client_id(&realm.id, "admin-cli")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(client.rep.description.is_none());
+
+    // Behind the store's back: the cached copy still answers.
+    sqlx::any::install_default_drivers();
+    let raw = sqlx::AnyPool::connect(&app.db.url).await.unwrap();
+    sqlx::query("UPDATE clients SET doc = $1 WHERE id = $2")
+        .bind(
+            serde_json::to_string(&latchkey_core::rep::ClientRep {
+                description: Some("behind".into()),
+                ..client.rep.clone()
+            })
+            .unwrap(),
+        )
+        .bind(&client.id)
+        .execute(&raw)
+        .await
+        .unwrap();
+    // (PostgreSQL: the cache turns on once this node's listener is connected.)
+    let cached = s
+        .client_by_client_id(&realm.id, "admin-cli")
+        .await
+        .unwrap()
+        .unwrap();
+    if app.db.sqlite_path.is_some() {
+        assert!(cached.rep.description.is_none(), "served from the cache");
+    }
+
+    // Through the store: seen by the very next read.
+    let mut updated = cached.clone();
+    updated.rep.description = Some("through".into());
+    s.update_client(
+        ClientBundle {
+            client: updated,
+            service_account: None,
+        },
+        &WriteGuard::default(),
+    )
+    .await
+    .unwrap();
+    let seen = s
+        .client_by_client_id(&realm.id, "admin-cli")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(seen.rep.description.as_deref(), Some("through"));
+
+    if app.db.sqlite_path.is_none() {
+        // A second node on the same database: its write reaches this node's cache.
+        let other = latchkey_store::SqlStore::connect(&app.db.url)
+            .await
+            .unwrap();
+        let mut changed = seen.clone();
+        changed.rep.description = Some("other node".into());
+        // Let both listeners connect and this node's cache fill.
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        s.client_by_client_id(&realm.id, "admin-cli").await.unwrap();
+        other
+            .update_client(
+                ClientBundle {
+                    client: changed,
+                    service_account: None,
+                },
+                &WriteGuard::default(),
+            )
+            .await
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            let now = s
+                .client_by_client_id(&realm.id, "admin-cli")
+                .await
+                .unwrap()
+                .unwrap();
+            if now.rep.description.as_deref() == Some("other node") {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the other node's write never reached this node's cache"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        other.close().await;
+    }
+    raw.close().await;
+}
+
+/// Initial access tokens are read through the cache, whose `remaining` may lag behind the
+/// uses spent; a refusal for a used-up token and a deletion both reach the cache (and, on
+/// PostgreSQL, the other nodes').
+async fn cached_initial_access_tokens_follow_refusals_and_deletions(app: &TestStore) {
+    let s = app.store.as_ref();
+    let r = created_realm(s, "iatc").await;
+    let iat = InitialAccessRecord {
+        id: new_uuid(),
+        realm_id: r.id.clone(),
+        token_hash: "iatc-token".into(),
+        created_at: 0,
+        expiration: 0,
+        count: 1,
+        remaining: 1,
+        web_origins: vec![],
+    };
+    s.create_initial_access(&iat).await.unwrap();
+    // (PostgreSQL: let this node's listener connect, so that its cache is on.)
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(
+        s.initial_access_by_hash("iatc-token")
+            .await
+            .unwrap()
+            .unwrap()
+            .remaining,
+        1
+    );
+    let mk = |client_id: &str| ClientBundle {
+        client: new_client(
+            &r.id,
+            latchkey_core::rep::ClientRep {
+                client_id: Some(client_id.into()),
+                ..Default::default()
+            },
+            &ScopeDefaults::default(),
+            &sealer(),
+            0,
+        )
+        .unwrap()
+        .record,
+        service_account: None,
+    };
+    let guard = WriteGuard {
+        initial_access_token: Some("iatc-token".into()),
+        ..Default::default()
+    };
+    s.create_client(mk("first"), &guard).await.unwrap();
+    assert!(matches!(
+        s.create_client(mk("second"), &guard).await,
+        Err(StoreError::Precondition {
+            failed: Guarded::InitialAccessToken
+        })
+    ));
+    assert_eq!(
+        s.initial_access_by_hash("iatc-token")
+            .await
+            .unwrap()
+            .unwrap()
+            .remaining,
+        0,
+        "after a refusal the token is read again"
+    );
+
+    let other = if app.db.sqlite_path.is_none() {
+        // A second node that has the token in its cache.
+        let other = latchkey_store::SqlStore::connect(&app.db.url)
+            .await
+            .unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        assert!(
+            other
+                .initial_access_by_hash("iatc-token")
+                .await
+                .unwrap()
+                .is_some()
+        );
+        Some(other)
+    } else {
+        None
+    };
+    s.delete_initial_access(&r.id, &iat.id).await.unwrap();
+    assert!(
+        s.initial_access_by_hash("iatc-token")
+            .await
+            .unwrap()
+            .is_none(),
+        "a deleted token is gone at once"
+    );
+    if let Some(other) = other {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while other
+            .initial_access_by_hash("iatc-token")
+            .await
+            .unwrap()
+            .is_some()
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the deletion never reached the other node's cache"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        other.close().await;
+    }
+}
+
+crate::on_both_backends!(
+    cached_reads_follow_writes,
+    cached_initial_access_tokens_follow_refusals_and_deletions,
+);

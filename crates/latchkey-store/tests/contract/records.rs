@@ -1,0 +1,343 @@
+//! The records: bundles, uniqueness, queries, role mappings, refresh tokens and expiry.
+
+use std::sync::Arc;
+
+use latchkey_core::clients::{ScopeDefaults, new_client};
+use latchkey_core::crypto::new_uuid;
+use latchkey_core::store::*;
+
+use crate::fixtures::*;
+use crate::support::TestStore;
+
+async fn realm_bundles_are_atomic(app: &TestStore) {
+    let s = app.store.as_ref();
+    let b = bundle("acme");
+    let (n_clients, n_roles, n_scopes) = (b.clients.len(), b.roles.len(), b.scopes.len());
+    s.create_realm(b).await.unwrap();
+    let realm = s.realm_by_name("acme").await.unwrap().unwrap();
+    assert_eq!(realm.rep.realm.as_deref(), Some("acme"));
+    assert_eq!(s.realm_keys(&realm.id).await.unwrap().len(), 2);
+    assert_eq!(
+        s.list_clients(&realm.id, &ClientQuery::default())
+            .await
+            .unwrap()
+            .len(),
+        n_clients
+    );
+    assert_eq!(s.all_roles(&realm.id).await.unwrap().len(), n_roles);
+    assert_eq!(s.list_scopes(&realm.id).await.unwrap().len(), n_scopes);
+    assert_eq!(s.realm_default_scopes(&realm.id).await.unwrap().len(), 9);
+
+    // A second realm of the same name conflicts, typed, and leaves nothing behind.
+    let dup = bundle("acme");
+    let dup_id = dup.realm.as_ref().unwrap().id.clone();
+    match s.create_realm(dup).await {
+        Err(StoreError::Conflict { what }) => assert_eq!(what, "realm"),
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    assert!(
+        s.realm_keys(&dup_id).await.unwrap().is_empty(),
+        "no half-written realm"
+    );
+    assert!(s.all_roles(&dup_id).await.unwrap().is_empty());
+
+    s.delete_realm(&realm.id).await.unwrap();
+    assert!(s.realm_by_name("acme").await.unwrap().is_none());
+    assert!(s.realm_keys(&realm.id).await.unwrap().is_empty());
+    assert!(s.all_roles(&realm.id).await.unwrap().is_empty());
+    assert!(
+        s.list_clients(&realm.id, &ClientQuery::default())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(matches!(
+        s.delete_realm(&realm.id).await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+async fn clients_are_unique_per_realm(app: &TestStore) {
+    let s = app.store.as_ref();
+    s.create_realm(bundle("a")).await.unwrap();
+    s.create_realm(bundle("b")).await.unwrap();
+    let a = s.realm_by_name("a").await.unwrap().unwrap();
+    let b = s.realm_by_name("b").await.unwrap().unwrap();
+    let mk = |realm_id: &str| {
+        let rep = latchkey_core::rep::ClientRep {
+            client_id: Some("app".into()),
+            ..Default::default()
+        };
+        new_client(realm_id, rep, &ScopeDefaults::default(), &sealer(), 0)
+            .unwrap()
+            .record
+    };
+    let first = mk(&a.id);
+    s.create_client(
+        ClientBundle {
+            client: first.clone(),
+            service_account: None,
+        },
+        &WriteGuard::default(),
+    )
+    .await
+    .unwrap();
+    s.create_client(
+        ClientBundle {
+            client: mk(&b.id),
+            service_account: None,
+        },
+        &WriteGuard::default(),
+    )
+    .await
+    .unwrap();
+    match s
+        .create_client(
+            ClientBundle {
+                client: mk(&a.id),
+                service_account: None,
+            },
+            &WriteGuard::default(),
+        )
+        .await
+    {
+        Err(StoreError::Conflict { what }) => assert_eq!(what, "clientId"),
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    let got = s.client_by_client_id(&a.id, "app").await.unwrap().unwrap();
+    assert_eq!(got.id, first.id);
+    assert_eq!(got.secret_sealed, first.secret_sealed);
+    assert!(
+        s.client(&b.id, &first.id).await.unwrap().is_none(),
+        "realms do not see each other's clients"
+    );
+    let mut missing = first.clone();
+    missing.id = new_uuid();
+    assert!(matches!(
+        s.update_client(
+            ClientBundle {
+                client: missing,
+                service_account: None
+            },
+            &WriteGuard::default()
+        )
+        .await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        s.delete_client(&a.id, "nope").await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+async fn users_filter_and_page(app: &TestStore) {
+    let s = app.store.as_ref();
+    let r = created_realm(s, "u").await;
+    for (name, email) in [
+        ("ann", Some("ann@x.org")),
+        ("anna", None),
+        ("bob", Some("bob@y.org")),
+    ] {
+        s.create_user(&user(&r.id, name, email), &[]).await.unwrap();
+    }
+    let mut sa = user(&r.id, "service-account-x", None);
+    sa.service_account_client = Some("client-uuid".into());
+    s.create_user(&sa, &[]).await.unwrap();
+    let q = |f: fn(&mut UserQuery)| {
+        let mut q = UserQuery {
+            max: 100,
+            ..Default::default()
+        };
+        f(&mut q);
+        q
+    };
+    let names = |v: Vec<UserRecord>| v.into_iter().map(|u| u.username).collect::<Vec<_>>();
+    assert_eq!(
+        names(s.list_users(&r.id, &q(|_| {})).await.unwrap()),
+        ["ann", "anna", "bob"],
+        "service accounts are not listed"
+    );
+    assert_eq!(
+        names(
+            s.list_users(&r.id, &q(|q| q.username = Some("ANN".into())))
+                .await
+                .unwrap()
+        ),
+        ["ann", "anna"]
+    );
+    assert_eq!(
+        names(
+            s.list_users(
+                &r.id,
+                &q(|q| {
+                    q.username = Some("ann".into());
+                    q.exact = true;
+                })
+            )
+            .await
+            .unwrap()
+        ),
+        ["ann"]
+    );
+    assert_eq!(
+        names(
+            s.list_users(&r.id, &q(|q| q.search = Some("y.org".into())))
+                .await
+                .unwrap()
+        ),
+        ["bob"]
+    );
+    assert_eq!(
+        names(
+            s.list_users(&r.id, &q(|q| q.first_name = Some("bob-f".into())))
+                .await
+                .unwrap()
+        ),
+        ["bob"]
+    );
+    assert_eq!(
+        names(
+            s.list_users(
+                &r.id,
+                &q(|q| {
+                    q.first = 1;
+                    q.max = 1;
+                })
+            )
+            .await
+            .unwrap()
+        ),
+        ["anna"]
+    );
+    assert_eq!(
+        s.count_users(&r.id, &q(|q| q.username = Some("ann".into())))
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        s.user_by_email(&r.id, "bob@y.org")
+            .await
+            .unwrap()
+            .unwrap()
+            .username,
+        "bob"
+    );
+    assert_eq!(
+        s.service_account_user(&r.id, "client-uuid")
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+        sa.id
+    );
+    match s.create_user(&user(&r.id, "bob", None), &[]).await {
+        Err(StoreError::Conflict { what }) => assert_eq!(what, "username"),
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+}
+
+async fn role_mappings_are_idempotent_and_cascade(app: &TestStore) {
+    let s = app.store.as_ref();
+    let r = created_realm(s, "m").await;
+    let u = user(&r.id, "x", None);
+    s.create_user(&u, &[]).await.unwrap();
+    let roles = s.list_roles(&r.id, None).await.unwrap();
+    let ids: Vec<String> = roles.iter().map(|r| r.id.clone()).collect();
+    s.add_user_roles(&u.id, &ids).await.unwrap();
+    s.add_user_roles(&u.id, &ids).await.unwrap();
+    assert_eq!(s.user_role_ids(&u.id).await.unwrap().len(), ids.len());
+    s.delete_role(&r.id, &ids[0]).await.unwrap();
+    assert_eq!(s.user_role_ids(&u.id).await.unwrap().len(), ids.len() - 1);
+    s.remove_user_roles(&u.id, &ids[1..2]).await.unwrap();
+    assert_eq!(s.user_role_ids(&u.id).await.unwrap().len(), ids.len() - 2);
+    s.delete_user(&r.id, &u.id).await.unwrap();
+    assert!(s.user_role_ids(&u.id).await.unwrap().is_empty());
+    let client_roles = s.all_roles(&r.id).await.unwrap();
+    assert!(
+        client_roles
+            .iter()
+            .any(|r| r.client_client_id.as_deref() == Some("realm-management")),
+        "client roles carry their clientId"
+    );
+}
+
+async fn a_refresh_token_is_taken_once_under_concurrency(app: &TestStore) {
+    let store: Arc<dyn Store> = app.store.clone();
+    let rec = |hash: &str, expires_at| RefreshTokenRecord {
+        hash: hash.into(),
+        realm_id: "r".into(),
+        client_uuid: "c".into(),
+        user_id: "u".into(),
+        scope: "openid".into(),
+        session_id: "s".into(),
+        auth_time: 0,
+        expires_at,
+    };
+    store
+        .insert_refresh_token(&rec("h1", 10_000))
+        .await
+        .unwrap();
+    let mut tasks = Vec::new();
+    for _ in 0..16 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            store.take_refresh_token("h1", 5_000).await.unwrap()
+        }));
+    }
+    let mut winners = 0;
+    for t in tasks {
+        winners += usize::from(t.await.unwrap().is_some());
+    }
+    assert_eq!(winners, 1, "exactly one concurrent taker wins");
+    store
+        .insert_refresh_token(&rec("h2", 10_000))
+        .await
+        .unwrap();
+    assert!(
+        store
+            .take_refresh_token("h2", 10_000)
+            .await
+            .unwrap()
+            .is_none(),
+        "expired tokens are not handed out"
+    );
+}
+
+async fn expired_state_is_swept(app: &TestStore) {
+    let s = app.store.as_ref();
+    s.put_transient("k", "old", "r", &serde_json::json!({"a": 1}), 1_000)
+        .await
+        .unwrap();
+    s.put_transient("k", "new", "r", &serde_json::json!({"a": 2}), 10_000)
+        .await
+        .unwrap();
+    s.revoke_jti("r", "j-old", 1_000).await.unwrap();
+    assert!(s.use_assertion("a-old", 1_000).await.unwrap());
+    assert!(s.get_transient("k", "old", 500).await.unwrap().is_some());
+    assert_eq!(s.sweep_expired(5_000).await.unwrap(), 3);
+    assert!(
+        s.get_transient("k", "old", 500).await.unwrap().is_none(),
+        "gone, even read as of earlier"
+    );
+    assert_eq!(
+        s.get_transient("k", "new", 5_000).await.unwrap().unwrap()["a"],
+        2
+    );
+    assert!(!s.is_revoked("j-old").await.unwrap());
+    assert!(
+        s.use_assertion("a-old", 1_000).await.unwrap(),
+        "the record went"
+    );
+}
+
+crate::on_both_backends!(
+    realm_bundles_are_atomic,
+    clients_are_unique_per_realm,
+    users_filter_and_page,
+    role_mappings_are_idempotent_and_cascade,
+    a_refresh_token_is_taken_once_under_concurrency,
+    expired_state_is_swept,
+);
+
+// SPEC §10, secrets at rest on both backends: crates/latchkey/tests/it/at_rest.rs.
