@@ -213,8 +213,11 @@ pub fn stored_uris(rep: &ClientRep) -> Vec<(UriField, String)> {
             push(UriField::PostLogoutRedirectUri, uri);
         }
     }
+    // Most registrations hold none of these members: look for their names before parsing
+    // the document (every registration passes through here).
     let metadata: Map<String, Value> = attrs
         .get(METADATA_ATTRIBUTE)
+        .filter(|s| URI_METADATA.iter().any(|(key, _)| s.contains(key)))
         .and_then(|s| serde_json::from_str(s).ok())
         .unwrap_or_default();
     for (key, field) in URI_METADATA {
