@@ -1,5 +1,5 @@
 // Interop: openid-client 6 (panva, Node.js) logs a user in through latchkey's
-// authorization code flow (SPEC §7) with a client it registered over DCR (SPEC §5).
+// authorization code flow (with PKCE) with a client it registered over DCR (RFC 7591).
 //
 // One `latchkey start-dev` process is started for this file, as in dcr.test.mjs (the
 // server helpers below are copied from there). The admin API creates realm `code`, user

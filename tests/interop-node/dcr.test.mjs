@@ -1,5 +1,5 @@
 // Interop: openid-client 6 (panva, Node.js) registers clients with latchkey's dynamic
-// client registration (RFC 7591 / RFC 7592, SPEC §5) and uses them.
+// client registration (RFC 7591 / RFC 7592) and uses them.
 //
 // One `latchkey start-dev` process is started for this file on a free port, with its
 // SQLite database in a temporary directory and a random bootstrap admin password, the

@@ -1,4 +1,5 @@
-"""Interop: python-keycloak 7.x's component calls on client registration policies (SPEC §6).
+"""Interop: python-keycloak 7.x's component calls on client registration policies
+(Keycloak's providers, two sets per realm).
 
 Registration policies are Keycloak components of type `POLICY_TYPE` with `subType`
 `anonymous` or `authenticated`. python-keycloak 7.1.1 reaches them through KeycloakAdmin,

@@ -1,4 +1,5 @@
-"""Interop: python-keycloak 7.x's client registration calls against latchkey (SPEC §5).
+"""Interop: python-keycloak 7.x's client registration calls against latchkey
+(RFC 7591/7592 and Keycloak's `default` provider).
 
 python-keycloak 7.1.1 has two registration calls, both on KeycloakOpenID and both on
 Keycloak's `default` provider (`urls_patterns.URL_CLIENT_REGISTRATION` is

@@ -1,5 +1,6 @@
 //! Secrets: random tokens, hashes of opaque tokens, the AEAD box that encrypts client
-//! secrets and signing keys at rest (SPEC §10), Argon2id passwords, constant-time equality.
+//! secrets and signing keys at rest (under a key kept outside the database), Argon2id
+//! passwords, constant-time equality.
 
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use aws_lc_rs::digest::{SHA256, digest};

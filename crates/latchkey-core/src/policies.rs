@@ -1,4 +1,5 @@
-//! Client registration policies (SPEC §6): Keycloak's eight providers, stored as
+//! Client registration policies (two sets per realm, Keycloak components): Keycloak's
+//! eight providers, stored as
 //! components of type `POLICY_TYPE` in an `anonymous` and an `authenticated` set, their
 //! metadata for a console's forms, the defaults a new realm gets, and their evaluation
 //! against a client being registered. Messages are Keycloak's
@@ -586,7 +587,8 @@ pub fn web_origins(components: &[ComponentRecord]) -> Vec<String> {
         .collect()
 }
 
-/// Keycloak's refusal text (SPEC §5).
+/// Keycloak's refusal text: `Policy '<name>' rejected request to client-registration
+/// service. Details: <why>`, sent as a 403 `insufficient_scope`.
 pub fn refusal_message(name: &str, why: &str) -> String {
     format!("Policy '{name}' rejected request to client-registration service. Details: {why}")
 }

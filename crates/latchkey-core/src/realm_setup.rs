@@ -15,7 +15,8 @@ use crate::roles::{
 };
 use crate::store::{KeyRecord, RealmBundle, RealmRecord, RoleRecord, ScopeRecord, UserRecord};
 
-/// Realm attributes that switch client registration (SPEC §5), with their defaults.
+/// Realm attributes that switch client registration (anonymous, authenticated, policies),
+/// with their defaults; a new realm's representation shows all three.
 pub const REGISTRATION_SWITCHES: [(&str, &str); 3] = [
     ("clientRegistrationAnonymousEnabled", "false"),
     ("clientRegistrationAuthenticatedEnabled", "true"),

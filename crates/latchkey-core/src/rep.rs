@@ -10,7 +10,8 @@ pub type StringMap = BTreeMap<String, String>;
 pub type MultiMap = BTreeMap<String, Vec<String>>;
 
 /// `RealmRepresentation`, the supported subset. Realm registration switches live in
-/// `attributes` as `"true"`/`"false"` strings (SPEC §5).
+/// `attributes` as `"true"`/`"false"` strings, as in Keycloak, and are changed with
+/// `PUT /admin/realms/{r}`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct RealmRep {

@@ -1,5 +1,6 @@
 //! Effective roles: a user's direct role mappings expanded through composite roles, and
-//! what the admin API lets a holder of them do (SPEC §4).
+//! what the admin API lets a holder of them do (`realm-management`'s roles in a realm; the
+//! master realm's `admin` role in every realm).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 

@@ -106,7 +106,8 @@ pub struct ScopeRecord {
     pub rep: ClientScopeRep,
 }
 
-/// A refresh token, stored only by hash (SPEC §10).
+/// A refresh token, stored only by hash (a database dump alone reveals no usable
+/// credential).
 #[derive(Debug, Clone)]
 pub struct RefreshTokenRecord {
     pub hash: String,

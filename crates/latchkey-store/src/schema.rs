@@ -1,4 +1,5 @@
-//! The one schema both backends run (SPEC §11). Only portable SQL: TEXT and BIGINT
+//! The one schema both backends run (SQLite and PostgreSQL pass one storage suite). Only
+//! portable SQL: TEXT and BIGINT
 //! columns, `$n` parameters; objects whose fields are not queried are JSON documents in
 //! `doc`. Migrations are append-only; each runs once, in order, in its own transaction.
 

@@ -2,7 +2,8 @@
 //! source of truth: the OIDC fields Keycloak models (name, redirect URIs, flows, public or
 //! confidential) live in its fields, so an admin's later change shows in the registration
 //! response; everything else registered is kept verbatim in the attribute
-//! `METADATA_ATTRIBUTE`, so it is stored and returned as registered (SPEC §5).
+//! `METADATA_ATTRIBUTE`, so it is stored and returned as registered (every RFC 7591 field
+//! a client registers is stored and given back).
 
 use serde_json::{Map, Value, json};
 
@@ -161,7 +162,8 @@ pub fn to_metadata(rep: &ClientRep) -> Map<String, Value> {
 }
 
 /// The same redirect-URI and metadata rules for Keycloak's `default` provider, applied to
-/// what its representation would register (SPEC §5). Keycloak-style wildcard redirect URIs
+/// what its representation would register (both providers obey one rule). Keycloak-style
+/// wildcard redirect URIs
 /// are refused there too.
 pub fn validate_keycloak_rep(
     rep: &ClientRep,

@@ -3,7 +3,7 @@
 //! Through sqlx, every statement is a round trip to sqlx's worker thread: a hand-off over a
 //! channel and back, two context switches, and on a loaded machine a wait for a core each
 //! way. A batch of registrations is about ten statements, and the writer spent most of its
-//! time in those switches (BENCHMARKS.md, session 5). Here the writer's own thread calls
+//! time in those switches (bench/history/session-5.md). Here the writer's own thread calls
 //! SQLite, so a batch costs no hand-off at all. rusqlite drives the same bundled library
 //! sqlx links (one `libsqlite3-sys`), and that matters: SQLite keeps the POSIX locks of all
 //! of a process's connections to one file together, which two copies of SQLite would not.
@@ -177,7 +177,7 @@ fn open(path: &Path) -> StoreResult<Connection> {
     // A multi-row insert that may fail halfway keeps a statement journal, and SQLite
     // spills it to a temporary file past 64 KiB, opened, unlinked, written and closed again
     // and again under load. In memory it is bounded by one batch's rows; the
-    // writer then writes 6–27% fewer bytes per registration (BENCHMARKS.md, session 5).
+    // writer then writes 6–27% fewer bytes per registration (bench/history/session-5.md).
     conn.pragma_update(None, "temp_store", "MEMORY")
         .map_err(backend)?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);

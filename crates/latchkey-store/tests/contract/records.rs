@@ -340,4 +340,5 @@ crate::on_both_backends!(
     expired_state_is_swept,
 );
 
-// SPEC §10, secrets at rest on both backends: crates/latchkey/tests/it/at_rest.rs.
+// No credential readable in a database dump, on both backends:
+// crates/latchkey/tests/it/at_rest.rs.

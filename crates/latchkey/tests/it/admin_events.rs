@@ -1,4 +1,5 @@
-//! Admin events (SPEC §5 Audit): changes made through the admin API, recorded when the
+//! Admin events (the audit of admin API changes): changes made through the admin API,
+//! recorded when the
 //! realm's `adminEventsEnabled` is on and read back with Keycloak's filters.
 
 use axum::http::StatusCode;

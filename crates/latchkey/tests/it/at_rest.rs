@@ -1,4 +1,5 @@
-//! Secrets at rest (issue 8 part 7, SPEC §10): registers clients, creates initial access
+//! Secrets at rest (issue 8 part 7; a database dump alone reveals no usable credential):
+//! registers clients, creates initial access
 //! tokens, logs users in (authorization code, refresh, offline), mints admin tokens; then
 //! scans the raw database (the SQLite file and its WAL; a `pg_dump` of the PostgreSQL
 //! schema plus every row of every table as text) for every credential handed out: none

@@ -1,4 +1,5 @@
-//! Abuse limits (SPEC §10): per-address rate limits on anonymous registration and on failed
+//! Abuse limits (only failing attempts are throttled, a valid credential always served):
+//! per-address rate limits on anonymous registration and on failed
 //! registration/initial access tokens (429 + `Retry-After`), header (431) and body (413)
 //! size limits with JSON bodies. The limits are in-memory and per node, so SQLite suffices.
 

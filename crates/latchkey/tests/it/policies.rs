@@ -1,4 +1,5 @@
-//! Client registration policies (SPEC §6) over HTTP: the components API, Keycloak's
+//! Client registration policies (Keycloak's providers, two sets per realm) over HTTP: the
+//! components API, Keycloak's
 //! defaults, each provider refusing through both registration providers, admin approval,
 //! exact max-clients under concurrency, the policies switch, the dry-run explainer.
 

@@ -1,4 +1,5 @@
-//! Dynamic client registration over HTTP (SPEC §5): who may register, the realm switches,
+//! Dynamic client registration over HTTP (RFC 7591/7592, Keycloak's providers): who may
+//! register, the realm switches,
 //! initial and registration access tokens, RFC 7591/7592 responses and PUT semantics,
 //! validation, concurrency, events, CORS, `install` and discovery. Both providers
 //! (`openid-connect` with RFC 7591 bodies, `default` with Keycloak's representation) where
@@ -376,7 +377,8 @@ fn basic(id: &str, secret: &str) -> String {
 }
 
 // ---------------------------------------------------------------------------------------
-// Who may register (SPEC §5's table)
+// Who may register: nobody (anonymous, create only), an initial access token (create),
+// a bearer token with the client roles, a registration access token (its own client)
 // ---------------------------------------------------------------------------------------
 
 /// Anonymous creation only while `clientRegistrationAnonymousEnabled` is on (off by default).
@@ -811,7 +813,7 @@ async fn registration_access_tokens_read_rotate_and_die(app: &TestApp) {
     .await;
     assert_created(Provider::Oidc, &neighbour);
     let neighbour_rat = Provider::Oidc.rat(&neighbour);
-    // Only hashes are stored (SPEC §5, §10).
+    // Initial and registration access tokens are stored only as hashes.
     assert_not_stored(app, &[&iat, &neighbour_rat]);
     for p in Provider::ALL {
         let c = create(app, p, Some(&iat), p.body("rat")).await;
