@@ -584,19 +584,19 @@ mod tests {
                 Some("invalid_redirect_uri"),
             ),
             (
-                "SPEC §5: loopback http for web clients only in start-dev",
+                "loopback http for web clients only in start-dev",
                 json!({"redirect_uris": ["http://localhost:3000/cb"]}),
                 false,
                 Some("invalid_redirect_uri"),
             ),
             (
-                "SPEC §5: loopback http for web clients in start-dev",
+                "loopback http for web clients in start-dev",
                 json!({"redirect_uris": ["http://127.0.0.1:3000/cb"]}),
                 true,
                 None,
             ),
             (
-                "SPEC §5: [::1] is loopback",
+                "[::1] is loopback",
                 json!({"redirect_uris": ["http://[::1]/cb"]}),
                 true,
                 None,
@@ -638,7 +638,7 @@ mod tests {
                 Some("invalid_redirect_uri"),
             ),
             (
-                "SPEC §5: a machine client needs no redirect URI",
+                "a machine client needs no redirect URI",
                 json!({"grant_types": ["client_credentials"]}),
                 false,
                 None,
@@ -698,13 +698,13 @@ mod tests {
                 Some("invalid_client_metadata"),
             ),
             (
-                "SPEC §5: private_key_jwt needs keys",
+                "private_key_jwt needs keys",
                 json!({"redirect_uris": [web], "token_endpoint_auth_method": "private_key_jwt"}),
                 false,
                 Some("invalid_client_metadata"),
             ),
             (
-                "SPEC §5: private_key_jwt with jwks",
+                "private_key_jwt with jwks",
                 json!({"redirect_uris": [web], "token_endpoint_auth_method": "private_key_jwt", "jwks": {"keys": [ec, rsa]}}),
                 false,
                 None,
@@ -764,13 +764,13 @@ mod tests {
                 Some("invalid_client_metadata"),
             ),
             (
-                "SPEC §7: client_secret_jwt signs with HS256",
+                "client_secret_jwt signs with HS256",
                 json!({"redirect_uris": [web], "token_endpoint_auth_method": "client_secret_jwt", "token_endpoint_auth_signing_alg": "RS256"}),
                 false,
                 Some("invalid_client_metadata"),
             ),
             (
-                "SPEC §7: private_key_jwt with ES256",
+                "private_key_jwt with ES256",
                 json!({"redirect_uris": [web], "token_endpoint_auth_method": "private_key_jwt", "jwks_uri": "https://a.example/j", "token_endpoint_auth_signing_alg": "ES256"}),
                 false,
                 None,
@@ -864,7 +864,7 @@ mod tests {
         let machine = validate(json!({"grant_types": ["client_credentials"]}), false).unwrap();
         assert!(
             machine.response_types.is_empty(),
-            "SPEC §5: no code grant, no response types"
+            "no code grant, no response types"
         );
         let post = validate(json!({"grant_types": ["client_credentials"], "token_endpoint_auth_method": "client_secret_post"}), false).unwrap();
         assert_eq!(
