@@ -661,7 +661,7 @@ async fn callback(
         Ok(p) => p,
         Err(e) => return e.into_response(),
     };
-    let tokens = match crate::oidc::authorize::redeem_code(
+    let tokens = match crate::oidc::code::redeem_code(
         &state,
         &base,
         &realm,

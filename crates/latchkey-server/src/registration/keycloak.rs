@@ -20,7 +20,7 @@ use super::{
     require_json, store_new, store_replaced,
 };
 use crate::error::no_store;
-use crate::oidc::token::ClientAddr;
+use crate::extract::ClientAddr;
 use crate::routes::{self, for_realm};
 use crate::state::{SharedState, now_millis};
 use crate::urls::BaseUrl;

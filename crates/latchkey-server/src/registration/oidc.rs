@@ -20,7 +20,7 @@ use latchkey_core::clients::ScopeDefaults;
 
 use super::realm_scopes;
 use crate::error::no_store;
-use crate::oidc::token::ClientAddr;
+use crate::extract::ClientAddr;
 use crate::routes::{self, for_realm};
 use crate::state::{SharedState, now_millis};
 use crate::urls::BaseUrl;
