@@ -19,24 +19,13 @@ use latchkey_core::store::{
 };
 use serde_json::json;
 
-use super::{AdminAuth, created, no_content, paging, users::user_out};
+use super::lookup::client_or_404;
+use super::out::user_out;
+use super::{AdminAuth, created, no_content, paging};
 use crate::error::AdminError;
 use crate::extract::{KcJson, query_bool};
 use crate::state::{SharedState, now_millis};
 use crate::urls::BaseUrl;
-
-/// The client by UUID, or Keycloak's 404.
-pub async fn client_or_404(
-    state: &SharedState,
-    realm: &RealmRecord,
-    id: &str,
-) -> Result<ClientRecord, AdminError> {
-    state
-        .store
-        .client(&realm.id, id)
-        .await?
-        .ok_or(AdminError::NotFound("Could not find client"))
-}
 
 /// Keycloak's answer to a client that fails validation (`ClientsResource`:
 /// `ErrorResponseException(INVALID_INPUT, …)`), e.g. 400 `{"error": "invalid_input",

@@ -7,6 +7,8 @@ pub mod clients;
 pub mod components;
 pub mod events;
 pub mod initial_access;
+pub mod lookup;
+pub mod out;
 pub mod realms;
 pub mod roles;
 pub mod scopes;
