@@ -17,6 +17,7 @@ pub mod openapi;
 pub mod ops;
 pub mod registration;
 pub mod routes;
+pub mod service;
 pub mod state;
 pub mod urls;
 

@@ -26,7 +26,7 @@ use latchkey_core::store::{RealmRecord, UserRecord};
 use crate::bearer::{BearerError, bearer_token, verify_access_token};
 use crate::error::AdminError;
 use crate::state::SharedState;
-use crate::urls::BaseUrl;
+use crate::urls::{BaseUrl, encode_segment};
 
 pub fn routes() -> Router<SharedState> {
     use axum::routing::{post, put};
@@ -245,19 +245,6 @@ impl AdminAuth {
         }
         Ok((realm, rights))
     }
-}
-
-/// Percent-encodes one path segment (RFC 3986 unreserved characters stay).
-pub fn encode_segment(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 /// 201 with an empty body and an absolute `Location` built from path segments.

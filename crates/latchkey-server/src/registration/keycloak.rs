@@ -101,7 +101,7 @@ pub async fn create(
             let location = format!(
                 "{}/{}",
                 base.join(&for_realm(routes::REGISTRATION_DEFAULT, &realm.name)),
-                crate::admin::encode_segment(&client.client_id)
+                crate::urls::encode_segment(&client.client_id)
             );
             if let Ok(v) = HeaderValue::from_str(&location) {
                 resp.headers_mut().insert(header::LOCATION, v);

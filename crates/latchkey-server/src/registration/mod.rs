@@ -19,7 +19,6 @@ use latchkey_core::clients::{
 };
 use latchkey_core::crypto::{ct_eq, hash_token, new_row_id, random_token};
 use latchkey_core::policies::{self, Action};
-use latchkey_core::realm_setup::REGISTRATION_SWITCHES;
 use latchkey_core::registration::RegistrationError;
 use latchkey_core::registration::convert::REGISTRATION_AUTH_ATTRIBUTE;
 use latchkey_core::registration::metadata::ValidationContext;
@@ -30,9 +29,10 @@ use latchkey_core::store::{
 };
 use serde_json::json;
 
-use crate::admin::clients::{new_service_account, service_account_for};
 use crate::bearer::{BearerError, bearer_token, looks_like_jwt, verify_access_token};
 use crate::routes;
+use crate::service::clients::{new_service_account, service_account_for};
+use crate::service::switches::{ANONYMOUS_SWITCH, AUTHENTICATED_SWITCH, POLICIES_SWITCH, switch};
 use crate::state::{SharedState, now_millis};
 
 pub fn routes() -> Router<SharedState> {
@@ -242,26 +242,6 @@ impl IntoResponse for RegError {
         resp
     }
 }
-
-/// A realm switch (SPEC §5), `"true"`/`"false"` in the realm's attributes.
-pub fn switch(realm: &RealmRecord, name: &str) -> bool {
-    let default = REGISTRATION_SWITCHES
-        .iter()
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| *v == "true")
-        .unwrap_or(false);
-    realm
-        .rep
-        .attributes
-        .as_ref()
-        .and_then(|a| a.get(name))
-        .map(|v| v.eq_ignore_ascii_case("true"))
-        .unwrap_or(default)
-}
-
-pub const ANONYMOUS_SWITCH: &str = "clientRegistrationAnonymousEnabled";
-pub const AUTHENTICATED_SWITCH: &str = "clientRegistrationAuthenticatedEnabled";
-pub const POLICIES_SWITCH: &str = "clientRegistrationPoliciesEnabled";
 
 /// The realm attribute that sets its own anonymous registration limit per address and
 /// window (a number; `0` is none), overriding `--anonymous-registration-limit`: several
@@ -768,7 +748,7 @@ pub async fn realm_scopes(
     state: &SharedState,
     realm: &RealmRecord,
 ) -> Result<Arc<latchkey_core::clients::ScopeDefaults>, RegError> {
-    crate::admin::clients::scope_defaults(state, realm)
+    crate::service::clients::scope_defaults(state, realm)
         .await
         .map_err(|_| RegError::internal("scope defaults"))
 }

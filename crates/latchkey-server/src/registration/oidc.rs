@@ -31,7 +31,7 @@ pub fn registration_client_uri(base: &BaseUrl, realm: &str, client_id: &str) -> 
     format!(
         "{}/{}",
         base.join(&for_realm(routes::REGISTRATION_OIDC, realm)),
-        crate::admin::encode_segment(client_id)
+        crate::urls::encode_segment(client_id)
     )
 }
 
