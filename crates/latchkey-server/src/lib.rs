@@ -37,7 +37,8 @@ pub use limits::Limits;
 pub use settings::{ProxyHeaders, ServerSettings};
 pub use state::{AppState, SharedState};
 
-/// The default request body limit (`--max-request-size`): 64 KiB (SPEC §5).
+/// The default request body limit (`--max-request-size`): 64 KiB, ample for any client
+/// metadata or admin representation.
 pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
 
 /// The whole application, nested under the relative path.

@@ -1,7 +1,9 @@
-//! Abuse limits (SPEC §10), per node: how many anonymous registrations and failed
+//! Abuse limits, per node: how many anonymous registrations and failed
 //! registration-access-token / initial-access-token attempts one address may make in a
 //! window (429 with `Retry-After`), and how large a request's headers may be (431). The
-//! body limit is `--max-request-size` (413); both refusals carry an OAuth-style JSON body.
+//! body limit is `--max-request-size` (413); both refusals carry an OAuth-style JSON body
+//! (`boundary::guard`). A limit never refuses a valid credential: only failing attempts
+//! are counted.
 //!
 //! A [`Throttle`] is a fixed-window counter per address in a bounded map: when full, expired
 //! windows are pruned first and, if that is not enough, the oldest window is dropped, so an

@@ -24,9 +24,9 @@ pub struct ServerSettings {
     pub proxy_trusted: TrustedProxies,
     /// `start-dev`: relaxed TLS rules.
     pub dev_mode: bool,
-    /// Request bodies above this many bytes are refused with 413 (SPEC §5, §10).
+    /// Request bodies above this many bytes are refused with 413 (`--max-request-size`).
     pub max_body_size: usize,
-    /// Rate and header limits (SPEC §10).
+    /// Per-address rate limits and the request-head limit (`limits.rs`).
     pub limits: Limits,
 }
 

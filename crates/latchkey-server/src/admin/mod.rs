@@ -1,4 +1,5 @@
-//! The Keycloak admin REST API subset (SPEC §8): realms, clients, users, roles, role
+//! The subset of Keycloak's admin REST API Latchkey serves, with Keycloak's
+//! representations, statuses and error bodies: realms, clients, users, roles, role
 //! mappings, client scopes. Authorization is the `AdminAuth` extractor plus one
 //! `AdminAuth::realm(…, Right)` call per handler, made before anything is read.
 

@@ -1,4 +1,4 @@
-//! The admin console (SPEC §9): server-rendered HTML pages at `/admin/console/`, over the
+//! The admin console: server-rendered HTML pages at `/admin/console/`, over the
 //! same authorization and the same handlers as the admin REST API.
 //!
 //! - Login is the authorization code flow with PKCE as the realm's `security-admin-console`

@@ -13,8 +13,8 @@ pub const AUTHENTICATED_SWITCH: &str = "clientRegistrationAuthenticatedEnabled";
 /// The realm's client registration policies are applied to registrations.
 pub const POLICIES_SWITCH: &str = "clientRegistrationPoliciesEnabled";
 
-/// Whether a realm switch is on: `"true"`/`"false"` in the realm's attributes, or, where the
-/// realm does not set it, the default `REGISTRATION_SWITCHES` gives.
+/// Whether a realm switch is on: `"true"`/`"false"` in the realm's attributes, or, where
+/// the realm does not set it, the default `REGISTRATION_SWITCHES` gives.
 pub fn switch(realm: &RealmRecord, name: &str) -> bool {
     let default = REGISTRATION_SWITCHES
         .iter()
