@@ -10,7 +10,7 @@
 
 use axum::Router;
 use axum::body::{Body, Bytes, HttpBody};
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -19,6 +19,8 @@ use latchkey_core::ident;
 use percent_encoding::percent_decode;
 use serde_json::json;
 use tower::ServiceExt;
+
+use crate::state::SharedState;
 
 /// `app`, answering a path that ends in one `/` and matches no route as the same path
 /// without it. Routes that exist with the slash (the console's `/admin/`) keep their own.
@@ -156,6 +158,54 @@ fn bad_request(description: String) -> Response {
         axum::Json(json!({"error": "invalid_request", "error_description": description})),
     )
         .into_response()
+}
+
+/// Size of the request head as received: request line and every header line.
+fn head_size(req: &Request) -> usize {
+    let line = req.method().as_str().len() + req.uri().to_string().len() + 12;
+    req.headers()
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len() + 4)
+        .sum::<usize>()
+        + line
+}
+
+/// The outermost layer: 431 for a request head over `--max-header-size`; a 413 produced
+/// by the body limit (plain text from tower-http or axum) gets a JSON body.
+pub async fn guard(State(state): State<SharedState>, req: Request, next: Next) -> Response {
+    let max = state.settings.limits.max_header_bytes;
+    if max > 0 && head_size(&req) > max {
+        return (
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            axum::Json(json!({
+                "error": "invalid_request",
+                "error_description": format!("request headers exceed {max} bytes"),
+            })),
+        )
+            .into_response();
+    }
+    let resp = next.run(req).await;
+    if resp.status() == StatusCode::PAYLOAD_TOO_LARGE && !is_json(&resp) {
+        return (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            axum::Json(json!({
+                "error": "invalid_request",
+                "error_description": format!(
+                    "request body exceeds {} bytes",
+                    state.settings.max_body_size
+                ),
+            })),
+        )
+            .into_response();
+    }
+    resp
+}
+
+fn is_json(resp: &Response) -> bool {
+    resp.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"))
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! Password guessing: Keycloak's brute-force detection, per user with the
 //! realm's settings, and a per-address limit on failed passwords. One bounded in-memory
 //! structure per node, used alike by the login form and the password grant (through
-//! `oidc::token::password_user`, the one place a password is checked).
+//! `oidc::password::password_user`, the one place a password is checked).
 //!
 //! Per user, as Keycloak's `DefaultBruteForceProtector`: each failure is counted (the count
 //! starts over after `maxDeltaTimeSeconds` without one); from `failureFactor` failures on,

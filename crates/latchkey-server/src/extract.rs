@@ -1,11 +1,15 @@
-//! Request extractors shared by the surfaces: Keycloak-style JSON bodies and boolean
-//! query parameters.
+//! Request extractors shared by the surfaces: Keycloak-style JSON bodies, boolean query
+//! parameters and the caller's address.
+
+use std::net::SocketAddr;
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, Request};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
 use crate::error::AdminError;
+use crate::state::SharedState;
 
 /// A JSON body parsed the Keycloak way: unknown members ignored, anything unparsable or
 /// empty is 400 `{"error":"invalid_request","error_description":"Cannot parse the JSON"}`.
@@ -35,4 +39,31 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for KcJson<T> {
 /// `true`/`True`/`TRUE` (python-keycloak sends Python's spelling).
 pub fn query_bool(v: Option<&String>) -> Option<bool> {
     v.map(|s| s.eq_ignore_ascii_case("true"))
+}
+
+/// The caller's address: the peer of the connection, or, with `--proxy-headers`, the
+/// client the proxy names (`Forwarded: for=` or the first `X-Forwarded-For`).
+pub struct ClientAddr(pub Option<String>);
+
+impl FromRequestParts<SharedState> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &SharedState,
+    ) -> Result<Self, Self::Rejection> {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip());
+        Ok(ClientAddr(
+            crate::urls::client_ip(&state.settings, &parts.headers, peer).map(|ip| ip.to_string()),
+        ))
+    }
+}
+
+impl ClientAddr {
+    pub fn ip(&self) -> Option<std::net::IpAddr> {
+        self.0.as_deref().and_then(|s| s.parse().ok())
+    }
 }

@@ -1,6 +1,6 @@
 //! The one outbound HTTP fetcher: every URL a client hands us (`jwks_uri`,
 //! `sector_identifier_uri`, client ID metadata documents, software-statement keys) is
-//! fetched through [`Fetcher`], under SPEC §10's rules: https only (loopback http only in
+//! fetched through [`Fetcher`], under these rules: https only (loopback http only in
 //! dev mode), private and special-use addresses refused, no redirects, time and size limits.
 //!
 //! Why each piece is here:

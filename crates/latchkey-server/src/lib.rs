@@ -17,6 +17,8 @@ pub mod openapi;
 pub mod ops;
 pub mod registration;
 pub mod routes;
+pub mod service;
+pub mod settings;
 pub mod state;
 pub mod urls;
 
@@ -32,9 +34,11 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tracing::Instrument;
 
 pub use limits::Limits;
-pub use state::{AppState, ProxyHeaders, ServerSettings, SharedState};
+pub use settings::{ProxyHeaders, ServerSettings};
+pub use state::{AppState, SharedState};
 
-/// The default request body limit (`--max-request-size`): 64 KiB (SPEC §5).
+/// The default request body limit (`--max-request-size`): 64 KiB, ample for any client
+/// metadata or admin representation.
 pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
 
 /// The whole application, nested under the relative path.
@@ -59,7 +63,7 @@ pub fn router(state: SharedState) -> Router {
     app.layer(middleware::from_fn(boundary::check))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .layer(RequestBodyLimitLayer::new(limit))
-        .layer(middleware::from_fn_with_state(state, limits::guard))
+        .layer(middleware::from_fn_with_state(state, boundary::guard))
 }
 
 static REQUEST_SEQ: AtomicU64 = AtomicU64::new(0);

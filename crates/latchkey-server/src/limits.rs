@@ -1,7 +1,9 @@
-//! Abuse limits (SPEC §10), per node: how many anonymous registrations and failed
+//! Abuse limits, per node: how many anonymous registrations and failed
 //! registration-access-token / initial-access-token attempts one address may make in a
 //! window (429 with `Retry-After`), and how large a request's headers may be (431). The
-//! body limit is `--max-request-size` (413); both refusals carry an OAuth-style JSON body.
+//! body limit is `--max-request-size` (413); both refusals carry an OAuth-style JSON body
+//! (`boundary::guard`). A limit never refuses a valid credential: only failing attempts
+//! are counted.
 //!
 //! A [`Throttle`] is a fixed-window counter per address in a bounded map: when full, expired
 //! windows are pruned first and, if that is not enough, the oldest window is dropped, so an
@@ -12,13 +14,9 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
-
-use crate::state::SharedState;
 
 /// Addresses tracked per throttle at most.
 pub const MAX_TRACKED: usize = 65_536;
@@ -229,54 +227,6 @@ pub fn too_many_requests(wait: Duration, description: &str) -> Response {
         HeaderValue::from(retry_after_secs(wait)),
     );
     resp
-}
-
-/// Size of the request head as received: request line and every header line.
-fn head_size(req: &Request) -> usize {
-    let line = req.method().as_str().len() + req.uri().to_string().len() + 12;
-    req.headers()
-        .iter()
-        .map(|(k, v)| k.as_str().len() + v.len() + 4)
-        .sum::<usize>()
-        + line
-}
-
-/// The outermost layer: 431 for a request head over `--max-header-size`; a 413 produced
-/// by the body limit (plain text from tower-http or axum) gets a JSON body.
-pub async fn guard(State(state): State<SharedState>, req: Request, next: Next) -> Response {
-    let max = state.settings.limits.max_header_bytes;
-    if max > 0 && head_size(&req) > max {
-        return (
-            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            axum::Json(json!({
-                "error": "invalid_request",
-                "error_description": format!("request headers exceed {max} bytes"),
-            })),
-        )
-            .into_response();
-    }
-    let resp = next.run(req).await;
-    if resp.status() == StatusCode::PAYLOAD_TOO_LARGE && !is_json(&resp) {
-        return (
-            StatusCode::PAYLOAD_TOO_LARGE,
-            axum::Json(json!({
-                "error": "invalid_request",
-                "error_description": format!(
-                    "request body exceeds {} bytes",
-                    state.settings.max_body_size
-                ),
-            })),
-        )
-            .into_response();
-    }
-    resp
-}
-
-fn is_json(resp: &Response) -> bool {
-    resp.headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"))
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
 //! The OpenAPI 3.0 document of the registration and admin APIs, served at
-//! `GET /openapi.json` (SPEC §3, §8; issue 8 "hostile HTTP": schemathesis runs against it).
+//! `GET /openapi.json` (issue 8 "hostile HTTP": schemathesis runs against it).
 //!
 //! The document is built from one table, [`OPERATIONS`], plus the component schemas; a
 //! test walks the route registrations of `admin/mod.rs` and `registration/mod.rs` and fails
@@ -71,7 +71,7 @@ macro_rules! op {
 
 /// Every documented operation. Paths use the router's `{param}` syntax.
 pub static OPERATIONS: &[Operation] = &[
-    // Dynamic client registration (SPEC §5).
+    // Dynamic client registration (RFC 7591/7592 and Keycloak's `default` provider).
     op!("POST" routes::REGISTRATION_OIDC, "oidcRegister", "registration", Register, body Some("ClientMetadata"), 201 Some("ClientInformation"), REG_ERRORS, &[]),
     op!("GET" routes::REGISTRATION_OIDC_CLIENT, "oidcRead", "registration", Client, body None, 200 Some("ClientInformation"), REG_ERRORS, &[]),
     op!("PUT" routes::REGISTRATION_OIDC_CLIENT, "oidcUpdate", "registration", Client, body Some("ClientMetadata"), 200 Some("ClientInformation"), REG_ERRORS, &[]),

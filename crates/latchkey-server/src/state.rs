@@ -14,33 +14,9 @@ use serde_json::Value;
 
 use crate::brute_force::BruteForce;
 use crate::fetch::{FetchPolicy, Fetcher};
-use crate::limits::{Limits, Throttle};
+use crate::limits::Throttle;
 use crate::metrics::Metrics;
-
-/// How to trust proxy headers for the request's public URL (`--proxy-headers`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ProxyHeaders {
-    Forwarded,
-    XForwarded,
-}
-
-/// What the HTTP layer needs of the validated configuration.
-#[derive(Debug, Clone)]
-pub struct ServerSettings {
-    /// Public base URL (`--hostname`), without a trailing slash; `None`: from each request.
-    pub hostname: Option<String>,
-    /// `--http-relative-path` normalised: `""` for `/`, else `/auth`-like.
-    pub relative_path: String,
-    pub proxy_headers: Option<ProxyHeaders>,
-    /// `--proxy-trusted-addresses`: whose forwarded client address is believed.
-    pub proxy_trusted: crate::urls::TrustedProxies,
-    /// `start-dev`: relaxed TLS rules.
-    pub dev_mode: bool,
-    /// Request bodies above this many bytes are refused with 413 (SPEC §5, §10).
-    pub max_body_size: usize,
-    /// Rate and header limits (SPEC §10).
-    pub limits: Limits,
-}
+use crate::settings::ServerSettings;
 
 /// A realm's keys, parsed once and cached: the signing keys by algorithm and the public
 /// JWKS. Keys never change under a realm id, so the cache needs no invalidation beyond
@@ -64,7 +40,7 @@ pub struct AppState {
     pub sealer: Arc<SecretBox>,
     pub settings: ServerSettings,
     pub metrics: Metrics,
-    /// The one outbound HTTP client (SPEC §10): loopback only in dev mode.
+    /// The one outbound HTTP client (`fetch.rs`): https only, loopback only in dev mode.
     pub fetcher: Fetcher,
     /// Anonymous registrations per address (`--anonymous-registration-limit`). Per node.
     pub anonymous_registrations: Throttle,

@@ -7,7 +7,8 @@ use axum::http::HeaderMap;
 use axum::http::request::Parts;
 use std::net::IpAddr;
 
-use crate::state::{ProxyHeaders, ServerSettings, SharedState};
+use crate::settings::{ProxyHeaders, ServerSettings};
+use crate::state::SharedState;
 
 /// `scheme://host[:port][/relative-path]`, no trailing slash.
 #[derive(Debug, Clone)]
@@ -79,70 +80,6 @@ pub fn base_url(settings: &ServerSettings, headers: &HeaderMap) -> String {
         scheme = "http".into();
     }
     format!("{scheme}://{host}{}", settings.relative_path)
-}
-
-/// `--proxy-trusted-addresses`: the proxies (addresses or CIDR ranges) whose forwarded
-/// headers are believed. Empty: the one proxy in front, whatever its address.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct TrustedProxies(Vec<(IpAddr, u8)>);
-
-impl TrustedProxies {
-    /// A comma-separated list: `10.0.0.0/8,192.0.2.7,2001:db8::/32`.
-    pub fn parse(list: &str) -> Result<Self, String> {
-        let mut out = Vec::new();
-        for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-            let (addr, bits) = match item.split_once('/') {
-                Some((a, b)) => (a, Some(b)),
-                None => (item, None),
-            };
-            let ip: IpAddr = addr
-                .parse()
-                .map_err(|_| format!("--proxy-trusted-addresses: {item:?} is not an address"))?;
-            let max = if ip.is_ipv4() { 32 } else { 128 };
-            let bits =
-                match bits {
-                    Some(b) => b.parse::<u8>().ok().filter(|b| *b <= max).ok_or_else(|| {
-                        format!("--proxy-trusted-addresses: bad prefix in {item:?}")
-                    })?,
-                    None => max,
-                };
-            out.push((ip, bits));
-        }
-        Ok(TrustedProxies(out))
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    pub fn contains(&self, ip: IpAddr) -> bool {
-        let ip = canonical(ip);
-        self.0
-            .iter()
-            .any(|(net, bits)| match (canonical(*net), ip) {
-                (IpAddr::V4(n), IpAddr::V4(a)) => prefix_eq(&n.octets(), &a.octets(), *bits),
-                (IpAddr::V6(n), IpAddr::V6(a)) => prefix_eq(&n.octets(), &a.octets(), *bits),
-                _ => false,
-            })
-    }
-}
-
-fn canonical(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-        v4 => v4,
-    }
-}
-
-fn prefix_eq(a: &[u8], b: &[u8], bits: u8) -> bool {
-    let (whole, rest) = (usize::from(bits / 8), bits % 8);
-    if a[..whole] != b[..whole] {
-        return false;
-    }
-    rest == 0 || {
-        let mask = 0xffu8 << (8 - rest);
-        a[whole] & mask == b[whole] & mask
-    }
 }
 
 /// The client's address: the connection's peer, unless `--proxy-headers` says to trust
@@ -222,9 +159,23 @@ impl FromRequestParts<SharedState> for BaseUrl {
     }
 }
 
+/// Percent-encodes one path segment (RFC 3986 unreserved characters stay).
+pub fn encode_segment(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::settings::TrustedProxies;
 
     fn settings(proxy: Option<ProxyHeaders>) -> ServerSettings {
         ServerSettings {

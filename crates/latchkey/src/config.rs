@@ -153,7 +153,7 @@ pub struct Config {
     pub key: KeySource,
     pub max_request_size: usize,
     pub limits: latchkey_server::Limits,
-    pub proxy_trusted: latchkey_server::urls::TrustedProxies,
+    pub proxy_trusted: latchkey_server::settings::TrustedProxies,
 }
 
 pub const DEV_DATA_DIR: &str = "data";
@@ -243,7 +243,7 @@ impl Config {
                 ..limits(&o_limits, dev_mode)?
             },
             proxy_trusted: match o.proxy_trusted_addresses.as_deref() {
-                Some(list) => latchkey_server::urls::TrustedProxies::parse(list)?,
+                Some(list) => latchkey_server::settings::TrustedProxies::parse(list)?,
                 None => Default::default(),
             },
         })

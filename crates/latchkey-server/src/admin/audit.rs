@@ -1,6 +1,7 @@
-//! Admin events (SPEC §5 Audit): every successful change made through the admin API is
-//! recorded, when the realm's `adminEventsEnabled` is on (Keycloak's default: off), and
-//! read back at `GET /admin/realms/{realm}/admin-events` with Keycloak's filters.
+//! Admin events, the admin API's half of the audit trail: every successful change made
+//! through the admin API is recorded, when the realm's `adminEventsEnabled` is on
+//! (Keycloak's default: off), and read back at `GET /admin/realms/{realm}/admin-events`
+//! with Keycloak's filters.
 //!
 //! One layer around the admin routes does the recording, so no handler can forget it:
 //! `AdminAuth` leaves the caller in an [`AuditSlot`] the layer put in the request, and
@@ -84,7 +85,8 @@ pub fn classify(method: &Method, segments: &[&str]) -> Option<(&'static str, &'s
 }
 
 /// The request body as stored in `representation`, without credentials: Keycloak keeps
-/// whatever was sent, but a database dump must reveal no usable credential (SPEC §10).
+/// whatever was sent, but a database dump alone must reveal no usable credential (secrets,
+/// tokens and passwords are stored only hashed or encrypted).
 fn representation(body: &[u8]) -> Option<String> {
     let mut v: Value = serde_json::from_slice(body).ok()?;
     fn scrub(v: &mut Value) {

@@ -1,42 +1,28 @@
 //! `/admin/realms/{realm}/clients…`: client CRUD, secrets, service-account users.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use latchkey_core::clients::{
-    ClientError, NewClient, SECRET_CREATION_TIME, ScopeDefaults, check_client, generate_secret,
-    new_client, open_secret, secret_context, service_account_user as sa_user,
+    ClientError, NewClient, SECRET_CREATION_TIME, check_client, generate_secret, new_client,
+    open_secret, secret_context,
 };
 use latchkey_core::merge::merge;
-use latchkey_core::realm_setup::default_role_name;
 use latchkey_core::rep::{ClientRep, SecretRep};
 use latchkey_core::roles::{REALM_MANAGEMENT, Right};
-use latchkey_core::store::{
-    ClientBundle, ClientQuery, ClientRecord, RealmRecord, StoreError, WriteGuard,
-};
+use latchkey_core::store::{ClientBundle, ClientQuery, ClientRecord, StoreError, WriteGuard};
 use serde_json::json;
 
-use super::{AdminAuth, created, no_content, paging, users::user_out};
+use super::lookup::client_or_404;
+use super::out::user_out;
+use super::{AdminAuth, created, no_content, paging};
 use crate::error::AdminError;
 use crate::extract::{KcJson, query_bool};
+use crate::service::clients::{new_service_account, scope_defaults, service_account_for};
 use crate::state::{SharedState, now_millis};
 use crate::urls::BaseUrl;
-
-/// The client by UUID, or Keycloak's 404.
-pub async fn client_or_404(
-    state: &SharedState,
-    realm: &RealmRecord,
-    id: &str,
-) -> Result<ClientRecord, AdminError> {
-    state
-        .store
-        .client(&realm.id, id)
-        .await?
-        .ok_or(AdminError::NotFound("Could not find client"))
-}
 
 /// Keycloak's answer to a client that fails validation (`ClientsResource`:
 /// `ErrorResponseException(INVALID_INPUT, …)`), e.g. 400 `{"error": "invalid_input",
@@ -59,58 +45,6 @@ fn client_out(state: &SharedState, c: &ClientRecord, with_secret: bool) -> Clien
         .collect();
     rep.access = Some(access);
     rep
-}
-
-/// The realm's client scope names: its default and optional sets, and all of them.
-pub async fn scope_defaults(
-    state: &SharedState,
-    realm: &RealmRecord,
-) -> Result<Arc<ScopeDefaults>, AdminError> {
-    let scopes = state.store.list_scopes(&realm.id).await?;
-    let links = state.store.realm_default_scopes(&realm.id).await?;
-    Ok(state.scope_names(&realm.id, scopes, links))
-}
-
-/// The service-account user a client needs, with the realm's default role.
-pub async fn service_account_for(
-    state: &SharedState,
-    realm: &RealmRecord,
-    client: &ClientRecord,
-) -> Result<Option<(latchkey_core::store::UserRecord, Vec<String>)>, AdminError> {
-    if !client.rep.service_accounts() || client.rep.is_public() {
-        return Ok(None);
-    }
-    if state
-        .store
-        .service_account_user(&realm.id, &client.id)
-        .await?
-        .is_some()
-    {
-        return Ok(None);
-    }
-    new_service_account(state, realm, client).await
-}
-
-/// `service_account_for` a client being created, which cannot have one yet.
-pub async fn new_service_account(
-    state: &SharedState,
-    realm: &RealmRecord,
-    client: &ClientRecord,
-) -> Result<Option<(latchkey_core::store::UserRecord, Vec<String>)>, AdminError> {
-    if !client.rep.service_accounts() || client.rep.is_public() {
-        return Ok(None);
-    }
-    let user = sa_user(client, now_millis());
-    // From the realm's cached roles, not a query.
-    let default_role = default_role_name(&realm.name);
-    let default_role = state
-        .store
-        .all_roles(&realm.id)
-        .await?
-        .iter()
-        .find(|r| r.client.is_none() && r.name == default_role)
-        .map(|r| r.id.clone());
-    Ok(Some((user, default_role.into_iter().collect())))
 }
 
 pub async fn list(

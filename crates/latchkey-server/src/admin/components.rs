@@ -20,7 +20,7 @@ use serde_json::{Map, Value, json};
 use super::{AdminAuth, created, no_content};
 use crate::error::AdminError;
 use crate::extract::KcJson;
-use crate::registration::{POLICIES_SWITCH, switch};
+use crate::service::switches::{POLICIES_SWITCH, switch};
 use crate::state::{SharedState, now_millis};
 use crate::urls::BaseUrl;
 
@@ -232,7 +232,7 @@ pub async fn evaluate(
     };
     let meta = ClientMetadata::validate(&metadata, ctx)
         .map_err(|e| AdminError::Described(StatusCode::BAD_REQUEST, e.code(), e.to_string()))?;
-    let scopes = super::clients::scope_defaults(&state, &realm).await?;
+    let scopes = crate::service::clients::scope_defaults(&state, &realm).await?;
     let rep = to_client_rep(&meta, "evaluated-client", None, &scopes, &scopes.all);
     let mut client = new_client(&realm.id, rep, &scopes, &state.sealer, now_millis())
         .map_err(|e| bad(e.to_string()))?

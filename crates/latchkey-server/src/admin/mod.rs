@@ -1,4 +1,5 @@
-//! The Keycloak admin REST API subset (SPEC §8): realms, clients, users, roles, role
+//! The subset of Keycloak's admin REST API Latchkey serves, with Keycloak's
+//! representations, statuses and error bodies: realms, clients, users, roles, role
 //! mappings, client scopes. Authorization is the `AdminAuth` extractor plus one
 //! `AdminAuth::realm(…, Right)` call per handler, made before anything is read.
 
@@ -7,6 +8,8 @@ pub mod clients;
 pub mod components;
 pub mod events;
 pub mod initial_access;
+pub mod lookup;
+pub mod out;
 pub mod realms;
 pub mod roles;
 pub mod scopes;
@@ -24,7 +27,7 @@ use latchkey_core::store::{RealmRecord, UserRecord};
 use crate::bearer::{BearerError, bearer_token, verify_access_token};
 use crate::error::AdminError;
 use crate::state::SharedState;
-use crate::urls::BaseUrl;
+use crate::urls::{BaseUrl, encode_segment};
 
 pub fn routes() -> Router<SharedState> {
     use axum::routing::{post, put};
@@ -243,19 +246,6 @@ impl AdminAuth {
         }
         Ok((realm, rights))
     }
-}
-
-/// Percent-encodes one path segment (RFC 3986 unreserved characters stay).
-pub fn encode_segment(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 /// 201 with an empty body and an absolute `Location` built from path segments.

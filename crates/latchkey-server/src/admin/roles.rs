@@ -10,33 +10,13 @@ use latchkey_core::rep::RoleRep;
 use latchkey_core::roles::Right;
 use latchkey_core::store::{ClientRecord, RealmRecord, RoleRecord, StoreError};
 
-use super::clients::client_or_404;
+use super::lookup::client_or_404;
+use super::out::role_out;
 use super::{AdminAuth, created, no_content, paging};
 use crate::error::AdminError;
 use crate::extract::{KcJson, query_bool};
 use crate::state::SharedState;
 use crate::urls::BaseUrl;
-
-/// The role as the admin API shows it.
-pub fn role_out(r: &RoleRecord, brief: bool) -> RoleRep {
-    let mut rep = r.rep.clone();
-    rep.id = Some(r.id.clone());
-    rep.name = Some(r.name.clone());
-    rep.client_role = Some(r.client.is_some());
-    rep.container_id = Some(r.client.clone().unwrap_or_else(|| r.realm_id.clone()));
-    let composite = rep
-        .composites
-        .as_ref()
-        .is_some_and(|c| !c.realm.is_empty() || !c.client.is_empty());
-    rep.composite = Some(composite);
-    if brief {
-        rep.attributes = None;
-        rep.composites = None;
-    } else {
-        rep.attributes.get_or_insert_with(Default::default);
-    }
-    rep
-}
 
 /// Where the roles live: the realm, or one client of it.
 struct Container {

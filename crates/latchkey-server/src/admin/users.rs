@@ -12,8 +12,8 @@ use latchkey_core::roles::{REALM_MANAGEMENT, Right, expand};
 use latchkey_core::store::{RealmRecord, RoleRecord, StoreError, UserQuery, UserRecord};
 use serde_json::{Map, Value, json};
 
-use super::clients::client_or_404;
-use super::roles::role_out;
+use super::lookup::client_or_404;
+use super::out::{role_out, user_out};
 use super::{AdminAuth, created, no_content, paging};
 use crate::error::AdminError;
 use crate::extract::{KcJson, query_bool};
@@ -21,35 +21,6 @@ use crate::state::{SharedState, now_millis};
 use crate::urls::BaseUrl;
 
 const UPDATE_PASSWORD: &str = "UPDATE_PASSWORD";
-
-/// The user as the admin API shows it (never a credential).
-pub fn user_out(u: &UserRecord) -> UserRep {
-    let mut rep = u.rep.clone();
-    rep.id = Some(u.id.clone());
-    rep.username = Some(u.username.clone());
-    rep.email = u.email.clone();
-    rep.enabled.get_or_insert(false);
-    rep.email_verified.get_or_insert(false);
-    rep.totp = Some(false);
-    rep.created_timestamp = Some(u.created_at);
-    rep.required_actions.get_or_insert_with(Vec::new);
-    rep.not_before.get_or_insert(0);
-    rep.disableable_credential_types = Some(Vec::new());
-    rep.credentials = None;
-    rep.access = Some(
-        [
-            "manageGroupMembership",
-            "view",
-            "mapRoles",
-            "impersonate",
-            "manage",
-        ]
-        .into_iter()
-        .map(|k| (k.to_string(), k != "impersonate"))
-        .collect(),
-    );
-    rep
-}
 
 async fn user_or_404(
     state: &SharedState,

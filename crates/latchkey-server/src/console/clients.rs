@@ -190,7 +190,7 @@ async fn render_detail(
         Ok(r) => r,
         Err(resp) => return resp,
     };
-    let client = match api::client_or_404(&c.state, &realm, id).await {
+    let client = match crate::admin::lookup::client_or_404(&c.state, &realm, id).await {
         Ok(cl) => cl,
         Err(e) => return c.error_page(e),
     };

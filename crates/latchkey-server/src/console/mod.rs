@@ -1,4 +1,4 @@
-//! The admin console (SPEC §9): server-rendered HTML pages at `/admin/console/`, over the
+//! The admin console: server-rendered HTML pages at `/admin/console/`, over the
 //! same authorization and the same handlers as the admin REST API.
 //!
 //! - Login is the authorization code flow with PKCE as the realm's `security-admin-console`
@@ -219,7 +219,7 @@ impl Console {
     pub fn realm_url(&self, realm: &str, path: &str) -> String {
         self.url(&format!(
             "/realms/{}{path}",
-            crate::admin::encode_segment(realm)
+            crate::urls::encode_segment(realm)
         ))
     }
 
@@ -381,10 +381,7 @@ impl ConsolePost {
 
 /// The admin API path of a realm's resource: `/admin/realms/{realm}{rest}`.
 pub fn api_path(realm: &str, rest: &str) -> String {
-    format!(
-        "/admin/realms/{}{rest}",
-        crate::admin::encode_segment(realm)
-    )
+    format!("/admin/realms/{}{rest}", crate::urls::encode_segment(realm))
 }
 
 /// An `application/x-www-form-urlencoded` body, repeated fields kept in order.
@@ -556,7 +553,7 @@ async fn login(
         "{}?{query}",
         base.join(&for_realm(
             routes::AUTH,
-            &crate::admin::encode_segment(&realm)
+            &crate::urls::encode_segment(&realm)
         ))
     );
     let mut resp = Redirect::to(&to).into_response();
@@ -661,7 +658,7 @@ async fn callback(
         Ok(p) => p,
         Err(e) => return e.into_response(),
     };
-    let tokens = match crate::oidc::authorize::redeem_code(
+    let tokens = match crate::oidc::code::redeem_code(
         &state,
         &base,
         &realm,
@@ -730,7 +727,7 @@ async fn logout(
         "{}?{}",
         c.base.join(&for_realm(
             routes::LOGOUT,
-            &crate::admin::encode_segment(&c.auth.realm)
+            &crate::urls::encode_segment(&c.auth.realm)
         )),
         serde_urlencoded::to_string(&query).unwrap_or_default()
     );

@@ -16,7 +16,7 @@ use super::page::{Page, Tab, button_form, csrf_field, field_error, invalid_attrs
 use super::{Console, ConsolePost, QueryMap, api_path, describe, escape, json_of, lines};
 use crate::admin::components;
 use crate::extract::KcJson;
-use crate::registration::{ANONYMOUS_SWITCH, AUTHENTICATED_SWITCH, POLICIES_SWITCH, switch};
+use crate::service::switches::{ANONYMOUS_SWITCH, AUTHENTICATED_SWITCH, POLICIES_SWITCH, switch};
 use crate::state::SharedState;
 
 /// What the dry-run form sent and what came back.

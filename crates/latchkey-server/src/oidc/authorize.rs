@@ -10,13 +10,10 @@
 
 use std::collections::HashMap;
 
-use aws_lc_rs::digest::{SHA256, digest};
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use latchkey_core::Millis;
 use latchkey_core::client_uris;
 use latchkey_core::crypto::{ct_eq, hash_token, new_uuid, random_token};
@@ -24,20 +21,19 @@ use latchkey_core::registration::convert::to_metadata;
 use latchkey_core::store::{ClientRecord, RealmRecord, UserRecord};
 use serde_json::{Value, json};
 
-use super::client_auth::Params;
+use super::code::CODE;
 use super::enabled_realm;
-use super::mint::{Grant, Session, issue, resolve_scope};
+use super::mint::resolve_scope;
 use super::pages::{self, ConsentPage, LoginPage, LogoutConfirmPage};
-use super::token::{ClientAddr, password_user};
-use crate::error::{OAuthCode, OAuthError};
+use super::password::password_user;
+use crate::error::OAuthError;
+use crate::extract::ClientAddr;
 use crate::routes::{self, for_realm};
 use crate::state::{SharedState, now_millis};
 use crate::urls::BaseUrl;
 
 const AUTH_REQ: &str = "auth-req";
 const SESSION: &str = "session";
-const CODE: &str = "code";
-const SPENT_CODE: &str = "spent-code";
 const CONSENT: &str = "consent";
 const SESSION_COOKIE: &str = "LATCHKEY_SESSION";
 /// A logout waiting for the user's confirmation (by hash of the id in its cookie).
@@ -753,120 +749,6 @@ pub async fn consent(
         return internal(e.to_string());
     }
     continue_flow(&state, &base, &realm, &client, &user, &pending, false).await
-}
-
-/// The `authorization_code` grant: the code is taken once; a second redemption revokes what
-/// the first issued (RFC 6749 §4.1.2); PKCE S256 (RFC 7636 §4.6).
-pub async fn redeem_code(
-    state: &SharedState,
-    base: &BaseUrl,
-    realm: &RealmRecord,
-    client: &ClientRecord,
-    p: &Params,
-    addr: Option<String>,
-    now: Millis,
-) -> Result<Value, OAuthError> {
-    let code = p.require("code")?;
-    let invalid = |d: &str| OAuthError::new(OAuthCode::InvalidGrant, d);
-    let hash = hash_token(code);
-    // The owner is checked before the code is spent: another client (of this realm or any
-    // other) presenting it is refused without burning the owner's code.
-    if let Some(peeked) = state.store.get_transient(CODE, &hash, now).await?
-        && peeked.get("client").and_then(Value::as_str) != Some(client.id.as_str())
-    {
-        return Err(invalid("Code was issued to another client"));
-    }
-    let Some(data) = state.store.take_transient(CODE, &hash, now).await? else {
-        // A replay revokes what the code issued, but only when it comes from the realm the
-        // code belongs to (a code leaked to another realm is just refused there).
-        if let Some(spent) = state.store.get_transient(SPENT_CODE, &hash, now).await?
-            && spent
-                .get("realm")
-                .and_then(Value::as_str)
-                .is_none_or(|r| r == realm.id) // (tombstones from before realms were recorded)
-            && state
-                .store
-                .take_transient(SPENT_CODE, &hash, now)
-                .await?
-                .is_some()
-        {
-            tracing::warn!("authorization code replayed; revoking what it issued");
-            if let Some(jti) = spent.get("jti").and_then(Value::as_str) {
-                state
-                    .store
-                    .revoke_jti(&realm.id, jti, now + 3_600_000)
-                    .await?;
-            }
-            if let Some(s) = spent.get("session").and_then(Value::as_str) {
-                state.store.delete_session_refresh_tokens(s, false).await?;
-            }
-        }
-        return Err(invalid("Code not valid"));
-    };
-    let field = |k: &str| data.get(k).and_then(Value::as_str);
-    if field("client") != Some(client.id.as_str()) {
-        return Err(invalid("Code was issued to another client"));
-    }
-    if data
-        .get("redirect_sent")
-        .and_then(Value::as_bool)
-        .unwrap_or(false)
-        && p.get("redirect_uri") != field("redirect_uri")
-    {
-        return Err(invalid("Incorrect redirect_uri"));
-    }
-    match (field("challenge"), p.get("code_verifier")) {
-        (Some(challenge), Some(verifier)) => {
-            let computed = URL_SAFE_NO_PAD.encode(digest(&SHA256, verifier.as_bytes()));
-            if !ct_eq(computed.as_bytes(), challenge.as_bytes()) {
-                return Err(invalid(
-                    "PKCE verification failed: code_verifier does not match",
-                ));
-            }
-        }
-        (Some(_), None) => return Err(invalid("Missing parameter: code_verifier")),
-        (None, Some(_)) => {
-            return Err(invalid(
-                "PKCE verification failed: no code_challenge was sent",
-            ));
-        }
-        (None, None) => {}
-    }
-    let user = state
-        .store
-        .user(&realm.id, field("user").unwrap_or(""))
-        .await?
-        .filter(|u| u.rep.enabled.unwrap_or(false))
-        .ok_or_else(|| invalid("User not found or disabled"))?;
-    let scope = resolve_scope(state, realm, client, field("scope")).await?;
-    let session = Session {
-        id: field("session")
-            .map(str::to_string)
-            .unwrap_or_else(new_uuid),
-        auth_time: data.get("auth_time").and_then(Value::as_i64).unwrap_or(now),
-    };
-    let grant = Grant {
-        grant_type: "authorization_code",
-        realm,
-        client,
-        user: &user,
-        scope,
-        session: Some(session.clone()),
-        client_address: addr,
-        nonce: field("nonce").map(str::to_string),
-    };
-    let issued = issue(state, base, grant, now).await?;
-    state
-        .store
-        .put_transient(
-            SPENT_CODE,
-            &hash,
-            &realm.id,
-            &json!({"jti": issued.access_jti, "session": session.id, "realm": realm.id}),
-            now + 3_600_000,
-        )
-        .await?;
-    Ok(issued.response)
 }
 
 /// RP-initiated logout (OIDC RP-Initiated Logout 1.0): ends the browser session and its

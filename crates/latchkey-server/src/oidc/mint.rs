@@ -1,5 +1,6 @@
-//! Minting tokens: JWT access tokens with Keycloak's claims (SPEC §7), OIDC ID tokens,
-//! and opaque refresh tokens stored only as hashes.
+//! Minting tokens: JWT access tokens with the claims Keycloak issues (`iss`, `sub`, `aud`,
+//! `azp`, `scope`, `realm_access`, `resource_access`, `preferred_username`, …), OIDC ID
+//! tokens, and opaque refresh tokens stored only as hashes.
 
 use std::collections::BTreeSet;
 

@@ -2,10 +2,12 @@
 
 pub mod authorize;
 pub mod client_auth;
+pub mod code;
 pub mod discovery;
 pub mod introspect;
 pub mod mint;
 pub mod pages;
+pub mod password;
 pub mod token;
 pub mod userinfo;
 

@@ -20,7 +20,7 @@ use super::{
     require_json, store_new, store_replaced,
 };
 use crate::error::no_store;
-use crate::oidc::token::ClientAddr;
+use crate::extract::ClientAddr;
 use crate::routes::{self, for_realm};
 use crate::state::{SharedState, now_millis};
 use crate::urls::BaseUrl;
@@ -101,7 +101,7 @@ pub async fn create(
             let location = format!(
                 "{}/{}",
                 base.join(&for_realm(routes::REGISTRATION_DEFAULT, &realm.name)),
-                crate::admin::encode_segment(&client.client_id)
+                crate::urls::encode_segment(&client.client_id)
             );
             if let Ok(v) = HeaderValue::from_str(&location) {
                 resp.headers_mut().insert(header::LOCATION, v);

@@ -1,7 +1,7 @@
-//! Dynamic client registration at Keycloak's endpoints (SPEC §5): who may register
-//! (`authenticate`), the realm switches, errors the Keycloak way, events and CORS. The
-//! providers are `oidc` (RFC 7591/7592, `openid-connect`) and `keycloak` (`default`,
-//! `install`).
+//! Dynamic client registration at Keycloak's endpoints (`clients-registrations/…`): who may
+//! register (`authenticate`), obeying the realm switches (`service::switches`), errors the
+//! Keycloak way, events and CORS. The providers are `oidc` (RFC 7591/7592,
+//! `openid-connect`) and `keycloak` (`default`, `install`).
 
 pub mod keycloak;
 pub mod oidc;
@@ -19,7 +19,6 @@ use latchkey_core::clients::{
 };
 use latchkey_core::crypto::{ct_eq, hash_token, new_row_id, random_token};
 use latchkey_core::policies::{self, Action};
-use latchkey_core::realm_setup::REGISTRATION_SWITCHES;
 use latchkey_core::registration::RegistrationError;
 use latchkey_core::registration::convert::REGISTRATION_AUTH_ATTRIBUTE;
 use latchkey_core::registration::metadata::ValidationContext;
@@ -30,9 +29,10 @@ use latchkey_core::store::{
 };
 use serde_json::json;
 
-use crate::admin::clients::{new_service_account, service_account_for};
 use crate::bearer::{BearerError, bearer_token, looks_like_jwt, verify_access_token};
 use crate::routes;
+use crate::service::clients::{new_service_account, service_account_for};
+use crate::service::switches::{ANONYMOUS_SWITCH, AUTHENTICATED_SWITCH, POLICIES_SWITCH, switch};
 use crate::state::{SharedState, now_millis};
 
 pub fn routes() -> Router<SharedState> {
@@ -82,7 +82,8 @@ impl Op {
     }
 }
 
-/// How the caller authenticated (SPEC §5's table).
+/// How the caller authenticated: nothing (anonymous), an initial access token or a bearer
+/// access token of the realm (authenticated), or the client's registration access token.
 #[derive(Debug, Clone)]
 pub enum Caller {
     Anonymous,
@@ -147,7 +148,7 @@ impl RegError {
         }
     }
 
-    /// SPEC §10: 429 with `Retry-After`.
+    /// An abuse limit refused the caller's address: 429 with `Retry-After`.
     pub fn too_many(wait: std::time::Duration, description: impl Into<String>) -> Self {
         RegError {
             retry_after: Some(wait),
@@ -159,7 +160,7 @@ impl RegError {
         }
     }
 
-    /// SPEC §5: a policy refused; 403 `insufficient_scope` with Keycloak's text.
+    /// A registration policy refused: 403 `insufficient_scope` with Keycloak's text.
     pub fn policy(name: &str, why: &str) -> Self {
         RegError {
             policy: Some(name.to_string()),
@@ -243,36 +244,16 @@ impl IntoResponse for RegError {
     }
 }
 
-/// A realm switch (SPEC §5), `"true"`/`"false"` in the realm's attributes.
-pub fn switch(realm: &RealmRecord, name: &str) -> bool {
-    let default = REGISTRATION_SWITCHES
-        .iter()
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| *v == "true")
-        .unwrap_or(false);
-    realm
-        .rep
-        .attributes
-        .as_ref()
-        .and_then(|a| a.get(name))
-        .map(|v| v.eq_ignore_ascii_case("true"))
-        .unwrap_or(default)
-}
-
-pub const ANONYMOUS_SWITCH: &str = "clientRegistrationAnonymousEnabled";
-pub const AUTHENTICATED_SWITCH: &str = "clientRegistrationAuthenticatedEnabled";
-pub const POLICIES_SWITCH: &str = "clientRegistrationPoliciesEnabled";
-
 /// The realm attribute that sets its own anonymous registration limit per address and
 /// window (a number; `0` is none), overriding `--anonymous-registration-limit`: several
 /// hosted clients can share one egress address.
 pub const ANONYMOUS_LIMIT_ATTRIBUTE: &str = "clientRegistrationAnonymousLimit";
 
 /// Decides who the caller is for `op` on `client` (the path's client, when it exists),
-/// following SPEC §5's table and Keycloak's error texts. The caller's address `ip` is
-/// rate-limited: anonymous registrations as they come, per realm; registration
-/// and initial access tokens only when they fail. A valid token is always served, however
-/// many failures its address made before.
+/// following `Caller` (what each kind of caller may do) and Keycloak's error texts. The
+/// caller's address `ip` is rate-limited: anonymous registrations as they come, per realm;
+/// registration and initial access tokens only when they fail. A valid token is always
+/// served, however many failures its address made before.
 pub async fn authenticate(
     state: &SharedState,
     realm: &RealmRecord,
@@ -409,7 +390,8 @@ async fn identify(
 }
 
 /// Where a registration request's events go: its realm, the caller's address and the
-/// provider it used (SPEC §5 "Audit"). Recording never fails the request.
+/// provider it used. Every registration operation, allowed or refused, is an event
+/// (`CLIENT_REGISTER` … and their `_ERROR` forms). Recording never fails the request.
 pub struct Audit<'a> {
     pub state: &'a SharedState,
     pub realm: &'a RealmRecord,
@@ -654,7 +636,8 @@ pub struct Admitted {
     pub max_clients: Option<(i64, String)>,
 }
 
-/// The policy set a request runs under (SPEC §6): anonymous callers the `anonymous` set,
+/// The policy set a request runs under (of the realm's two, stored as Keycloak components
+/// of `subType` `anonymous` and `authenticated`): anonymous callers the `anonymous` set,
 /// tokens the `authenticated` one, and a registration access token the set its client was
 /// registered under.
 pub fn policy_set(caller: &Caller, client: Option<&ClientRecord>) -> &'static str {
@@ -714,7 +697,7 @@ pub struct RegRequest<'a> {
     pub body: &'a [u8],
 }
 
-/// Runs the request's policy set on the client about to be stored (SPEC §6): `existing` is
+/// Runs the request's policy set on the client about to be stored: `existing` is
 /// the client being updated (`None` on create). Refusals are 403 with Keycloak's text; on
 /// create, the policies' effects are applied to `client`. With
 /// `clientRegistrationPoliciesEnabled` off, nothing runs.
@@ -768,7 +751,7 @@ pub async fn realm_scopes(
     state: &SharedState,
     realm: &RealmRecord,
 ) -> Result<Arc<latchkey_core::clients::ScopeDefaults>, RegError> {
-    crate::admin::clients::scope_defaults(state, realm)
+    crate::service::clients::scope_defaults(state, realm)
         .await
         .map_err(|_| RegError::internal("scope defaults"))
 }
@@ -818,7 +801,7 @@ pub fn with_cors(mut resp: Response, origin: Option<HeaderValue>) -> Response {
     resp
 }
 
-/// JSON bodies must say so (SPEC §5): anything else is `invalid_client_metadata`.
+/// JSON bodies must say so in `Content-Type`: anything else is `invalid_client_metadata`.
 pub fn require_json(headers: &HeaderMap) -> Result<(), RegError> {
     let ok = headers
         .get(header::CONTENT_TYPE)

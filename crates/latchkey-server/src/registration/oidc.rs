@@ -20,7 +20,7 @@ use latchkey_core::clients::ScopeDefaults;
 
 use super::realm_scopes;
 use crate::error::no_store;
-use crate::oidc::token::ClientAddr;
+use crate::extract::ClientAddr;
 use crate::routes::{self, for_realm};
 use crate::state::{SharedState, now_millis};
 use crate::urls::BaseUrl;
@@ -31,7 +31,7 @@ pub fn registration_client_uri(base: &BaseUrl, realm: &str, client_id: &str) -> 
     format!(
         "{}/{}",
         base.join(&for_realm(routes::REGISTRATION_OIDC, realm)),
-        crate::admin::encode_segment(client_id)
+        crate::urls::encode_segment(client_id)
     )
 }
 
