@@ -1,12 +1,11 @@
 //! The authorization code flow (RFC 6749 §4.1, OIDC Core §3.1, OAuth 2.1): the
-//! authorization endpoint, the login and consent forms, browser sessions, code redemption
-//! at the token endpoint with PKCE (RFC 7636, S256 only), and RP-initiated logout.
+//! authorization endpoint, the login and consent forms and browser sessions (codes are
+//! redeemed in `code.rs`, logout is `logout.rs`).
 //!
 //! Server-side state lives in the store's transient table, so any node can continue a
 //! flow another began: pending requests (`auth-req`, by random id, bound to the browser by
 //! a cookie and a CSRF token), sessions (`session`, by cookie hash), codes (`code`, by
-//! hash, taken once), consents (`consent`), logouts awaiting confirmation (`logout-req`,
-//! by hash of the id in their cookie, taken once).
+//! hash, taken once) and consents (`consent`).
 
 use std::collections::HashMap;
 
@@ -17,14 +16,13 @@ use axum::response::{IntoResponse, Redirect, Response};
 use latchkey_core::Millis;
 use latchkey_core::client_uris;
 use latchkey_core::crypto::{ct_eq, hash_token, new_uuid, random_token};
-use latchkey_core::registration::convert::to_metadata;
 use latchkey_core::store::{ClientRecord, RealmRecord, UserRecord};
 use serde_json::{Value, json};
 
 use super::code::CODE;
 use super::enabled_realm;
 use super::mint::resolve_scope;
-use super::pages::{self, ConsentPage, LoginPage, LogoutConfirmPage};
+use super::pages::{self, ConsentPage, LoginPage};
 use super::password::password_user;
 use crate::error::OAuthError;
 use crate::extract::ClientAddr;
@@ -33,21 +31,18 @@ use crate::state::{SharedState, now_millis};
 use crate::urls::BaseUrl;
 
 const AUTH_REQ: &str = "auth-req";
-const SESSION: &str = "session";
+pub(super) const SESSION: &str = "session";
 const CONSENT: &str = "consent";
-const SESSION_COOKIE: &str = "LATCHKEY_SESSION";
-/// A logout waiting for the user's confirmation (by hash of the id in its cookie).
-const LOGOUT_REQ: &str = "logout-req";
-const LOGOUT_REQ_COOKIE: &str = "LATCHKEY_LOGOUT_REQ";
+pub(super) const SESSION_COOKIE: &str = "LATCHKEY_SESSION";
 const AUTH_REQ_COOKIE: &str = "LATCHKEY_AUTH_REQ";
 /// How long a login page stays usable.
-const AUTH_REQ_SECS: i64 = 1800;
+pub(super) const AUTH_REQ_SECS: i64 = 1800;
 
-fn query_map(raw: Option<&str>) -> HashMap<String, String> {
+pub(super) fn query_map(raw: Option<&str>) -> HashMap<String, String> {
     latchkey_core::form::parse_query(raw.unwrap_or(""))
 }
 
-fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+pub(super) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -59,7 +54,7 @@ fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
 }
 
 /// A cookie scoped to the realm's paths: HttpOnly, SameSite=Lax, Secure outside start-dev.
-fn set_cookie(
+pub(super) fn set_cookie(
     state: &SharedState,
     realm: &str,
     name: &str,
@@ -141,7 +136,7 @@ fn resolve_redirect(
 }
 
 /// Appends query parameters to a (trusted) redirect URI.
-fn with_params(uri: &str, params: &[(&str, &str)]) -> String {
+pub(super) fn with_params(uri: &str, params: &[(&str, &str)]) -> String {
     match reqwest::Url::parse(uri) {
         Ok(mut u) => {
             {
@@ -181,7 +176,7 @@ fn client_name(client: &ClientRecord) -> String {
 }
 
 /// A browser session from the cookie, if live.
-async fn session(
+pub(super) async fn session(
     state: &SharedState,
     realm: &RealmRecord,
     headers: &HeaderMap,
@@ -360,7 +355,7 @@ pub async fn authorize(
     continue_flow(&state, &base, &realm, &client, &user, &pending, true).await
 }
 
-fn internal(e: String) -> Response {
+pub(super) fn internal(e: String) -> Response {
     tracing::error!(error = %e, "internal error");
     pages::error(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong.")
 }
@@ -749,256 +744,4 @@ pub async fn consent(
         return internal(e.to_string());
     }
     continue_flow(&state, &base, &realm, &client, &user, &pending, false).await
-}
-
-/// RP-initiated logout (OIDC RP-Initiated Logout 1.0): ends the browser session and its
-/// refresh tokens; redirects only to a registered `post_logout_redirect_uri`. With a valid
-/// `id_token_hint` (an ID token of this realm whose session is the browser's) it does so at
-/// once; without one it shows Keycloak's confirmation page first (RP-Initiated Logout §2:
-/// the OP should ask the user), so that no other site can sign the user out, or bounce
-/// them through a registered URI, by linking here (`LogoutEndpoint`: `confirmationNeeded`).
-pub async fn logout(
-    State(state): State<SharedState>,
-    base: BaseUrl,
-    Path(realm_name): Path<String>,
-    method: Method,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let params = if method == Method::POST {
-        query_map(std::str::from_utf8(&body).ok())
-    } else {
-        query_map(query.as_deref())
-    };
-    let realm = match enabled_realm(&state, &realm_name).await {
-        Ok(Some(r)) => r,
-        Ok(None) => return pages::error(StatusCode::NOT_FOUND, "Realm does not exist."),
-        Err(e) => return internal(e),
-    };
-    // The client: from id_token_hint (an ID token signed by this realm) or client_id.
-    let mut client_id = params.get("client_id").cloned();
-    let mut hint_session: Option<String> = None;
-    let hinted = params.contains_key("id_token_hint");
-    if let Some(hint) = params.get("id_token_hint") {
-        let keys = match state.realm_keys(&realm).await {
-            Ok(k) => k,
-            Err(e) => return internal(e),
-        };
-        match latchkey_core::jwt::parse(hint)
-            .ok()
-            .and_then(|t| t.verify(&keys.jwks).ok())
-        {
-            Some(claims)
-                if claims.get("iss").and_then(Value::as_str)
-                    == Some(base.issuer(&realm.name).as_str())
-                    && claims.get("typ").and_then(Value::as_str) == Some("ID") =>
-            {
-                let aud = claims
-                    .get("aud")
-                    .and_then(Value::as_str)
-                    .map(str::to_string);
-                if client_id.is_some() && client_id != aud {
-                    return pages::error(
-                        StatusCode::BAD_REQUEST,
-                        "id_token_hint and client_id do not match.",
-                    );
-                }
-                client_id = aud;
-                hint_session = claims
-                    .get("sid")
-                    .and_then(Value::as_str)
-                    .map(str::to_string);
-            }
-            _ => return pages::error(StatusCode::BAD_REQUEST, "Invalid id_token_hint."),
-        }
-    }
-    let target = match params.get("post_logout_redirect_uri") {
-        Some(uri) => {
-            let client = match &client_id {
-                Some(id) => state
-                    .store
-                    .client_by_client_id(&realm.id, id)
-                    .await
-                    .ok()
-                    .flatten(),
-                None => None,
-            };
-            let Some(client) = client else {
-                return pages::error(
-                    StatusCode::BAD_REQUEST,
-                    "post_logout_redirect_uri needs id_token_hint or client_id.",
-                );
-            };
-            let registered = to_metadata(&client.rep);
-            let allowed = client_uris::check(uri).is_ok()
-                && registered
-                    .get("post_logout_redirect_uris")
-                    .and_then(Value::as_array)
-                    .is_some_and(|list| list.iter().any(|u| u.as_str() == Some(uri.as_str())));
-            if !allowed {
-                return pages::error(
-                    StatusCode::BAD_REQUEST,
-                    "Invalid parameter: post_logout_redirect_uri",
-                );
-            }
-            Some(uri.clone())
-        }
-        None => None,
-    };
-    let st = params.get("state").cloned();
-    let now = now_millis();
-    // A hint for another session than the browser's asks for confirmation too (Keycloak's
-    // `forcedConfirmation`): the hint may be an old token replayed by someone else.
-    let browser_session = session(&state, &realm, &headers, now)
-        .await
-        .and_then(|s| s.get("id").and_then(Value::as_str).map(str::to_string));
-    let same_session = match (&hint_session, &browser_session) {
-        (Some(h), Some(b)) => h == b,
-        _ => true,
-    };
-    if hinted && same_session {
-        return end_session(&state, &realm, &headers, target, st.as_deref()).await;
-    }
-    // Ask first: the request waits in the store, bound to this browser by a cookie and to
-    // the page by a CSRF token; only the confirmation's POST carries both.
-    let id = random_token::<32>();
-    let csrf = random_token::<32>();
-    let pending = json!({"realm": realm.id, "target": target, "state": st, "csrf": csrf});
-    if let Err(e) = state
-        .store
-        .put_transient(
-            LOGOUT_REQ,
-            &hash_token(&id),
-            &realm.id,
-            &pending,
-            now + AUTH_REQ_SECS * 1000,
-        )
-        .await
-    {
-        return internal(e.to_string());
-    }
-    let action = format!(
-        "{}{}",
-        state.settings.relative_path,
-        for_realm(routes::LOGOUT_CONFIRM, &realm.name)
-    );
-    let mut resp = pages::logout_confirm(&LogoutConfirmPage {
-        realm: realm.rep.display_name.as_deref().unwrap_or(&realm.name),
-        action: &action,
-        logout_request: &id,
-        csrf: &csrf,
-    });
-    resp.headers_mut().append(
-        header::SET_COOKIE,
-        set_cookie(&state, &realm.name, LOGOUT_REQ_COOKIE, &id, AUTH_REQ_SECS),
-    );
-    resp
-}
-
-/// The confirmation page's POST: the logout request named by the form must be the one
-/// this browser's cookie names, with the page's CSRF token; it is used once.
-pub async fn logout_confirm(
-    State(state): State<SharedState>,
-    Path(realm_name): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let realm = match enabled_realm(&state, &realm_name).await {
-        Ok(Some(r)) => r,
-        Ok(None) => return pages::error(StatusCode::NOT_FOUND, "Realm does not exist."),
-        Err(e) => return internal(e),
-    };
-    let form = query_map(std::str::from_utf8(&body).ok());
-    let expired = || {
-        pages::error(
-            StatusCode::BAD_REQUEST,
-            "This sign-out page has expired or was opened elsewhere. Sign out again from the application.",
-        )
-    };
-    let (Some(id), Some(cookie_id)) = (
-        form.get("logout_request"),
-        cookie(&headers, LOGOUT_REQ_COOKIE),
-    ) else {
-        return expired();
-    };
-    if !ct_eq(id.as_bytes(), cookie_id.as_bytes()) {
-        return expired();
-    }
-    let key = hash_token(id);
-    let now = now_millis();
-    let Some(pending) = state
-        .store
-        .get_transient(LOGOUT_REQ, &key, now)
-        .await
-        .ok()
-        .flatten()
-        .filter(|p| p.get("realm").and_then(Value::as_str) == Some(realm.id.as_str()))
-    else {
-        return expired();
-    };
-    let csrf = pending.get("csrf").and_then(Value::as_str).unwrap_or("");
-    let given = form.get("csrf").map(String::as_str).unwrap_or("");
-    if csrf.is_empty() || !ct_eq(csrf.as_bytes(), given.as_bytes()) {
-        return pages::error(
-            StatusCode::FORBIDDEN,
-            "The form could not be verified. Sign out again from the application.",
-        );
-    }
-    // Taken once: a second POST of the same page finds nothing.
-    if !matches!(
-        state.store.take_transient(LOGOUT_REQ, &key, now).await,
-        Ok(Some(_))
-    ) {
-        return expired();
-    }
-    let target = pending
-        .get("target")
-        .and_then(Value::as_str)
-        .map(str::to_string);
-    let st = pending.get("state").and_then(Value::as_str);
-    let mut resp = end_session(&state, &realm, &headers, target, st).await;
-    resp.headers_mut().append(
-        header::SET_COOKIE,
-        set_cookie(&state, &realm.name, LOGOUT_REQ_COOKIE, "", 0),
-    );
-    resp
-}
-
-/// Ends the browser's session and its refresh tokens, then redirects to `target` (already
-/// checked against the client's registered post-logout redirect URIs) with `state`, or
-/// shows the signed-out page.
-async fn end_session(
-    state: &SharedState,
-    realm: &RealmRecord,
-    headers: &HeaderMap,
-    target: Option<String>,
-    st: Option<&str>,
-) -> Response {
-    if let Some(cookie_value) = cookie(headers, SESSION_COOKIE) {
-        let hash = hash_token(&cookie_value);
-        if let Ok(Some(s)) = state
-            .store
-            .take_transient(SESSION, &hash, now_millis())
-            .await
-            && let Some(id) = s.get("id").and_then(Value::as_str)
-        {
-            let _ = state.store.delete_session_refresh_tokens(id, true).await;
-        }
-    }
-    let mut resp = match target {
-        Some(uri) => {
-            let with_state = match st {
-                Some(s) => with_params(&uri, &[("state", s)]),
-                None => uri,
-            };
-            Redirect::to(&with_state).into_response()
-        }
-        None => pages::logged_out(),
-    };
-    resp.headers_mut().append(
-        header::SET_COOKIE,
-        set_cookie(state, &realm.name, SESSION_COOKIE, "", 0),
-    );
-    resp
 }

@@ -5,6 +5,7 @@ pub mod client_auth;
 pub mod code;
 pub mod discovery;
 pub mod introspect;
+pub mod logout;
 pub mod mint;
 pub mod pages;
 pub mod password;
@@ -35,11 +36,8 @@ pub fn routes() -> Router<SharedState> {
         )
         .route(routes::LOGIN_ACTION, post(authorize::login))
         .route(routes::CONSENT_ACTION, post(authorize::consent))
-        .route(
-            routes::LOGOUT,
-            get(authorize::logout).post(authorize::logout),
-        )
-        .route(routes::LOGOUT_CONFIRM, post(authorize::logout_confirm))
+        .route(routes::LOGOUT, get(logout::logout).post(logout::logout))
+        .route(routes::LOGOUT_CONFIRM, post(logout::logout_confirm))
         .route(routes::INTROSPECT, post(introspect::introspect))
         .route(routes::REVOKE, post(introspect::revoke))
         .route(
