@@ -109,15 +109,21 @@ impl Throttle {
             return Ok(());
         }
         let map = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        self.wait(&map, key, self.limit)
+    }
+
+    /// How long `key` must wait when it has used `limit` events in its current window.
+    fn wait(
+        &self,
+        map: &HashMap<String, (u32, Instant)>,
+        key: &str,
+        limit: u32,
+    ) -> Result<(), Duration> {
         match map.get(key) {
-            Some((n, since)) if *n >= self.limit => {
-                let elapsed = since.elapsed();
-                if elapsed < self.window {
-                    Err(self.window - elapsed)
-                } else {
-                    Ok(())
-                }
-            }
+            Some((n, since)) if *n >= limit => match self.window.checked_sub(since.elapsed()) {
+                Some(left) if !left.is_zero() => Err(left),
+                _ => Ok(()),
+            },
             _ => Ok(()),
         }
     }
@@ -165,12 +171,7 @@ impl Throttle {
             return Ok(());
         }
         let mut map = self.counts.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((n, since)) = map.get(key) {
-            let elapsed = since.elapsed();
-            if *n >= limit && elapsed < self.window {
-                return Err(self.window - elapsed);
-            }
-        }
+        self.wait(&map, key, limit)?;
         self.count_locked(&mut map, key);
         Ok(())
     }

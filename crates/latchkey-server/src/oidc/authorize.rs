@@ -219,10 +219,9 @@ pub async fn authorize(
     } else {
         query_map(query.as_deref())
     };
-    let realm = match enabled_realm(&state, &realm_name).await {
-        Ok(Some(r)) => r,
-        Ok(None) => return pages::error(StatusCode::NOT_FOUND, "Realm does not exist."),
-        Err(e) => return internal(e),
+    let realm = match page_realm(&state, &realm_name).await {
+        Ok(r) => r,
+        Err(page) => return page,
     };
     let get = |k: &str| params.get(k).map(String::as_str);
     // Before anything is shown: the client and its redirect URI (never redirect elsewhere).
@@ -353,6 +352,15 @@ pub async fn authorize(
     pending["session"] = live.get("id").cloned().unwrap_or(Value::Null);
     pending["auth_time"] = live.get("auth_time").cloned().unwrap_or(Value::Null);
     continue_flow(&state, &base, &realm, &client, &user, &pending, true).await
+}
+
+/// The path's realm for a browser page: enabled, or the error page to show instead.
+pub(super) async fn page_realm(state: &SharedState, name: &str) -> Result<RealmRecord, Response> {
+    match enabled_realm(state, name).await {
+        Ok(Some(r)) => Ok(r),
+        Ok(None) => Err(pages::error(StatusCode::NOT_FOUND, "Realm does not exist.")),
+        Err(e) => Err(internal(e)),
+    }
 }
 
 pub(super) fn internal(e: String) -> Response {
@@ -610,10 +618,9 @@ pub async fn login(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let realm = match enabled_realm(&state, &realm_name).await {
-        Ok(Some(r)) => r,
-        Ok(None) => return pages::error(StatusCode::NOT_FOUND, "Realm does not exist."),
-        Err(e) => return internal(e),
+    let realm = match page_realm(&state, &realm_name).await {
+        Ok(r) => r,
+        Err(page) => return page,
     };
     let form = query_map(std::str::from_utf8(&body).ok());
     let (id, mut pending) = match pending_from_form(&state, &headers, &form).await {
@@ -679,10 +686,9 @@ pub async fn consent(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let realm = match enabled_realm(&state, &realm_name).await {
-        Ok(Some(r)) => r,
-        Ok(None) => return pages::error(StatusCode::NOT_FOUND, "Realm does not exist."),
-        Err(e) => return internal(e),
+    let realm = match page_realm(&state, &realm_name).await {
+        Ok(r) => r,
+        Err(page) => return page,
     };
     let form = query_map(std::str::from_utf8(&body).ok());
     let (id, pending) = match pending_from_form(&state, &headers, &form).await {

@@ -15,10 +15,9 @@ use latchkey_core::store::RealmRecord;
 use serde_json::{Value, json};
 
 use super::authorize::{
-    AUTH_REQ_SECS, SESSION, SESSION_COOKIE, cookie, internal, query_map, session, set_cookie,
-    with_params,
+    AUTH_REQ_SECS, SESSION, SESSION_COOKIE, cookie, internal, page_realm, query_map, session,
+    set_cookie, with_params,
 };
-use super::enabled_realm;
 use super::pages::{self, LogoutConfirmPage};
 use crate::routes::{self, for_realm};
 use crate::state::{SharedState, now_millis};
@@ -48,10 +47,9 @@ pub async fn logout(
     } else {
         query_map(query.as_deref())
     };
-    let realm = match enabled_realm(&state, &realm_name).await {
-        Ok(Some(r)) => r,
-        Ok(None) => return pages::error(StatusCode::NOT_FOUND, "Realm does not exist."),
-        Err(e) => return internal(e),
+    let realm = match page_realm(&state, &realm_name).await {
+        Ok(r) => r,
+        Err(page) => return page,
     };
     // The client: from id_token_hint (an ID token signed by this realm) or client_id.
     let mut client_id = params.get("client_id").cloned();
@@ -181,10 +179,9 @@ pub async fn logout_confirm(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let realm = match enabled_realm(&state, &realm_name).await {
-        Ok(Some(r)) => r,
-        Ok(None) => return pages::error(StatusCode::NOT_FOUND, "Realm does not exist."),
-        Err(e) => return internal(e),
+    let realm = match page_realm(&state, &realm_name).await {
+        Ok(r) => r,
+        Err(page) => return page,
     };
     let form = query_map(std::str::from_utf8(&body).ok());
     let expired = || {
