@@ -22,6 +22,8 @@ mod realms;
 mod roles;
 mod scopes;
 mod store_impl;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod tokens;
 mod transient;
 mod users;

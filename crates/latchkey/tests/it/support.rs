@@ -9,12 +9,14 @@ use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
 use base64::Engine;
-use latchkey_core::crypto::{SecretBox, random_token};
+use latchkey_core::crypto::SecretBox;
 use latchkey_core::realm_setup::BootstrapAdmin;
 use latchkey_core::store::Store;
 use latchkey_server::bootstrap::bootstrap_master;
 use latchkey_server::{AppState, Limits, ServerSettings};
+pub use latchkey_store::Backend;
 use latchkey_store::SqlStore;
+pub use latchkey_store::testing::{TestDb, pg_url};
 use serde_json::Value;
 use tower::ServiceExt;
 
@@ -24,104 +26,6 @@ pub const TEST_PEER: SocketAddr =
 
 pub const ADMIN: &str = "admin";
 pub const ADMIN_PASSWORD: &str = "admin-password";
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-}
-
-/// The PostgreSQL the tests use: `LATCHKEY_TEST_PG_URL`, or the machine's local one.
-pub fn pg_url() -> String {
-    std::env::var("LATCHKEY_TEST_PG_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
-}
-
-/// A database of its own for one test; dropped (file removed, schema dropped) at the end.
-pub struct TestDb {
-    pub url: String,
-    pub sqlite_path: Option<std::path::PathBuf>,
-    schema: Option<String>,
-}
-
-impl TestDb {
-    /// `None` when PostgreSQL is wanted but unreachable outside CI (the test then skips).
-    pub async fn new(backend: Backend) -> Option<TestDb> {
-        match backend {
-            Backend::Sqlite => {
-                let dir =
-                    std::env::temp_dir().join(format!("latchkey-test-{}", random_token::<9>()));
-                std::fs::create_dir_all(&dir).expect("temp dir");
-                let path = dir.join("latchkey.db");
-                Some(TestDb {
-                    url: format!("sqlite://{}", path.display()),
-                    sqlite_path: Some(path),
-                    schema: None,
-                })
-            }
-            Backend::Postgres => {
-                let base = pg_url();
-                sqlx::any::install_default_drivers();
-                let pool = match sqlx::AnyPool::connect(&base).await {
-                    Ok(p) => p,
-                    Err(e) if std::env::var_os("CI").is_some() => {
-                        panic!("PostgreSQL at {base} is unreachable and CI requires it: {e}")
-                    }
-                    Err(e) => {
-                        eprintln!(
-                            "SKIPPED: PostgreSQL at {base} is unreachable ({e}); set LATCHKEY_TEST_PG_URL to run the PostgreSQL tests"
-                        );
-                        return None;
-                    }
-                };
-                let schema = format!(
-                    "lk_test_{}",
-                    random_token::<9>().to_lowercase().replace('-', "_")
-                );
-                sqlx::query(&format!("CREATE SCHEMA {schema}"))
-                    .execute(&pool)
-                    .await
-                    .expect("create schema");
-                pool.close().await;
-                let sep = if base.contains('?') { '&' } else { '?' };
-                Some(TestDb {
-                    url: format!("{base}{sep}options=-c%20search_path%3D{schema}"),
-                    sqlite_path: None,
-                    schema: Some(schema),
-                })
-            }
-        }
-    }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        if let Some(p) = &self.sqlite_path
-            && let Some(dir) = p.parent()
-        {
-            let _ = std::fs::remove_dir_all(dir);
-        }
-        if let Some(schema) = self.schema.take() {
-            // Dropping needs a runtime of its own: Drop may run outside any.
-            let url = pg_url();
-            let _ = std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .ok()?;
-                rt.block_on(async {
-                    let pool = sqlx::AnyPool::connect(&url).await.ok()?;
-                    let _ = sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
-                        .execute(&pool)
-                        .await;
-                    pool.close().await;
-                    Some(())
-                })
-            })
-            .join();
-        }
-    }
-}
 
 pub async fn store(backend: Backend) -> Option<(Arc<SqlStore>, TestDb)> {
     let db = TestDb::new(backend).await?;
