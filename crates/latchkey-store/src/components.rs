@@ -1,13 +1,12 @@
 //! Components (registration policies and the like), in creation order.
 
-use std::sync::Arc;
-
 use latchkey_core::store::*;
 use sqlx::any::AnyRow;
 
 use crate::cache::{Key, Section};
+use crate::sql::{backend_err, found, from_doc, get, shared, to_doc};
+use crate::sql_store::SqlStore;
 use crate::write::rows::insert_rows;
-use crate::{SqlStore, backend_err, found, from_doc, get, to_doc};
 
 pub(crate) async fn list_components(
     db: &SqlStore,
@@ -22,10 +21,7 @@ pub(crate) async fn list_components(
         .fetch_all(&db.pool)
         .await
         .map_err(backend_err)?;
-        rows.iter()
-            .map(component_row)
-            .collect::<StoreResult<Vec<_>>>()
-            .map(Arc::new)
+        shared(&rows, component_row)
     };
     db.cached_all(Key::Components(realm_id), load).await
 }

@@ -4,7 +4,8 @@ use latchkey_core::store::*;
 use sqlx::AnyPool;
 use sqlx::any::AnyRow;
 
-use crate::{SqlStore, backend_err, from_doc, get};
+use crate::sql::{backend_err, from_doc, get};
+use crate::sql_store::SqlStore;
 
 const ADMIN_EVENT_COLUMNS: &str = "id, realm_id, time, operation_type, resource_type, resource_path, \
      auth_realm_id, auth_client_id, auth_user_id, ip_address, representation";

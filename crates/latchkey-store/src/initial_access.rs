@@ -5,7 +5,8 @@ use latchkey_core::store::*;
 use sqlx::any::AnyRow;
 
 use crate::cache::{Key, Section};
-use crate::{SqlStore, backend_err, from_doc, get, to_doc, write_err};
+use crate::sql::{backend_err, from_doc, get, to_doc, write_err};
+use crate::sql_store::SqlStore;
 
 const IAT_COLUMNS: &str =
     "id, realm_id, token_hash, created_at, expiration, count, remaining, web_origins";

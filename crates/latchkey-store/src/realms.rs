@@ -6,8 +6,9 @@ use latchkey_core::store::*;
 use sqlx::any::AnyRow;
 
 use crate::cache::{Key, Section};
+use crate::sql::{backend_err, exec, found, from_doc, get, to_doc, write_err};
+use crate::sql_store::SqlStore;
 use crate::write::rows::{DefaultScope, UserRole, insert_rows};
-use crate::{SqlStore, backend_err, exec, found, from_doc, get, to_doc, write_err};
 
 pub(crate) async fn list_realms(db: &SqlStore) -> StoreResult<Vec<RealmRecord>> {
     let rows = sqlx::query("SELECT id, name, doc FROM realms ORDER BY name")

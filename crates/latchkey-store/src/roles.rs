@@ -1,14 +1,13 @@
 //! Roles, and users' role mappings.
 
-use std::sync::Arc;
-
 use latchkey_core::ident;
 use latchkey_core::store::*;
 use sqlx::any::AnyRow;
 
 use crate::cache::{Key, Section};
+use crate::sql::{backend_err, exec, found, from_doc, get, shared, to_doc, write_err};
+use crate::sql_store::SqlStore;
 use crate::write::rows::{UserRole, insert_rows};
-use crate::{SqlStore, backend_err, exec, found, from_doc, get, to_doc, write_err};
 
 const ROLE_SELECT: &str = "SELECT r.id, r.realm_id, r.client, r.name, r.doc, c.client_id AS client_client_id \
      FROM roles r LEFT JOIN clients c ON c.id = r.client";
@@ -36,10 +35,7 @@ pub(crate) async fn all_roles(db: &SqlStore, realm_id: &str) -> StoreResult<Shar
             .fetch_all(&db.pool)
             .await
             .map_err(backend_err)?;
-        rows.iter()
-            .map(role_row)
-            .collect::<StoreResult<Vec<_>>>()
-            .map(Arc::new)
+        shared(&rows, role_row)
     };
     db.cached_all(Key::Roles(realm_id), load).await
 }
@@ -117,10 +113,7 @@ pub(crate) async fn user_role_ids(db: &SqlStore, user_id: &str) -> StoreResult<S
             .fetch_all(&db.pool)
             .await
             .map_err(backend_err)?;
-        rows.iter()
-            .map(|r| get(r, "role_id"))
-            .collect::<StoreResult<Vec<_>>>()
-            .map(Arc::new)
+        shared(&rows, |r| get(r, "role_id"))
     };
     db.cached_all(Key::UserRoles(user_id), load).await
 }

@@ -1,13 +1,12 @@
 //! Client scopes and the realm's default scopes.
 
-use std::sync::Arc;
-
 use latchkey_core::store::*;
 use sqlx::any::AnyRow;
 
 use crate::cache::{Key, Section};
+use crate::sql::{backend_err, exec, found, from_doc, get, shared, to_doc, write_err};
+use crate::sql_store::SqlStore;
 use crate::write::rows::insert_rows;
-use crate::{SqlStore, backend_err, exec, found, from_doc, get, to_doc, write_err};
 
 pub(crate) async fn list_scopes(db: &SqlStore, realm_id: &str) -> StoreResult<Shared<ScopeRecord>> {
     let load = async move {
@@ -18,10 +17,7 @@ pub(crate) async fn list_scopes(db: &SqlStore, realm_id: &str) -> StoreResult<Sh
         .fetch_all(&db.pool)
         .await
         .map_err(backend_err)?;
-        rows.iter()
-            .map(scope_row)
-            .collect::<StoreResult<Vec<_>>>()
-            .map(Arc::new)
+        shared(&rows, scope_row)
     };
     db.cached_all(Key::Scopes(realm_id), load).await
 }
@@ -90,10 +86,9 @@ pub(crate) async fn realm_default_scopes(
         .fetch_all(&db.pool)
         .await
         .map_err(backend_err)?;
-        rows.iter()
-            .map(|r| Ok((get(r, "scope_id")?, get::<i64>(r, "is_default")? != 0)))
-            .collect::<StoreResult<Vec<_>>>()
-            .map(Arc::new)
+        shared(&rows, |r| {
+            Ok((get(r, "scope_id")?, get::<i64>(r, "is_default")? != 0))
+        })
     };
     db.cached_all(Key::DefaultScopes(realm_id), load).await
 }

@@ -7,9 +7,10 @@ use latchkey_core::Millis;
 use latchkey_core::store::*;
 use serde_json::Value;
 
+use crate::sql::backend_err;
+use crate::sql_store::SqlStore;
 use crate::{
-    SqlStore, backend_err, clients, components, events, initial_access, realms, roles, scopes,
-    tokens, transient, users,
+    clients, components, events, initial_access, realms, roles, scopes, tokens, transient, users,
 };
 
 #[async_trait]

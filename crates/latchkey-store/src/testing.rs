@@ -6,7 +6,7 @@
 
 use latchkey_core::crypto::random_token;
 
-use crate::Backend;
+use crate::sql::Backend;
 
 /// The PostgreSQL the tests use: `LATCHKEY_TEST_PG_URL`, or the machine's local one.
 pub fn pg_url() -> String {

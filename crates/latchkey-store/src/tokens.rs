@@ -5,7 +5,8 @@ use latchkey_core::Millis;
 use latchkey_core::store::*;
 use sqlx::any::AnyRow;
 
-use crate::{SqlStore, backend_err, get, write_err};
+use crate::sql::{backend_err, get, write_err};
+use crate::sql_store::SqlStore;
 
 pub(crate) async fn revoke_jti(
     db: &SqlStore,

@@ -4,7 +4,8 @@ use latchkey_core::Millis;
 use latchkey_core::store::*;
 use serde_json::Value;
 
-use crate::{SqlStore, backend_err, from_doc, get, to_doc};
+use crate::sql::{backend_err, from_doc, get, to_doc};
+use crate::sql_store::SqlStore;
 
 pub(crate) async fn put_transient(
     db: &SqlStore,

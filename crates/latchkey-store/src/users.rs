@@ -7,8 +7,9 @@ use sqlx::any::AnyRow;
 
 use crate::cache::{Key, Section};
 use crate::roles::insert_user_roles;
+use crate::sql::{backend_err, exec, found, from_doc, get, to_doc, write_err};
+use crate::sql_store::SqlStore;
 use crate::write::rows::insert_rows;
-use crate::{SqlStore, backend_err, exec, found, from_doc, get, to_doc, write_err};
 
 pub(crate) async fn list_users(
     db: &SqlStore,

@@ -25,11 +25,12 @@ use latchkey_core::store::{
 use sqlx::AnyPool;
 use tokio::sync::{mpsc, oneshot};
 
-use super::Stats;
 use super::rows::{Insert, Rendered, UserRole, insert_rows};
 use super::sqlite_writer::{Batch, Writer};
+use super::stats::Stats;
 use crate::cache::{Cache, Section};
-use crate::{Backend, Tx, backend_err, exec, get, publish};
+use crate::notify::publish;
+use crate::sql::{Backend, Tx, backend_err, exec, get};
 
 /// The most writes one transaction commits.
 const MAX_BATCH: usize = 64;

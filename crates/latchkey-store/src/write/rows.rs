@@ -11,8 +11,9 @@ use latchkey_core::store::{
 };
 use sqlx::AnyConnection;
 
-use crate::{StoreResult, backend_err, to_doc, write_err};
-use latchkey_core::store::StoreError;
+use latchkey_core::store::{StoreError, StoreResult};
+
+use crate::sql::{backend_err, to_doc, write_err};
 
 /// One value of a row, as both ways of writing bind it.
 pub(crate) enum Param<'a> {
@@ -165,8 +166,7 @@ impl Insert for ClientRecord {
     const COLUMNS: usize = 7;
     const UNIQUE: Option<&'static str> = Some("clientId");
     fn values<'a>(&'a self, out: &mut Vec<Param<'a>>) -> StoreResult<()> {
-        self.values_with(self.doc()?.into(), out);
-        Ok(())
+        values_with_doc(self, out)
     }
 }
 
@@ -192,8 +192,7 @@ impl Insert for UserRecord {
     const COLUMNS: usize = 10;
     const UNIQUE: Option<&'static str> = Some("username");
     fn values<'a>(&'a self, out: &mut Vec<Param<'a>>) -> StoreResult<()> {
-        self.values_with(self.doc()?.into(), out);
-        Ok(())
+        values_with_doc(self, out)
     }
 }
 
@@ -242,8 +241,7 @@ impl Insert for EventRecord {
     const HEAD: &'static str = "INSERT INTO events (id, realm_id, time, type, client_id, user_id, ip_address, error, details)";
     const COLUMNS: usize = 9;
     fn values<'a>(&'a self, out: &mut Vec<Param<'a>>) -> StoreResult<()> {
-        self.values_with(self.doc()?.into(), out);
-        Ok(())
+        values_with_doc(self, out)
     }
 }
 
@@ -272,6 +270,12 @@ pub(crate) trait Documented: Insert {
     fn doc(&self) -> StoreResult<String>;
     /// The row's values with `doc` in the document's place.
     fn values_with<'a>(&'a self, doc: Param<'a>, out: &mut Vec<Param<'a>>);
+}
+
+/// `Insert::values` of a row with a document: the document serialised here, in its place.
+fn values_with_doc<'a, R: Documented>(row: &'a R, out: &mut Vec<Param<'a>>) -> StoreResult<()> {
+    row.values_with(row.doc()?.into(), out);
+    Ok(())
 }
 
 /// A row whose document was serialised before it reached the one writer task

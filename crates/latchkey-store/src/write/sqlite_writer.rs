@@ -35,8 +35,8 @@ use latchkey_core::store::{StoreError, StoreResult};
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OpenFlags, ToSql};
 
-use super::Stats;
 use super::rows::{Insert, Param, chunk_sizes, statement};
+use super::stats::Stats;
 
 /// The statement shapes a batch uses: four tables in up to seven chunk sizes, and the guards.
 const STATEMENT_CACHE: usize = 64;
