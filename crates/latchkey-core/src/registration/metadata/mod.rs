@@ -1,6 +1,7 @@
 //! RFC 7591 §2 / OIDC DCR 1.0 §2 client metadata: parsed from the request's JSON object
 //! once, validated, with the defaults applied. Code past `ClientMetadata::validate` never
-//! sees unvalidated metadata. Unknown members are ignored (RFC 7591 §2).
+//! sees unvalidated metadata. Unknown members are ignored (RFC 7591 §2). Members are read
+//! by type in `fields`; the URL rules are `uris`.
 
 mod fields;
 mod uris;
