@@ -40,7 +40,7 @@ pub struct AppState {
     pub sealer: Arc<SecretBox>,
     pub settings: ServerSettings,
     pub metrics: Metrics,
-    /// The one outbound HTTP client (`fetch.rs`): https only, loopback only in dev mode.
+    /// The one outbound HTTP client (`fetch/`): https only, loopback only in dev mode.
     pub fetcher: Fetcher,
     /// Anonymous registrations per address (`--anonymous-registration-limit`). Per node.
     pub anonymous_registrations: Throttle,
