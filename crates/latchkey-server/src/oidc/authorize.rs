@@ -11,66 +11,30 @@ use std::collections::HashMap;
 
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use latchkey_core::Millis;
 use latchkey_core::client_uris;
 use latchkey_core::crypto::{ct_eq, hash_token, new_uuid, random_token};
 use latchkey_core::store::{ClientRecord, RealmRecord, UserRecord};
 use serde_json::{Value, json};
 
 use super::code::CODE;
-use super::enabled_realm;
 use super::mint::resolve_scope;
 use super::pages::{self, ConsentPage, LoginPage};
 use super::password::password_user;
+use super::session::{
+    AUTH_REQ_SECS, SESSION, SESSION_COOKIE, add_cookie, cookie, csrf_matches, form_action,
+    internal, page_realm, put_transient, query_map, session, text, with_params,
+};
 use crate::error::OAuthError;
 use crate::extract::ClientAddr;
-use crate::routes::{self, for_realm};
+use crate::routes;
 use crate::state::{SharedState, now_millis};
 use crate::urls::BaseUrl;
 
 const AUTH_REQ: &str = "auth-req";
-pub(super) const SESSION: &str = "session";
 const CONSENT: &str = "consent";
-pub(super) const SESSION_COOKIE: &str = "LATCHKEY_SESSION";
 const AUTH_REQ_COOKIE: &str = "LATCHKEY_AUTH_REQ";
-/// How long a login page stays usable.
-pub(super) const AUTH_REQ_SECS: i64 = 1800;
-
-pub(super) fn query_map(raw: Option<&str>) -> HashMap<String, String> {
-    latchkey_core::form::parse_query(raw.unwrap_or(""))
-}
-
-pub(super) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.to_string())
-}
-
-/// A cookie scoped to the realm's paths: HttpOnly, SameSite=Lax, Secure outside start-dev.
-pub(super) fn set_cookie(
-    state: &SharedState,
-    realm: &str,
-    name: &str,
-    value: &str,
-    max_age: i64,
-) -> HeaderValue {
-    let path = format!("{}/realms/{}/", state.settings.relative_path, realm);
-    let secure = if state.settings.dev_mode {
-        ""
-    } else {
-        "; Secure"
-    };
-    let v =
-        format!("{name}={value}; Path={path}; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}");
-    HeaderValue::from_str(&v).unwrap_or_else(|_| HeaderValue::from_static("invalid=1"))
-}
 
 /// RFC 6749 §3.1.2.3: the redirect URI must be registered, matched exactly, except that a
 /// loopback IP redirect URI matches any port (RFC 8252 §7.3). Without one, a client with
@@ -135,22 +99,6 @@ fn resolve_redirect(
     }
 }
 
-/// Appends query parameters to a (trusted) redirect URI.
-pub(super) fn with_params(uri: &str, params: &[(&str, &str)]) -> String {
-    match reqwest::Url::parse(uri) {
-        Ok(mut u) => {
-            {
-                let mut q = u.query_pairs_mut();
-                for (k, v) in params {
-                    q.append_pair(k, v);
-                }
-            }
-            u.to_string()
-        }
-        Err(_) => uri.to_string(),
-    }
-}
-
 /// RFC 6749 §4.1.2.1: an error sent back to a trusted redirect URI, with `state` and `iss`.
 fn redirect_error(
     uri: &str,
@@ -173,22 +121,6 @@ fn client_name(client: &ClientRecord) -> String {
         .name
         .clone()
         .unwrap_or_else(|| client.client_id.clone())
-}
-
-/// A browser session from the cookie, if live.
-pub(super) async fn session(
-    state: &SharedState,
-    realm: &RealmRecord,
-    headers: &HeaderMap,
-    now: Millis,
-) -> Option<Value> {
-    let cookie = cookie(headers, SESSION_COOKIE)?;
-    let s = state
-        .store
-        .get_transient(SESSION, &hash_token(&cookie), now)
-        .await
-        .ok()??;
-    (s.get("realm").and_then(Value::as_str) == Some(realm.id.as_str())).then_some(s)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -335,17 +267,7 @@ pub async fn authorize(
         }
         return show_login(&state, &realm, &client, &pending, None, StatusCode::OK).await;
     };
-    let user = match live.get("user").and_then(Value::as_str) {
-        Some(id) => state
-            .store
-            .user(&realm.id, id)
-            .await
-            .ok()
-            .flatten()
-            .filter(|u| u.rep.enabled.unwrap_or(false)),
-        None => None,
-    };
-    let Some(user) = user else {
+    let Some(user) = enabled_user(&state, &realm, text(&live, "user")).await else {
         return show_login(&state, &realm, &client, &pending, None, StatusCode::OK).await;
     };
     pending["user"] = json!(user.id);
@@ -354,29 +276,32 @@ pub async fn authorize(
     continue_flow(&state, &base, &realm, &client, &user, &pending, true).await
 }
 
-/// The path's realm for a browser page: enabled, or the error page to show instead.
-pub(super) async fn page_realm(state: &SharedState, name: &str) -> Result<RealmRecord, Response> {
-    match enabled_realm(state, name).await {
-        Ok(Some(r)) => Ok(r),
-        Ok(None) => Err(pages::error(StatusCode::NOT_FOUND, "Realm does not exist.")),
-        Err(e) => Err(internal(e)),
+/// Stores the pending request under a new id, bound to this browser by a cookie, and shows
+/// the form `page` draws for that id.
+async fn show_pending(
+    state: &SharedState,
+    realm: &RealmRecord,
+    pending: &Value,
+    page: impl FnOnce(&str) -> Response,
+) -> Response {
+    let id = random_token::<32>();
+    let expires_at = now_millis() + AUTH_REQ_SECS * 1000;
+    if let Err(page) = put_transient(state, AUTH_REQ, &id, &realm.id, pending, expires_at).await {
+        return page;
     }
+    let mut resp = page(&id);
+    add_cookie(
+        &mut resp,
+        state,
+        &realm.name,
+        AUTH_REQ_COOKIE,
+        &id,
+        AUTH_REQ_SECS,
+    );
+    resp
 }
 
-pub(super) fn internal(e: String) -> Response {
-    tracing::error!(error = %e, "internal error");
-    pages::error(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong.")
-}
-
-fn login_action(state: &SharedState, realm: &str) -> String {
-    format!(
-        "{}{}",
-        state.settings.relative_path,
-        for_realm(routes::LOGIN_ACTION, realm)
-    )
-}
-
-/// Stores the pending request under a new id and shows the login form for it.
+/// The login form for the pending request.
 async fn show_login(
     state: &SharedState,
     realm: &RealmRecord,
@@ -385,43 +310,49 @@ async fn show_login(
     error: Option<&str>,
     status: StatusCode,
 ) -> Response {
-    let id = random_token::<32>();
-    if let Err(e) = state
-        .store
-        .put_transient(
-            AUTH_REQ,
-            &id,
-            &realm.id,
-            pending,
-            now_millis() + AUTH_REQ_SECS * 1000,
+    let action = form_action(state, routes::LOGIN_ACTION, &realm.name);
+    show_pending(state, realm, pending, |id| {
+        pages::login(
+            status,
+            &LoginPage {
+                realm: realm.rep.display_name.as_deref().unwrap_or(&realm.name),
+                client_name: &client_name(client),
+                action: &action,
+                auth_request: id,
+                csrf: text(pending, "csrf").unwrap_or(""),
+                username: text(pending, "login_hint").unwrap_or(""),
+                error,
+            },
         )
-        .await
-    {
-        return internal(e.to_string());
-    }
-    let csrf = pending.get("csrf").and_then(Value::as_str).unwrap_or("");
-    let username = pending
-        .get("login_hint")
-        .and_then(Value::as_str)
-        .unwrap_or("");
-    let action = login_action(state, &realm.name);
-    let mut resp = pages::login(
-        status,
-        &LoginPage {
-            realm: realm.rep.display_name.as_deref().unwrap_or(&realm.name),
-            client_name: &client_name(client),
-            action: &action,
-            auth_request: &id,
-            csrf,
-            username,
-            error,
-        },
-    );
-    resp.headers_mut().append(
-        header::SET_COOKIE,
-        set_cookie(state, &realm.name, AUTH_REQ_COOKIE, &id, AUTH_REQ_SECS),
-    );
-    resp
+    })
+    .await
+}
+
+/// The scopes a pending request was granted.
+fn pending_scopes(pending: &Value) -> Vec<String> {
+    text(pending, "scope")
+        .unwrap_or("")
+        .split(' ')
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// An error sent back to the pending request's redirect URI (RFC 6749 §4.1.2.1).
+fn pending_error(
+    base: &BaseUrl,
+    realm: &RealmRecord,
+    pending: &Value,
+    error: &str,
+    description: &str,
+) -> Response {
+    redirect_error(
+        text(pending, "redirect_uri").unwrap_or(""),
+        error,
+        description,
+        text(pending, "state"),
+        &base.issuer(&realm.name),
+    )
 }
 
 /// After authentication: consent if the client requires it (and the user has not given
@@ -435,15 +366,8 @@ async fn continue_flow(
     pending: &Value,
     may_prompt: bool,
 ) -> Response {
-    let scopes: Vec<String> = pending
-        .get("scope")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .split(' ')
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
-        .collect();
-    let prompt = pending.get("prompt").and_then(Value::as_str).unwrap_or("");
+    let scopes = pending_scopes(pending);
+    let prompt = text(pending, "prompt").unwrap_or("");
     let consent_key = format!("{}:{}", user.id, client.id);
     let now = now_millis();
     let given: Vec<String> = match state.store.get_transient(CONSENT, &consent_key, now).await {
@@ -455,58 +379,30 @@ async fn continue_flow(
         && (prompt.split(' ').any(|p| p == "consent") || !scopes.iter().all(|s| given.contains(s)));
     if needs_consent && may_prompt {
         if prompt.split(' ').any(|p| p == "none") {
-            let uri = pending
-                .get("redirect_uri")
-                .and_then(Value::as_str)
-                .unwrap_or("");
-            return redirect_error(
-                uri,
+            return pending_error(
+                base,
+                realm,
+                pending,
                 "consent_required",
                 "The user has not consented",
-                pending.get("state").and_then(Value::as_str),
-                &base.issuer(&realm.name),
             );
         }
-        let id = random_token::<32>();
-        if let Err(e) = state
-            .store
-            .put_transient(
-                AUTH_REQ,
-                &id,
-                &realm.id,
-                pending,
-                now + AUTH_REQ_SECS * 1000,
-            )
-            .await
-        {
-            return internal(e.to_string());
-        }
-        let redirect = pending
-            .get("redirect_uri")
-            .and_then(Value::as_str)
-            .unwrap_or("");
-        let host = reqwest::Url::parse(redirect)
+        let host = reqwest::Url::parse(text(pending, "redirect_uri").unwrap_or(""))
             .ok()
             .and_then(|u| u.host_str().map(str::to_string))
             .unwrap_or_default();
-        let action = format!(
-            "{}{}",
-            state.settings.relative_path,
-            for_realm(routes::CONSENT_ACTION, &realm.name)
-        );
-        let mut resp = pages::consent(&ConsentPage {
-            client_name: &client_name(client),
-            redirect_host: &host,
-            scopes: &scopes,
-            action: &action,
-            auth_request: &id,
-            csrf: pending.get("csrf").and_then(Value::as_str).unwrap_or(""),
-        });
-        resp.headers_mut().append(
-            header::SET_COOKIE,
-            set_cookie(state, &realm.name, AUTH_REQ_COOKIE, &id, AUTH_REQ_SECS),
-        );
-        return resp;
+        let action = form_action(state, routes::CONSENT_ACTION, &realm.name);
+        return show_pending(state, realm, pending, |id| {
+            pages::consent(&ConsentPage {
+                client_name: &client_name(client),
+                redirect_host: &host,
+                scopes: &scopes,
+                action: &action,
+                auth_request: id,
+                csrf: text(pending, "csrf").unwrap_or(""),
+            })
+        })
+        .await;
     }
     issue_code(state, base, realm, client, user, pending).await
 }
@@ -528,34 +424,20 @@ async fn issue_code(
         "redirect_sent": pending["redirect_sent"], "scope": pending["scope"], "nonce": pending["nonce"],
         "challenge": pending["challenge"], "session": pending["session"], "auth_time": pending["auth_time"],
     });
-    if let Err(e) = state
-        .store
-        .put_transient(
-            CODE,
-            &hash_token(&code),
-            &realm.id,
-            &data,
-            now_millis() + lifespan * 1000,
-        )
-        .await
-    {
-        return internal(e.to_string());
+    let expires_at = now_millis() + lifespan * 1000;
+    let key = hash_token(&code);
+    if let Err(page) = put_transient(state, CODE, &key, &realm.id, &data, expires_at).await {
+        return page;
     }
-    let uri = pending
-        .get("redirect_uri")
-        .and_then(Value::as_str)
-        .unwrap_or("");
     let iss = base.issuer(&realm.name);
     let mut params = vec![("code", code.as_str())];
-    if let Some(s) = pending.get("state").and_then(Value::as_str) {
+    if let Some(s) = text(pending, "state") {
         params.push(("state", s));
     }
     params.push(("iss", iss.as_str()));
+    let uri = text(pending, "redirect_uri").unwrap_or("");
     let mut resp = Redirect::to(&with_params(uri, &params)).into_response();
-    resp.headers_mut().append(
-        header::SET_COOKIE,
-        set_cookie(state, &realm.name, AUTH_REQ_COOKIE, "", 0),
-    );
+    add_cookie(&mut resp, state, &realm.name, AUTH_REQ_COOKIE, "", 0);
     resp
 }
 
@@ -584,9 +466,7 @@ async fn pending_from_form(
         .ok()
         .flatten()
         .ok_or_else(expired)?;
-    let csrf = pending.get("csrf").and_then(Value::as_str).unwrap_or("");
-    let given = form.get("csrf").map(String::as_str).unwrap_or("");
-    if csrf.is_empty() || !ct_eq(csrf.as_bytes(), given.as_bytes()) {
+    if !csrf_matches(&pending, form) {
         return Err(pages::error(
             StatusCode::FORBIDDEN,
             "The form could not be verified. Start again.",
@@ -600,7 +480,7 @@ async fn pending_client(
     realm: &RealmRecord,
     pending: &Value,
 ) -> Option<ClientRecord> {
-    let id = pending.get("client").and_then(Value::as_str)?;
+    let id = text(pending, "client")?;
     state
         .store
         .client(&realm.id, id)
@@ -608,6 +488,21 @@ async fn pending_client(
         .ok()
         .flatten()
         .filter(|c| c.rep.is_enabled())
+}
+
+/// The user by id, if it exists and is enabled.
+async fn enabled_user(
+    state: &SharedState,
+    realm: &RealmRecord,
+    id: Option<&str>,
+) -> Option<UserRecord> {
+    state
+        .store
+        .user(&realm.id, id?)
+        .await
+        .ok()
+        .flatten()
+        .filter(|u| u.rep.enabled.unwrap_or(false))
 }
 
 pub async fn login(
@@ -655,26 +550,23 @@ pub async fn login(
     let session_id = new_uuid();
     let max = realm.rep.sso_session_max_lifespan.unwrap_or(36000).max(60);
     let record = json!({"id": session_id, "realm": realm.id, "user": user.id, "auth_time": now});
-    if let Err(e) = state
-        .store
-        .put_transient(
-            SESSION,
-            &hash_token(&cookie_value),
-            &realm.id,
-            &record,
-            now + max * 1000,
-        )
-        .await
+    let key = hash_token(&cookie_value);
+    if let Err(page) =
+        put_transient(&state, SESSION, &key, &realm.id, &record, now + max * 1000).await
     {
-        return internal(e.to_string());
+        return page;
     }
     pending["user"] = json!(user.id);
     pending["session"] = json!(session_id);
     pending["auth_time"] = json!(now);
     let mut resp = continue_flow(&state, &base, &realm, &client, &user, &pending, true).await;
-    resp.headers_mut().append(
-        header::SET_COOKIE,
-        set_cookie(&state, &realm.name, SESSION_COOKIE, &cookie_value, max),
+    add_cookie(
+        &mut resp,
+        &state,
+        &realm.name,
+        SESSION_COOKIE,
+        &cookie_value,
+        max,
     );
     resp
 }
@@ -698,56 +590,28 @@ pub async fn consent(
     let _ = state.store.delete_transient(AUTH_REQ, &id).await;
     let (Some(client), Some(user)) = (
         pending_client(&state, &realm, &pending).await,
-        match pending.get("user").and_then(Value::as_str) {
-            Some(u) => state
-                .store
-                .user(&realm.id, u)
-                .await
-                .ok()
-                .flatten()
-                .filter(|u| u.rep.enabled.unwrap_or(false)),
-            None => None,
-        },
+        enabled_user(&state, &realm, text(&pending, "user")).await,
     ) else {
         return pages::error(
             StatusCode::BAD_REQUEST,
             "This sign-in page has expired. Start again.",
         );
     };
-    let uri = pending
-        .get("redirect_uri")
-        .and_then(Value::as_str)
-        .unwrap_or("");
     if form.get("consent").map(String::as_str) != Some("accept") {
-        return redirect_error(
-            uri,
+        return pending_error(
+            &base,
+            &realm,
+            &pending,
             "access_denied",
             "The user denied access",
-            pending.get("state").and_then(Value::as_str),
-            &base.issuer(&realm.name),
         );
     }
-    let scopes: Vec<&str> = pending
-        .get("scope")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .split(' ')
-        .filter(|s| !s.is_empty())
-        .collect();
     let key = format!("{}:{}", user.id, client.id);
+    let given = json!({"scopes": pending_scopes(&pending)});
     let ten_years = 10 * 365 * 86_400_000;
-    if let Err(e) = state
-        .store
-        .put_transient(
-            CONSENT,
-            &key,
-            &realm.id,
-            &json!({"scopes": scopes}),
-            now_millis() + ten_years,
-        )
-        .await
-    {
-        return internal(e.to_string());
+    let expires_at = now_millis() + ten_years;
+    if let Err(page) = put_transient(&state, CONSENT, &key, &realm.id, &given, expires_at).await {
+        return page;
     }
     continue_flow(&state, &base, &realm, &client, &user, &pending, false).await
 }

@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::enabled_realm;
+use super::realm::enabled_realm;
 use crate::routes::{self, for_realm};
 use crate::state::SharedState;
 use crate::urls::BaseUrl;

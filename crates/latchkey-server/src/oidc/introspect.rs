@@ -8,10 +8,11 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use latchkey_core::crypto::hash_token;
 use latchkey_core::jwt;
+use latchkey_core::store::{ClientRecord, RealmRecord};
 use serde_json::{Value, json};
 
 use super::client_auth::{Params, audiences, authenticate, credentials};
-use super::enabled_realm;
+use super::realm::enabled_realm;
 use crate::bearer::{BearerError, looks_like_jwt, verify_access_token};
 use crate::error::{OAuthCode, OAuthError, no_store};
 use crate::state::{SharedState, now_millis};
@@ -21,6 +22,30 @@ fn json_no_store(v: Value) -> Response {
     let mut resp = axum::Json(v).into_response();
     no_store(&mut resp);
     resp
+}
+
+/// The realm, the request's parameters and the client calling (RFC 7662 §2.1 and RFC 7009
+/// §2.1: the caller authenticates as a client of the realm).
+async fn authenticated(
+    state: &SharedState,
+    base: &BaseUrl,
+    realm_name: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(RealmRecord, Params, ClientRecord), OAuthError> {
+    let realm = enabled_realm(state, realm_name)
+        .await
+        .map_err(OAuthError::Internal)?
+        .ok_or(OAuthError::UnknownRealm)?;
+    let p = Params::parse(headers, body)?;
+    let caller = authenticate(
+        state,
+        &realm,
+        &credentials(headers, &p)?,
+        &audiences(base, &realm.name),
+    )
+    .await?;
+    Ok((realm, p, caller))
 }
 
 pub async fn introspect(
@@ -43,18 +68,7 @@ async fn inspect(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Value, OAuthError> {
-    let realm = enabled_realm(state, realm_name)
-        .await
-        .map_err(OAuthError::Internal)?
-        .ok_or(OAuthError::UnknownRealm)?;
-    let p = Params::parse(headers, body)?;
-    let caller = authenticate(
-        state,
-        &realm,
-        &credentials(headers, &p)?,
-        &audiences(base, &realm.name),
-    )
-    .await?;
+    let (realm, p, caller) = authenticated(state, base, realm_name, headers, body).await?;
     if caller.rep.is_public() {
         return Err(OAuthError::invalid_client(
             "Public clients may not introspect tokens",
@@ -132,18 +146,7 @@ async fn revoke_token(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<(), OAuthError> {
-    let realm = enabled_realm(state, realm_name)
-        .await
-        .map_err(OAuthError::Internal)?
-        .ok_or(OAuthError::UnknownRealm)?;
-    let p = Params::parse(headers, body)?;
-    let caller = authenticate(
-        state,
-        &realm,
-        &credentials(headers, &p)?,
-        &audiences(base, &realm.name),
-    )
-    .await?;
+    let (realm, p, caller) = authenticated(state, base, realm_name, headers, body).await?;
     let token = p.require("token")?;
     if let Some(hint) = p.get("token_type_hint")
         && !matches!(hint, "access_token" | "refresh_token")

@@ -1,12 +1,12 @@
 //! RP-initiated logout (OIDC RP-Initiated Logout 1.0): the logout endpoint, its
 //! confirmation page and the end of a browser session. A logout awaiting confirmation is
 //! kept in the store's transient table (`logout-req`, by hash of the id in its cookie,
-//! taken once), so any node can finish it; the session and cookie helpers are the
-//! authorization flow's (`authorize.rs`).
+//! taken once), so any node can finish it; the session and cookie helpers are shared with
+//! the authorization flow (`session.rs`).
 
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use latchkey_core::client_uris;
 use latchkey_core::crypto::{ct_eq, hash_token, random_token};
@@ -14,12 +14,12 @@ use latchkey_core::registration::convert::to_metadata;
 use latchkey_core::store::RealmRecord;
 use serde_json::{Value, json};
 
-use super::authorize::{
-    AUTH_REQ_SECS, SESSION, SESSION_COOKIE, cookie, internal, page_realm, query_map, session,
-    set_cookie, with_params,
-};
 use super::pages::{self, LogoutConfirmPage};
-use crate::routes::{self, for_realm};
+use super::session::{
+    AUTH_REQ_SECS, SESSION, SESSION_COOKIE, add_cookie, cookie, csrf_matches, form_action,
+    internal, page_realm, put_transient, query_map, session, text, with_params,
+};
+use crate::routes;
 use crate::state::{SharedState, now_millis};
 use crate::urls::BaseUrl;
 
@@ -127,7 +127,7 @@ pub async fn logout(
     // `forcedConfirmation`): the hint may be an old token replayed by someone else.
     let browser_session = session(&state, &realm, &headers, now)
         .await
-        .and_then(|s| s.get("id").and_then(Value::as_str).map(str::to_string));
+        .and_then(|s| text(&s, "id").map(str::to_string));
     let same_session = match (&hint_session, &browser_session) {
         (Some(h), Some(b)) => h == b,
         _ => true,
@@ -140,33 +140,27 @@ pub async fn logout(
     let id = random_token::<32>();
     let csrf = random_token::<32>();
     let pending = json!({"realm": realm.id, "target": target, "state": st, "csrf": csrf});
-    if let Err(e) = state
-        .store
-        .put_transient(
-            LOGOUT_REQ,
-            &hash_token(&id),
-            &realm.id,
-            &pending,
-            now + AUTH_REQ_SECS * 1000,
-        )
-        .await
+    let expires_at = now + AUTH_REQ_SECS * 1000;
+    let key = hash_token(&id);
+    if let Err(page) =
+        put_transient(&state, LOGOUT_REQ, &key, &realm.id, &pending, expires_at).await
     {
-        return internal(e.to_string());
+        return page;
     }
-    let action = format!(
-        "{}{}",
-        state.settings.relative_path,
-        for_realm(routes::LOGOUT_CONFIRM, &realm.name)
-    );
+    let action = form_action(&state, routes::LOGOUT_CONFIRM, &realm.name);
     let mut resp = pages::logout_confirm(&LogoutConfirmPage {
         realm: realm.rep.display_name.as_deref().unwrap_or(&realm.name),
         action: &action,
         logout_request: &id,
         csrf: &csrf,
     });
-    resp.headers_mut().append(
-        header::SET_COOKIE,
-        set_cookie(&state, &realm.name, LOGOUT_REQ_COOKIE, &id, AUTH_REQ_SECS),
+    add_cookie(
+        &mut resp,
+        &state,
+        &realm.name,
+        LOGOUT_REQ_COOKIE,
+        &id,
+        AUTH_REQ_SECS,
     );
     resp
 }
@@ -207,13 +201,11 @@ pub async fn logout_confirm(
         .await
         .ok()
         .flatten()
-        .filter(|p| p.get("realm").and_then(Value::as_str) == Some(realm.id.as_str()))
+        .filter(|p| text(p, "realm") == Some(realm.id.as_str()))
     else {
         return expired();
     };
-    let csrf = pending.get("csrf").and_then(Value::as_str).unwrap_or("");
-    let given = form.get("csrf").map(String::as_str).unwrap_or("");
-    if csrf.is_empty() || !ct_eq(csrf.as_bytes(), given.as_bytes()) {
+    if !csrf_matches(&pending, &form) {
         return pages::error(
             StatusCode::FORBIDDEN,
             "The form could not be verified. Sign out again from the application.",
@@ -226,16 +218,10 @@ pub async fn logout_confirm(
     ) {
         return expired();
     }
-    let target = pending
-        .get("target")
-        .and_then(Value::as_str)
-        .map(str::to_string);
-    let st = pending.get("state").and_then(Value::as_str);
+    let target = text(&pending, "target").map(str::to_string);
+    let st = text(&pending, "state");
     let mut resp = end_session(&state, &realm, &headers, target, st).await;
-    resp.headers_mut().append(
-        header::SET_COOKIE,
-        set_cookie(&state, &realm.name, LOGOUT_REQ_COOKIE, "", 0),
-    );
+    add_cookie(&mut resp, &state, &realm.name, LOGOUT_REQ_COOKIE, "", 0);
     resp
 }
 
@@ -255,7 +241,7 @@ async fn end_session(
             .store
             .take_transient(SESSION, &hash, now_millis())
             .await
-            && let Some(id) = s.get("id").and_then(Value::as_str)
+            && let Some(id) = text(&s, "id")
         {
             let _ = state.store.delete_session_refresh_tokens(id, true).await;
         }
@@ -270,9 +256,6 @@ async fn end_session(
         }
         None => pages::logged_out(),
     };
-    resp.headers_mut().append(
-        header::SET_COOKIE,
-        set_cookie(state, &realm.name, SESSION_COOKIE, "", 0),
-    );
+    add_cookie(&mut resp, state, &realm.name, SESSION_COOKIE, "", 0);
     resp
 }

@@ -9,12 +9,15 @@ pub mod logout;
 pub mod mint;
 pub mod pages;
 pub mod password;
+mod realm;
+pub mod session;
 pub mod token;
 pub mod userinfo;
 
 use axum::Router;
 use axum::routing::{get, post};
-use latchkey_core::store::RealmRecord;
+
+pub use realm::enabled_realm;
 
 use crate::routes;
 use crate::state::SharedState;
@@ -44,15 +47,4 @@ pub fn routes() -> Router<SharedState> {
             routes::USERINFO,
             get(userinfo::userinfo).post(userinfo::userinfo),
         )
-}
-
-/// The realm by name, if it exists and is enabled: a disabled realm serves no protocol
-/// endpoint, as in Keycloak.
-pub async fn enabled_realm(state: &SharedState, name: &str) -> Result<Option<RealmRecord>, String> {
-    let realm = state
-        .store
-        .realm_by_name(name)
-        .await
-        .map_err(|e| e.to_string())?;
-    Ok(realm.filter(|r| r.rep.enabled.unwrap_or(false)))
 }

@@ -9,9 +9,9 @@ use latchkey_core::crypto::{hash_token, new_uuid};
 use latchkey_core::store::{ClientRecord, RealmRecord};
 
 use super::client_auth::{Params, audiences, authenticate, credentials};
-use super::enabled_realm;
 use super::mint::{Grant, GrantedScope, Session, issue, resolve_scope};
 use super::password::password_user;
+use super::realm::enabled_realm;
 use crate::error::{OAuthCode, OAuthError, no_store};
 use crate::extract::ClientAddr;
 use crate::state::{SharedState, now_millis};

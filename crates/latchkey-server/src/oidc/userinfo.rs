@@ -8,7 +8,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
-use super::enabled_realm;
+use super::realm::enabled_realm;
 use crate::bearer::{BearerError, bearer_token, verify_access_token};
 use crate::state::SharedState;
 
