@@ -5,7 +5,7 @@
 use crate::Millis;
 use crate::client_uris::{self, UriError};
 use crate::crypto::{SecretBox, new_row_id, random_token};
-use crate::realm_setup::{ADMIN_CLI, ADMIN_CONSOLE};
+use crate::ident::SERVICE_ACCOUNT_PREFIX;
 use crate::rep::{ClientRep, StringMap, UserRep};
 use crate::roles::{MASTER_REALM, REALM_MANAGEMENT};
 use crate::store::{ClientRecord, ScopeRecord, UserRecord};
@@ -13,7 +13,10 @@ use std::collections::HashMap;
 
 /// The attribute Keycloak stamps when a secret is generated (epoch seconds).
 pub const SECRET_CREATION_TIME: &str = "client.secret.creation.time";
-pub const SERVICE_ACCOUNT_PREFIX: &str = "service-account-";
+/// The built-in clients every realm gets besides `realm-management`: the command line's
+/// and the admin console's.
+pub const ADMIN_CLI: &str = "admin-cli";
+pub const ADMIN_CONSOLE: &str = "security-admin-console";
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ClientError {

@@ -12,8 +12,7 @@ use super::metadata::{ClientMetadata, ValidationContext};
 use crate::clients::ScopeDefaults;
 use crate::rep::{ClientRep, StringMap};
 
-/// The client attribute holding the registered RFC 7591 metadata as a JSON object.
-pub const METADATA_ATTRIBUTE: &str = "oidc.registration.metadata";
+pub use crate::rep::METADATA_ATTRIBUTE;
 /// How the client was registered: `anonymous` or `authenticated` (Keycloak's
 /// `registration_auth`), or absent for clients an admin created.
 pub const REGISTRATION_AUTH_ATTRIBUTE: &str = "registration.auth";
