@@ -9,10 +9,8 @@ pub mod oidc;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use axum::Router;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use latchkey_core::client_uris::UriField;
 use latchkey_core::clients::{
     ClientError, check_client, check_registered_client_id, generate_secret, secret_context,
@@ -30,35 +28,31 @@ use latchkey_core::store::{
 use serde_json::json;
 
 use crate::bearer::{BearerError, bearer_token, looks_like_jwt, verify_access_token};
-use crate::routes;
+use crate::routes::{self, Route, route};
 use crate::service::clients::{new_service_account, service_account_for};
 use crate::service::switches::{ANONYMOUS_SWITCH, AUTHENTICATED_SWITCH, POLICIES_SWITCH, switch};
 use crate::state::{SharedState, now_millis};
 
-pub fn routes() -> Router<SharedState> {
-    Router::new()
-        .route(
-            routes::REGISTRATION_OIDC,
-            axum::routing::post(oidc::create).options(oidc::preflight),
-        )
-        .route(
-            routes::REGISTRATION_OIDC_CLIENT,
-            get(oidc::read)
-                .put(oidc::update)
-                .delete(oidc::delete)
-                .options(oidc::preflight),
-        )
-        .route(
-            routes::REGISTRATION_DEFAULT,
-            axum::routing::post(keycloak::create),
-        )
-        .route(
-            routes::REGISTRATION_DEFAULT_CLIENT,
-            get(keycloak::read)
-                .put(keycloak::update)
-                .delete(keycloak::delete),
-        )
-        .route(routes::REGISTRATION_INSTALL_CLIENT, get(keycloak::install))
+/// Registration's routes: every one but the CORS preflights is an operation of the OpenAPI
+/// document.
+pub fn routes() -> Vec<Route> {
+    const ERRORS: &[u16] = &[400, 401, 403, 404, 413, 429];
+    const PREFLIGHT: &str = "a CORS preflight, not an API operation";
+    vec![
+        // RFC 7591/7592.
+        route!(POST routes::REGISTRATION_OIDC => oidc::create, "oidcRegister", "registration", Register, body Some("ClientMetadata"), 201 Some("ClientInformation"), ERRORS, &[]),
+        route!(OPTIONS routes::REGISTRATION_OIDC => oidc::preflight, hidden PREFLIGHT),
+        route!(GET routes::REGISTRATION_OIDC_CLIENT => oidc::read, "oidcRead", "registration", Client, body None, 200 Some("ClientInformation"), ERRORS, &[]),
+        route!(PUT routes::REGISTRATION_OIDC_CLIENT => oidc::update, "oidcUpdate", "registration", Client, body Some("ClientMetadata"), 200 Some("ClientInformation"), ERRORS, &[]),
+        route!(DELETE routes::REGISTRATION_OIDC_CLIENT => oidc::delete, "oidcDelete", "registration", Client, body None, 204 None, ERRORS, &[]),
+        route!(OPTIONS routes::REGISTRATION_OIDC_CLIENT => oidc::preflight, hidden PREFLIGHT),
+        // Keycloak's `default` provider and adapter configuration.
+        route!(POST routes::REGISTRATION_DEFAULT => keycloak::create, "defaultRegister", "registration", Register, body Some("ClientRepresentation"), 201 Some("ClientRepresentation"), ERRORS, &[]),
+        route!(GET routes::REGISTRATION_DEFAULT_CLIENT => keycloak::read, "defaultRead", "registration", Client, body None, 200 Some("ClientRepresentation"), ERRORS, &[]),
+        route!(PUT routes::REGISTRATION_DEFAULT_CLIENT => keycloak::update, "defaultUpdate", "registration", Client, body Some("ClientRepresentation"), 200 Some("ClientRepresentation"), ERRORS, &[]),
+        route!(DELETE routes::REGISTRATION_DEFAULT_CLIENT => keycloak::delete, "defaultDelete", "registration", Client, body None, 204 None, ERRORS, &[]),
+        route!(GET routes::REGISTRATION_INSTALL_CLIENT => keycloak::install, "installConfig", "registration", Client, body None, 200 Some("InstallConfig"), ERRORS, &[]),
+    ]
 }
 
 /// What the caller is asking for; decides the token kinds and roles accepted.
