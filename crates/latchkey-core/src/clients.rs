@@ -131,7 +131,7 @@ pub fn secret_context(client_uuid: &str) -> String {
 pub fn new_client(
     realm_id: &str,
     mut rep: ClientRep,
-    scopes: &ScopeDefaults,
+    scope_defaults: &ScopeDefaults,
     sealer: &SecretBox,
     now: Millis,
 ) -> Result<NewClient, ClientError> {
@@ -178,14 +178,14 @@ pub fn new_client(
     rep.full_scope_allowed.get_or_insert(true);
     rep.node_re_registration_timeout.get_or_insert(-1);
     if rep.default_client_scopes.is_none() {
-        let mut d = scopes.default.clone();
+        let mut d = scope_defaults.default.clone();
         if rep.service_accounts() {
             d.push("service_account".into());
         }
         rep.default_client_scopes = Some(d);
     }
     rep.optional_client_scopes
-        .get_or_insert_with(|| scopes.optional.clone());
+        .get_or_insert_with(|| scope_defaults.optional.clone());
     rep.protocol_mappers.get_or_insert_with(Vec::new);
     check_client(&rep)?;
     rep.access = None;
