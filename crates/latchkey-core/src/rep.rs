@@ -92,6 +92,10 @@ omit_none! {
     }
 }
 
+/// The client attribute where Latchkey keeps the registered RFC 7591 metadata, as a JSON
+/// object in a string.
+pub const METADATA_ATTRIBUTE: &str = "oidc.registration.metadata";
+
 omit_none! {
     /// `ClientRepresentation`, the supported subset. The stored form never holds `secret` or
     /// `registrationAccessToken`: those are filled in on the way out.

@@ -22,17 +22,15 @@ mod tokens;
 
 use std::collections::HashMap;
 
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Query, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use latchkey_core::clients::ADMIN_CONSOLE;
 use latchkey_core::crypto::{ct_eq, random_token};
-use latchkey_core::realm_setup::ADMIN_CONSOLE;
 use latchkey_core::roles::{AdminRights, MASTER_REALM, Right, expand};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -42,7 +40,7 @@ use crate::admin::audit::{self, AuditCaller};
 use crate::bearer::verify_access_token;
 use crate::error::AdminError;
 use crate::oidc::client_auth::Params;
-use crate::routes::{self, for_realm};
+use crate::routes::{self, Route, for_realm, route};
 use crate::state::{SharedState, now_millis};
 use crate::urls::BaseUrl;
 
@@ -58,65 +56,39 @@ const LOGIN_CONTEXT: &str = "console-login";
 const SESSION_MS: i64 = 10 * 3_600_000;
 const LOGIN_MS: i64 = 10 * 60_000;
 
-pub fn routes() -> Router<SharedState> {
-    const R: &str = "/admin/console/realms/{realm}";
-    Router::new()
-        .route("/admin", get(to_console))
-        .route("/admin/", get(to_console))
-        .route(CONSOLE, get(to_console))
-        .route("/admin/console/", get(realms::list))
-        .route("/admin/console/console.css", get(page::stylesheet))
-        .route("/admin/console/login", get(login))
-        .route("/admin/console/callback", get(callback))
-        .route("/admin/console/logout", post(logout))
-        .route("/admin/console/realms", post(realms::create))
-        .route(R, get(realms::home))
-        .route(&format!("{R}/client-registration"), get(registration::page))
-        .route(
-            &format!("{R}/client-registration/switches"),
-            post(registration::save_switches),
-        )
-        .route(
-            &format!("{R}/client-registration/policies"),
-            post(registration::create_policy),
-        )
-        .route(
-            &format!("{R}/client-registration/policies/{{id}}"),
-            get(registration::edit_policy).post(registration::update_policy),
-        )
-        .route(
-            &format!("{R}/client-registration/policies/{{id}}/delete"),
-            post(registration::delete_policy),
-        )
-        .route(
-            &format!("{R}/client-registration/evaluate"),
-            post(registration::evaluate),
-        )
-        .route(&format!("{R}/clients"), get(clients::list))
-        .route(&format!("{R}/clients/{{id}}"), get(clients::detail))
-        .route(
-            &format!("{R}/clients/{{id}}/enabled"),
-            post(clients::set_enabled),
-        )
-        .route(
-            &format!("{R}/clients/{{id}}/secret"),
-            post(clients::regenerate_secret),
-        )
-        .route(
-            &format!("{R}/clients/{{id}}/registration-access-token"),
-            post(clients::registration_access_token),
-        )
-        .route(&format!("{R}/clients/{{id}}/delete"), post(clients::delete))
-        .route(
-            &format!("{R}/initial-access"),
-            get(tokens::list).post(tokens::create),
-        )
-        .route(
-            &format!("{R}/initial-access/{{id}}/delete"),
-            post(tokens::delete),
-        )
-        .route(&format!("{R}/events"), get(events::list))
-        .route(&format!("{R}/events/settings"), post(events::save_settings))
+/// The console's pages, left out of the OpenAPI document.
+pub fn routes() -> Vec<Route> {
+    const PAGE: &str = "an admin console page";
+    vec![
+        route!(GET "/admin" => to_console, hidden PAGE),
+        route!(GET "/admin/" => to_console, hidden PAGE),
+        route!(GET CONSOLE => to_console, hidden PAGE),
+        route!(GET "/admin/console/" => realms::list, hidden PAGE),
+        route!(GET "/admin/console/console.css" => page::stylesheet, hidden PAGE),
+        route!(GET "/admin/console/login" => login, hidden PAGE),
+        route!(GET "/admin/console/callback" => callback, hidden PAGE),
+        route!(POST "/admin/console/logout" => logout, hidden PAGE),
+        route!(POST "/admin/console/realms" => realms::create, hidden PAGE),
+        route!(GET "/admin/console/realms/{realm}" => realms::home, hidden PAGE),
+        route!(GET "/admin/console/realms/{realm}/client-registration" => registration::page, hidden PAGE),
+        route!(POST "/admin/console/realms/{realm}/client-registration/switches" => registration::save_switches, hidden PAGE),
+        route!(POST "/admin/console/realms/{realm}/client-registration/policies" => registration::create_policy, hidden PAGE),
+        route!(GET "/admin/console/realms/{realm}/client-registration/policies/{id}" => registration::edit_policy, hidden PAGE),
+        route!(POST "/admin/console/realms/{realm}/client-registration/policies/{id}" => registration::update_policy, hidden PAGE),
+        route!(POST "/admin/console/realms/{realm}/client-registration/policies/{id}/delete" => registration::delete_policy, hidden PAGE),
+        route!(POST "/admin/console/realms/{realm}/client-registration/evaluate" => registration::evaluate, hidden PAGE),
+        route!(GET "/admin/console/realms/{realm}/clients" => clients::list, hidden PAGE),
+        route!(GET "/admin/console/realms/{realm}/clients/{id}" => clients::detail, hidden PAGE),
+        route!(POST "/admin/console/realms/{realm}/clients/{id}/enabled" => clients::set_enabled, hidden PAGE),
+        route!(POST "/admin/console/realms/{realm}/clients/{id}/secret" => clients::regenerate_secret, hidden PAGE),
+        route!(POST "/admin/console/realms/{realm}/clients/{id}/registration-access-token" => clients::registration_access_token, hidden PAGE),
+        route!(POST "/admin/console/realms/{realm}/clients/{id}/delete" => clients::delete, hidden PAGE),
+        route!(GET "/admin/console/realms/{realm}/initial-access" => tokens::list, hidden PAGE),
+        route!(POST "/admin/console/realms/{realm}/initial-access" => tokens::create, hidden PAGE),
+        route!(POST "/admin/console/realms/{realm}/initial-access/{id}/delete" => tokens::delete, hidden PAGE),
+        route!(GET "/admin/console/realms/{realm}/events" => events::list, hidden PAGE),
+        route!(POST "/admin/console/realms/{realm}/events/settings" => events::save_settings, hidden PAGE),
+    ]
 }
 
 async fn to_console(base: BaseUrl) -> Response {

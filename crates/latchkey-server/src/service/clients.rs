@@ -1,5 +1,5 @@
 //! What creating or changing a client needs besides the client itself, alike from the admin
-//! API, dynamic client registration and the console: the realm's client scope names and
+//! API, dynamic client registration and the console: the realm's `ScopeDefaults` and
 //! the client's service-account user.
 
 use std::sync::Arc;
@@ -11,14 +11,15 @@ use latchkey_core::store::{ClientRecord, RealmRecord, UserRecord};
 use crate::error::AdminError;
 use crate::state::{SharedState, now_millis};
 
-/// The realm's client scope names: its default and optional sets, and all of them.
+/// The realm's `ScopeDefaults`: the names of its default and optional client scopes, and
+/// of all of them.
 pub async fn scope_defaults(
     state: &SharedState,
     realm: &RealmRecord,
 ) -> Result<Arc<ScopeDefaults>, AdminError> {
     let scopes = state.store.list_scopes(&realm.id).await?;
     let links = state.store.realm_default_scopes(&realm.id).await?;
-    Ok(state.scope_names(&realm.id, scopes, links))
+    Ok(state.scope_defaults(&realm.id, scopes, links))
 }
 
 /// The service-account user a client needs, with the realm's default role.
