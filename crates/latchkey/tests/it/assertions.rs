@@ -7,7 +7,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use latchkey_core::keys::{self, Alg, SigningKey};
 use serde_json::{Value, json};
 
-use crate::support::{Resp, TestApp};
+use crate::support::{Resp, TestApp, unix_now};
 
 const TOKEN: &str = "/realms/acme/protocol/openid-connect/token";
 const ISSUER: &str = "http://localhost:8080/realms/acme";
@@ -38,10 +38,7 @@ async fn register(app: &TestApp, body: Value) -> Value {
 }
 
 fn claims(client_id: &str, aud: &str, exp_in: i64, jti: &str) -> Value {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
+    let now = unix_now();
     json!({"iss": client_id, "sub": client_id, "aud": aud, "exp": now + exp_in, "iat": now, "jti": jti})
 }
 

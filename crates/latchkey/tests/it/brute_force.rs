@@ -1,6 +1,6 @@
 //! Brute-force detection: the realm's Keycloak settings through the admin
 //! API, and what they do at the password grant; the login form's side (one count for
-//! both) is in `code_flow.rs`.
+//! both) is in `code_flow/login.rs`.
 
 use std::net::SocketAddr;
 use std::time::Duration;

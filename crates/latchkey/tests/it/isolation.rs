@@ -480,7 +480,7 @@ async fn credentials_stay_in_their_realm(app: &TestApp) {
     }
 
     // Token endpoint: alpha's client credentials, refresh token and code are refused in
-    // beta (codes: code_flow::foreign_codes_and_refresh_tokens_are_not_spent).
+    // beta (codes: code_flow::codes::foreign_codes_and_refresh_tokens_are_not_spent).
     let beta_token = "/realms/beta/protocol/openid-connect/token";
     let r = app
         .form(

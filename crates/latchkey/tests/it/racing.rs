@@ -10,8 +10,8 @@ use std::time::Instant;
 
 use serde_json::{Value, json};
 
-use crate::code_flow::{form_of, query_of};
 use crate::node::{Node, created_id, http, master_key};
+use crate::support::browser::{form, query};
 use crate::support::{Backend, TestDb};
 
 const CB: &str = "https://app.example/cb";
@@ -281,7 +281,7 @@ async fn code(c: &Cluster, i: usize) -> String {
         .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_string())
         .collect();
     let html = page.text().await.unwrap();
-    let (action, hidden) = form_of(&html);
+    let (action, hidden) = form(&html);
     // The action is absolute on the configured hostname: post it to this node.
     let path = match action.find("://") {
         Some(p) => action[p + 3..]
@@ -308,7 +308,7 @@ async fn code(c: &Cluster, i: usize) -> String {
         .to_str()
         .unwrap()
         .to_string();
-    query_of(&loc)["code"].clone()
+    query(&loc)["code"].clone()
 }
 
 /// Authorization codes: each redeemed by 6 requests at once over both nodes: one wins.
