@@ -1,7 +1,7 @@
 //! `javascript:`, `data:`, `vbscript:` and `file:` URIs, user info and a bare `*`
 //! are refused however a client is created or updated: the admin API, Keycloak's `default`
 //! registration provider and the RFC 7591 `openid-connect` provider (the console's case is
-//! in console.rs, the authorization endpoint's in code_flow.rs).
+//! in console/pages.rs, the authorization endpoint's in code_flow/authorize.rs).
 
 use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};

@@ -20,9 +20,8 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
 use base64::Engine;
 use serde_json::{Value, json};
-use tower::ServiceExt;
 
-use crate::support::{Resp, TestApp};
+use crate::support::{Resp, TestApp, send_to};
 
 const ANONYMOUS: &str = "clientRegistrationAnonymousEnabled";
 const AUTHENTICATED: &str = "clientRegistrationAuthenticatedEnabled";
@@ -189,15 +188,8 @@ async fn send_on(
         headers.push(("authorization", a.as_str()));
     }
     let req = request(method, &path, &headers, body.map(|b| b.to_string()));
-    let resp = router.oneshot(req).await.expect("infallible");
-    let status = resp.status();
-    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
-        .await
-        .expect("body");
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
+    let r = send_to(router, req).await;
+    (r.status, r.body)
 }
 
 /// Sets one realm attribute (a registration switch) through the admin API.
@@ -235,22 +227,13 @@ async fn remaining(app: &TestApp, admin: &str, id: &str) -> Option<i64> {
     crate::support::remaining_count(&list_iats(app, admin).await, id)
 }
 
-/// The admin API's view of a client, by `clientId`.
+/// The admin API's view of a client of `acme`, by `clientId`.
 async fn admin_client(app: &TestApp, admin: &str, client_id: &str) -> Value {
-    let r = app
-        .get(
-            &format!("/admin/realms/acme/clients?clientId={client_id}"),
-            admin,
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
-    r.body[0].clone()
+    app.find_client(admin, "acme", client_id).await
 }
 
 async fn count_clients(app: &TestApp, admin: &str) -> usize {
-    let r = app.get("/admin/realms/acme/clients", admin).await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
-    r.body.as_array().unwrap().len()
+    app.count_clients(admin, "acme").await
 }
 
 /// On SQLite, asserts that none of `secrets` appears in the database files.

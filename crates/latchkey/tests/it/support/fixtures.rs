@@ -85,8 +85,17 @@ impl TestApp {
         r.body["value"].as_str().expect("secret").to_string()
     }
 
-    /// The uuid of `realm`'s client `client_id`.
-    pub async fn client_uuid(&self, token: &str, realm: &str, client_id: &str) -> String {
+    /// How many clients `realm` has.
+    pub async fn count_clients(&self, token: &str, realm: &str) -> usize {
+        let r = self
+            .get(&format!("/admin/realms/{realm}/clients"), token)
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        r.body.as_array().expect("clients").len()
+    }
+
+    /// The admin API's view of `realm`'s client `client_id` (`Null` when there is none).
+    pub async fn find_client(&self, token: &str, realm: &str, client_id: &str) -> Value {
         let r = self
             .get(
                 &format!("/admin/realms/{realm}/clients?clientId={client_id}"),
@@ -94,9 +103,15 @@ impl TestApp {
             )
             .await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.text);
-        r.body[0]["id"]
+        r.body[0].clone()
+    }
+
+    /// The uuid of `realm`'s client `client_id`.
+    pub async fn client_uuid(&self, token: &str, realm: &str, client_id: &str) -> String {
+        let client = self.find_client(token, realm, client_id).await;
+        client["id"]
             .as_str()
-            .unwrap_or_else(|| panic!("no client {client_id}: {}", r.text))
+            .unwrap_or_else(|| panic!("no client {client_id}: {client}"))
             .to_string()
     }
 

@@ -136,26 +136,9 @@ impl TestApp {
         })
     }
 
-    /// Sends a request in process. Unless the request says otherwise, the caller's address
-    /// is `TEST_PEER` (what a real connection would give the server).
-    pub async fn send(&self, mut req: Request<Body>) -> Resp {
-        if req.extensions().get::<ConnectInfo<SocketAddr>>().is_none() {
-            req.extensions_mut().insert(ConnectInfo(TEST_PEER));
-        }
-        let resp = self.router.clone().oneshot(req).await.expect("infallible");
-        let status = resp.status();
-        let headers = resp.headers().clone();
-        let bytes = axum::body::to_bytes(resp.into_body(), 1 << 24)
-            .await
-            .expect("body");
-        let text = String::from_utf8_lossy(&bytes).to_string();
-        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        Resp {
-            status,
-            headers,
-            body,
-            text,
-        }
+    /// Sends a request in process (see [`send_to`]).
+    pub async fn send(&self, req: Request<Body>) -> Resp {
+        send_to(self.router.clone(), req).await
     }
 
     /// A JSON request (`body` `None`: no body) with an optional bearer token.
@@ -298,6 +281,29 @@ impl TestApp {
             .expect("a JWT")
             .verify(&jwks)
             .expect("signature verifies against the realm's JWKS")
+    }
+}
+
+/// Sends a request to `router` in process (a clone of `TestApp::router`, for spawned
+/// tasks). Unless the request says otherwise, the caller's address is `TEST_PEER` (what a
+/// real connection would give the server).
+pub async fn send_to(router: Router, mut req: Request<Body>) -> Resp {
+    if req.extensions().get::<ConnectInfo<SocketAddr>>().is_none() {
+        req.extensions_mut().insert(ConnectInfo(TEST_PEER));
+    }
+    let resp = router.oneshot(req).await.expect("infallible");
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 24)
+        .await
+        .expect("body");
+    let text = String::from_utf8_lossy(&bytes).to_string();
+    let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    Resp {
+        status,
+        headers,
+        body,
+        text,
     }
 }
 
