@@ -29,14 +29,7 @@ fn assert_refused(what: &str, r: &Resp) {
 /// A realm `open` with anonymous registration on and no policies.
 async fn open_realm(app: &TestApp, admin: &str) {
     app.create_realm(admin, "open").await;
-    let r = app
-        .put(
-            "/admin/realms/open",
-            admin,
-            json!({"attributes": {"clientRegistrationAnonymousEnabled": "true", "clientRegistrationPoliciesEnabled": "false"}}),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+    app.open_to_anonymous_registration(admin, "open").await;
 }
 
 /// A raw body with a content type and optional Authorization header.

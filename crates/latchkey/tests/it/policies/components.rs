@@ -4,8 +4,8 @@
 use axum::http::StatusCode;
 use serde_json::json;
 
-use super::{POLICY_TYPE, add_policy, components};
-use crate::support::{TestApp, assert_error_body, assert_oauth_error, strings};
+use super::{add_policy, components};
+use crate::support::{POLICY_TYPE, TestApp, assert_error_body, assert_oauth_error, strings};
 
 async fn defaults_and_provider_metadata(app: &TestApp) {
     let admin = app.admin_with_realm("acme").await;

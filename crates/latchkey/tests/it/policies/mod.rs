@@ -13,47 +13,19 @@ mod trusted_hosts;
 use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::support::{Resp, TestApp};
+use crate::support::{POLICY_TYPE, Resp, TestApp};
 
-const POLICY_TYPE: &str =
-    "org.keycloak.services.clientregistration.policy.ClientRegistrationPolicy";
 const OIDC: &str = "/realms/acme/clients-registrations/openid-connect";
 const DEFAULT: &str = "/realms/acme/clients-registrations/default";
 
 async fn components(app: &TestApp, admin: &str) -> Vec<Value> {
-    let r = app
-        .get(
-            &format!("/admin/realms/acme/components?type={POLICY_TYPE}"),
-            admin,
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
-    r.body.as_array().unwrap().clone()
-}
-
-async fn policy(app: &TestApp, admin: &str, name: &str, sub_type: &str) -> Value {
-    components(app, admin)
-        .await
-        .into_iter()
-        .find(|c| c["name"] == name && c["subType"] == sub_type)
-        .unwrap_or_else(|| panic!("no {sub_type} policy {name}"))
+    app.registration_policies(admin, "acme").await
 }
 
 /// Replaces a policy's config.
 async fn configure(app: &TestApp, admin: &str, name: &str, sub_type: &str, config: Value) {
-    let mut c = policy(app, admin, name, sub_type).await;
-    c["config"] = config;
-    let r = app
-        .put(
-            &format!(
-                "/admin/realms/acme/components/{}",
-                c["id"].as_str().unwrap()
-            ),
-            admin,
-            c,
-        )
+    app.configure_policy(admin, "acme", name, sub_type, config)
         .await;
-    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
 }
 
 async fn add_policy(

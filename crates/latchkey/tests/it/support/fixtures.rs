@@ -8,6 +8,10 @@ use serde_json::{Value, json};
 
 use super::{Resp, TestApp};
 
+/// The component type of client registration policies.
+pub const POLICY_TYPE: &str =
+    "org.keycloak.services.clientregistration.policy.ClientRegistrationPolicy";
+
 /// A user representation: enabled, with a permanent password.
 pub fn user(username: &str, password: &str) -> Value {
     json!({"username": username, "enabled": true,
@@ -166,6 +170,48 @@ impl TestApp {
                 &format!("/admin/realms/{realm}/users/{user_id}/role-mappings/clients/{rm_id}"),
                 token,
                 json!(roles),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+    }
+
+    /// `realm`'s client registration policies (components of Keycloak's policy type).
+    pub async fn registration_policies(&self, token: &str, realm: &str) -> Vec<Value> {
+        let r = self
+            .get(
+                &format!("/admin/realms/{realm}/components?type={POLICY_TYPE}"),
+                token,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        r.body.as_array().expect("components").clone()
+    }
+
+    /// Replaces the config of `realm`'s registration policy `name` of set `sub_type`
+    /// (`anonymous` or `authenticated`).
+    pub async fn configure_policy(
+        &self,
+        token: &str,
+        realm: &str,
+        name: &str,
+        sub_type: &str,
+        config: Value,
+    ) {
+        let mut c = self
+            .registration_policies(token, realm)
+            .await
+            .into_iter()
+            .find(|c| c["name"] == name && c["subType"] == sub_type)
+            .unwrap_or_else(|| panic!("no {sub_type} policy {name}"));
+        c["config"] = config;
+        let r = self
+            .put(
+                &format!(
+                    "/admin/realms/{realm}/components/{}",
+                    c["id"].as_str().expect("id")
+                ),
+                token,
+                c,
             )
             .await;
         assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);

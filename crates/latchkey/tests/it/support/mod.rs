@@ -14,7 +14,7 @@ use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
 use base64::Engine;
-pub use fixtures::user;
+pub use fixtures::{POLICY_TYPE, user};
 use latchkey_core::crypto::SecretBox;
 use latchkey_core::realm_setup::BootstrapAdmin;
 use latchkey_core::store::Store;
@@ -360,6 +360,19 @@ pub fn assert_error_message(r: &Resp, status: StatusCode, message: &str) {
         "{}",
         r.text
     );
+}
+
+/// Serves `router` on a loopback port of its own (a document the server fetches); returns
+/// its address.
+pub async fn serve_locally(router: Router) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("address");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    addr
 }
 
 /// Seconds since the Unix epoch, as the server's `iat`, `exp` and `*_issued_at` count them.
