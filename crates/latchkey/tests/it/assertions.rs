@@ -32,16 +32,7 @@ fn claims(client_id: &str, aud: &str, exp_in: i64, jti: &str) -> Value {
 }
 
 async fn token_with(app: &TestApp, assertion: &str) -> Resp {
-    app.form(
-        TOKEN,
-        &[
-            ("grant_type", "client_credentials"),
-            ("client_assertion_type", ASSERTION_TYPE),
-            ("client_assertion", assertion),
-        ],
-        None,
-    )
-    .await
+    app.client_assertion_grant("acme", assertion).await
 }
 
 fn hs256(secret: &str, claims: &Value) -> String {

@@ -238,9 +238,7 @@ async fn userinfo_returns_the_users_claims(app: &TestApp) {
         "RFC 6750 §2.2 form body: {}",
         post.text
     );
-    let none = app
-        .json(Method::GET, &format!("{BASE}/userinfo"), None, None)
-        .await;
+    let none = app.get_public(&format!("{BASE}/userinfo")).await;
     assert_eq!(none.status, StatusCode::UNAUTHORIZED);
     assert!(
         none.header("www-authenticate")
@@ -252,12 +250,7 @@ async fn userinfo_returns_the_users_claims(app: &TestApp) {
     let no_openid = userinfo(app, &t).await;
     assert_oauth_error(&no_openid, StatusCode::FORBIDDEN, "insufficient_scope");
     let discovery = app
-        .json(
-            Method::GET,
-            "/realms/acme/.well-known/openid-configuration",
-            None,
-            None,
-        )
+        .get_public("/realms/acme/.well-known/openid-configuration")
         .await
         .body;
     assert_eq!(

@@ -467,20 +467,7 @@ async fn credentials_stay_in_their_realm(app: &TestApp) {
     t.check(r.body["error"] == "invalid_grant", || {
         format!("alpha's refresh token in beta: {}", r.text)
     });
-    let r = app
-        .form(
-            beta_token,
-            &[
-                ("grant_type", "client_credentials"),
-                (
-                    "client_assertion_type",
-                    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-                ),
-                ("client_assertion", &a.access),
-            ],
-            None,
-        )
-        .await;
+    let r = app.client_assertion_grant("beta", &a.access).await;
     t.check(
         r.status == StatusCode::UNAUTHORIZED || r.status == StatusCode::BAD_REQUEST,
         || {
@@ -536,20 +523,7 @@ async fn credentials_stay_in_their_realm(app: &TestApp) {
         ("alpha", pkj[0].clone(), "alpha", true),
     ] {
         let jwt = assertion(&sub, aud);
-        let r = app
-            .form(
-                &format!("/realms/{at}/protocol/openid-connect/token"),
-                &[
-                    ("grant_type", "client_credentials"),
-                    (
-                        "client_assertion_type",
-                        "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-                    ),
-                    ("client_assertion", &jwt),
-                ],
-                None,
-            )
-            .await;
+        let r = app.client_assertion_grant(at, &jwt).await;
         let accepted = r.status == StatusCode::OK;
         t.check(accepted == ok, || {
             format!(
@@ -624,16 +598,12 @@ async fn credentials_stay_in_their_realm(app: &TestApp) {
     let logout = |realm: &str, hint: &str| {
         format!("/realms/{realm}/protocol/openid-connect/logout?id_token_hint={hint}")
     };
-    let r = app
-        .json(Method::GET, &logout("beta", &a.id_token), None, None)
-        .await;
+    let r = app.get_public(&logout("beta", &a.id_token)).await;
     t.check(
         r.status == StatusCode::BAD_REQUEST && r.text.contains("id_token_hint"),
         || format!("alpha's id_token_hint at beta's logout: {}", r.status),
     );
-    let r = app
-        .json(Method::GET, &logout("alpha", &a.id_token), None, None)
-        .await;
+    let r = app.get_public(&logout("alpha", &a.id_token)).await;
     t.check(r.status != StatusCode::BAD_REQUEST, || {
         format!(
             "alpha's id_token_hint at alpha's logout: {} {}",

@@ -236,7 +236,7 @@ async fn refused_requests_store_a_bounded_number_of_events() {
             latchkey_server::limits::REFUSED_EVENTS_STORED,
             "{backend:?}: 600 refusals stored {stored} events"
         );
-        let metrics = app.json(Method::GET, "/metrics", None, None).await.text;
+        let metrics = app.get_public("/metrics").await.text;
         assert!(
             metrics.contains("latchkey_events_not_stored_total"),
             "{metrics}"

@@ -55,17 +55,7 @@ async fn client_credentials_with_basic_and_post(app: &TestApp) {
         basic.body.get("refresh_token").is_none(),
         "no refresh token for client_credentials"
     );
-    let post = app
-        .form(
-            TOKEN,
-            &[
-                ("grant_type", "client_credentials"),
-                ("client_id", "svc"),
-                ("client_secret", &secret),
-            ],
-            None,
-        )
-        .await;
+    let post = app.client_credentials_post("acme", "svc", &secret).await;
     assert_eq!(post.status, StatusCode::OK, "{}", post.text);
 
     let claims = app
@@ -99,17 +89,7 @@ async fn bad_client_credentials_are_invalid_client(app: &TestApp) {
             .starts_with("Basic"),
         "Basic gets a challenge"
     );
-    let post = app
-        .form(
-            TOKEN,
-            &[
-                ("grant_type", "client_credentials"),
-                ("client_id", "svc"),
-                ("client_secret", "wrong"),
-            ],
-            None,
-        )
-        .await;
+    let post = app.client_credentials_post("acme", "svc", "wrong").await;
     assert_oauth_error(&post, StatusCode::UNAUTHORIZED, "invalid_client");
     let unknown = app.client_credentials("acme", "ghost", "x").await;
     assert_oauth_error(&unknown, StatusCode::UNAUTHORIZED, "invalid_client");

@@ -156,15 +156,13 @@ async fn client_crud_and_secrets(app: &TestApp) {
 
 async fn client_scopes_crud(app: &TestApp) {
     let admin = app.admin_with_realm("acme").await;
-    let r = app
-        .post(
-            "/admin/realms/acme/client-scopes",
+    let id = app
+        .create_client_scope(
             &admin,
+            "acme",
             json!({"name": "orders:read", "protocol": "openid-connect"}),
         )
         .await;
-    assert_eq!(r.status, StatusCode::CREATED);
-    let id = r.location_id();
     let dup = app
         .post(
             "/admin/realms/acme/client-scopes",

@@ -1,13 +1,13 @@
 //! Realms: authentication first, create/read/update/rename/delete with Keycloak's bodies,
 //! and what a new realm is given (built-in clients, `realm-management` roles, client scopes).
 
-use axum::http::{Method, StatusCode};
+use axum::http::StatusCode;
 use serde_json::json;
 
 use crate::support::{TestApp, assert_error_body, assert_error_message, strings};
 
 async fn authentication_is_required(app: &TestApp) {
-    let none = app.json(Method::GET, "/admin/realms", None, None).await;
+    let none = app.get_public("/admin/realms").await;
     assert_error_body(
         &none,
         StatusCode::UNAUTHORIZED,
@@ -171,14 +171,9 @@ async fn realm_crud(app: &TestApp) {
         StatusCode::NOT_FOUND
     );
     assert_eq!(
-        app.json(
-            Method::GET,
-            "/realms/acme2/protocol/openid-connect/certs",
-            None,
-            None
-        )
-        .await
-        .status,
+        app.get_public("/realms/acme2/protocol/openid-connect/certs")
+            .await
+            .status,
         StatusCode::NOT_FOUND
     );
 }

@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use serde_json::json;
 
 use super::{
-    AUTH, CB, TOKEN, VERIFIER, auth_url, exchange, exchange_as, login, refresh, refresh_at,
+    ALICE, AUTH, CB, TOKEN, VERIFIER, auth_url, exchange, exchange_as, login, refresh, refresh_at,
     session_cookie, setup, userinfo, web_client,
 };
 use crate::support::TestApp;
@@ -27,13 +27,7 @@ async fn code_flow_with_pkce(app: &TestApp) {
         .await;
     assert_eq!(wrong.status, StatusCode::OK);
     assert!(wrong.text.contains("Invalid username or password."));
-    let r = b
-        .submit(
-            app,
-            &wrong,
-            &[("username", "alice"), ("password", "alice-pass")],
-        )
-        .await;
+    let r = b.submit(app, &wrong, &ALICE).await;
     let cb = location(&r);
     assert!(cb.starts_with(CB), "{cb}");
     let q = query(&cb);

@@ -6,7 +6,9 @@ use axum::http::StatusCode;
 use latchkey_server::Limits;
 use serde_json::json;
 
-use super::{CB, VERIFIER, auth_url, exchange, login, session_cookie, setup, sign_in, web_client};
+use super::{
+    ALICE, CB, VERIFIER, auth_url, exchange, login, session_cookie, setup, sign_in, web_client,
+};
 use crate::support::browser::{Browser, form, location, query};
 use crate::support::{Backend, TestApp};
 
@@ -124,13 +126,7 @@ async fn forms_are_protected(app: &TestApp) {
             .submit(app, &page, &[("username", "alice"), ("password", "wrong")])
             .await;
     }
-    let locked = b
-        .submit(
-            app,
-            &page,
-            &[("username", "alice"), ("password", "alice-pass")],
-        )
-        .await;
+    let locked = b.submit(app, &page, &ALICE).await;
     assert_eq!(locked.status, StatusCode::OK, "{}", locked.text);
     assert!(locked.text.contains("Invalid username or password."));
 }
@@ -157,13 +153,7 @@ async fn login_form_and_password_grant_share_the_count(app: &TestApp) {
     }
     let r = grant("wrong").await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text);
-    let locked = b
-        .submit(
-            app,
-            &page,
-            &[("username", "alice"), ("password", "alice-pass")],
-        )
-        .await;
+    let locked = b.submit(app, &page, &ALICE).await;
     assert_eq!(
         locked.status,
         StatusCode::OK,
@@ -213,13 +203,7 @@ async fn failed_sign_ins_are_limited_per_address_only_in_production() {
                 .await;
             assert_eq!(page.status, StatusCode::OK);
         }
-        let r = b
-            .submit(
-                &app,
-                &page,
-                &[("username", "alice"), ("password", "alice-pass")],
-            )
-            .await;
+        let r = b.submit(&app, &page, &ALICE).await;
         assert_eq!(r.status, expected, "dev mode {dev_mode}: {}", r.text);
     }
 }

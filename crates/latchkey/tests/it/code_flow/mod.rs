@@ -20,6 +20,8 @@ const AUTH: &str = "/realms/acme/protocol/openid-connect/auth";
 const TOKEN: &str = "/realms/acme/protocol/openid-connect/token";
 const CB: &str = "https://app.example/cb";
 const VERIFIER: &str = "dBjftJeZ4CVP-mJ92K9kaBq4f3W1MsKNhcgs8I4aBh0s9E3QwmR";
+/// Alice's right credentials, as the login form takes them.
+const ALICE: [(&str, &str); 2] = [("username", "alice"), ("password", "alice-pass")];
 
 /// Realm `acme`, user alice, a confidential client (CB registered); returns the admin's
 /// token and the client's secret.
@@ -51,12 +53,7 @@ fn auth_url(extra: &str) -> String {
 async fn sign_in(app: &TestApp, b: &mut Browser, url: &str) -> Resp {
     let page = b.get(app, url).await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.text);
-    b.submit(
-        app,
-        &page,
-        &[("username", "alice"), ("password", "alice-pass")],
-    )
-    .await
+    b.submit(app, &page, &ALICE).await
 }
 
 /// Logs alice in from the authorization URL; returns the final redirect's query.

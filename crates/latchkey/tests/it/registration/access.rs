@@ -45,9 +45,7 @@ async fn anonymous_registration_follows_its_switch(app: &TestApp) {
         let r = created(app, p, None, p.body("anon")).await;
         let id = p.client_id(&r);
         // Anonymous callers may create, nothing else.
-        let read = app
-            .json(Method::GET, &p.client_path("acme", &id), None, None)
-            .await;
+        let read = app.get_public(&p.client_path("acme", &id)).await;
         assert_error(
             &read,
             StatusCode::UNAUTHORIZED,

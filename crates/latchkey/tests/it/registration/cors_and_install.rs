@@ -132,7 +132,7 @@ async fn install_gives_the_adapter_config(app: &TestApp) {
     )
     .await;
     assert_eq!(wrong.status, StatusCode::UNAUTHORIZED, "{}", wrong.text);
-    let nothing = app.json(Method::GET, &path, None, None).await;
+    let nothing = app.get_public(&path).await;
     assert_error(&nothing, StatusCode::UNAUTHORIZED, "invalid_token", None);
 
     let public = created(
@@ -150,12 +150,7 @@ async fn install_gives_the_adapter_config(app: &TestApp) {
     assert_eq!(public.body["token_endpoint_auth_method"], "none");
     let pid = p.client_id(&public);
     let r = app
-        .json(
-            Method::GET,
-            &format!("/realms/acme/clients-registrations/install/{pid}"),
-            None,
-            None,
-        )
+        .get_public(&format!("/realms/acme/clients-registrations/install/{pid}"))
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(r.body["public-client"], true);
@@ -167,12 +162,7 @@ async fn install_gives_the_adapter_config(app: &TestApp) {
 async fn discovery_advertises_the_registration_endpoint(app: &TestApp) {
     app.admin_with_realm("acme").await;
     let r = app
-        .json(
-            Method::GET,
-            "/realms/acme/.well-known/openid-configuration",
-            None,
-            None,
-        )
+        .get_public("/realms/acme/.well-known/openid-configuration")
         .await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(

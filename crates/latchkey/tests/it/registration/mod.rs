@@ -29,7 +29,6 @@ const POLICIES: &str = "clientRegistrationPoliciesEnabled";
 const BASE: &str = "http://localhost:8080";
 const REDIRECT: &str = "https://app.example/cb";
 const IATS: &str = "/admin/realms/acme/clients-initial-access";
-const TOKEN: &str = "/realms/acme/protocol/openid-connect/token";
 
 /// The two registration providers that create clients.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

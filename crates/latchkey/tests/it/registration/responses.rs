@@ -6,8 +6,7 @@ use axum::http::StatusCode;
 use serde_json::json;
 
 use super::{
-    BASE, Provider, REDIRECT, TOKEN, admin_client, assert_created, assert_error, create, created,
-    new_iat,
+    BASE, Provider, REDIRECT, admin_client, assert_created, assert_error, create, created, new_iat,
 };
 use crate::support::{Resp, TestApp, unix_now};
 
@@ -182,15 +181,7 @@ async fn registered_machine_clients_work_at_once(app: &TestApp) {
     let post_id = p.client_id(&post);
     let post_secret = p.secret(&post).unwrap();
     let t = app
-        .form(
-            TOKEN,
-            &[
-                ("grant_type", "client_credentials"),
-                ("client_id", &post_id),
-                ("client_secret", &post_secret),
-            ],
-            None,
-        )
+        .client_credentials_post("acme", &post_id, &post_secret)
         .await;
     assert_eq!(t.status, StatusCode::OK, "{}", t.text);
     let claims = app
@@ -274,15 +265,13 @@ async fn registrations_follow_the_realms_scope_changes(app: &TestApp) {
     assert!(!has(&defaults));
     refused(&register(Some("orders:read")).await.0);
 
-    let r = app
-        .post(
-            "/admin/realms/acme/client-scopes",
+    let scope_id = app
+        .create_client_scope(
             &admin,
+            "acme",
             json!({"name": "orders:read", "protocol": "openid-connect"}),
         )
         .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
-    let scope_id = r.location_id();
     // A scope of the realm but neither default nor optional: still not admitted.
     refused(&register(Some("orders:read")).await.0);
 

@@ -225,7 +225,7 @@ async fn registration_access_tokens_read_rotate_and_die(app: &TestApp) {
             "invalid_token",
             Some("Not authorized to view client"),
         );
-        let r = app.json(Method::GET, &path, None, None).await;
+        let r = app.get_public(&path).await;
         assert_error(&r, StatusCode::UNAUTHORIZED, "invalid_token", None);
 
         let u = app.put(&path, &rat, p.update_body(&id, "rotated")).await;

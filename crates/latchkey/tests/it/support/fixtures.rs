@@ -252,6 +252,56 @@ impl TestApp {
         .await
     }
 
+    /// A client credentials grant with the secret in the form (`client_secret_post`).
+    pub async fn client_credentials_post(
+        &self,
+        realm: &str,
+        client_id: &str,
+        secret: &str,
+    ) -> Resp {
+        self.form(
+            &format!("/realms/{realm}/protocol/openid-connect/token"),
+            &[
+                ("grant_type", "client_credentials"),
+                ("client_id", client_id),
+                ("client_secret", secret),
+            ],
+            None,
+        )
+        .await
+    }
+
+    /// A client credentials grant authenticated by a JWT assertion (RFC 7523).
+    pub async fn client_assertion_grant(&self, realm: &str, assertion: &str) -> Resp {
+        self.form(
+            &format!("/realms/{realm}/protocol/openid-connect/token"),
+            &[
+                ("grant_type", "client_credentials"),
+                (
+                    "client_assertion_type",
+                    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                ),
+                ("client_assertion", assertion),
+            ],
+            None,
+        )
+        .await
+    }
+
+    /// Creates a client scope of `realm`; returns its id.
+    pub async fn create_client_scope(&self, token: &str, realm: &str, rep: Value) -> String {
+        let r = self
+            .post(&format!("/admin/realms/{realm}/client-scopes"), token, rep)
+            .await;
+        assert_eq!(
+            r.status,
+            StatusCode::CREATED,
+            "create client scope: {}",
+            r.text
+        );
+        r.location_id()
+    }
+
     /// The access token of a client credentials grant (see [`TestApp::client_credentials`]).
     pub async fn client_token(&self, realm: &str, client_id: &str, secret: &str) -> String {
         let r = self.client_credentials(realm, client_id, secret).await;

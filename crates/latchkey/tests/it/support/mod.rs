@@ -152,6 +152,11 @@ impl TestApp {
         self.send(json_request(method, path, token, body)).await
     }
 
+    /// A GET without a token (discovery, JWKS, the pages and endpoints anyone may ask).
+    pub async fn get_public(&self, path: &str) -> Resp {
+        self.json(Method::GET, path, None, None).await
+    }
+
     pub async fn get(&self, path: &str, token: &str) -> Resp {
         self.json(Method::GET, path, Some(token), None).await
     }
@@ -263,12 +268,7 @@ impl TestApp {
 
     pub async fn jwks(&self, realm: &str) -> Vec<Value> {
         let r = self
-            .json(
-                Method::GET,
-                &format!("/realms/{realm}/protocol/openid-connect/certs"),
-                None,
-                None,
-            )
+            .get_public(&format!("/realms/{realm}/protocol/openid-connect/certs"))
             .await;
         assert_eq!(r.status, StatusCode::OK);
         r.body["keys"].as_array().expect("keys").clone()
