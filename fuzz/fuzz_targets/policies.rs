@@ -44,7 +44,7 @@ fuzz_target!(|data: &[u8]| {
             client: &client,
             previous: Some(&client),
             requested_scopes: &scopes,
-            realm_scopes: &scopes,
+            offered_scopes: &scopes,
             client_count: Some(3),
         };
         let _ = evaluate(&components, "anonymous", &r);

@@ -17,13 +17,13 @@ fuzz_target!(|data: &[u8]| {
         all: vec!["profile".into(), "email".into(), "offline_access".into()],
         offered: vec!["profile".into(), "email".into(), "offline_access".into()],
     };
-    let realm_scopes = defaults.all.clone();
+    let all_scopes = defaults.all.clone();
     for dev_mode in [false, true] {
         let ctx = ValidationContext { dev_mode };
         if let Ok(obj) = parse_object(data)
             && let Ok(meta) = ClientMetadata::validate(&obj, ctx)
         {
-            let rep = to_client_rep(&meta, "fuzz-client", None, &defaults, &realm_scopes);
+            let rep = to_client_rep(&meta, "fuzz-client", None, &defaults, &all_scopes);
             let back = to_metadata(&rep);
             // What was registered reads back as metadata that registers again.
             ClientMetadata::validate(&back, ctx)

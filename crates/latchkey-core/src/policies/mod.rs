@@ -42,8 +42,8 @@ pub struct Request<'a> {
     pub previous: Option<&'a ClientRep>,
     /// Scope names the request asked for, including unknown ones.
     pub requested_scopes: &'a [String],
-    /// The realm's default and optional client scope names.
-    pub realm_scopes: &'a [String],
+    /// The realm's default and optional client scope names (`ScopeDefaults::offered`).
+    pub offered_scopes: &'a [String],
     /// How many clients the realm holds now (for a dry run; the store enforces the limit).
     pub client_count: Option<i64>,
 }
@@ -120,7 +120,7 @@ fn check(provider: Provider, c: &ComponentRecord, r: &Request<'_>) -> Result<(),
         Provider::AllowedClientScopes => {
             let mut allowed: Vec<&str> = list(c, "allowed-client-scopes").collect();
             if flag(c, "allow-default-scopes", true) {
-                allowed.extend(r.realm_scopes.iter().map(String::as_str));
+                allowed.extend(r.offered_scopes.iter().map(String::as_str));
             }
             // `openid` is a request for an ID token, not a client scope (keycloak#42339).
             let used = client

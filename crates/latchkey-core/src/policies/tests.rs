@@ -43,7 +43,7 @@ fn with_metadata(redirect_uri: &str, metadata: &str) -> ClientRep {
     let mut c = redirect(redirect_uri);
     c.attributes = Some(
         [(
-            crate::registration::convert::METADATA_ATTRIBUTE.to_string(),
+            crate::rep::METADATA_ATTRIBUTE.to_string(),
             metadata.to_string(),
         )]
         .into(),
@@ -319,7 +319,7 @@ fn providers_pass_and_refuse_with_keycloaks_messages() {
             )
         },
     ];
-    let realm_scopes = vec!["profile".to_string(), "email".to_string()];
+    let offered_scopes = vec!["profile".to_string(), "email".to_string()];
     for case in cases {
         let requested: Vec<String> = case.requested.iter().map(|s| s.to_string()).collect();
         let r = Request {
@@ -329,7 +329,7 @@ fn providers_pass_and_refuse_with_keycloaks_messages() {
             client: &case.client,
             previous: case.previous.as_ref(),
             requested_scopes: &requested,
-            realm_scopes: &realm_scopes,
+            offered_scopes: &offered_scopes,
             client_count: case.count,
         };
         let c = policy(case.provider, case.config);

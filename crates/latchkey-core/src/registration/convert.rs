@@ -10,9 +10,8 @@ use serde_json::{Map, Value, json};
 use super::RegistrationError;
 use super::metadata::{ClientMetadata, ValidationContext};
 use crate::clients::ScopeDefaults;
-use crate::rep::{ClientRep, StringMap};
+use crate::rep::{ClientRep, METADATA_ATTRIBUTE, StringMap};
 
-pub use crate::rep::METADATA_ATTRIBUTE;
 /// How the client was registered: `anonymous` or `authenticated` (Keycloak's
 /// `registration_auth`), or absent for clients an admin created.
 pub const REGISTRATION_AUTH_ATTRIBUTE: &str = "registration.auth";

@@ -256,7 +256,7 @@ pub async fn evaluate(
         client: &client,
         previous: None,
         requested_scopes: &requested,
-        realm_scopes: &scopes.offered,
+        offered_scopes: &scopes.offered,
         client_count: Some(count),
     };
     let verdicts = policies::evaluate(&components, &set, &request);

@@ -111,7 +111,7 @@ impl Context {
             client,
             previous: existing.map(|c| &c.rep),
             requested_scopes,
-            realm_scopes: &scope_defaults.offered,
+            offered_scopes: &scope_defaults.offered,
             // The store enforces the limit atomically; no count is needed here.
             client_count: None,
         };
