@@ -46,10 +46,7 @@ pub fn router(state: SharedState) -> Router {
     let api = Router::new()
         .merge(ops::routes())
         .merge(oidc::routes())
-        .merge(admin::routes().route_layer(middleware::from_fn_with_state(
-            state.clone(),
-            admin::audit::record,
-        )))
+        .merge(admin::routes())
         .merge(console::routes())
         .merge(registration::routes())
         .route(routes::OPENAPI, axum::routing::get(openapi::serve))

@@ -1,14 +1,14 @@
 //! The subset of Keycloak's admin REST API Latchkey serves, with Keycloak's
 //! representations, statuses and error bodies: realms, clients, users, roles, role
-//! mappings, client scopes. Authorization is the `AdminAuth` extractor plus one
-//! `AdminAuth::realm(…, Right)` call per handler, made before anything is read.
+//! mappings, client scopes, components, initial access tokens, events. Authorization is
+//! the `AdminAuth` extractor plus one `AdminAuth::realm(…, Right)` call per handler, made
+//! before anything is read; the handler then calls the operation in `service/` and shapes
+//! its answer (status, `Location`, representation from `out.rs`).
 
-pub mod audit;
 pub mod clients;
 pub mod components;
 pub mod events;
 pub mod initial_access;
-pub mod lookup;
 pub mod out;
 pub mod realms;
 pub mod roles;
@@ -21,11 +21,12 @@ use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use latchkey_core::roles::{AdminRights, Effective, Right, expand};
-use latchkey_core::store::{RealmRecord, UserRecord};
+use latchkey_core::roles::expand;
 
 use crate::bearer::{BearerError, bearer_token, verify_access_token};
 use crate::error::AdminError;
+use crate::extract::ClientAddr;
+pub use crate::service::{AdminAuth, RealmAdmin};
 use crate::state::SharedState;
 use crate::urls::{BaseUrl, encode_segment};
 
@@ -130,11 +131,10 @@ pub fn routes() -> Router<SharedState> {
             &format!("{R}/default-default-client-scopes/{{id}}"),
             put(scopes::add_default).delete(scopes::remove_default),
         )
-        // Not a slip: Keycloak's `removeDefaultOptionalClientScope` calls
-        // `removeDefaultDefaultClientScope` too; either DELETE takes the scope out of the set.
+        // Either DELETE takes the scope out of whichever set holds it, as in Keycloak.
         .route(
             &format!("{R}/default-optional-client-scopes/{{id}}"),
-            put(scopes::add_optional).delete(scopes::remove_default),
+            put(scopes::add_optional).delete(scopes::remove_optional),
         )
         .route(
             &format!("{R}/clients/{{id}}/registration-access-token"),
@@ -154,7 +154,7 @@ pub fn routes() -> Router<SharedState> {
         )
         .route(
             &format!("{R}/admin-events"),
-            get(audit::list).delete(audit::clear),
+            get(events::list_admin).delete(events::clear_admin),
         )
         .route(
             &format!("{R}/components"),
@@ -179,14 +179,6 @@ pub fn routes() -> Router<SharedState> {
 /// The caller of an admin endpoint: a valid bearer access token of some realm, whose
 /// subject is an enabled user. Roles are read from the store at each request (not from
 /// the token), so a revoked role or deleted user stops working at once.
-#[derive(Clone)]
-pub struct AdminAuth {
-    /// The realm that issued the token.
-    pub realm: String,
-    pub user: UserRecord,
-    pub effective: Effective,
-}
-
 impl FromRequestParts<SharedState> for AdminAuth {
     type Rejection = AdminError;
 
@@ -200,61 +192,28 @@ impl FromRequestParts<SharedState> for AdminAuth {
             Err(BearerError::Invalid) => return Err(AdminError::Unauthorized),
             Err(BearerError::Internal(e)) => return Err(AdminError::Internal(e)),
         };
-        if let Some(slot) = parts.extensions.get::<audit::AuditSlot>() {
-            let peer = parts
-                .extensions
-                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-                .map(|c| c.0.ip());
-            slot.set(audit::AuditCaller {
-                realm_id: verified.realm.id.clone(),
-                realm_name: verified.realm.name.clone(),
-                client_id: verified.client.id.clone(),
-                user_id: verified.user.id.clone(),
-                ip_address: crate::urls::client_ip(&state.settings, &parts.headers, peer)
-                    .map(|ip| ip.to_string())
-                    .unwrap_or_default(),
-            });
-        }
+        let Ok(ClientAddr(ip_address)) = ClientAddr::from_request_parts(parts, state).await;
         let direct = state.store.user_role_ids(&verified.user.id).await?;
         let all = state.store.all_roles(&verified.realm.id).await?;
         Ok(AdminAuth {
             realm: verified.realm.name,
             effective: expand(&direct, &all),
             user: verified.user,
+            client: verified.client.id,
+            ip_address: ip_address.unwrap_or_default(),
         })
     }
 }
 
-impl AdminAuth {
-    /// Loads the target realm (404 first, as Keycloak checks it before roles) and checks
-    /// the caller may do `right` there (403).
-    pub async fn realm(
-        &self,
-        state: &SharedState,
-        name: &str,
-        right: Right,
-    ) -> Result<(RealmRecord, AdminRights), AdminError> {
-        let realm = state
-            .store
-            .realm_by_name(name)
-            .await?
-            .ok_or(AdminError::NotFound("Realm not found."))?;
-        let rights =
-            AdminRights::new(&self.realm, name, &self.effective).ok_or(AdminError::Forbidden)?;
-        if !rights.allows(right) {
-            return Err(AdminError::Forbidden);
-        }
-        Ok((realm, rights))
-    }
-}
-
-/// 201 with an empty body and an absolute `Location` built from path segments.
-pub fn created(base: &BaseUrl, segments: &[&str]) -> Response {
-    let path: String = segments
-        .iter()
+/// 201 with an empty body and an absolute `Location`: the new resource's admin API URL,
+/// `below` that of its realm.
+pub fn created(base: &BaseUrl, realm: &str, below: &[&str]) -> Response {
+    let path: String = std::iter::once(realm)
+        .chain(below.iter().copied())
         .map(|s| format!("/{}", encode_segment(s)))
         .collect();
-    (StatusCode::CREATED, [(header::LOCATION, base.join(&path))]).into_response()
+    let location = base.join(&format!("/admin/realms{path}"));
+    (StatusCode::CREATED, [(header::LOCATION, location)]).into_response()
 }
 
 pub fn no_content() -> Response {

@@ -1,17 +1,17 @@
 //! Events: the realm's registration events with filters (type, client, dates) and paging,
 //! and its admin events (operation, resource type, dates) with the switch that records
-//! them; both read through the admin API's own handlers so the filters mean the same.
+//! them; both filtered by the admin API's own query language, so the filters mean the same.
 
-use axum::extract::{Path, RawQuery};
-use axum::http::{Method, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::extract::Path;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect};
+use latchkey_core::rep::RealmRep;
 use latchkey_core::roles::Right;
-use serde_json::{Value, json};
 
 use super::page::{self, Page, Tab, field_error, invalid_attrs};
-use super::{Console, ConsolePost, QueryMap, api_path, describe, escape, json_of};
-use crate::admin::audit;
-use crate::admin::events as api;
+use super::{Answer, Console, ConsolePost, QueryMap, describe, escape};
+use crate::error::AdminError;
+use crate::service::{audit, events, realms};
 
 const PAGE: i64 = 25;
 
@@ -26,10 +26,11 @@ const TYPES: [&str; 8] = [
     "CLIENT_DELETE_ERROR",
 ];
 
-pub async fn list(c: Console, Path(realm): Path<String>, q: QueryMap) -> Response {
+pub async fn list(c: Console, Path(realm): Path<String>, q: QueryMap) -> Answer {
     if q.get("kind").map(String::as_str) == Some("admin") {
         return admin_list(c, realm, q).await;
     }
+    let admin = c.realm(&realm, Right::ViewEvents).await?;
     let filters = Filters::read(
         &q,
         &[
@@ -45,44 +46,32 @@ pub async fn list(c: Console, Path(realm): Path<String>, q: QueryMap) -> Respons
         filters.value("dateFrom"),
         filters.value("dateTo"),
     );
-    let answer = api::list(
-        axum::extract::State(c.state.clone()),
-        c.auth.clone(),
-        Path(realm.clone()),
-        RawQuery(Some(filters.api_query())),
-    )
-    .await;
-    let (events, error, status) = match answer_or_field_error(&c, answer).await {
-        Ok(a) => a,
-        Err(page) => return page,
+    let (list, error) = match events::query(Some(&filters.api_query())) {
+        Ok(q) => (
+            events::list(&c.state, &admin, &q).await.map_err(c.fail())?,
+            None,
+        ),
+        Err(e) => (Vec::new(), Some(e)),
     };
+    let (status, error) = shown(error);
     let err_for = |field: &str| error.as_deref().filter(|m| m.contains(field));
-    let list = events.as_array().cloned().unwrap_or_default();
     let mut rows = String::new();
     for e in list.iter().take(PAGE as usize) {
-        let s = |k: &str| e.get(k).and_then(Value::as_str).unwrap_or("");
-        let details: String = e
-            .get("details")
-            .and_then(Value::as_object)
-            .map(|d| {
-                d.iter()
-                    .map(|(k, v)| format!("{}={}", k, v.as_str().unwrap_or("")))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            })
-            .unwrap_or_default();
-        let kind_cell = if s("type").ends_with("_ERROR") {
-            format!("<span class=\"badge off\">{}</span>", escape(s("type")))
+        let s = |v: &Option<String>| escape(v.as_deref().unwrap_or(""));
+        let details: Vec<String> = e.details.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let on = if e.kind.ends_with("_ERROR") {
+            "off"
         } else {
-            format!("<span class=\"badge on\">{}</span>", escape(s("type")))
+            "on"
         };
         rows.push_str(&format!(
-            "<tr><td>{}</td><td>{kind_cell}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"muted\">{}</td></tr>",
-            page::time(e.get("time").and_then(Value::as_i64).unwrap_or(0)),
-            escape(s("clientId")),
-            escape(s("ipAddress")),
-            escape(s("error")),
-            escape(&details),
+            "<tr><td>{}</td><td><span class=\"badge {on}\">{}</span></td><td>{}</td><td>{}</td><td>{}</td><td class=\"muted\">{}</td></tr>",
+            page::time(e.time),
+            escape(&e.kind),
+            s(&e.client_id),
+            s(&e.ip_address),
+            s(&e.error),
+            escape(&details.join(", ")),
         ));
     }
     if rows.is_empty() {
@@ -124,10 +113,10 @@ pub async fn list(c: Console, Path(realm): Path<String>, q: QueryMap) -> Respons
         to_a = invalid_attrs("ev-to", err_for("dateTo")),
         to_err = field_error("ev-to", err_for("dateTo")),
     );
-    Page::new(&c, "Events", Some((&realm, Tab::Events)))
+    Ok(Page::new(&c, "Events", Some((&realm, Tab::Events)))
         .status(status)
         .body(body)
-        .render()
+        .render())
 }
 
 /// The filters of an event listing: each form field (trimmed, empty = unset) under the
@@ -198,23 +187,12 @@ impl Filters {
     }
 }
 
-/// The admin API's answer to a listing: the events, or, for a 400 (a bad filter), none and
-/// the message to show beside the form; any other refusal is a page of its own.
-async fn answer_or_field_error(
-    c: &Console,
-    answer: Result<Response, crate::error::AdminError>,
-) -> Result<(Value, Option<String>, StatusCode), Response> {
-    match json_of(answer).await {
-        Ok((_, v)) => Ok((v, None, StatusCode::OK)),
-        Err(e) => {
-            let (status, message) = describe(e);
-            if status != StatusCode::BAD_REQUEST {
-                return Err(c.error_page(crate::error::AdminError::Described(
-                    status, "error", message,
-                )));
-            }
-            Ok((Value::Array(vec![]), Some(message), status))
-        }
+/// The page's status and the message to show beside the form for a bad filter (a 400,
+/// with no events).
+fn shown(error: Option<AdminError>) -> (StatusCode, Option<String>) {
+    match error.map(describe) {
+        Some((status, message)) => (status, Some(message)),
+        None => (StatusCode::OK, None),
     }
 }
 
@@ -233,11 +211,9 @@ const OPERATIONS: [&str; 4] = ["CREATE", "UPDATE", "DELETE", "ACTION"];
 
 /// Admin events: changes made through the admin API or this console, when the realm
 /// records them (`adminEventsEnabled`, off by default as in Keycloak).
-async fn admin_list(c: Console, realm_name: String, q: QueryMap) -> Response {
-    let (realm, rights) = match c.realm(&realm_name, Right::ViewEvents).await {
-        Ok(r) => r,
-        Err(resp) => return resp,
-    };
+async fn admin_list(c: Console, realm_name: String, q: QueryMap) -> Answer {
+    let admin = c.realm(&realm_name, Right::ViewEvents).await?;
+    let (realm, rights) = (&admin.realm, &admin.rights);
     let filters = Filters::read(
         &q,
         &[
@@ -253,60 +229,41 @@ async fn admin_list(c: Console, realm_name: String, q: QueryMap) -> Response {
         filters.value("dateFrom"),
         filters.value("dateTo"),
     );
-    let answer = audit::list(
-        axum::extract::State(c.state.clone()),
-        c.auth.clone(),
-        Path(realm.name.clone()),
-        RawQuery(Some(filters.api_query())),
-    )
-    .await;
-    let (events, error, status) = match answer_or_field_error(&c, answer).await {
-        Ok(a) => a,
-        Err(page) => return page,
+    let (list, error) = match audit::query(Some(&filters.api_query())) {
+        Ok(q) => (
+            audit::list(&c.state, &admin, &q).await.map_err(c.fail())?,
+            None,
+        ),
+        Err(e) => (Vec::new(), Some(e)),
     };
+    let (status, error) = shown(error);
     let err_for = |field: &str| error.as_deref().filter(|m| m.contains(field));
-    let list = events.as_array().cloned().unwrap_or_default();
+    let on_page = &list[..list.len().min(PAGE as usize)];
     // Who made each change, by name (the events store ids).
-    let mut names: std::collections::HashMap<(String, String), String> = Default::default();
-    for e in list.iter().take(PAGE as usize) {
-        let auth = |k: &str| {
-            e.get("authDetails")
-                .and_then(|a| a.get(k))
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string()
-        };
-        let key = (auth("realmId"), auth("userId"));
+    let mut names: std::collections::HashMap<(&str, &str), String> = Default::default();
+    for e in on_page {
+        let key = (e.auth_realm_id.as_str(), e.auth_user_id.as_str());
         if names.contains_key(&key) {
             continue;
         }
-        if let Ok(Some(u)) = c.state.store.user(&key.0, &key.1).await {
+        if let Ok(Some(u)) = c.state.store.user(key.0, key.1).await {
             names.insert(key, u.username);
         }
     }
     let mut rows = String::new();
-    for e in list.iter().take(PAGE as usize) {
-        let s = |k: &str| e.get(k).and_then(Value::as_str).unwrap_or("");
-        let by = |k: &str| {
-            e.get("authDetails")
-                .and_then(|a| a.get(k))
-                .and_then(Value::as_str)
-                .unwrap_or("")
-        };
+    for e in on_page {
+        let by = names
+            .get(&(e.auth_realm_id.as_str(), e.auth_user_id.as_str()))
+            .unwrap_or(&e.auth_user_id);
         rows.push_str(&format!(
             "<tr><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td><td><code>{}</code></td><td>{}</td><td class=\"muted\">{}</td></tr>",
-            page::time(e.get("time").and_then(Value::as_i64).unwrap_or(0)),
-            escape(s("operationType")),
-            escape(s("resourceType")),
-            escape(s("resourcePath")),
-            escape(
-                names
-                    .get(&(by("realmId").to_string(), by("userId").to_string()))
-                    .map(String::as_str)
-                    .unwrap_or(by("userId"))
-            ),
-            escape(by("ipAddress")),
-            escape(s("representation")),
+            page::time(e.time),
+            escape(&e.operation_type),
+            escape(&e.resource_type),
+            escape(&e.resource_path),
+            escape(by),
+            escape(&e.ip_address),
+            escape(e.representation.as_deref().unwrap_or("")),
         ));
     }
     if rows.is_empty() {
@@ -370,41 +327,26 @@ async fn admin_list(c: Console, realm_name: String, q: QueryMap) -> Response {
         to_a = invalid_attrs("ae-to", err_for("dateTo")),
         to_err = field_error("ae-to", err_for("dateTo")),
     );
-    Page::new(&c, "Admin events", Some((&realm.name, Tab::Events)))
-        .status(status)
-        .flash(q.get("done"))
-        .body(body)
-        .render()
+    Ok(
+        Page::new(&c, "Admin events", Some((&realm.name, Tab::Events)))
+            .status(status)
+            .flash(q.get("done"))
+            .body(body)
+            .render(),
+    )
 }
 
 /// Switches the realm's admin-event recording (a realm update, as the admin API does it).
-pub async fn save_settings(
-    axum::extract::State(state): axum::extract::State<crate::state::SharedState>,
-    Path(realm): Path<String>,
-    post: ConsolePost,
-) -> Response {
+pub async fn save_settings(Path(realm): Path<String>, post: ConsolePost) -> Answer {
     let c = &post.console;
-    let patch_json = json!({
-        "adminEventsEnabled": post.form.checked("adminEventsEnabled"),
-        "adminEventsDetailsEnabled": post.form.checked("adminEventsDetailsEnabled"),
-    });
-    let patch = match serde_json::from_value(patch_json.clone()) {
-        Ok(p) => p,
-        Err(e) => return c.error_page(crate::error::AdminError::internal(e)),
+    let patch = RealmRep {
+        admin_events_enabled: Some(post.form.checked("adminEventsEnabled")),
+        admin_events_details_enabled: Some(post.form.checked("adminEventsDetailsEnabled")),
+        ..Default::default()
     };
-    let answer = crate::admin::realms::update(
-        axum::extract::State(state),
-        c.auth.clone(),
-        Path(realm.clone()),
-        crate::extract::KcJson(patch),
-    )
-    .await;
-    match post
-        .audited(Method::PUT, &api_path(&realm, ""), &patch_json, answer)
+    let admin = c.realm(&realm, Right::ManageRealm).await?;
+    realms::update(&c.state, &admin, patch)
         .await
-    {
-        Ok(_) => Redirect::to(&c.realm_url(&realm, "/events?kind=admin&done=events-saved"))
-            .into_response(),
-        Err(e) => c.error_page(e),
-    }
+        .map_err(c.fail())?;
+    Ok(Redirect::to(&c.realm_url(&realm, "/events?kind=admin&done=events-saved")).into_response())
 }
