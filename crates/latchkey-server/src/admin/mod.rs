@@ -178,7 +178,8 @@ pub fn routes() -> Router<SharedState> {
 
 /// The caller of an admin endpoint: a valid bearer access token of some realm, whose
 /// subject is an enabled user. Roles are read from the store at each request (not from
-/// the token), so a revoked role or deleted user stops working at once.
+/// the token), so a revoked role or deleted user stops working at once. The rights in the
+/// realm addressed are checked next, by `AdminAuth::realm` in the handler.
 impl FromRequestParts<SharedState> for AdminAuth {
     type Rejection = AdminError;
 

@@ -3,7 +3,6 @@
 //! of the registered metadata and how the client was registered.
 
 use axum::extract::Path;
-use axum::response::{IntoResponse, Redirect};
 use latchkey_core::registration::convert::{REGISTRATION_AUTH_ATTRIBUTE, to_metadata};
 use latchkey_core::rep::ClientRep;
 use latchkey_core::roles::Right;
@@ -317,11 +316,11 @@ pub async fn set_enabled(Path((realm, id)): Path<(String, String)>, post: Consol
         "client-disabled"
     };
     let to = if post.form.get("back") == Some("list") {
-        c.realm_url(&realm, &format!("/clients?done={done}"))
+        format!("/clients?done={done}")
     } else {
-        c.realm_url(&realm, &format!("/clients/{id}?done={done}"))
+        format!("/clients/{id}?done={done}")
     };
-    Ok(Redirect::to(&to).into_response())
+    Ok(c.redirect(&realm, &to))
 }
 
 pub async fn regenerate_secret(
@@ -355,5 +354,5 @@ pub async fn delete(Path((realm, id)): Path<(String, String)>, post: ConsolePost
     clients::delete(&c.state, &admin, &id)
         .await
         .map_err(c.fail())?;
-    Ok(Redirect::to(&c.realm_url(&realm, "/clients?done=client-deleted")).into_response())
+    Ok(c.redirect(&realm, "/clients?done=client-deleted"))
 }

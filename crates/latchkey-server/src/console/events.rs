@@ -4,7 +4,6 @@
 
 use axum::extract::Path;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect};
 use latchkey_core::rep::RealmRep;
 use latchkey_core::roles::Right;
 
@@ -54,7 +53,6 @@ pub async fn list(c: Console, Path(realm): Path<String>, q: QueryMap) -> Answer 
         Err(e) => (Vec::new(), Some(e)),
     };
     let (status, error) = shown(error);
-    let err_for = |field: &str| error.as_deref().filter(|m| m.contains(field));
     let mut rows = String::new();
     for e in list.iter().take(PAGE as usize) {
         let s = |v: &Option<String>| escape(v.as_deref().unwrap_or(""));
@@ -79,39 +77,20 @@ pub async fn list(c: Console, Path(realm): Path<String>, q: QueryMap) -> Answer 
     }
     let base = c.realm_url(&realm, "/events");
     let pager = filters.pager(&base, &[], list.len());
-    let options: String = std::iter::once(String::from("<option value=\"\">All types</option>"))
-        .chain(TYPES.iter().map(|t| {
-            format!(
-                "<option value=\"{t}\"{}>{t}</option>",
-                if *t == kind { " selected" } else { "" }
-            )
-        }))
-        .collect();
-    let general_error = match &error {
-        Some(m) if err_for("dateFrom").is_none() && err_for("dateTo").is_none() => {
-            format!("<p class=\"error\" role=\"alert\">{}</p>", escape(m))
-        }
-        _ => String::new(),
-    };
+    let options = options("All types", &TYPES, kind);
     let body = format!(
         "<h1>Events</h1>{tabs}<h2>Registration events</h2><p class=\"help\">Requests to the client registration endpoints, accepted and refused, newest first.</p>\
          <form method=\"get\" action=\"{base_e}\" class=\"row\" role=\"search\">\
          <div><label for=\"ev-type\">Type</label><select id=\"ev-type\" name=\"type\">{options}</select></div>\
          <div><label for=\"ev-client\">Client ID</label><input type=\"text\" id=\"ev-client\" name=\"client\" value=\"{client_e}\"></div>\
-         <div><label for=\"ev-from\">From (yyyy-mm-dd)</label><input type=\"text\" id=\"ev-from\" name=\"dateFrom\" value=\"{from_e}\" placeholder=\"2026-01-31\"{from_a}>{from_err}</div>\
-         <div><label for=\"ev-to\">To (yyyy-mm-dd)</label><input type=\"text\" id=\"ev-to\" name=\"dateTo\" value=\"{to_e}\" placeholder=\"2026-12-31\"{to_a}>{to_err}</div>\
-         <div><button type=\"submit\">Filter</button></div></form>{general_error}\
+         {dates}<div><button type=\"submit\">Filter</button></div></form>{form_error}\
          <table><thead><tr><th scope=\"col\">Time</th><th scope=\"col\">Type</th><th scope=\"col\">Client</th><th scope=\"col\">Address</th><th scope=\"col\">Error</th><th scope=\"col\">Details</th></tr></thead><tbody>{rows}</tbody></table>\
          <nav class=\"pager\" aria-label=\"Pages\">{pager}</nav>",
         tabs = kind_tabs(&c, &realm, false),
         base_e = escape(&base),
         client_e = escape(client),
-        from_e = escape(from),
-        to_e = escape(to),
-        from_a = invalid_attrs("ev-from", err_for("dateFrom")),
-        from_err = field_error("ev-from", err_for("dateFrom")),
-        to_a = invalid_attrs("ev-to", err_for("dateTo")),
-        to_err = field_error("ev-to", err_for("dateTo")),
+        dates = date_filters("ev", (from, to), true, error.as_deref()),
+        form_error = form_error(error.as_deref()),
     );
     Ok(Page::new(&c, "Events", Some((&realm, Tab::Events)))
         .status(status)
@@ -196,6 +175,50 @@ fn shown(error: Option<AdminError>) -> (StatusCode, Option<String>) {
     }
 }
 
+/// A filter's `<option>`s: "all" (`""`), then each value, `selected` marked.
+fn options(all: &str, values: &[&str], selected: &str) -> String {
+    std::iter::once(format!("<option value=\"\">{all}</option>"))
+        .chain(values.iter().map(|v| {
+            format!(
+                "<option value=\"{v}\"{}>{v}</option>",
+                if *v == selected { " selected" } else { "" }
+            )
+        }))
+        .collect()
+}
+
+/// A listing's two date filters (`{id}-from`, `{id}-to`), each showing the error that
+/// names it; `examples` adds example dates as placeholders.
+fn date_filters(id: &str, (from, to): (&str, &str), examples: bool, error: Option<&str>) -> String {
+    let field = |suffix: &str, name: &str, label: &str, value: &str, example: &str| {
+        let id = format!("{id}-{suffix}");
+        let error = error.filter(|m| m.contains(name));
+        let placeholder = if examples {
+            format!(" placeholder=\"{example}\"")
+        } else {
+            String::new()
+        };
+        format!(
+            "<div><label for=\"{id}\">{label} (yyyy-mm-dd)</label><input type=\"text\" id=\"{id}\" name=\"{name}\" value=\"{}\"{placeholder}{}>{}</div>",
+            escape(value),
+            invalid_attrs(&id, error),
+            field_error(&id, error),
+        )
+    };
+    field("from", "dateFrom", "From", from, "2026-01-31")
+        + &field("to", "dateTo", "To", to, "2026-12-31")
+}
+
+/// A bad filter's message under the form, unless a date field shows it.
+fn form_error(error: Option<&str>) -> String {
+    match error {
+        Some(m) if !m.contains("dateFrom") && !m.contains("dateTo") => {
+            format!("<p class=\"error\" role=\"alert\">{}</p>", escape(m))
+        }
+        _ => String::new(),
+    }
+}
+
 fn kind_tabs(c: &Console, realm: &str, admin: bool) -> String {
     let current = |on: bool| if on { " aria-current=\"page\"" } else { "" };
     format!(
@@ -237,7 +260,6 @@ async fn admin_list(c: Console, realm_name: String, q: QueryMap) -> Answer {
         Err(e) => (Vec::new(), Some(e)),
     };
     let (status, error) = shown(error);
-    let err_for = |field: &str| error.as_deref().filter(|m| m.contains(field));
     let on_page = &list[..list.len().min(PAGE as usize)];
     // Who made each change, by name (the events store ids).
     let mut names: std::collections::HashMap<(&str, &str), String> = Default::default();
@@ -271,15 +293,7 @@ async fn admin_list(c: Console, realm_name: String, q: QueryMap) -> Answer {
     }
     let base = c.realm_url(&realm.name, "/events");
     let pager = filters.pager(&base, &[("kind", "admin")], list.len());
-    let options: String =
-        std::iter::once(String::from("<option value=\"\">All operations</option>"))
-            .chain(OPERATIONS.iter().map(|t| {
-                format!(
-                    "<option value=\"{t}\"{}>{t}</option>",
-                    if *t == operation { " selected" } else { "" }
-                )
-            }))
-            .collect();
+    let options = options("All operations", &OPERATIONS, operation);
     let enabled = realm.rep.admin_events_enabled == Some(true);
     let details = realm.rep.admin_events_details_enabled == Some(true);
     let settings = if rights.allows(Right::ManageEvents) || rights.allows(Right::ManageRealm) {
@@ -301,31 +315,19 @@ async fn admin_list(c: Console, realm_name: String, q: QueryMap) -> Answer {
     } else {
         "<p class=\"warning\">This realm does not record admin events: changes are not being kept.</p>".to_string()
     };
-    let general_error = match &error {
-        Some(m) if err_for("dateFrom").is_none() && err_for("dateTo").is_none() => {
-            format!("<p class=\"error\" role=\"alert\">{}</p>", escape(m))
-        }
-        _ => String::new(),
-    };
     let body = format!(
         "<h1>Events</h1>{tabs}<h2>Admin events</h2>{off}{settings}\
          <form method=\"get\" action=\"{base_e}\" class=\"row\" role=\"search\"><input type=\"hidden\" name=\"kind\" value=\"admin\">\
          <div><label for=\"ae-op\">Operation</label><select id=\"ae-op\" name=\"operationType\">{options}</select></div>\
          <div><label for=\"ae-resource\">Resource type</label><input type=\"text\" id=\"ae-resource\" name=\"resourceType\" value=\"{resource_e}\" placeholder=\"CLIENT\"></div>\
-         <div><label for=\"ae-from\">From (yyyy-mm-dd)</label><input type=\"text\" id=\"ae-from\" name=\"dateFrom\" value=\"{from_e}\"{from_a}>{from_err}</div>\
-         <div><label for=\"ae-to\">To (yyyy-mm-dd)</label><input type=\"text\" id=\"ae-to\" name=\"dateTo\" value=\"{to_e}\"{to_a}>{to_err}</div>\
-         <div><button type=\"submit\">Filter</button></div></form>{general_error}\
+         {dates}<div><button type=\"submit\">Filter</button></div></form>{form_error}\
          <table><thead><tr><th scope=\"col\">Time</th><th scope=\"col\">Operation</th><th scope=\"col\">Resource</th><th scope=\"col\">Path</th><th scope=\"col\">By user</th><th scope=\"col\">Address</th><th scope=\"col\">Representation</th></tr></thead><tbody>{rows}</tbody></table>\
          <nav class=\"pager\" aria-label=\"Pages\">{pager}</nav>",
         tabs = kind_tabs(&c, &realm.name, true),
         base_e = escape(&base),
         resource_e = escape(resource),
-        from_e = escape(from),
-        to_e = escape(to),
-        from_a = invalid_attrs("ae-from", err_for("dateFrom")),
-        from_err = field_error("ae-from", err_for("dateFrom")),
-        to_a = invalid_attrs("ae-to", err_for("dateTo")),
-        to_err = field_error("ae-to", err_for("dateTo")),
+        dates = date_filters("ae", (from, to), false, error.as_deref()),
+        form_error = form_error(error.as_deref()),
     );
     Ok(
         Page::new(&c, "Admin events", Some((&realm.name, Tab::Events)))
@@ -348,5 +350,5 @@ pub async fn save_settings(Path(realm): Path<String>, post: ConsolePost) -> Answ
     realms::update(&c.state, &admin, patch)
         .await
         .map_err(c.fail())?;
-    Ok(Redirect::to(&c.realm_url(&realm, "/events?kind=admin&done=events-saved")).into_response())
+    Ok(c.redirect(&realm, "/events?kind=admin&done=events-saved"))
 }

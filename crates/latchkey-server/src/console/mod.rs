@@ -28,7 +28,7 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Query, Request};
 use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use latchkey_core::crypto::ct_eq;
 use latchkey_core::roles::Right;
@@ -136,6 +136,11 @@ impl Console {
             "/realms/{}{path}",
             crate::urls::encode_segment(realm)
         ))
+    }
+
+    /// The redirect to a page of the realm that follows a change.
+    pub fn redirect(&self, realm: &str, path: &str) -> Response {
+        Redirect::to(&self.realm_url(realm, path)).into_response()
     }
 
     /// A whole page for an error the REST API would answer.

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use axum::extract::Path;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use latchkey_core::policies::{POLICY_TYPE, Provider};
 use latchkey_core::roles::Right;
 use latchkey_core::store::ComponentRecord;
@@ -131,7 +131,7 @@ pub async fn create_policy(Path(realm): Path<String>, post: ConsolePost) -> Answ
         "/client-registration/policies/{}?done=policy-created",
         created.id
     );
-    Ok(Redirect::to(&c.realm_url(&realm, &to)).into_response())
+    Ok(c.redirect(&realm, &to))
 }
 
 /// The realm's registration policies, by name.
@@ -365,10 +365,7 @@ pub async fn update_policy(
         Err(e) => Err(e),
     };
     match updated {
-        Ok(()) => Ok(Redirect::to(
-            &c.realm_url(&admin.realm.name, "/client-registration?done=policy-saved"),
-        )
-        .into_response()),
+        Ok(()) => Ok(c.redirect(&admin.realm.name, "/client-registration?done=policy-saved")),
         Err(e) => {
             let (status, message) = describe(e);
             if status == StatusCode::FORBIDDEN || status.is_server_error() {
@@ -390,8 +387,5 @@ pub async fn delete_policy(Path((realm, id)): Path<(String, String)>, post: Cons
     components::delete(&c.state, &admin, &id)
         .await
         .map_err(c.fail())?;
-    Ok(
-        Redirect::to(&c.realm_url(&realm, "/client-registration?done=policy-deleted"))
-            .into_response(),
-    )
+    Ok(c.redirect(&realm, "/client-registration?done=policy-deleted"))
 }

@@ -2,7 +2,6 @@
 
 use axum::extract::Path;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
 use latchkey_core::rep::RealmRep;
 
 use super::page::{Page, field_error, invalid_attrs};
@@ -83,10 +82,7 @@ pub async fn create(post: ConsolePost) -> Answer {
         Err(e) => Err(e),
     };
     match created {
-        Ok(_) => Ok(
-            Redirect::to(&c.realm_url(&name, "/client-registration?done=realm-created"))
-                .into_response(),
-        ),
+        Ok(_) => Ok(c.redirect(&name, "/client-registration?done=realm-created")),
         Err(e) => {
             let (status, message) = describe(e);
             render(c, None, Some(&message), &name, status).await
@@ -95,6 +91,6 @@ pub async fn create(post: ConsolePost) -> Answer {
 }
 
 /// A realm's start page: its clients.
-pub async fn home(c: Console, Path(realm): Path<String>) -> Response {
-    Redirect::to(&c.realm_url(&realm, "/clients")).into_response()
+pub async fn home(c: Console, Path(realm): Path<String>) -> Answer {
+    Ok(c.redirect(&realm, "/clients"))
 }

@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 
 use axum::extract::Path;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect};
 use latchkey_core::policies::{ANONYMOUS, AUTHENTICATED, Provider};
 use latchkey_core::rep::RealmRep;
 use latchkey_core::roles::Right;
@@ -234,10 +233,7 @@ pub async fn save_switches(Path(realm): Path<String>, post: ConsolePost) -> Answ
     realms::update(&c.state, &admin, patch)
         .await
         .map_err(c.fail())?;
-    Ok(
-        Redirect::to(&c.realm_url(&realm, "/client-registration?done=switches-saved"))
-            .into_response(),
-    )
+    Ok(c.redirect(&realm, "/client-registration?done=switches-saved"))
 }
 
 pub async fn evaluate(Path(realm): Path<String>, post: ConsolePost) -> Answer {

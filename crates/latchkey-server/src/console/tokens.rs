@@ -3,7 +3,6 @@
 
 use axum::extract::Path;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect};
 use latchkey_core::roles::Right;
 
 use super::page::{self, Page, Tab, button_form, csrf_field, field_error, invalid_attrs};
@@ -202,5 +201,5 @@ pub async fn delete(Path((realm, id)): Path<(String, String)>, post: ConsolePost
     initial_access::delete(&c.state, &admin, &id)
         .await
         .map_err(c.fail())?;
-    Ok(Redirect::to(&c.realm_url(&realm, "/initial-access?done=token-deleted")).into_response())
+    Ok(c.redirect(&realm, "/initial-access?done=token-deleted"))
 }

@@ -29,7 +29,7 @@ use crate::state::{SharedState, now_millis};
 /// Keycloak's answer to a client that fails validation (`ClientsResource`:
 /// `ErrorResponseException(INVALID_INPUT, …)`), e.g. 400 `{"error": "invalid_input",
 /// "error_description": "A redirect URI uses an illegal scheme"}`.
-pub fn invalid_client(e: ClientError) -> AdminError {
+fn invalid_client(e: ClientError) -> AdminError {
     invalid_input(e.to_string())
 }
 

@@ -46,7 +46,7 @@ fn parse_date(name: &str, value: &str, end_of_day: bool) -> Result<i64, AdminErr
 }
 
 /// Keycloak's default page: 100 events, newest first.
-pub fn new_window() -> EventWindow {
+pub(super) fn new_window() -> EventWindow {
     EventWindow {
         max: 100,
         ..Default::default()
@@ -83,7 +83,7 @@ fn window_param(w: &mut EventWindow, key: &str, value: &str) -> Result<bool, Adm
 
 /// Reads an event list's query string (`raw`, without `?`): the shared parameters into
 /// `window`, every other one handed to `other`.
-pub fn parse_query(
+pub(super) fn parse_query(
     raw: Option<&str>,
     window: &mut EventWindow,
     mut other: impl FnMut(&str, String),
