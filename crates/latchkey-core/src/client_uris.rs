@@ -7,8 +7,8 @@
 
 use serde_json::{Map, Value};
 
-use crate::registration::convert::METADATA_ATTRIBUTE;
 use crate::rep::ClientRep;
+use crate::rep::METADATA_ATTRIBUTE;
 
 /// The field a URI comes from, named as Keycloak's client validation names it
 /// (`DefaultClientValidationProvider.FieldMessages`).

@@ -5,7 +5,7 @@
 use crate::Millis;
 use crate::client_uris::{self, UriError};
 use crate::crypto::{SecretBox, new_row_id, random_token};
-use crate::realm_setup::{ADMIN_CLI, ADMIN_CONSOLE};
+use crate::ident::SERVICE_ACCOUNT_PREFIX;
 use crate::rep::{ClientRep, StringMap, UserRep};
 use crate::roles::{MASTER_REALM, REALM_MANAGEMENT};
 use crate::store::{ClientRecord, ScopeRecord, UserRecord};
@@ -13,7 +13,10 @@ use std::collections::HashMap;
 
 /// The attribute Keycloak stamps when a secret is generated (epoch seconds).
 pub const SECRET_CREATION_TIME: &str = "client.secret.creation.time";
-pub const SERVICE_ACCOUNT_PREFIX: &str = "service-account-";
+/// The built-in clients every realm gets besides `realm-management`: the command line's
+/// and the admin console's.
+pub const ADMIN_CLI: &str = "admin-cli";
+pub const ADMIN_CONSOLE: &str = "security-admin-console";
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ClientError {
@@ -128,7 +131,7 @@ pub fn secret_context(client_uuid: &str) -> String {
 pub fn new_client(
     realm_id: &str,
     mut rep: ClientRep,
-    scopes: &ScopeDefaults,
+    scope_defaults: &ScopeDefaults,
     sealer: &SecretBox,
     now: Millis,
 ) -> Result<NewClient, ClientError> {
@@ -175,14 +178,14 @@ pub fn new_client(
     rep.full_scope_allowed.get_or_insert(true);
     rep.node_re_registration_timeout.get_or_insert(-1);
     if rep.default_client_scopes.is_none() {
-        let mut d = scopes.default.clone();
+        let mut d = scope_defaults.default.clone();
         if rep.service_accounts() {
             d.push("service_account".into());
         }
         rep.default_client_scopes = Some(d);
     }
     rep.optional_client_scopes
-        .get_or_insert_with(|| scopes.optional.clone());
+        .get_or_insert_with(|| scope_defaults.optional.clone());
     rep.protocol_mappers.get_or_insert_with(Vec::new);
     check_client(&rep)?;
     rep.access = None;

@@ -9,6 +9,9 @@
 /// Longest identifier, in characters (Keycloak: `VARCHAR(255)`).
 pub const MAX_LEN: usize = 255;
 
+/// A service account's username: this prefix, then its client's `clientId` (lowercased).
+pub const SERVICE_ACCOUNT_PREFIX: &str = "service-account-";
+
 /// Why an identifier is refused; the message names the field.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum InvalidIdentifier {

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use crate::Millis;
-use crate::clients::{ScopeDefaults, new_client};
+use crate::clients::{ADMIN_CLI, ADMIN_CONSOLE, ScopeDefaults, new_client};
 use crate::crypto::{SecretBox, hash_password, new_uuid};
 use crate::keys::{self, Alg};
 use crate::rep::{ClientRep, ClientScopeRep, Composites, RealmRep, RoleRep, StringMap, UserRep};
@@ -22,9 +22,6 @@ pub const REGISTRATION_SWITCHES: [(&str, &str); 3] = [
     ("clientRegistrationAuthenticatedEnabled", "true"),
     ("clientRegistrationPoliciesEnabled", "true"),
 ];
-
-pub const ADMIN_CLI: &str = "admin-cli";
-pub const ADMIN_CONSOLE: &str = "security-admin-console";
 
 /// Built-in OIDC client scopes: (name, default?, included in the token's `scope`).
 /// `None` for default means the realm keeps it in neither set.

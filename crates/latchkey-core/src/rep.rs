@@ -110,6 +110,10 @@ pub struct ProtocolMapperRep {
     pub config: Option<StringMap>,
 }
 
+/// The client attribute where Latchkey keeps the registered RFC 7591 metadata, as a JSON
+/// object in a string.
+pub const METADATA_ATTRIBUTE: &str = "oidc.registration.metadata";
+
 /// `ClientRepresentation`, the supported subset. The stored form never holds `secret` or
 /// `registrationAccessToken`: those are filled in on the way out.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]

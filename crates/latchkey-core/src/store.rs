@@ -145,7 +145,7 @@ impl Identified for UserRecord {
         let name = match &self.service_account_client {
             Some(_) => self
                 .username
-                .strip_prefix(crate::clients::SERVICE_ACCOUNT_PREFIX)
+                .strip_prefix(ident::SERVICE_ACCOUNT_PREFIX)
                 .unwrap_or(&self.username),
             None => &self.username,
         };

@@ -33,6 +33,8 @@ use axum::response::Response;
 use tower_http::limit::RequestBodyLimitLayer;
 use tracing::Instrument;
 
+use crate::routes::{Table, mount};
+
 pub use limits::Limits;
 pub use settings::{ProxyHeaders, ServerSettings};
 pub use state::{AppState, SharedState};
@@ -41,15 +43,38 @@ pub use state::{AppState, SharedState};
 /// metadata or admin representation.
 pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
 
+/// Every route the server serves: the one table the router mounts and `/openapi.json`
+/// describes.
+pub fn table() -> Table {
+    let mut table = Table {
+        ops: ops::routes(),
+        oidc: oidc::routes(),
+        admin: admin::routes(),
+        console: console::routes(),
+        registration: registration::routes(),
+        openapi: Vec::new(),
+    };
+    table.openapi = openapi::routes(&table);
+    table
+}
+
 /// The whole application, nested under the relative path.
 pub fn router(state: SharedState) -> Router {
+    let Table {
+        ops,
+        oidc,
+        admin,
+        console,
+        registration,
+        openapi,
+    } = table();
     let api = Router::new()
-        .merge(ops::routes())
-        .merge(oidc::routes())
-        .merge(admin::routes())
-        .merge(console::routes())
-        .merge(registration::routes())
-        .route(routes::OPENAPI, axum::routing::get(openapi::serve))
+        .merge(mount(ops))
+        .merge(mount(oidc))
+        .merge(mount(admin))
+        .merge(mount(console))
+        .merge(mount(registration))
+        .merge(mount(openapi))
         .with_state(state.clone());
     let app = match state.settings.relative_path.as_str() {
         "" => api,

@@ -1,170 +1,31 @@
 //! The OpenAPI 3.0 document of the registration and admin APIs, served at
-//! `GET /openapi.json` (issue 8 "hostile HTTP": schemathesis runs against it).
+//! `GET /openapi.json` (schemathesis runs against it).
 //!
-//! The document is built from one table, [`OPERATIONS`], plus the component schemas; a
-//! test walks the route registrations of `admin/mod.rs` and `registration/mod.rs` and fails
-//! when a route is missing from the table or the table names a route that does not exist.
+//! The document is built from the route table the router mounts (`routes::Table`): each
+//! documented entry carries its [`Operation`], so the document can neither omit a route
+//! nor name one that does not exist; the component schemas are kept here.
 //! (Hand-kept rather than derived with a macro crate: the handlers take raw bodies and
-//! Keycloak-shaped JSON, which a derive would describe less precisely than this table.)
-//! CORS preflights (`OPTIONS`) are not API operations and are left out.
+//! Keycloak-shaped JSON, which a derive would describe less precisely than the table.)
 
-use std::sync::OnceLock;
+use std::sync::Arc;
 
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
-use crate::routes;
+use crate::routes::{self, Auth, Operation, Route, Table, route};
 use crate::state::SharedState;
 
-/// Who may call an operation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Auth {
-    /// An admin bearer token (master realm `admin-cli`, or realm-management roles).
-    Admin,
-    /// Registration: anonymous, an initial access token, or a bearer token.
-    Register,
-    /// A registration access token (or a bearer token with client rights).
-    Client,
-}
-
-/// One operation: method, path, id, request body schema, success status and schema,
-/// the error statuses it may answer, and its query parameters.
-#[derive(Debug, Clone, Copy)]
-pub struct Operation {
-    pub method: &'static str,
-    pub path: &'static str,
-    pub id: &'static str,
-    pub tag: &'static str,
-    pub auth: Auth,
-    /// Component schema name of the JSON body (`None`: no body).
-    pub body: Option<&'static str>,
-    pub ok: u16,
-    /// Component schema name of the success body; `[Name]` is an array of it.
-    pub ok_schema: Option<&'static str>,
-    pub errors: &'static [u16],
-    pub query: &'static [(&'static str, &'static str)],
-}
-
-const R: &str = "/admin/realms/{realm}";
-
-const READ: &[u16] = &[400, 401, 403, 404];
-const WRITE: &[u16] = &[400, 401, 403, 404, 409, 413];
-const REG_ERRORS: &[u16] = &[400, 401, 403, 404, 413, 429];
-
-macro_rules! op {
-    ($m:literal $p:expr, $id:literal, $tag:literal, $auth:ident, body $b:expr, $ok:literal $s:expr, $e:expr, $q:expr) => {
-        Operation {
-            method: $m,
-            path: $p,
-            id: $id,
-            tag: $tag,
-            auth: Auth::$auth,
-            body: $b,
-            ok: $ok,
-            ok_schema: $s,
-            errors: $e,
-            query: $q,
-        }
-    };
-}
-
-/// Every documented operation. Paths use the router's `{param}` syntax.
-pub static OPERATIONS: &[Operation] = &[
-    // Dynamic client registration (RFC 7591/7592 and Keycloak's `default` provider).
-    op!("POST" routes::REGISTRATION_OIDC, "oidcRegister", "registration", Register, body Some("ClientMetadata"), 201 Some("ClientInformation"), REG_ERRORS, &[]),
-    op!("GET" routes::REGISTRATION_OIDC_CLIENT, "oidcRead", "registration", Client, body None, 200 Some("ClientInformation"), REG_ERRORS, &[]),
-    op!("PUT" routes::REGISTRATION_OIDC_CLIENT, "oidcUpdate", "registration", Client, body Some("ClientMetadata"), 200 Some("ClientInformation"), REG_ERRORS, &[]),
-    op!("DELETE" routes::REGISTRATION_OIDC_CLIENT, "oidcDelete", "registration", Client, body None, 204 None, REG_ERRORS, &[]),
-    op!("POST" routes::REGISTRATION_DEFAULT, "defaultRegister", "registration", Register, body Some("ClientRepresentation"), 201 Some("ClientRepresentation"), REG_ERRORS, &[]),
-    op!("GET" routes::REGISTRATION_DEFAULT_CLIENT, "defaultRead", "registration", Client, body None, 200 Some("ClientRepresentation"), REG_ERRORS, &[]),
-    op!("PUT" routes::REGISTRATION_DEFAULT_CLIENT, "defaultUpdate", "registration", Client, body Some("ClientRepresentation"), 200 Some("ClientRepresentation"), REG_ERRORS, &[]),
-    op!("DELETE" routes::REGISTRATION_DEFAULT_CLIENT, "defaultDelete", "registration", Client, body None, 204 None, REG_ERRORS, &[]),
-    op!("GET" routes::REGISTRATION_INSTALL_CLIENT, "installConfig", "registration", Client, body None, 200 Some("InstallConfig"), REG_ERRORS, &[]),
-    // Realms.
-    op!("GET" "/admin/realms", "listRealms", "realms", Admin, body None, 200 Some("[RealmRepresentation]"), &[400, 401, 403], &[("briefRepresentation", "boolean")]),
-    op!("POST" "/admin/realms", "createRealm", "realms", Admin, body Some("RealmRepresentation"), 201 None, &[400, 401, 403, 409, 413], &[]),
-    op!("GET" R, "getRealm", "realms", Admin, body None, 200 Some("RealmRepresentation"), READ, &[]),
-    op!("PUT" R, "updateRealm", "realms", Admin, body Some("RealmRepresentation"), 204 None, WRITE, &[]),
-    op!("DELETE" "/admin/realms/{realm}", "deleteRealm", "realms", Admin, body None, 204 None, READ, &[]),
-    // Clients.
-    op!("GET" "/admin/realms/{realm}/clients", "listClients", "clients", Admin, body None, 200 Some("[ClientRepresentation]"), READ, &[("clientId", "string"), ("search", "boolean"), ("first", "integer"), ("max", "integer")]),
-    op!("POST" "/admin/realms/{realm}/clients", "createClient", "clients", Admin, body Some("ClientRepresentation"), 201 None, WRITE, &[]),
-    op!("GET" "/admin/realms/{realm}/clients/{id}", "getClient", "clients", Admin, body None, 200 Some("ClientRepresentation"), READ, &[]),
-    op!("PUT" "/admin/realms/{realm}/clients/{id}", "updateClient", "clients", Admin, body Some("ClientRepresentation"), 204 None, WRITE, &[]),
-    op!("DELETE" "/admin/realms/{realm}/clients/{id}", "deleteClient", "clients", Admin, body None, 204 None, READ, &[]),
-    op!("GET" "/admin/realms/{realm}/clients/{id}/client-secret", "getClientSecret", "clients", Admin, body None, 200 Some("Credential"), READ, &[]),
-    op!("POST" "/admin/realms/{realm}/clients/{id}/client-secret", "regenerateClientSecret", "clients", Admin, body None, 200 Some("Credential"), READ, &[]),
-    op!("GET" "/admin/realms/{realm}/clients/{id}/service-account-user", "getServiceAccountUser", "clients", Admin, body None, 200 Some("UserRepresentation"), READ, &[]),
-    op!("POST" "/admin/realms/{realm}/clients/{id}/registration-access-token", "regenerateRegistrationAccessToken", "clients", Admin, body None, 200 Some("ClientRepresentation"), READ, &[]),
-    // Roles.
-    op!("GET" "/admin/realms/{realm}/clients/{id}/roles", "listClientRoles", "roles", Admin, body None, 200 Some("[RoleRepresentation]"), READ, &[("first", "integer"), ("max", "integer"), ("search", "string"), ("briefRepresentation", "boolean")]),
-    op!("POST" "/admin/realms/{realm}/clients/{id}/roles", "createClientRole", "roles", Admin, body Some("RoleRepresentation"), 201 None, WRITE, &[]),
-    op!("GET" "/admin/realms/{realm}/clients/{id}/roles/{name}", "getClientRole", "roles", Admin, body None, 200 Some("RoleRepresentation"), READ, &[]),
-    op!("PUT" "/admin/realms/{realm}/clients/{id}/roles/{name}", "updateClientRole", "roles", Admin, body Some("RoleRepresentation"), 204 None, WRITE, &[]),
-    op!("DELETE" "/admin/realms/{realm}/clients/{id}/roles/{name}", "deleteClientRole", "roles", Admin, body None, 204 None, READ, &[]),
-    op!("GET" "/admin/realms/{realm}/roles", "listRealmRoles", "roles", Admin, body None, 200 Some("[RoleRepresentation]"), READ, &[("first", "integer"), ("max", "integer"), ("search", "string"), ("briefRepresentation", "boolean")]),
-    op!("POST" "/admin/realms/{realm}/roles", "createRealmRole", "roles", Admin, body Some("RoleRepresentation"), 201 None, WRITE, &[]),
-    op!("GET" "/admin/realms/{realm}/roles/{name}", "getRealmRole", "roles", Admin, body None, 200 Some("RoleRepresentation"), READ, &[]),
-    op!("PUT" "/admin/realms/{realm}/roles/{name}", "updateRealmRole", "roles", Admin, body Some("RoleRepresentation"), 204 None, WRITE, &[]),
-    op!("DELETE" "/admin/realms/{realm}/roles/{name}", "deleteRealmRole", "roles", Admin, body None, 204 None, READ, &[]),
-    // Users.
-    op!("GET" "/admin/realms/{realm}/users", "listUsers", "users", Admin, body None, 200 Some("[UserRepresentation]"), READ, &[("username", "string"), ("email", "string"), ("firstName", "string"), ("lastName", "string"), ("search", "string"), ("exact", "boolean"), ("first", "integer"), ("max", "integer")]),
-    op!("POST" "/admin/realms/{realm}/users", "createUser", "users", Admin, body Some("UserRepresentation"), 201 None, WRITE, &[]),
-    op!("GET" "/admin/realms/{realm}/users/count", "countUsers", "users", Admin, body None, 200 Some("Count"), READ, &[("username", "string"), ("email", "string"), ("search", "string")]),
-    op!("GET" "/admin/realms/{realm}/users/{id}", "getUser", "users", Admin, body None, 200 Some("UserRepresentation"), READ, &[]),
-    op!("PUT" "/admin/realms/{realm}/users/{id}", "updateUser", "users", Admin, body Some("UserRepresentation"), 204 None, WRITE, &[]),
-    op!("DELETE" "/admin/realms/{realm}/users/{id}", "deleteUser", "users", Admin, body None, 204 None, READ, &[]),
-    op!("PUT" "/admin/realms/{realm}/users/{id}/reset-password", "resetPassword", "users", Admin, body Some("CredentialRepresentation"), 204 None, WRITE, &[]),
-    op!("GET" "/admin/realms/{realm}/users/{id}/role-mappings", "getRoleMappings", "role-mappings", Admin, body None, 200 Some("MappingsRepresentation"), READ, &[]),
-    op!("GET" "/admin/realms/{realm}/users/{id}/role-mappings/realm", "getRealmRoleMappings", "role-mappings", Admin, body None, 200 Some("[RoleRepresentation]"), READ, &[]),
-    op!("POST" "/admin/realms/{realm}/users/{id}/role-mappings/realm", "addRealmRoleMappings", "role-mappings", Admin, body Some("[RoleRepresentation]"), 204 None, WRITE, &[]),
-    op!("DELETE" "/admin/realms/{realm}/users/{id}/role-mappings/realm", "removeRealmRoleMappings", "role-mappings", Admin, body Some("[RoleRepresentation]"), 204 None, WRITE, &[]),
-    op!("GET" "/admin/realms/{realm}/users/{id}/role-mappings/realm/composite", "getEffectiveRealmRoleMappings", "role-mappings", Admin, body None, 200 Some("[RoleRepresentation]"), READ, &[]),
-    op!("GET" "/admin/realms/{realm}/users/{id}/role-mappings/clients/{client}", "getClientRoleMappings", "role-mappings", Admin, body None, 200 Some("[RoleRepresentation]"), READ, &[]),
-    op!("POST" "/admin/realms/{realm}/users/{id}/role-mappings/clients/{client}", "addClientRoleMappings", "role-mappings", Admin, body Some("[RoleRepresentation]"), 204 None, WRITE, &[]),
-    op!("DELETE" "/admin/realms/{realm}/users/{id}/role-mappings/clients/{client}", "removeClientRoleMappings", "role-mappings", Admin, body Some("[RoleRepresentation]"), 204 None, WRITE, &[]),
-    op!("GET" "/admin/realms/{realm}/users/{id}/role-mappings/clients/{client}/composite", "getEffectiveClientRoleMappings", "role-mappings", Admin, body None, 200 Some("[RoleRepresentation]"), READ, &[]),
-    // Client scopes.
-    op!("GET" "/admin/realms/{realm}/client-scopes", "listClientScopes", "client-scopes", Admin, body None, 200 Some("[ClientScopeRepresentation]"), READ, &[]),
-    op!("POST" "/admin/realms/{realm}/client-scopes", "createClientScope", "client-scopes", Admin, body Some("ClientScopeRepresentation"), 201 None, WRITE, &[]),
-    op!("GET" "/admin/realms/{realm}/client-scopes/{id}", "getClientScope", "client-scopes", Admin, body None, 200 Some("ClientScopeRepresentation"), READ, &[]),
-    op!("PUT" "/admin/realms/{realm}/client-scopes/{id}", "updateClientScope", "client-scopes", Admin, body Some("ClientScopeRepresentation"), 204 None, WRITE, &[]),
-    op!("DELETE" "/admin/realms/{realm}/client-scopes/{id}", "deleteClientScope", "client-scopes", Admin, body None, 204 None, WRITE, &[]),
-    op!("GET" "/admin/realms/{realm}/default-default-client-scopes", "listDefaultDefaultClientScopes", "client-scopes", Admin, body None, 200 Some("[ScopeRef]"), READ, &[]),
-    op!("GET" "/admin/realms/{realm}/default-optional-client-scopes", "listDefaultOptionalClientScopes", "client-scopes", Admin, body None, 200 Some("[ScopeRef]"), READ, &[]),
-    op!("PUT" "/admin/realms/{realm}/default-default-client-scopes/{id}", "addDefaultDefaultClientScope", "client-scopes", Admin, body None, 204 None, READ, &[]),
-    op!("DELETE" "/admin/realms/{realm}/default-default-client-scopes/{id}", "removeDefaultDefaultClientScope", "client-scopes", Admin, body None, 204 None, READ, &[]),
-    op!("PUT" "/admin/realms/{realm}/default-optional-client-scopes/{id}", "addDefaultOptionalClientScope", "client-scopes", Admin, body None, 204 None, READ, &[]),
-    op!("DELETE" "/admin/realms/{realm}/default-optional-client-scopes/{id}", "removeDefaultOptionalClientScope", "client-scopes", Admin, body None, 204 None, READ, &[]),
-    // Initial access tokens.
-    op!("GET" "/admin/realms/{realm}/clients-initial-access", "listInitialAccessTokens", "initial-access", Admin, body None, 200 Some("[ClientInitialAccessPresentation]"), READ, &[]),
-    op!("POST" "/admin/realms/{realm}/clients-initial-access", "createInitialAccessToken", "initial-access", Admin, body Some("ClientInitialAccessCreate"), 201 Some("ClientInitialAccessPresentation"), WRITE, &[]),
-    op!("DELETE" "/admin/realms/{realm}/clients-initial-access/{id}", "deleteInitialAccessToken", "initial-access", Admin, body None, 204 None, READ, &[]),
-    // Events.
-    op!("GET" "/admin/realms/{realm}/events", "listEvents", "events", Admin, body None, 200 Some("[EventRepresentation]"), READ, &[("type", "string"), ("client", "string"), ("user", "string"), ("ipAddress", "string"), ("dateFrom", "string"), ("dateTo", "string"), ("first", "integer"), ("max", "integer"), ("direction", "string")]),
-    op!("DELETE" "/admin/realms/{realm}/events", "clearEvents", "events", Admin, body None, 204 None, READ, &[]),
-    op!("GET" "/admin/realms/{realm}/admin-events", "listAdminEvents", "events", Admin, body None, 200 Some("[AdminEventRepresentation]"), READ, &[("operationTypes", "string"), ("resourceTypes", "string"), ("authRealm", "string"), ("authClient", "string"), ("authUser", "string"), ("authIpAddress", "string"), ("resourcePath", "string"), ("dateFrom", "string"), ("dateTo", "string"), ("first", "integer"), ("max", "integer"), ("direction", "string")]),
-    op!("DELETE" "/admin/realms/{realm}/admin-events", "clearAdminEvents", "events", Admin, body None, 204 None, READ, &[]),
-    // Components (registration policies).
-    op!("GET" "/admin/realms/{realm}/components", "listComponents", "components", Admin, body None, 200 Some("[ComponentRepresentation]"), READ, &[("type", "string"), ("parent", "string"), ("name", "string")]),
-    op!("POST" "/admin/realms/{realm}/components", "createComponent", "components", Admin, body Some("ComponentRepresentation"), 201 None, WRITE, &[]),
-    op!("GET" "/admin/realms/{realm}/components/{id}", "getComponent", "components", Admin, body None, 200 Some("ComponentRepresentation"), READ, &[]),
-    op!("PUT" "/admin/realms/{realm}/components/{id}", "updateComponent", "components", Admin, body Some("ComponentRepresentation"), 204 None, WRITE, &[]),
-    op!("DELETE" "/admin/realms/{realm}/components/{id}", "deleteComponent", "components", Admin, body None, 204 None, READ, &[]),
-    op!("GET" "/admin/realms/{realm}/client-registration-policy/providers", "listPolicyProviders", "components", Admin, body None, 200 Some("[ComponentTypeRepresentation]"), READ, &[]),
-    op!("POST" "/admin/realms/{realm}/client-registration-policy/evaluate", "evaluatePolicies", "components", Admin, body Some("PolicyEvaluation"), 200 Some("PolicyExplanation"), WRITE, &[]),
-];
-
-/// The document, built once.
-pub fn document() -> &'static Value {
-    static DOC: OnceLock<Value> = OnceLock::new();
-    DOC.get_or_init(build)
+/// The `GET /openapi.json` entry, serving the document of `table`.
+pub fn routes(table: &Table) -> Vec<Route> {
+    let doc = Arc::new(document(table));
+    let handler = move |state: State<SharedState>| serve(state, doc.clone());
+    vec![route!(GET routes::OPENAPI => handler, hidden "the document itself")]
 }
 
 /// `GET /openapi.json`; `servers` names the relative path so that tools resolve paths.
-pub async fn serve(State(state): State<SharedState>) -> Response {
-    let mut doc = document().clone();
+async fn serve(State(state): State<SharedState>, doc: Arc<Value>) -> Response {
+    let mut doc = Value::clone(&doc);
     let base = match state.settings.relative_path.as_str() {
         "" => "/".to_string(),
         p => p.to_string(),
@@ -203,9 +64,9 @@ fn describe_status(code: u16) -> &'static str {
     }
 }
 
-fn operation(op: &Operation) -> Value {
+fn operation(path: &str, op: &Operation) -> Value {
     let mut params: Vec<Value> = Vec::new();
-    for name in path_params(op.path) {
+    for name in path_params(path) {
         params.push(json!({
             "name": name, "in": "path", "required": true,
             "schema": {"type": "string", "minLength": 1},
@@ -260,13 +121,14 @@ pub fn path_params(path: &str) -> Vec<&str> {
         .collect()
 }
 
-fn build() -> Value {
+/// The document of every operation in `table`, keyed by path and method.
+pub fn document(table: &Table) -> Value {
     let mut paths = Map::new();
-    for op in OPERATIONS {
+    for (route, op) in table.operations() {
         let item = paths
-            .entry(op.path.to_string())
+            .entry(route.path.to_string())
             .or_insert_with(|| json!({}));
-        item[op.method.to_ascii_lowercase()] = operation(op);
+        item[route.method.as_str().to_ascii_lowercase()] = operation(route.path, op);
     }
     json!({
         "openapi": "3.0.3",
@@ -531,122 +393,116 @@ fn schemas() -> Value {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use std::collections::BTreeSet;
 
-    /// `(METHOD, path)` of every `.route(…)` in a router source file, read from the text.
-    fn routes_in(source: &str) -> BTreeSet<(String, String)> {
-        let mut out = BTreeSet::new();
-        for chunk in source.split(".route(").skip(1) {
-            // The call's text: up to its closing parenthesis.
-            let mut depth = 1;
-            let mut end = chunk.len();
-            for (i, c) in chunk.char_indices() {
-                match c {
-                    '(' => depth += 1,
-                    ')' => {
-                        depth -= 1;
-                        if depth == 0 {
-                            end = i;
-                            break;
-                        }
-                    }
-                    _ => {}
-                }
-            }
-            let call = &chunk[..end];
-            let (path_expr, handlers) = call.split_once(',').unwrap();
-            let path = resolve_path(path_expr.trim());
-            let bytes = handlers.as_bytes();
-            for m in ["get", "post", "put", "delete", "patch"] {
-                let mut from = 0;
-                while let Some(pos) = handlers[from..].find(&format!("{m}(")) {
-                    let at = from + pos;
-                    let before = if at == 0 { b' ' } else { bytes[at - 1] };
-                    if !(before.is_ascii_alphanumeric() || before == b'_') {
-                        out.insert((m.to_ascii_uppercase(), path.clone()));
-                    }
-                    from = at + m.len();
-                }
-            }
-        }
-        out
-    }
+    use axum::http::Method;
 
-    fn resolve_path(expr: &str) -> String {
-        let consts = [
-            (
-                "routes::REGISTRATION_OIDC_CLIENT",
-                routes::REGISTRATION_OIDC_CLIENT,
-            ),
-            ("routes::REGISTRATION_OIDC", routes::REGISTRATION_OIDC),
-            (
-                "routes::REGISTRATION_DEFAULT_CLIENT",
-                routes::REGISTRATION_DEFAULT_CLIENT,
-            ),
-            ("routes::REGISTRATION_DEFAULT", routes::REGISTRATION_DEFAULT),
-            (
-                "routes::REGISTRATION_INSTALL_CLIENT",
-                routes::REGISTRATION_INSTALL_CLIENT,
-            ),
-        ];
-        if let Some((_, v)) = consts.iter().find(|(k, _)| *k == expr) {
-            return v.to_string();
+    use super::*;
+    use crate::routes::Doc;
+
+    /// The admin API and registration are documented whole (CORS preflights are not API
+    /// operations); pages, protocol endpoints and probes are not documented at all.
+    #[test]
+    fn exactly_the_api_routes_are_documented() {
+        let table = crate::table();
+        let api = table.admin.iter().chain(&table.registration);
+        for r in api.filter(|r| r.method != Method::OPTIONS) {
+            assert!(
+                matches!(r.doc, Doc::Api(_)),
+                "{} {} has no operation",
+                r.method,
+                r.path
+            );
         }
-        if expr == "R" {
-            return R.to_string();
+        let others = [&table.ops, &table.oidc, &table.console, &table.openapi];
+        for r in others.into_iter().flatten() {
+            assert!(
+                matches!(r.doc, Doc::Hidden(why) if !why.is_empty()),
+                "{} {} is not an API operation",
+                r.method,
+                r.path
+            );
         }
-        let inner = expr
-            .trim_start_matches("&format!(")
-            .trim_end_matches(')')
-            .trim_matches('"');
-        assert!(!inner.contains("::"), "unknown route expression {expr}");
-        inner
-            .replace("{R}", R)
-            .replace("{{", "{")
-            .replace("}}", "}")
+        for r in table.iter().filter(|r| r.method == Method::OPTIONS) {
+            assert!(matches!(r.doc, Doc::Hidden(_)), "{} is documented", r.path);
+        }
     }
 
     #[test]
-    fn the_document_lists_exactly_the_routes_of_the_router() {
-        let mut routed = routes_in(include_str!("admin/mod.rs"));
-        routed.extend(routes_in(include_str!("registration/mod.rs")));
-        let documented: BTreeSet<(String, String)> = OPERATIONS
-            .iter()
-            .map(|o| (o.method.to_string(), o.path.to_string()))
-            .collect();
-        assert_eq!(
-            documented.len(),
-            OPERATIONS.len(),
-            "an operation is listed twice"
-        );
-        let missing: Vec<_> = routed.difference(&documented).collect();
-        let extra: Vec<_> = documented.difference(&routed).collect();
-        assert!(
-            missing.is_empty(),
-            "routes missing from the document: {missing:?}"
-        );
-        assert!(
-            extra.is_empty(),
-            "documented routes that do not exist: {extra:?}"
-        );
-        assert!(routed.len() > 60, "the route parser found too few routes");
+    fn routes_and_operation_ids_are_unique() {
+        let table = crate::table();
+        let mut seen = BTreeSet::new();
+        for r in table.iter() {
+            assert!(
+                seen.insert((r.method.as_str(), r.path)),
+                "{} {} is listed twice",
+                r.method,
+                r.path
+            );
+        }
+        let mut ids = BTreeSet::new();
+        for (_, op) in table.operations() {
+            assert!(ids.insert(op.id), "operation id {} is used twice", op.id);
+        }
+        let documented: usize = document(&table)["paths"]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|item| item.as_object().unwrap().len())
+            .sum();
+        assert_eq!(documented, table.operations().count());
+    }
+
+    /// Every `{param}` is a whole segment, so the document lists it as a path parameter, and
+    /// no query parameter shares its name.
+    #[test]
+    fn every_path_parameter_is_documented() {
+        let table = crate::table();
+        for r in table.iter() {
+            assert!(r.path.starts_with('/'), "{}", r.path);
+            let params = path_params(r.path);
+            assert_eq!(
+                params.len(),
+                r.path.matches('{').count(),
+                "{}: a parameter is not a whole segment",
+                r.path
+            );
+            assert_eq!(r.path.matches('{').count(), r.path.matches('}').count());
+            let unique: BTreeSet<&str> = params.iter().copied().collect();
+            assert_eq!(unique.len(), params.len(), "{}: a name is repeated", r.path);
+            for p in &params {
+                assert!(
+                    !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
+                    "{}: parameter {p:?}",
+                    r.path
+                );
+            }
+            if let Doc::Api(op) = &r.doc {
+                for (q, _) in op.query {
+                    assert!(!unique.contains(q), "{}: {q} is a path and a query", r.path);
+                }
+            }
+        }
     }
 
     #[test]
-    fn every_reference_resolves_and_ids_are_unique() {
-        let doc = document();
+    fn every_reference_resolves() {
+        let table = crate::table();
+        let doc = document(&table);
         let text = doc.to_string();
         let schemas = doc["components"]["schemas"].as_object().unwrap();
         for part in text.split("#/components/schemas/").skip(1) {
             let name: String = part.chars().take_while(|c| *c != '"').collect();
             assert!(schemas.contains_key(&name), "dangling $ref {name}");
         }
-        let ids: BTreeSet<&str> = OPERATIONS.iter().map(|o| o.id).collect();
-        assert_eq!(ids.len(), OPERATIONS.len());
-        for op in OPERATIONS {
-            for p in path_params(op.path) {
-                assert!(!p.is_empty());
+        for (r, op) in table.operations() {
+            if op.ok == 204 {
+                assert!(
+                    op.ok_schema.is_none(),
+                    "{} {}: 204 has no body",
+                    r.method,
+                    r.path
+                );
             }
         }
     }

@@ -1,20 +1,21 @@
 //! Health (`/health/live`, `/health/ready`) and Prometheus metrics (`/metrics`).
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
-use axum::routing::get;
 use serde_json::json;
 
-use crate::routes;
+use crate::routes::{self, Route, route};
 use crate::state::SharedState;
 
-pub fn routes() -> Router<SharedState> {
-    Router::new()
-        .route(routes::HEALTH_LIVE, get(live))
-        .route(routes::HEALTH_READY, get(ready))
-        .route(routes::METRICS, get(metrics))
+/// Operations probes, outside the API the OpenAPI document describes.
+pub fn routes() -> Vec<Route> {
+    const PROBE: &str = "an operations probe";
+    vec![
+        route!(GET routes::HEALTH_LIVE => live, hidden PROBE),
+        route!(GET routes::HEALTH_READY => ready, hidden PROBE),
+        route!(GET routes::METRICS => metrics, hidden PROBE),
+    ]
 }
 
 async fn live() -> impl IntoResponse {

@@ -56,20 +56,20 @@ pub struct AppState {
     /// Clients' `jwks_uri` documents: URL → (fetched at, keys).
     client_jwks: Mutex<HashMap<String, CachedJwks>>,
     keys: Mutex<HashMap<String, Arc<RealmKeys>>>,
-    /// Each realm's scope names (`scope_names`), by realm id.
-    scope_names: Mutex<HashMap<String, ScopeNames>>,
+    /// Each realm's `ScopeDefaults` (`scope_defaults`), by realm id.
+    scope_defaults: Mutex<HashMap<String, CachedScopeDefaults>>,
 }
 
-/// A realm's scope names and the store's lists they were derived from.
-struct ScopeNames {
+/// A realm's `ScopeDefaults` and the store's lists they were derived from.
+struct CachedScopeDefaults {
     scopes: Shared<ScopeRecord>,
     links: Shared<(String, bool)>,
-    names: Arc<ScopeDefaults>,
+    scope_defaults: Arc<ScopeDefaults>,
 }
 
-/// Realms whose scope names are kept; past it the memo starts over (deleted realms' entries
-/// go with it).
-const SCOPE_NAMES_KEPT: usize = 10_000;
+/// Realms whose `ScopeDefaults` are kept; past it the memo starts over (deleted realms'
+/// entries go with it).
+const SCOPE_DEFAULTS_KEPT: usize = 10_000;
 
 pub type SharedState = Arc<AppState>;
 
@@ -102,7 +102,7 @@ impl AppState {
             fetcher,
             client_jwks: Mutex::new(HashMap::new()),
             keys: Mutex::new(HashMap::new()),
-            scope_names: Mutex::new(HashMap::new()),
+            scope_defaults: Mutex::new(HashMap::new()),
         }
     }
 
@@ -170,36 +170,39 @@ impl AppState {
         Ok(keys)
     }
 
-    /// The realm's scope names from the store's lists of its scopes and default-scope
+    /// The realm's `ScopeDefaults` from the store's lists of its scopes and default-scope
     /// links, derived again only when the store hands back other lists than last time: its
     /// cache replaces a list on any change, on any node, so the same lists (by pointer)
-    /// mean the same names. Every registration needs them.
-    pub fn scope_names(
+    /// mean the same `ScopeDefaults`. Every registration needs them.
+    pub fn scope_defaults(
         &self,
         realm_id: &str,
         scopes: Shared<ScopeRecord>,
         links: Shared<(String, bool)>,
     ) -> Arc<ScopeDefaults> {
-        let mut memo = self.scope_names.lock().unwrap_or_else(|p| p.into_inner());
+        let mut memo = self
+            .scope_defaults
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         if let Some(m) = memo.get(realm_id)
             && Arc::ptr_eq(&m.scopes, &scopes)
             && Arc::ptr_eq(&m.links, &links)
         {
-            return m.names.clone();
+            return m.scope_defaults.clone();
         }
-        let names = Arc::new(ScopeDefaults::from_records(&scopes, &links));
-        if memo.len() >= SCOPE_NAMES_KEPT {
+        let scope_defaults = Arc::new(ScopeDefaults::from_records(&scopes, &links));
+        if memo.len() >= SCOPE_DEFAULTS_KEPT {
             memo.clear();
         }
         memo.insert(
             realm_id.to_string(),
-            ScopeNames {
+            CachedScopeDefaults {
                 scopes,
                 links,
-                names: names.clone(),
+                scope_defaults: scope_defaults.clone(),
             },
         );
-        names
+        scope_defaults
     }
 
     pub fn forget_realm_keys(&self, realm_id: &str) {

@@ -189,7 +189,7 @@ async fn user_where(
     value: &str,
 ) -> StoreResult<Option<UserRecord>> {
     let key = value
-        .strip_prefix(latchkey_core::clients::SERVICE_ACCOUNT_PREFIX)
+        .strip_prefix(latchkey_core::ident::SERVICE_ACCOUNT_PREFIX)
         .unwrap_or(value);
     if !ident::findable(key) {
         return Ok(None);

@@ -12,8 +12,7 @@ use super::metadata::{ClientMetadata, ValidationContext};
 use crate::clients::ScopeDefaults;
 use crate::rep::{ClientRep, StringMap};
 
-/// The client attribute holding the registered RFC 7591 metadata as a JSON object.
-pub const METADATA_ATTRIBUTE: &str = "oidc.registration.metadata";
+pub use crate::rep::METADATA_ATTRIBUTE;
 /// How the client was registered: `anonymous` or `authenticated` (Keycloak's
 /// `registration_auth`), or absent for clients an admin created.
 pub const REGISTRATION_AUTH_ATTRIBUTE: &str = "registration.auth";
@@ -27,14 +26,14 @@ fn authenticator_for(method: &str) -> &'static str {
 }
 
 /// The Keycloak client a registration describes. `existing` is the client being replaced
-/// on update (its id, flags an admin set and attributes are kept); `realm_scopes` are the
-/// names of the realm's client scopes.
+/// on update (its id, flags an admin set and attributes are kept); `all_scopes` are the
+/// names of all the realm's client scopes (`scope_defaults.all`).
 pub fn to_client_rep(
     meta: &ClientMetadata,
     client_id: &str,
     existing: Option<&ClientRep>,
-    defaults: &ScopeDefaults,
-    realm_scopes: &[String],
+    scope_defaults: &ScopeDefaults,
+    all_scopes: &[String],
 ) -> ClientRep {
     let mut rep = existing.cloned().unwrap_or_default();
     let grants = |g: &str| meta.grant_types.iter().any(|x| x == g);
@@ -55,7 +54,7 @@ pub fn to_client_rep(
     rep.full_scope_allowed.get_or_insert(true);
     rep.web_origins.get_or_insert_with(Vec::new);
     if existing.is_none() || meta.scope.is_some() {
-        let mut default = defaults.default.clone();
+        let mut default = scope_defaults.default.clone();
         if grants("client_credentials") {
             default.push("service_account".into());
         }
@@ -64,12 +63,12 @@ pub fn to_client_rep(
                 .split(' ')
                 .filter(|n| {
                     *n != "openid"
-                        && realm_scopes.iter().any(|r| r == n)
+                        && all_scopes.iter().any(|r| r == n)
                         && !default.iter().any(|d| d == n)
                 })
                 .map(str::to_string)
                 .collect(),
-            None => defaults.optional.clone(),
+            None => scope_defaults.optional.clone(),
         };
         rep.default_client_scopes = Some(default);
         rep.optional_client_scopes = Some(optional);

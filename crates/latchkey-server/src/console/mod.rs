@@ -24,16 +24,15 @@ mod tokens;
 
 use std::collections::HashMap;
 
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Query, Request};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
 use latchkey_core::crypto::ct_eq;
 use latchkey_core::roles::Right;
 
 use crate::error::AdminError;
+use crate::routes::{Route, route};
 use crate::service::{AdminAuth, RealmAdmin};
 use crate::state::SharedState;
 use crate::urls::BaseUrl;
@@ -47,65 +46,39 @@ pub const CONSOLE: &str = "/admin/console";
 /// A console answer: the page or redirect, or the page saying why not.
 pub type Answer = Result<Response, Response>;
 
-pub fn routes() -> Router<SharedState> {
-    const R: &str = "/admin/console/realms/{realm}";
-    Router::new()
-        .route("/admin", get(session::to_console))
-        .route("/admin/", get(session::to_console))
-        .route(CONSOLE, get(session::to_console))
-        .route("/admin/console/", get(realms::list))
-        .route("/admin/console/console.css", get(page::stylesheet))
-        .route("/admin/console/login", get(session::login))
-        .route("/admin/console/callback", get(session::callback))
-        .route("/admin/console/logout", post(session::logout))
-        .route("/admin/console/realms", post(realms::create))
-        .route(R, get(realms::home))
-        .route(&format!("{R}/client-registration"), get(registration::page))
-        .route(
-            &format!("{R}/client-registration/switches"),
-            post(registration::save_switches),
-        )
-        .route(
-            &format!("{R}/client-registration/policies"),
-            post(policies::create_policy),
-        )
-        .route(
-            &format!("{R}/client-registration/policies/{{id}}"),
-            get(policies::edit_policy).post(policies::update_policy),
-        )
-        .route(
-            &format!("{R}/client-registration/policies/{{id}}/delete"),
-            post(policies::delete_policy),
-        )
-        .route(
-            &format!("{R}/client-registration/evaluate"),
-            post(registration::evaluate),
-        )
-        .route(&format!("{R}/clients"), get(clients::list))
-        .route(&format!("{R}/clients/{{id}}"), get(clients::detail))
-        .route(
-            &format!("{R}/clients/{{id}}/enabled"),
-            post(clients::set_enabled),
-        )
-        .route(
-            &format!("{R}/clients/{{id}}/secret"),
-            post(clients::regenerate_secret),
-        )
-        .route(
-            &format!("{R}/clients/{{id}}/registration-access-token"),
-            post(clients::registration_access_token),
-        )
-        .route(&format!("{R}/clients/{{id}}/delete"), post(clients::delete))
-        .route(
-            &format!("{R}/initial-access"),
-            get(tokens::list).post(tokens::create),
-        )
-        .route(
-            &format!("{R}/initial-access/{{id}}/delete"),
-            post(tokens::delete),
-        )
-        .route(&format!("{R}/events"), get(events::list))
-        .route(&format!("{R}/events/settings"), post(events::save_settings))
+/// The console's pages, left out of the OpenAPI document.
+pub fn routes() -> Vec<Route> {
+    const PAGE: &str = "an admin console page";
+    vec![
+        route!(GET "/admin" => session::to_console, hidden PAGE),
+        route!(GET "/admin/" => session::to_console, hidden PAGE),
+        route!(GET CONSOLE => session::to_console, hidden PAGE),
+        route!(GET "/admin/console/" => realms::list, hidden PAGE),
+        route!(GET "/admin/console/console.css" => page::stylesheet, hidden PAGE),
+        route!(GET "/admin/console/login" => session::login, hidden PAGE),
+        route!(GET "/admin/console/callback" => session::callback, hidden PAGE),
+        route!(POST "/admin/console/logout" => session::logout, hidden PAGE),
+        route!(POST "/admin/console/realms" => realms::create, hidden PAGE),
+        route!(GET "/admin/console/realms/{realm}" => realms::home, hidden PAGE),
+        route!(GET "/admin/console/realms/{realm}/client-registration" => registration::page, hidden PAGE),
+        route!(POST "/admin/console/realms/{realm}/client-registration/switches" => registration::save_switches, hidden PAGE),
+        route!(POST "/admin/console/realms/{realm}/client-registration/policies" => policies::create_policy, hidden PAGE),
+        route!(GET "/admin/console/realms/{realm}/client-registration/policies/{id}" => policies::edit_policy, hidden PAGE),
+        route!(POST "/admin/console/realms/{realm}/client-registration/policies/{id}" => policies::update_policy, hidden PAGE),
+        route!(POST "/admin/console/realms/{realm}/client-registration/policies/{id}/delete" => policies::delete_policy, hidden PAGE),
+        route!(POST "/admin/console/realms/{realm}/client-registration/evaluate" => registration::evaluate, hidden PAGE),
+        route!(GET "/admin/console/realms/{realm}/clients" => clients::list, hidden PAGE),
+        route!(GET "/admin/console/realms/{realm}/clients/{id}" => clients::detail, hidden PAGE),
+        route!(POST "/admin/console/realms/{realm}/clients/{id}/enabled" => clients::set_enabled, hidden PAGE),
+        route!(POST "/admin/console/realms/{realm}/clients/{id}/secret" => clients::regenerate_secret, hidden PAGE),
+        route!(POST "/admin/console/realms/{realm}/clients/{id}/registration-access-token" => clients::registration_access_token, hidden PAGE),
+        route!(POST "/admin/console/realms/{realm}/clients/{id}/delete" => clients::delete, hidden PAGE),
+        route!(GET "/admin/console/realms/{realm}/initial-access" => tokens::list, hidden PAGE),
+        route!(POST "/admin/console/realms/{realm}/initial-access" => tokens::create, hidden PAGE),
+        route!(POST "/admin/console/realms/{realm}/initial-access/{id}/delete" => tokens::delete, hidden PAGE),
+        route!(GET "/admin/console/realms/{realm}/events" => events::list, hidden PAGE),
+        route!(POST "/admin/console/realms/{realm}/events/settings" => events::save_settings, hidden PAGE),
+    ]
 }
 
 /// A signed-in console user: the admin operations' caller plus the session's CSRF token.

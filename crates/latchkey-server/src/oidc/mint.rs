@@ -74,19 +74,22 @@ pub async fn resolve_scope(
             ));
         }
     }
-    let realm_scopes = state.store.list_scopes(&realm.id).await?;
+    let scope_records = state.store.list_scopes(&realm.id).await?;
     let mut claim: Vec<&str> = Vec::new();
     if openid {
         claim.push("openid");
     }
     for n in &names {
-        let shown = realm_scopes.iter().find(|s| &s.name == n).is_some_and(|s| {
-            s.rep
-                .attributes
-                .as_ref()
-                .and_then(|a| a.get("include.in.token.scope"))
-                .is_none_or(|v| v == "true")
-        });
+        let shown = scope_records
+            .iter()
+            .find(|s| &s.name == n)
+            .is_some_and(|s| {
+                s.rep
+                    .attributes
+                    .as_ref()
+                    .and_then(|a| a.get("include.in.token.scope"))
+                    .is_none_or(|v| v == "true")
+            });
         if shown {
             claim.push(n);
         }

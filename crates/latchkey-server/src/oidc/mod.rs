@@ -12,38 +12,35 @@ pub mod password;
 pub mod token;
 pub mod userinfo;
 
-use axum::Router;
-use axum::routing::{get, post};
 use latchkey_core::store::RealmRecord;
 
-use crate::routes;
+use crate::routes::{self, Route, route};
 use crate::state::SharedState;
 
-pub fn routes() -> Router<SharedState> {
-    Router::new()
-        .route(routes::OIDC_DISCOVERY, get(discovery::openid_configuration))
-        .route(
-            routes::OIDC_DISCOVERY_ROOT,
-            get(discovery::openid_configuration),
-        )
-        .route(routes::OAUTH_DISCOVERY, get(discovery::oauth_metadata))
-        .route(routes::OAUTH_DISCOVERY_ROOT, get(discovery::oauth_metadata))
-        .route(routes::CERTS, get(discovery::certs))
-        .route(routes::TOKEN, post(token::token))
-        .route(
-            routes::AUTH,
-            get(authorize::authorize).post(authorize::authorize),
-        )
-        .route(routes::LOGIN_ACTION, post(authorize::login))
-        .route(routes::CONSENT_ACTION, post(authorize::consent))
-        .route(routes::LOGOUT, get(logout::logout).post(logout::logout))
-        .route(routes::LOGOUT_CONFIRM, post(logout::logout_confirm))
-        .route(routes::INTROSPECT, post(introspect::introspect))
-        .route(routes::REVOKE, post(introspect::revoke))
-        .route(
-            routes::USERINFO,
-            get(userinfo::userinfo).post(userinfo::userinfo),
-        )
+/// Protocol endpoints and browser pages, described by the discovery documents rather than
+/// the OpenAPI document.
+pub fn routes() -> Vec<Route> {
+    const PROTOCOL: &str = "an OAuth/OIDC endpoint, described by discovery";
+    const PAGE: &str = "a browser page";
+    vec![
+        route!(GET routes::OIDC_DISCOVERY => discovery::openid_configuration, hidden PROTOCOL),
+        route!(GET routes::OIDC_DISCOVERY_ROOT => discovery::openid_configuration, hidden PROTOCOL),
+        route!(GET routes::OAUTH_DISCOVERY => discovery::oauth_metadata, hidden PROTOCOL),
+        route!(GET routes::OAUTH_DISCOVERY_ROOT => discovery::oauth_metadata, hidden PROTOCOL),
+        route!(GET routes::CERTS => discovery::certs, hidden PROTOCOL),
+        route!(POST routes::TOKEN => token::token, hidden PROTOCOL),
+        route!(GET routes::AUTH => authorize::authorize, hidden PAGE),
+        route!(POST routes::AUTH => authorize::authorize, hidden PAGE),
+        route!(POST routes::LOGIN_ACTION => authorize::login, hidden PAGE),
+        route!(POST routes::CONSENT_ACTION => authorize::consent, hidden PAGE),
+        route!(GET routes::LOGOUT => logout::logout, hidden PAGE),
+        route!(POST routes::LOGOUT => logout::logout, hidden PAGE),
+        route!(POST routes::LOGOUT_CONFIRM => logout::logout_confirm, hidden PAGE),
+        route!(POST routes::INTROSPECT => introspect::introspect, hidden PROTOCOL),
+        route!(POST routes::REVOKE => introspect::revoke, hidden PROTOCOL),
+        route!(GET routes::USERINFO => userinfo::userinfo, hidden PROTOCOL),
+        route!(POST routes::USERINFO => userinfo::userinfo, hidden PROTOCOL),
+    ]
 }
 
 /// The realm by name, if it exists and is enabled: a disabled realm serves no protocol

@@ -2,30 +2,32 @@
 //! `secret` and `registrationAccessToken`) and `install` (the adapter's keycloak.json).
 
 use axum::body::Bytes;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::Path;
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use latchkey_core::clients::{NewClient, new_client, open_secret};
 use latchkey_core::crypto::{ct_eq, new_uuid};
 use latchkey_core::merge::merge;
 use latchkey_core::registration::convert::{REGISTRATION_AUTH_ATTRIBUTE, validate_keycloak_rep};
 use latchkey_core::rep::ClientRep;
-use latchkey_core::store::{ClientRecord, RealmRecord};
+use latchkey_core::store::ClientRecord;
 use serde_json::json;
 
-use super::oidc::delete_client;
-use super::realm_scopes;
 use super::{
-    Audit, Op, RegError, RegRequest, authenticate, context, enforce, open, realm_or_404,
-    require_json, store_new, store_replaced,
+    Caller, Context, Op, Provider, RegError, Registration, client_uri, created, json_no_store,
 };
-use crate::error::no_store;
-use crate::extract::ClientAddr;
-use crate::routes::{self, for_realm};
+use crate::routes;
+use crate::service::clients;
 use crate::state::{SharedState, now_millis};
 use crate::urls::BaseUrl;
 
-const PROVIDER: &str = "default";
+/// Keycloak's `default` provider; its answers carry no CORS headers.
+pub struct DefaultProvider;
+
+impl Provider for DefaultProvider {
+    const ID: &'static str = "default";
+    const CORS: bool = false;
+}
 
 /// The client scopes a representation asks for (policies see unknown ones too).
 fn requested_scopes(rep: &ClientRep) -> Vec<String> {
@@ -54,76 +56,33 @@ fn rep_out(state: &SharedState, client: &ClientRecord, rat: Option<String>) -> C
     rep
 }
 
-fn json_response(status: StatusCode, rep: &ClientRep) -> Response {
-    let mut resp = (status, axum::Json(rep)).into_response();
-    no_store(&mut resp);
-    resp
-}
-
-pub async fn create(
-    State(state): State<SharedState>,
-    base: BaseUrl,
-    Path(realm_name): Path<String>,
-    ClientAddr(ip): ClientAddr,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let realm = match realm_or_404(&state, &realm_name).await {
-        Ok(r) => r,
-        Err(e) => return e.into_response(),
-    };
-    let audit = Audit {
-        state: &state,
-        realm: &realm,
-        ip: ip.as_deref(),
-        provider: PROVIDER,
-    };
-    let result = match authenticate(&state, &realm, &headers, Op::Create, None, ip.as_deref()).await
-    {
-        Err(e) => audit.outcome(Op::Create, None, None, Err(e)).await,
-        Ok(caller) => {
-            let req = RegRequest {
-                caller: &caller,
-                source: ClientAddr(ip.clone()).ip(),
-                headers: &headers,
-                body: &body,
-            };
-            let result = register(&state, &realm, &audit, &req).await;
-            let client_id = result.as_ref().ok().map(|(c, _)| c.client_id.clone());
-            audit
-                .outcome(Op::Create, client_id.as_deref(), Some(&caller), result)
-                .await
-        }
-    };
-    match result {
-        Ok((client, rat)) => {
-            let mut resp = json_response(StatusCode::CREATED, &rep_out(&state, &client, Some(rat)));
-            let location = format!(
-                "{}/{}",
-                base.join(&for_realm(routes::REGISTRATION_DEFAULT, &realm.name)),
-                crate::urls::encode_segment(&client.client_id)
-            );
-            if let Ok(v) = HeaderValue::from_str(&location) {
-                resp.headers_mut().insert(header::LOCATION, v);
-            }
-            resp
-        }
-        Err(e) => e.into_response(),
-    }
+pub async fn create(reg: Registration<DefaultProvider>, base: BaseUrl, body: Bytes) -> Response {
+    let result = reg
+        .create_client(async |caller| register(&reg, caller, &body).await)
+        .await;
+    reg.answer(result.map(|(client, rat)| {
+        let location = client_uri(
+            &base,
+            routes::REGISTRATION_DEFAULT,
+            &reg.realm.name,
+            &client.client_id,
+        );
+        created(rep_out(&reg.state, &client, Some(rat)), &location)
+    }))
 }
 
 /// Keycloak's `AbstractClientRegistrationProvider.create`: the caller's representation as
 /// sent (a client id of its choosing, or a generated one), under the same validation rules
 /// as the `openid-connect` provider.
 async fn register(
-    state: &SharedState,
-    realm: &RealmRecord,
-    audit: &Audit<'_>,
-    req: &RegRequest<'_>,
+    reg: &Context,
+    caller: &Caller,
+    body: &[u8],
 ) -> Result<(ClientRecord, String), RegError> {
-    require_json(req.headers)?;
-    let mut rep = parse_rep(req.body)?;
-    validate_keycloak_rep(&rep, context(state))?;
+    let (state, realm) = (&reg.state, &reg.realm);
+    reg.require_json()?;
+    let mut rep = parse_rep(body)?;
+    validate_keycloak_rep(&rep, reg.validation_context())?;
     let client_id = rep
         .client_id
         .clone()
@@ -145,100 +104,56 @@ async fn register(
     // registrant chose is ignored, here and on update (Keycloak keeps it; the admin API
     // still may set one).
     rep.secret = None;
-    let scopes = realm_scopes(state, realm).await?;
+    let scope_defaults = clients::scope_defaults(state, realm)
+        .await
+        .map_err(|_| RegError::internal("scope defaults"))?;
     let requested = requested_scopes(&rep);
     // Without `protocol` or `publicClient` the client is confidential, as in Keycloak.
     let NewClient { mut record, .. } =
-        new_client(&realm.id, rep, &scopes, &state.sealer, now_millis()).map_err(RegError::from)?;
-    let admitted = enforce(
-        state,
-        realm,
-        req,
-        None,
-        &mut record.rep,
-        &requested,
-        &scopes,
-    )
-    .await?;
-    let rat = store_new(audit, req.caller, &mut record, &admitted).await?;
+        new_client(&realm.id, rep, &scope_defaults, &state.sealer, now_millis())
+            .map_err(RegError::from)?;
+    let admitted = reg
+        .enforce(caller, None, &mut record.rep, &requested, &scope_defaults)
+        .await?;
+    let rat = reg.store_new(caller, &mut record, &admitted).await?;
     Ok((record, rat))
 }
 
 pub async fn read(
-    State(state): State<SharedState>,
-    Path((realm_name, client_id)): Path<(String, String)>,
-    ClientAddr(ip): ClientAddr,
-    headers: HeaderMap,
+    reg: Registration<DefaultProvider>,
+    Path((_, client_id)): Path<(String, String)>,
 ) -> Response {
-    let realm = match realm_or_404(&state, &realm_name).await {
-        Ok(r) => r,
-        Err(e) => return e.into_response(),
-    };
-    let audit = Audit {
-        state: &state,
-        realm: &realm,
-        ip: ip.as_deref(),
-        provider: PROVIDER,
-    };
-    match open(&audit, &client_id, &headers, Op::View).await {
-        Ok((client, caller)) => {
-            audit
-                .record(Op::View, Some(&client.client_id), Some(&caller), None)
-                .await;
-            json_response(StatusCode::OK, &rep_out(&state, &client, None))
-        }
-        Err(e) => e.into_response(),
-    }
+    let result = reg.read_client(&client_id).await;
+    reg.answer(
+        result.map(|client| json_no_store(StatusCode::OK, rep_out(&reg.state, &client, None))),
+    )
 }
 
 pub async fn update(
-    State(state): State<SharedState>,
-    Path((realm_name, client_id)): Path<(String, String)>,
-    ClientAddr(ip): ClientAddr,
-    headers: HeaderMap,
+    reg: Registration<DefaultProvider>,
+    Path((_, client_id)): Path<(String, String)>,
     body: Bytes,
 ) -> Response {
-    let realm = match realm_or_404(&state, &realm_name).await {
-        Ok(r) => r,
-        Err(e) => return e.into_response(),
-    };
-    let audit = Audit {
-        state: &state,
-        realm: &realm,
-        ip: ip.as_deref(),
-        provider: PROVIDER,
-    };
-    let result = match open(&audit, &client_id, &headers, Op::Update).await {
-        Err(e) => Err(e),
-        Ok((client, caller)) => {
-            let req = RegRequest {
-                caller: &caller,
-                source: ClientAddr(ip.clone()).ip(),
-                headers: &headers,
-                body: &body,
-            };
-            let result = replace(&state, &realm, client, &req).await;
-            audit
-                .outcome(Op::Update, Some(&client_id), Some(&caller), result)
-                .await
-        }
-    };
-    match result {
-        Ok((client, rat)) => json_response(StatusCode::OK, &rep_out(&state, &client, Some(rat))),
-        Err(e) => e.into_response(),
-    }
+    let result = reg
+        .update_client(&client_id, async |client, caller| {
+            replace(&reg, client, caller, &body).await
+        })
+        .await;
+    reg.answer(result.map(|(client, rat)| {
+        json_no_store(StatusCode::OK, rep_out(&reg.state, &client, Some(rat)))
+    }))
 }
 
 /// Keycloak's update: the members sent replace the stored ones (attributes merge per key);
 /// the registration access token rotates.
 async fn replace(
-    state: &SharedState,
-    realm: &RealmRecord,
+    reg: &Context,
     mut client: ClientRecord,
-    req: &RegRequest<'_>,
+    caller: &Caller,
+    body: &[u8],
 ) -> Result<(ClientRecord, String), RegError> {
-    require_json(req.headers)?;
-    let mut patch = parse_rep(req.body)?;
+    reg.require_json()?;
+    let mut patch = parse_rep(body)?;
     if patch
         .client_id
         .as_ref()
@@ -256,84 +171,62 @@ async fn replace(
     }
     let requested = requested_scopes(&patch);
     let mut merged = merge(&client.rep, &patch, &["attributes"]).map_err(RegError::internal)?;
-    validate_keycloak_rep(&merged, context(state))?;
-    let scopes = realm_scopes(state, realm).await?;
-    enforce(
-        state,
-        realm,
-        req,
+    validate_keycloak_rep(&merged, reg.validation_context())?;
+    let scope_defaults = clients::scope_defaults(&reg.state, &reg.realm)
+        .await
+        .map_err(|_| RegError::internal("scope defaults"))?;
+    reg.enforce(
+        caller,
         Some(&client),
         &mut merged,
         &requested,
-        &scopes,
+        &scope_defaults,
     )
     .await?;
     client.rep = merged;
-    let rat = store_replaced(state, realm, req.caller, req.headers, &mut client).await?;
+    let rat = reg.store_replaced(caller, &mut client).await?;
     Ok((client, rat))
 }
 
 pub async fn delete(
-    State(state): State<SharedState>,
-    Path((realm_name, client_id)): Path<(String, String)>,
-    ClientAddr(ip): ClientAddr,
-    headers: HeaderMap,
+    reg: Registration<DefaultProvider>,
+    Path((_, client_id)): Path<(String, String)>,
 ) -> Response {
-    let realm = match realm_or_404(&state, &realm_name).await {
-        Ok(r) => r,
-        Err(e) => return e.into_response(),
-    };
-    let audit = Audit {
-        state: &state,
-        realm: &realm,
-        ip: ip.as_deref(),
-        provider: PROVIDER,
-    };
-    match delete_client(&audit, &client_id, &headers).await {
-        Ok(()) => StatusCode::NO_CONTENT.into_response(),
-        Err(e) => e.into_response(),
-    }
+    let result = reg.delete_client(&client_id).await;
+    reg.answer(result.map(|()| StatusCode::NO_CONTENT.into_response()))
 }
 
 /// `install/{client_id}`: the adapter configuration. A token (bearer or registration),
-/// the client's own Basic credentials, or nothing for a public client.
+/// the client's own Basic credentials, or nothing for a public client; nothing is
+/// recorded.
 pub async fn install(
-    State(state): State<SharedState>,
+    reg: Registration<DefaultProvider>,
     base: BaseUrl,
-    Path((realm_name, client_id)): Path<(String, String)>,
-    ClientAddr(ip): ClientAddr,
-    headers: HeaderMap,
+    Path((_, client_id)): Path<(String, String)>,
 ) -> Response {
-    let realm = match realm_or_404(&state, &realm_name).await {
-        Ok(r) => r,
-        Err(e) => return e.into_response(),
-    };
-    let client = match state.store.client_by_client_id(&realm.id, &client_id).await {
-        Ok(c) => c,
-        Err(e) => return RegError::from(e).into_response(),
-    };
+    let result = adapter_config(&reg, &base, &client_id).await;
+    reg.answer(result)
+}
+
+async fn adapter_config(
+    reg: &Context,
+    base: &BaseUrl,
+    client_id: &str,
+) -> Result<Response, RegError> {
+    let (state, realm) = (&reg.state, &reg.realm);
+    let client = state
+        .store
+        .client_by_client_id(&realm.id, client_id)
+        .await?;
     let basic_ok = client
         .as_ref()
-        .is_some_and(|c| basic_matches(&state, &headers, c));
+        .is_some_and(|c| basic_matches(state, &reg.headers, c));
     let public_ok = client.as_ref().is_some_and(|c| c.rep.is_public())
-        && headers.get(header::AUTHORIZATION).is_none();
-    if !basic_ok
-        && !public_ok
-        && let Err(e) = authenticate(
-            &state,
-            &realm,
-            &headers,
-            Op::View,
-            client.as_ref(),
-            ip.as_deref(),
-        )
-        .await
-    {
-        return e.into_response();
+        && reg.headers.get(header::AUTHORIZATION).is_none();
+    if !basic_ok && !public_ok {
+        reg.authenticate(Op::View, client.as_ref()).await?;
     }
-    let Some(client) = client else {
-        return RegError::not_found().into_response();
-    };
+    let client = client.ok_or_else(RegError::not_found)?;
     let mut doc = json!({
         "realm": realm.name,
         "auth-server-url": format!("{}/", base.0),
@@ -349,9 +242,7 @@ pub async fn install(
     if client.rep.is_bearer_only() {
         doc["bearer-only"] = json!(true);
     }
-    let mut resp = axum::Json(doc).into_response();
-    no_store(&mut resp);
-    resp
+    Ok(json_no_store(StatusCode::OK, doc))
 }
 
 fn basic_matches(state: &SharedState, headers: &HeaderMap, client: &ClientRecord) -> bool {

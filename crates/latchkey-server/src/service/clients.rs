@@ -1,7 +1,7 @@
 //! A realm's clients: the admin operations on them (create, change, delete, secrets,
 //! registration access tokens, service-account users), and what creating or changing a
 //! client needs besides the client itself, alike from the admin API, dynamic client
-//! registration and the console: the realm's client scope names and the client's
+//! registration and the console: the realm's `ScopeDefaults` and the client's
 //! service-account user.
 
 use std::sync::Arc;
@@ -287,13 +287,15 @@ pub async fn service_account_user(
 }
 
 /// The realm's client scope names: its default and optional sets, and all of them.
+/// The realm's `ScopeDefaults`: the names of its default and optional client scopes, and
+/// of all of them.
 pub async fn scope_defaults(
     state: &SharedState,
     realm: &RealmRecord,
 ) -> Result<Arc<ScopeDefaults>, AdminError> {
     let scopes = state.store.list_scopes(&realm.id).await?;
     let links = state.store.realm_default_scopes(&realm.id).await?;
-    Ok(state.scope_names(&realm.id, scopes, links))
+    Ok(state.scope_defaults(&realm.id, scopes, links))
 }
 
 /// The service-account user a client needs, with the realm's default role.

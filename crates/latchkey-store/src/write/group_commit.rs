@@ -8,7 +8,7 @@
 //! commit, so an acknowledged write is as durable as before. Under load a batch is
 //! whatever queued while the previous one committed; alone, a write is a batch of one
 //! and waits for nothing. On a SQLite file the batch is written on the task's own
-//! connection (`sqlite_writer`), elsewhere through sqlx; `decide` is the same for both.
+//! connection (`sqlite_writer`), elsewhere through sqlx; `settle` (decide, write, commit) is the same for both.
 //!
 //! If anything in a batch fails (a `clientId` already taken, a database error), the
 //! batch is rolled back and its writes run again one by one, each as a batch of one in its
@@ -338,21 +338,38 @@ async fn write_together(
     match direct {
         None => {
             let tx = writer.begin().await.map_err(backend_err)?;
-            decide(BatchTx::Sqlx(tx), jobs).await
+            settle(BatchTx::Sqlx(tx), jobs).await
         }
         Some(direct) => {
             // The writer pool's one connection, held while this batch writes: the store's
             // other writes wait for it in the pool (`sqlite_writer`).
             let _gate = writer.acquire().await.map_err(backend_err)?;
-            let results = decide(BatchTx::Direct(direct.begin()?), jobs).await?;
+            let results = settle(BatchTx::Direct(direct.begin()?), jobs).await?;
             direct.committed();
             Ok(results)
         }
     }
 }
 
-/// Decides every job's guards under the batch's locks, writes the admitted ones and commits.
-async fn decide(mut tx: BatchTx<'_>, jobs: &[Job]) -> StoreResult<Vec<StoreResult<()>>> {
+/// Settles a batch in its transaction: decides every job's guards under the batch's locks
+/// (`decide`), writes what they admit (`write_admitted`) and commits.
+async fn settle(mut tx: BatchTx<'_>, jobs: &[Job]) -> StoreResult<Vec<StoreResult<()>>> {
+    let decided = decide(&mut tx, jobs).await?;
+    write_admitted(&mut tx, jobs, &decided).await?;
+    tx.commit().await?;
+    Ok(decided.results)
+}
+
+/// The guards' verdict on a batch: one result per job, in order, and the uses each
+/// initial access token gives to the admitted ones.
+struct Decided<'j> {
+    results: Vec<StoreResult<()>>,
+    spent: BTreeMap<&'j str, i64>,
+}
+
+/// Takes the batch's locks and decides every job's guards under them, in arrival order;
+/// writes nothing.
+async fn decide<'j>(tx: &mut BatchTx<'_>, jobs: &'j [Job]) -> StoreResult<Decided<'j>> {
     let creations: Vec<(&ClientRecord, &WriteGuard)> = jobs
         .iter()
         .filter_map(|j| match &j.work {
@@ -424,13 +441,21 @@ async fn decide(mut tx: BatchTx<'_>, jobs: &[Job]) -> StoreResult<Vec<StoreResul
         }
         results.push(Ok(()));
     }
+    Ok(Decided { results, spent })
+}
 
-    for (hash, uses) in &spent {
+/// Spends the tokens' uses and inserts the admitted jobs' rows.
+async fn write_admitted(
+    tx: &mut BatchTx<'_>,
+    jobs: &[Job],
+    decided: &Decided<'_>,
+) -> StoreResult<()> {
+    for (hash, uses) in &decided.spent {
         tx.spend(hash, *uses).await?;
     }
     let admitted: Vec<&Work> = jobs
         .iter()
-        .zip(&results)
+        .zip(&decided.results)
         .filter(|(_, r)| r.is_ok())
         .map(|(j, _)| &j.work)
         .collect();
@@ -469,6 +494,5 @@ async fn decide(mut tx: BatchTx<'_>, jobs: &[Job]) -> StoreResult<Vec<StoreResul
     tx.insert(&user_rows).await?;
     tx.insert(&role_rows.iter().collect::<Vec<_>>()).await?;
     tx.insert(&event_rows).await?;
-    tx.commit().await?;
-    Ok(results)
+    Ok(())
 }
