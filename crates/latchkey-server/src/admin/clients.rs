@@ -33,7 +33,7 @@ pub async fn list(
         first,
         max: Some(max),
     };
-    let view = admin.rights.allows(Right::ViewClients);
+    let view = admin.rights().allows(Right::ViewClients);
     let out: Vec<ClientRep> = clients::list(&state, &admin, &query)
         .await?
         .iter()

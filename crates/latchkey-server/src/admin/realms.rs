@@ -53,7 +53,7 @@ pub async fn get(
     Path(name): Path<String>,
 ) -> Result<Response, AdminError> {
     let admin = auth.realm(&state, &name, Right::Any).await?;
-    if admin.rights.allows(Right::ViewRealm) {
+    if admin.rights().allows(Right::ViewRealm) {
         Ok(Json(admin.realm.rep).into_response())
     } else {
         Ok(Json(realm_brief(&admin.realm.rep)).into_response())

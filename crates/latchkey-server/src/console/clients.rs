@@ -80,7 +80,7 @@ pub async fn list(c: Console, Path(realm): Path<String>, q: QueryMap) -> Answer 
         .skip((page_no * PAGE) as usize)
         .take(PAGE as usize)
         .collect();
-    let manage = admin.rights.allows(Right::ManageClients);
+    let manage = admin.rights().allows(Right::ManageClients);
     let mut rows = String::new();
     for client in &shown {
         let url = c.realm_url(&realm.name, &format!("/clients/{}", client.id));
@@ -177,7 +177,7 @@ async fn render_detail(
     shown_once: Option<(&str, String)>,
 ) -> Answer {
     let admin = c.realm(realm, Right::ViewClients).await?;
-    let (realm, rights) = (&admin.realm, &admin.rights);
+    let (realm, rights) = (&admin.realm, admin.rights());
     let client = clients::get(&c.state, &admin, id).await.map_err(c.fail())?;
     let url = c.realm_url(&realm.name, &format!("/clients/{}", client.id));
     let metadata =

@@ -236,7 +236,7 @@ const OPERATIONS: [&str; 4] = ["CREATE", "UPDATE", "DELETE", "ACTION"];
 /// records them (`adminEventsEnabled`, off by default as in Keycloak).
 async fn admin_list(c: Console, realm_name: String, q: QueryMap) -> Answer {
     let admin = c.realm(&realm_name, Right::ViewEvents).await?;
-    let (realm, rights) = (&admin.realm, &admin.rights);
+    let (realm, rights) = (&admin.realm, admin.rights());
     let filters = Filters::read(
         &q,
         &[

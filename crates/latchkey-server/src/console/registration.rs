@@ -77,7 +77,7 @@ async fn render(
     status: StatusCode,
 ) -> Answer {
     let admin = c.realm(realm_name, Right::ViewRealm).await?;
-    let (realm, rights) = (&admin.realm, &admin.rights);
+    let (realm, rights) = (&admin.realm, admin.rights());
     let all = policies::of(c, &admin).await?;
     let can_manage = rights.allows(Right::ManageRealm);
     let checkbox = |id: &str, name: &str, label: &str, help: &str| {

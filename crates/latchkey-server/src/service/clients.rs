@@ -286,7 +286,6 @@ pub async fn service_account_user(
     }
 }
 
-/// The realm's client scope names: its default and optional sets, and all of them.
 /// The realm's `ScopeDefaults`: the names of its default and optional client scopes, and
 /// of all of them.
 pub async fn scope_defaults(

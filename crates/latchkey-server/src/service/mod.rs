@@ -44,11 +44,18 @@ pub struct AdminAuth {
 pub struct RealmAdmin<'a> {
     pub auth: &'a AdminAuth,
     pub realm: RealmRecord,
-    pub rights: AdminRights,
+    rights: AdminRights,
 }
 
-/// A caller cleared to create realms ([`AdminAuth::realm_creator`]).
-pub struct RealmCreator<'a>(pub &'a AdminAuth);
+impl RealmAdmin<'_> {
+    /// What the caller may do in the realm.
+    pub fn rights(&self) -> &AdminRights {
+        &self.rights
+    }
+}
+
+/// A caller cleared to create realms: only [`AdminAuth::realm_creator`] makes one.
+pub struct RealmCreator<'a>(&'a AdminAuth);
 
 impl AdminAuth {
     /// Loads the target realm (404 first, as Keycloak checks it before roles) and checks
