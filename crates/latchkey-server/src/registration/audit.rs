@@ -7,7 +7,9 @@ use std::collections::BTreeMap;
 use latchkey_core::crypto::new_row_id;
 use latchkey_core::store::EventRecord;
 
-use super::{Caller, Context, Op, RegError};
+use super::auth::Caller;
+use super::error::RegError;
+use super::request::{Context, Op};
 use crate::service::switches::{POLICIES_SWITCH, switch};
 use crate::state::now_millis;
 

@@ -6,7 +6,8 @@ use latchkey_core::crypto::{ct_eq, hash_token};
 use latchkey_core::roles::{AdminRights, Right, expand};
 use latchkey_core::store::{ClientRecord, InitialAccessRecord};
 
-use super::{Context, Op, RegError};
+use super::error::RegError;
+use super::request::{Context, Op};
 use crate::bearer::{BearerError, bearer_token, looks_like_jwt, verify_access_token};
 use crate::service::switches::{ANONYMOUS_SWITCH, AUTHENTICATED_SWITCH, switch};
 use crate::state::now_millis;

@@ -13,9 +13,9 @@ use latchkey_core::rep::ClientRep;
 use latchkey_core::store::ClientRecord;
 use serde_json::json;
 
-use super::{
-    Caller, Context, Op, Provider, RegError, Registration, client_uri, created, json_no_store,
-};
+use super::auth::Caller;
+use super::error::RegError;
+use super::request::{Context, Op, Provider, Registration, client_uri, created, json_no_store};
 use crate::routes;
 use crate::service::clients;
 use crate::state::{SharedState, now_millis};

@@ -13,9 +13,10 @@ use latchkey_core::rep::ClientRep;
 use latchkey_core::store::{ClientRecord, RealmRecord};
 use serde_json::{Map, Value, json};
 
-use super::{
-    Caller, Context, Provider, RegError, Registration, client_uri, cors, created, json_no_store,
-};
+use super::auth::Caller;
+use super::cors;
+use super::error::RegError;
+use super::request::{Context, Provider, Registration, client_uri, created, json_no_store};
 use crate::routes;
 use crate::service::clients;
 use crate::state::{SharedState, now_millis};

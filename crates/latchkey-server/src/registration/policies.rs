@@ -10,7 +10,9 @@ use latchkey_core::registration::convert::REGISTRATION_AUTH_ATTRIBUTE;
 use latchkey_core::rep::ClientRep;
 use latchkey_core::store::{ClientRecord, ComponentRecord};
 
-use super::{Caller, Context, RegError};
+use super::auth::Caller;
+use super::error::RegError;
+use super::request::Context;
 use crate::service::switches::{POLICIES_SWITCH, switch};
 
 /// What the policies let through: the client limit the store must hold the insert to.

@@ -9,8 +9,10 @@ use latchkey_core::crypto::{hash_token, random_token};
 use latchkey_core::registration::convert::REGISTRATION_AUTH_ATTRIBUTE;
 use latchkey_core::store::{ClientBundle, ClientRecord, Guarded, StoreError, WriteGuard};
 
+use super::auth::Caller;
+use super::error::RegError;
 use super::policies::Admitted;
-use super::{Caller, Context, Op, RegError};
+use super::request::{Context, Op};
 use crate::bearer::bearer_token;
 use crate::service::clients::{new_service_account, service_account_for};
 use crate::state::now_millis;

@@ -1,11 +1,17 @@
 //! The read cache: reads follow every write, on this node and (PostgreSQL) on the others.
 
-use latchkey_core::clients::{ScopeDefaults, new_client};
-use latchkey_core::crypto::new_uuid;
 use latchkey_core::store::*;
 
 use crate::fixtures::*;
 use crate::support::TestStore;
+
+/// The realm's `admin-cli` as the store reads it now.
+async fn admin_cli(s: &latchkey_store::SqlStore, realm_id: &str) -> ClientRecord {
+    s.client_by_client_id(realm_id, "admin-cli")
+        .await
+        .unwrap()
+        .unwrap()
+}
 
 /// The hot reads come from memory (a change made behind the store's back is not seen),
 /// every write through the store is seen at once by the next read, and on PostgreSQL a
@@ -13,11 +19,7 @@ use crate::support::TestStore;
 async fn cached_reads_follow_writes(app: &TestStore) {
     let s = app.store.as_ref();
     let realm = created_realm(s, "cachy").await;
-    let client = s
-        .client_by_client_id(&realm.id, "admin-cli")
-        .await
-        .unwrap()
-        .unwrap();
+    let client = admin_cli(s, &realm.id).await;
     assert!(client.rep.description.is_none());
 
     // Behind the store's back: the cached copy still answers.
@@ -36,11 +38,7 @@ async fn cached_reads_follow_writes(app: &TestStore) {
         .await
         .unwrap();
     // (PostgreSQL: the cache turns on once this node's listener is connected.)
-    let cached = s
-        .client_by_client_id(&realm.id, "admin-cli")
-        .await
-        .unwrap()
-        .unwrap();
+    let cached = admin_cli(s, &realm.id).await;
     if app.db.sqlite_path.is_some() {
         assert!(cached.rep.description.is_none(), "served from the cache");
     }
@@ -57,11 +55,7 @@ async fn cached_reads_follow_writes(app: &TestStore) {
     )
     .await
     .unwrap();
-    let seen = s
-        .client_by_client_id(&realm.id, "admin-cli")
-        .await
-        .unwrap()
-        .unwrap();
+    let seen = admin_cli(s, &realm.id).await;
     assert_eq!(seen.rep.description.as_deref(), Some("through"));
 
     if app.db.sqlite_path.is_none() {
@@ -86,11 +80,7 @@ async fn cached_reads_follow_writes(app: &TestStore) {
             .unwrap();
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
         loop {
-            let now = s
-                .client_by_client_id(&realm.id, "admin-cli")
-                .await
-                .unwrap()
-                .unwrap();
+            let now = admin_cli(s, &realm.id).await;
             if now.rep.description.as_deref() == Some("other node") {
                 break;
             }
@@ -111,16 +101,7 @@ async fn cached_reads_follow_writes(app: &TestStore) {
 async fn cached_initial_access_tokens_follow_refusals_and_deletions(app: &TestStore) {
     let s = app.store.as_ref();
     let r = created_realm(s, "iatc").await;
-    let iat = InitialAccessRecord {
-        id: new_uuid(),
-        realm_id: r.id.clone(),
-        token_hash: "iatc-token".into(),
-        created_at: 0,
-        expiration: 0,
-        count: 1,
-        remaining: 1,
-        web_origins: vec![],
-    };
+    let iat = initial_access(&r.id, "iatc-token", 1);
     s.create_initial_access(&iat).await.unwrap();
     // (PostgreSQL: let this node's listener connect, so that its cache is on.)
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
@@ -132,21 +113,7 @@ async fn cached_initial_access_tokens_follow_refusals_and_deletions(app: &TestSt
             .remaining,
         1
     );
-    let mk = |client_id: &str| ClientBundle {
-        client: new_client(
-            &r.id,
-            latchkey_core::rep::ClientRep {
-                client_id: Some(client_id.into()),
-                ..Default::default()
-            },
-            &ScopeDefaults::default(),
-            &sealer(),
-            0,
-        )
-        .unwrap()
-        .record,
-        service_account: None,
-    };
+    let mk = |client_id: &str| client_bundle(&r.id, client_id, None);
     let guard = WriteGuard {
         initial_access_token: Some("iatc-token".into()),
         ..Default::default()

@@ -78,3 +78,48 @@ pub async fn offline_access_role(s: &SqlStore, realm_id: &str) -> String {
         .map(|role| role.id.clone())
         .unwrap()
 }
+
+/// An initial access token of the realm, good for `count` uses, never expiring.
+pub fn initial_access(realm_id: &str, token_hash: &str, count: i64) -> InitialAccessRecord {
+    InitialAccessRecord {
+        id: new_uuid(),
+        realm_id: realm_id.into(),
+        token_hash: token_hash.into(),
+        created_at: 0,
+        expiration: 0,
+        count,
+        remaining: count,
+        web_origins: vec![],
+    }
+}
+
+/// A `CLIENT_REGISTER` event of the realm for `client_id`.
+pub fn register_event(realm_id: &str, id: &str, client_id: &str) -> EventRecord {
+    EventRecord {
+        id: id.into(),
+        realm_id: realm_id.into(),
+        time: 1,
+        kind: "CLIENT_REGISTER".into(),
+        client_id: Some(client_id.into()),
+        user_id: None,
+        ip_address: None,
+        error: None,
+        details: Default::default(),
+    }
+}
+
+/// The realm's first `max` events.
+pub async fn events(s: &SqlStore, realm_id: &str, max: i64) -> Vec<EventRecord> {
+    s.list_events(
+        realm_id,
+        &EventQuery {
+            window: EventWindow {
+                max,
+                ..Default::default()
+            },
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap()
+}

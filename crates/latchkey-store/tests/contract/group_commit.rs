@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use latchkey_core::clients::{ScopeDefaults, new_client};
 use latchkey_core::crypto::new_uuid;
 use latchkey_core::store::*;
 
@@ -15,29 +14,8 @@ use crate::support::TestStore;
 async fn a_clients_event_is_stored_with_it(app: &TestStore) {
     let s = app.store.as_ref();
     let r = created_realm(s, "ev").await;
-    let mk = |client_id: &str| {
-        let rep = latchkey_core::rep::ClientRep {
-            client_id: Some(client_id.into()),
-            ..Default::default()
-        };
-        ClientBundle {
-            client: new_client(&r.id, rep, &ScopeDefaults::default(), &sealer(), 0)
-                .unwrap()
-                .record,
-            service_account: None,
-        }
-    };
-    let event = |id: &str, client_id: &str| EventRecord {
-        id: id.into(),
-        realm_id: r.id.clone(),
-        time: 1,
-        kind: "CLIENT_REGISTER".into(),
-        client_id: Some(client_id.into()),
-        user_id: None,
-        ip_address: None,
-        error: None,
-        details: Default::default(),
-    };
+    let mk = |client_id: &str| client_bundle(&r.id, client_id, None);
+    let event = |id: &str, client_id: &str| register_event(&r.id, id, client_id);
     let with = |e: EventRecord| WriteGuard {
         event: Some(e),
         ..Default::default()
@@ -57,19 +35,7 @@ async fn a_clients_event_is_stored_with_it(app: &TestStore) {
             .unwrap()
             .is_none()
     );
-    let events = s
-        .list_events(
-            &r.id,
-            &EventQuery {
-                window: EventWindow {
-                    max: 10,
-                    ..Default::default()
-                },
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+    let events = events(s, &r.id, 10).await;
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].client_id.as_deref(), Some("kept"));
     assert!(
@@ -86,31 +52,13 @@ async fn a_clients_event_is_stored_with_it(app: &TestStore) {
 async fn concurrent_creations_commit_together(app: &TestStore) {
     let s = app.store.clone();
     let r = created_realm(&s, "gc").await;
-    let iat = InitialAccessRecord {
-        id: new_uuid(),
-        realm_id: r.id.clone(),
-        token_hash: "gc-token".into(),
-        created_at: 0,
-        expiration: 0,
-        count: 30,
-        remaining: 30,
-        web_origins: vec![],
-    };
-    s.create_initial_access(&iat).await.unwrap();
+    s.create_initial_access(&initial_access(&r.id, "gc-token", 30))
+        .await
+        .unwrap();
     let sa_role = offline_access_role(&s, &r.id).await;
     let (realm_id, role) = (r.id.clone(), sa_role.clone());
     let mk = move |client_id: &str| client_bundle(&realm_id, client_id, Some(&role));
-    let event = |client_id: &str| EventRecord {
-        id: new_uuid(),
-        realm_id: r.id.clone(),
-        time: 1,
-        kind: "CLIENT_REGISTER".into(),
-        client_id: Some(client_id.into()),
-        user_id: None,
-        ip_address: None,
-        error: None,
-        details: Default::default(),
-    };
+    let event = |client_id: &str| register_event(&r.id, &new_uuid(), client_id);
     // Creations start together, once every task is waiting.
     let run = |jobs: Vec<(ClientBundle, WriteGuard)>| {
         let gate = Arc::new(tokio::sync::Barrier::new(jobs.len()));
@@ -183,19 +131,7 @@ async fn concurrent_creations_commit_together(app: &TestStore) {
             );
         }
     }
-    let events = s
-        .list_events(
-            &r.id,
-            &EventQuery {
-                window: EventWindow {
-                    max: 100,
-                    ..Default::default()
-                },
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+    let events = events(&s, &r.id, 100).await;
     assert_eq!(
         events.len(),
         30,

@@ -5,7 +5,7 @@
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
-use crate::support::TestApp;
+use crate::support::{TestApp, user};
 
 fn kinds(events: &Value) -> Vec<(String, String, String)> {
     events
@@ -23,41 +23,30 @@ fn kinds(events: &Value) -> Vec<(String, String, String)> {
 }
 
 async fn admin_changes_are_recorded_when_enabled(app: &TestApp) {
-    let admin = app.admin_token().await;
-    app.create_realm(&admin, "audited").await;
+    let admin = app.admin_with_realm("audited").await;
     const R: &str = "/admin/realms/audited";
 
     // Off by default, as in Keycloak: nothing is recorded.
-    let r = app
-        .post(
-            &format!("{R}/clients"),
-            &admin,
-            json!({"clientId": "before"}),
-        )
+    app.create_client(&admin, "audited", json!({"clientId": "before"}))
         .await;
-    assert_eq!(r.status, StatusCode::CREATED);
     let none = app.get(&format!("{R}/admin-events"), &admin).await;
     assert_eq!(none.status, StatusCode::OK);
     assert_eq!(none.body, json!([]));
 
-    let r = app
-        .put(
-            R,
-            &admin,
-            json!({"adminEventsEnabled": true, "adminEventsDetailsEnabled": true}),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+    app.update_realm(
+        &admin,
+        "audited",
+        json!({"adminEventsEnabled": true, "adminEventsDetailsEnabled": true}),
+    )
+    .await;
 
-    let created = app
-        .post(
-            &format!("{R}/clients"),
+    let client = app
+        .create_client(
             &admin,
+            "audited",
             json!({"clientId": "audited-app", "secret": "given-secret-123"}),
         )
         .await;
-    assert_eq!(created.status, StatusCode::CREATED);
-    let client = created.location_id();
     // A refused change is not an event.
     let dup = app
         .post(
@@ -76,15 +65,8 @@ async fn admin_changes_are_recorded_when_enabled(app: &TestApp) {
         .await;
     assert_eq!(r.status, StatusCode::OK);
     let user = app
-        .post(
-            &format!("{R}/users"),
-            &admin,
-            json!({"username": "ann", "enabled": true,
-                   "credentials": [{"type": "password", "value": "ann-password-1", "temporary": false}]}),
-        )
+        .create_user(&admin, "audited", user("ann", "ann-password-1"))
         .await;
-    assert_eq!(user.status, StatusCode::CREATED);
-    let user = user.location_id();
     let r = app
         .put(
             &format!("{R}/users/{user}/reset-password"),
@@ -208,14 +190,8 @@ async fn admin_changes_are_recorded_when_enabled(app: &TestApp) {
 
 async fn realm_creation_is_recorded_in_the_callers_realm(app: &TestApp) {
     let admin = app.admin_token().await;
-    let r = app
-        .put(
-            "/admin/realms/master",
-            &admin,
-            json!({"adminEventsEnabled": true}),
-        )
+    app.update_realm(&admin, "master", json!({"adminEventsEnabled": true}))
         .await;
-    assert_eq!(r.status, StatusCode::NO_CONTENT);
     app.create_realm(&admin, "newcomer").await;
     let events = app.get("/admin/realms/master/admin-events", &admin).await;
     assert_eq!(
@@ -229,17 +205,9 @@ async fn realm_creation_is_recorded_in_the_callers_realm(app: &TestApp) {
 }
 
 async fn admin_events_need_view_events(app: &TestApp) {
-    let admin = app.admin_token().await;
-    app.create_realm(&admin, "quiet").await;
-    let user = app
-        .post(
-            "/admin/realms/quiet/users",
-            &admin,
-            json!({"username": "viewer", "enabled": true,
-                   "credentials": [{"type": "password", "value": "viewer-pw", "temporary": false}]}),
-        )
+    let admin = app.admin_with_realm("quiet").await;
+    app.create_user(&admin, "quiet", user("viewer", "viewer-pw"))
         .await;
-    assert_eq!(user.status, StatusCode::CREATED);
     let token = app
         .password_token("quiet", "admin-cli", "viewer", "viewer-pw")
         .await;

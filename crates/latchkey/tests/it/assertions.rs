@@ -1,13 +1,13 @@
 //! Client authentication by JWT assertion (RFC 7523): `private_key_jwt` with registered
 //! `jwks` or `jwks_uri`, and `client_secret_jwt`.
 
-use axum::http::{Method, StatusCode};
+use axum::http::StatusCode;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use latchkey_core::keys::{self, Alg, SigningKey};
 use serde_json::{Value, json};
 
-use crate::support::{Resp, TestApp};
+use crate::support::{Resp, TestApp, assert_oauth_error, serve_locally, unix_now};
 
 const TOKEN: &str = "/realms/acme/protocol/openid-connect/token";
 const ISSUER: &str = "http://localhost:8080/realms/acme";
@@ -19,43 +19,20 @@ async fn register(app: &TestApp, body: Value) -> Value {
         app.create_realm(&admin, "acme").await;
     }
     let iat = app
-        .post(
-            "/admin/realms/acme/clients-initial-access",
-            &admin,
-            json!({"count": 1}),
-        )
+        .initial_access_token(&admin, "acme", json!({"count": 1}))
         .await;
-    let r = app
-        .json(
-            Method::POST,
-            "/realms/acme/clients-registrations/openid-connect",
-            iat.body["token"].as_str(),
-            Some(body),
-        )
-        .await;
+    let r = app.register("acme", Some(&iat), body).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     r.body
 }
 
 fn claims(client_id: &str, aud: &str, exp_in: i64, jti: &str) -> Value {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
+    let now = unix_now();
     json!({"iss": client_id, "sub": client_id, "aud": aud, "exp": now + exp_in, "iat": now, "jti": jti})
 }
 
 async fn token_with(app: &TestApp, assertion: &str) -> Resp {
-    app.form(
-        TOKEN,
-        &[
-            ("grant_type", "client_credentials"),
-            ("client_assertion_type", ASSERTION_TYPE),
-            ("client_assertion", assertion),
-        ],
-        None,
-    )
-    .await
+    app.client_assertion_grant("acme", assertion).await
 }
 
 fn hs256(secret: &str, claims: &Value) -> String {
@@ -87,10 +64,7 @@ async fn private_key_jwt_with_registered_jwks(app: &TestApp) {
         );
         // RFC 7523 §3: a jti is accepted once.
         let replay = token_with(app, &ok).await;
-        assert_eq!(
-            (replay.status, replay.body["error"].as_str()),
-            (StatusCode::UNAUTHORIZED, Some("invalid_client"))
-        );
+        assert_oauth_error(&replay, StatusCode::UNAUTHORIZED, "invalid_client");
         // The token endpoint URL is an audience too.
         let to_endpoint = latchkey_core::jwt::sign(
             &key,
@@ -155,10 +129,7 @@ async fn client_secret_jwt_signs_with_the_secret(app: &TestApp) {
     let r = token_with(app, &hs256(secret, &claims(id, ISSUER, 60, "s1"))).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     let wrong = token_with(app, &hs256("not-the-secret", &claims(id, ISSUER, 60, "s2"))).await;
-    assert_eq!(
-        (wrong.status, wrong.body["error"].as_str()),
-        (StatusCode::UNAUTHORIZED, Some("invalid_client"))
-    );
+    assert_oauth_error(&wrong, StatusCode::UNAUTHORIZED, "invalid_client");
     // alg none is never a signature.
     let header = URL_SAFE_NO_PAD.encode(r#"{"alg":"none"}"#);
     let body = URL_SAFE_NO_PAD.encode(claims(id, ISSUER, 60, "s3").to_string());
@@ -234,26 +205,20 @@ async fn two_client_authentication_methods_are_invalid_request(app: &TestApp) {
 /// Weak or unsupported client keys are refused at registration (RFC 7518 §3.3: RSA of
 /// 2048 bits at least; ES256 is P-256 only).
 async fn weak_client_keys_are_refused_at_registration(app: &TestApp) {
-    let admin = app.admin_token().await;
-    app.create_realm(&admin, "acme").await;
+    let admin = app.admin_with_realm("acme").await;
     let ec = keys::generate(Alg::Es256).unwrap().public_jwk;
     for jwk in [
         json!({"kty": "RSA", "n": "AQAB", "e": "AQAB"}),
         json!({"kty": "EC", "crv": "P-384", "x": ec["x"], "y": ec["y"]}),
     ] {
         let iat = app
-            .post(
-                "/admin/realms/acme/clients-initial-access",
-                &admin,
-                json!({"count": 1}),
-            )
+            .initial_access_token(&admin, "acme", json!({"count": 1}))
             .await;
         let r = app
-            .json(
-                Method::POST,
-                "/realms/acme/clients-registrations/openid-connect",
-                iat.body["token"].as_str(),
-                Some(json!({"grant_types": ["client_credentials"], "token_endpoint_auth_method": "private_key_jwt", "jwks": {"keys": [jwk]}})),
+            .register(
+                "acme",
+                Some(&iat),
+                json!({"grant_types": ["client_credentials"], "token_endpoint_auth_method": "private_key_jwt", "jwks": {"keys": [jwk]}}),
             )
             .await;
         assert_eq!(
@@ -286,11 +251,7 @@ async fn private_key_jwt_with_a_jwks_uri() {
             async move { axum::Json(jwks) }
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, doc).await;
-    });
+    let addr = serve_locally(doc).await;
     let reg = register(&app, json!({"grant_types": ["client_credentials"], "token_endpoint_auth_method": "private_key_jwt",
         "jwks_uri": format!("http://{addr}/jwks"), "token_endpoint_auth_signing_alg": "ES256"})).await;
     let id = reg["client_id"].as_str().unwrap();
@@ -329,11 +290,7 @@ async fn a_jwks_uri_is_not_followed_through_redirects_nor_to_private_addresses()
             "/moved",
             axum::routing::get(|| async { axum::response::Redirect::temporary("/jwks") }),
         );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, doc).await;
-    });
+    let addr = serve_locally(doc).await;
     for uri in [
         format!("http://{addr}/moved"),
         "https://169.254.169.254/latest/jwks".to_string(),

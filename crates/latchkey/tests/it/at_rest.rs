@@ -7,14 +7,11 @@
 
 use std::collections::HashMap;
 
-use axum::body::Body;
-use axum::http::{Method, Request, StatusCode, header};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::code_flow::{form_of, query_of};
-use crate::support::{ADMIN_PASSWORD, Resp, TestApp, pg_url, serde_urlencoded_pairs};
+use crate::support::browser::{Browser, challenge, location, query};
+use crate::support::{ADMIN_PASSWORD, TestApp, pg_url};
 
 const CB: &str = "https://app.example/cb";
 const TOKEN: &str = "/realms/acme/protocol/openid-connect/token";
@@ -33,60 +30,23 @@ impl Handed {
     }
 }
 
-fn cookies(r: &Resp, jar: &mut HashMap<String, String>) {
-    for v in r.headers.get_all(header::SET_COOKIE) {
-        let pair = v.to_str().unwrap().split(';').next().unwrap();
-        if let Some((k, val)) = pair.split_once('=') {
-            jar.insert(k.into(), val.into());
-        }
-    }
-}
-
 /// Logs `alice` in through the login form; returns the redirect's query.
 async fn login(app: &TestApp, scope: &str, verifier: &str) -> HashMap<String, String> {
-    let challenge = URL_SAFE_NO_PAD.encode(aws_lc_rs::digest::digest(
-        &aws_lc_rs::digest::SHA256,
-        verifier.as_bytes(),
-    ));
     let url = format!(
-        "/realms/acme/protocol/openid-connect/auth?client_id=web&response_type=code&redirect_uri=https%3A%2F%2Fapp.example%2Fcb&scope={scope}&state=s&code_challenge={challenge}&code_challenge_method=S256"
+        "/realms/acme/protocol/openid-connect/auth?client_id=web&response_type=code&redirect_uri=https%3A%2F%2Fapp.example%2Fcb&scope={scope}&state=s&code_challenge={}&code_challenge_method=S256",
+        challenge(verifier)
     );
-    let mut jar = HashMap::new();
-    let page = app
-        .send(
-            Request::get(url)
-                .header(header::HOST, "localhost:8080")
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await;
+    let mut b = Browser::default();
+    let page = b.get(app, &url).await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.text);
-    cookies(&page, &mut jar);
-    let (action, hidden) = form_of(&page.text);
-    let mut pairs: Vec<(&str, &str)> = hidden
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    pairs.extend([("username", "alice"), ("password", "alice-pass-Zq8")]);
-    let cookie = jar
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join("; ");
-    let r = app
-        .send(
-            Request::post(action)
-                .header(header::HOST, "localhost:8080")
-                .header(header::COOKIE, cookie)
-                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-                .body(Body::from(serde_urlencoded_pairs(&pairs)))
-                .unwrap(),
+    let r = b
+        .submit(
+            app,
+            &page,
+            &[("username", "alice"), ("password", "alice-pass-Zq8")],
         )
         .await;
-    let loc = r
-        .header("location")
-        .unwrap_or_else(|| panic!("{} {}", r.status, r.text));
-    query_of(loc)
+    query(&location(&r))
 }
 
 async fn no_credential_is_stored_in_clear(app: &TestApp) {
@@ -171,13 +131,7 @@ async fn no_credential_is_stored_in_clear(app: &TestApp) {
     let web_secret = s.body["value"].as_str().unwrap().to_string();
     let (_, svc_secret) = app.create_service_client(&admin, "acme", "svc").await;
     h.0.push(("service client secret".into(), svc_secret.clone()));
-    let r = app
-        .form(
-            TOKEN,
-            &[("grant_type", "client_credentials")],
-            Some(("svc", &svc_secret)),
-        )
-        .await;
+    let r = app.client_credentials("acme", "svc", &svc_secret).await;
     h.add("client_credentials access token", &r.body["access_token"]);
 
     // Initial access tokens and registrations through both providers.
@@ -236,13 +190,7 @@ async fn no_credential_is_stored_in_clear(app: &TestApp) {
         assert_eq!(u.status, StatusCode::OK, "{}", u.text);
         h.add("rotated registration access token", &u.body[rat_key]);
         // The admin mints one too.
-        let uuid = app
-            .get(&format!("/admin/realms/acme/clients?clientId={id}"), &admin)
-            .await
-            .body[0]["id"]
-            .as_str()
-            .unwrap()
-            .to_string();
+        let uuid = app.client_uuid(&admin, "acme", &id).await;
         let m = app
             .json(
                 Method::POST,

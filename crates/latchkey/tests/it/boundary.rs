@@ -29,14 +29,7 @@ fn assert_refused(what: &str, r: &Resp) {
 /// A realm `open` with anonymous registration on and no policies.
 async fn open_realm(app: &TestApp, admin: &str) {
     app.create_realm(admin, "open").await;
-    let r = app
-        .put(
-            "/admin/realms/open",
-            admin,
-            json!({"attributes": {"clientRegistrationAnonymousEnabled": "true", "clientRegistrationPoliciesEnabled": "false"}}),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+    app.open_to_anonymous_registration(admin, "open").await;
 }
 
 /// A raw body with a content type and optional Authorization header.
@@ -130,20 +123,7 @@ async fn nul_bytes_are_refused_everywhere(app: &TestApp) {
         b64(json!({"alg": "HS256"})),
         b64(json!({"iss": "a\u{0}b", "sub": "a\u{0}b", "aud": "x", "exp": 4_000_000_000u64}))
     );
-    let r = app
-        .form(
-            token,
-            &[
-                ("grant_type", "client_credentials"),
-                (
-                    "client_assertion_type",
-                    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-                ),
-                ("client_assertion", &assertion),
-            ],
-            None,
-        )
-        .await;
+    let r = app.client_assertion_grant("master", &assertion).await;
     assert_refused("client assertion", &r);
     // JSON names, through the admin API and anonymously through the default provider.
     let json_bodies = [
@@ -319,22 +299,12 @@ async fn a_trailing_slash_works_under_the_relative_path() {
         .await
         .unwrap();
     let r = app
-        .json(
-            Method::GET,
-            "/auth/realms/master/.well-known/openid-configuration/",
-            None,
-            None,
-        )
+        .get_public("/auth/realms/master/.well-known/openid-configuration/")
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(r.body["issuer"], "http://localhost:8080/auth/realms/master");
     let r = app
-        .json(
-            Method::GET,
-            "/auth/.well-known/openid-configuration/realms/master",
-            None,
-            None,
-        )
+        .get_public("/auth/.well-known/openid-configuration/realms/master")
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
 }

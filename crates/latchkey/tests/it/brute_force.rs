@@ -1,6 +1,6 @@
 //! Brute-force detection: the realm's Keycloak settings through the admin
 //! API, and what they do at the password grant; the login form's side (one count for
-//! both) is in `code_flow.rs`.
+//! both) is in `code_flow/login.rs`.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -10,30 +10,34 @@ use axum::extract::ConnectInfo;
 use axum::http::{Request, StatusCode, header};
 use latchkey_server::Limits;
 use serde_json::{Value, json};
-use tower::ServiceExt;
 
-use crate::support::{Backend, Resp, TestApp, serde_urlencoded_pairs};
+use crate::support::{Backend, Resp, TestApp, send_to, serde_urlencoded_pairs, user};
 
 const TOKEN: &str = "/realms/acme/protocol/openid-connect/token";
 
 /// Realm `acme` with user `bob` (password `bob-pass`), its brute-force settings changed by
 /// `settings`; returns the admin token and bob's id.
 async fn setup(app: &TestApp, settings: Value) -> (String, String) {
-    let admin = app.admin_token().await;
-    app.create_realm(&admin, "acme").await;
-    let r = app
-        .post(
-            "/admin/realms/acme/users",
-            &admin,
-            json!({"username": "bob", "enabled": true,
-            "credentials": [{"type": "password", "value": "bob-pass", "temporary": false}]}),
-        )
+    let admin = app.admin_with_realm("acme").await;
+    let bob = app
+        .create_user(&admin, "acme", user("bob", "bob-pass"))
         .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
-    let bob = r.location_id();
-    let r = app.put("/admin/realms/acme", &admin, settings).await;
-    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+    app.update_realm(&admin, "acme", settings).await;
     (admin, bob)
+}
+
+/// A server on SQLite that limits failed passwords per address to `failed_passwords`
+/// (`dev_mode`: as `start-dev`), with the realm and user of [`setup`].
+async fn limited(dev_mode: bool, failed_passwords: u32) -> TestApp {
+    let limits = Limits {
+        failed_passwords,
+        ..Limits::off()
+    };
+    let app = TestApp::with_limits(Backend::Sqlite, "", dev_mode, limits)
+        .await
+        .unwrap();
+    setup(&app, json!({})).await;
+    app
 }
 
 /// A password grant through acme's public `admin-cli`, from `from`.
@@ -75,8 +79,7 @@ fn assert_refused(r: &Resp, what: &str) {
 
 /// On in new realms with Keycloak's numbers, and every setting round-trips.
 async fn new_realms_have_brute_force_on_with_keycloaks_numbers(app: &TestApp) {
-    let admin = app.admin_token().await;
-    app.create_realm(&admin, "acme").await;
+    let admin = app.admin_with_realm("acme").await;
     let r = app.get("/admin/realms/acme", &admin).await;
     let expected = json!({
         "bruteForceProtected": true, "permanentLockout": false, "maxTemporaryLockouts": 0,
@@ -93,17 +96,14 @@ async fn new_realms_have_brute_force_on_with_keycloaks_numbers(app: &TestApp) {
         "maxFailureWaitSeconds": 70, "maxDeltaTimeSeconds": 700,
         "quickLoginCheckMilliSeconds": 10, "minimumQuickLoginWaitSeconds": 3,
     });
-    let r = app.put("/admin/realms/acme", &admin, changed.clone()).await;
-    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+    app.update_realm(&admin, "acme", changed.clone()).await;
     let r = app.get("/admin/realms/acme", &admin).await;
     for (k, v) in changed.as_object().unwrap() {
         assert_eq!(&r.body[k], v, "{k}: {}", r.text);
     }
     // A partial update leaves the others alone (Keycloak's PUT).
-    let r = app
-        .put("/admin/realms/acme", &admin, json!({"failureFactor": 6}))
+    app.update_realm(&admin, "acme", json!({"failureFactor": 6}))
         .await;
-    assert_eq!(r.status, StatusCode::NO_CONTENT);
     let r = app.get("/admin/realms/acme", &admin).await;
     assert_eq!(r.body["failureFactor"], 6);
     assert_eq!(r.body["waitIncrementSeconds"], 7);
@@ -217,7 +217,7 @@ async fn concurrent_guesses_are_checked_one_at_a_time(app: &TestApp) {
         .map(|_| {
             let router = app.router.clone();
             let req = grant_request("192.0.2.1", "bob", "wrong");
-            tokio::spawn(async move { router.oneshot(req).await.unwrap().status() })
+            tokio::spawn(async move { send_to(router, req).await.status })
         })
         .collect();
     for g in guesses {
@@ -244,7 +244,7 @@ async fn a_waiting_right_password_is_refused_after_a_permanent_lockout(app: &Tes
     let send = |password: &'static str| {
         let router = app.router.clone();
         let req = grant_request("192.0.2.1", "bob", password);
-        tokio::spawn(async move { router.oneshot(req).await.unwrap().status() })
+        tokio::spawn(async move { send_to(router, req).await.status })
     };
     let guesses: Vec<_> = (0..6).map(|_| send("wrong")).collect();
     tokio::time::sleep(Duration::from_millis(20)).await;
@@ -274,14 +274,7 @@ crate::on_both_backends!(
 /// has no such limit.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failed_passwords_are_limited_per_address_in_production() {
-    let limits = Limits {
-        failed_passwords: 3,
-        ..Limits::off()
-    };
-    let app = TestApp::with_limits(Backend::Sqlite, "", false, limits)
-        .await
-        .unwrap();
-    setup(&app, json!({})).await;
+    let app = limited(false, 3).await;
     for user in ["ann", "ben", "cy"] {
         assert_refused(
             &grant_from(&app, "203.0.113.5", user, "guess").await,
@@ -294,10 +287,7 @@ async fn failed_passwords_are_limited_per_address_in_production() {
     let r = grant_from(&app, "203.0.113.6", "bob", "bob-pass").await;
     assert_eq!(r.status, StatusCode::OK, "another address: {}", r.text);
 
-    let dev = TestApp::with_limits(Backend::Sqlite, "", true, limits)
-        .await
-        .unwrap();
-    setup(&dev, json!({})).await;
+    let dev = limited(true, 3).await;
     for user in ["ann", "ben", "cy", "dee", "eve"] {
         assert_refused(
             &grant_from(&dev, "127.0.0.1", user, "guess").await,
@@ -312,19 +302,12 @@ async fn failed_passwords_are_limited_per_address_in_production() {
 /// all pass the address check before the first failure counts.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_guesses_from_one_address_are_limited() {
-    let limits = Limits {
-        failed_passwords: 3,
-        ..Limits::off()
-    };
-    let app = TestApp::with_limits(Backend::Sqlite, "", false, limits)
-        .await
-        .unwrap();
-    setup(&app, json!({})).await;
+    let app = limited(false, 3).await;
     let guesses: Vec<_> = (0..10)
         .map(|i| {
             let router = app.router.clone();
             let req = grant_request("203.0.113.7", &format!("user{i}"), "guess");
-            tokio::spawn(async move { router.oneshot(req).await.unwrap().status() })
+            tokio::spawn(async move { send_to(router, req).await.status })
         })
         .collect();
     let mut statuses = Vec::new();

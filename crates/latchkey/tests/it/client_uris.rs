@@ -1,7 +1,7 @@
 //! `javascript:`, `data:`, `vbscript:` and `file:` URIs, user info and a bare `*`
 //! are refused however a client is created or updated: the admin API, Keycloak's `default`
 //! registration provider and the RFC 7591 `openid-connect` provider (the console's case is
-//! in console.rs, the authorization endpoint's in code_flow.rs).
+//! in console/pages.rs, the authorization endpoint's in code_flow/authorize.rs).
 
 use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -19,25 +19,13 @@ const BAD_REDIRECTS: [&str; 5] = [
 const DEFAULT: &str = "/realms/acme/clients-registrations/default";
 const OIDC: &str = "/realms/acme/clients-registrations/openid-connect";
 
-async fn realm(app: &TestApp) -> String {
-    let admin = app.admin_token().await;
-    app.create_realm(&admin, "acme").await;
-    admin
-}
-
 async fn initial_access(app: &TestApp, admin: &str) -> String {
-    let r = app
-        .post(
-            "/admin/realms/acme/clients-initial-access",
-            admin,
-            json!({"count": 20}),
-        )
-        .await;
-    r.body["token"].as_str().unwrap().to_string()
+    app.initial_access_token(admin, "acme", json!({"count": 20}))
+        .await
 }
 
 async fn admin_api_refuses_dangerous_uris(app: &TestApp) {
-    let admin = realm(app).await;
+    let admin = app.admin_with_realm("acme").await;
     for uri in BAD_REDIRECTS {
         let r = app
             .post(
@@ -112,7 +100,7 @@ async fn admin_api_refuses_dangerous_uris(app: &TestApp) {
 }
 
 async fn default_provider_refuses_dangerous_uris(app: &TestApp) {
-    let admin = realm(app).await;
+    let admin = app.admin_with_realm("acme").await;
     let iat = initial_access(app, &admin).await;
     for uri in BAD_REDIRECTS {
         let r = app
@@ -172,7 +160,7 @@ async fn default_provider_refuses_dangerous_uris(app: &TestApp) {
 }
 
 async fn openid_connect_provider_refuses_dangerous_uris(app: &TestApp) {
-    let admin = realm(app).await;
+    let admin = app.admin_with_realm("acme").await;
     let iat = initial_access(app, &admin).await;
     let cases: [(Value, &str); 5] = [
         (

@@ -12,7 +12,7 @@ async fn every_advertised_endpoint_answers(app: &TestApp) {
         "/.well-known/oauth-authorization-server/realms/master",
         "/.well-known/openid-configuration/realms/master",
     ] {
-        let r = app.json(Method::GET, path, None, None).await;
+        let r = app.get_public(path).await;
         assert_eq!(r.status, StatusCode::OK, "{path}");
         let doc = &r.body;
         assert_eq!(doc["issuer"], "http://localhost:8080/realms/master");
@@ -82,7 +82,7 @@ async fn unknown_realm_is_404(app: &TestApp) {
         "/realms/nope/protocol/openid-connect/certs",
     ] {
         assert_eq!(
-            app.json(Method::GET, path, None, None).await.status,
+            app.get_public(path).await.status,
             StatusCode::NOT_FOUND,
             "{path}"
         );
@@ -106,17 +106,12 @@ async fn jwks_has_public_rs256_and_es256_keys(app: &TestApp) {
 }
 
 async fn health_and_metrics(app: &TestApp) {
-    assert_eq!(
-        app.json(Method::GET, "/health/live", None, None)
-            .await
-            .status,
-        StatusCode::OK
-    );
-    let ready = app.json(Method::GET, "/health/ready", None, None).await;
+    assert_eq!(app.get_public("/health/live").await.status, StatusCode::OK);
+    let ready = app.get_public("/health/ready").await;
     assert_eq!(ready.status, StatusCode::OK);
     assert_eq!(ready.body["status"], "UP");
     app.admin_token().await;
-    let m = app.json(Method::GET, "/metrics", None, None).await;
+    let m = app.get_public("/metrics").await;
     assert_eq!(m.status, StatusCode::OK);
     assert!(
         m.text.contains(
@@ -149,12 +144,7 @@ async fn the_auth_relative_path_serves_pre_keycloak_17_urls() {
         .await
         .unwrap();
     let r = app
-        .json(
-            Method::GET,
-            "/auth/realms/master/.well-known/openid-configuration",
-            None,
-            None,
-        )
+        .get_public("/auth/realms/master/.well-known/openid-configuration")
         .await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.body["issuer"], "http://localhost:8080/auth/realms/master");
@@ -163,20 +153,13 @@ async fn the_auth_relative_path_serves_pre_keycloak_17_urls() {
         "http://localhost:8080/auth/realms/master/protocol/openid-connect/token"
     );
     assert_eq!(
-        app.json(Method::GET, "/auth/health/ready", None, None)
-            .await
-            .status,
+        app.get_public("/auth/health/ready").await.status,
         StatusCode::OK
     );
     assert_eq!(
-        app.json(
-            Method::GET,
-            "/realms/master/.well-known/openid-configuration",
-            None,
-            None
-        )
-        .await
-        .status,
+        app.get_public("/realms/master/.well-known/openid-configuration")
+            .await
+            .status,
         StatusCode::NOT_FOUND
     );
     let token = app

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::node::created_id;
+use crate::node::{admin_token_at, created_id};
 use crate::support::{Backend, TestDb};
 
 struct Server {
@@ -83,26 +83,7 @@ async fn walkthrough(base: &str, issuer_base: &str) {
             .status(),
         200
     );
-    let tok: Value = http
-        .post(format!(
-            "{base}/realms/master/protocol/openid-connect/token"
-        ))
-        .form(&[
-            ("grant_type", "password"),
-            ("client_id", "admin-cli"),
-            ("username", "admin"),
-            ("password", "e2e-pass"),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let admin = tok["access_token"]
-        .as_str()
-        .expect("admin token")
-        .to_string();
+    let admin = admin_token_at(&http, base, "e2e-pass").await;
     let r = http
         .post(format!("{base}/admin/realms"))
         .bearer_auth(&admin)
@@ -307,23 +288,7 @@ async fn abuse_limits_over_a_real_connection() {
     let base = server.base.clone();
     latchkey_server::fetch::install_default_tls_provider();
     let http = reqwest::Client::new();
-    let tok: Value = http
-        .post(format!(
-            "{base}/realms/master/protocol/openid-connect/token"
-        ))
-        .form(&[
-            ("grant_type", "password"),
-            ("client_id", "admin-cli"),
-            ("username", "admin"),
-            ("password", "e2e-pass"),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let admin = tok["access_token"].as_str().unwrap().to_string();
+    let admin = admin_token_at(&http, &base, "e2e-pass").await;
     let r = http
         .put(format!("{base}/admin/realms/master"))
         .bearer_auth(&admin)

@@ -3,7 +3,7 @@
 use axum::http::{Method, StatusCode};
 use serde_json::json;
 
-use crate::support::{Resp, TestApp};
+use crate::support::{Resp, TestApp, assert_oauth_error, user};
 
 const BASE: &str = "/realms/acme/protocol/openid-connect";
 
@@ -17,18 +17,11 @@ struct Setup {
 /// A realm with a confidential client `svc` and a user `bob` logged in through the public
 /// `admin-cli` (password grant, scope openid).
 async fn setup(app: &TestApp) -> Setup {
-    let admin = app.admin_token().await;
-    app.create_realm(&admin, "acme").await;
+    let admin = app.admin_with_realm("acme").await;
     let (_, svc_secret) = app.create_service_client(&admin, "acme", "svc").await;
-    let r = app
-        .post(
-            "/admin/realms/acme/users",
-            &admin,
-            json!({"username": "bob", "email": "bob@example.com", "enabled": true,
-            "credentials": [{"type": "password", "value": "pw", "temporary": false}]}),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::CREATED);
+    let mut bob = user("bob", "pw");
+    bob["email"] = json!("bob@example.com");
+    app.create_user(&admin, "acme", bob).await;
     let t = app
         .form(
             &format!("{BASE}/token"),
@@ -105,10 +98,7 @@ async fn introspection_reports_live_and_dead_tokens(app: &TestApp) {
             None,
         )
         .await;
-    assert_eq!(
-        (public.status, public.body["error"].as_str()),
-        (StatusCode::UNAUTHORIZED, Some("invalid_client"))
-    );
+    assert_oauth_error(&public, StatusCode::UNAUTHORIZED, "invalid_client");
     let wrong = app
         .form(
             &format!("{BASE}/token/introspect"),
@@ -124,10 +114,7 @@ async fn introspection_reports_live_and_dead_tokens(app: &TestApp) {
             Some(("svc", &s.svc_secret)),
         )
         .await;
-    assert_eq!(
-        (missing.status, missing.body["error"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("invalid_request"))
-    );
+    assert_oauth_error(&missing, StatusCode::BAD_REQUEST, "invalid_request");
     // A deleted user's tokens go inactive.
     let users = app
         .get("/admin/realms/acme/users?username=bob&exact=true", &s.admin)
@@ -175,10 +162,7 @@ async fn revocation_stops_access_and_refresh_tokens(app: &TestApp) {
     assert_eq!(revoke(s.access.clone(), None).await.status, StatusCode::OK);
     assert_eq!(introspect(app, &s, &s.access).await.body["active"], false);
     let refused = userinfo(app, &s.access).await;
-    assert_eq!(
-        (refused.status, refused.body["error"].as_str()),
-        (StatusCode::UNAUTHORIZED, Some("invalid_token"))
-    );
+    assert_oauth_error(&refused, StatusCode::UNAUTHORIZED, "invalid_token");
     // Refresh tokens.
     assert_eq!(revoke(s.refresh.clone(), None).await.status, StatusCode::OK);
     let r = app
@@ -209,55 +193,16 @@ async fn revocation_stops_access_and_refresh_tokens(app: &TestApp) {
             None,
         )
         .await;
-    assert_eq!(
-        (hint.status, hint.body["error"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("unsupported_token_type"))
-    );
+    assert_oauth_error(&hint, StatusCode::BAD_REQUEST, "unsupported_token_type");
     // A revoked access token is refused at the registration endpoint too.
     let (cid, secret) = app.create_service_client(&s.admin, "acme", "ci").await;
-    let sa = app
-        .get(
-            &format!("/admin/realms/acme/clients/{cid}/service-account-user"),
-            &s.admin,
-        )
-        .await
-        .body;
-    let rm = app
-        .get(
-            "/admin/realms/acme/clients?clientId=realm-management",
-            &s.admin,
-        )
-        .await
-        .body;
-    let rm_id = rm[0]["id"].as_str().unwrap();
-    let role = app
-        .get(
-            &format!("/admin/realms/acme/clients/{rm_id}/roles/create-client"),
-            &s.admin,
-        )
-        .await
-        .body;
-    app.post(
-        &format!(
-            "/admin/realms/acme/users/{}/role-mappings/clients/{rm_id}",
-            sa["id"].as_str().unwrap()
-        ),
-        &s.admin,
-        json!([role]),
-    )
-    .await;
-    let t = app
-        .form(
-            &format!("{BASE}/token"),
-            &[("grant_type", "client_credentials")],
-            Some(("ci", &secret)),
-        )
+    let sa = app.service_account_id(&s.admin, "acme", &cid).await;
+    app.grant_realm_management(&s.admin, "acme", &sa, &["create-client"])
         .await;
-    let ci_token = t.body["access_token"].as_str().unwrap().to_string();
-    let reg = "/realms/acme/clients-registrations/openid-connect";
+    let ci_token = app.client_token("acme", "ci", &secret).await;
     let body = json!({"grant_types": ["client_credentials"]});
     assert_eq!(
-        app.json(Method::POST, reg, Some(&ci_token), Some(body.clone()))
+        app.register("acme", Some(&ci_token), body.clone())
             .await
             .status,
         StatusCode::CREATED
@@ -268,13 +213,8 @@ async fn revocation_stops_access_and_refresh_tokens(app: &TestApp) {
             .status,
         StatusCode::OK
     );
-    let after = app
-        .json(Method::POST, reg, Some(&ci_token), Some(body))
-        .await;
-    assert_eq!(
-        (after.status, after.body["error"].as_str()),
-        (StatusCode::UNAUTHORIZED, Some("invalid_token"))
-    );
+    let after = app.register("acme", Some(&ci_token), body).await;
+    assert_oauth_error(&after, StatusCode::UNAUTHORIZED, "invalid_token");
 }
 
 async fn userinfo_returns_the_users_claims(app: &TestApp) {
@@ -298,9 +238,7 @@ async fn userinfo_returns_the_users_claims(app: &TestApp) {
         "RFC 6750 §2.2 form body: {}",
         post.text
     );
-    let none = app
-        .json(Method::GET, &format!("{BASE}/userinfo"), None, None)
-        .await;
+    let none = app.get_public(&format!("{BASE}/userinfo")).await;
     assert_eq!(none.status, StatusCode::UNAUTHORIZED);
     assert!(
         none.header("www-authenticate")
@@ -308,25 +246,11 @@ async fn userinfo_returns_the_users_claims(app: &TestApp) {
             .starts_with("Bearer")
     );
     // Without the openid scope: 403 insufficient_scope (OIDC Core §5.3).
-    let t = app
-        .form(
-            &format!("{BASE}/token"),
-            &[("grant_type", "client_credentials")],
-            Some(("svc", &s.svc_secret)),
-        )
-        .await;
-    let no_openid = userinfo(app, t.body["access_token"].as_str().unwrap()).await;
-    assert_eq!(
-        (no_openid.status, no_openid.body["error"].as_str()),
-        (StatusCode::FORBIDDEN, Some("insufficient_scope"))
-    );
+    let t = app.client_token("acme", "svc", &s.svc_secret).await;
+    let no_openid = userinfo(app, &t).await;
+    assert_oauth_error(&no_openid, StatusCode::FORBIDDEN, "insufficient_scope");
     let discovery = app
-        .json(
-            Method::GET,
-            "/realms/acme/.well-known/openid-configuration",
-            None,
-            None,
-        )
+        .get_public("/realms/acme/.well-known/openid-configuration")
         .await
         .body;
     assert_eq!(

@@ -7,7 +7,7 @@
 use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::support::TestApp;
+use crate::support::{TestApp, user};
 
 const CB: &str = "https://app.example/cb";
 
@@ -34,48 +34,16 @@ struct Realm {
 async fn realm(app: &TestApp, master: &str, name: &'static str) -> Realm {
     app.create_realm(master, name).await;
     let base = format!("/admin/realms/{name}");
-    let r = app
-        .post(
-            &format!("{base}/users"),
-            master,
-            json!({"username": "boss", "enabled": true,
-            "credentials": [{"type": "password", "value": "boss-pass", "temporary": false}]}),
-        )
+    let boss_id = app
+        .create_user(master, name, user("boss", "boss-pass"))
         .await;
-    assert_eq!(r.status, StatusCode::CREATED);
-    let boss_id = r.location_id();
-    let rm = app
-        .get(&format!("{base}/clients?clientId=realm-management"), master)
-        .await
-        .body[0]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let role = app
-        .get(&format!("{base}/clients/{rm}/roles/realm-admin"), master)
-        .await
-        .body;
-    let r = app
-        .post(
-            &format!("{base}/users/{boss_id}/role-mappings/clients/{rm}"),
-            master,
-            json!([role]),
-        )
+    app.grant_realm_management(master, name, &boss_id, &["realm-admin"])
         .await;
-    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
-    let r = app
-        .post(&format!("{base}/clients"), master, json!({"clientId": "svc", "publicClient": false,
+    let svc_uuid = app
+        .create_client(master, name, json!({"clientId": "svc", "publicClient": false,
             "serviceAccountsEnabled": true, "directAccessGrantsEnabled": true, "redirectUris": [CB]}))
         .await;
-    assert_eq!(r.status, StatusCode::CREATED);
-    let svc_uuid = r.location_id();
-    let svc_secret = app
-        .get(&format!("{base}/clients/{svc_uuid}/client-secret"), master)
-        .await
-        .body["value"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let svc_secret = app.client_secret(master, name, &svc_uuid).await;
     let r = app
         .post(
             &format!("{base}/clients/{svc_uuid}/roles"),
@@ -480,15 +448,9 @@ async fn credentials_stay_in_their_realm(app: &TestApp) {
     }
 
     // Token endpoint: alpha's client credentials, refresh token and code are refused in
-    // beta (codes: code_flow::foreign_codes_and_refresh_tokens_are_not_spent).
+    // beta (codes: code_flow::codes::foreign_codes_and_refresh_tokens_are_not_spent).
     let beta_token = "/realms/beta/protocol/openid-connect/token";
-    let r = app
-        .form(
-            beta_token,
-            &[("grant_type", "client_credentials")],
-            Some(("svc", &a.svc_secret)),
-        )
-        .await;
+    let r = app.client_credentials("beta", "svc", &a.svc_secret).await;
     t.check(r.status == StatusCode::UNAUTHORIZED, || {
         format!("alpha's client secret in beta: {}", r.status)
     });
@@ -505,20 +467,7 @@ async fn credentials_stay_in_their_realm(app: &TestApp) {
     t.check(r.body["error"] == "invalid_grant", || {
         format!("alpha's refresh token in beta: {}", r.text)
     });
-    let r = app
-        .form(
-            beta_token,
-            &[
-                ("grant_type", "client_credentials"),
-                (
-                    "client_assertion_type",
-                    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-                ),
-                ("client_assertion", &a.access),
-            ],
-            None,
-        )
-        .await;
+    let r = app.client_assertion_grant("beta", &a.access).await;
     t.check(
         r.status == StatusCode::UNAUTHORIZED || r.status == StatusCode::BAD_REQUEST,
         || {
@@ -574,20 +523,7 @@ async fn credentials_stay_in_their_realm(app: &TestApp) {
         ("alpha", pkj[0].clone(), "alpha", true),
     ] {
         let jwt = assertion(&sub, aud);
-        let r = app
-            .form(
-                &format!("/realms/{at}/protocol/openid-connect/token"),
-                &[
-                    ("grant_type", "client_credentials"),
-                    (
-                        "client_assertion_type",
-                        "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-                    ),
-                    ("client_assertion", &jwt),
-                ],
-                None,
-            )
-            .await;
+        let r = app.client_assertion_grant(at, &jwt).await;
         let accepted = r.status == StatusCode::OK;
         t.check(accepted == ok, || {
             format!(
@@ -662,16 +598,12 @@ async fn credentials_stay_in_their_realm(app: &TestApp) {
     let logout = |realm: &str, hint: &str| {
         format!("/realms/{realm}/protocol/openid-connect/logout?id_token_hint={hint}")
     };
-    let r = app
-        .json(Method::GET, &logout("beta", &a.id_token), None, None)
-        .await;
+    let r = app.get_public(&logout("beta", &a.id_token)).await;
     t.check(
         r.status == StatusCode::BAD_REQUEST && r.text.contains("id_token_hint"),
         || format!("alpha's id_token_hint at beta's logout: {}", r.status),
     );
-    let r = app
-        .json(Method::GET, &logout("alpha", &a.id_token), None, None)
-        .await;
+    let r = app.get_public(&logout("alpha", &a.id_token)).await;
     t.check(r.status != StatusCode::BAD_REQUEST, || {
         format!(
             "alpha's id_token_hint at alpha's logout: {} {}",

@@ -12,7 +12,7 @@ use axum::http::{Method, Request, StatusCode, header};
 use latchkey_server::Limits;
 use serde_json::{Value, json};
 
-use crate::support::{Backend, Resp, TestApp};
+use crate::support::{Backend, Resp, TestApp, json_request};
 
 const REG: &str = "/realms/acme/clients-registrations/openid-connect";
 
@@ -29,16 +29,8 @@ async fn app_with(limits: Limits) -> TestApp {
     let app = TestApp::with_limits(Backend::Sqlite, "", true, limits)
         .await
         .expect("sqlite");
-    let admin = app.admin_token().await;
-    app.create_realm(&admin, "acme").await;
-    let r = app
-        .put(
-            "/admin/realms/acme",
-            &admin,
-            json!({"attributes": {"clientRegistrationAnonymousEnabled": "true", "clientRegistrationPoliciesEnabled": "false"}}),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    let admin = app.admin_with_realm("acme").await;
+    app.open_to_anonymous_registration(&admin, "acme").await;
     app
 }
 
@@ -52,22 +44,9 @@ async fn send_from(
     body: Option<Value>,
 ) -> Resp {
     let peer: SocketAddr = format!("{from}:40000").parse().unwrap();
-    let mut b = Request::builder()
-        .method(method)
-        .uri(path)
-        .header(header::HOST, "localhost:8080")
-        .extension(ConnectInfo(peer));
-    if let Some(t) = token {
-        b = b.header(header::AUTHORIZATION, format!("Bearer {t}"));
-    }
-    let body = match body {
-        Some(v) => {
-            b = b.header(header::CONTENT_TYPE, "application/json");
-            Body::from(v.to_string())
-        }
-        None => Body::empty(),
-    };
-    app.send(b.body(body).unwrap()).await
+    let mut req = json_request(method, path, token, body);
+    req.extensions_mut().insert(ConnectInfo(peer));
+    app.send(req).await
 }
 
 async fn register_from(app: &TestApp, from: &str, token: Option<&str>) -> Resp {
@@ -110,13 +89,8 @@ async fn anonymous_registration_is_limited_per_address() {
     // Authenticated registration (an initial access token) is not anonymous: not limited.
     let admin = app.admin_token().await;
     let iat = app
-        .post(
-            "/admin/realms/acme/clients-initial-access",
-            &admin,
-            json!({"count": 2, "expiration": 600}),
-        )
+        .initial_access_token(&admin, "acme", json!({"count": 2, "expiration": 600}))
         .await;
-    let iat = iat.body["token"].as_str().unwrap().to_string();
     let r = register_from(&app, "198.51.100.7", Some(&iat)).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
 }
@@ -154,13 +128,8 @@ async fn failed_initial_access_tokens_are_limited_per_address() {
     let app = app_with(limits(0, 2, Duration::from_secs(60))).await;
     let admin = app.admin_token().await;
     let iat = app
-        .post(
-            "/admin/realms/acme/clients-initial-access",
-            &admin,
-            json!({"count": 5, "expiration": 600}),
-        )
+        .initial_access_token(&admin, "acme", json!({"count": 5, "expiration": 600}))
         .await;
-    let iat = iat.body["token"].as_str().unwrap().to_string();
     // A good token does not count as a failure.
     let r = register_from(&app, "192.0.2.10", Some(&iat)).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
@@ -215,26 +184,15 @@ async fn failed_registration_access_tokens_are_limited_per_address() {
 async fn a_realm_sets_its_own_anonymous_limit() {
     let app = app_with(limits(1, 0, Duration::from_secs(60))).await;
     let admin = app.admin_token().await;
-    let r = app
-        .put(
-            "/admin/realms/acme",
-            &admin,
-            json!({"attributes": {"clientRegistrationAnonymousEnabled": "true", "clientRegistrationPoliciesEnabled": "false", "clientRegistrationAnonymousLimit": "3"}}),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+    let anonymous_limit = |limit: &str| json!({"attributes": {"clientRegistrationAnonymousEnabled": "true", "clientRegistrationPoliciesEnabled": "false", "clientRegistrationAnonymousLimit": limit}});
+    app.update_realm(&admin, "acme", anonymous_limit("3")).await;
     for _ in 0..3 {
         let r = register_from(&app, "198.51.100.30", None).await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     }
     assert_throttled(&register_from(&app, "198.51.100.30", None).await);
     // "0": no limit for this realm.
-    app.put(
-        "/admin/realms/acme",
-        &admin,
-        json!({"attributes": {"clientRegistrationAnonymousEnabled": "true", "clientRegistrationPoliciesEnabled": "false", "clientRegistrationAnonymousLimit": "0"}}),
-    )
-    .await;
+    app.update_realm(&admin, "acme", anonymous_limit("0")).await;
     for _ in 0..5 {
         let r = register_from(&app, "198.51.100.31", None).await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
@@ -250,8 +208,7 @@ async fn refused_requests_store_a_bounded_number_of_events() {
         let Some(app) = TestApp::with_limits(backend, "", true, Limits::off()).await else {
             continue;
         };
-        let admin = app.admin_token().await;
-        app.create_realm(&admin, "closed").await;
+        let admin = app.admin_with_realm("closed").await;
         for i in 0..300 {
             let path = format!(
                 "/realms/closed/clients-registrations/openid-connect/{}-{i}",
@@ -279,7 +236,7 @@ async fn refused_requests_store_a_bounded_number_of_events() {
             latchkey_server::limits::REFUSED_EVENTS_STORED,
             "{backend:?}: 600 refusals stored {stored} events"
         );
-        let metrics = app.json(Method::GET, "/metrics", None, None).await.text;
+        let metrics = app.get_public("/metrics").await.text;
         assert!(
             metrics.contains("latchkey_events_not_stored_total"),
             "{metrics}"
@@ -309,14 +266,8 @@ async fn refused_requests_store_a_bounded_number_of_events() {
 async fn limits_off_in_the_default_test_app() {
     // The harness every other test uses: no rate limit (many registrations from TEST_PEER).
     let app = TestApp::new(Backend::Sqlite).await.unwrap();
-    let admin = app.admin_token().await;
-    app.create_realm(&admin, "acme").await;
-    app.put(
-        "/admin/realms/acme",
-        &admin,
-        json!({"attributes": {"clientRegistrationAnonymousEnabled": "true", "clientRegistrationPoliciesEnabled": "false"}}),
-    )
-    .await;
+    let admin = app.admin_with_realm("acme").await;
+    app.open_to_anonymous_registration(&admin, "acme").await;
     for _ in 0..(Limits::DEFAULT_ANONYMOUS_REGISTRATIONS + 2) {
         let r = register_from(&app, "127.0.0.1", None).await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
@@ -440,45 +391,25 @@ async fn a_forged_forwarded_for_passes_no_policy_and_no_limit() {
     })
     .await
     .unwrap();
-    let admin = app.admin_token().await;
-    app.create_realm(&admin, "acme").await;
-    let r = app
-        .put(
-            "/admin/realms/acme",
-            &admin,
-            json!({"attributes": {"clientRegistrationAnonymousEnabled": "true"}}),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
-    let type_ = "org.keycloak.services.clientregistration.policy.ClientRegistrationPolicy";
-    let list = app
-        .get(
-            &format!("/admin/realms/acme/components?type={type_}"),
-            &admin,
-        )
-        .await;
-    let mut trusted = list
-        .body
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "Trusted Hosts" && c["subType"] == "anonymous")
-        .unwrap()
-        .clone();
-    trusted["config"] = json!({
-        "trusted-hosts": ["10.0.0.5"],
-        "host-sending-registration-request-must-match": ["true"],
-        "client-uris-must-match": ["false"],
-    });
-    let id = trusted["id"].as_str().unwrap().to_string();
-    let r = app
-        .put(
-            &format!("/admin/realms/acme/components/{id}"),
-            &admin,
-            trusted,
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+    let admin = app.admin_with_realm("acme").await;
+    app.update_realm(
+        &admin,
+        "acme",
+        json!({"attributes": {"clientRegistrationAnonymousEnabled": "true"}}),
+    )
+    .await;
+    app.configure_policy(
+        &admin,
+        "acme",
+        "Trusted Hosts",
+        "anonymous",
+        json!({
+            "trusted-hosts": ["10.0.0.5"],
+            "host-sending-registration-request-must-match": ["true"],
+            "client-uris-must-match": ["false"],
+        }),
+    )
+    .await;
 
     // The client at 203.0.113.50 wrote 10.0.0.5; the proxy appended what it saw.
     let r = register_forwarded(&app, "10.0.0.5, 203.0.113.50").await;

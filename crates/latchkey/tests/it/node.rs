@@ -132,25 +132,33 @@ impl Node {
 
     /// A master admin token from this node.
     pub async fn admin_token(&self, http: &reqwest::Client) -> String {
-        let r: Value = http
-            .post(self.url("/realms/master/protocol/openid-connect/token"))
-            .form(&[
-                ("grant_type", "password"),
-                ("client_id", "admin-cli"),
-                ("username", "admin"),
-                ("password", ADMIN_PASSWORD),
-            ])
-            .send()
-            .await
-            .expect("token request")
-            .json()
-            .await
-            .expect("token json");
-        r["access_token"]
-            .as_str()
-            .unwrap_or_else(|| panic!("admin token: {r}"))
-            .to_string()
+        admin_token_at(http, &self.base, ADMIN_PASSWORD).await
     }
+}
+
+/// A token of the master admin `admin` (password grant on `admin-cli`) from the server at
+/// `base`.
+pub async fn admin_token_at(http: &reqwest::Client, base: &str, password: &str) -> String {
+    let r: Value = http
+        .post(format!(
+            "{base}/realms/master/protocol/openid-connect/token"
+        ))
+        .form(&[
+            ("grant_type", "password"),
+            ("client_id", "admin-cli"),
+            ("username", "admin"),
+            ("password", password),
+        ])
+        .send()
+        .await
+        .expect("token request")
+        .json()
+        .await
+        .expect("token json");
+    r["access_token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("admin token: {r}"))
+        .to_string()
 }
 
 impl Drop for Node {

@@ -5,10 +5,10 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use axum::http::{Method, StatusCode};
+use axum::http::StatusCode;
 use serde_json::{Value, json};
 
-use crate::support::{Backend, TestApp};
+use crate::support::{Backend, Resp, TestApp, serve_locally};
 
 /// Serves `doc` at `/sector` and a redirect at `/moved`; counts the hits.
 async fn document_server(doc: Value) -> (String, Arc<AtomicUsize>) {
@@ -27,35 +27,18 @@ async fn document_server(doc: Value) -> (String, Arc<AtomicUsize>) {
             "/moved",
             axum::routing::get(|| async { axum::response::Redirect::temporary("/sector") }),
         );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
+    let addr = serve_locally(app).await;
     (format!("http://{addr}"), hits)
 }
 
 async fn anonymous_realm(app: &TestApp) {
-    let admin = app.admin_token().await;
-    app.create_realm(&admin, "acme").await;
-    let r = app
-        .put(
-            "/admin/realms/acme",
-            &admin,
-            json!({"attributes": {"clientRegistrationAnonymousEnabled": "true", "clientRegistrationPoliciesEnabled": "false"}}),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    let admin = app.admin_with_realm("acme").await;
+    app.open_to_anonymous_registration(&admin, "acme").await;
 }
 
-async fn register(app: &TestApp, body: Value) -> crate::support::Resp {
-    app.json(
-        Method::POST,
-        "/realms/acme/clients-registrations/openid-connect",
-        None,
-        Some(body),
-    )
-    .await
+/// An anonymous registration at `acme`.
+async fn register(app: &TestApp, body: Value) -> Resp {
+    app.register("acme", None, body).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -10,8 +10,8 @@ use std::time::Instant;
 
 use serde_json::{Value, json};
 
-use crate::code_flow::{form_of, query_of};
 use crate::node::{Node, created_id, http, master_key};
+use crate::support::browser::{form, query};
 use crate::support::{Backend, TestDb};
 
 const CB: &str = "https://app.example/cb";
@@ -281,7 +281,7 @@ async fn code(c: &Cluster, i: usize) -> String {
         .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_string())
         .collect();
     let html = page.text().await.unwrap();
-    let (action, hidden) = form_of(&html);
+    let (action, hidden) = form(&html);
     // The action is absolute on the configured hostname: post it to this node.
     let path = match action.find("://") {
         Some(p) => action[p + 3..]
@@ -308,30 +308,37 @@ async fn code(c: &Cluster, i: usize) -> String {
         .to_str()
         .unwrap()
         .to_string();
-    query_of(&loc)["code"].clone()
+    query(&loc)["code"].clone()
+}
+
+/// Sends the token request `pairs` (as `web`) 6 times at once over both nodes: exactly one
+/// must win, the other five get 400.
+async fn one_of_six_wins(c: &mut Cluster, secret: &str, pairs: &[(&str, &str)], what: String) {
+    let r = c
+        .race(6, |_, http, base| {
+            http.post(format!("{base}/realms/race/protocol/openid-connect/token"))
+                .basic_auth("web", Some(secret))
+                .form(pairs)
+                .send()
+                .map_ok()
+        })
+        .await;
+    c.check(
+        count(&r, 200) == 1 && count(&r, 400) == 5,
+        format!("{what}: {:?}", codes(&r)),
+    );
 }
 
 /// Authorization codes: each redeemed by 6 requests at once over both nodes: one wins.
 async fn code_redemption(c: &mut Cluster, secret: &str) {
     for i in 0..15 {
         let code = code(c, i).await;
-        let r = c
-            .race(6, |_, http, base| {
-                http.post(format!("{base}/realms/race/protocol/openid-connect/token"))
-                    .basic_auth("web", Some(secret))
-                    .form(&[
-                        ("grant_type", "authorization_code"),
-                        ("code", code.as_str()),
-                        ("redirect_uri", CB),
-                    ])
-                    .send()
-                    .map_ok()
-            })
-            .await;
-        c.check(
-            count(&r, 200) == 1 && count(&r, 400) == 5,
-            format!("code redemption {i}: {:?}", codes(&r)),
-        );
+        let pairs = [
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", CB),
+        ];
+        one_of_six_wins(c, secret, &pairs, format!("code redemption {i}")).await;
     }
 }
 
@@ -354,23 +361,9 @@ async fn refresh_rotation(c: &mut Cluster, secret: &str) {
             .json()
             .await
             .unwrap();
-        let rt = t["refresh_token"].as_str().unwrap().to_string();
-        let r = c
-            .race(6, |_, http, base| {
-                http.post(format!("{base}/realms/race/protocol/openid-connect/token"))
-                    .basic_auth("web", Some(secret))
-                    .form(&[
-                        ("grant_type", "refresh_token"),
-                        ("refresh_token", rt.as_str()),
-                    ])
-                    .send()
-                    .map_ok()
-            })
-            .await;
-        c.check(
-            count(&r, 200) == 1 && count(&r, 400) == 5,
-            format!("refresh rotation {i}: {:?}", codes(&r)),
-        );
+        let rt = t["refresh_token"].as_str().unwrap();
+        let pairs = [("grant_type", "refresh_token"), ("refresh_token", rt)];
+        one_of_six_wins(c, secret, &pairs, format!("refresh rotation {i}")).await;
     }
 }
 

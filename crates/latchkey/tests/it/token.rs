@@ -3,27 +3,50 @@
 use axum::http::StatusCode;
 use serde_json::json;
 
-use crate::support::TestApp;
+use crate::support::{ADMIN, ADMIN_PASSWORD, Resp, TestApp, assert_oauth_error, user};
 
 const TOKEN: &str = "/realms/acme/protocol/openid-connect/token";
+const MASTER_TOKEN: &str = "/realms/master/protocol/openid-connect/token";
 
 /// A realm `acme` with a service-account client `svc`; returns (admin token, uuid, secret).
 async fn setup(app: &TestApp) -> (String, String, String) {
-    let admin = app.admin_token().await;
-    app.create_realm(&admin, "acme").await;
+    let admin = app.admin_with_realm("acme").await;
     let (id, secret) = app.create_service_client(&admin, "acme", "svc").await;
     (admin, id, secret)
 }
 
+/// The master admin's password grant on `admin-cli`, scope `openid`.
+async fn admin_login(app: &TestApp) -> Resp {
+    app.form(
+        MASTER_TOKEN,
+        &[
+            ("grant_type", "password"),
+            ("client_id", "admin-cli"),
+            ("username", ADMIN),
+            ("password", ADMIN_PASSWORD),
+            ("scope", "openid"),
+        ],
+        None,
+    )
+    .await
+}
+
+/// A refresh grant on master's public `admin-cli`, asking for `scope` when given.
+async fn admin_cli_refresh(app: &TestApp, refresh_token: &str, scope: Option<&str>) -> Resp {
+    let mut pairs = vec![
+        ("grant_type", "refresh_token"),
+        ("client_id", "admin-cli"),
+        ("refresh_token", refresh_token),
+    ];
+    if let Some(scope) = scope {
+        pairs.push(("scope", scope));
+    }
+    app.form(MASTER_TOKEN, &pairs, None).await
+}
+
 async fn client_credentials_with_basic_and_post(app: &TestApp) {
     let (_, _, secret) = setup(app).await;
-    let basic = app
-        .form(
-            TOKEN,
-            &[("grant_type", "client_credentials")],
-            Some(("svc", &secret)),
-        )
-        .await;
+    let basic = app.client_credentials("acme", "svc", &secret).await;
     assert_eq!(basic.status, StatusCode::OK, "{}", basic.text);
     assert_eq!(basic.header("cache-control"), Some("no-store"));
     assert_eq!(basic.body["token_type"], "Bearer");
@@ -32,17 +55,7 @@ async fn client_credentials_with_basic_and_post(app: &TestApp) {
         basic.body.get("refresh_token").is_none(),
         "no refresh token for client_credentials"
     );
-    let post = app
-        .form(
-            TOKEN,
-            &[
-                ("grant_type", "client_credentials"),
-                ("client_id", "svc"),
-                ("client_secret", &secret),
-            ],
-            None,
-        )
-        .await;
+    let post = app.client_credentials_post("acme", "svc", &secret).await;
     assert_eq!(post.status, StatusCode::OK, "{}", post.text);
 
     let claims = app
@@ -66,13 +79,7 @@ async fn client_credentials_with_basic_and_post(app: &TestApp) {
 
 async fn bad_client_credentials_are_invalid_client(app: &TestApp) {
     let (admin, id, secret) = setup(app).await;
-    let wrong = app
-        .form(
-            TOKEN,
-            &[("grant_type", "client_credentials")],
-            Some(("svc", "wrong")),
-        )
-        .await;
+    let wrong = app.client_credentials("acme", "svc", "wrong").await;
     assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
     assert_eq!(wrong.body["error"], "invalid_client");
     assert!(
@@ -82,32 +89,10 @@ async fn bad_client_credentials_are_invalid_client(app: &TestApp) {
             .starts_with("Basic"),
         "Basic gets a challenge"
     );
-    let post = app
-        .form(
-            TOKEN,
-            &[
-                ("grant_type", "client_credentials"),
-                ("client_id", "svc"),
-                ("client_secret", "wrong"),
-            ],
-            None,
-        )
-        .await;
-    assert_eq!(
-        (post.status, post.body["error"].as_str()),
-        (StatusCode::UNAUTHORIZED, Some("invalid_client"))
-    );
-    let unknown = app
-        .form(
-            TOKEN,
-            &[("grant_type", "client_credentials")],
-            Some(("ghost", "x")),
-        )
-        .await;
-    assert_eq!(
-        (unknown.status, unknown.body["error"].as_str()),
-        (StatusCode::UNAUTHORIZED, Some("invalid_client"))
-    );
+    let post = app.client_credentials_post("acme", "svc", "wrong").await;
+    assert_oauth_error(&post, StatusCode::UNAUTHORIZED, "invalid_client");
+    let unknown = app.client_credentials("acme", "ghost", "x").await;
+    assert_oauth_error(&unknown, StatusCode::UNAUTHORIZED, "invalid_client");
     let none = app
         .form(TOKEN, &[("grant_type", "client_credentials")], None)
         .await;
@@ -122,17 +107,8 @@ async fn bad_client_credentials_are_invalid_client(app: &TestApp) {
         )
         .await;
     assert_eq!(r.status, StatusCode::NO_CONTENT);
-    let disabled = app
-        .form(
-            TOKEN,
-            &[("grant_type", "client_credentials")],
-            Some(("svc", &secret)),
-        )
-        .await;
-    assert_eq!(
-        (disabled.status, disabled.body["error"].as_str()),
-        (StatusCode::UNAUTHORIZED, Some("invalid_client"))
-    );
+    let disabled = app.client_credentials("acme", "svc", &secret).await;
+    assert_oauth_error(&disabled, StatusCode::UNAUTHORIZED, "invalid_client");
     app.put(
         &format!("/admin/realms/acme/clients/{id}"),
         &admin,
@@ -140,13 +116,7 @@ async fn bad_client_credentials_are_invalid_client(app: &TestApp) {
     )
     .await;
     assert_eq!(
-        app.form(
-            TOKEN,
-            &[("grant_type", "client_credentials")],
-            Some(("svc", &secret))
-        )
-        .await
-        .status,
+        app.client_credentials("acme", "svc", &secret).await.status,
         StatusCode::OK
     );
     assert_eq!(
@@ -155,26 +125,14 @@ async fn bad_client_credentials_are_invalid_client(app: &TestApp) {
             .status,
         StatusCode::NO_CONTENT
     );
-    let deleted = app
-        .form(
-            TOKEN,
-            &[("grant_type", "client_credentials")],
-            Some(("svc", &secret)),
-        )
-        .await;
-    assert_eq!(
-        (deleted.status, deleted.body["error"].as_str()),
-        (StatusCode::UNAUTHORIZED, Some("invalid_client"))
-    );
+    let deleted = app.client_credentials("acme", "svc", &secret).await;
+    assert_oauth_error(&deleted, StatusCode::UNAUTHORIZED, "invalid_client");
 }
 
 async fn malformed_requests_are_invalid_request(app: &TestApp) {
     let (_, _, secret) = setup(app).await;
     let missing = app.form(TOKEN, &[], Some(("svc", &secret))).await;
-    assert_eq!(
-        (missing.status, missing.body["error"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("invalid_request"))
-    );
+    assert_oauth_error(&missing, StatusCode::BAD_REQUEST, "invalid_request");
     let unsupported = app
         .form(TOKEN, &[("grant_type", "implicit")], Some(("svc", &secret)))
         .await;
@@ -189,10 +147,7 @@ async fn malformed_requests_are_invalid_request(app: &TestApp) {
             Some(("svc", &secret)),
         )
         .await;
-    assert_eq!(
-        (dup.status, dup.body["error"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("invalid_request"))
-    );
+    assert_oauth_error(&dup, StatusCode::BAD_REQUEST, "invalid_request");
     let json_body = app
         .json(
             axum::http::Method::POST,
@@ -201,10 +156,7 @@ async fn malformed_requests_are_invalid_request(app: &TestApp) {
             Some(json!({"grant_type": "client_credentials"})),
         )
         .await;
-    assert_eq!(
-        (json_body.status, json_body.body["error"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("invalid_request"))
-    );
+    assert_oauth_error(&json_body, StatusCode::BAD_REQUEST, "invalid_request");
     let scope = app
         .form(
             TOKEN,
@@ -216,13 +168,7 @@ async fn malformed_requests_are_invalid_request(app: &TestApp) {
         )
         .await;
     assert_eq!(scope.body["error"], "invalid_scope");
-    let unknown_realm = app
-        .form(
-            "/realms/nope/protocol/openid-connect/token",
-            &[("grant_type", "client_credentials")],
-            Some(("svc", &secret)),
-        )
-        .await;
+    let unknown_realm = app.client_credentials("nope", "svc", &secret).await;
     assert_eq!(unknown_realm.status, StatusCode::NOT_FOUND);
     let optional = app
         .form(
@@ -249,10 +195,7 @@ async fn grant_switches_are_enforced(app: &TestApp) {
             Some(("svc", &secret)),
         )
         .await;
-    assert_eq!(
-        (pw.status, pw.body["error"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("unauthorized_client"))
-    );
+    assert_oauth_error(&pw, StatusCode::BAD_REQUEST, "unauthorized_client");
     // Service accounts switched off.
     app.put(
         &format!("/admin/realms/acme/clients/{id}"),
@@ -260,13 +203,7 @@ async fn grant_switches_are_enforced(app: &TestApp) {
         json!({"serviceAccountsEnabled": false}),
     )
     .await;
-    let cc = app
-        .form(
-            TOKEN,
-            &[("grant_type", "client_credentials")],
-            Some(("svc", &secret)),
-        )
-        .await;
+    let cc = app.client_credentials("acme", "svc", &secret).await;
     assert_eq!(cc.body["error"], "unauthorized_client");
     // A public client cannot use client_credentials.
     let cc = app
@@ -283,20 +220,7 @@ async fn grant_switches_are_enforced(app: &TestApp) {
 }
 
 async fn password_grant_refreshes_and_rotates(app: &TestApp) {
-    let path = "/realms/master/protocol/openid-connect/token";
-    let r = app
-        .form(
-            path,
-            &[
-                ("grant_type", "password"),
-                ("client_id", "admin-cli"),
-                ("username", "admin"),
-                ("password", "admin-password"),
-                ("scope", "openid"),
-            ],
-            None,
-        )
-        .await;
+    let r = admin_login(app).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     let refresh = r.body["refresh_token"].as_str().unwrap().to_string();
     assert!(refresh.len() >= 43, "256-bit opaque refresh token");
@@ -317,17 +241,7 @@ async fn password_grant_refreshes_and_rotates(app: &TestApp) {
             .contains(&json!("admin"))
     );
 
-    let again = app
-        .form(
-            path,
-            &[
-                ("grant_type", "refresh_token"),
-                ("client_id", "admin-cli"),
-                ("refresh_token", &refresh),
-            ],
-            None,
-        )
-        .await;
+    let again = admin_cli_refresh(app, &refresh, None).await;
     assert_eq!(again.status, StatusCode::OK, "{}", again.text);
     let next = again.body["refresh_token"].as_str().unwrap();
     assert_ne!(next, refresh);
@@ -336,61 +250,25 @@ async fn password_grant_refreshes_and_rotates(app: &TestApp) {
         .await;
     assert_eq!(claims["sid"], access["sid"], "the session carries over");
     // The old one is spent.
-    let reuse = app
-        .form(
-            path,
-            &[
-                ("grant_type", "refresh_token"),
-                ("client_id", "admin-cli"),
-                ("refresh_token", &refresh),
-            ],
-            None,
-        )
-        .await;
-    assert_eq!(
-        (reuse.status, reuse.body["error"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
-    );
+    let reuse = admin_cli_refresh(app, &refresh, None).await;
+    assert_oauth_error(&reuse, StatusCode::BAD_REQUEST, "invalid_grant");
     // Wrong password: 401 invalid_grant, as Keycloak.
     let bad = app
-        .form(
-            path,
-            &[
-                ("grant_type", "password"),
-                ("client_id", "admin-cli"),
-                ("username", "admin"),
-                ("password", "nope"),
-            ],
-            None,
-        )
+        .password_grant("master", "admin-cli", "admin", "nope")
         .await;
-    assert_eq!(
-        (bad.status, bad.body["error"].as_str()),
-        (StatusCode::UNAUTHORIZED, Some("invalid_grant"))
-    );
+    assert_oauth_error(&bad, StatusCode::UNAUTHORIZED, "invalid_grant");
     let nobody = app
-        .form(
-            path,
-            &[
-                ("grant_type", "password"),
-                ("client_id", "admin-cli"),
-                ("username", "ghost"),
-                ("password", "nope"),
-            ],
-            None,
-        )
+        .password_grant("master", "admin-cli", "ghost", "nope")
         .await;
     assert_eq!(nobody.body["error"], "invalid_grant");
 }
 
 async fn user_passwords_and_required_actions(app: &TestApp) {
     let (admin, _, _) = setup(app).await;
-    let r = app
-        .post("/admin/realms/acme/users", &admin, json!({"username": "Bob", "email": "BOB@example.com", "enabled": true, "firstName": "Bob",
-            "credentials": [{"type": "password", "value": "first-pass", "temporary": false}]}))
-        .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
-    let user_id = r.location_id();
+    let mut bob = user("Bob", "first-pass");
+    bob["email"] = json!("BOB@example.com");
+    bob["firstName"] = json!("Bob");
+    let user_id = app.create_user(&admin, "acme", bob).await;
     // admin-cli of acme has direct grants; log in by username and by email.
     let t = app
         .password_token("acme", "admin-cli", "bob", "first-pass")
@@ -411,16 +289,7 @@ async fn user_passwords_and_required_actions(app: &TestApp) {
         .await;
     assert_eq!(r.status, StatusCode::NO_CONTENT);
     let blocked = app
-        .form(
-            TOKEN,
-            &[
-                ("grant_type", "password"),
-                ("client_id", "admin-cli"),
-                ("username", "bob"),
-                ("password", "temp-pass"),
-            ],
-            None,
-        )
+        .password_grant("acme", "admin-cli", "bob", "temp-pass")
         .await;
     assert_eq!(blocked.body["error"], "invalid_grant");
     app.put(
@@ -439,16 +308,7 @@ async fn user_passwords_and_required_actions(app: &TestApp) {
     )
     .await;
     let disabled = app
-        .form(
-            TOKEN,
-            &[
-                ("grant_type", "password"),
-                ("client_id", "admin-cli"),
-                ("username", "bob"),
-                ("password", "final-pass"),
-            ],
-            None,
-        )
+        .password_grant("acme", "admin-cli", "bob", "final-pass")
         .await;
     assert_eq!(disabled.body["error"], "invalid_grant");
 }
@@ -464,20 +324,13 @@ async fn es256_realms_sign_with_es256(app: &TestApp) {
         .await;
     assert_eq!(r.status, StatusCode::CREATED);
     let (_, secret) = app.create_service_client(&admin, "ec", "svc").await;
-    let t = app
-        .form(
-            "/realms/ec/protocol/openid-connect/token",
-            &[("grant_type", "client_credentials")],
-            Some(("svc", &secret)),
-        )
-        .await;
-    let token = t.body["access_token"].as_str().unwrap();
-    let header = latchkey_core::jwt::parse(token).unwrap().header;
+    let token = app.client_token("ec", "svc", &secret).await;
+    let header = latchkey_core::jwt::parse(&token).unwrap().header;
     assert_eq!(header["alg"], "ES256");
     assert_eq!(header["typ"], "JWT");
-    app.verify("ec", token).await;
+    app.verify("ec", &token).await;
     // A token of one realm is worthless in another.
-    let claims_in_acme = latchkey_core::jwt::parse(token)
+    let claims_in_acme = latchkey_core::jwt::parse(&token)
         .unwrap()
         .verify(&app.jwks("master").await);
     assert!(claims_in_acme.is_err());
@@ -487,37 +340,18 @@ async fn es256_realms_sign_with_es256(app: &TestApp) {
 /// see the consent page (400 `invalid_client`, "Client requires user consent").
 async fn password_grant_refuses_clients_that_require_consent(app: &TestApp) {
     let (admin, _, _) = setup(app).await;
-    let r = app
-        .post(
-            "/admin/realms/acme/users",
-            &admin,
-            json!({"username": "carol", "enabled": true,
-            "credentials": [{"type": "password", "value": "carol-pass", "temporary": false}]}),
-        )
+    app.create_user(&admin, "acme", user("carol", "carol-pass"))
         .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
-    let r = app
-        .post(
-            "/admin/realms/acme/clients",
+    let client = app
+        .create_client(
             &admin,
+            "acme",
             json!({"clientId": "cli", "publicClient": true, "directAccessGrantsEnabled": true, "consentRequired": true}),
         )
         .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
-    let client = r.location_id();
-    let grant = [
-        ("grant_type", "password"),
-        ("client_id", "cli"),
-        ("username", "carol"),
-        ("password", "carol-pass"),
-    ];
-    let refused = app.form(TOKEN, &grant, None).await;
-    assert_eq!(
-        (refused.status, refused.body["error"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("invalid_client")),
-        "{}",
-        refused.text
-    );
+    let grant = || app.password_grant("acme", "cli", "carol", "carol-pass");
+    let refused = grant().await;
+    assert_oauth_error(&refused, StatusCode::BAD_REQUEST, "invalid_client");
     assert_eq!(
         refused.body["error_description"],
         "Client requires user consent"
@@ -531,59 +365,19 @@ async fn password_grant_refuses_clients_that_require_consent(app: &TestApp) {
         )
         .await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
-    let ok = app.form(TOKEN, &grant, None).await;
+    let ok = grant().await;
     assert_eq!(ok.status, StatusCode::OK, "{}", ok.text);
 }
 
 /// A refresh refused for its scope spends nothing: the same refresh token still works
 /// (ARCHITECTURE: a token is checked before it is spent).
 async fn refused_refresh_scope_does_not_spend_the_token(app: &TestApp) {
-    let path = "/realms/master/protocol/openid-connect/token";
-    let r = app
-        .form(
-            path,
-            &[
-                ("grant_type", "password"),
-                ("client_id", "admin-cli"),
-                ("username", "admin"),
-                ("password", "admin-password"),
-                ("scope", "openid"),
-            ],
-            None,
-        )
-        .await;
+    let r = admin_login(app).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     let refresh = r.body["refresh_token"].as_str().unwrap().to_string();
-    let wider = app
-        .form(
-            path,
-            &[
-                ("grant_type", "refresh_token"),
-                ("client_id", "admin-cli"),
-                ("refresh_token", &refresh),
-                ("scope", "openid offline_access"),
-            ],
-            None,
-        )
-        .await;
-    assert_eq!(
-        (wider.status, wider.body["error"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("invalid_scope")),
-        "{}",
-        wider.text
-    );
-    let again = app
-        .form(
-            path,
-            &[
-                ("grant_type", "refresh_token"),
-                ("client_id", "admin-cli"),
-                ("refresh_token", &refresh),
-                ("scope", "openid"),
-            ],
-            None,
-        )
-        .await;
+    let wider = admin_cli_refresh(app, &refresh, Some("openid offline_access")).await;
+    assert_oauth_error(&wider, StatusCode::BAD_REQUEST, "invalid_scope");
+    let again = admin_cli_refresh(app, &refresh, Some("openid")).await;
     assert_eq!(
         again.status,
         StatusCode::OK,

@@ -1,5 +1,10 @@
 //! Test harness: a store on a fresh SQLite file or a fresh PostgreSQL schema, the router
-//! in process, and request helpers.
+//! in process, request helpers and the assertions on error bodies every surface shares;
+//! fixtures made through the admin API in `fixtures.rs`, a browser for the HTML pages in
+//! `browser.rs`.
+
+pub mod browser;
+mod fixtures;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -9,6 +14,7 @@ use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
 use base64::Engine;
+pub use fixtures::{POLICY_TYPE, user};
 use latchkey_core::crypto::SecretBox;
 use latchkey_core::realm_setup::BootstrapAdmin;
 use latchkey_core::store::Store;
@@ -130,26 +136,9 @@ impl TestApp {
         })
     }
 
-    /// Sends a request in process. Unless the request says otherwise, the caller's address
-    /// is `TEST_PEER` (what a real connection would give the server).
-    pub async fn send(&self, mut req: Request<Body>) -> Resp {
-        if req.extensions().get::<ConnectInfo<SocketAddr>>().is_none() {
-            req.extensions_mut().insert(ConnectInfo(TEST_PEER));
-        }
-        let resp = self.router.clone().oneshot(req).await.expect("infallible");
-        let status = resp.status();
-        let headers = resp.headers().clone();
-        let bytes = axum::body::to_bytes(resp.into_body(), 1 << 24)
-            .await
-            .expect("body");
-        let text = String::from_utf8_lossy(&bytes).to_string();
-        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        Resp {
-            status,
-            headers,
-            body,
-            text,
-        }
+    /// Sends a request in process (see [`send_to`]).
+    pub async fn send(&self, req: Request<Body>) -> Resp {
+        send_to(self.router.clone(), req).await
     }
 
     /// A JSON request (`body` `None`: no body) with an optional bearer token.
@@ -160,21 +149,12 @@ impl TestApp {
         token: Option<&str>,
         body: Option<Value>,
     ) -> Resp {
-        let mut b = Request::builder()
-            .method(method)
-            .uri(path)
-            .header(header::HOST, "localhost:8080");
-        if let Some(t) = token {
-            b = b.header(header::AUTHORIZATION, format!("Bearer {t}"));
-        }
-        let body = match body {
-            Some(v) => {
-                b = b.header(header::CONTENT_TYPE, "application/json");
-                Body::from(v.to_string())
-            }
-            None => Body::empty(),
-        };
-        self.send(b.body(body).expect("request")).await
+        self.send(json_request(method, path, token, body)).await
+    }
+
+    /// A GET without a token (discovery, JWKS, the pages and endpoints anyone may ask).
+    pub async fn get_public(&self, path: &str) -> Resp {
+        self.json(Method::GET, path, None, None).await
     }
 
     pub async fn get(&self, path: &str, token: &str) -> Resp {
@@ -219,6 +199,28 @@ impl TestApp {
             .await
     }
 
+    /// A password grant at `realm`'s token endpoint through the public client `client`.
+    pub async fn password_grant(
+        &self,
+        realm: &str,
+        client: &str,
+        user: &str,
+        password: &str,
+    ) -> Resp {
+        self.form(
+            &format!("/realms/{realm}/protocol/openid-connect/token"),
+            &[
+                ("grant_type", "password"),
+                ("client_id", client),
+                ("username", user),
+                ("password", password),
+            ],
+            None,
+        )
+        .await
+    }
+
+    /// The access token of a password grant (see [`TestApp::password_grant`]).
     pub async fn password_token(
         &self,
         realm: &str,
@@ -226,18 +228,7 @@ impl TestApp {
         user: &str,
         password: &str,
     ) -> String {
-        let r = self
-            .form(
-                &format!("/realms/{realm}/protocol/openid-connect/token"),
-                &[
-                    ("grant_type", "password"),
-                    ("client_id", client),
-                    ("username", user),
-                    ("password", password),
-                ],
-                None,
-            )
-            .await;
+        let r = self.password_grant(realm, client, user, password).await;
         assert_eq!(r.status, StatusCode::OK, "password grant: {}", r.text);
         r.body["access_token"]
             .as_str()
@@ -264,32 +255,20 @@ impl TestApp {
         realm: &str,
         client_id: &str,
     ) -> (String, String) {
-        let r = self
-            .post(
-                &format!("/admin/realms/{realm}/clients"),
+        let id = self
+            .create_client(
                 token,
+                realm,
                 serde_json::json!({"clientId": client_id, "serviceAccountsEnabled": true, "publicClient": false}),
             )
             .await;
-        assert_eq!(r.status, StatusCode::CREATED, "create client: {}", r.text);
-        let id = r.location_id();
-        let s = self
-            .get(
-                &format!("/admin/realms/{realm}/clients/{id}/client-secret"),
-                token,
-            )
-            .await;
-        (id, s.body["value"].as_str().expect("secret").to_string())
+        let secret = self.client_secret(token, realm, &id).await;
+        (id, secret)
     }
 
     pub async fn jwks(&self, realm: &str) -> Vec<Value> {
         let r = self
-            .json(
-                Method::GET,
-                &format!("/realms/{realm}/protocol/openid-connect/certs"),
-                None,
-                None,
-            )
+            .get_public(&format!("/realms/{realm}/protocol/openid-connect/certs"))
             .await;
         assert_eq!(r.status, StatusCode::OK);
         r.body["keys"].as_array().expect("keys").clone()
@@ -303,6 +282,114 @@ impl TestApp {
             .verify(&jwks)
             .expect("signature verifies against the realm's JWKS")
     }
+}
+
+/// Sends a request to `router` in process (a clone of `TestApp::router`, for spawned
+/// tasks). Unless the request says otherwise, the caller's address is `TEST_PEER` (what a
+/// real connection would give the server).
+pub async fn send_to(router: Router, mut req: Request<Body>) -> Resp {
+    if req.extensions().get::<ConnectInfo<SocketAddr>>().is_none() {
+        req.extensions_mut().insert(ConnectInfo(TEST_PEER));
+    }
+    let resp = router.oneshot(req).await.expect("infallible");
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 24)
+        .await
+        .expect("body");
+    let text = String::from_utf8_lossy(&bytes).to_string();
+    let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    Resp {
+        status,
+        headers,
+        body,
+        text,
+    }
+}
+
+/// A JSON request (`body` `None`: no body) with an optional bearer token, addressed to
+/// `localhost:8080`.
+pub fn json_request(
+    method: Method,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> Request<Body> {
+    let mut b = Request::builder()
+        .method(method)
+        .uri(path)
+        .header(header::HOST, "localhost:8080");
+    if let Some(t) = token {
+        b = b.header(header::AUTHORIZATION, format!("Bearer {t}"));
+    }
+    let body = match body {
+        Some(v) => {
+            b = b.header(header::CONTENT_TYPE, "application/json");
+            Body::from(v.to_string())
+        }
+        None => Body::empty(),
+    };
+    b.body(body).expect("request")
+}
+
+/// Asserts an OAuth error (RFC 6749 §5.2 and the surfaces that answer like it): the
+/// status and the `error` code.
+#[track_caller]
+pub fn assert_oauth_error(r: &Resp, status: StatusCode, error: &str) {
+    assert_eq!(
+        (r.status, r.body["error"].as_str()),
+        (status, Some(error)),
+        "{}",
+        r.text
+    );
+}
+
+/// Asserts an admin API error: the status and the whole body (Keycloak's `error` or
+/// `errorMessage` shapes).
+#[track_caller]
+pub fn assert_error_body(r: &Resp, status: StatusCode, body: Value) {
+    assert_eq!((r.status, &r.body), (status, &body), "{}", r.text);
+}
+
+/// Asserts a Keycloak `errorMessage` answer: the status and the message.
+#[track_caller]
+pub fn assert_error_message(r: &Resp, status: StatusCode, message: &str) {
+    assert_eq!(
+        (r.status, r.body["errorMessage"].as_str()),
+        (status, Some(message)),
+        "{}",
+        r.text
+    );
+}
+
+/// Serves `router` on a loopback port of its own (a document the server fetches); returns
+/// its address.
+pub async fn serve_locally(router: Router) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("address");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    addr
+}
+
+/// Seconds since the Unix epoch, as the server's `iat`, `exp` and `*_issued_at` count them.
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs() as i64
+}
+
+/// The string members `key` of a JSON array's objects, in order (names, ids, …).
+pub fn strings<'a>(list: &'a Value, key: &str) -> Vec<&'a str> {
+    list.as_array()
+        .expect("an array")
+        .iter()
+        .filter_map(|v| v[key].as_str())
+        .collect()
 }
 
 pub fn serde_urlencoded_pairs(pairs: &[(&str, &str)]) -> String {

@@ -1,0 +1,213 @@
+//! Logout: with an `id_token_hint` at once, without one only after the user confirms;
+//! the session's refresh tokens end with it, offline tokens do not.
+
+use std::collections::HashMap;
+
+use axum::http::StatusCode;
+use serde_json::json;
+
+use super::{
+    VERIFIER, auth_url, exchange, exchange_as, login, refresh, register_with_logout_uri, setup,
+    web_client,
+};
+use crate::support::TestApp;
+use crate::support::browser::{Browser, form, location, query};
+
+async fn logout_ends_the_session(app: &TestApp) {
+    let (admin, _) = setup(
+        app,
+        json!({"clientId": "other", "redirectUris": ["https://x.example/cb"]}),
+    )
+    .await;
+    // A client registered over DCR with a post-logout redirect URI.
+    let (id, secret) = register_with_logout_uri(app, &admin).await;
+    let mut b = Browser::default();
+    let url = auth_url("").replace("client_id=web", &format!("client_id={id}"));
+    let q = login(app, &mut b, &url).await;
+    let t = exchange_as(app, &id, &secret, &q["code"], VERIFIER).await;
+    assert_eq!(t.status, StatusCode::OK, "{}", t.text);
+    let id_token = t.body["id_token"].as_str().unwrap();
+    let bad = b.get(app, &format!("/realms/acme/protocol/openid-connect/logout?id_token_hint={id_token}&post_logout_redirect_uri=https%3A%2F%2Fevil.example%2F")).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(bad.header("location").is_none());
+    let out = b.get(app, &format!("/realms/acme/protocol/openid-connect/logout?id_token_hint={id_token}&post_logout_redirect_uri=https%3A%2F%2Fapp.example%2Fbye&state=bye-1")).await;
+    assert_eq!(location(&out), "https://app.example/bye?state=bye-1");
+    let r = refresh(app, &id, &secret, t.body["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(
+        r.body["error"], "invalid_grant",
+        "the session's refresh tokens end with it"
+    );
+    let again = b.get(app, &url).await;
+    assert_eq!(
+        again.status,
+        StatusCode::OK,
+        "signed out: the login form again"
+    );
+    let plain = Browser::default()
+        .get(app, "/realms/acme/protocol/openid-connect/logout")
+        .await;
+    assert_eq!(plain.status, StatusCode::OK);
+    assert!(
+        plain.text.contains("Do you want to log out?"),
+        "{}",
+        plain.text
+    );
+}
+
+async fn offline_access_outlives_logout(app: &TestApp) {
+    let (_, secret) = setup(app, web_client()).await;
+    let mut b = Browser::default();
+    let q = login(
+        app,
+        &mut b,
+        &auth_url("").replace("scope=openid%20profile", "scope=openid%20offline_access"),
+    )
+    .await;
+    let t = exchange(app, &secret, &q["code"], VERIFIER).await;
+    assert_eq!(t.status, StatusCode::OK, "{}", t.text);
+    assert_eq!(
+        t.body["refresh_expires_in"], 0,
+        "Keycloak reports 0 for offline tokens"
+    );
+    let offline = t.body["refresh_token"].as_str().unwrap().to_string();
+    let intro = app
+        .form(
+            "/realms/acme/protocol/openid-connect/token/introspect",
+            &[("token", &offline)],
+            Some(("web", &secret)),
+        )
+        .await;
+    assert_eq!(intro.body["token_type"], "Offline");
+    let q2 = query(&location(&b.get(app, &auth_url("")).await));
+    let online = exchange(app, &secret, &q2["code"], VERIFIER).await.body["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let confirm = b
+        .get(app, "/realms/acme/protocol/openid-connect/logout")
+        .await;
+    assert_eq!(confirm.status, StatusCode::OK, "{}", confirm.text);
+    b.submit(app, &confirm, &[]).await;
+    let r = refresh(app, "web", &secret, &online).await;
+    assert_eq!(
+        r.body["error"], "invalid_grant",
+        "logout ends the session's refresh tokens"
+    );
+    let r = refresh(app, "web", &secret, &offline).await;
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "but not offline access: {}",
+        r.text
+    );
+}
+
+/// No id_token_hint: the logout endpoint asks first (Keycloak's "Do you want to log
+/// out?"), so another site can neither end the session (CSRF) nor bounce the browser
+/// through a registered post-logout URI; only the confirmation page's POST, from the
+/// browser that was shown it, does either.
+async fn logout_without_a_hint_asks_first(app: &TestApp) {
+    let (admin, _) = setup(app, web_client()).await;
+    let (id, secret) = register_with_logout_uri(app, &admin).await;
+    let url = auth_url("").replace("client_id=web", &format!("client_id={id}"));
+    let logout = format!(
+        "/realms/acme/protocol/openid-connect/logout?client_id={id}&post_logout_redirect_uri=https%3A%2F%2Fapp.example%2Fbye&state=s-9"
+    );
+
+    // Without a session: still a page, not a redirect.
+    let stranger = Browser::default().get(app, &logout).await;
+    assert_eq!(stranger.status, StatusCode::OK, "{}", stranger.text);
+    assert!(stranger.header("location").is_none());
+    assert!(stranger.text.contains("Do you want to log out?"));
+
+    let mut b = Browser::default();
+    let q = login(app, &mut b, &url).await;
+    let t = exchange_as(app, &id, &secret, &q["code"], VERIFIER).await;
+    assert_eq!(t.status, StatusCode::OK, "{}", t.text);
+
+    // A link from anywhere shows the question; the session lives on.
+    let page = b.get(app, &logout).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+    assert!(
+        page.header("location").is_none(),
+        "no redirect before confirming"
+    );
+    let still = b.get(app, &url).await;
+    assert_eq!(
+        still.status,
+        StatusCode::SEE_OTHER,
+        "still signed in: {}",
+        still.text
+    );
+
+    // A forged POST: the page's values without this browser's cookie, or a wrong token.
+    let (action, hidden) = form(&page.text);
+    let values: HashMap<String, String> = hidden.into_iter().collect();
+    let forged = Browser::default()
+        .post(
+            app,
+            &action,
+            &[
+                ("logout_request", &values["logout_request"]),
+                ("csrf", &values["csrf"]),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(forged.status, StatusCode::BAD_REQUEST, "{}", forged.text);
+    let mut attacker = Browser::default();
+    let theirs = attacker.get(app, &logout).await;
+    let (_, their_hidden) = form(&theirs.text);
+    let their_values: HashMap<String, String> = their_hidden.into_iter().collect();
+    let wrong_csrf = b
+        .post(
+            app,
+            &action,
+            &[
+                ("logout_request", &values["logout_request"]),
+                ("csrf", &their_values["csrf"]),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(
+        wrong_csrf.status,
+        StatusCode::FORBIDDEN,
+        "{}",
+        wrong_csrf.text
+    );
+    assert!(wrong_csrf.header("location").is_none());
+    let r = refresh(app, &id, &secret, t.body["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(r.status, StatusCode::OK, "not signed out yet: {}", r.text);
+
+    // The user confirms: signed out, sent to the registered URI with the state.
+    let page = b.get(app, &logout).await;
+    let (_, hidden) = form(&page.text);
+    let out = b.submit(app, &page, &[]).await;
+    assert_eq!(location(&out), "https://app.example/bye?state=s-9");
+    let again = b.get(app, &url).await;
+    assert_eq!(again.status, StatusCode::OK, "the login form again");
+    let r = refresh(app, &id, &secret, r.body["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(r.body["error"], "invalid_grant", "the session's tokens end");
+    // The confirmation is used once.
+    let pairs: Vec<(&str, &str)> = hidden
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    b.cookies.insert(
+        "LATCHKEY_LOGOUT_REQ".into(),
+        values_of(&pairs, "logout_request"),
+    );
+    let replay = b.post(app, &action, &pairs, None).await;
+    assert_eq!(replay.status, StatusCode::BAD_REQUEST, "{}", replay.text);
+}
+
+fn values_of(pairs: &[(&str, &str)], key: &str) -> String {
+    pairs.iter().find(|(k, _)| *k == key).unwrap().1.to_string()
+}
+
+crate::on_both_backends!(
+    logout_ends_the_session,
+    offline_access_outlives_logout,
+    logout_without_a_hint_asks_first,
+);
