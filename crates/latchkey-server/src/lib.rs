@@ -71,10 +71,7 @@ pub fn router(state: SharedState) -> Router {
     let api = Router::new()
         .merge(mount(ops))
         .merge(mount(oidc))
-        .merge(mount(admin).route_layer(middleware::from_fn_with_state(
-            state.clone(),
-            admin::audit::record,
-        )))
+        .merge(mount(admin))
         .merge(mount(console))
         .merge(mount(registration))
         .merge(mount(openapi))

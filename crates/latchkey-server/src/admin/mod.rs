@@ -1,14 +1,14 @@
 //! The subset of Keycloak's admin REST API Latchkey serves, with Keycloak's
 //! representations, statuses and error bodies: realms, clients, users, roles, role
-//! mappings, client scopes. Authorization is the `AdminAuth` extractor plus one
-//! `AdminAuth::realm(…, Right)` call per handler, made before anything is read.
+//! mappings, client scopes, components, initial access tokens, events. Authorization is
+//! the `AdminAuth` extractor plus one `AdminAuth::realm(…, Right)` call per handler, made
+//! before anything is read; the handler then calls the operation in `service/` and shapes
+//! its answer (status, `Location`, representation from `out.rs`).
 
-pub mod audit;
 pub mod clients;
 pub mod components;
 pub mod events;
 pub mod initial_access;
-pub mod lookup;
 pub mod out;
 pub mod realms;
 pub mod roles;
@@ -19,12 +19,13 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use latchkey_core::roles::{AdminRights, Effective, Right, expand};
-use latchkey_core::store::{RealmRecord, UserRecord};
+use latchkey_core::roles::expand;
 
 use crate::bearer::{BearerError, bearer_token, verify_access_token};
 use crate::error::AdminError;
+use crate::extract::ClientAddr;
 use crate::routes::{Route, route};
+pub use crate::service::{AdminAuth, RealmAdmin};
 use crate::state::SharedState;
 use crate::urls::{BaseUrl, encode_segment};
 
@@ -88,9 +89,8 @@ pub fn routes() -> Vec<Route> {
         route!(PUT "/admin/realms/{realm}/default-default-client-scopes/{id}" => scopes::add_default, "addDefaultDefaultClientScope", "client-scopes", Admin, body None, 204 None, READ, &[]),
         route!(DELETE "/admin/realms/{realm}/default-default-client-scopes/{id}" => scopes::remove_default, "removeDefaultDefaultClientScope", "client-scopes", Admin, body None, 204 None, READ, &[]),
         route!(PUT "/admin/realms/{realm}/default-optional-client-scopes/{id}" => scopes::add_optional, "addDefaultOptionalClientScope", "client-scopes", Admin, body None, 204 None, READ, &[]),
-        // Not a slip: Keycloak's `removeDefaultOptionalClientScope` calls
-        // `removeDefaultDefaultClientScope` too; either DELETE takes the scope out of the set.
-        route!(DELETE "/admin/realms/{realm}/default-optional-client-scopes/{id}" => scopes::remove_default, "removeDefaultOptionalClientScope", "client-scopes", Admin, body None, 204 None, READ, &[]),
+        // Either DELETE takes the scope out of whichever set holds it, as in Keycloak.
+        route!(DELETE "/admin/realms/{realm}/default-optional-client-scopes/{id}" => scopes::remove_optional, "removeDefaultOptionalClientScope", "client-scopes", Admin, body None, 204 None, READ, &[]),
         // Initial access tokens.
         route!(GET "/admin/realms/{realm}/clients-initial-access" => initial_access::list, "listInitialAccessTokens", "initial-access", Admin, body None, 200 Some("[ClientInitialAccessPresentation]"), READ, &[]),
         route!(POST "/admin/realms/{realm}/clients-initial-access" => initial_access::create, "createInitialAccessToken", "initial-access", Admin, body Some("ClientInitialAccessCreate"), 201 Some("ClientInitialAccessPresentation"), WRITE, &[]),
@@ -98,8 +98,8 @@ pub fn routes() -> Vec<Route> {
         // Events.
         route!(GET "/admin/realms/{realm}/events" => events::list, "listEvents", "events", Admin, body None, 200 Some("[EventRepresentation]"), READ, &[("type", "string"), ("client", "string"), ("user", "string"), ("ipAddress", "string"), ("dateFrom", "string"), ("dateTo", "string"), ("first", "integer"), ("max", "integer"), ("direction", "string")]),
         route!(DELETE "/admin/realms/{realm}/events" => events::clear, "clearEvents", "events", Admin, body None, 204 None, READ, &[]),
-        route!(GET "/admin/realms/{realm}/admin-events" => audit::list, "listAdminEvents", "events", Admin, body None, 200 Some("[AdminEventRepresentation]"), READ, &[("operationTypes", "string"), ("resourceTypes", "string"), ("authRealm", "string"), ("authClient", "string"), ("authUser", "string"), ("authIpAddress", "string"), ("resourcePath", "string"), ("dateFrom", "string"), ("dateTo", "string"), ("first", "integer"), ("max", "integer"), ("direction", "string")]),
-        route!(DELETE "/admin/realms/{realm}/admin-events" => audit::clear, "clearAdminEvents", "events", Admin, body None, 204 None, READ, &[]),
+        route!(GET "/admin/realms/{realm}/admin-events" => events::list_admin, "listAdminEvents", "events", Admin, body None, 200 Some("[AdminEventRepresentation]"), READ, &[("operationTypes", "string"), ("resourceTypes", "string"), ("authRealm", "string"), ("authClient", "string"), ("authUser", "string"), ("authIpAddress", "string"), ("resourcePath", "string"), ("dateFrom", "string"), ("dateTo", "string"), ("first", "integer"), ("max", "integer"), ("direction", "string")]),
+        route!(DELETE "/admin/realms/{realm}/admin-events" => events::clear_admin, "clearAdminEvents", "events", Admin, body None, 204 None, READ, &[]),
         // Components (registration policies).
         route!(GET "/admin/realms/{realm}/components" => components::list, "listComponents", "components", Admin, body None, 200 Some("[ComponentRepresentation]"), READ, &[("type", "string"), ("parent", "string"), ("name", "string")]),
         route!(POST "/admin/realms/{realm}/components" => components::create, "createComponent", "components", Admin, body Some("ComponentRepresentation"), 201 None, WRITE, &[]),
@@ -113,15 +113,8 @@ pub fn routes() -> Vec<Route> {
 
 /// The caller of an admin endpoint: a valid bearer access token of some realm, whose
 /// subject is an enabled user. Roles are read from the store at each request (not from
-/// the token), so a revoked role or deleted user stops working at once.
-#[derive(Clone)]
-pub struct AdminAuth {
-    /// The realm that issued the token.
-    pub realm: String,
-    pub user: UserRecord,
-    pub effective: Effective,
-}
-
+/// the token), so a revoked role or deleted user stops working at once. The rights in the
+/// realm addressed are checked next, by `AdminAuth::realm` in the handler.
 impl FromRequestParts<SharedState> for AdminAuth {
     type Rejection = AdminError;
 
@@ -135,61 +128,28 @@ impl FromRequestParts<SharedState> for AdminAuth {
             Err(BearerError::Invalid) => return Err(AdminError::Unauthorized),
             Err(BearerError::Internal(e)) => return Err(AdminError::Internal(e)),
         };
-        if let Some(slot) = parts.extensions.get::<audit::AuditSlot>() {
-            let peer = parts
-                .extensions
-                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-                .map(|c| c.0.ip());
-            slot.set(audit::AuditCaller {
-                realm_id: verified.realm.id.clone(),
-                realm_name: verified.realm.name.clone(),
-                client_id: verified.client.id.clone(),
-                user_id: verified.user.id.clone(),
-                ip_address: crate::urls::client_ip(&state.settings, &parts.headers, peer)
-                    .map(|ip| ip.to_string())
-                    .unwrap_or_default(),
-            });
-        }
+        let Ok(ClientAddr(ip_address)) = ClientAddr::from_request_parts(parts, state).await;
         let direct = state.store.user_role_ids(&verified.user.id).await?;
         let all = state.store.all_roles(&verified.realm.id).await?;
         Ok(AdminAuth {
             realm: verified.realm.name,
             effective: expand(&direct, &all),
             user: verified.user,
+            client: verified.client.id,
+            ip_address: ip_address.unwrap_or_default(),
         })
     }
 }
 
-impl AdminAuth {
-    /// Loads the target realm (404 first, as Keycloak checks it before roles) and checks
-    /// the caller may do `right` there (403).
-    pub async fn realm(
-        &self,
-        state: &SharedState,
-        name: &str,
-        right: Right,
-    ) -> Result<(RealmRecord, AdminRights), AdminError> {
-        let realm = state
-            .store
-            .realm_by_name(name)
-            .await?
-            .ok_or(AdminError::NotFound("Realm not found."))?;
-        let rights =
-            AdminRights::new(&self.realm, name, &self.effective).ok_or(AdminError::Forbidden)?;
-        if !rights.allows(right) {
-            return Err(AdminError::Forbidden);
-        }
-        Ok((realm, rights))
-    }
-}
-
-/// 201 with an empty body and an absolute `Location` built from path segments.
-pub fn created(base: &BaseUrl, segments: &[&str]) -> Response {
-    let path: String = segments
-        .iter()
+/// 201 with an empty body and an absolute `Location`: the new resource's admin API URL,
+/// `below` that of its realm.
+pub fn created(base: &BaseUrl, realm: &str, below: &[&str]) -> Response {
+    let path: String = std::iter::once(realm)
+        .chain(below.iter().copied())
         .map(|s| format!("/{}", encode_segment(s)))
         .collect();
-    (StatusCode::CREATED, [(header::LOCATION, base.join(&path))]).into_response()
+    let location = base.join(&format!("/admin/realms{path}"));
+    (StatusCode::CREATED, [(header::LOCATION, location)]).into_response()
 }
 
 pub fn no_content() -> Response {

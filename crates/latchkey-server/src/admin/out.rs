@@ -1,8 +1,33 @@
-//! Representations: how the admin API shows stored users and roles, shared by the
+//! Representations: how the admin API shows what the services return, shared by the
 //! resources that answer with them.
 
-use latchkey_core::rep::{RoleRep, UserRep};
-use latchkey_core::store::{RoleRecord, UserRecord};
+use std::collections::BTreeMap;
+
+use latchkey_core::clients::open_secret;
+use latchkey_core::rep::{ClientRep, ClientScopeRep, RealmRep, RoleRep, UserRep};
+use latchkey_core::store::{
+    AdminEventRecord, ClientRecord, ComponentRecord, EventRecord, InitialAccessRecord, RoleRecord,
+    ScopeRecord, UserRecord,
+};
+use serde_json::{Value, json};
+
+use crate::state::SharedState;
+
+/// The client as the admin API shows it: with its secret when the caller may view it.
+pub fn client_out(state: &SharedState, c: &ClientRecord, with_secret: bool) -> ClientRep {
+    let mut rep = c.rep.clone();
+    rep.id = Some(c.id.clone());
+    rep.client_id = Some(c.client_id.clone());
+    if with_secret {
+        rep.secret = open_secret(c, &state.sealer);
+    }
+    let access: BTreeMap<String, bool> = ["view", "configure", "manage"]
+        .into_iter()
+        .map(|k| (k.to_string(), true))
+        .collect();
+    rep.access = Some(access);
+    rep
+}
 
 /// The user as the admin API shows it (never a credential).
 pub fn user_out(u: &UserRecord) -> UserRep {
@@ -52,4 +77,90 @@ pub fn role_out(r: &RoleRecord, brief: bool) -> RoleRep {
         rep.attributes.get_or_insert_with(Default::default);
     }
     rep
+}
+
+/// The client scope as the admin API shows it.
+pub fn scope_out(s: &ScopeRecord) -> ClientScopeRep {
+    let mut rep = s.rep.clone();
+    rep.id = Some(s.id.clone());
+    rep.name = Some(s.name.clone());
+    rep
+}
+
+/// A component (`ComponentRepresentation`).
+pub fn component_out(c: &ComponentRecord) -> Value {
+    json!({
+        "id": c.id, "name": c.name, "providerId": c.provider_id, "providerType": c.provider_type,
+        "parentId": c.parent_id, "subType": c.sub_type, "config": c.config,
+    })
+}
+
+/// An initial access token (`ClientInitialAccessPresentation`); `token` only when created.
+pub fn initial_access_out(t: &InitialAccessRecord, token: Option<&str>) -> Value {
+    let mut v = json!({
+        "id": t.id,
+        "timestamp": t.created_at,
+        "expiration": t.expiration,
+        "count": t.count,
+        "remainingCount": t.remaining,
+        "webOrigins": t.web_origins,
+    });
+    if let Some(token) = token {
+        v["token"] = json!(token);
+    }
+    v
+}
+
+/// Keycloak's brief realm representation; absent members are omitted, never `null`
+/// (Jackson's NON_NULL, as everywhere else in the API).
+pub fn realm_brief(rep: &RealmRep) -> Value {
+    let mut v = json!({"id": rep.id, "realm": rep.realm, "displayName": rep.display_name, "enabled": rep.enabled});
+    if let Some(o) = v.as_object_mut() {
+        o.retain(|_, v| !v.is_null());
+    }
+    v
+}
+
+/// An event (`EventRepresentation`).
+pub fn event_out(e: &EventRecord) -> Value {
+    let mut v = json!({
+        "id": e.id,
+        "time": e.time,
+        "type": e.kind,
+        "realmId": e.realm_id,
+        "details": e.details,
+    });
+    for (key, value) in [
+        ("clientId", &e.client_id),
+        ("userId", &e.user_id),
+        ("ipAddress", &e.ip_address),
+        ("error", &e.error),
+    ] {
+        if let Some(x) = value {
+            v[key] = json!(x);
+        }
+    }
+    v
+}
+
+/// An admin event (`AdminEventRepresentation`).
+pub fn admin_event_out(e: &AdminEventRecord) -> Value {
+    let mut v = json!({
+        "id": e.id,
+        "time": e.time,
+        "realmId": e.realm_id,
+        "authDetails": {
+            "realmId": e.auth_realm_id,
+            "clientId": e.auth_client_id,
+            "userId": e.auth_user_id,
+            "ipAddress": e.ip_address,
+        },
+        "operationType": e.operation_type,
+        "resourceType": e.resource_type,
+        "resourcePath": e.resource_path,
+    });
+    if let Some(r) = &e.representation {
+        v["representation"] = json!(r);
+    }
+    v
 }

@@ -2,179 +2,92 @@
 
 use std::collections::HashMap;
 
+use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
-use latchkey_core::crypto::new_uuid;
-use latchkey_core::realm_setup::default_role_name;
 use latchkey_core::rep::RoleRep;
-use latchkey_core::roles::Right;
-use latchkey_core::store::{ClientRecord, RealmRecord, RoleRecord, StoreError};
 
-use super::lookup::client_or_404;
 use super::out::role_out;
-use super::{AdminAuth, created, no_content, paging};
+use super::{AdminAuth, RealmAdmin, created, no_content, paging};
 use crate::error::AdminError;
 use crate::extract::{KcJson, query_bool};
+use crate::service::roles;
 use crate::state::SharedState;
 use crate::urls::BaseUrl;
 
-/// Where the roles live: the realm, or one client of it.
-struct Container {
-    realm: RealmRecord,
-    client: Option<ClientRecord>,
-}
-
-impl Container {
-    fn client_uuid(&self) -> Option<&str> {
-        self.client.as_ref().map(|c| c.id.as_str())
-    }
-
-    fn path(&self, name: &str) -> Vec<String> {
-        let mut p = vec![
-            "admin".to_string(),
-            "realms".into(),
-            self.realm.name.clone(),
-        ];
-        if let Some(c) = &self.client {
-            p.extend(["clients".to_string(), c.id.clone()]);
-        }
-        p.extend(["roles".to_string(), name.to_string()]);
-        p
-    }
-}
-
-async fn container(
+/// The caller cleared for the realm's roles (`client = None`) or a client's, to read or to
+/// change them.
+async fn cleared<'a>(
     state: &SharedState,
-    auth: &AdminAuth,
+    auth: &'a AdminAuth,
     realm: &str,
     client: Option<&str>,
     write: bool,
-) -> Result<Container, AdminError> {
-    let right = match (client.is_some(), write) {
-        (false, false) => Right::Any,
-        (false, true) => Right::ManageRealm,
-        (true, false) => Right::ViewClients,
-        (true, true) => Right::ManageClients,
-    };
-    let (realm, _) = auth.realm(state, realm, right).await?;
-    let client = match client {
-        Some(id) => Some(client_or_404(state, &realm, id).await?),
-        None => None,
-    };
-    Ok(Container { realm, client })
-}
-
-async fn role_or_404(
-    state: &SharedState,
-    c: &Container,
-    name: &str,
-) -> Result<RoleRecord, AdminError> {
-    state
-        .store
-        .role_by_name(&c.realm.id, c.client_uuid(), name)
-        .await?
-        .ok_or(AdminError::NotFound("Could not find role"))
+) -> Result<RealmAdmin<'a>, AdminError> {
+    auth.realm(state, realm, roles::right(client.is_some(), write))
+        .await
 }
 
 async fn list(
     state: SharedState,
-    c: Container,
+    auth: AdminAuth,
+    realm: String,
+    client: Option<String>,
     q: HashMap<String, String>,
 ) -> Result<Response, AdminError> {
+    let admin = cleared(&state, &auth, &realm, client.as_deref(), false).await?;
     let brief = query_bool(q.get("briefRepresentation")).unwrap_or(true);
     let (first, max) = paging(&q, i64::MAX);
-    let search = q.get("search").map(|s| s.to_lowercase());
-    let roles = state.store.list_roles(&c.realm.id, c.client_uuid()).await?;
-    let out: Vec<RoleRep> = roles
-        .iter()
-        .filter(|r| {
-            search
-                .as_ref()
-                .is_none_or(|s| r.name.to_lowercase().contains(s))
-        })
-        .skip(first as usize)
-        .take(max.min(usize::MAX as i64) as usize)
-        .map(|r| role_out(r, brief))
-        .collect();
-    Ok(axum::Json(out).into_response())
+    let search = q.get("search").map(String::as_str);
+    let found = roles::list(&state, &admin, client.as_deref(), search, first, max).await?;
+    let out: Vec<RoleRep> = found.iter().map(|r| role_out(r, brief)).collect();
+    Ok(Json(out).into_response())
 }
 
 async fn create(
     state: SharedState,
+    auth: AdminAuth,
     base: BaseUrl,
-    c: Container,
+    (realm, client): (String, Option<String>),
     rep: RoleRep,
 ) -> Result<Response, AdminError> {
-    let name = rep
-        .name
-        .clone()
-        .filter(|n| !n.trim().is_empty())
-        .ok_or_else(|| AdminError::Invalid("Role name is missing".into()))?;
-    let id = new_uuid();
-    let record = RoleRecord {
-        id: id.clone(),
-        realm_id: c.realm.id.clone(),
-        client: c.client_uuid().map(str::to_string),
-        name: name.clone(),
-        rep: RoleRep {
-            id: Some(id),
-            name: Some(name.clone()),
-            description: rep.description,
-            composites: rep.composites,
-            attributes: rep.attributes,
-            ..Default::default()
-        },
-        client_client_id: c.client.as_ref().map(|c| c.client_id.clone()),
+    let admin = cleared(&state, &auth, &realm, client.as_deref(), true).await?;
+    let name = roles::create(&state, &admin, client.as_deref(), rep).await?;
+    let below: Vec<&str> = match &client {
+        Some(c) => vec!["clients", c, "roles", &name],
+        None => vec!["roles", &name],
     };
-    match state.store.create_role(&record).await {
-        Ok(()) => {
-            let path = c.path(&name);
-            let segments: Vec<&str> = path.iter().map(String::as_str).collect();
-            Ok(created(&base, &segments))
-        }
-        Err(StoreError::Conflict { .. }) => Err(AdminError::Conflict(format!(
-            "Role with name {name} already exists"
-        ))),
-        Err(e) => Err(e.into()),
-    }
+    Ok(created(&base, &admin.realm.name, &below))
+}
+
+async fn get(
+    state: SharedState,
+    auth: AdminAuth,
+    (realm, client, name): (String, Option<String>, String),
+) -> Result<Response, AdminError> {
+    let admin = cleared(&state, &auth, &realm, client.as_deref(), false).await?;
+    let role = roles::get(&state, &admin, client.as_deref(), &name).await?;
+    Ok(Json(role_out(&role, false)).into_response())
 }
 
 async fn update(
     state: SharedState,
-    c: Container,
-    name: String,
+    auth: AdminAuth,
+    (realm, client, name): (String, Option<String>, String),
     patch: RoleRep,
 ) -> Result<Response, AdminError> {
-    let mut role = role_or_404(&state, &c, &name).await?;
-    if let Some(new_name) = patch.name.filter(|n| !n.trim().is_empty()) {
-        role.name = new_name.clone();
-        role.rep.name = Some(new_name);
-    }
-    if patch.description.is_some() {
-        role.rep.description = patch.description;
-    }
-    if patch.attributes.is_some() {
-        role.rep.attributes = patch.attributes;
-    }
-    if patch.composites.is_some() {
-        role.rep.composites = patch.composites;
-    }
-    match state.store.update_role(&role).await {
-        Ok(()) => Ok(no_content()),
-        Err(StoreError::Conflict { .. }) => Err(AdminError::Conflict(format!(
-            "Role with name {} already exists",
-            role.name
-        ))),
-        Err(e) => Err(e.into()),
-    }
+    let admin = cleared(&state, &auth, &realm, client.as_deref(), true).await?;
+    roles::update(&state, &admin, client.as_deref(), &name, patch).await?;
+    Ok(no_content())
 }
 
-async fn delete(state: SharedState, c: Container, name: String) -> Result<Response, AdminError> {
-    let role = role_or_404(&state, &c, &name).await?;
-    if c.client.is_none() && role.name == default_role_name(&c.realm.name) {
-        return Err(AdminError::Invalid("Can't delete default role".into()));
-    }
-    state.store.delete_role(&c.realm.id, &role.id).await?;
+async fn delete(
+    state: SharedState,
+    auth: AdminAuth,
+    (realm, client, name): (String, Option<String>, String),
+) -> Result<Response, AdminError> {
+    let admin = cleared(&state, &auth, &realm, client.as_deref(), true).await?;
+    roles::delete(&state, &admin, client.as_deref(), &name).await?;
     Ok(no_content())
 }
 
@@ -184,8 +97,7 @@ pub async fn list_realm(
     Path(realm): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, AdminError> {
-    let c = container(&state, &auth, &realm, None, false).await?;
-    list(state, c, q).await
+    list(state, auth, realm, None, q).await
 }
 
 pub async fn list_client(
@@ -194,8 +106,7 @@ pub async fn list_client(
     Path((realm, client)): Path<(String, String)>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, AdminError> {
-    let c = container(&state, &auth, &realm, Some(&client), false).await?;
-    list(state, c, q).await
+    list(state, auth, realm, Some(client), q).await
 }
 
 pub async fn create_realm(
@@ -205,8 +116,7 @@ pub async fn create_realm(
     Path(realm): Path<String>,
     KcJson(rep): KcJson<RoleRep>,
 ) -> Result<Response, AdminError> {
-    let c = container(&state, &auth, &realm, None, true).await?;
-    create(state, base, c, rep).await
+    create(state, auth, base, (realm, None), rep).await
 }
 
 pub async fn create_client(
@@ -216,8 +126,7 @@ pub async fn create_client(
     Path((realm, client)): Path<(String, String)>,
     KcJson(rep): KcJson<RoleRep>,
 ) -> Result<Response, AdminError> {
-    let c = container(&state, &auth, &realm, Some(&client), true).await?;
-    create(state, base, c, rep).await
+    create(state, auth, base, (realm, Some(client)), rep).await
 }
 
 pub async fn get_realm(
@@ -225,8 +134,7 @@ pub async fn get_realm(
     auth: AdminAuth,
     Path((realm, name)): Path<(String, String)>,
 ) -> Result<Response, AdminError> {
-    let c = container(&state, &auth, &realm, None, false).await?;
-    Ok(axum::Json(role_out(&role_or_404(&state, &c, &name).await?, false)).into_response())
+    get(state, auth, (realm, None, name)).await
 }
 
 pub async fn get_client(
@@ -234,8 +142,7 @@ pub async fn get_client(
     auth: AdminAuth,
     Path((realm, client, name)): Path<(String, String, String)>,
 ) -> Result<Response, AdminError> {
-    let c = container(&state, &auth, &realm, Some(&client), false).await?;
-    Ok(axum::Json(role_out(&role_or_404(&state, &c, &name).await?, false)).into_response())
+    get(state, auth, (realm, Some(client), name)).await
 }
 
 pub async fn update_realm(
@@ -244,8 +151,7 @@ pub async fn update_realm(
     Path((realm, name)): Path<(String, String)>,
     KcJson(rep): KcJson<RoleRep>,
 ) -> Result<Response, AdminError> {
-    let c = container(&state, &auth, &realm, None, true).await?;
-    update(state, c, name, rep).await
+    update(state, auth, (realm, None, name), rep).await
 }
 
 pub async fn update_client(
@@ -254,8 +160,7 @@ pub async fn update_client(
     Path((realm, client, name)): Path<(String, String, String)>,
     KcJson(rep): KcJson<RoleRep>,
 ) -> Result<Response, AdminError> {
-    let c = container(&state, &auth, &realm, Some(&client), true).await?;
-    update(state, c, name, rep).await
+    update(state, auth, (realm, Some(client), name), rep).await
 }
 
 pub async fn delete_realm(
@@ -263,8 +168,7 @@ pub async fn delete_realm(
     auth: AdminAuth,
     Path((realm, name)): Path<(String, String)>,
 ) -> Result<Response, AdminError> {
-    let c = container(&state, &auth, &realm, None, true).await?;
-    delete(state, c, name).await
+    delete(state, auth, (realm, None, name)).await
 }
 
 pub async fn delete_client(
@@ -272,6 +176,5 @@ pub async fn delete_client(
     auth: AdminAuth,
     Path((realm, client, name)): Path<(String, String, String)>,
 ) -> Result<Response, AdminError> {
-    let c = container(&state, &auth, &realm, Some(&client), true).await?;
-    delete(state, c, name).await
+    delete(state, auth, (realm, Some(client), name)).await
 }

@@ -2,19 +2,16 @@
 //! (approval), secret regeneration, registration access tokens, delete, and a detail view
 //! of the registered metadata and how the client was registered.
 
-use axum::extract::{Path, State};
-use axum::http::{Method, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::extract::Path;
 use latchkey_core::registration::convert::{REGISTRATION_AUTH_ATTRIBUTE, to_metadata};
+use latchkey_core::rep::ClientRep;
 use latchkey_core::roles::Right;
 use latchkey_core::store::{ClientQuery, ClientRecord, EventQuery, EventWindow};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::page::{self, Page, Tab, button_form};
-use super::{Console, ConsolePost, QueryMap, api_path, escape, json_of};
-use crate::admin::clients as api;
-use crate::extract::KcJson;
-use crate::state::SharedState;
+use super::{Answer, Console, ConsolePost, QueryMap, escape};
+use crate::service::{clients, events};
 
 const PAGE: i64 = 50;
 
@@ -52,11 +49,9 @@ fn state_badge(c: &ClientRecord) -> &'static str {
     }
 }
 
-pub async fn list(c: Console, Path(realm): Path<String>, q: QueryMap) -> Response {
-    let (realm, rights) = match c.realm(&realm, Right::QueryClients).await {
-        Ok(r) => r,
-        Err(resp) => return resp,
-    };
+pub async fn list(c: Console, Path(realm): Path<String>, q: QueryMap) -> Answer {
+    let admin = c.realm(&realm, Right::QueryClients).await?;
+    let realm = &admin.realm;
     let search = q
         .get("search")
         .map(|s| s.trim().to_string())
@@ -73,10 +68,9 @@ pub async fn list(c: Console, Path(realm): Path<String>, q: QueryMap) -> Respons
         first: 0,
         max: None,
     };
-    let mut clients = match c.state.store.list_clients(&realm.id, &query).await {
-        Ok(list) => list,
-        Err(e) => return c.error_page(e.into()),
-    };
+    let mut clients = clients::list(&c.state, &admin, &query)
+        .await
+        .map_err(c.fail())?;
     if only_waiting {
         clients.retain(waiting);
     }
@@ -86,7 +80,7 @@ pub async fn list(c: Console, Path(realm): Path<String>, q: QueryMap) -> Respons
         .skip((page_no * PAGE) as usize)
         .take(PAGE as usize)
         .collect();
-    let manage = rights.allows(Right::ManageClients);
+    let manage = admin.rights().allows(Right::ManageClients);
     let mut rows = String::new();
     for client in &shown {
         let url = c.realm_url(&realm.name, &format!("/clients/{}", client.id));
@@ -164,17 +158,13 @@ pub async fn list(c: Console, Path(realm): Path<String>, q: QueryMap) -> Respons
             format!(", {waiting_count} waiting for approval on this list")
         },
     );
-    Page::new(&c, "Clients", Some((&realm.name, Tab::Clients)))
+    Ok(Page::new(&c, "Clients", Some((&realm.name, Tab::Clients)))
         .flash(q.get("done"))
         .body(body)
-        .render()
+        .render())
 }
 
-pub async fn detail(
-    c: Console,
-    Path((realm, id)): Path<(String, String)>,
-    q: QueryMap,
-) -> Response {
+pub async fn detail(c: Console, Path((realm, id)): Path<(String, String)>, q: QueryMap) -> Answer {
     render_detail(&c, &realm, &id, q.get("done"), None).await
 }
 
@@ -185,34 +175,24 @@ async fn render_detail(
     id: &str,
     done: Option<&String>,
     shown_once: Option<(&str, String)>,
-) -> Response {
-    let (realm, rights) = match c.realm(realm, Right::ViewClients).await {
-        Ok(r) => r,
-        Err(resp) => return resp,
-    };
-    let client = match crate::admin::lookup::client_or_404(&c.state, &realm, id).await {
-        Ok(cl) => cl,
-        Err(e) => return c.error_page(e),
-    };
+) -> Answer {
+    let admin = c.realm(realm, Right::ViewClients).await?;
+    let (realm, rights) = (&admin.realm, admin.rights());
+    let client = clients::get(&c.state, &admin, id).await.map_err(c.fail())?;
     let url = c.realm_url(&realm.name, &format!("/clients/{}", client.id));
     let metadata =
         serde_json::to_string_pretty(&Value::Object(to_metadata(&client.rep))).unwrap_or_default();
-    let registered = c
-        .state
-        .store
-        .list_events(
-            &realm.id,
-            &EventQuery {
-                types: vec!["CLIENT_REGISTER".into()],
-                client_id: Some(client.client_id.clone()),
-                window: EventWindow {
-                    max: 1,
-                    ascending: true,
-                    ..Default::default()
-                },
-                ..Default::default()
-            },
-        )
+    let first_registration = EventQuery {
+        types: vec!["CLIENT_REGISTER".into()],
+        client_id: Some(client.client_id.clone()),
+        window: EventWindow {
+            max: 1,
+            ascending: true,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let registered = events::list(&c.state, &admin, &first_registration)
         .await
         .ok()
         .and_then(|e| e.into_iter().next());
@@ -310,154 +290,69 @@ async fn render_detail(
         uuid = escape(&client.id),
         metadata = escape(&metadata),
     );
-    Page::new(c, &client.client_id, Some((&realm.name, Tab::Clients)))
-        .flash(done)
-        .body(body)
-        .render()
+    Ok(
+        Page::new(c, &client.client_id, Some((&realm.name, Tab::Clients)))
+            .flash(done)
+            .body(body)
+            .render(),
+    )
 }
 
-pub async fn set_enabled(
-    State(state): State<SharedState>,
-    Path((realm, id)): Path<(String, String)>,
-    post: ConsolePost,
-) -> Response {
+pub async fn set_enabled(Path((realm, id)): Path<(String, String)>, post: ConsolePost) -> Answer {
     let c = &post.console;
     let enabled = post.form.get("enabled") == Some("true");
-    let patch = json!({
-        "enabled": enabled,
-        "attributes": { DISABLED_BY_ADMIN: (!enabled).to_string() },
-    });
-    let patch_json = patch.clone();
-    let patch = match serde_json::from_value(patch) {
-        Ok(p) => p,
-        Err(e) => return c.error_page(crate::error::AdminError::internal(e)),
+    let patch = ClientRep {
+        enabled: Some(enabled),
+        attributes: Some([(DISABLED_BY_ADMIN.to_string(), (!enabled).to_string())].into()),
+        ..Default::default()
     };
-    let answer = api::update(
-        State(state),
-        c.auth.clone(),
-        Path((realm.clone(), id.clone())),
-        KcJson(patch),
-    )
-    .await;
-    match post
-        .audited(
-            Method::PUT,
-            &api_path(&realm, &format!("/clients/{id}")),
-            &patch_json,
-            answer,
-        )
+    let admin = c.realm(&realm, Right::ManageClients).await?;
+    clients::update(&c.state, &admin, &id, patch)
         .await
-    {
-        Ok(_) => {
-            let done = if enabled {
-                "client-enabled"
-            } else {
-                "client-disabled"
-            };
-            let to = if post.form.get("back") == Some("list") {
-                c.realm_url(&realm, &format!("/clients?done={done}"))
-            } else {
-                c.realm_url(&realm, &format!("/clients/{id}?done={done}"))
-            };
-            Redirect::to(&to).into_response()
-        }
-        Err(e) => c.error_page(e),
-    }
+        .map_err(c.fail())?;
+    let done = if enabled {
+        "client-enabled"
+    } else {
+        "client-disabled"
+    };
+    let to = if post.form.get("back") == Some("list") {
+        format!("/clients?done={done}")
+    } else {
+        format!("/clients/{id}?done={done}")
+    };
+    Ok(c.redirect(&realm, &to))
 }
 
 pub async fn regenerate_secret(
-    State(state): State<SharedState>,
     Path((realm, id)): Path<(String, String)>,
     post: ConsolePost,
-) -> Response {
+) -> Answer {
     let c = &post.console;
-    let answer = api::regenerate_secret(
-        State(state),
-        c.auth.clone(),
-        Path((realm.clone(), id.clone())),
-    )
-    .await;
-    let path = api_path(&realm, &format!("/clients/{id}/client-secret"));
-    match json_of(
-        post.audited(Method::POST, &path, &Value::Null, answer)
-            .await,
-    )
-    .await
-    {
-        Ok((_, v)) => {
-            let secret = v
-                .get("value")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string();
-            render_detail(c, &realm, &id, None, Some(("New client secret", secret))).await
-        }
-        Err(e) => c.error_page(e),
-    }
+    let admin = c.realm(&realm, Right::ManageClients).await?;
+    let secret = clients::regenerate_secret(&c.state, &admin, &id)
+        .await
+        .map_err(c.fail())?;
+    render_detail(c, &realm, &id, None, Some(("New client secret", secret))).await
 }
 
 pub async fn registration_access_token(
-    State(state): State<SharedState>,
     Path((realm, id)): Path<(String, String)>,
     post: ConsolePost,
-) -> Response {
+) -> Answer {
     let c = &post.console;
-    let answer = api::registration_access_token(
-        State(state),
-        c.auth.clone(),
-        Path((realm.clone(), id.clone())),
-    )
-    .await;
-    let path = api_path(&realm, &format!("/clients/{id}/registration-access-token"));
-    match json_of(
-        post.audited(Method::POST, &path, &Value::Null, answer)
-            .await,
-    )
-    .await
-    {
-        Ok((_, v)) => {
-            let token = v
-                .get("registrationAccessToken")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string();
-            render_detail(
-                c,
-                &realm,
-                &id,
-                None,
-                Some(("New registration access token", token)),
-            )
-            .await
-        }
-        Err(e) => c.error_page(e),
-    }
+    let admin = c.realm(&realm, Right::ManageClients).await?;
+    let (_, token) = clients::registration_access_token(&c.state, &admin, &id)
+        .await
+        .map_err(c.fail())?;
+    let shown = Some(("New registration access token", token));
+    render_detail(c, &realm, &id, None, shown).await
 }
 
-pub async fn delete(
-    State(state): State<SharedState>,
-    Path((realm, id)): Path<(String, String)>,
-    post: ConsolePost,
-) -> Response {
+pub async fn delete(Path((realm, id)): Path<(String, String)>, post: ConsolePost) -> Answer {
     let c = &post.console;
-    let path = api_path(&realm, &format!("/clients/{id}"));
-    let answer = api::delete(State(state), c.auth.clone(), Path((realm.clone(), id))).await;
-    match post
-        .audited(Method::DELETE, &path, &Value::Null, answer)
+    let admin = c.realm(&realm, Right::ManageClients).await?;
+    clients::delete(&c.state, &admin, &id)
         .await
-    {
-        Ok(_) => Redirect::to(&c.realm_url(&realm, "/clients?done=client-deleted")).into_response(),
-        Err(e) => {
-            let (status, message) = super::describe(e);
-            c.error_page(crate::error::AdminError::Described(
-                if status.is_server_error() {
-                    StatusCode::INTERNAL_SERVER_ERROR
-                } else {
-                    status
-                },
-                "error",
-                message,
-            ))
-        }
-    }
+        .map_err(c.fail())?;
+    Ok(c.redirect(&realm, "/clients?done=client-deleted"))
 }

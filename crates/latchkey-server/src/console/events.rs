@@ -1,17 +1,16 @@
 //! Events: the realm's registration events with filters (type, client, dates) and paging,
 //! and its admin events (operation, resource type, dates) with the switch that records
-//! them; both read through the admin API's own handlers so the filters mean the same.
+//! them; both filtered by the admin API's own query language, so the filters mean the same.
 
-use axum::extract::{Path, RawQuery};
-use axum::http::{Method, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::extract::Path;
+use axum::http::StatusCode;
+use latchkey_core::rep::RealmRep;
 use latchkey_core::roles::Right;
-use serde_json::{Value, json};
 
 use super::page::{self, Page, Tab, field_error, invalid_attrs};
-use super::{Console, ConsolePost, QueryMap, api_path, describe, escape, json_of};
-use crate::admin::audit;
-use crate::admin::events as api;
+use super::{Answer, Console, ConsolePost, QueryMap, describe, escape};
+use crate::error::AdminError;
+use crate::service::{audit, events, realms};
 
 const PAGE: i64 = 25;
 
@@ -26,10 +25,11 @@ const TYPES: [&str; 8] = [
     "CLIENT_DELETE_ERROR",
 ];
 
-pub async fn list(c: Console, Path(realm): Path<String>, q: QueryMap) -> Response {
+pub async fn list(c: Console, Path(realm): Path<String>, q: QueryMap) -> Answer {
     if q.get("kind").map(String::as_str) == Some("admin") {
         return admin_list(c, realm, q).await;
     }
+    let admin = c.realm(&realm, Right::ViewEvents).await?;
     let filters = Filters::read(
         &q,
         &[
@@ -45,44 +45,31 @@ pub async fn list(c: Console, Path(realm): Path<String>, q: QueryMap) -> Respons
         filters.value("dateFrom"),
         filters.value("dateTo"),
     );
-    let answer = api::list(
-        axum::extract::State(c.state.clone()),
-        c.auth.clone(),
-        Path(realm.clone()),
-        RawQuery(Some(filters.api_query())),
-    )
-    .await;
-    let (events, error, status) = match answer_or_field_error(&c, answer).await {
-        Ok(a) => a,
-        Err(page) => return page,
+    let (list, error) = match events::query(Some(&filters.api_query())) {
+        Ok(q) => (
+            events::list(&c.state, &admin, &q).await.map_err(c.fail())?,
+            None,
+        ),
+        Err(e) => (Vec::new(), Some(e)),
     };
-    let err_for = |field: &str| error.as_deref().filter(|m| m.contains(field));
-    let list = events.as_array().cloned().unwrap_or_default();
+    let (status, error) = shown(error);
     let mut rows = String::new();
     for e in list.iter().take(PAGE as usize) {
-        let s = |k: &str| e.get(k).and_then(Value::as_str).unwrap_or("");
-        let details: String = e
-            .get("details")
-            .and_then(Value::as_object)
-            .map(|d| {
-                d.iter()
-                    .map(|(k, v)| format!("{}={}", k, v.as_str().unwrap_or("")))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            })
-            .unwrap_or_default();
-        let kind_cell = if s("type").ends_with("_ERROR") {
-            format!("<span class=\"badge off\">{}</span>", escape(s("type")))
+        let s = |v: &Option<String>| escape(v.as_deref().unwrap_or(""));
+        let details: Vec<String> = e.details.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let on = if e.kind.ends_with("_ERROR") {
+            "off"
         } else {
-            format!("<span class=\"badge on\">{}</span>", escape(s("type")))
+            "on"
         };
         rows.push_str(&format!(
-            "<tr><td>{}</td><td>{kind_cell}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"muted\">{}</td></tr>",
-            page::time(e.get("time").and_then(Value::as_i64).unwrap_or(0)),
-            escape(s("clientId")),
-            escape(s("ipAddress")),
-            escape(s("error")),
-            escape(&details),
+            "<tr><td>{}</td><td><span class=\"badge {on}\">{}</span></td><td>{}</td><td>{}</td><td>{}</td><td class=\"muted\">{}</td></tr>",
+            page::time(e.time),
+            escape(&e.kind),
+            s(&e.client_id),
+            s(&e.ip_address),
+            s(&e.error),
+            escape(&details.join(", ")),
         ));
     }
     if rows.is_empty() {
@@ -90,44 +77,25 @@ pub async fn list(c: Console, Path(realm): Path<String>, q: QueryMap) -> Respons
     }
     let base = c.realm_url(&realm, "/events");
     let pager = filters.pager(&base, &[], list.len());
-    let options: String = std::iter::once(String::from("<option value=\"\">All types</option>"))
-        .chain(TYPES.iter().map(|t| {
-            format!(
-                "<option value=\"{t}\"{}>{t}</option>",
-                if *t == kind { " selected" } else { "" }
-            )
-        }))
-        .collect();
-    let general_error = match &error {
-        Some(m) if err_for("dateFrom").is_none() && err_for("dateTo").is_none() => {
-            format!("<p class=\"error\" role=\"alert\">{}</p>", escape(m))
-        }
-        _ => String::new(),
-    };
+    let options = options("All types", &TYPES, kind);
     let body = format!(
         "<h1>Events</h1>{tabs}<h2>Registration events</h2><p class=\"help\">Requests to the client registration endpoints, accepted and refused, newest first.</p>\
          <form method=\"get\" action=\"{base_e}\" class=\"row\" role=\"search\">\
          <div><label for=\"ev-type\">Type</label><select id=\"ev-type\" name=\"type\">{options}</select></div>\
          <div><label for=\"ev-client\">Client ID</label><input type=\"text\" id=\"ev-client\" name=\"client\" value=\"{client_e}\"></div>\
-         <div><label for=\"ev-from\">From (yyyy-mm-dd)</label><input type=\"text\" id=\"ev-from\" name=\"dateFrom\" value=\"{from_e}\" placeholder=\"2026-01-31\"{from_a}>{from_err}</div>\
-         <div><label for=\"ev-to\">To (yyyy-mm-dd)</label><input type=\"text\" id=\"ev-to\" name=\"dateTo\" value=\"{to_e}\" placeholder=\"2026-12-31\"{to_a}>{to_err}</div>\
-         <div><button type=\"submit\">Filter</button></div></form>{general_error}\
+         {dates}<div><button type=\"submit\">Filter</button></div></form>{form_error}\
          <table><thead><tr><th scope=\"col\">Time</th><th scope=\"col\">Type</th><th scope=\"col\">Client</th><th scope=\"col\">Address</th><th scope=\"col\">Error</th><th scope=\"col\">Details</th></tr></thead><tbody>{rows}</tbody></table>\
          <nav class=\"pager\" aria-label=\"Pages\">{pager}</nav>",
         tabs = kind_tabs(&c, &realm, false),
         base_e = escape(&base),
         client_e = escape(client),
-        from_e = escape(from),
-        to_e = escape(to),
-        from_a = invalid_attrs("ev-from", err_for("dateFrom")),
-        from_err = field_error("ev-from", err_for("dateFrom")),
-        to_a = invalid_attrs("ev-to", err_for("dateTo")),
-        to_err = field_error("ev-to", err_for("dateTo")),
+        dates = date_filters("ev", (from, to), true, error.as_deref()),
+        form_error = form_error(error.as_deref()),
     );
-    Page::new(&c, "Events", Some((&realm, Tab::Events)))
+    Ok(Page::new(&c, "Events", Some((&realm, Tab::Events)))
         .status(status)
         .body(body)
-        .render()
+        .render())
 }
 
 /// The filters of an event listing: each form field (trimmed, empty = unset) under the
@@ -198,23 +166,56 @@ impl Filters {
     }
 }
 
-/// The admin API's answer to a listing: the events, or, for a 400 (a bad filter), none and
-/// the message to show beside the form; any other refusal is a page of its own.
-async fn answer_or_field_error(
-    c: &Console,
-    answer: Result<Response, crate::error::AdminError>,
-) -> Result<(Value, Option<String>, StatusCode), Response> {
-    match json_of(answer).await {
-        Ok((_, v)) => Ok((v, None, StatusCode::OK)),
-        Err(e) => {
-            let (status, message) = describe(e);
-            if status != StatusCode::BAD_REQUEST {
-                return Err(c.error_page(crate::error::AdminError::Described(
-                    status, "error", message,
-                )));
-            }
-            Ok((Value::Array(vec![]), Some(message), status))
+/// The page's status and the message to show beside the form for a bad filter (a 400,
+/// with no events).
+fn shown(error: Option<AdminError>) -> (StatusCode, Option<String>) {
+    match error.map(describe) {
+        Some((status, message)) => (status, Some(message)),
+        None => (StatusCode::OK, None),
+    }
+}
+
+/// A filter's `<option>`s: "all" (`""`), then each value, `selected` marked.
+fn options(all: &str, values: &[&str], selected: &str) -> String {
+    std::iter::once(format!("<option value=\"\">{all}</option>"))
+        .chain(values.iter().map(|v| {
+            format!(
+                "<option value=\"{v}\"{}>{v}</option>",
+                if *v == selected { " selected" } else { "" }
+            )
+        }))
+        .collect()
+}
+
+/// A listing's two date filters (`{id}-from`, `{id}-to`), each showing the error that
+/// names it; `examples` adds example dates as placeholders.
+fn date_filters(id: &str, (from, to): (&str, &str), examples: bool, error: Option<&str>) -> String {
+    let field = |suffix: &str, name: &str, label: &str, value: &str, example: &str| {
+        let id = format!("{id}-{suffix}");
+        let error = error.filter(|m| m.contains(name));
+        let placeholder = if examples {
+            format!(" placeholder=\"{example}\"")
+        } else {
+            String::new()
+        };
+        format!(
+            "<div><label for=\"{id}\">{label} (yyyy-mm-dd)</label><input type=\"text\" id=\"{id}\" name=\"{name}\" value=\"{}\"{placeholder}{}>{}</div>",
+            escape(value),
+            invalid_attrs(&id, error),
+            field_error(&id, error),
+        )
+    };
+    field("from", "dateFrom", "From", from, "2026-01-31")
+        + &field("to", "dateTo", "To", to, "2026-12-31")
+}
+
+/// A bad filter's message under the form, unless a date field shows it.
+fn form_error(error: Option<&str>) -> String {
+    match error {
+        Some(m) if !m.contains("dateFrom") && !m.contains("dateTo") => {
+            format!("<p class=\"error\" role=\"alert\">{}</p>", escape(m))
         }
+        _ => String::new(),
     }
 }
 
@@ -233,11 +234,9 @@ const OPERATIONS: [&str; 4] = ["CREATE", "UPDATE", "DELETE", "ACTION"];
 
 /// Admin events: changes made through the admin API or this console, when the realm
 /// records them (`adminEventsEnabled`, off by default as in Keycloak).
-async fn admin_list(c: Console, realm_name: String, q: QueryMap) -> Response {
-    let (realm, rights) = match c.realm(&realm_name, Right::ViewEvents).await {
-        Ok(r) => r,
-        Err(resp) => return resp,
-    };
+async fn admin_list(c: Console, realm_name: String, q: QueryMap) -> Answer {
+    let admin = c.realm(&realm_name, Right::ViewEvents).await?;
+    let (realm, rights) = (&admin.realm, admin.rights());
     let filters = Filters::read(
         &q,
         &[
@@ -253,60 +252,40 @@ async fn admin_list(c: Console, realm_name: String, q: QueryMap) -> Response {
         filters.value("dateFrom"),
         filters.value("dateTo"),
     );
-    let answer = audit::list(
-        axum::extract::State(c.state.clone()),
-        c.auth.clone(),
-        Path(realm.name.clone()),
-        RawQuery(Some(filters.api_query())),
-    )
-    .await;
-    let (events, error, status) = match answer_or_field_error(&c, answer).await {
-        Ok(a) => a,
-        Err(page) => return page,
+    let (list, error) = match audit::query(Some(&filters.api_query())) {
+        Ok(q) => (
+            audit::list(&c.state, &admin, &q).await.map_err(c.fail())?,
+            None,
+        ),
+        Err(e) => (Vec::new(), Some(e)),
     };
-    let err_for = |field: &str| error.as_deref().filter(|m| m.contains(field));
-    let list = events.as_array().cloned().unwrap_or_default();
+    let (status, error) = shown(error);
+    let on_page = &list[..list.len().min(PAGE as usize)];
     // Who made each change, by name (the events store ids).
-    let mut names: std::collections::HashMap<(String, String), String> = Default::default();
-    for e in list.iter().take(PAGE as usize) {
-        let auth = |k: &str| {
-            e.get("authDetails")
-                .and_then(|a| a.get(k))
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string()
-        };
-        let key = (auth("realmId"), auth("userId"));
+    let mut names: std::collections::HashMap<(&str, &str), String> = Default::default();
+    for e in on_page {
+        let key = (e.auth_realm_id.as_str(), e.auth_user_id.as_str());
         if names.contains_key(&key) {
             continue;
         }
-        if let Ok(Some(u)) = c.state.store.user(&key.0, &key.1).await {
+        if let Ok(Some(u)) = c.state.store.user(key.0, key.1).await {
             names.insert(key, u.username);
         }
     }
     let mut rows = String::new();
-    for e in list.iter().take(PAGE as usize) {
-        let s = |k: &str| e.get(k).and_then(Value::as_str).unwrap_or("");
-        let by = |k: &str| {
-            e.get("authDetails")
-                .and_then(|a| a.get(k))
-                .and_then(Value::as_str)
-                .unwrap_or("")
-        };
+    for e in on_page {
+        let by = names
+            .get(&(e.auth_realm_id.as_str(), e.auth_user_id.as_str()))
+            .unwrap_or(&e.auth_user_id);
         rows.push_str(&format!(
             "<tr><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td><td><code>{}</code></td><td>{}</td><td class=\"muted\">{}</td></tr>",
-            page::time(e.get("time").and_then(Value::as_i64).unwrap_or(0)),
-            escape(s("operationType")),
-            escape(s("resourceType")),
-            escape(s("resourcePath")),
-            escape(
-                names
-                    .get(&(by("realmId").to_string(), by("userId").to_string()))
-                    .map(String::as_str)
-                    .unwrap_or(by("userId"))
-            ),
-            escape(by("ipAddress")),
-            escape(s("representation")),
+            page::time(e.time),
+            escape(&e.operation_type),
+            escape(&e.resource_type),
+            escape(&e.resource_path),
+            escape(by),
+            escape(&e.ip_address),
+            escape(e.representation.as_deref().unwrap_or("")),
         ));
     }
     if rows.is_empty() {
@@ -314,15 +293,7 @@ async fn admin_list(c: Console, realm_name: String, q: QueryMap) -> Response {
     }
     let base = c.realm_url(&realm.name, "/events");
     let pager = filters.pager(&base, &[("kind", "admin")], list.len());
-    let options: String =
-        std::iter::once(String::from("<option value=\"\">All operations</option>"))
-            .chain(OPERATIONS.iter().map(|t| {
-                format!(
-                    "<option value=\"{t}\"{}>{t}</option>",
-                    if *t == operation { " selected" } else { "" }
-                )
-            }))
-            .collect();
+    let options = options("All operations", &OPERATIONS, operation);
     let enabled = realm.rep.admin_events_enabled == Some(true);
     let details = realm.rep.admin_events_details_enabled == Some(true);
     let settings = if rights.allows(Right::ManageEvents) || rights.allows(Right::ManageRealm) {
@@ -344,67 +315,40 @@ async fn admin_list(c: Console, realm_name: String, q: QueryMap) -> Response {
     } else {
         "<p class=\"warning\">This realm does not record admin events: changes are not being kept.</p>".to_string()
     };
-    let general_error = match &error {
-        Some(m) if err_for("dateFrom").is_none() && err_for("dateTo").is_none() => {
-            format!("<p class=\"error\" role=\"alert\">{}</p>", escape(m))
-        }
-        _ => String::new(),
-    };
     let body = format!(
         "<h1>Events</h1>{tabs}<h2>Admin events</h2>{off}{settings}\
          <form method=\"get\" action=\"{base_e}\" class=\"row\" role=\"search\"><input type=\"hidden\" name=\"kind\" value=\"admin\">\
          <div><label for=\"ae-op\">Operation</label><select id=\"ae-op\" name=\"operationType\">{options}</select></div>\
          <div><label for=\"ae-resource\">Resource type</label><input type=\"text\" id=\"ae-resource\" name=\"resourceType\" value=\"{resource_e}\" placeholder=\"CLIENT\"></div>\
-         <div><label for=\"ae-from\">From (yyyy-mm-dd)</label><input type=\"text\" id=\"ae-from\" name=\"dateFrom\" value=\"{from_e}\"{from_a}>{from_err}</div>\
-         <div><label for=\"ae-to\">To (yyyy-mm-dd)</label><input type=\"text\" id=\"ae-to\" name=\"dateTo\" value=\"{to_e}\"{to_a}>{to_err}</div>\
-         <div><button type=\"submit\">Filter</button></div></form>{general_error}\
+         {dates}<div><button type=\"submit\">Filter</button></div></form>{form_error}\
          <table><thead><tr><th scope=\"col\">Time</th><th scope=\"col\">Operation</th><th scope=\"col\">Resource</th><th scope=\"col\">Path</th><th scope=\"col\">By user</th><th scope=\"col\">Address</th><th scope=\"col\">Representation</th></tr></thead><tbody>{rows}</tbody></table>\
          <nav class=\"pager\" aria-label=\"Pages\">{pager}</nav>",
         tabs = kind_tabs(&c, &realm.name, true),
         base_e = escape(&base),
         resource_e = escape(resource),
-        from_e = escape(from),
-        to_e = escape(to),
-        from_a = invalid_attrs("ae-from", err_for("dateFrom")),
-        from_err = field_error("ae-from", err_for("dateFrom")),
-        to_a = invalid_attrs("ae-to", err_for("dateTo")),
-        to_err = field_error("ae-to", err_for("dateTo")),
+        dates = date_filters("ae", (from, to), false, error.as_deref()),
+        form_error = form_error(error.as_deref()),
     );
-    Page::new(&c, "Admin events", Some((&realm.name, Tab::Events)))
-        .status(status)
-        .flash(q.get("done"))
-        .body(body)
-        .render()
+    Ok(
+        Page::new(&c, "Admin events", Some((&realm.name, Tab::Events)))
+            .status(status)
+            .flash(q.get("done"))
+            .body(body)
+            .render(),
+    )
 }
 
 /// Switches the realm's admin-event recording (a realm update, as the admin API does it).
-pub async fn save_settings(
-    axum::extract::State(state): axum::extract::State<crate::state::SharedState>,
-    Path(realm): Path<String>,
-    post: ConsolePost,
-) -> Response {
+pub async fn save_settings(Path(realm): Path<String>, post: ConsolePost) -> Answer {
     let c = &post.console;
-    let patch_json = json!({
-        "adminEventsEnabled": post.form.checked("adminEventsEnabled"),
-        "adminEventsDetailsEnabled": post.form.checked("adminEventsDetailsEnabled"),
-    });
-    let patch = match serde_json::from_value(patch_json.clone()) {
-        Ok(p) => p,
-        Err(e) => return c.error_page(crate::error::AdminError::internal(e)),
+    let patch = RealmRep {
+        admin_events_enabled: Some(post.form.checked("adminEventsEnabled")),
+        admin_events_details_enabled: Some(post.form.checked("adminEventsDetailsEnabled")),
+        ..Default::default()
     };
-    let answer = crate::admin::realms::update(
-        axum::extract::State(state),
-        c.auth.clone(),
-        Path(realm.clone()),
-        crate::extract::KcJson(patch),
-    )
-    .await;
-    match post
-        .audited(Method::PUT, &api_path(&realm, ""), &patch_json, answer)
+    let admin = c.realm(&realm, Right::ManageRealm).await?;
+    realms::update(&c.state, &admin, patch)
         .await
-    {
-        Ok(_) => Redirect::to(&c.realm_url(&realm, "/events?kind=admin&done=events-saved"))
-            .into_response(),
-        Err(e) => c.error_page(e),
-    }
+        .map_err(c.fail())?;
+    Ok(c.redirect(&realm, "/events?kind=admin&done=events-saved"))
 }

@@ -1,27 +1,15 @@
 //! The realm list and realm creation.
 
-use axum::extract::{Path, State};
-use axum::http::{Method, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::extract::Path;
+use axum::http::StatusCode;
 use latchkey_core::rep::RealmRep;
-use latchkey_core::roles::{
-    AdminRights, CREATE_REALM_ROLE, MASTER_ADMIN_ROLE, MASTER_REALM, Right,
-};
-use serde_json::json;
 
 use super::page::{Page, field_error, invalid_attrs};
-use super::{Console, ConsolePost, QueryMap, describe, escape};
-use crate::extract::KcJson;
-use crate::state::SharedState;
+use super::{Answer, Console, ConsolePost, QueryMap, describe, escape};
+use crate::service::realms;
 
-pub async fn list(c: Console, q: QueryMap) -> Response {
+pub async fn list(c: Console, q: QueryMap) -> Answer {
     render(&c, q.get("done"), None, "", StatusCode::OK).await
-}
-
-fn may_create(c: &Console) -> bool {
-    c.auth.realm == MASTER_REALM
-        && (c.auth.effective.realm.contains(MASTER_ADMIN_ROLE)
-            || c.auth.effective.realm.contains(CREATE_REALM_ROLE))
 }
 
 async fn render(
@@ -30,19 +18,10 @@ async fn render(
     error: Option<&str>,
     name: &str,
     status: StatusCode,
-) -> Response {
-    let realms = match c.state.store.list_realms().await {
-        Ok(r) => r,
-        Err(e) => return c.error_page(e.into()),
-    };
+) -> Answer {
+    let realms = realms::visible(&c.state, &c.auth).await.map_err(c.fail())?;
     let mut rows = String::new();
-    for realm in &realms {
-        let Some(rights) = AdminRights::new(&c.auth.realm, &realm.name, &c.auth.effective) else {
-            continue;
-        };
-        if !rights.allows(Right::Any) {
-            continue;
-        }
+    for (realm, _) in &realms {
         let enabled = if realm.rep.enabled.unwrap_or(false) {
             "<span class=\"badge on\">enabled</span>"
         } else {
@@ -65,7 +44,7 @@ async fn render(
             "<table><caption class=\"muted\">Realms you administer</caption><thead><tr><th scope=\"col\">Realm</th><th scope=\"col\">Display name</th><th scope=\"col\">State</th><th scope=\"col\">Go to</th></tr></thead><tbody>{rows}</tbody></table>"
         )
     };
-    let create = if may_create(c) {
+    let create = if c.auth.may_create_realm() {
         format!(
             "<section class=\"card\"><h2>Create a realm</h2><form method=\"post\" action=\"{}\">{}\
              <label for=\"realm-name\">Realm name</label><p class=\"help\" id=\"realm-name-help\">Used in URLs and issuers (<code>/realms/&lt;name&gt;</code>); no slashes.</p>\
@@ -81,35 +60,29 @@ async fn render(
     } else {
         String::new()
     };
-    Page::new(c, "Realms", None)
+    Ok(Page::new(c, "Realms", None)
         .status(status)
         .flash(done)
         .body(format!("<h1>Realms</h1>{table}{create}"))
-        .render()
+        .render())
 }
 
-pub async fn create(State(state): State<SharedState>, post: ConsolePost) -> Response {
+pub async fn create(post: ConsolePost) -> Answer {
     let c = &post.console;
     let name = post.form.text("realm");
     let display = post.form.text("displayName");
-    let mut rep = json!({"realm": name, "enabled": true});
-    if !display.is_empty() {
-        rep["displayName"] = json!(display);
-    }
-    let rep_json = rep.clone();
-    let rep: RealmRep = match serde_json::from_value(rep) {
-        Ok(r) => r,
-        Err(e) => return c.error_page(crate::error::AdminError::internal(e)),
+    let rep = RealmRep {
+        realm: Some(name.clone()),
+        enabled: Some(true),
+        display_name: (!display.is_empty()).then_some(display),
+        ..Default::default()
     };
-    let answer =
-        crate::admin::realms::create(State(state), c.auth.clone(), c.base.clone(), KcJson(rep))
-            .await;
-    match post
-        .audited(Method::POST, "/admin/realms", &rep_json, answer)
-        .await
-    {
-        Ok(_) => Redirect::to(&c.realm_url(&name, "/client-registration?done=realm-created"))
-            .into_response(),
+    let created = match c.auth.realm_creator() {
+        Ok(creator) => realms::create(&c.state, creator, rep).await,
+        Err(e) => Err(e),
+    };
+    match created {
+        Ok(_) => Ok(c.redirect(&name, "/client-registration?done=realm-created")),
         Err(e) => {
             let (status, message) = describe(e);
             render(c, None, Some(&message), &name, status).await
@@ -118,6 +91,6 @@ pub async fn create(State(state): State<SharedState>, post: ConsolePost) -> Resp
 }
 
 /// A realm's start page: its clients.
-pub async fn home(c: Console, Path(realm): Path<String>) -> Response {
-    Redirect::to(&c.realm_url(&realm, "/clients")).into_response()
+pub async fn home(c: Console, Path(realm): Path<String>) -> Answer {
+    Ok(c.redirect(&realm, "/clients"))
 }

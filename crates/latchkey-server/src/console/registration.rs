@@ -1,23 +1,21 @@
 //! Realm settings → Client registration: the three realm switches, the anonymous and
-//! authenticated policy sets (forms drawn from the providers' metadata), and the dry-run
-//! explainer.
+//! authenticated policy sets (`policies.rs`), and the dry-run explainer.
 
 use std::collections::BTreeMap;
 
-use axum::extract::{Path, State};
-use axum::http::{Method, StatusCode, header};
-use axum::response::{IntoResponse, Redirect, Response};
-use latchkey_core::policies::{self, Provider};
+use axum::extract::Path;
+use axum::http::StatusCode;
+use latchkey_core::policies::{ANONYMOUS, AUTHENTICATED, Provider};
+use latchkey_core::rep::RealmRep;
 use latchkey_core::roles::Right;
 use latchkey_core::store::{ComponentRecord, RealmRecord};
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use super::page::{Page, Tab, button_form, csrf_field, field_error, invalid_attrs};
-use super::{Console, ConsolePost, QueryMap, api_path, describe, escape, json_of, lines};
-use crate::admin::components;
-use crate::extract::KcJson;
+use super::page::{Page, Tab, csrf_field, field_error, invalid_attrs};
+use super::{Answer, Console, ConsolePost, QueryMap, describe, escape, policies};
+use crate::service::components::{self, EvaluateIn, Evaluation};
+use crate::service::realms;
 use crate::service::switches::{ANONYMOUS_SWITCH, AUTHENTICATED_SWITCH, POLICIES_SWITCH, switch};
-use crate::state::SharedState;
 
 /// What the dry-run form sent and what came back.
 #[derive(Default)]
@@ -27,24 +25,10 @@ struct DryRun {
     metadata: String,
     /// (field, message)
     error: Option<(&'static str, String)>,
-    result: Option<Value>,
+    result: Option<Evaluation>,
 }
 
-async fn policies_of(c: &Console, realm: &RealmRecord) -> Result<Vec<ComponentRecord>, Response> {
-    let mut all: Vec<ComponentRecord> = c
-        .state
-        .store
-        .list_components(&realm.id)
-        .await
-        .map_err(|e| c.error_page(e.into()))?
-        .as_ref()
-        .clone();
-    all.retain(|p| p.provider_type == policies::POLICY_TYPE);
-    all.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(all)
-}
-
-pub async fn page(c: Console, Path(realm): Path<String>, q: QueryMap) -> Response {
+pub async fn page(c: Console, Path(realm): Path<String>, q: QueryMap) -> Answer {
     render(&c, &realm, q.get("done"), DryRun::default(), StatusCode::OK).await
 }
 
@@ -56,7 +40,7 @@ fn warnings(realm: &RealmRecord, policies: &[ComponentRecord]) -> Vec<String> {
     let mut out = Vec::new();
     if anonymous && enforced {
         let hosts = policies.iter().find(|p| {
-            p.sub_type.as_deref() == Some(policies::ANONYMOUS)
+            p.sub_type.as_deref() == Some(ANONYMOUS)
                 && p.provider_id == Provider::TrustedHosts.id()
                 && p.config
                     .get("host-sending-registration-request-must-match")
@@ -85,104 +69,25 @@ fn warnings(realm: &RealmRecord, policies: &[ComponentRecord]) -> Vec<String> {
     out
 }
 
-fn summary(p: &ComponentRecord) -> String {
-    let parts: Vec<String> = p
-        .config
-        .iter()
-        .map(|(k, v)| {
-            let shown = if v.len() > 4 {
-                format!("{} … ({} values)", v[..3].join(", "), v.len())
-            } else {
-                v.join(", ")
-            };
-            format!(
-                "{k}: {}",
-                if shown.is_empty() {
-                    "(none)".into()
-                } else {
-                    shown
-                }
-            )
-        })
-        .collect();
-    if parts.is_empty() {
-        "no options".into()
-    } else {
-        parts.join("; ")
-    }
-}
-
-fn policy_table(c: &Console, realm: &str, set: &str, policies: &[ComponentRecord]) -> String {
-    let mut rows = String::new();
-    for p in policies
-        .iter()
-        .filter(|p| p.sub_type.as_deref() == Some(set))
-    {
-        let edit = c.realm_url(realm, &format!("/client-registration/policies/{}", p.id));
-        rows.push_str(&format!(
-            "<tr><td><a href=\"{}\">{}</a></td><td><code>{}</code></td><td class=\"muted\">{}</td><td class=\"actions\"><a href=\"{}\">Edit</a> {}</td></tr>",
-            escape(&edit),
-            escape(&p.name),
-            escape(&p.provider_id),
-            escape(&summary(p)),
-            escape(&edit),
-            button_form(
-                c,
-                &format!("{edit}/delete"),
-                &format!("Delete<span class=\"skip\"> {}</span>", escape(&p.name)),
-                "",
-                "small danger"
-            ),
-        ));
-    }
-    if rows.is_empty() {
-        rows = "<tr><td colspan=\"4\" class=\"muted\">No policies.</td></tr>".into();
-    }
-    let options: String = Provider::ALL
-        .iter()
-        .map(|p| {
-            format!(
-                "<option value=\"{id}\">{id}: {help}</option>",
-                id = p.id(),
-                help = escape(p.help_text())
-            )
-        })
-        .collect();
-    format!(
-        "<table><thead><tr><th scope=\"col\">Name</th><th scope=\"col\">Provider</th><th scope=\"col\">Options</th><th scope=\"col\">Actions</th></tr></thead><tbody>{rows}</tbody></table>\
-         <form method=\"post\" action=\"{action}\" class=\"add-policy\">{csrf}<input type=\"hidden\" name=\"subType\" value=\"{set}\">\
-         <div class=\"row\"><div><label for=\"{set}-provider\">Add an {set} policy: provider</label><select id=\"{set}-provider\" name=\"providerId\">{options}</select></div>\
-         <div><label for=\"{set}-name\">Name (optional)</label><input type=\"text\" id=\"{set}-name\" name=\"name\"></div>\
-         <div><button type=\"submit\">Add {set} policy</button></div></div></form>",
-        action = escape(&c.realm_url(realm, "/client-registration/policies")),
-        csrf = csrf_field(c),
-    )
-}
-
 async fn render(
     c: &Console,
     realm_name: &str,
     done: Option<&String>,
     dry: DryRun,
     status: StatusCode,
-) -> Response {
-    let (realm, rights) = match c.realm(realm_name, Right::ViewRealm).await {
-        Ok(r) => r,
-        Err(resp) => return resp,
-    };
-    let policies = match policies_of(c, &realm).await {
-        Ok(p) => p,
-        Err(resp) => return resp,
-    };
+) -> Answer {
+    let admin = c.realm(realm_name, Right::ViewRealm).await?;
+    let (realm, rights) = (&admin.realm, admin.rights());
+    let all = policies::of(c, &admin).await?;
     let can_manage = rights.allows(Right::ManageRealm);
     let checkbox = |id: &str, name: &str, label: &str, help: &str| {
         format!(
             "<label class=\"check\" for=\"{id}\"><input type=\"checkbox\" id=\"{id}\" name=\"{name}\" value=\"true\"{}{}><span>{label}<span class=\"help\" id=\"{id}-help\">{help}</span></span></label>",
-            if switch(&realm, name) { " checked" } else { "" },
+            if switch(realm, name) { " checked" } else { "" },
             if can_manage { "" } else { " disabled" },
         )
     };
-    let warnings: String = warnings(&realm, &policies)
+    let warnings: String = warnings(realm, &all)
         .iter()
         .map(|w| format!("<p class=\"warning\" role=\"note\">{}</p>", escape(w)))
         .collect();
@@ -214,15 +119,15 @@ async fn render(
     let lists = format!(
         "<section class=\"card\"><h2>Anonymous access policies</h2><p class=\"help\">Apply to registrations without a token.</p>{}</section>\
          <section class=\"card\"><h2>Authenticated access policies</h2><p class=\"help\">Apply to registrations with an initial access token or a bearer token.</p>{}</section>",
-        policy_table(c, &realm.name, policies::ANONYMOUS, &policies),
-        policy_table(c, &realm.name, policies::AUTHENTICATED, &policies),
+        policies::table(c, &realm.name, ANONYMOUS, &all),
+        policies::table(c, &realm.name, AUTHENTICATED, &all),
     );
     let dry_html = dry_run_html(c, &realm.name, &dry);
     let body = format!(
         "<h1>Realm settings</h1><nav class=\"tabs\" aria-label=\"Realm settings\"><a href=\"{}\" aria-current=\"page\">Client registration</a></nav>{switches}{lists}{dry_html}",
         escape(&c.realm_url(&realm.name, "/client-registration")),
     );
-    Page::new(
+    Ok(Page::new(
         c,
         "Client registration",
         Some((realm_name, Tab::Registration)),
@@ -230,7 +135,7 @@ async fn render(
     .status(status)
     .flash(done)
     .body(body)
-    .render()
+    .render())
 }
 
 fn dry_run_html(c: &Console, realm: &str, dry: &DryRun) -> String {
@@ -241,7 +146,7 @@ fn dry_run_html(c: &Console, realm: &str, dry: &DryRun) -> String {
             .map(|(_, m)| m.as_str())
     };
     let set = if dry.set.is_empty() {
-        policies::ANONYMOUS
+        ANONYMOUS
     } else {
         dry.set.as_str()
     };
@@ -258,46 +163,34 @@ fn dry_run_html(c: &Console, realm: &str, dry: &DryRun) -> String {
     };
     let result = match &dry.result {
         Some(r) => {
-            let allowed = r.get("allowed").and_then(Value::as_bool).unwrap_or(false);
             let mut rows = String::new();
-            for p in r
-                .get("policies")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                let passed = p.get("passed").and_then(Value::as_bool).unwrap_or(false);
+            for p in &r.policies {
                 rows.push_str(&format!(
                     "<tr><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td></tr>",
-                    escape(p.get("name").and_then(Value::as_str).unwrap_or("")),
-                    escape(p.get("providerId").and_then(Value::as_str).unwrap_or("")),
-                    if passed {
+                    escape(&p.name),
+                    escape(&p.provider_id),
+                    if p.passed {
                         "<span class=\"badge on\">passes</span>"
                     } else {
                         "<span class=\"badge off\">refuses</span>"
                     },
-                    escape(p.get("message").and_then(Value::as_str).unwrap_or("")),
+                    escape(p.message.as_deref().unwrap_or("")),
                 ));
             }
-            let enabled = r
-                .get("client")
-                .and_then(|c| c.get("enabled"))
-                .and_then(Value::as_bool)
-                .unwrap_or(true);
             format!(
                 "<div id=\"dry-run-result\" role=\"status\"><h3>{}</h3>{}{}\
                  <table><thead><tr><th scope=\"col\">Policy</th><th scope=\"col\">Provider</th><th scope=\"col\">Verdict</th><th scope=\"col\">Why</th></tr></thead><tbody>{rows}</tbody></table></div>",
-                if allowed {
+                if r.allowed {
                     "This registration would be accepted."
                 } else {
                     "This registration would be refused."
                 },
-                if r.get("policiesEnabled").and_then(Value::as_bool) == Some(false) {
-                    "<p class=\"warning\">Policies are off in this realm: the verdicts below are not enforced.</p>"
-                } else {
+                if r.policies_enabled {
                     ""
+                } else {
+                    "<p class=\"warning\">Policies are off in this realm: the verdicts below are not enforced.</p>"
                 },
-                if allowed && !enabled {
+                if r.allowed && !r.client.enabled.unwrap_or(true) {
                     "<p class=\"muted\">The client would start disabled, waiting for approval.</p>"
                 } else {
                     ""
@@ -314,8 +207,8 @@ fn dry_run_html(c: &Console, realm: &str, dry: &DryRun) -> String {
          <button type=\"submit\">Explain</button></form>{result}</section>",
         action = escape(&c.realm_url(realm, "/client-registration/evaluate")),
         csrf = csrf_field(c),
-        a = option(policies::ANONYMOUS),
-        b = option(policies::AUTHENTICATED),
+        a = option(ANONYMOUS),
+        b = option(AUTHENTICATED),
         source = escape(&dry.source),
         source_attrs = invalid_attrs("dry-source", err("source")),
         source_err = field_error("dry-source", err("source")),
@@ -325,391 +218,25 @@ fn dry_run_html(c: &Console, realm: &str, dry: &DryRun) -> String {
     )
 }
 
-pub async fn save_switches(
-    State(state): State<SharedState>,
-    Path(realm): Path<String>,
-    post: ConsolePost,
-) -> Response {
+pub async fn save_switches(Path(realm): Path<String>, post: ConsolePost) -> Answer {
     let c = &post.console;
-    let mut attrs = BTreeMap::new();
-    for name in [ANONYMOUS_SWITCH, AUTHENTICATED_SWITCH, POLICIES_SWITCH] {
-        attrs.insert(name, post.form.checked(name).to_string());
-    }
-    let patch_json = json!({ "attributes": attrs });
-    let patch = match serde_json::from_value(patch_json.clone()) {
-        Ok(p) => p,
-        Err(e) => return c.error_page(crate::error::AdminError::internal(e)),
+    let attributes: BTreeMap<String, String> =
+        [ANONYMOUS_SWITCH, AUTHENTICATED_SWITCH, POLICIES_SWITCH]
+            .into_iter()
+            .map(|name| (name.to_string(), post.form.checked(name).to_string()))
+            .collect();
+    let patch = RealmRep {
+        attributes: Some(attributes),
+        ..Default::default()
     };
-    let answer = crate::admin::realms::update(
-        State(state),
-        c.auth.clone(),
-        Path(realm.clone()),
-        KcJson(patch),
-    )
-    .await;
-    match post
-        .audited(Method::PUT, &api_path(&realm, ""), &patch_json, answer)
+    let admin = c.realm(&realm, Right::ManageRealm).await?;
+    realms::update(&c.state, &admin, patch)
         .await
-    {
-        Ok(_) => Redirect::to(&c.realm_url(&realm, "/client-registration?done=switches-saved"))
-            .into_response(),
-        Err(e) => c.error_page(e),
-    }
+        .map_err(c.fail())?;
+    Ok(c.redirect(&realm, "/client-registration?done=switches-saved"))
 }
 
-pub async fn create_policy(
-    State(state): State<SharedState>,
-    Path(realm): Path<String>,
-    post: ConsolePost,
-) -> Response {
-    let c = &post.console;
-    let provider_id = post.form.text("providerId");
-    let Some(provider) = Provider::parse(&provider_id) else {
-        return c.error_page(crate::error::AdminError::Invalid(format!(
-            "Unknown client registration policy provider {provider_id:?}"
-        )));
-    };
-    // Start from the provider's defaults; the edit form that follows sets the rest.
-    let mut config = BTreeMap::new();
-    for p in provider.properties() {
-        if let (Some(name), Some(default)) = (
-            p.get("name").and_then(Value::as_str),
-            p.get("defaultValue").and_then(Value::as_str),
-        ) {
-            config.insert(name.to_string(), vec![default.to_string()]);
-        }
-    }
-    let name = post.form.text("name");
-    let input = json!({
-        "name": if name.is_empty() { provider_id.clone() } else { name },
-        "providerId": provider_id,
-        "providerType": policies::POLICY_TYPE,
-        "subType": post.form.text("subType"),
-        "config": config,
-    });
-    let input_json = input.clone();
-    let input = match serde_json::from_value(input) {
-        Ok(i) => i,
-        Err(e) => return c.error_page(crate::error::AdminError::internal(e)),
-    };
-    let answer = components::create(
-        State(state),
-        c.auth.clone(),
-        c.base.clone(),
-        Path(realm.clone()),
-        KcJson(input),
-    )
-    .await;
-    match post
-        .audited(
-            Method::POST,
-            &api_path(&realm, "/components"),
-            &input_json,
-            answer,
-        )
-        .await
-    {
-        Ok(resp) => {
-            let id = resp
-                .headers()
-                .get(header::LOCATION)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|l| l.rsplit('/').next())
-                .unwrap_or("")
-                .to_string();
-            Redirect::to(&c.realm_url(
-                &realm,
-                &format!("/client-registration/policies/{id}?done=policy-created"),
-            ))
-            .into_response()
-        }
-        Err(e) => c.error_page(e),
-    }
-}
-
-async fn find_policy(
-    c: &Console,
-    realm: &RealmRecord,
-    id: &str,
-) -> Result<ComponentRecord, Response> {
-    policies_of(c, realm)
-        .await?
-        .into_iter()
-        .find(|p| p.id == id)
-        .ok_or_else(|| {
-            c.error_page(crate::error::AdminError::NotFound(
-                "Could not find component",
-            ))
-        })
-}
-
-pub async fn edit_policy(
-    c: Console,
-    Path((realm, id)): Path<(String, String)>,
-    q: QueryMap,
-) -> Response {
-    let (realm, _) = match c.realm(&realm, Right::ViewRealm).await {
-        Ok(r) => r,
-        Err(resp) => return resp,
-    };
-    let policy = match find_policy(&c, &realm, &id).await {
-        Ok(p) => p,
-        Err(resp) => return resp,
-    };
-    edit_form(&c, &realm, &policy, q.get("done"), None, StatusCode::OK).await
-}
-
-async fn edit_form(
-    c: &Console,
-    realm: &RealmRecord,
-    policy: &ComponentRecord,
-    done: Option<&String>,
-    error: Option<String>,
-    status: StatusCode,
-) -> Response {
-    let provider = Provider::parse(&policy.provider_id);
-    let props = provider.map(Provider::properties).unwrap_or_default();
-    // Which field an error belongs to: the property it names, else the form as a whole.
-    let error_field = error.as_ref().map(|e| {
-        props
-            .iter()
-            .filter_map(|p| p.get("name").and_then(Value::as_str))
-            .find(|n| e.contains(n))
-            .unwrap_or(match policy.provider_id.as_str() {
-                "trusted-hosts" => "host-sending-registration-request-must-match",
-                _ => "name",
-            })
-            .to_string()
-    });
-    let err_for = |field: &str| {
-        (error_field.as_deref() == Some(field))
-            .then_some(error.as_deref())
-            .flatten()
-    };
-    let scopes: Vec<String> = match c.state.store.list_scopes(&realm.id).await {
-        Ok(s) => s.iter().map(|s| s.name.clone()).collect(),
-        Err(e) => return c.error_page(e.into()),
-    };
-    let mut fields = String::new();
-    for p in &props {
-        let name = p.get("name").and_then(Value::as_str).unwrap_or("");
-        let label = p.get("label").and_then(Value::as_str).unwrap_or(name);
-        let help = p.get("helpText").and_then(Value::as_str).unwrap_or("");
-        let kind = p.get("type").and_then(Value::as_str).unwrap_or("String");
-        let id = format!("cfg-{name}");
-        let values = policy.config.get(name).cloned().unwrap_or_default();
-        let e = err_for(name);
-        let attrs = invalid_attrs(&id, e);
-        let help_html = format!("<p class=\"help\" id=\"{id}-help\">{}</p>", escape(help));
-        let input = match kind {
-            "boolean" => {
-                let on = values
-                    .first()
-                    .map(String::as_str)
-                    .or_else(|| p.get("defaultValue").and_then(Value::as_str))
-                    == Some("true");
-                format!(
-                    "<input type=\"hidden\" name=\"present\" value=\"{n}\"><label class=\"check\" for=\"{id}\"><input type=\"checkbox\" id=\"{id}\" name=\"cfg.{n}\" value=\"true\"{}{attrs}><span>{}{help_html}</span></label>",
-                    if on { " checked" } else { "" },
-                    escape(label),
-                    n = escape(name),
-                )
-            }
-            "MultivaluedList" => {
-                let mut options: Vec<String> = p
-                    .get("options")
-                    .and_then(Value::as_array)
-                    .map(|o| {
-                        o.iter()
-                            .filter_map(Value::as_str)
-                            .map(str::to_string)
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                if options.is_empty() && name == "allowed-client-scopes" {
-                    options = scopes.clone();
-                }
-                for v in &values {
-                    if !options.contains(v) {
-                        options.push(v.clone());
-                    }
-                }
-                let boxes: String = options
-                    .iter()
-                    .enumerate()
-                    .map(|(i, o)| {
-                        format!(
-                            "<label class=\"check\" for=\"{id}-{i}\"><input type=\"checkbox\" id=\"{id}-{i}\" name=\"cfg.{n}\" value=\"{v}\"{}><span><code>{v}</code></span></label>",
-                            if values.contains(o) { " checked" } else { "" },
-                            n = escape(name),
-                            v = escape(o),
-                        )
-                    })
-                    .collect();
-                format!(
-                    "<input type=\"hidden\" name=\"present\" value=\"{n}\"><fieldset{attrs}><legend>{}</legend>{help_html}{boxes}</fieldset>",
-                    escape(label),
-                    n = escape(name),
-                )
-            }
-            "MultivaluedString" => format!(
-                "<input type=\"hidden\" name=\"present\" value=\"{n}\"><label for=\"{id}\">{} (one per line)</label>{help_html}<textarea id=\"{id}\" name=\"cfg.{n}\" rows=\"4\" aria-describedby=\"{id}-help\"{attrs}>{}</textarea>",
-                escape(label),
-                escape(&values.join("\n")),
-                n = escape(name),
-            ),
-            _ => format!(
-                "<input type=\"hidden\" name=\"present\" value=\"{n}\"><label for=\"{id}\">{}</label>{help_html}<input type=\"{}\" id=\"{id}\" name=\"cfg.{n}\" value=\"{}\" aria-describedby=\"{id}-help\"{attrs}>",
-                escape(label),
-                if kind == "int" { "number" } else { "text" },
-                escape(values.first().map(String::as_str).unwrap_or("")),
-                n = escape(name),
-            ),
-        };
-        fields.push_str(&input);
-        fields.push_str(&field_error(&id, e));
-    }
-    if props.is_empty() {
-        fields.push_str("<p class=\"muted\">This policy has no options.</p>");
-    }
-    let name_err = err_for("name");
-    let action = c.realm_url(
-        &realm.name,
-        &format!("/client-registration/policies/{}", policy.id),
-    );
-    let body = format!(
-        "<p><a href=\"{back}\">← Client registration</a></p><h1>{set} policy: {name}</h1>\
-         <p class=\"help\"><code>{provider}</code>: {help}</p>\
-         <section class=\"card\"><form method=\"post\" action=\"{action}\">{csrf}\
-         <label for=\"policy-name\">Name</label><input type=\"text\" id=\"policy-name\" name=\"name\" value=\"{name}\" required{name_attrs}>{name_err}\
-         {fields}<button type=\"submit\">Save policy</button></form></section>\
-         <section class=\"card\"><h2>Delete</h2>{delete}</section>",
-        back = escape(&c.realm_url(&realm.name, "/client-registration")),
-        set = escape(policy.sub_type.as_deref().unwrap_or("")),
-        name = escape(&policy.name),
-        provider = escape(&policy.provider_id),
-        help = escape(provider.map(Provider::help_text).unwrap_or("")),
-        action = escape(&action),
-        csrf = csrf_field(c),
-        name_attrs = invalid_attrs("policy-name", name_err),
-        name_err = field_error("policy-name", name_err),
-        delete = button_form(
-            c,
-            &format!("{action}/delete"),
-            "Delete this policy",
-            "",
-            "danger"
-        ),
-    );
-    Page::new(c, &policy.name, Some((&realm.name, Tab::Registration)))
-        .status(status)
-        .flash(done)
-        .body(body)
-        .render()
-}
-
-pub async fn update_policy(
-    State(state): State<SharedState>,
-    Path((realm_name, id)): Path<(String, String)>,
-    post: ConsolePost,
-) -> Response {
-    let c = &post.console;
-    let (realm, _) = match c.realm(&realm_name, Right::ViewRealm).await {
-        Ok(r) => r,
-        Err(resp) => return resp,
-    };
-    let mut policy = match find_policy(c, &realm, &id).await {
-        Ok(p) => p,
-        Err(resp) => return resp,
-    };
-    let provider = Provider::parse(&policy.provider_id);
-    let kinds: BTreeMap<String, String> = provider
-        .map(Provider::properties)
-        .unwrap_or_default()
-        .iter()
-        .filter_map(|p| {
-            Some((
-                p.get("name")?.as_str()?.to_string(),
-                p.get("type")?.as_str()?.to_string(),
-            ))
-        })
-        .collect();
-    let mut config = BTreeMap::new();
-    for name in post.form.all("present") {
-        let Some(kind) = kinds.get(&name) else {
-            continue;
-        };
-        let key = format!("cfg.{name}");
-        let values = match kind.as_str() {
-            "boolean" => vec![post.form.checked(&key).to_string()],
-            "MultivaluedList" => post.form.all(&key),
-            "MultivaluedString" => lines(&post.form.text(&key)),
-            _ => vec![post.form.text(&key)],
-        };
-        config.insert(name, values);
-    }
-    let name = post.form.text("name");
-    let input_json = json!({"name": name, "config": config});
-    let input = match serde_json::from_value(input_json.clone()) {
-        Ok(i) => i,
-        Err(e) => return c.error_page(crate::error::AdminError::internal(e)),
-    };
-    let answer = components::update(
-        State(state),
-        c.auth.clone(),
-        Path((realm.name.clone(), id.clone())),
-        KcJson(input),
-    )
-    .await;
-    match post
-        .audited(
-            Method::PUT,
-            &api_path(&realm.name, &format!("/components/{id}")),
-            &input_json,
-            answer,
-        )
-        .await
-    {
-        Ok(_) => Redirect::to(&c.realm_url(&realm.name, "/client-registration?done=policy-saved"))
-            .into_response(),
-        Err(e) => {
-            let (status, message) = describe(e);
-            if status == StatusCode::FORBIDDEN || status.is_server_error() {
-                return c.error_page(crate::error::AdminError::Forbidden);
-            }
-            // Show what was typed, with the error beside its field.
-            policy.config = config;
-            if !name.is_empty() {
-                policy.name = name;
-            }
-            edit_form(c, &realm, &policy, None, Some(message), status).await
-        }
-    }
-}
-
-pub async fn delete_policy(
-    State(state): State<SharedState>,
-    Path((realm, id)): Path<(String, String)>,
-    post: ConsolePost,
-) -> Response {
-    let c = &post.console;
-    let path = api_path(&realm, &format!("/components/{id}"));
-    let answer = components::delete(State(state), c.auth.clone(), Path((realm.clone(), id))).await;
-    match post
-        .audited(Method::DELETE, &path, &Value::Null, answer)
-        .await
-    {
-        Ok(_) => Redirect::to(&c.realm_url(&realm, "/client-registration?done=policy-deleted"))
-            .into_response(),
-        Err(e) => c.error_page(e),
-    }
-}
-
-pub async fn evaluate(
-    State(state): State<SharedState>,
-    Path(realm): Path<String>,
-    post: ConsolePost,
-) -> Response {
+pub async fn evaluate(Path(realm): Path<String>, post: ConsolePost) -> Answer {
     let c = &post.console;
     let mut dry = DryRun {
         set: post.form.text("auth"),
@@ -717,8 +244,8 @@ pub async fn evaluate(
         metadata: post.form.get("metadata").unwrap_or("").to_string(),
         ..Default::default()
     };
-    let metadata: Value = match serde_json::from_str(&dry.metadata) {
-        Ok(v @ Value::Object(_)) => v,
+    let metadata = match serde_json::from_str(&dry.metadata) {
+        Ok(Value::Object(map)) => map,
         Ok(_) => {
             dry.error = Some(("metadata", "The metadata must be a JSON object.".into()));
             return render(c, &realm, None, dry, StatusCode::BAD_REQUEST).await;
@@ -728,35 +255,21 @@ pub async fn evaluate(
             return render(c, &realm, None, dry, StatusCode::BAD_REQUEST).await;
         }
     };
-    let mut input = json!({"auth": dry.set, "metadata": metadata});
-    if !dry.source.is_empty() {
-        input["sourceAddress"] = json!(dry.source);
-    }
-    let input = match serde_json::from_value(input) {
-        Ok(i) => i,
-        Err(e) => return c.error_page(crate::error::AdminError::internal(e)),
+    let input = EvaluateIn {
+        auth: Some(dry.set.clone()),
+        source_address: (!dry.source.is_empty()).then(|| dry.source.clone()),
+        metadata: Some(metadata),
     };
-    match json_of(
-        components::evaluate(
-            State(state),
-            c.auth.clone(),
-            Path(realm.clone()),
-            KcJson(input),
-        )
-        .await,
-    )
-    .await
-    {
-        Ok((_, v)) => {
-            dry.result = Some(v);
+    let admin = c.realm(&realm, Right::ViewRealm).await?;
+    match components::evaluate(&c.state, &admin, input).await {
+        Ok(result) => {
+            dry.result = Some(result);
             render(c, &realm, None, dry, StatusCode::OK).await
         }
         Err(e) => {
             let (status, message) = describe(e);
             if status != StatusCode::BAD_REQUEST {
-                return c.error_page(crate::error::AdminError::Described(
-                    status, "error", message,
-                ));
+                return Err(c.page_for(status, &message));
             }
             let field = if message.contains("sourceAddress") {
                 "source"

@@ -1,16 +1,13 @@
 //! Initial access tokens: create (the token shown once, with a copy button), list with
 //! remaining counts, delete.
 
-use axum::extract::{Path, State};
-use axum::http::{Method, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
-use serde_json::{Value, json};
+use axum::extract::Path;
+use axum::http::StatusCode;
+use latchkey_core::roles::Right;
 
 use super::page::{self, Page, Tab, button_form, csrf_field, field_error, invalid_attrs};
-use super::{Console, ConsolePost, QueryMap, api_path, describe, escape, json_of, lines};
-use crate::admin::initial_access as api;
-use crate::extract::KcJson;
-use crate::state::SharedState;
+use super::{Answer, Console, ConsolePost, QueryMap, describe, escape, lines};
+use crate::service::initial_access::{self, CreateInitialAccess};
 
 /// What the create form sent back, for showing it again with an error.
 #[derive(Default)]
@@ -22,7 +19,7 @@ struct Typed {
     error: Option<(&'static str, String)>,
 }
 
-pub async fn list(c: Console, Path(realm): Path<String>, q: QueryMap) -> Response {
+pub async fn list(c: Console, Path(realm): Path<String>, q: QueryMap) -> Answer {
     render(
         &c,
         &realm,
@@ -41,48 +38,29 @@ async fn render(
     typed: Typed,
     created: Option<String>,
     status: StatusCode,
-) -> Response {
-    let tokens = match json_of(
-        api::list(
-            State(c.state.clone()),
-            c.auth.clone(),
-            Path(realm.to_string()),
-        )
-        .await,
-    )
-    .await
-    {
-        Ok((_, v)) => v,
-        Err(e) => return c.error_page(e),
-    };
+) -> Answer {
+    let admin = c.realm(realm, Right::ViewClients).await?;
+    let tokens = initial_access::list(&c.state, &admin)
+        .await
+        .map_err(c.fail())?;
     let mut rows = String::new();
-    for t in tokens.as_array().into_iter().flatten() {
-        let id = t.get("id").and_then(Value::as_str).unwrap_or("");
-        let created_at = t.get("timestamp").and_then(Value::as_i64).unwrap_or(0);
-        let exp = t.get("expiration").and_then(Value::as_i64).unwrap_or(0);
-        let expires = if exp == 0 {
+    for t in &tokens {
+        let expires = if t.expiration == 0 {
             "never".to_string()
         } else {
-            page::time((created_at + exp) * 1000)
+            page::time((t.created_at + t.expiration) * 1000)
         };
-        let origins: Vec<&str> = t
-            .get("webOrigins")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-            .collect();
         rows.push_str(&format!(
             "<tr><td><code>{}</code></td><td>{}</td><td>{expires}</td><td>{} of {}</td><td>{}</td><td class=\"actions\">{}</td></tr>",
-            escape(id),
-            page::time(created_at * 1000),
-            t.get("remainingCount").and_then(Value::as_i64).unwrap_or(0),
-            t.get("count").and_then(Value::as_i64).unwrap_or(0),
-            escape(&origins.join(", ")),
+            escape(&t.id),
+            page::time(t.created_at * 1000),
+            t.remaining,
+            t.count,
+            escape(&t.web_origins.join(", ")),
             button_form(
                 c,
-                &c.realm_url(realm, &format!("/initial-access/{}/delete", id)),
-                &format!("Delete<span class=\"skip\"> token {}</span>", escape(id)),
+                &c.realm_url(realm, &format!("/initial-access/{}/delete", t.id)),
+                &format!("Delete<span class=\"skip\"> token {}</span>", escape(&t.id)),
                 "",
                 "small danger"
             ),
@@ -138,7 +116,7 @@ async fn render(
         "<h1>Initial access tokens</h1><p class=\"help\">An initial access token lets its holder register clients (authenticated registration) a limited number of times.</p>{shown}{form}\
          <h2>Live tokens</h2><table><thead><tr><th scope=\"col\">ID</th><th scope=\"col\">Created</th><th scope=\"col\">Expires</th><th scope=\"col\">Remaining</th><th scope=\"col\">Web origins</th><th scope=\"col\">Actions</th></tr></thead><tbody>{rows}</tbody></table>"
     );
-    Page::new(
+    Ok(Page::new(
         c,
         "Initial access tokens",
         Some((realm, Tab::InitialAccess)),
@@ -146,14 +124,10 @@ async fn render(
     .status(status)
     .flash(done)
     .body(body)
-    .render()
+    .render())
 }
 
-pub async fn create(
-    State(state): State<SharedState>,
-    Path(realm): Path<String>,
-    post: ConsolePost,
-) -> Response {
+pub async fn create(Path(realm): Path<String>, post: ConsolePost) -> Answer {
     let c = &post.console;
     let mut typed = Typed {
         expiration: post.form.text("expiration"),
@@ -187,27 +161,14 @@ pub async fn create(
         ));
         return render(c, &realm, None, typed, None, StatusCode::BAD_REQUEST).await;
     }
-    let body_json = json!({"expiration": expiration, "count": count, "webOrigins": origins});
-    let body = match serde_json::from_value(body_json.clone()) {
-        Ok(b) => b,
-        Err(e) => return c.error_page(crate::error::AdminError::internal(e)),
+    let input = CreateInitialAccess {
+        expiration: Some(expiration),
+        count: Some(count),
+        web_origins: Some(origins),
     };
-    let answer = api::create(
-        State(state),
-        c.auth.clone(),
-        c.base.clone(),
-        Path(realm.clone()),
-        KcJson(body),
-    )
-    .await;
-    let path = api_path(&realm, "/clients-initial-access");
-    match json_of(post.audited(Method::POST, &path, &body_json, answer).await).await {
-        Ok((_, v)) => {
-            let token = v
-                .get("token")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string();
+    let admin = c.realm(&realm, Right::ManageClients).await?;
+    match initial_access::create(&c.state, &admin, input).await {
+        Ok((_, token)) => {
             render(
                 c,
                 &realm,
@@ -221,9 +182,7 @@ pub async fn create(
         Err(e) => {
             let (status, message) = describe(e);
             if status != StatusCode::BAD_REQUEST {
-                return c.error_page(crate::error::AdminError::Described(
-                    status, "error", message,
-                ));
+                return Err(c.page_for(status, &message));
             }
             let field = if message.contains("count") {
                 "count"
@@ -236,21 +195,11 @@ pub async fn create(
     }
 }
 
-pub async fn delete(
-    State(state): State<SharedState>,
-    Path((realm, id)): Path<(String, String)>,
-    post: ConsolePost,
-) -> Response {
+pub async fn delete(Path((realm, id)): Path<(String, String)>, post: ConsolePost) -> Answer {
     let c = &post.console;
-    let path = api_path(&realm, &format!("/clients-initial-access/{id}"));
-    let answer = api::delete(State(state), c.auth.clone(), Path((realm.clone(), id))).await;
-    match post
-        .audited(Method::DELETE, &path, &Value::Null, answer)
+    let admin = c.realm(&realm, Right::ManageClients).await?;
+    initial_access::delete(&c.state, &admin, &id)
         .await
-    {
-        Ok(_) => {
-            Redirect::to(&c.realm_url(&realm, "/initial-access?done=token-deleted")).into_response()
-        }
-        Err(e) => c.error_page(e),
-    }
+        .map_err(c.fail())?;
+    Ok(c.redirect(&realm, "/initial-access?done=token-deleted"))
 }

@@ -7,6 +7,7 @@
 mod support;
 
 mod admin_api;
+mod admin_event_paths;
 mod admin_events;
 mod assertions;
 mod at_rest;

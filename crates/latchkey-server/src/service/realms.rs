@@ -1,0 +1,130 @@
+//! Realms: which ones a caller administers, creation, Keycloak's partial update, deletion.
+
+use latchkey_core::keys::Alg;
+use latchkey_core::merge::merge;
+use latchkey_core::realm_setup::new_realm;
+use latchkey_core::rep::RealmRep;
+use latchkey_core::roles::{AdminRights, MASTER_REALM, Right};
+use latchkey_core::store::RealmRecord;
+
+use super::audit::{self, Change, Resource};
+use super::{AdminAuth, RealmAdmin, RealmCreator, or_conflict};
+use crate::error::AdminError;
+use crate::state::{SharedState, now_millis};
+
+/// The realms the caller holds any admin right in, with those rights.
+pub async fn visible(
+    state: &SharedState,
+    auth: &AdminAuth,
+) -> Result<Vec<(RealmRecord, AdminRights)>, AdminError> {
+    Ok(state
+        .store
+        .list_realms()
+        .await?
+        .into_iter()
+        .filter_map(|realm| {
+            let rights = AdminRights::new(&auth.realm, &realm.name, &auth.effective)?;
+            rights.allows(Right::Any).then_some((realm, rights))
+        })
+        .collect())
+}
+
+/// Realm names end up in URLs and issuers: no slashes, no control characters.
+fn check_name(name: &str) -> Result<(), AdminError> {
+    if name.trim().is_empty() {
+        return Err(AdminError::Invalid("Realm name cannot be empty".into()));
+    }
+    if name.len() > 255
+        || name
+            .chars()
+            .any(|c| c == '/' || c == '\\' || c.is_control())
+    {
+        return Err(AdminError::Invalid(
+            "Realm name contains invalid characters".into(),
+        ));
+    }
+    Ok(())
+}
+
+fn check_algorithm(rep: &RealmRep) -> Result<(), AdminError> {
+    match &rep.default_signature_algorithm {
+        Some(alg) if Alg::parse(alg).is_none() => Err(AdminError::Invalid(
+            "defaultSignatureAlgorithm must be RS256 or ES256".into(),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Creates a realm with what a new realm gets (keys, roles, clients, scopes); returns its
+/// name. The admin event goes to the caller's own realm, as Keycloak records it.
+pub async fn create(
+    state: &SharedState,
+    creator: RealmCreator<'_>,
+    rep: RealmRep,
+) -> Result<String, AdminError> {
+    let sent = rep.clone();
+    let name = rep.realm.clone().unwrap_or_default();
+    check_name(&name)?;
+    check_algorithm(&rep)?;
+    let exists = || format!("Realm {name} already exists");
+    if state.store.realm_by_name(&name).await?.is_some() {
+        return Err(AdminError::Conflict(exists()));
+    }
+    // RSA key generation is CPU work: off the async workers.
+    let sealer = state.sealer.clone();
+    let bundle = tokio::task::spawn_blocking(move || new_realm(rep, &sealer, None, now_millis()))
+        .await
+        .map_err(AdminError::internal)?
+        .map_err(|e| AdminError::Invalid(e.to_string()))?;
+    or_conflict(state.store.create_realm(bundle).await, exists)?;
+    let caller = creator.0;
+    if let Ok(Some(own)) = state.store.realm_by_name(&caller.realm).await {
+        let change = Change::create(Resource::Realm, name.clone()).with(&sent);
+        audit::record_in(state, caller, &own, change).await;
+    }
+    Ok(name)
+}
+
+/// Keycloak's partial update of the realm (a new name, settings, attributes). Recorded
+/// when the realm records admin events both before and after the change, so switching
+/// them on or off is not itself an event.
+pub async fn update(
+    state: &SharedState,
+    admin: &RealmAdmin<'_>,
+    mut patch: RealmRep,
+) -> Result<(), AdminError> {
+    let mut realm = admin.realm.clone();
+    let sent = patch.clone();
+    patch.id = None;
+    patch.default_role = None;
+    check_algorithm(&patch)?;
+    if let Some(new_name) = patch.realm.clone().filter(|n| *n != realm.name) {
+        if realm.name == MASTER_REALM {
+            return Err(AdminError::Invalid("Can't rename master realm".into()));
+        }
+        check_name(&new_name)?;
+        realm.name = new_name;
+    }
+    realm.rep = merge(&realm.rep, &patch, &["attributes"]).map_err(AdminError::internal)?;
+    realm.rep.realm = Some(realm.name.clone());
+    or_conflict(state.store.update_realm(&realm).await, || {
+        "Realm with same name exists".into()
+    })?;
+    if admin.realm.rep.admin_events_enabled == Some(true) {
+        let change = Change::update(Resource::Realm, "").with(&sent);
+        audit::record_in(state, admin.auth, &realm, change).await;
+    }
+    Ok(())
+}
+
+/// Deletes the realm and everything in it; the master realm stays. No admin event: its
+/// events go with it.
+pub async fn delete(state: &SharedState, admin: &RealmAdmin<'_>) -> Result<(), AdminError> {
+    let realm = &admin.realm;
+    if realm.name == MASTER_REALM {
+        return Err(AdminError::Invalid("Can't remove master realm".into()));
+    }
+    state.store.delete_realm(&realm.id).await?;
+    state.forget_realm_keys(&realm.id);
+    Ok(())
+}
