@@ -11,10 +11,11 @@ use latchkey_core::roles::Right;
 use latchkey_core::store::ClientQuery;
 use serde_json::json;
 
+use super::answer::{created, no_content, paging};
 use super::out::{client_out, user_out};
-use super::{AdminAuth, created, no_content, paging};
 use crate::error::AdminError;
 use crate::extract::{KcJson, query_bool};
+use crate::service::AdminAuth;
 use crate::service::clients;
 use crate::state::SharedState;
 use crate::urls::BaseUrl;

@@ -11,10 +11,11 @@ use latchkey_core::policies::Provider;
 use latchkey_core::roles::Right;
 use serde_json::Value;
 
+use super::answer::{created, no_content};
 use super::out::component_out;
-use super::{AdminAuth, created, no_content};
 use crate::error::AdminError;
 use crate::extract::KcJson;
+use crate::service::AdminAuth;
 use crate::service::components::{self, ComponentIn, EvaluateIn};
 use crate::state::SharedState;
 use crate::urls::BaseUrl;

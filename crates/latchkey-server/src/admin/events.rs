@@ -6,9 +6,10 @@ use axum::extract::{Path, RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use latchkey_core::roles::Right;
 
+use super::answer::no_content;
 use super::out::{admin_event_out, event_out};
-use super::{AdminAuth, no_content};
 use crate::error::AdminError;
+use crate::service::AdminAuth;
 use crate::service::{audit, events};
 use crate::state::SharedState;
 

@@ -8,10 +8,11 @@ use axum::response::{IntoResponse, Response};
 use latchkey_core::roles::Right;
 use serde_json::Value;
 
+use super::answer::{created, no_content};
 use super::out::initial_access_out;
-use super::{AdminAuth, created, no_content};
 use crate::error::{AdminError, no_store};
 use crate::extract::KcJson;
+use crate::service::AdminAuth;
 use crate::service::initial_access::{self, CreateInitialAccess};
 use crate::state::SharedState;
 use crate::urls::BaseUrl;

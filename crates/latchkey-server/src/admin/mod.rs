@@ -5,6 +5,8 @@
 //! before anything is read; the handler then calls the operation in `service/` and shapes
 //! its answer (status, `Location`, representation from `out.rs`).
 
+mod answer;
+mod auth;
 pub mod clients;
 pub mod components;
 pub mod events;
@@ -15,19 +17,7 @@ pub mod roles;
 pub mod scopes;
 pub mod users;
 
-use axum::extract::FromRequestParts;
-use axum::http::request::Parts;
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use latchkey_core::roles::expand;
-
-use crate::bearer::{BearerError, bearer_token, verify_access_token};
-use crate::error::AdminError;
-use crate::extract::ClientAddr;
 use crate::routes::{Route, route};
-pub use crate::service::{AdminAuth, RealmAdmin};
-use crate::state::SharedState;
-use crate::urls::{BaseUrl, encode_segment};
 
 /// The admin API's routes, every one an operation of the OpenAPI document.
 pub fn routes() -> Vec<Route> {
@@ -109,63 +99,4 @@ pub fn routes() -> Vec<Route> {
         route!(GET "/admin/realms/{realm}/client-registration-policy/providers" => components::providers, "listPolicyProviders", "components", Admin, body None, 200 Some("[ComponentTypeRepresentation]"), READ, &[]),
         route!(POST "/admin/realms/{realm}/client-registration-policy/evaluate" => components::evaluate, "evaluatePolicies", "components", Admin, body Some("PolicyEvaluation"), 200 Some("PolicyExplanation"), WRITE, &[]),
     ]
-}
-
-/// The caller of an admin endpoint: a valid bearer access token of some realm, whose
-/// subject is an enabled user. Roles are read from the store at each request (not from
-/// the token), so a revoked role or deleted user stops working at once. The rights in the
-/// realm addressed are checked next, by `AdminAuth::realm` in the handler.
-impl FromRequestParts<SharedState> for AdminAuth {
-    type Rejection = AdminError;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &SharedState,
-    ) -> Result<Self, Self::Rejection> {
-        let token = bearer_token(&parts.headers).ok_or(AdminError::Unauthorized)?;
-        let verified = match verify_access_token(state, token, None).await {
-            Ok(v) => v,
-            Err(BearerError::Invalid) => return Err(AdminError::Unauthorized),
-            Err(BearerError::Internal(e)) => return Err(AdminError::Internal(e)),
-        };
-        let Ok(ClientAddr(ip_address)) = ClientAddr::from_request_parts(parts, state).await;
-        let direct = state.store.user_role_ids(&verified.user.id).await?;
-        let all = state.store.all_roles(&verified.realm.id).await?;
-        Ok(AdminAuth {
-            realm: verified.realm.name,
-            effective: expand(&direct, &all),
-            user: verified.user,
-            client: verified.client.id,
-            ip_address: ip_address.unwrap_or_default(),
-        })
-    }
-}
-
-/// 201 with an empty body and an absolute `Location`: the new resource's admin API URL,
-/// `below` that of its realm.
-pub fn created(base: &BaseUrl, realm: &str, below: &[&str]) -> Response {
-    let path: String = std::iter::once(realm)
-        .chain(below.iter().copied())
-        .map(|s| format!("/{}", encode_segment(s)))
-        .collect();
-    let location = base.join(&format!("/admin/realms{path}"));
-    (StatusCode::CREATED, [(header::LOCATION, location)]).into_response()
-}
-
-pub fn no_content() -> Response {
-    StatusCode::NO_CONTENT.into_response()
-}
-
-/// `first` / `max` paging from a query map.
-pub fn paging(q: &std::collections::HashMap<String, String>, default_max: i64) -> (i64, i64) {
-    let first = q
-        .get("first")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0i64)
-        .max(0);
-    let max = q
-        .get("max")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default_max);
-    (first, if max < 0 { default_max } else { max })
 }

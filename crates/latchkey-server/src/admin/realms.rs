@@ -8,10 +8,11 @@ use axum::response::{IntoResponse, Response};
 use latchkey_core::rep::RealmRep;
 use latchkey_core::roles::Right;
 
+use super::answer::{created, no_content};
 use super::out::realm_brief;
-use super::{AdminAuth, created, no_content};
 use crate::error::AdminError;
 use crate::extract::{KcJson, query_bool};
+use crate::service::AdminAuth;
 use crate::service::realms;
 use crate::state::SharedState;
 use crate::urls::BaseUrl;

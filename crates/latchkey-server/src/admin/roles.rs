@@ -7,11 +7,12 @@ use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use latchkey_core::rep::RoleRep;
 
+use super::answer::{created, no_content, paging};
 use super::out::role_out;
-use super::{AdminAuth, RealmAdmin, created, no_content, paging};
 use crate::error::AdminError;
 use crate::extract::{KcJson, query_bool};
 use crate::service::roles;
+use crate::service::{AdminAuth, RealmAdmin};
 use crate::state::SharedState;
 use crate::urls::BaseUrl;
 

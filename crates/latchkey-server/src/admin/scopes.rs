@@ -7,10 +7,11 @@ use latchkey_core::rep::ClientScopeRep;
 use latchkey_core::roles::Right;
 use serde_json::json;
 
+use super::answer::{created, no_content};
 use super::out::scope_out;
-use super::{AdminAuth, created, no_content};
 use crate::error::AdminError;
 use crate::extract::KcJson;
+use crate::service::AdminAuth;
 use crate::service::scopes::{self, ScopeSet};
 use crate::state::SharedState;
 use crate::urls::BaseUrl;

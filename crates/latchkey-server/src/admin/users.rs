@@ -10,10 +10,11 @@ use latchkey_core::roles::Right;
 use latchkey_core::store::UserQuery;
 use serde_json::{Map, Value, json};
 
+use super::answer::{created, no_content, paging};
 use super::out::{role_out, user_out};
-use super::{AdminAuth, created, no_content, paging};
 use crate::error::AdminError;
 use crate::extract::{KcJson, query_bool};
+use crate::service::AdminAuth;
 use crate::service::users;
 use crate::state::SharedState;
 use crate::urls::BaseUrl;

@@ -9,8 +9,9 @@ use latchkey_core::roles::Right;
 use latchkey_core::store::{ClientQuery, ClientRecord, EventQuery, EventWindow};
 use serde_json::Value;
 
-use super::page::{self, Page, Tab, button_form};
-use super::{Answer, Console, ConsolePost, QueryMap, escape};
+use super::form::{ConsolePost, QueryMap};
+use super::page::{self, Page, Tab, button_form, escape};
+use super::user::{Answer, Console};
 use crate::service::{clients, events};
 
 const PAGE: i64 = 50;

@@ -7,8 +7,9 @@ use axum::http::StatusCode;
 use latchkey_core::rep::RealmRep;
 use latchkey_core::roles::Right;
 
-use super::page::{self, Page, Tab, field_error, invalid_attrs};
-use super::{Answer, Console, ConsolePost, QueryMap, describe, escape};
+use super::form::{ConsolePost, QueryMap};
+use super::page::{self, Page, Tab, escape, field_error, invalid_attrs};
+use super::user::{Answer, Console, describe};
 use crate::error::AdminError;
 use crate::service::{audit, events, realms};
 

@@ -5,7 +5,11 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 
-use super::{CONSOLE, Console};
+use latchkey_core::roles::Right;
+
+use super::user::{CONSOLE, Console, describe};
+use crate::error::AdminError;
+use crate::service::RealmAdmin;
 
 pub use crate::oidc::pages::escape;
 
@@ -247,6 +251,42 @@ pub fn time(ms: i64) -> String {
         rem % 3600 / 60,
         rem % 60
     )
+}
+
+/// What a console page shows when an operation is refused.
+impl Console {
+    /// The user cleared for the target realm, if they may do `right` there (the REST
+    /// API's check); else the page saying why not.
+    pub async fn realm(&self, name: &str, right: Right) -> Result<RealmAdmin<'_>, Response> {
+        self.auth
+            .realm(&self.state, name, right)
+            .await
+            .map_err(self.fail())
+    }
+
+    /// A whole page for an error the REST API would answer.
+    pub fn error_page(&self, e: AdminError) -> Response {
+        let (status, message) = describe(e);
+        self.page_for(status, &message)
+    }
+
+    /// `error_page`, as a function for `map_err`.
+    pub fn fail(&self) -> impl Fn(AdminError) -> Response + '_ {
+        |e| self.error_page(e)
+    }
+
+    /// A whole page for a refusal with `status` and `message`.
+    pub fn page_for(&self, status: StatusCode, message: &str) -> Response {
+        Page::new(self, "Error", None)
+            .status(status)
+            .body(format!(
+                "<h1>{}</h1><p class=\"error\" role=\"alert\">{}</p><p><a href=\"{}\">Back to the realms</a></p>",
+                status.canonical_reason().unwrap_or("Error"),
+                escape(message),
+                escape(&self.url("/"))
+            ))
+            .render()
+    }
 }
 
 #[cfg(test)]

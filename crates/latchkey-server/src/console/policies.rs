@@ -11,8 +11,9 @@ use latchkey_core::roles::Right;
 use latchkey_core::store::ComponentRecord;
 use serde_json::Value;
 
-use super::page::{Page, Tab, button_form, csrf_field, field_error, invalid_attrs};
-use super::{Answer, Console, ConsolePost, QueryMap, describe, escape, lines};
+use super::form::{ConsolePost, QueryMap, lines};
+use super::page::{Page, Tab, button_form, csrf_field, escape, field_error, invalid_attrs};
+use super::user::{Answer, Console, describe};
 use crate::error::AdminError;
 use crate::service::RealmAdmin;
 use crate::service::components::{self, ComponentIn};

@@ -4,8 +4,9 @@ use axum::extract::Path;
 use axum::http::StatusCode;
 use latchkey_core::rep::RealmRep;
 
-use super::page::{Page, field_error, invalid_attrs};
-use super::{Answer, Console, ConsolePost, QueryMap, describe, escape};
+use super::form::{ConsolePost, QueryMap};
+use super::page::{Page, escape, field_error, invalid_attrs};
+use super::user::{Answer, Console, describe};
 use crate::service::realms;
 
 pub async fn list(c: Console, q: QueryMap) -> Answer {

@@ -11,8 +11,10 @@ use latchkey_core::roles::Right;
 use latchkey_core::store::{ComponentRecord, RealmRecord};
 use serde_json::Value;
 
-use super::page::{Page, Tab, csrf_field, field_error, invalid_attrs};
-use super::{Answer, Console, ConsolePost, QueryMap, describe, escape, policies};
+use super::form::{ConsolePost, QueryMap};
+use super::page::{Page, Tab, csrf_field, escape, field_error, invalid_attrs};
+use super::policies;
+use super::user::{Answer, Console, describe};
 use crate::service::components::{self, EvaluateIn, Evaluation};
 use crate::service::realms;
 use crate::service::switches::{ANONYMOUS_SWITCH, AUTHENTICATED_SWITCH, POLICIES_SWITCH, switch};

@@ -14,7 +14,9 @@ use latchkey_core::roles::{MASTER_REALM, expand};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{CONSOLE, Console, ConsolePost, escape, page};
+use super::form::ConsolePost;
+use super::page::{self, escape};
+use super::user::{CONSOLE, Console, NoConsole};
 use crate::bearer::verify_access_token;
 use crate::error::AdminError;
 use crate::extract::ClientAddr;
@@ -97,21 +99,6 @@ struct LoginData {
     state: String,
     verifier: String,
     expires: i64,
-}
-
-/// Why there is no console user: not signed in (go to the login), or a server error.
-pub enum NoConsole {
-    Login(String),
-    Internal(String),
-}
-
-impl IntoResponse for NoConsole {
-    fn into_response(self) -> Response {
-        match self {
-            NoConsole::Login(to) => Redirect::to(&to).into_response(),
-            NoConsole::Internal(e) => AdminError::Internal(e).into_response(),
-        }
-    }
 }
 
 impl FromRequestParts<SharedState> for Console {

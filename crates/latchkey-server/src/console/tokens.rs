@@ -5,8 +5,9 @@ use axum::extract::Path;
 use axum::http::StatusCode;
 use latchkey_core::roles::Right;
 
-use super::page::{self, Page, Tab, button_form, csrf_field, field_error, invalid_attrs};
-use super::{Answer, Console, ConsolePost, QueryMap, describe, escape, lines};
+use super::form::{ConsolePost, QueryMap, lines};
+use super::page::{self, Page, Tab, button_form, csrf_field, escape, field_error, invalid_attrs};
+use super::user::{Answer, Console, describe};
 use crate::service::initial_access::{self, CreateInitialAccess};
 
 /// What the create form sent back, for showing it again with an error.
