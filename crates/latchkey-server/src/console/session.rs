@@ -21,6 +21,7 @@ use crate::bearer::verify_access_token;
 use crate::error::AdminError;
 use crate::extract::ClientAddr;
 use crate::oidc::client_auth::Params;
+use crate::oidc::session::{cookie, cookie_header};
 use crate::routes::{self, for_realm};
 use crate::service::AdminAuth;
 use crate::state::{SharedState, now_millis};
@@ -38,30 +39,10 @@ pub(super) async fn to_console(base: BaseUrl) -> Response {
     Redirect::to(&base.join(&format!("{CONSOLE}/"))).into_response()
 }
 
-fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.to_string())
-}
-
-/// HttpOnly, SameSite=Lax, Secure outside start-dev, scoped to the console's paths.
+/// A cookie scoped to the console's paths (`max_age_ms` 0 removes it).
 fn set_cookie(state: &SharedState, name: &str, value: &str, max_age_ms: i64) -> HeaderValue {
     let path = format!("{}{CONSOLE}/", state.settings.relative_path);
-    let secure = if state.settings.dev_mode {
-        ""
-    } else {
-        "; Secure"
-    };
-    let v = format!(
-        "{name}={value}; Path={path}; Max-Age={}; HttpOnly; SameSite=Lax{secure}",
-        max_age_ms / 1000
-    );
-    HeaderValue::from_str(&v).unwrap_or_else(|_| HeaderValue::from_static("invalid=1"))
+    cookie_header(state, &path, name, value, max_age_ms / 1000)
 }
 
 fn seal<T: Serialize>(state: &SharedState, value: &T, context: &str) -> String {
