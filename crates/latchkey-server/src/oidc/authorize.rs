@@ -24,7 +24,7 @@ use super::pages::{self, ConsentPage, LoginPage};
 use super::password::password_user;
 use super::session::{
     AUTH_REQ_SECS, SESSION, SESSION_COOKIE, add_cookie, cookie, csrf_matches, form_action,
-    internal, page_realm, put_transient, query_map, session, text, with_params,
+    internal, page_form, page_realm, put_transient, query_map, session, text, with_params,
 };
 use crate::error::OAuthError;
 use crate::extract::ClientAddr;
@@ -513,11 +513,10 @@ pub async fn login(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let realm = match page_realm(&state, &realm_name).await {
-        Ok(r) => r,
+    let (realm, form) = match page_form(&state, &realm_name, &body).await {
+        Ok(v) => v,
         Err(page) => return page,
     };
-    let form = query_map(std::str::from_utf8(&body).ok());
     let (id, mut pending) = match pending_from_form(&state, &headers, &form).await {
         Ok(v) => v,
         Err(resp) => return resp,
@@ -578,11 +577,10 @@ pub async fn consent(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let realm = match page_realm(&state, &realm_name).await {
-        Ok(r) => r,
+    let (realm, form) = match page_form(&state, &realm_name, &body).await {
+        Ok(v) => v,
         Err(page) => return page,
     };
-    let form = query_map(std::str::from_utf8(&body).ok());
     let (id, pending) = match pending_from_form(&state, &headers, &form).await {
         Ok(v) => v,
         Err(resp) => return resp,

@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use super::pages::{self, LogoutConfirmPage};
 use super::session::{
     AUTH_REQ_SECS, SESSION, SESSION_COOKIE, add_cookie, cookie, csrf_matches, form_action,
-    internal, page_realm, put_transient, query_map, session, text, with_params,
+    internal, page_form, page_realm, put_transient, query_map, session, text, with_params,
 };
 use crate::routes;
 use crate::state::{SharedState, now_millis};
@@ -173,11 +173,10 @@ pub async fn logout_confirm(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let realm = match page_realm(&state, &realm_name).await {
-        Ok(r) => r,
+    let (realm, form) = match page_form(&state, &realm_name, &body).await {
+        Ok(v) => v,
         Err(page) => return page,
     };
-    let form = query_map(std::str::from_utf8(&body).ok());
     let expired = || {
         pages::error(
             StatusCode::BAD_REQUEST,

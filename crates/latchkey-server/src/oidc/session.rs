@@ -137,6 +137,16 @@ pub(super) async fn page_realm(state: &SharedState, name: &str) -> Result<RealmR
     }
 }
 
+/// A browser page's POST: its realm (`page_realm`) and its form fields.
+pub(super) async fn page_form(
+    state: &SharedState,
+    realm: &str,
+    body: &[u8],
+) -> Result<(RealmRecord, HashMap<String, String>), Response> {
+    let realm = page_realm(state, realm).await?;
+    Ok((realm, query_map(std::str::from_utf8(body).ok())))
+}
+
 pub(super) fn internal(e: String) -> Response {
     tracing::error!(error = %e, "internal error");
     pages::error(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong.")
