@@ -2,9 +2,11 @@
 //! through the authorization endpoint (code + PKCE as `security-admin-console`), redirects
 //! when signed out, CSRF and Origin refusals, cookies and the relative path
 //! (`session.rs`); the pages: rights per realm, HTML escaping, events, the registration
-//! settings and the client URI rule (`pages.rs`). The browser walk is
+//! settings and the client URI rule (`pages.rs`); each change recording the admin event of
+//! its REST twin, and reads none (`events.rs`). The browser walk is
 //! tests/console/guide.test.mjs.
 
+mod events;
 mod pages;
 mod session;
 
