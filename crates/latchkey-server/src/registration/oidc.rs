@@ -138,12 +138,14 @@ pub async fn create(reg: Registration<OidcProvider>, base: BaseUrl, body: Bytes)
         .create_client(async |caller| register(&reg, caller, &body).await)
         .await;
     reg.answer(result.map(|(client, (secret, rat))| {
-        // Location is the body's registration_client_uri (RFC 7591 §3.2.1).
-        let location = registration_client_uri(&base, &reg.realm.name, &client.client_id);
-        created(
-            response_body(&base, &reg.realm, &client, secret, Some(&rat)),
-            &location,
-        )
+        let body = response_body(&base, &reg.realm, &client, secret, Some(&rat));
+        // Location is the body's registration_client_uri (RFC 7591 §3.2.1), built once.
+        let location = body
+            .get("registration_client_uri")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        created(body, &location)
     }))
 }
 
