@@ -1,6 +1,6 @@
 //! Registration metadata that makes the server fetch a URL (`sector_identifier_uri`),
 //! served by a local document server. In-process apps run in dev mode, where the fetcher
-//! may reach loopback over http; production refusals are unit-tested in `fetch.rs`.
+//! may reach loopback over http; production refusals are unit-tested in `fetch/`.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
