@@ -58,4 +58,44 @@ impl Fields<'_> {
             },
         }
     }
+
+    /// OIDC RP Metadata Choices 1.0 §2: a `…_supported` list instead of the single value.
+    /// `None` when absent; otherwise the first listed value in `supported` that `usable`
+    /// accepts, else the first listed value in `supported`; a list with none of them is
+    /// `invalid_client_metadata` naming it. The list itself is never registered.
+    pub(super) fn choice(
+        &self,
+        list: &str,
+        supported: &[&str],
+        usable: impl Fn(&str) -> bool,
+    ) -> Result<Option<String>, RegistrationError> {
+        let Some(values) = self.strings(list)? else {
+            return Ok(None);
+        };
+        let known: Vec<&String> = values
+            .iter()
+            .filter(|v| supported.contains(&v.as_str()))
+            .collect();
+        match known.iter().find(|v| usable(v)).or(known.first()) {
+            Some(v) => Ok(Some((*v).clone())),
+            None => Err(RegistrationError::metadata(format!(
+                "{list} {values:?} names no value the server supports (supported: {})",
+                supported.join(", ")
+            ))),
+        }
+    }
+
+    /// The single-valued member `single`, else the choice from its `list` (the single
+    /// value wins when both are sent).
+    pub(super) fn chosen(
+        &self,
+        single: &str,
+        list: &str,
+        supported: &[&str],
+    ) -> Result<Option<String>, RegistrationError> {
+        match self.string(single)? {
+            Some(v) => Ok(Some(v)),
+            None => self.choice(list, supported, |_| true),
+        }
+    }
 }

@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 
 use super::RegistrationError;
 use fields::Fields;
-use uris::{check_redirect_uri, web_url};
+use uris::{check_redirect_uri, native_only, web_url};
 
 /// What validation depends on besides the metadata.
 #[derive(Debug, Clone, Copy, Default)]
@@ -33,6 +33,7 @@ pub const ASSERTION_ALGS_PRIVATE_KEY: [&str; 3] = ["RS256", "PS256", "ES256"];
 pub const ASSERTION_ALGS_SECRET: [&str; 1] = ["HS256"];
 /// Algorithms the server signs ID tokens and userinfo with.
 pub const SIGNING_ALGS: [&str; 2] = ["RS256", "ES256"];
+pub const SUBJECT_TYPES: [&str; 2] = ["public", "pairwise"];
 
 /// Validated client metadata with every default applied; serialises to the RFC 7591
 /// response members (without the server-managed ones).
@@ -152,13 +153,23 @@ impl ClientMetadata {
         let f = Fields(obj);
         let dev = ctx.dev_mode;
 
-        let application_type = f
-            .string("application_type")?
-            .unwrap_or_else(|| "web".into());
+        let redirect_uris = f.strings("redirect_uris")?.unwrap_or_default();
+        // Absent, it is inferred from the redirect URIs: all of them private-use schemes or
+        // loopback http (RFC 8252 §7.1, §7.3) make a native app, anything else a web one.
+        let application_type = match f.string("application_type")? {
+            Some(t) => t,
+            None if !redirect_uris.is_empty() && redirect_uris.iter().all(|u| native_only(u)) => {
+                "native".into()
+            }
+            None => "web".into(),
+        };
         one_of("application_type", &application_type, &["web", "native"])?;
         let native = application_type == "native";
 
-        // Grant and response types (RFC 7591 §2.1): defaults, support, consistency.
+        // Grant and response types (RFC 7591 §2.1): defaults, support, consistency. A grant
+        // type the server does not support is left out of the registration (RFC 7591
+        // §3.2.1: the server may replace requested values); implicit and password are
+        // refused, and so is a request left with no grant the server supports.
         let requested_grants = f.strings("grant_types")?;
         let requested_responses = f.strings("response_types")?;
         for g in requested_grants.iter().flatten() {
@@ -167,8 +178,27 @@ impl ClientMetadata {
                     "grant type {g:?} is not allowed (OAuth 2.1)"
                 )));
             }
-            one_of("grant type", g, &GRANT_TYPES)?;
         }
+        let requested_grants = match requested_grants {
+            Some(g) if !g.is_empty() => {
+                let kept: Vec<String> = g
+                    .iter()
+                    .filter(|g| GRANT_TYPES.contains(&g.as_str()))
+                    .cloned()
+                    .collect();
+                if !kept
+                    .iter()
+                    .any(|g| g == "authorization_code" || g == "client_credentials")
+                {
+                    return Err(RegistrationError::metadata(format!(
+                        "grant_types {g:?} has no grant type the server supports (supported: {})",
+                        GRANT_TYPES.join(", ")
+                    )));
+                }
+                Some(kept)
+            }
+            other => other,
+        };
         for r in requested_responses.iter().flatten() {
             if r != "code" {
                 return Err(RegistrationError::metadata(format!(
@@ -193,7 +223,6 @@ impl ClientMetadata {
             ));
         }
 
-        let redirect_uris = f.strings("redirect_uris")?.unwrap_or_default();
         for uri in &redirect_uris {
             check_redirect_uri(uri, native, dev)?;
         }
@@ -203,9 +232,25 @@ impl ClientMetadata {
             ));
         }
 
-        let token_endpoint_auth_method = f
-            .string("token_endpoint_auth_method")?
-            .unwrap_or_else(|| "client_secret_basic".into());
+        let jwks_uri = f.string("jwks_uri")?;
+        let has_keys = jwks_uri.is_some() || !matches!(obj.get("jwks"), None | Some(Value::Null));
+        let machine = grant_types.iter().any(|g| g == "client_credentials");
+        // OIDC RP Metadata Choices 1.0 §2: the first listed method the server supports and
+        // this client can use (keys for private_key_jwt, none not for client_credentials).
+        let token_endpoint_auth_method = match f.string("token_endpoint_auth_method")? {
+            Some(m) => m,
+            None => f
+                .choice(
+                    "token_endpoint_auth_methods_supported",
+                    &AUTH_METHODS,
+                    |m| match m {
+                        "private_key_jwt" => has_keys,
+                        "none" => !machine,
+                        _ => true,
+                    },
+                )?
+                .unwrap_or_else(|| "client_secret_basic".into()),
+        };
         one_of(
             "token_endpoint_auth_method",
             &token_endpoint_auth_method,
@@ -219,7 +264,6 @@ impl ClientMetadata {
             ));
         }
 
-        let jwks_uri = f.string("jwks_uri")?;
         let jwks = match obj.get("jwks") {
             None | Some(Value::Null) => None,
             Some(v) => {
@@ -241,36 +285,57 @@ impl ClientMetadata {
             ));
         }
 
-        let token_endpoint_auth_signing_alg = f.string("token_endpoint_auth_signing_alg")?;
+        let assertion_algs: &[&str] = match token_endpoint_auth_method.as_str() {
+            "client_secret_jwt" => &ASSERTION_ALGS_SECRET,
+            "private_key_jwt" => &ASSERTION_ALGS_PRIVATE_KEY,
+            _ => &["RS256", "PS256", "ES256", "HS256"],
+        };
+        // The list only matters to the methods that sign an assertion.
+        let jwt_method = matches!(
+            token_endpoint_auth_method.as_str(),
+            "client_secret_jwt" | "private_key_jwt"
+        );
+        let token_endpoint_auth_signing_alg = match f.string("token_endpoint_auth_signing_alg")? {
+            Some(alg) => Some(alg),
+            None if jwt_method => f.choice(
+                "token_endpoint_auth_signing_alg_values_supported",
+                assertion_algs,
+                |_| true,
+            )?,
+            None => None,
+        };
         if let Some(alg) = &token_endpoint_auth_signing_alg {
             if alg == "none" {
                 return Err(RegistrationError::metadata(
                     "token_endpoint_auth_signing_alg must not be \"none\"",
                 ));
             }
-            let allowed: &[&str] = match token_endpoint_auth_method.as_str() {
-                "client_secret_jwt" => &ASSERTION_ALGS_SECRET,
-                "private_key_jwt" => &ASSERTION_ALGS_PRIVATE_KEY,
-                _ => &["RS256", "PS256", "ES256", "HS256"],
-            };
-            one_of("token_endpoint_auth_signing_alg", alg, allowed)?;
+            one_of("token_endpoint_auth_signing_alg", alg, assertion_algs)?;
         }
         let id_token_signed_response_alg = f
-            .string("id_token_signed_response_alg")?
+            .chosen(
+                "id_token_signed_response_alg",
+                "id_token_signing_alg_values_supported",
+                &SIGNING_ALGS,
+            )?
             .unwrap_or_else(|| "RS256".into());
         one_of(
             "id_token_signed_response_alg",
             &id_token_signed_response_alg,
             &SIGNING_ALGS,
         )?;
-        let userinfo_signed_response_alg = f.string("userinfo_signed_response_alg")?;
+        let userinfo_signed_response_alg = f.chosen(
+            "userinfo_signed_response_alg",
+            "userinfo_signing_alg_values_supported",
+            &SIGNING_ALGS,
+        )?;
         if let Some(alg) = &userinfo_signed_response_alg {
             one_of("userinfo_signed_response_alg", alg, &SIGNING_ALGS)?;
         }
 
-        let subject_type = f.string("subject_type")?;
+        let subject_type = f.chosen("subject_type", "subject_types_supported", &SUBJECT_TYPES)?;
         if let Some(s) = &subject_type {
-            one_of("subject_type", s, &["public", "pairwise"])?;
+            one_of("subject_type", s, &SUBJECT_TYPES)?;
         }
         let sector_identifier_uri = f.string("sector_identifier_uri")?;
         if let Some(u) = &sector_identifier_uri {

@@ -88,7 +88,7 @@ fn validation_rules() {
         ),
         (
             "loopback http for web clients only in start-dev",
-            json!({"redirect_uris": ["http://localhost:3000/cb"]}),
+            json!({"application_type": "web", "redirect_uris": ["http://localhost:3000/cb"]}),
             false,
             Some("invalid_redirect_uri"),
         ),
@@ -106,7 +106,7 @@ fn validation_rules() {
         ),
         (
             "OIDC DCR §2: web clients may not use custom schemes",
-            json!({"redirect_uris": ["com.example.app:/cb"]}),
+            json!({"application_type": "web", "redirect_uris": ["com.example.app:/cb"]}),
             true,
             Some("invalid_redirect_uri"),
         ),
@@ -161,6 +161,102 @@ fn validation_rules() {
         (
             "RFC 7591 §2: unsupported grant types are refused",
             json!({"grant_types": ["urn:example:grant"]}),
+            false,
+            Some("invalid_client_metadata"),
+        ),
+        (
+            "RFC 7591 §3.2.1: an unsupported grant type is left out, not refused",
+            json!({"grant_types": ["authorization_code", "urn:ietf:params:oauth:grant-type:jwt-bearer"], "redirect_uris": [web]}),
+            false,
+            None,
+        ),
+        (
+            "RFC 7591 §3.2.1: refused when no supported grant type is left",
+            json!({"grant_types": ["urn:ietf:params:oauth:grant-type:device_code"], "redirect_uris": [web]}),
+            false,
+            Some("invalid_client_metadata"),
+        ),
+        (
+            "RFC 7591 §3.2.1: refresh_token alone is no usable grant",
+            json!({"grant_types": ["refresh_token", "urn:ietf:params:oauth:grant-type:device_code"], "redirect_uris": [web]}),
+            false,
+            Some("invalid_client_metadata"),
+        ),
+        (
+            "OAuth 2.1: implicit is refused even next to supported grants",
+            json!({"grant_types": ["authorization_code", "implicit"], "redirect_uris": [web]}),
+            false,
+            Some("invalid_client_metadata"),
+        ),
+        (
+            "OAuth 2.1: password is refused even next to supported grants",
+            json!({"grant_types": ["authorization_code", "password"], "redirect_uris": [web]}),
+            false,
+            Some("invalid_client_metadata"),
+        ),
+        (
+            "RFC 8252 §7.1: no application_type and a private-use scheme: native",
+            json!({"redirect_uris": ["cursor://anysphere.cursor-retrieval/oauth/callback"]}),
+            false,
+            None,
+        ),
+        (
+            "RFC 8252 §7.3: no application_type and loopback http: native",
+            json!({"redirect_uris": ["http://127.0.0.1:33418/cb", "http://localhost:9/cb", "http://[::1]:8/cb"]}),
+            false,
+            None,
+        ),
+        (
+            "OIDC DCR §2: explicit web keeps the web rules for loopback http",
+            json!({"application_type": "web", "redirect_uris": ["http://127.0.0.1:33418/cb"]}),
+            false,
+            Some("invalid_redirect_uri"),
+        ),
+        (
+            "OIDC DCR §2: https next to a custom scheme is inferred web, which refuses the scheme",
+            json!({"redirect_uris": [web, "com.example.app:/cb"]}),
+            false,
+            Some("invalid_redirect_uri"),
+        ),
+        (
+            "RP Metadata Choices §2: token_endpoint_auth_methods_supported",
+            json!({"redirect_uris": [web], "token_endpoint_auth_methods_supported": ["tls_client_auth", "client_secret_post", "none"]}),
+            false,
+            None,
+        ),
+        (
+            "RP Metadata Choices §2: a methods list with no supported method is refused",
+            json!({"redirect_uris": [web], "token_endpoint_auth_methods_supported": ["tls_client_auth", "self_signed_tls_client_auth"]}),
+            false,
+            Some("invalid_client_metadata"),
+        ),
+        (
+            "RP Metadata Choices §2: the methods list is an array of strings",
+            json!({"redirect_uris": [web], "token_endpoint_auth_methods_supported": "none"}),
+            false,
+            Some("invalid_client_metadata"),
+        ),
+        (
+            "RP Metadata Choices §2: an id_token alg list with no supported alg is refused",
+            json!({"redirect_uris": [web], "id_token_signing_alg_values_supported": ["HS256", "none"]}),
+            false,
+            Some("invalid_client_metadata"),
+        ),
+        (
+            "RP Metadata Choices §2: a userinfo alg list with no supported alg is refused",
+            json!({"redirect_uris": [web], "userinfo_signing_alg_values_supported": ["PS512"]}),
+            false,
+            Some("invalid_client_metadata"),
+        ),
+        (
+            "RP Metadata Choices §2: an assertion alg list with no alg for the method is refused",
+            json!({"redirect_uris": [web], "token_endpoint_auth_method": "client_secret_jwt", "token_endpoint_auth_signing_alg_values_supported": ["RS256"]}),
+            false,
+            Some("invalid_client_metadata"),
+        ),
+        (
+            "RP Metadata Choices §2: a subject type list with no supported type is refused",
+            json!({"redirect_uris": [web], "subject_types_supported": ["ephemeral"]}),
             false,
             Some("invalid_client_metadata"),
         ),
@@ -373,6 +469,128 @@ fn oidc_dcr_defaults_are_applied() {
     assert_eq!(
         post.token_endpoint_auth_method, "client_secret_post",
         "echoed as requested"
+    );
+}
+
+#[test]
+fn unsupported_grant_types_are_left_out() {
+    // VS Code lists device_code, Claude jwt-bearer next to the grants Latchkey supports.
+    let m = validate(
+        json!({"redirect_uris": ["https://a.example/cb"], "grant_types": ["authorization_code", "urn:ietf:params:oauth:grant-type:device_code", "refresh_token", "urn:ietf:params:oauth:grant-type:jwt-bearer"]}),
+        false,
+    )
+    .unwrap();
+    assert_eq!(m.grant_types, ["authorization_code", "refresh_token"]);
+    assert_eq!(m.response_types, ["code"]);
+    let stored = serde_json::to_value(&m).unwrap();
+    assert_eq!(
+        stored["grant_types"],
+        json!(["authorization_code", "refresh_token"]),
+        "the registered set is what is stored"
+    );
+}
+
+#[test]
+fn application_type_is_inferred_from_the_redirect_uris() {
+    let native = |uris: Value| validate(json!({"redirect_uris": uris}), false).unwrap();
+    for uris in [
+        json!(["cursor://anysphere.cursor-retrieval/oauth/callback"]),
+        json!(["http://127.0.0.1:6274/oauth/callback"]),
+        json!(["http://localhost:6274/cb", "com.example.app:/cb"]),
+        json!(["http://[::1]:80/cb"]),
+    ] {
+        assert_eq!(native(uris.clone()).application_type, "native", "{uris}");
+    }
+    let web = validate(json!({"redirect_uris": ["https://a.example/cb"]}), false).unwrap();
+    assert_eq!(web.application_type, "web");
+    let dev_mixed = validate(
+        json!({"redirect_uris": ["https://a.example/cb", "http://localhost/cb"]}),
+        true,
+    )
+    .unwrap();
+    assert_eq!(dev_mixed.application_type, "web", "one https URI: web");
+    let machine = validate(json!({"grant_types": ["client_credentials"]}), false).unwrap();
+    assert_eq!(machine.application_type, "web", "no redirect URI: web");
+}
+
+#[test]
+fn rp_metadata_choices_pick_the_first_supported_value() {
+    let web = "https://a.example/cb";
+    let m = validate(
+        json!({"redirect_uris": [web], "token_endpoint_auth_methods_supported": ["tls_client_auth", "client_secret_post", "client_secret_basic", "none"],
+               "id_token_signing_alg_values_supported": ["PS256", "ES256", "RS256"],
+               "userinfo_signing_alg_values_supported": ["EdDSA", "RS256"],
+               "subject_types_supported": ["pairwise", "public"]}),
+        false,
+    )
+    .unwrap();
+    assert_eq!(m.token_endpoint_auth_method, "client_secret_post");
+    assert_eq!(m.id_token_signed_response_alg, "ES256");
+    assert_eq!(m.userinfo_signed_response_alg.as_deref(), Some("RS256"));
+    assert_eq!(m.subject_type.as_deref(), Some("pairwise"));
+    let out = serde_json::to_value(&m).unwrap();
+    for list in [
+        "token_endpoint_auth_methods_supported",
+        "id_token_signing_alg_values_supported",
+        "userinfo_signing_alg_values_supported",
+        "subject_types_supported",
+    ] {
+        assert!(
+            out.get(list).is_none(),
+            "RP Metadata Choices §2: {list} is input only"
+        );
+    }
+    // The single value wins over the list.
+    let single = validate(
+        json!({"redirect_uris": [web], "token_endpoint_auth_method": "none", "token_endpoint_auth_methods_supported": ["client_secret_basic"],
+               "id_token_signed_response_alg": "RS256", "id_token_signing_alg_values_supported": ["ES256"]}),
+        false,
+    )
+    .unwrap();
+    assert_eq!(single.token_endpoint_auth_method, "none");
+    assert_eq!(single.id_token_signed_response_alg, "RS256");
+    // A method this client cannot use is passed over: private_key_jwt without keys, none
+    // for client_credentials.
+    let keyless = validate(
+        json!({"redirect_uris": [web], "token_endpoint_auth_methods_supported": ["private_key_jwt", "client_secret_basic"]}),
+        false,
+    )
+    .unwrap();
+    assert_eq!(keyless.token_endpoint_auth_method, "client_secret_basic");
+    let machine = validate(
+        json!({"grant_types": ["client_credentials"], "token_endpoint_auth_methods_supported": ["none", "client_secret_post"]}),
+        false,
+    )
+    .unwrap();
+    assert_eq!(machine.token_endpoint_auth_method, "client_secret_post");
+    // The assertion alg list: by method, and only for the methods that sign.
+    let jwt = validate(
+        json!({"redirect_uris": [web], "token_endpoint_auth_methods_supported": ["client_secret_jwt"], "token_endpoint_auth_signing_alg_values_supported": ["RS256", "HS256"]}),
+        false,
+    )
+    .unwrap();
+    assert_eq!(jwt.token_endpoint_auth_method, "client_secret_jwt");
+    assert_eq!(
+        jwt.token_endpoint_auth_signing_alg.as_deref(),
+        Some("HS256")
+    );
+    let basic = validate(
+        json!({"redirect_uris": [web], "token_endpoint_auth_signing_alg_values_supported": ["RS256"]}),
+        false,
+    )
+    .unwrap();
+    assert_eq!(basic.token_endpoint_auth_signing_alg, None);
+    // A list with no supported value is refused naming the list.
+    let e = validate(
+        json!({"redirect_uris": [web], "token_endpoint_auth_methods_supported": ["tls_client_auth"]}),
+        false,
+    )
+    .unwrap_err();
+    assert_eq!(e.code(), "invalid_client_metadata");
+    assert!(
+        e.to_string()
+            .contains("token_endpoint_auth_methods_supported"),
+        "{e}"
     );
 }
 

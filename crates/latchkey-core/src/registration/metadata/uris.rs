@@ -15,6 +15,19 @@ fn is_loopback(url: &Url) -> bool {
     }
 }
 
+/// A redirect URI only a native app uses: a private-use scheme (RFC 8252 §7.1) or
+/// loopback `http` (§7.3). Decides `application_type` when the request leaves it out.
+pub(super) fn native_only(uri: &str) -> bool {
+    match Url::parse(uri) {
+        Ok(url) => match url.scheme() {
+            "https" => false,
+            "http" => is_loopback(&url),
+            _ => true,
+        },
+        Err(_) => false,
+    }
+}
+
 /// An absolute `http(s)` URL; `https` unless `http_loopback` allows plain loopback.
 pub(super) fn web_url(
     key: &str,

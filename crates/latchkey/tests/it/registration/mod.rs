@@ -2,14 +2,15 @@
 //! per concern: who may register and the realm switches (`access.rs`), initial and
 //! registration access tokens (`tokens.rs`), RFC 7591/7592 responses (`responses.rs`) and
 //! updates (`updates.rs`), validation (`validation.rs`), concurrency (`concurrency.rs`),
-//! events (`events.rs`), CORS, `install` and discovery (`cors_and_install.rs`). Both
-//! providers (`openid-connect` with RFC 7591 bodies, `default` with Keycloak's
-//! representation) where the behaviour is shared.
+//! events (`events.rs`), CORS, `install` and discovery (`cors_and_install.rs`), real MCP
+//! hosts' requests (`hosts.rs`). Both providers (`openid-connect` with RFC 7591 bodies,
+//! `default` with Keycloak's representation) where the behaviour is shared.
 
 mod access;
 mod concurrency;
 mod cors_and_install;
 mod events;
+mod hosts;
 mod responses;
 mod tokens;
 mod updates;
