@@ -53,8 +53,9 @@ fn hosts() -> Vec<Host> {
             application_type: "native",
             method: "none",
         },
-        // Cursor registers its private-use scheme callback without application_type
-        // (latchkey issue 21).
+        // Cursor registers its private-use scheme callback without application_type; the
+        // MCP authorization spec of 2026-07-28 made the field mandatory for DCR clients
+        // because servers that default to "web" refused such hosts (SEP-837).
         Host {
             name: "cursor",
             request: json!({
@@ -68,8 +69,8 @@ fn hosts() -> Vec<Host> {
             application_type: "native",
             method: "none",
         },
-        // ChatGPT sends the OIDC RP Metadata Choices list instead of one method
-        // (latchkey issue 21; openid/rp-metadata-choices §2).
+        // ChatGPT sends the OIDC RP Metadata Choices list instead of one method, which
+        // Keycloak refuses (keycloak/keycloak#51039; openid/rp-metadata-choices §2).
         Host {
             name: "chatgpt",
             request: json!({
