@@ -154,13 +154,12 @@ impl ClientMetadata {
         let dev = ctx.dev_mode;
 
         let redirect_uris = f.strings("redirect_uris")?.unwrap_or_default();
-        // Absent, it is inferred from the redirect URIs: all of them private-use schemes or
-        // loopback http (RFC 8252 §7.1, §7.3) make a native app, anything else a web one.
+        // Absent, it is inferred from the redirect URIs: one that only a native app may use
+        // (a private-use scheme or loopback http, RFC 8252 §7.1, §7.3) makes a native app,
+        // whose https URIs stay allowed (§7.2; VS Code registers both kinds); else web.
         let application_type = match f.string("application_type")? {
             Some(t) => t,
-            None if !redirect_uris.is_empty() && redirect_uris.iter().all(|u| native_only(u)) => {
-                "native".into()
-            }
+            None if redirect_uris.iter().any(|u| native_only(u)) => "native".into(),
             None => "web".into(),
         };
         one_of("application_type", &application_type, &["web", "native"])?;

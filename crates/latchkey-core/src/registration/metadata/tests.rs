@@ -213,8 +213,14 @@ fn validation_rules() {
             Some("invalid_redirect_uri"),
         ),
         (
-            "OIDC DCR §2: https next to a custom scheme is inferred web, which refuses the scheme",
-            json!({"redirect_uris": [web, "com.example.app:/cb"]}),
+            "RFC 8252 §7.2: https next to a custom scheme or loopback http is inferred native",
+            json!({"redirect_uris": [web, "com.example.app:/cb", "http://127.0.0.1/"]}),
+            false,
+            None,
+        ),
+        (
+            "OIDC DCR §2: explicit web with https and a custom scheme refuses the scheme",
+            json!({"application_type": "web", "redirect_uris": [web, "com.example.app:/cb"]}),
             false,
             Some("invalid_redirect_uri"),
         ),
@@ -503,12 +509,16 @@ fn application_type_is_inferred_from_the_redirect_uris() {
     }
     let web = validate(json!({"redirect_uris": ["https://a.example/cb"]}), false).unwrap();
     assert_eq!(web.application_type, "web");
-    let dev_mixed = validate(
-        json!({"redirect_uris": ["https://a.example/cb", "http://localhost/cb"]}),
-        true,
+    // VS Code's registration (microsoft/vscode#278512), outside start-dev.
+    let vscode = validate(
+        json!({"redirect_uris": ["https://insiders.vscode.dev/redirect", "https://vscode.dev/redirect", "http://127.0.0.1/", "http://127.0.0.1:33418/"]}),
+        false,
     )
     .unwrap();
-    assert_eq!(dev_mixed.application_type, "web", "one https URI: web");
+    assert_eq!(
+        vscode.application_type, "native",
+        "https and loopback: native"
+    );
     let machine = validate(json!({"grant_types": ["client_credentials"]}), false).unwrap();
     assert_eq!(machine.application_type, "web", "no redirect URI: web");
 }

@@ -19,6 +19,8 @@ struct Host {
     grant_types: &'static [&'static str],
     application_type: &'static str,
     method: &'static str,
+    /// The redirect URI of its authorization request (a loopback one may take any port).
+    redirect: &'static str,
 }
 
 fn hosts() -> Vec<Host> {
@@ -37,14 +39,16 @@ fn hosts() -> Vec<Host> {
             grant_types: &["authorization_code", "refresh_token"],
             application_type: "web",
             method: "client_secret_post",
+            redirect: "https://claude.ai/api/mcp/auth_callback",
         },
-        // VS Code lists device_code next to authorization_code and refresh_token
-        // (stacklok/toolhive#6290), a public client on a loopback redirect.
+        // VS Code lists device_code next to authorization_code and refresh_token, and
+        // registers its web redirects with two loopback ones, then uses any free port
+        // (microsoft/vscode#278512): a public client, inferred native.
         Host {
             name: "vscode",
             request: json!({
                 "client_name": "Visual Studio Code",
-                "redirect_uris": ["http://127.0.0.1:33418/"],
+                "redirect_uris": ["https://insiders.vscode.dev/redirect", "https://vscode.dev/redirect", "http://127.0.0.1/", "http://127.0.0.1:33418/"],
                 "grant_types": ["authorization_code", "refresh_token", "urn:ietf:params:oauth:grant-type:device_code"],
                 "response_types": ["code"],
                 "token_endpoint_auth_method": "none",
@@ -52,6 +56,7 @@ fn hosts() -> Vec<Host> {
             grant_types: &["authorization_code", "refresh_token"],
             application_type: "native",
             method: "none",
+            redirect: "http://127.0.0.1:59656/",
         },
         // Cursor registers its private-use scheme callback without application_type; the
         // MCP authorization spec of 2026-07-28 made the field mandatory for DCR clients
@@ -68,6 +73,7 @@ fn hosts() -> Vec<Host> {
             grant_types: &["authorization_code", "refresh_token"],
             application_type: "native",
             method: "none",
+            redirect: "cursor://anysphere.cursor-retrieval/oauth/callback",
         },
         // ChatGPT sends the OIDC RP Metadata Choices list instead of one method, which
         // Keycloak refuses (keycloak/keycloak#51039; openid/rp-metadata-choices §2).
@@ -83,6 +89,7 @@ fn hosts() -> Vec<Host> {
             grant_types: &["authorization_code", "refresh_token"],
             application_type: "web",
             method: "client_secret_post",
+            redirect: "https://chatgpt.com/connector_platform_oauth_redirect",
         },
         // The MCP TypeScript SDK's public client (modelcontextprotocol/typescript-sdk, as
         // the MCP Inspector registers it): "none" and a loopback callback.
@@ -98,6 +105,7 @@ fn hosts() -> Vec<Host> {
             grant_types: &["authorization_code", "refresh_token"],
             application_type: "native",
             method: "none",
+            redirect: "http://localhost:6274/oauth/callback",
         },
     ]
 }
@@ -159,7 +167,7 @@ async fn mcp_hosts_register_and_complete_the_code_flow(app: &TestApp) {
         }
 
         // Code + PKCE through the host's redirect URI.
-        let redirect = host.request["redirect_uris"][0].as_str().unwrap();
+        let redirect = host.redirect;
         let auth = format!(
             "/realms/acme/protocol/openid-connect/auth?{}",
             serde_urlencoded_pairs(&[
