@@ -106,11 +106,20 @@ impl Change {
         Change::new(Operation::Action, resource, path)
     }
 
-    /// The representation the caller sent, kept when the realm records details.
-    pub fn with(mut self, sent: &impl Serialize) -> Self {
-        self.representation = serde_json::to_value(sent).ok();
+    /// The representation the caller sent, from [`sent`].
+    pub fn with(mut self, sent: Option<Value>) -> Self {
+        self.representation = sent;
         self
     }
+}
+
+/// What a change's event keeps of the representation `rep` the caller sent: `None` unless
+/// `realm` records admin events with their details, so a realm that records nothing
+/// (Keycloak's default) pays for no copy. Taken before the operation changes `rep`.
+pub fn sent(realm: &RealmRecord, rep: &impl Serialize) -> Option<Value> {
+    let wanted = realm.rep.admin_events_enabled == Some(true)
+        && realm.rep.admin_events_details_enabled == Some(true);
+    wanted.then(|| serde_json::to_value(rep).ok()).flatten()
 }
 
 /// Records `change`, made by `admin` in its realm.

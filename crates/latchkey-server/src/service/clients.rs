@@ -73,7 +73,7 @@ pub async fn create(
     rep: ClientRep,
 ) -> Result<ClientRecord, AdminError> {
     let realm = &admin.realm;
-    let sent = rep.clone();
+    let sent = audit::sent(&admin.realm, &rep);
     let scopes = scope_defaults(state, realm).await?;
     let NewClient { record, .. } =
         new_client(&realm.id, rep, &scopes, &state.sealer, now_millis()).map_err(invalid_client)?;
@@ -101,7 +101,7 @@ pub async fn create(
     audit::record(
         state,
         admin,
-        Change::create(Resource::Client, path(&record.id)).with(&sent),
+        Change::create(Resource::Client, path(&record.id)).with(sent),
     )
     .await;
     Ok(record)
@@ -116,7 +116,7 @@ pub async fn update(
 ) -> Result<(), AdminError> {
     let realm = &admin.realm;
     let mut client = get(state, admin, id).await?;
-    let sent = patch.clone();
+    let sent = audit::sent(&admin.realm, &patch);
     patch.id = None;
     patch.access = None;
     patch.registration_access_token = None;
@@ -163,7 +163,7 @@ pub async fn update(
     audit::record(
         state,
         admin,
-        Change::update(Resource::Client, path(&id)).with(&sent),
+        Change::update(Resource::Client, path(&id)).with(sent),
     )
     .await;
     Ok(())

@@ -121,7 +121,7 @@ pub async fn create(
     input: ComponentIn,
 ) -> Result<ComponentRecord, AdminError> {
     let realm = &admin.realm;
-    let sent = input.clone();
+    let sent = audit::sent(&admin.realm, &input);
     let mut record = ComponentRecord {
         id: new_uuid(),
         realm_id: realm.id.clone(),
@@ -137,7 +137,7 @@ pub async fn create(
     audit::record(
         state,
         admin,
-        Change::create(Resource::Component, path(&record.id)).with(&sent),
+        Change::create(Resource::Component, path(&record.id)).with(sent),
     )
     .await;
     Ok(record)
@@ -150,13 +150,13 @@ pub async fn update(
     input: ComponentIn,
 ) -> Result<(), AdminError> {
     let mut record = get(state, admin, id).await?;
-    let sent = input.clone();
+    let sent = audit::sent(&admin.realm, &input);
     fill(&mut record, input)?;
     state.store.update_component(&record).await?;
     audit::record(
         state,
         admin,
-        Change::update(Resource::Component, path(&record.id)).with(&sent),
+        Change::update(Resource::Component, path(&record.id)).with(sent),
     )
     .await;
     Ok(())

@@ -34,7 +34,7 @@ pub async fn create(
     admin: &RealmAdmin<'_>,
     input: CreateInitialAccess,
 ) -> Result<(InitialAccessRecord, String), AdminError> {
-    let sent = input.clone();
+    let sent = audit::sent(&admin.realm, &input);
     let expiration = input.expiration.unwrap_or(0);
     let count = input.count.unwrap_or(1);
     let invalid = |error, description: &str| {
@@ -67,7 +67,7 @@ pub async fn create(
     audit::record(
         state,
         admin,
-        Change::create(Resource::ClientInitialAccessModel, path(&record.id)).with(&sent),
+        Change::create(Resource::ClientInitialAccessModel, path(&record.id)).with(sent),
     )
     .await;
     Ok((record, token))

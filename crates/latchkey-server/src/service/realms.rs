@@ -79,7 +79,7 @@ pub async fn create(
     or_conflict(state.store.create_realm(bundle).await, exists)?;
     let caller = creator.0;
     if let Ok(Some(own)) = state.store.realm_by_name(&caller.realm).await {
-        let change = Change::create(Resource::Realm, name.clone()).with(&sent);
+        let change = Change::create(Resource::Realm, name.clone()).with(audit::sent(&own, &sent));
         audit::record_in(state, caller, &own, change).await;
     }
     Ok(name)
@@ -94,7 +94,10 @@ pub async fn update(
     mut patch: RealmRep,
 ) -> Result<(), AdminError> {
     let mut realm = admin.realm.clone();
-    let sent = patch.clone();
+    // Whether it is kept is decided by the realm as it is after the change.
+    let sent = (admin.realm.rep.admin_events_enabled == Some(true))
+        .then(|| serde_json::to_value(&patch).ok())
+        .flatten();
     patch.id = None;
     patch.default_role = None;
     check_algorithm(&patch)?;
@@ -111,7 +114,7 @@ pub async fn update(
         "Realm with same name exists".into()
     })?;
     if admin.realm.rep.admin_events_enabled == Some(true) {
-        let change = Change::update(Resource::Realm, "").with(&sent);
+        let change = Change::update(Resource::Realm, "").with(sent);
         audit::record_in(state, admin.auth, &realm, change).await;
     }
     Ok(())

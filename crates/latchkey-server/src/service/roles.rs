@@ -115,7 +115,7 @@ pub async fn create(
     rep: RoleRep,
 ) -> Result<String, AdminError> {
     let c = Container::of(state, admin, client).await?;
-    let sent = rep.clone();
+    let sent = audit::sent(&admin.realm, &rep);
     let name = rep
         .name
         .clone()
@@ -141,7 +141,7 @@ pub async fn create(
         format!("Role with name {name} already exists")
     })?;
     let (resource, path) = c.change(&name);
-    audit::record(state, admin, Change::create(resource, path).with(&sent)).await;
+    audit::record(state, admin, Change::create(resource, path).with(sent)).await;
     Ok(name)
 }
 
@@ -155,7 +155,7 @@ pub async fn update(
 ) -> Result<(), AdminError> {
     let c = Container::of(state, admin, client).await?;
     let mut role = c.role(state, name).await?;
-    let sent = patch.clone();
+    let sent = audit::sent(&admin.realm, &patch);
     if let Some(new_name) = patch.name.filter(|n| !n.trim().is_empty()) {
         role.name = new_name.clone();
         role.rep.name = Some(new_name);
@@ -173,7 +173,7 @@ pub async fn update(
         format!("Role with name {} already exists", role.name)
     })?;
     let (resource, path) = c.change(name);
-    audit::record(state, admin, Change::update(resource, path).with(&sent)).await;
+    audit::record(state, admin, Change::update(resource, path).with(sent)).await;
     Ok(())
 }
 

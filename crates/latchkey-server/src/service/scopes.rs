@@ -77,7 +77,7 @@ pub async fn create(
     admin: &RealmAdmin<'_>,
     mut rep: ClientScopeRep,
 ) -> Result<String, AdminError> {
-    let sent = rep.clone();
+    let sent = audit::sent(&admin.realm, &rep);
     let name = rep
         .name
         .clone()
@@ -99,7 +99,7 @@ pub async fn create(
     audit::record(
         state,
         admin,
-        Change::create(Resource::ClientScope, path(&id)).with(&sent),
+        Change::create(Resource::ClientScope, path(&id)).with(sent),
     )
     .await;
     Ok(id)
@@ -113,7 +113,7 @@ pub async fn update(
     mut patch: ClientScopeRep,
 ) -> Result<(), AdminError> {
     let mut scope = get(state, admin, id).await?;
-    let sent = patch.clone();
+    let sent = audit::sent(&admin.realm, &patch);
     patch.id = None;
     if let Some(name) = &patch.name {
         check_name(name)?;
@@ -126,7 +126,7 @@ pub async fn update(
     audit::record(
         state,
         admin,
-        Change::update(Resource::ClientScope, path(&scope.id)).with(&sent),
+        Change::update(Resource::ClientScope, path(&scope.id)).with(sent),
     )
     .await;
     Ok(())

@@ -82,7 +82,7 @@ pub async fn create(
     mut rep: UserRep,
 ) -> Result<String, AdminError> {
     let realm = &admin.realm;
-    let sent = rep.clone();
+    let sent = audit::sent(&admin.realm, &rep);
     let username = rep
         .username
         .clone()
@@ -158,7 +158,7 @@ pub async fn create(
     audit::record(
         state,
         admin,
-        Change::create(Resource::User, path(&id)).with(&sent),
+        Change::create(Resource::User, path(&id)).with(sent),
     )
     .await;
     Ok(id)
@@ -172,7 +172,7 @@ pub async fn update(
     mut patch: UserRep,
 ) -> Result<(), AdminError> {
     let mut user = get(state, admin, id).await?;
-    let sent = patch.clone();
+    let sent = audit::sent(&admin.realm, &patch);
     patch.id = None;
     patch.created_timestamp = None;
     patch.credentials = None;
@@ -214,7 +214,7 @@ pub async fn update(
     audit::record(
         state,
         admin,
-        Change::update(Resource::User, path(&user.id)).with(&sent),
+        Change::update(Resource::User, path(&user.id)).with(sent),
     )
     .await;
     Ok(())
@@ -366,6 +366,6 @@ pub async fn change_mappings(
     } else {
         Change::delete(resource, path)
     };
-    audit::record(state, admin, change.with(&roles)).await;
+    audit::record(state, admin, change.with(audit::sent(&admin.realm, &roles))).await;
     Ok(())
 }
