@@ -25,10 +25,23 @@ impl RegistrationError {
     }
 
     pub(crate) fn metadata(msg: impl Into<String>) -> Self {
-        RegistrationError::InvalidClientMetadata(msg.into())
+        RegistrationError::InvalidClientMetadata(bounded(msg.into()))
     }
 
     pub(crate) fn redirect(msg: impl Into<String>) -> Self {
-        RegistrationError::InvalidRedirectUri(msg.into())
+        RegistrationError::InvalidRedirectUri(bounded(msg.into()))
     }
+}
+
+/// Longest error description, in characters: messages quote what was sent, and a request
+/// may carry a value or a list as large as the body limit.
+pub const MAX_DESCRIPTION: usize = 300;
+
+/// `msg`, cut to [`MAX_DESCRIPTION`] characters with `…` where it was cut.
+fn bounded(mut msg: String) -> String {
+    if let Some((at, _)) = msg.char_indices().nth(MAX_DESCRIPTION) {
+        msg.truncate(at);
+        msg.push('…');
+    }
+    msg
 }

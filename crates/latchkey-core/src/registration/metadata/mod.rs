@@ -190,7 +190,7 @@ impl ClientMetadata {
                     .any(|g| g == "authorization_code" || g == "client_credentials")
                 {
                     return Err(RegistrationError::metadata(format!(
-                        "grant_types {g:?} has no grant type the server supports (supported: {})",
+                        "grant_types {g:?} names neither authorization_code nor client_credentials (refresh_token goes with authorization_code; supported: {})",
                         GRANT_TYPES.join(", ")
                     )));
                 }

@@ -613,3 +613,24 @@ fn bodies_that_are_not_objects_are_refused() {
         );
     }
 }
+
+#[test]
+fn error_descriptions_stay_short_whatever_was_sent() {
+    use crate::registration::MAX_DESCRIPTION;
+    let long = "x".repeat(60_000);
+    let many = vec!["a"; 10_000];
+    for input in [
+        json!({"redirect_uris": ["https://a.example/cb"], "token_endpoint_auth_methods_supported": many}),
+        json!({"redirect_uris": ["https://a.example/cb"], "token_endpoint_auth_method": long}),
+        json!({"redirect_uris": [format!("https://a.example/{long}#f")]}),
+    ] {
+        let e = validate(input, false).unwrap_err();
+        let text = e.to_string();
+        assert!(
+            text.chars().count() <= MAX_DESCRIPTION + 1 && text.ends_with('…'),
+            "{} characters: {}",
+            text.chars().count(),
+            &text[..80]
+        );
+    }
+}
