@@ -45,6 +45,7 @@ fuzz_target!(|data: &[u8]| {
             previous: Some(&client),
             requested_scopes: &scopes,
             offered_scopes: &scopes,
+            check_source: true,
             client_count: Some(3),
         };
         let _ = evaluate(&components, "anonymous", &r);

@@ -33,6 +33,10 @@ pub enum ClientError {
     /// A registrant's client id that is a built-in client's, ignoring case.
     #[error("clientId {0:?} is reserved for a built-in client")]
     ReservedClientId(String),
+    /// A URL client id names a client ID metadata document: only the server, having
+    /// fetched that document, registers such a client.
+    #[error("clientId {0:?} is a URL, which only a client ID metadata document client may have")]
+    UrlClientId(String),
 }
 
 /// Keycloak's built-in clients (a realm's own, and those Keycloak adds that a registrant
@@ -56,6 +60,16 @@ pub fn check_registered_client_id(client_id: &str, realm: &str) -> Result<(), Cl
         || (realm == MASTER_REALM && folded.ends_with("-realm"));
     if reserved {
         return Err(ClientError::ReservedClientId(client_id.to_string()));
+    }
+    check_not_document_url(client_id)
+}
+
+/// A client id an admin or a registrant chooses is no URL: `https://…` and `http://…` ids
+/// are reserved to clients registered from their metadata document (the CIMD draft: ids
+/// minted otherwise must not look like one).
+pub fn check_not_document_url(client_id: &str) -> Result<(), ClientError> {
+    if crate::registration::cimd::is_document_url(client_id.trim()) {
+        return Err(ClientError::UrlClientId(client_id.to_string()));
     }
     Ok(())
 }

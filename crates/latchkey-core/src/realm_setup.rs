@@ -107,7 +107,10 @@ pub fn realm_defaults(mut rep: RealmRep) -> Result<RealmRep, SetupError> {
     rep.admin_events_enabled.get_or_insert(false);
     rep.admin_events_details_enabled.get_or_insert(false);
     let attrs = rep.attributes.get_or_insert_with(StringMap::new);
-    for (k, v) in REGISTRATION_SWITCHES {
+    for (k, v) in REGISTRATION_SWITCHES
+        .into_iter()
+        .chain(crate::registration::cimd::SETTINGS)
+    {
         attrs.entry(k.into()).or_insert_with(|| v.into());
     }
     rep.default_role = Some(RoleRep {
@@ -393,6 +396,8 @@ mod tests {
         assert_eq!(attrs["clientRegistrationAnonymousEnabled"], "false");
         assert_eq!(attrs["clientRegistrationAuthenticatedEnabled"], "true");
         assert_eq!(attrs["clientRegistrationPoliciesEnabled"], "true");
+        assert_eq!(attrs["clientIdMetadataDocumentEnabled"], "false");
+        assert_eq!(attrs["clientIdMetadataDocumentTrustedDomains"], "");
         assert_eq!(b.keys.len(), 2);
         let clients: Vec<_> = b.clients.iter().map(|c| c.client_id.as_str()).collect();
         assert_eq!(clients, [REALM_MANAGEMENT, ADMIN_CLI, ADMIN_CONSOLE]);

@@ -9,10 +9,12 @@ use latchkey_core::clients::ScopeDefaults;
 use latchkey_core::crypto::SecretBox;
 use latchkey_core::keys::{Alg, SigningKey};
 use latchkey_core::realm_setup::key_context;
-use latchkey_core::store::{RealmRecord, ScopeRecord, Shared, Store};
+use latchkey_core::registration::cimd::Refusal;
+use latchkey_core::store::{ClientRecord, RealmRecord, ScopeRecord, Shared, Store};
 use serde_json::Value;
 
 use crate::brute_force::BruteForce;
+use crate::fetch::cache::{DEFAULT_CAPACITY, DocumentCache};
 use crate::fetch::{FetchPolicy, Fetcher};
 use crate::limits::Throttle;
 use crate::metrics::Metrics;
@@ -53,6 +55,9 @@ pub struct AppState {
     /// Failed passwords per user (the realm's brute-force settings) and per address. Per
     /// node.
     pub brute_force: BruteForce,
+    /// Client ID metadata documents fetched by this node, by realm id and URL (`oidc/cimd/`):
+    /// an entry means the stored client is the document's until the entry expires.
+    pub cimd_documents: DocumentCache<(), Result<ClientRecord, Refusal>>,
     /// Clients' `jwks_uri` documents: URL → (fetched at, keys).
     client_jwks: Mutex<HashMap<String, CachedJwks>>,
     keys: Mutex<HashMap<String, Arc<RealmKeys>>>,
@@ -100,6 +105,7 @@ impl AppState {
             settings,
             metrics: Metrics::default(),
             fetcher,
+            cimd_documents: DocumentCache::new(DEFAULT_CAPACITY),
             client_jwks: Mutex::new(HashMap::new()),
             keys: Mutex::new(HashMap::new()),
             scope_defaults: Mutex::new(HashMap::new()),

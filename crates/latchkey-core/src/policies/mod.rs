@@ -33,6 +33,9 @@ pub struct Request<'a> {
     pub action: Action,
     /// The caller's address.
     pub source: Option<IpAddr>,
+    /// Whether trusted-hosts checks the caller's address: not for a client registered from
+    /// its metadata document, whose request comes from a user's browser, not the client.
+    pub check_source: bool,
     /// Addresses the realm's trusted host names resolve to (resolved by the caller of
     /// this module, which owns IO).
     pub resolved_hosts: &'a BTreeMap<String, Vec<IpAddr>>,
@@ -72,7 +75,12 @@ fn check(provider: Provider, c: &ComponentRecord, r: &Request<'_>) -> Result<(),
     let client = r.client;
     let previous = r.previous;
     match provider {
-        Provider::TrustedHosts => trusted_hosts::check(c, r.source, r.resolved_hosts, client),
+        Provider::TrustedHosts => trusted_hosts::check(
+            c,
+            r.check_source.then_some(r.source),
+            r.resolved_hosts,
+            client,
+        ),
         Provider::ConsentRequired => match (r.action, client.consent_required) {
             (Action::Update, Some(false))
                 if previous.and_then(|p| p.consent_required) != Some(false) =>

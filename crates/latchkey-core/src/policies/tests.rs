@@ -330,6 +330,7 @@ fn providers_pass_and_refuse_with_keycloaks_messages() {
             previous: case.previous.as_ref(),
             requested_scopes: &requested,
             offered_scopes: &offered_scopes,
+            check_source: true,
             client_count: case.count,
         };
         let c = policy(case.provider, case.config);

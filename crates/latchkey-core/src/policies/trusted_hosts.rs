@@ -59,17 +59,20 @@ fn client_uris(c: &ClientRep) -> Vec<String> {
         .collect()
 }
 
-/// Checks one trusted-hosts policy against the caller's address and the client's URIs.
+/// Checks one trusted-hosts policy against the caller's address and the client's URIs;
+/// `source` `None`: the address is not checked.
 pub(super) fn check(
     c: &ComponentRecord,
-    source: Option<IpAddr>,
+    source: Option<Option<IpAddr>>,
     resolved_hosts: &BTreeMap<String, Vec<IpAddr>>,
     client: &ClientRep,
 ) -> Result<(), String> {
     let trusted: Vec<String> = list(c, "trusted-hosts")
         .map(|s| s.to_ascii_lowercase())
         .collect();
-    if flag(c, "host-sending-registration-request-must-match", true) {
+    if let Some(source) = source
+        && flag(c, "host-sending-registration-request-must-match", true)
+    {
         let ok = source.is_some_and(|ip| source_trusted(ip, &trusted, resolved_hosts));
         if !ok {
             return Err("Host not trusted.".into());

@@ -1,7 +1,8 @@
 //! Dynamic client registration's domain: RFC 7591 / OIDC DCR metadata parsed once into a
 //! validated type (`metadata`), and its mapping to and from the stored Keycloak client
-//! (`convert`).
+//! (`convert`); client ID metadata documents' rules (`cimd`).
 
+pub mod cimd;
 pub mod convert;
 pub mod metadata;
 

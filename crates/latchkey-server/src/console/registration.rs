@@ -1,4 +1,5 @@
-//! Realm settings → Client registration: the three realm switches, the anonymous and
+//! Realm settings → Client registration: the three realm switches and the client ID
+//! metadata document switch with its trusted domains, the anonymous and
 //! authenticated policy sets (`policies.rs`), and the dry-run explainer.
 
 use std::collections::BTreeMap;
@@ -6,6 +7,7 @@ use std::collections::BTreeMap;
 use axum::extract::Path;
 use axum::http::StatusCode;
 use latchkey_core::policies::{ANONYMOUS, AUTHENTICATED, Provider};
+use latchkey_core::registration::cimd::{self, Settings};
 use latchkey_core::rep::RealmRep;
 use latchkey_core::roles::Right;
 use latchkey_core::store::{ComponentRecord, RealmRecord};
@@ -95,7 +97,7 @@ async fn render(
         .collect();
     let switches = format!(
         "<section class=\"card\"><h2>Who may register clients</h2>{warnings}<form method=\"post\" action=\"{}\">{}\
-         {}{}{}<button type=\"submit\"{}>Save</button></form></section>",
+         {}{}{}{}<button type=\"submit\"{}>Save</button></form></section>",
         escape(&c.realm_url(&realm.name, "/client-registration/switches")),
         csrf_field(c),
         checkbox(
@@ -115,6 +117,16 @@ async fn render(
             POLICIES_SWITCH,
             "Enforce registration policies",
             "When off, no policy below is checked or applied to registrations (Keycloak always enforces them)."
+        ),
+        cimd_fields(
+            realm,
+            can_manage,
+            checkbox(
+                "cimd",
+                cimd::ENABLED_ATTRIBUTE,
+                "Client ID Metadata Documents",
+                "A client whose client_id is an https URL is registered from the JSON document at that URL when it first signs a user in (MCP clients use this instead of registering). The anonymous policies below apply to it."
+            )
         ),
         if can_manage { "" } else { " disabled" },
     );
@@ -220,13 +232,36 @@ fn dry_run_html(c: &Console, realm: &str, dry: &DryRun) -> String {
     )
 }
 
+/// The metadata document switch (`checkbox`) and its trusted domains.
+fn cimd_fields(realm: &RealmRecord, can_manage: bool, checkbox: String) -> String {
+    let domains = Settings::from_attributes(realm.rep.attributes.as_ref())
+        .trusted_domains
+        .join(", ");
+    format!(
+        "{checkbox}<label for=\"cimd-domains\">Trusted domains for client metadata documents</label>\
+         <input type=\"text\" id=\"cimd-domains\" name=\"{name}\" value=\"{value}\" placeholder=\"app.example.com, *.example.org\" aria-describedby=\"cimd-domains-help\"{disabled}>\
+         <p class=\"help\" id=\"cimd-domains-help\">Host names a client's document URL may have, separated by commas; <code>*.example.org</code> admits every host below example.org. Empty: any host.</p>",
+        name = cimd::TRUSTED_DOMAINS_ATTRIBUTE,
+        value = escape(&domains),
+        disabled = if can_manage { "" } else { " disabled" },
+    )
+}
+
 pub async fn save_switches(Path(realm): Path<String>, post: ConsolePost) -> Answer {
     let c = &post.console;
-    let attributes: BTreeMap<String, String> =
-        [ANONYMOUS_SWITCH, AUTHENTICATED_SWITCH, POLICIES_SWITCH]
-            .into_iter()
-            .map(|name| (name.to_string(), post.form.checked(name).to_string()))
-            .collect();
+    let mut attributes: BTreeMap<String, String> = [
+        ANONYMOUS_SWITCH,
+        AUTHENTICATED_SWITCH,
+        POLICIES_SWITCH,
+        cimd::ENABLED_ATTRIBUTE,
+    ]
+    .into_iter()
+    .map(|name| (name.to_string(), post.form.checked(name).to_string()))
+    .collect();
+    attributes.insert(
+        cimd::TRUSTED_DOMAINS_ATTRIBUTE.to_string(),
+        cimd::parse_domains(&post.form.text(cimd::TRUSTED_DOMAINS_ATTRIBUTE)).join(","),
+    );
     let patch = RealmRep {
         attributes: Some(attributes),
         ..Default::default()

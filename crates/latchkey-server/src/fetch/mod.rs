@@ -19,8 +19,9 @@
 //!   name.
 //!
 //! Here: the policy, the errors and the client; the address guard and the resolver it runs
-//! in are `guard`.
+//! in are `guard`; `cache` keeps fetched documents per node, one fetch per key at a time.
 
+pub mod cache;
 mod guard;
 
 use std::error::Error as StdError;
@@ -88,6 +89,17 @@ pub enum FetchError {
     NotJson,
 }
 
+/// A fetched body with the response headers that decide how long it may be cached
+/// (RFC 9111 §4.2): `Cache-Control`, `Expires`, `Date`, `Age`.
+#[derive(Debug, Clone)]
+pub struct Fetched {
+    pub body: Vec<u8>,
+    pub cache_control: Option<String>,
+    pub expires: Option<String>,
+    pub date: Option<String>,
+    pub age: Option<String>,
+}
+
 /// The outbound HTTP client. Cheap to clone (the connection pool is shared).
 #[derive(Debug, Clone)]
 pub struct Fetcher {
@@ -131,14 +143,22 @@ impl Fetcher {
 
     /// GET the URL and return its body, under every rule of the policy.
     pub async fn get_bytes(&self, url: &str) -> Result<Vec<u8>, FetchError> {
+        Ok(self.get_document(url, self.policy.max_bytes).await?.body)
+    }
+
+    /// GET the URL under every rule of the policy, with a smaller body limit of its own
+    /// (`max_bytes`, at most the policy's); the answer keeps the headers that say how long
+    /// it may be cached.
+    pub async fn get_document(&self, url: &str, max_bytes: usize) -> Result<Fetched, FetchError> {
         let url = self.check_url(url)?;
         let client = self
             .client
             .as_ref()
             .ok_or_else(|| FetchError::Network("http client unavailable".into()))?;
+        let limit = max_bytes.min(self.policy.max_bytes);
         // The client has the same timeout; this outer one also bounds the time between
         // body chunks and anything the client's timer might not cover.
-        match tokio::time::timeout(self.policy.timeout, self.exchange(client, url)).await {
+        match tokio::time::timeout(self.policy.timeout, self.exchange(client, url, limit)).await {
             Ok(result) => result,
             Err(_) => Err(FetchError::Timeout),
         }
@@ -174,7 +194,12 @@ impl Fetcher {
         }
     }
 
-    async fn exchange(&self, client: &Client, url: Url) -> Result<Vec<u8>, FetchError> {
+    async fn exchange(
+        &self,
+        client: &Client,
+        url: Url,
+        limit: usize,
+    ) -> Result<Fetched, FetchError> {
         let mut resp = client
             .get(url)
             .header(header::ACCEPT, "application/json")
@@ -188,7 +213,18 @@ impl Fetcher {
         if !status.is_success() {
             return Err(FetchError::Status(status.as_u16()));
         }
-        let limit = self.policy.max_bytes;
+        let header = |name: header::HeaderName| {
+            resp.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        let (cache_control, expires, date, age) = (
+            header(header::CACHE_CONTROL),
+            header(header::EXPIRES),
+            header(header::DATE),
+            header(header::AGE),
+        );
         // Refuse early when the server announces too much; the loop below still counts,
         // since Content-Length may be absent (chunked) or wrong.
         let announced = resp.content_length().unwrap_or(0);
@@ -202,7 +238,13 @@ impl Fetcher {
             }
             body.extend_from_slice(&chunk);
         }
-        Ok(body)
+        Ok(Fetched {
+            body,
+            cache_control,
+            expires,
+            date,
+            age,
+        })
     }
 }
 

@@ -158,10 +158,11 @@ pub async fn authorize(
     let get = |k: &str| params.get(k).map(String::as_str);
     // Before anything is shown: the client and its redirect URI (never redirect elsewhere).
     let client = match get("client_id") {
-        Some(id) => match state.store.client_by_client_id(&realm.id, id).await {
+        Some(id) => match super::cimd::lookup_client(&state, &realm, id, ip.as_deref()).await {
             Ok(Some(c)) if c.rep.is_enabled() && !c.rep.is_bearer_only() => c,
             Ok(_) => return pages::error(StatusCode::BAD_REQUEST, "Client not found."),
-            Err(e) => return internal(e.to_string()),
+            Err(r) if r.is_internal() => return internal(r.description),
+            Err(r) => return pages::error(StatusCode::BAD_REQUEST, &r.description),
         },
         None => return pages::error(StatusCode::BAD_REQUEST, "Missing parameter: client_id"),
     };
@@ -395,6 +396,7 @@ async fn continue_flow(
         return show_pending(state, realm, pending, |id| {
             pages::consent(&ConsentPage {
                 client_name: &client_name(client),
+                document: super::cimd::consent_facts(client),
                 redirect_host: &host,
                 scopes: &scopes,
                 action: &action,

@@ -151,20 +151,21 @@ pub fn credentials(headers: &HeaderMap, p: &Params) -> Result<Credentials, OAuth
 /// Authenticates the client (RFC 6749 §2.3). Every failure is `invalid_client` with the
 /// same description, so a caller learns nothing about which client ids exist.
 /// `audiences` are the values a client assertion's `aud` may name (the issuer and the
-/// endpoint's URL).
+/// endpoint's URL); `ip` is the caller's address (events of a metadata document client).
 pub async fn authenticate(
     state: &SharedState,
     realm: &RealmRecord,
     creds: &Credentials,
     audiences: &[String],
+    ip: Option<&str>,
 ) -> Result<ClientRecord, OAuthError> {
     let fail =
         || OAuthError::invalid_client("Invalid client or Invalid client credentials", creds.basic);
-    let client = state
-        .store
-        .client_by_client_id(&realm.id, &creds.client_id)
-        .await?
-        .ok_or_else(fail)?;
+    let client = match super::cimd::lookup_client(state, realm, &creds.client_id, ip).await {
+        Ok(Some(c)) => c,
+        Err(r) if r.is_internal() => return Err(OAuthError::Internal(r.description)),
+        Ok(None) | Err(_) => return Err(fail()),
+    };
     if !client.rep.is_enabled() || client.rep.is_bearer_only() {
         return Err(fail());
     }

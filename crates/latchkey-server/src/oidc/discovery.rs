@@ -4,6 +4,7 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use latchkey_core::registration::cimd::Settings;
 use serde_json::{Value, json};
 
 use super::realm::enabled_realm;
@@ -58,7 +59,8 @@ async fn metadata(state: &SharedState, base: &BaseUrl, realm: &str) -> Result<Va
     let mut scopes_supported = vec!["openid".to_string()];
     scopes_supported.extend(scopes.iter().map(|s| s.name.clone()));
     let url = |route: &str| base.join(&for_realm(route, realm));
-    Ok(json!({
+    let cimd = Settings::from_attributes(record.rep.attributes.as_ref()).enabled;
+    let mut doc = json!({
         "issuer": base.issuer(realm),
         "authorization_endpoint": url(routes::AUTH),
         "end_session_endpoint": url(routes::LOGOUT),
@@ -85,7 +87,12 @@ async fn metadata(state: &SharedState, base: &BaseUrl, realm: &str) -> Result<Va
             "iss", "sub", "aud", "exp", "iat", "azp", "typ", "scope", "preferred_username",
             "name", "given_name", "family_name", "email", "email_verified"
         ],
-    }))
+    });
+    // The CIMD draft: the server says it accepts metadata document URLs as client ids.
+    if cimd {
+        doc["client_id_metadata_document_supported"] = json!(true);
+    }
+    Ok(doc)
 }
 
 pub async fn openid_configuration(

@@ -43,6 +43,7 @@ async fn authenticated(
         &realm,
         &credentials(headers, &p)?,
         &audiences(base, &realm.name),
+        None,
     )
     .await?;
     Ok((realm, p, caller))

@@ -1,6 +1,8 @@
-//! OAuth 2.0 / OIDC protocol endpoints: discovery, JWKS, the token endpoint.
+//! OAuth 2.0 / OIDC protocol endpoints: discovery, JWKS, the token endpoint; clients
+//! known by their metadata document's URL (`cimd`).
 
 pub mod authorize;
+pub mod cimd;
 pub mod client_auth;
 pub mod code;
 pub mod discovery;

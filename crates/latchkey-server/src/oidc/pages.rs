@@ -25,7 +25,9 @@ h1{font-size:1.3rem;margin:0 0 1rem}label{display:block;margin:.8rem 0 .3rem;fon
 input[type=text],input[type=password]{width:100%;box-sizing:border-box;padding:.55rem;border:1px solid #cbd5e1;border-radius:6px;font-size:1rem}\
 button{margin-top:1.2rem;padding:.6rem 1.2rem;border:0;border-radius:6px;background:#2563eb;color:#fff;font-size:1rem;cursor:pointer}\
 button.secondary{background:#e5e7eb;color:#111}.error{color:#b91c1c;background:#fef2f2;padding:.6rem;border-radius:6px}\
-ul{padding-left:1.2rem}.muted{color:#6b7280;font-size:.9rem}";
+ul{padding-left:1.2rem}.muted{color:#6b7280;font-size:.9rem}\
+.client-host .host{font-size:1.25rem;display:block;word-break:break-all}\
+.warning{color:#92400e;background:#fffbeb;padding:.6rem;border-radius:6px}";
 
 fn page(status: StatusCode, title: &str, body: &str) -> Response {
     let html = format!(
@@ -86,6 +88,9 @@ pub fn login(status: StatusCode, p: &LoginPage<'_>) -> Response {
 
 pub struct ConsentPage<'a> {
     pub client_name: &'a str,
+    /// A client known by its metadata document: the document's host, and whether every
+    /// redirect URI is on a loopback host.
+    pub document: Option<(String, bool)>,
     pub redirect_host: &'a str,
     pub scopes: &'a [String],
     pub action: &'a str,
@@ -99,8 +104,23 @@ pub fn consent(p: &ConsentPage<'_>) -> Response {
         .iter()
         .map(|s| format!("<li>{}</li>", escape(s)))
         .collect();
+    // The MCP authorization spec: the consent page of a client known by its metadata
+    // document shows the document's host (the name and everything else are the client's
+    // own claims), and warns when the client only redirects to this machine.
+    let document = match &p.document {
+        Some((host, loopback_only)) => format!(
+            "<p class=\"client-host\">Client published at <strong class=\"host\">{}</strong></p>{}",
+            escape(host),
+            if *loopback_only {
+                "<p class=\"warning\" role=\"alert\">This application runs on your own computer (it only redirects to localhost). Any program on this computer can claim to be it: allow only if you started it yourself.</p>"
+            } else {
+                ""
+            },
+        ),
+        None => String::new(),
+    };
     let body = format!(
-        "<h1>Grant access?</h1><p><strong>{client}</strong> ({host}) asks for:</p><ul>{scopes}</ul>\
+        "<h1>Grant access?</h1>{document}<p><strong>{client}</strong> ({host}) asks for:</p><ul>{scopes}</ul>\
          <form method=\"post\" action=\"{action}\">{hidden}\
          <button type=\"submit\" name=\"consent\" value=\"accept\">Allow</button> \
          <button type=\"submit\" name=\"consent\" value=\"deny\" class=\"secondary\">Deny</button></form>",

@@ -50,7 +50,14 @@ async fn handle(
     let p = Params::parse(headers, body)?;
     let grant_type = p.require("grant_type")?.to_string();
     let creds = credentials(headers, &p)?;
-    let client = authenticate(state, &realm, &creds, &audiences(base, &realm.name)).await?;
+    let client = authenticate(
+        state,
+        &realm,
+        &creds,
+        &audiences(base, &realm.name),
+        addr.as_deref(),
+    )
+    .await?;
     let now = now_millis();
     match grant_type.as_str() {
         "client_credentials" => {

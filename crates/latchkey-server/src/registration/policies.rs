@@ -112,6 +112,7 @@ impl Context {
             previous: existing.map(|c| &c.rep),
             requested_scopes,
             offered_scopes: &scope_defaults.offered,
+            check_source: true,
             // The store enforces the limit atomically; no count is needed here.
             client_count: None,
         };

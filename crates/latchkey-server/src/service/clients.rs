@@ -8,12 +8,14 @@ use std::sync::Arc;
 
 use axum::http::StatusCode;
 use latchkey_core::clients::{
-    ClientError, NewClient, SECRET_CREATION_TIME, ScopeDefaults, check_client, generate_secret,
-    new_client, secret_context, service_account_user as sa_user,
+    ClientError, NewClient, SECRET_CREATION_TIME, ScopeDefaults, check_client,
+    check_not_document_url, generate_secret, new_client, secret_context,
+    service_account_user as sa_user,
 };
 use latchkey_core::crypto::{hash_token, random_token};
 use latchkey_core::merge::merge;
 use latchkey_core::realm_setup::default_role_name;
+use latchkey_core::registration::cimd;
 use latchkey_core::registration::convert::REGISTRATION_AUTH_ATTRIBUTE;
 use latchkey_core::rep::ClientRep;
 use latchkey_core::roles::REALM_MANAGEMENT;
@@ -77,6 +79,7 @@ pub async fn create(
     let scopes = scope_defaults(state, realm).await?;
     let NewClient { record, .. } =
         new_client(&realm.id, rep, &scopes, &state.sealer, now_millis()).map_err(invalid_client)?;
+    check_not_document_url(&record.client_id).map_err(invalid_client)?;
     let exists = || format!("Client {} already exists", record.client_id);
     if state
         .store
@@ -126,6 +129,7 @@ pub async fn update(
         if new_id.trim().is_empty() {
             return Err(invalid_input("clientId is missing".into()));
         }
+        check_not_document_url(&new_id).map_err(invalid_client)?;
         if state
             .store
             .client_by_client_id(&realm.id, &new_id)
@@ -244,6 +248,18 @@ pub async fn registration_access_token(
     id: &str,
 ) -> Result<(ClientRecord, String), AdminError> {
     let mut client = get(state, admin, id).await?;
+    // A client ID metadata document client is what its document says; a token would let
+    // the registration endpoint change it behind the document's back.
+    let registered_by = client
+        .rep
+        .attributes
+        .as_ref()
+        .and_then(|a| a.get(REGISTRATION_AUTH_ATTRIBUTE));
+    if registered_by.is_some_and(|r| r == cimd::REGISTRATION_AUTH) {
+        return Err(invalid_request(
+            "a client ID metadata document client has no registration access token",
+        ));
+    }
     let token = random_token::<32>();
     let hash = hash_token(&token);
     client

@@ -285,6 +285,7 @@ pub async fn evaluate(
         previous: None,
         requested_scopes: &requested,
         offered_scopes: &scopes.offered,
+        check_source: true,
         client_count: Some(count),
     };
     let verdicts = policies::evaluate(&components, &set, &request);

@@ -13,6 +13,7 @@ mod assertions;
 mod at_rest;
 mod boundary;
 mod brute_force;
+mod cimd;
 mod client_uris;
 mod code_flow;
 mod console;

@@ -330,7 +330,65 @@ async fn save_max_clients(
     .await
 }
 
+/// The Client registration tab shows the metadata document switch and its trusted
+/// domains beside the other switches, and saves them as realm attributes.
+async fn the_metadata_document_switch_and_domains(app: &TestApp) {
+    let admin = app.admin_with_realm("acme").await;
+    let mut b = Browser::default();
+    let csrf = b.sign_in_as_admin(app).await;
+    let page = b
+        .get(app, "/admin/console/realms/acme/client-registration")
+        .await;
+    assert!(
+        page.text
+            .contains("name=\"clientIdMetadataDocumentEnabled\" value=\"true\">"),
+        "shown, off: {}",
+        page.text
+    );
+    let r = b
+        .post(
+            app,
+            "/admin/console/realms/acme/client-registration/switches",
+            &[
+                ("csrf", &csrf),
+                ("clientRegistrationAuthenticatedEnabled", "true"),
+                ("clientRegistrationPoliciesEnabled", "true"),
+                ("clientIdMetadataDocumentEnabled", "true"),
+                (
+                    "clientIdMetadataDocumentTrustedDomains",
+                    " Tools.example.com  *.apps.example.org,",
+                ),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
+    let attrs = app.get("/admin/realms/acme", &admin).await.body["attributes"].clone();
+    assert_eq!(attrs["clientIdMetadataDocumentEnabled"], "true");
+    assert_eq!(
+        attrs["clientIdMetadataDocumentTrustedDomains"],
+        "tools.example.com,*.apps.example.org"
+    );
+    let page = b.get(app, &location(&r)).await;
+    assert!(
+        page.text
+            .contains("name=\"clientIdMetadataDocumentEnabled\" value=\"true\" checked")
+    );
+    assert_eq!(
+        input_value(&page.text, "clientIdMetadataDocumentTrustedDomains").as_deref(),
+        Some("tools.example.com, *.apps.example.org")
+    );
+    let discovery = app
+        .get_public("/realms/acme/.well-known/openid-configuration")
+        .await;
+    assert_eq!(
+        discovery.body["client_id_metadata_document_supported"],
+        true
+    );
+}
+
 crate::on_both_backends!(
+    the_metadata_document_switch_and_domains,
     a_realm_admin_sees_only_their_realm,
     hostile_values_are_escaped,
     events_are_filtered_and_paged,

@@ -105,6 +105,16 @@ impl TestApp {
         backend: Backend,
         adjust: impl FnOnce(&mut ServerSettings),
     ) -> Option<TestApp> {
+        Self::with_state(backend, adjust, |_| {}).await
+    }
+
+    /// As `with_server_settings`, then `adjust_state` changes the state before the router
+    /// takes it (another outbound fetcher, say).
+    pub async fn with_state(
+        backend: Backend,
+        adjust: impl FnOnce(&mut ServerSettings),
+        adjust_state: impl FnOnce(&mut AppState),
+    ) -> Option<TestApp> {
         let (store, db) = store(backend).await?;
         let sealer = Arc::new(SecretBox::new(&[9u8; 32]).expect("key"));
         bootstrap_master(
@@ -128,7 +138,9 @@ impl TestApp {
         };
         adjust(&mut settings);
         let dyn_store: Arc<dyn Store> = store.clone();
-        let state = Arc::new(AppState::new(dyn_store, sealer, settings));
+        let mut state = AppState::new(dyn_store, sealer, settings);
+        adjust_state(&mut state);
+        let state = Arc::new(state);
         Some(TestApp {
             router: latchkey_server::router(state),
             store,
