@@ -10,6 +10,7 @@ pub mod ident;
 pub mod jwt;
 pub mod keys;
 pub mod merge;
+pub mod messages;
 pub mod policies;
 pub mod realm_setup;
 pub mod registration;

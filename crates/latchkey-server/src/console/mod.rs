@@ -32,6 +32,8 @@ pub use user::CONSOLE;
 pub fn routes() -> Vec<Route> {
     const PAGE: &str = "an admin console page";
     vec![
+        // Keycloak sends its root to the admin console.
+        route!(GET "/" => session::to_console, hidden PAGE),
         route!(GET "/admin" => session::to_console, hidden PAGE),
         route!(GET "/admin/" => session::to_console, hidden PAGE),
         route!(GET CONSOLE => session::to_console, hidden PAGE),

@@ -15,6 +15,7 @@ use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use latchkey_core::client_uris;
 use latchkey_core::crypto::{ct_eq, hash_token, new_uuid, random_token};
+use latchkey_core::messages::display;
 use latchkey_core::store::{ClientRecord, RealmRecord, UserRecord};
 use serde_json::{Value, json};
 
@@ -115,12 +116,13 @@ fn redirect_error(
     Redirect::to(&with_params(uri, &params)).into_response()
 }
 
+/// The client as the login and consent pages name it: its name in words (a built-in
+/// client's is a message key), else its client id.
 fn client_name(client: &ClientRecord) -> String {
-    client
-        .rep
-        .name
-        .clone()
-        .unwrap_or_else(|| client.client_id.clone())
+    match client.rep.name.as_deref().map(display) {
+        Some(name) if !name.is_empty() => name.into_owned(),
+        _ => client.client_id.clone(),
+    }
 }
 
 #[allow(clippy::too_many_arguments)]

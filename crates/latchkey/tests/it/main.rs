@@ -19,6 +19,7 @@ mod console;
 mod crash;
 mod discovery;
 mod e2e;
+mod first_run;
 mod introspect;
 mod isolation;
 mod limits;
