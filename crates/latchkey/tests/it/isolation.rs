@@ -1,4 +1,4 @@
-//! Isolation (issue 8 part 8): for every endpoint that takes a token, a credential of realm
+//! Isolation: for every endpoint that takes a token, a credential of realm
 //! `alpha` is refused in realm `beta`; a registration access token of client X cannot touch
 //! client Y; an object of `beta` cannot be reached through `alpha`'s admin paths (even by
 //! the master admin). Table-driven: each case states what must be refused, and every
