@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite: unit tests, the integration binary (SQLite always, PostgreSQL when
 # reachable; mandatory when CI is set) and the interop tests with clients others wrote:
-# python-keycloak (pytest) and openid-client (node --test), then schemathesis against the
-# OpenAPI document (scripts/schemathesis.sh); last, the admin console in headless Chromium
-# (scripts/console.sh).
+# python-keycloak (pytest), openid-client, the MCP SDK and the MCP conformance suite (node
+# --test), then schemathesis against the OpenAPI document (scripts/schemathesis.sh); last,
+# the admin console in headless Chromium (scripts/console.sh).
 #
 #   scripts/test.sh
 #
