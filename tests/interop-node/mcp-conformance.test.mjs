@@ -230,7 +230,7 @@ describe(`MCP conformance ${conformanceVersion()}: authorization-server scenario
   });
 
   it('RFC 8707: authorization-code-grant passes with --resource naming a registered resource server', async (t) => {
-    await preRegisteredRun();
+    await realm();
     const host = await startMcpHost({ issuer: issuer() });
     hosts.push(host);
     await createResourceServer(server, REALM, host.mcpUrl);
