@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use super::client_auth::{Params, audiences, authenticate, credentials};
 use super::realm::enabled_realm;
-use super::resource::Resources;
+use super::resource;
 use crate::bearer::{BearerError, looks_like_jwt, verify_access_token};
 use crate::error::{OAuthCode, OAuthError, no_store};
 use crate::state::{SharedState, now_millis};
@@ -124,11 +124,7 @@ async fn inspect(
         "iss": base.issuer(&realm.name),
     });
     // RFC 7662 §2.2 `aud`: the resources the refresh token was granted for (RFC 8707).
-    let granted = Resources {
-        audience: rt.resources,
-        ..Default::default()
-    };
-    if let Some(aud) = granted.aud() {
+    if let Some(aud) = resource::aud(&rt.resources) {
         out["aud"] = aud;
     }
     Ok(out)

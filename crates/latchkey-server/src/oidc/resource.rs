@@ -28,14 +28,20 @@ impl Resources {
         }
     }
 
-    /// The `aud` claim (RFC 7519 §4.1.3: a string for one, an array for several); `None`
-    /// when no resource was asked for, and the audience is what it is without one.
+    /// The access token's `aud` claim (see [`aud`]).
     pub fn aud(&self) -> Option<Value> {
-        match self.audience.as_slice() {
-            [] => None,
-            [one] => Some(json!(one)),
-            many => Some(json!(many)),
-        }
+        aud(&self.audience)
+    }
+}
+
+/// The `aud` claim of a token for `resources` (RFC 7519 §4.1.3: a string for one, an
+/// array for several); `None` when no resource was asked for, and the audience is what it
+/// is without one.
+pub fn aud(resources: &[String]) -> Option<Value> {
+    match resources {
+        [] => None,
+        [one] => Some(json!(one)),
+        many => Some(json!(many)),
     }
 }
 
