@@ -15,6 +15,7 @@ pub mod policies;
 pub mod realm_setup;
 pub mod registration;
 pub mod rep;
+pub mod resource;
 pub mod roles;
 pub mod store;
 

@@ -28,4 +28,5 @@ mod outbound;
 mod policies;
 mod racing;
 mod registration;
+mod resource_indicators;
 mod token;
