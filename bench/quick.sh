@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A quick local throughput check (not the benchmark issue 7 builds): start the release binary on
+# A quick local throughput check (not the benchmark, bench/run.py): start the release binary on
 # the given database, register clients with one initial access token, then fetch
 # client_credentials tokens, each for 10 s at 16 connections with wrk (apt: wrk).
 #   bench/quick.sh target/release/latchkey sqlite://data/latchkey.db 18091

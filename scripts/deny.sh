@@ -28,6 +28,9 @@ elif compgen -G "$DB_DIR/advisory-db-*/crates" >/dev/null; then
     echo "cargo deny: the advisory database could not be fetched; checking against the copy fetched earlier"
     cargo deny --offline --locked check
 else
-    echo "cargo deny: ADVISORIES NOT CHECKED: the advisory database (github.com/rustsec/advisory-db) cannot be fetched from here"
+    {
+        echo "!!! cargo deny: ADVISORIES NOT CHECKED !!!"
+        echo "!!! the advisory database (github.com/rustsec/advisory-db) cannot be fetched from here, and no earlier copy exists; licenses, bans and sources are still checked !!!"
+    } >&2
     cargo deny --offline --locked check bans licenses sources
 fi

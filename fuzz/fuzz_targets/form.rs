@@ -1,6 +1,7 @@
 //! Form bodies, query strings and HTTP Basic credentials, as the token, introspection,
 //! revocation and authorization endpoints read them. Never a panic; an accepted form has
-//! no empty value.
+//! no empty value, and every
+//! repeatable parameter (`resource`) keeps each value.
 #![no_main]
 
 use latchkey_core::form::{parse_basic, parse_form, parse_query};

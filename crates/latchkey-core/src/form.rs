@@ -15,32 +15,85 @@ pub enum FormError {
     Duplicate(String),
 }
 
+/// The parameters that may be given more than once: `resource` (RFC 8707 §2, "may be
+/// specified multiple times"). Every other parameter is single-valued.
+pub const REPEATABLE: &[&str] = &["resource"];
+
+/// Parsed parameters: each single-valued one once, each repeatable one (`REPEATABLE`) with
+/// all its values in the order given. Empty values count as absent.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Fields {
+    single: HashMap<String, String>,
+    repeated: HashMap<String, Vec<String>>,
+}
+
+impl Fields {
+    /// A single-valued parameter (for a repeatable one: its first value).
+    pub fn get(&self, k: &str) -> Option<&String> {
+        self.single
+            .get(k)
+            .or_else(|| self.repeated.get(k).and_then(|v| v.first()))
+    }
+
+    /// Every value of a repeatable parameter, in order; empty when absent.
+    pub fn all(&self, k: &str) -> &[String] {
+        self.repeated.get(k).map(Vec::as_slice).unwrap_or_default()
+    }
+
+    pub fn contains_key(&self, k: &str) -> bool {
+        self.get(k).is_some()
+    }
+
+    /// Every value, single and repeated.
+    pub fn values(&self) -> impl Iterator<Item = &String> {
+        self.single.values().chain(self.repeated.values().flatten())
+    }
+
+    /// Adds a value: a repeatable parameter keeps it beside the others; `Err` when a
+    /// single-valued one already has a value (the caller decides whether that is an error).
+    fn add(&mut self, k: String, v: String) -> Result<(), (String, String)> {
+        if REPEATABLE.contains(&k.as_str()) {
+            self.repeated.entry(k).or_default().push(v);
+            return Ok(());
+        }
+        if self.single.contains_key(&k) {
+            return Err((k, v));
+        }
+        self.single.insert(k, v);
+        Ok(())
+    }
+}
+
 /// A form body as parameters: empty values count as absent (some clients send every
-/// field), a repeated parameter is an error.
-pub fn parse_form(body: &[u8]) -> Result<HashMap<String, String>, FormError> {
+/// field), a repeated single-valued parameter is an error (RFC 6749 §3.2), a repeatable
+/// one keeps every value.
+pub fn parse_form(body: &[u8]) -> Result<Fields, FormError> {
     let pairs: Vec<(String, String)> =
         serde_urlencoded::from_bytes(body).map_err(|_| FormError::Malformed)?;
-    let mut map = HashMap::new();
+    let mut fields = Fields::default();
     for (k, v) in pairs {
         if v.is_empty() {
             continue;
         }
-        if map.contains_key(&k) {
-            return Err(FormError::Duplicate(k));
-        }
-        map.insert(k, v);
+        fields.add(k, v).map_err(|(k, _)| FormError::Duplicate(k))?;
     }
-    Ok(map)
+    Ok(fields)
 }
 
 /// A query string as parameters, leniently: malformed gives none, empty values are
-/// dropped, the last of a repeated parameter wins.
-pub fn parse_query(raw: &str) -> HashMap<String, String> {
-    serde_urlencoded::from_str::<Vec<(String, String)>>(raw)
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|(_, v)| !v.is_empty())
-        .collect()
+/// dropped, the last of a repeated single-valued parameter wins; a repeatable one keeps
+/// every value.
+pub fn parse_query(raw: &str) -> Fields {
+    let mut fields = Fields::default();
+    for (k, v) in serde_urlencoded::from_str::<Vec<(String, String)>>(raw).unwrap_or_default() {
+        if v.is_empty() {
+            continue;
+        }
+        if let Err((k, v)) = fields.add(k, v) {
+            fields.single.insert(k, v);
+        }
+    }
+    fields
 }
 
 /// The `(client_id, secret)` of an `Authorization` header value: `None` when it is not
@@ -83,6 +136,15 @@ mod tests {
             parse_query("x=1&x=2").get("x").map(String::as_str),
             Some("2")
         );
+        // RFC 8707 §2: `resource` may repeat, in forms and queries alike, and keeps order.
+        let f = parse_form(b"resource=https%3A%2F%2Fa&scope=x&resource=https%3A%2F%2Fb").unwrap();
+        assert_eq!(f.all("resource"), ["https://a", "https://b"]);
+        assert_eq!(f.get("scope").map(String::as_str), Some("x"));
+        assert!(f.all("scope").is_empty());
+        let q = parse_query("resource=a&x=1&resource=b&resource=");
+        assert_eq!(q.all("resource"), ["a", "b"]);
+        assert_eq!(q.get("resource").map(String::as_str), Some("a"));
+        assert!(parse_query("y=1").all("resource").is_empty());
         assert_eq!(
             parse_basic(&format!("Basic {}", STANDARD.encode("my%20id:s%3Acret"))),
             Some(Ok(("my id".into(), "s:cret".into())))

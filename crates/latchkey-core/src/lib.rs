@@ -10,10 +10,12 @@ pub mod ident;
 pub mod jwt;
 pub mod keys;
 pub mod merge;
+pub mod messages;
 pub mod policies;
 pub mod realm_setup;
 pub mod registration;
 pub mod rep;
+pub mod resource;
 pub mod roles;
 pub mod store;
 

@@ -11,7 +11,8 @@ use crate::crypto::{SecretBox, hash_password, new_uuid};
 use crate::keys::{self, Alg};
 use crate::rep::{ClientRep, ClientScopeRep, Composites, RealmRep, RoleRep, StringMap, UserRep};
 use crate::roles::{
-    ADMIN_ROLES, CREATE_REALM_ROLE, MASTER_ADMIN_ROLE, MASTER_REALM, REALM_MANAGEMENT,
+    ADMIN_ROLES, CREATE_REALM_ROLE, MASTER_ADMIN_ROLE, MASTER_REALM, REALM_ADMIN_ROLE,
+    REALM_MANAGEMENT,
 };
 use crate::store::{KeyRecord, RealmBundle, RealmRecord, RoleRecord, ScopeRecord, UserRecord};
 
@@ -133,6 +134,50 @@ pub fn default_role_name(realm: &str) -> String {
 pub struct BootstrapAdmin {
     pub username: String,
     pub password: String,
+}
+
+/// Keycloak's attribute of an admin made by `bootstrap-admin` to recover access: it is
+/// meant to be replaced by a permanent admin and deleted.
+pub const TEMPORARY_ADMIN_ATTRIBUTE: &str = "is_temporary_admin";
+
+/// An enabled user with a password, as a bootstrap admin is made (its roles are mapped by
+/// the caller); `temporary` marks it with [`TEMPORARY_ADMIN_ATTRIBUTE`].
+pub fn admin_user(
+    realm_id: &str,
+    username: &str,
+    password_hash: Option<String>,
+    temporary: bool,
+    now: Millis,
+) -> UserRecord {
+    let id = new_uuid();
+    let username = username.to_lowercase();
+    let attributes = temporary.then(|| {
+        let mut attrs = std::collections::BTreeMap::new();
+        attrs.insert(
+            TEMPORARY_ADMIN_ATTRIBUTE.to_string(),
+            vec!["true".to_string()],
+        );
+        attrs
+    });
+    UserRecord {
+        id: id.clone(),
+        realm_id: realm_id.to_string(),
+        username: username.clone(),
+        email: None,
+        rep: UserRep {
+            id: Some(id),
+            username: Some(username),
+            enabled: Some(true),
+            email_verified: Some(false),
+            totp: Some(false),
+            created_timestamp: Some(now),
+            attributes,
+            ..Default::default()
+        },
+        password_hash,
+        service_account_client: None,
+        created_at: now,
+    }
 }
 
 /// Builds everything a new realm starts with. `admin` is only honoured for the master realm.
@@ -336,33 +381,15 @@ pub fn new_realm(
         };
         client_role(&mut b, role, composites);
     }
-    client_role(&mut b, "realm-admin", on_management(ADMIN_ROLES));
+    client_role(&mut b, REALM_ADMIN_ROLE, on_management(ADMIN_ROLES));
 
     if let (true, Some(admin)) = (is_master, admin) {
-        let id = new_uuid();
-        let username = admin.username.to_lowercase();
-        b.users.push(UserRecord {
-            id: id.clone(),
-            realm_id: realm_id.clone(),
-            username: username.clone(),
-            email: None,
-            rep: UserRep {
-                id: Some(id.clone()),
-                username: Some(username),
-                enabled: Some(true),
-                email_verified: Some(false),
-                totp: Some(false),
-                created_timestamp: Some(now),
-                ..Default::default()
-            },
-            password_hash: admin_hash.clone(),
-            service_account_client: None,
-            created_at: now,
-        });
-        b.user_roles.push((id.clone(), default_role_id));
+        let user = admin_user(&realm_id, &admin.username, admin_hash.clone(), false, now);
+        b.user_roles.push((user.id.clone(), default_role_id));
         for role in admin_role_ids {
-            b.user_roles.push((id.clone(), role));
+            b.user_roles.push((user.id.clone(), role));
         }
+        b.users.push(user);
     }
 
     b.components = crate::policies::defaults(&realm_id);
@@ -402,7 +429,7 @@ mod tests {
         let clients: Vec<_> = b.clients.iter().map(|c| c.client_id.as_str()).collect();
         assert_eq!(clients, [REALM_MANAGEMENT, ADMIN_CLI, ADMIN_CONSOLE]);
         assert!(b.clients.iter().all(|c| c.secret_sealed.is_none()));
-        for role in ADMIN_ROLES.iter().chain(&["realm-admin"]) {
+        for role in ADMIN_ROLES.iter().chain(&[REALM_ADMIN_ROLE]) {
             assert!(
                 b.roles
                     .iter()

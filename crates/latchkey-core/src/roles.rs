@@ -12,6 +12,8 @@ pub const REALM_MANAGEMENT: &str = "realm-management";
 pub const MASTER_ADMIN_ROLE: &str = "admin";
 pub const CREATE_REALM_ROLE: &str = "create-realm";
 pub const MASTER_REALM: &str = "master";
+/// The realm-management composite of every admin role of a realm.
+pub const REALM_ADMIN_ROLE: &str = "realm-admin";
 
 /// The realm-management roles; `realm-admin` is the composite of all of them.
 pub const ADMIN_ROLES: &[&str] = &[
@@ -136,7 +138,7 @@ impl AdminRights {
             .get(REALM_MANAGEMENT)
             .cloned()
             .unwrap_or_default();
-        if held.contains("realm-admin") {
+        if held.contains(REALM_ADMIN_ROLE) {
             held.extend(ADMIN_ROLES.iter().map(|r| r.to_string()));
         }
         Some(AdminRights {

@@ -118,6 +118,22 @@ pub struct RefreshTokenRecord {
     pub session_id: String,
     pub auth_time: Millis,
     pub expires_at: Millis,
+    /// The resources (RFC 8707) the token was granted for; its refreshes may narrow them,
+    /// never widen them. Empty: none was asked for.
+    pub resources: Vec<String>,
+}
+
+/// A resource server of a realm (RFC 8707): an absolute URI a client may ask a token for
+/// with `resource`, and the client scopes that let a client do so (empty: every client).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResourceServerRecord {
+    pub id: String,
+    pub realm_id: String,
+    /// Unique in the realm; matched exactly against a request's `resource`.
+    pub uri: String,
+    pub name: String,
+    /// Client scope names; a client with any of them (default or optional) may ask.
+    pub scopes: Vec<String>,
 }
 
 /// The identifiers a record stores in columns of their own, checked against the shared rule
@@ -172,6 +188,16 @@ impl Identified for RoleRecord {
 impl Identified for ScopeRecord {
     fn check_identifiers(&self) -> Result<(), InvalidIdentifier> {
         ident::check("name", &self.name)
+    }
+}
+
+impl Identified for ResourceServerRecord {
+    fn check_identifiers(&self) -> Result<(), InvalidIdentifier> {
+        ident::check("uri", &self.uri)?;
+        ident::check("name", &self.name)?;
+        self.scopes
+            .iter()
+            .try_for_each(|s| ident::check("scopes", s))
     }
 }
 
@@ -470,6 +496,18 @@ pub trait Store: Send + Sync + 'static {
         default: bool,
     ) -> StoreResult<()>;
     async fn remove_realm_default_scope(&self, realm_id: &str, scope_id: &str) -> StoreResult<()>;
+
+    /// The realm's resource servers (RFC 8707), by URI; read at every token request that
+    /// names a `resource`.
+    async fn list_resource_servers(
+        &self,
+        realm_id: &str,
+    ) -> StoreResult<Shared<ResourceServerRecord>>;
+    /// A URI already used in the realm is `Conflict { what: "resource server uri" }`.
+    async fn create_resource_server(&self, rs: &ResourceServerRecord) -> StoreResult<()>;
+    /// Replaces it (`NotFound` when it is not in the realm; `Conflict` as on create).
+    async fn update_resource_server(&self, rs: &ResourceServerRecord) -> StoreResult<()>;
+    async fn delete_resource_server(&self, realm_id: &str, id: &str) -> StoreResult<()>;
 
     async fn create_initial_access(&self, token: &InitialAccessRecord) -> StoreResult<()>;
     async fn list_initial_access(&self, realm_id: &str) -> StoreResult<Vec<InitialAccessRecord>>;

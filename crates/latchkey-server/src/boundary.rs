@@ -6,7 +6,9 @@
 //! in text; without this check the same request would be a 4xx on SQLite and a 500 there.)
 //!
 //! Also here: every route answers the same with one trailing `/` (Keycloak's server does,
-//! and `@keycloak/keycloak-admin-client` creates realms with `POST /admin/realms/`).
+//! and `@keycloak/keycloak-admin-client` creates realms with `POST /admin/realms/`); and a
+//! path no route serves, or a method its route does not take, gets a JSON error body as
+//! Keycloak's does (`unrouted`), never an empty one.
 
 use axum::Router;
 use axum::body::{Body, Bytes, HttpBody};
@@ -54,6 +56,37 @@ fn without_trailing_slash(uri: &Uri) -> Option<Uri> {
     let mut parts = uri.clone().into_parts();
     parts.path_and_query = Some(rebuilt.parse().ok()?);
     Uri::from_parts(parts).ok()
+}
+
+/// Fills the empty answers of the router itself (no route: 404; a route without this
+/// method: 405, whose `Allow` header stays) with a JSON error body in Keycloak's shape.
+/// Handlers always set a content type, so an answer without one came from the router.
+pub async fn unrouted(req: Request, next: Next) -> Response {
+    let resp = next.run(req).await;
+    let status = resp.status();
+    if !matches!(
+        status,
+        StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED
+    ) || resp.headers().contains_key(header::CONTENT_TYPE)
+    {
+        return resp;
+    }
+    let (mut parts, _) = resp.into_parts();
+    let body = if status == StatusCode::NOT_FOUND {
+        json!({"error": "Unable to find matching target resource method",
+               "error_description": "No resource at this path"})
+    } else {
+        json!({"error": "HTTP 405 Method Not Allowed",
+               "error_description": "This resource does not take this method; the Allow header lists those it takes"})
+    };
+    parts.headers.remove(header::CONTENT_LENGTH);
+    let mut out = (status, axum::Json(body)).into_response();
+    for (name, value) in parts.headers.iter() {
+        out.headers_mut()
+            .entry(name)
+            .or_insert_with(|| value.clone());
+    }
+    out
 }
 
 /// The middleware: refuses a request whose path, query or Basic credential

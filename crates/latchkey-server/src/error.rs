@@ -99,6 +99,8 @@ pub enum OAuthCode {
     InvalidScope,
     /// RFC 7009 §2.2.1
     UnsupportedTokenType,
+    /// RFC 8707 §2: a `resource` that is malformed, unknown or not for this client
+    InvalidTarget,
 }
 
 impl OAuthCode {
@@ -111,6 +113,7 @@ impl OAuthCode {
             OAuthCode::UnsupportedGrantType => "unsupported_grant_type",
             OAuthCode::InvalidScope => "invalid_scope",
             OAuthCode::UnsupportedTokenType => "unsupported_token_type",
+            OAuthCode::InvalidTarget => "invalid_target",
         }
     }
 }

@@ -328,6 +328,10 @@ fn schemas() -> Value {
             "required": ["name"],
         },
         "ScopeRef" => {"type": "object", "properties": {"id": s, "name": s, "protocol": s}},
+        "ResourceServerRepresentation" => {
+            "type": "object",
+            "properties": {"id": s, "uri": s, "name": s, "scopes": strings()},
+        },
         "ClientInitialAccessCreate" => {
             "type": "object",
             "properties": {

@@ -1,5 +1,6 @@
 //! The hot reads, kept in memory: realms by name, clients, service-account users, a
-//! realm's scopes, default scopes, roles and registration policies, users' role mappings,
+//! realm's scopes, default scopes, roles, registration policies and resource servers, users'
+//! role mappings,
 //! initial access tokens by hash.
 //! A token request then costs no query at all.
 //!
@@ -25,8 +26,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use latchkey_core::store::{
-    ClientRecord, ComponentRecord, InitialAccessRecord, RealmRecord, RoleRecord, ScopeRecord,
-    Shared, UserRecord,
+    ClientRecord, ComponentRecord, InitialAccessRecord, RealmRecord, ResourceServerRecord,
+    RoleRecord, ScopeRecord, Shared, UserRecord,
 };
 
 /// How long an entry is trusted without an invalidation.
@@ -46,6 +47,7 @@ pub enum Section {
     Roles(String),
     Scopes(String),
     Components(String),
+    ResourceServers(String),
     /// initial access tokens (their remaining counts are not kept current: see
     /// `Key::InitialAccess`)
     InitialAccess(String),
@@ -60,6 +62,7 @@ impl Section {
             Section::Roles(r) => format!("roles {r}"),
             Section::Scopes(r) => format!("scopes {r}"),
             Section::Components(r) => format!("components {r}"),
+            Section::ResourceServers(r) => format!("resource-servers {r}"),
             Section::InitialAccess(r) => format!("initial-access {r}"),
         }
     }
@@ -74,6 +77,7 @@ impl Section {
             "roles" => Section::Roles(realm),
             "scopes" => Section::Scopes(realm),
             "components" => Section::Components(realm),
+            "resource-servers" => Section::ResourceServers(realm),
             "initial-access" => Section::InitialAccess(realm),
             _ => Section::All,
         }
@@ -101,6 +105,7 @@ struct RealmEntries {
     default_scopes: Option<Timed<Shared<(String, bool)>>>,
     roles: Option<Timed<Shared<RoleRecord>>>,
     components: Option<Timed<Shared<ComponentRecord>>>,
+    resource_servers: Option<Timed<Shared<ResourceServerRecord>>>,
 }
 
 #[derive(Default)]
@@ -130,6 +135,7 @@ pub enum Key<'a> {
     DefaultScopes(&'a str),
     Roles(&'a str),
     Components(&'a str),
+    ResourceServers(&'a str),
     UserRoles(&'a str),
     /// An initial access token by hash. Its `remaining` is as read, not kept current:
     /// spending a use does not invalidate it, since the count that decides is the one
@@ -177,6 +183,7 @@ cached_kinds! {
     DefaultScopes(Shared<(String, bool)>),
     Roles(Shared<RoleRecord>),
     Components(Shared<ComponentRecord>),
+    ResourceServers(Shared<ResourceServerRecord>),
     UserRoles(Shared<String>),
     InitialAccess(InitialAccessRecord),
 }
@@ -256,6 +263,11 @@ impl Cache {
                 .as_ref()?
                 .fresh()
                 .map(Value::Components),
+            Key::ResourceServers(r) => realm(r)?
+                .resource_servers
+                .as_ref()?
+                .fresh()
+                .map(Value::ResourceServers),
             Key::UserRoles(u) => e.user_roles.get(u)?.fresh().map(Value::UserRoles),
             Key::InitialAccess(h) => e.initial_access.get(h)?.fresh().map(Value::InitialAccess),
         }
@@ -298,6 +310,9 @@ impl Cache {
             (Key::Components(r), Value::Components(v)) => {
                 realm_entries(&mut e, r).components = timed(v)
             }
+            (Key::ResourceServers(r), Value::ResourceServers(v)) => {
+                realm_entries(&mut e, r).resource_servers = timed(v)
+            }
             _ => {}
         }
     }
@@ -319,7 +334,8 @@ impl Cache {
             | Section::Users(r)
             | Section::Roles(r)
             | Section::Scopes(r)
-            | Section::Components(r) => r,
+            | Section::Components(r)
+            | Section::ResourceServers(r) => r,
         };
         // Role mappings hang off users and roles.
         if matches!(section, Section::Users(_) | Section::Roles(_)) {
@@ -345,6 +361,7 @@ impl Cache {
                 r.default_scopes = None;
             }
             Section::Components(_) => r.components = None,
+            Section::ResourceServers(_) => r.resource_servers = None,
             Section::All | Section::InitialAccess(_) => {}
         }
     }
@@ -420,6 +437,7 @@ mod tests {
             Section::Roles("x".into()),
             Section::Scopes("x".into()),
             Section::Components("x".into()),
+            Section::ResourceServers("x".into()),
         ] {
             assert_eq!(Section::decode(&s.encode()), s);
         }

@@ -23,6 +23,7 @@ mod components;
 mod events;
 mod initial_access;
 mod realms;
+mod resource_servers;
 mod roles;
 mod scopes;
 mod store_impl;

@@ -102,6 +102,7 @@ pub(crate) async fn delete_realm(db: &SqlStore, realm_id: &str) -> StoreResult<(
             "transient",
             "revoked_tokens",
             "components",
+            "resource_servers",
             "events",
             "admin_events",
             "initial_access_tokens",

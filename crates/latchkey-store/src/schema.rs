@@ -183,4 +183,18 @@ CREATE TABLE admin_events (
 CREATE INDEX admin_events_realm_time ON admin_events (realm_id, time);
 "#,
     ),
+    (
+        7,
+        r#"
+CREATE TABLE resource_servers (
+    id TEXT PRIMARY KEY,
+    realm_id TEXT NOT NULL,
+    uri TEXT NOT NULL,
+    name TEXT NOT NULL,
+    scopes TEXT NOT NULL,
+    UNIQUE (realm_id, uri)
+);
+ALTER TABLE refresh_tokens ADD COLUMN resources TEXT;
+"#,
+    ),
 ];

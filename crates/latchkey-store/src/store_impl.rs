@@ -1,6 +1,6 @@
 //! `impl Store for SqlStore`, as a list: every method but `ping` is handed to the file of
 //! the aggregate that owns it (`realms`, `clients`, `users`, `roles`, `scopes`, `components`,
-//! `initial_access`, `events`, `tokens`, `transient`).
+//! `resource_servers`, `initial_access`, `events`, `tokens`, `transient`).
 
 use async_trait::async_trait;
 use latchkey_core::Millis;
@@ -10,7 +10,8 @@ use serde_json::Value;
 use crate::sql::backend_err;
 use crate::sql_store::SqlStore;
 use crate::{
-    clients, components, events, initial_access, realms, roles, scopes, tokens, transient, users,
+    clients, components, events, initial_access, realms, resource_servers, roles, scopes, tokens,
+    transient, users,
 };
 
 #[async_trait]
@@ -199,6 +200,25 @@ impl Store for SqlStore {
 
     async fn remove_realm_default_scope(&self, realm_id: &str, scope_id: &str) -> StoreResult<()> {
         scopes::remove_realm_default_scope(self, realm_id, scope_id).await
+    }
+
+    async fn list_resource_servers(
+        &self,
+        realm_id: &str,
+    ) -> StoreResult<Shared<ResourceServerRecord>> {
+        resource_servers::list_resource_servers(self, realm_id).await
+    }
+
+    async fn create_resource_server(&self, rs: &ResourceServerRecord) -> StoreResult<()> {
+        resource_servers::create_resource_server(self, rs).await
+    }
+
+    async fn update_resource_server(&self, rs: &ResourceServerRecord) -> StoreResult<()> {
+        resource_servers::update_resource_server(self, rs).await
+    }
+
+    async fn delete_resource_server(&self, realm_id: &str, id: &str) -> StoreResult<()> {
+        resource_servers::delete_resource_server(self, realm_id, id).await
     }
 
     async fn create_initial_access(&self, t: &InitialAccessRecord) -> StoreResult<()> {

@@ -1,11 +1,11 @@
-//! Refresh tokens (taken once, by one `DELETE … RETURNING`), revoked token ids and used
-//! client assertions.
+//! Refresh tokens (taken once, by one `DELETE … RETURNING`, with the resources they were
+//! granted for as a JSON array), revoked token ids and used client assertions.
 
 use latchkey_core::Millis;
 use latchkey_core::store::*;
 use sqlx::any::AnyRow;
 
-use crate::sql::{backend_err, get, write_err};
+use crate::sql::{backend_err, get, to_doc, write_err};
 use crate::sql_store::SqlStore;
 
 pub(crate) async fn revoke_jti(
@@ -56,7 +56,7 @@ pub(crate) async fn refresh_token(
     hash: &str,
 ) -> StoreResult<Option<RefreshTokenRecord>> {
     let row = sqlx::query(
-        "SELECT hash, realm_id, client_uuid, user_id, scope, session_id, auth_time, expires_at FROM refresh_tokens WHERE hash = $1",
+        "SELECT hash, realm_id, client_uuid, user_id, scope, session_id, auth_time, expires_at, resources FROM refresh_tokens WHERE hash = $1",
     )
     .bind(hash)
     .fetch_optional(&db.pool)
@@ -94,8 +94,8 @@ pub(crate) async fn delete_session_refresh_tokens(
 
 pub(crate) async fn insert_refresh_token(db: &SqlStore, t: &RefreshTokenRecord) -> StoreResult<()> {
     sqlx::query(
-        "INSERT INTO refresh_tokens (hash, realm_id, client_uuid, user_id, scope, session_id, auth_time, expires_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        "INSERT INTO refresh_tokens (hash, realm_id, client_uuid, user_id, scope, session_id, auth_time, expires_at, resources) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(&t.hash)
     .bind(&t.realm_id)
@@ -105,6 +105,12 @@ pub(crate) async fn insert_refresh_token(db: &SqlStore, t: &RefreshTokenRecord) 
     .bind(&t.session_id)
     .bind(t.auth_time)
     .bind(t.expires_at)
+    // NULL when none was asked for: the common case costs nothing to store.
+    .bind(if t.resources.is_empty() {
+        None
+    } else {
+        Some(to_doc(&t.resources)?)
+    })
     .execute(&db.writer)
     .await
     .map(|_| ())
@@ -119,7 +125,7 @@ pub(crate) async fn take_refresh_token(
     // One statement: whichever caller deletes the row is the one that gets it.
     let row = sqlx::query(
         "DELETE FROM refresh_tokens WHERE hash = $1 \
-         RETURNING hash, realm_id, client_uuid, user_id, scope, session_id, auth_time, expires_at",
+         RETURNING hash, realm_id, client_uuid, user_id, scope, session_id, auth_time, expires_at, resources",
     )
     .bind(hash)
     .fetch_optional(&db.writer)
@@ -141,5 +147,10 @@ fn refresh_row(row: &AnyRow) -> StoreResult<RefreshTokenRecord> {
         session_id: get(row, "session_id")?,
         auth_time: get(row, "auth_time")?,
         expires_at: get(row, "expires_at")?,
+        resources: match get::<Option<String>>(row, "resources")? {
+            Some(text) => serde_json::from_str(&text)
+                .map_err(|e| StoreError::Backend(format!("bad resources: {e}")))?,
+            None => Vec::new(),
+        },
     })
 }

@@ -157,6 +157,8 @@ pub struct Config {
 }
 
 pub const DEV_DATA_DIR: &str = "data";
+/// Where `start-dev` keeps its database.
+pub const DEV_DB_URL: &str = "sqlite://data/latchkey.db";
 
 impl Config {
     pub fn validate(
@@ -181,7 +183,7 @@ impl Config {
         }
         let db_url = match o.db_url {
             Some(u) => u,
-            None if dev_mode => format!("sqlite://{DEV_DATA_DIR}/latchkey.db"),
+            None if dev_mode => DEV_DB_URL.to_string(),
             None => {
                 return Err(
                     "start needs --db-url (sqlite://PATH or postgres://USER@HOST/DB)".into(),

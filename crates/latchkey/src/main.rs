@@ -2,6 +2,7 @@
 //! opens the store (running migrations), bootstraps the master realm, serves HTTP until
 //! SIGTERM or SIGINT.
 
+mod admin_cli;
 mod config;
 
 /// mimalloc: fewer instructions per allocation than glibc's malloc, and no per-thread
@@ -53,15 +54,33 @@ enum Command {
     StartDev(Opts),
     /// Production mode: needs --hostname, --db-url and a master key
     Start(Opts),
+    /// Recover access: a temporary admin, with the server stopped or running
+    #[command(subcommand)]
+    BootstrapAdmin(BootstrapAdminCommand),
+}
+
+#[derive(Subcommand)]
+enum BootstrapAdminCommand {
+    /// A temporary admin user, as Keycloak's `kc.sh bootstrap-admin user` makes one: every
+    /// admin right of the realm, marked `is_temporary_admin`; replace it with a permanent
+    /// admin and delete it
+    #[command(after_help = "Examples:\n  latchkey bootstrap-admin user\n  \
+        NEW_PW=... latchkey bootstrap-admin user --username rescue --password:env NEW_PW\n  \
+        latchkey bootstrap-admin user --db-url postgres://latchkey@db/latchkey --realm demo")]
+    User(admin_cli::UserArgs),
 }
 
 fn main() -> ExitCode {
     let started = Instant::now();
     latchkey_core::crypto::after_password_work(return_freed_memory);
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => admin_cli::explain(e).exit(),
+    };
     let (opts, dev) = match cli.command {
         Command::StartDev(o) => (o, true),
         Command::Start(o) => (o, false),
+        Command::BootstrapAdmin(BootstrapAdminCommand::User(args)) => return admin_cli::user(args),
     };
     let config = match opts
         .with_file()
@@ -84,11 +103,16 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let log_format = config.log_format;
     match runtime.block_on(run(config, started)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
+            // Said once: text logs go to the terminal already; JSON logs go to a collector,
+            // and the terminal gets the sentence too.
             tracing::error!("{e}");
-            eprintln!("error: {e}");
+            if log_format == LogFormat::Json {
+                eprintln!("error: {e}");
+            }
             ExitCode::FAILURE
         }
     }
@@ -205,6 +229,14 @@ fn new_sqlite_file(db_url: &str) -> bool {
     latchkey_store::sqlite_file(db_url).is_some_and(|path| !path.exists())
 }
 
+/// The bootstrap variables, Latchkey's and Keycloak's names.
+const BOOTSTRAP_VARS: [&str; 4] = [
+    "LATCHKEY_BOOTSTRAP_ADMIN_USERNAME",
+    "LATCHKEY_BOOTSTRAP_ADMIN_PASSWORD",
+    "KC_BOOTSTRAP_ADMIN_USERNAME",
+    "KC_BOOTSTRAP_ADMIN_PASSWORD",
+];
+
 /// Creates the master realm on first start and tells the operator about the admin.
 async fn bootstrap(
     store: &dyn Store,
@@ -218,6 +250,16 @@ async fn bootstrap(
         .map_err(|e| e.to_string())?
         .is_some()
     {
+        // As in Keycloak, the variables only act on the first start; an operator who sets
+        // them to get back in must hear that they did nothing, and what does.
+        if let Some(var) = BOOTSTRAP_VARS
+            .iter()
+            .find(|v| std::env::var_os(v).is_some_and(|x| !x.is_empty()))
+        {
+            tracing::warn!(
+                "{var} is set but ignored: the master realm exists, and the bootstrap admin is made only on the first start; to regain access run `latchkey bootstrap-admin user` (with --db-url as this server's)"
+            );
+        }
         return Ok(());
     }
     let prepared = early.unwrap_or_else(|| PreparedMaster::start(sealer, dev));
@@ -241,6 +283,25 @@ async fn bootstrap(
     Ok(())
 }
 
+/// The master realm's admin to name in start-dev's banner: the bootstrap admin's name
+/// (the variable's, else `admin`), when that user exists.
+async fn master_admin_name(store: &dyn Store) -> Option<String> {
+    let name = [
+        "LATCHKEY_BOOTSTRAP_ADMIN_USERNAME",
+        "KC_BOOTSTRAP_ADMIN_USERNAME",
+    ]
+    .iter()
+    .find_map(|v| std::env::var(v).ok().filter(|x| !x.is_empty()))
+    .unwrap_or_else(|| "admin".into())
+    .to_lowercase();
+    let master = store.realm_by_name(MASTER_REALM).await.ok()??;
+    store
+        .user_by_username(&master.id, &name)
+        .await
+        .ok()?
+        .map(|u| u.username)
+}
+
 async fn run(config: Config, started: Instant) -> Result<(), String> {
     let sealer = Arc::new(load_master_key(&config.key)?);
     // A first start on a new SQLite file builds the master realm (RSA keys, Argon2id)
@@ -252,6 +313,11 @@ async fn run(config: Config, started: Instant) -> Result<(), String> {
         .map_err(|e| format!("cannot open the database: {e}"))?;
     let store: Arc<dyn Store> = Arc::new(store);
     bootstrap(store.as_ref(), sealer.clone(), config.dev_mode, early).await?;
+    let admin_name = if config.dev_mode {
+        master_admin_name(store.as_ref()).await
+    } else {
+        None
+    };
     if !config.dev_mode && config.proxy_headers.is_none() {
         tracing::warn!(
             "!!! serving plain HTTP without --proxy-headers: put a TLS-terminating proxy in front and set --proxy-headers, or every token crosses the network in clear !!!"
@@ -281,10 +347,14 @@ async fn run(config: Config, started: Instant) -> Result<(), String> {
     let listener = tokio::net::TcpListener::bind((config.http_host, config.http_port))
         .await
         .map_err(|e| {
-            format!(
-                "cannot listen on {}:{}: {e}",
-                config.http_host, config.http_port
-            )
+            let (host, port) = (config.http_host, config.http_port);
+            if e.kind() == std::io::ErrorKind::AddrInUse {
+                format!(
+                    "cannot listen on {host}:{port}: the address is already in use (another server?); choose another port with --http-port"
+                )
+            } else {
+                format!("cannot listen on {host}:{port}: {e}")
+            }
         })?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     tracing::info!(
@@ -298,6 +368,14 @@ async fn run(config: Config, started: Instant) -> Result<(), String> {
         },
         started.elapsed().as_millis()
     );
+    let console = match &config.hostname {
+        Some(h) => format!("{h}/admin/"),
+        None => format!("http://{addr}{}/admin/", config.relative_path),
+    };
+    match admin_name {
+        Some(name) => tracing::info!("admin console: {console} (realm master, user {name})"),
+        None => tracing::info!("admin console: {console}"),
+    }
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),

@@ -71,8 +71,6 @@ fn domain<'a>(name: &'a str, client: ClientRep, expected: Option<&'a str>) -> Ca
     }
 }
 
-const NOT_TRUSTED: Option<&str> = Some("URL doesn't match any trusted host or trusted domain");
-
 /// An update of `previous` to `client`.
 fn update<'a>(
     name: &'a str,
@@ -162,12 +160,14 @@ fn providers_pass_and_refuse_with_keycloaks_messages() {
         domain(
             "trusted-hosts: foreign redirect",
             redirect("https://evil.com/cb"),
-            NOT_TRUSTED,
+            Some("URL doesn't match any trusted host or trusted domain: https://evil.com/cb"),
         ),
         domain(
             "trusted-hosts: suffix is not a domain",
             redirect("https://example.com.evil.com/cb"),
-            NOT_TRUSTED,
+            Some(
+                "URL doesn't match any trusted host or trusted domain: https://example.com.evil.com/cb",
+            ),
         ),
         domain(
             "trusted-hosts: root URL checked too",
@@ -175,7 +175,7 @@ fn providers_pass_and_refuse_with_keycloaks_messages() {
                 root_url: Some("https://x.other.net".into()),
                 ..Default::default()
             },
-            NOT_TRUSTED,
+            Some("URL doesn't match any trusted host or trusted domain: https://x.other.net"),
         ),
         domain(
             "trusted-hosts: post-logout redirect URIs checked too",
@@ -183,7 +183,9 @@ fn providers_pass_and_refuse_with_keycloaks_messages() {
                 "https://app.example.com/cb",
                 r#"{"post_logout_redirect_uris":["https://evil.example/phish"]}"#,
             ),
-            NOT_TRUSTED,
+            Some(
+                "URL doesn't match any trusted host or trusted domain: https://evil.example/phish",
+            ),
         ),
         domain(
             "trusted-hosts: jwks_uri checked too",
@@ -191,7 +193,7 @@ fn providers_pass_and_refuse_with_keycloaks_messages() {
                 "https://app.example.com/cb",
                 r#"{"jwks_uri":"https://evil.example/jwks"}"#,
             ),
-            NOT_TRUSTED,
+            Some("URL doesn't match any trusted host or trusted domain: https://evil.example/jwks"),
         ),
         domain(
             "trusted-hosts: trusted post-logout and back-channel URIs",

@@ -82,8 +82,12 @@ pub(super) fn check(
         for uri in client_uris(client) {
             match host_of(&uri) {
                 Some(h) if host_trusted(&h, &trusted) => {}
+                // Keycloak's sentence, then the URL, which Keycloak only logs: the one
+                // who registers is the one who must fix it.
                 Some(_) => {
-                    return Err("URL doesn't match any trusted host or trusted domain".into());
+                    return Err(format!(
+                        "URL doesn't match any trusted host or trusted domain: {uri}"
+                    ));
                 }
                 None => return Err("URL is malformed".into()),
             }

@@ -1,6 +1,7 @@
 //! The subset of Keycloak's admin REST API Latchkey serves, with Keycloak's
 //! representations, statuses and error bodies: realms, clients, users, roles, role
-//! mappings, client scopes, components, initial access tokens, events. Authorization is
+//! mappings, client scopes, components, initial access tokens, events; and resource servers
+//! (RFC 8707), which Keycloak does not have. Authorization is
 //! the `AdminAuth` extractor plus one `AdminAuth::realm(…, Right)` call per handler, made
 //! before anything is read; the handler then calls the operation in `service/` and shapes
 //! its answer (status, `Location`, representation from `out.rs`).
@@ -13,6 +14,7 @@ pub mod events;
 pub mod initial_access;
 pub mod out;
 pub mod realms;
+pub mod resource_servers;
 pub mod roles;
 pub mod scopes;
 pub mod users;
@@ -85,6 +87,12 @@ pub fn routes() -> Vec<Route> {
         route!(GET "/admin/realms/{realm}/clients-initial-access" => initial_access::list, "listInitialAccessTokens", "initial-access", Admin, body None, 200 Some("[ClientInitialAccessPresentation]"), READ, &[]),
         route!(POST "/admin/realms/{realm}/clients-initial-access" => initial_access::create, "createInitialAccessToken", "initial-access", Admin, body Some("ClientInitialAccessCreate"), 201 Some("ClientInitialAccessPresentation"), WRITE, &[]),
         route!(DELETE "/admin/realms/{realm}/clients-initial-access/{id}" => initial_access::delete, "deleteInitialAccessToken", "initial-access", Admin, body None, 204 None, READ, &[]),
+        // Resource servers (RFC 8707).
+        route!(GET "/admin/realms/{realm}/resource-servers" => resource_servers::list, "listResourceServers", "resource-servers", Admin, body None, 200 Some("[ResourceServerRepresentation]"), READ, &[]),
+        route!(POST "/admin/realms/{realm}/resource-servers" => resource_servers::create, "createResourceServer", "resource-servers", Admin, body Some("ResourceServerRepresentation"), 201 None, WRITE, &[]),
+        route!(GET "/admin/realms/{realm}/resource-servers/{id}" => resource_servers::get, "getResourceServer", "resource-servers", Admin, body None, 200 Some("ResourceServerRepresentation"), READ, &[]),
+        route!(PUT "/admin/realms/{realm}/resource-servers/{id}" => resource_servers::update, "updateResourceServer", "resource-servers", Admin, body Some("ResourceServerRepresentation"), 204 None, WRITE, &[]),
+        route!(DELETE "/admin/realms/{realm}/resource-servers/{id}" => resource_servers::delete, "deleteResourceServer", "resource-servers", Admin, body None, 204 None, READ, &[]),
         // Events.
         route!(GET "/admin/realms/{realm}/events" => events::list, "listEvents", "events", Admin, body None, 200 Some("[EventRepresentation]"), READ, &[("type", "string"), ("client", "string"), ("user", "string"), ("ipAddress", "string"), ("dateFrom", "string"), ("dateTo", "string"), ("first", "integer"), ("max", "integer"), ("direction", "string")]),
         route!(DELETE "/admin/realms/{realm}/events" => events::clear, "clearEvents", "events", Admin, body None, 204 None, READ, &[]),

@@ -3,6 +3,7 @@
 //! of the registered metadata and how the client was registered.
 
 use axum::extract::Path;
+use latchkey_core::messages::display;
 use latchkey_core::registration::convert::{REGISTRATION_AUTH_ATTRIBUTE, to_metadata};
 use latchkey_core::rep::ClientRep;
 use latchkey_core::roles::Right;
@@ -115,7 +116,7 @@ pub async fn list(c: Console, Path(realm): Path<String>, q: QueryMap) -> Answer 
             "<tr><td><a href=\"{}\">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"actions\">{toggle}</td></tr>",
             escape(&url),
             escape(&client.client_id),
-            escape(client.rep.name.as_deref().unwrap_or("")),
+            escape(&display(client.rep.name.as_deref().unwrap_or(""))),
             state_badge(client),
             escape(registration_auth(client).unwrap_or("admin")),
             page::time(client.created_at),
@@ -181,8 +182,12 @@ async fn render_detail(
     let (realm, rights) = (&admin.realm, admin.rights());
     let client = clients::get(&c.state, &admin, id).await.map_err(c.fail())?;
     let url = c.realm_url(&realm.name, &format!("/clients/{}", client.id));
-    let metadata =
-        serde_json::to_string_pretty(&Value::Object(to_metadata(&client.rep))).unwrap_or_default();
+    let mut metadata = to_metadata(&client.rep);
+    // A page names a built-in client in words, never by its message key.
+    if let Some(Value::String(name)) = metadata.get_mut("client_name") {
+        *name = display(name).into_owned();
+    }
+    let metadata = serde_json::to_string_pretty(&Value::Object(metadata)).unwrap_or_default();
     let first_registration = EventQuery {
         types: vec!["CLIENT_REGISTER".into()],
         client_id: Some(client.client_id.clone()),
@@ -279,7 +284,7 @@ async fn render_detail(
          <section class=\"card\"><h2>Registered metadata</h2><pre id=\"metadata\">{metadata}</pre></section>",
         back = escape(&c.realm_url(&realm.name, "/clients")),
         cid = escape(&client.client_id),
-        name = escape(client.rep.name.as_deref().unwrap_or("")),
+        name = escape(&display(client.rep.name.as_deref().unwrap_or(""))),
         badge = state_badge(&client),
         kind = if client.rep.is_public() {
             "public"

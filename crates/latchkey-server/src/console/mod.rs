@@ -20,6 +20,7 @@ mod page;
 mod policies;
 mod realms;
 mod registration;
+mod resource_servers;
 mod session;
 mod tokens;
 mod user;
@@ -32,6 +33,8 @@ pub use user::CONSOLE;
 pub fn routes() -> Vec<Route> {
     const PAGE: &str = "an admin console page";
     vec![
+        // Keycloak sends its root to the admin console.
+        route!(GET "/" => session::to_console, hidden PAGE),
         route!(GET "/admin" => session::to_console, hidden PAGE),
         route!(GET "/admin/" => session::to_console, hidden PAGE),
         route!(GET CONSOLE => session::to_console, hidden PAGE),
@@ -58,6 +61,9 @@ pub fn routes() -> Vec<Route> {
         route!(GET "/admin/console/realms/{realm}/initial-access" => tokens::list, hidden PAGE),
         route!(POST "/admin/console/realms/{realm}/initial-access" => tokens::create, hidden PAGE),
         route!(POST "/admin/console/realms/{realm}/initial-access/{id}/delete" => tokens::delete, hidden PAGE),
+        route!(GET "/admin/console/realms/{realm}/resource-servers" => resource_servers::list, hidden PAGE),
+        route!(POST "/admin/console/realms/{realm}/resource-servers" => resource_servers::create, hidden PAGE),
+        route!(POST "/admin/console/realms/{realm}/resource-servers/{id}/delete" => resource_servers::delete, hidden PAGE),
         route!(GET "/admin/console/realms/{realm}/events" => events::list, hidden PAGE),
         route!(POST "/admin/console/realms/{realm}/events/settings" => events::save_settings, hidden PAGE),
     ]

@@ -34,6 +34,7 @@ pub enum Tab {
     Clients,
     Registration,
     InitialAccess,
+    ResourceServers,
     Events,
 }
 
@@ -92,7 +93,7 @@ impl<'a> Page<'a> {
                     )
                 };
                 format!(
-                    "<nav class=\"side\" aria-label=\"Realm\"><p class=\"realm-name\">Realm <strong>{}</strong></p><ul>{}{}{}{}</ul></nav>",
+                    "<nav class=\"side\" aria-label=\"Realm\"><p class=\"realm-name\">Realm <strong>{}</strong></p><ul>{}{}{}{}{}</ul></nav>",
                     escape(realm),
                     item(Tab::Clients, "/clients", "Clients"),
                     item(
@@ -104,6 +105,11 @@ impl<'a> Page<'a> {
                         Tab::InitialAccess,
                         "/initial-access",
                         "Initial access tokens"
+                    ),
+                    item(
+                        Tab::ResourceServers,
+                        "/resource-servers",
+                        "Resource servers"
                     ),
                     item(Tab::Events, "/events", "Events"),
                 )
@@ -225,6 +231,8 @@ fn flash_text(code: &str) -> Option<&'static str> {
         "client-disabled" => "Client disabled.",
         "client-deleted" => "Client deleted.",
         "token-deleted" => "Initial access token deleted.",
+        "resource-server-added" => "Resource server added.",
+        "resource-server-deleted" => "Resource server deleted.",
         "events-saved" => "Admin event settings saved.",
         _ => return None,
     })

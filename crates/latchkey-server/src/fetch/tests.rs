@@ -392,7 +392,7 @@ fn dns(entries: &[(&str, &[&str])]) -> StaticDns {
     )
 }
 
-/// Issue 8 part 6, through DNS: a name that resolves to a refused address is refused by
+/// The address guard through DNS: a name that resolves to a refused address is refused by
 /// the resolver the connection uses, in production and (except loopback) in dev mode.
 #[tokio::test]
 async fn names_resolving_to_special_addresses_are_refused() {

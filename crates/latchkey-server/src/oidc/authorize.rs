@@ -7,14 +7,13 @@
 //! a cookie and a CSRF token), sessions (`session`, by cookie hash), codes (`code`, by
 //! hash, taken once) and consents (`consent`).
 
-use std::collections::HashMap;
-
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use latchkey_core::client_uris;
 use latchkey_core::crypto::{ct_eq, hash_token, new_uuid, random_token};
+use latchkey_core::messages::display;
 use latchkey_core::store::{ClientRecord, RealmRecord, UserRecord};
 use serde_json::{Value, json};
 
@@ -22,6 +21,7 @@ use super::code::CODE;
 use super::mint::resolve_scope;
 use super::pages::{self, ConsentPage, LoginPage};
 use super::password::password_user;
+use super::resource;
 use super::session::{
     AUTH_REQ_SECS, SESSION, SESSION_COOKIE, add_cookie, cookie, csrf_matches, form_action,
     internal, page_form, page_realm, put_transient, query_map, session, text, with_params,
@@ -115,12 +115,13 @@ fn redirect_error(
     Redirect::to(&with_params(uri, &params)).into_response()
 }
 
+/// The client as the login and consent pages name it: its name in words (a built-in
+/// client's is a message key), else its client id.
 fn client_name(client: &ClientRecord) -> String {
-    client
-        .rep
-        .name
-        .clone()
-        .unwrap_or_else(|| client.client_id.clone())
+    match client.rep.name.as_deref().map(display) {
+        Some(name) if !name.is_empty() => name.into_owned(),
+        _ => client.client_id.clone(),
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -228,6 +229,14 @@ pub async fn authorize(
         }
         Err(e) => return e.into_response(),
     };
+    // RFC 8707 §2: an unacceptable resource is `invalid_target`, sent to the client.
+    let resources = match resource::check(&state, &realm, &client, params.all("resource")).await {
+        Ok(r) => r,
+        Err(OAuthError::Protocol { description, .. }) => {
+            return fail("invalid_target", &description);
+        }
+        Err(e) => return e.into_response(),
+    };
     let prompt = get("prompt").unwrap_or("");
     if prompt
         .split(' ')
@@ -256,6 +265,7 @@ pub async fn authorize(
         "client": client.id, "redirect_uri": redirect_uri, "redirect_sent": redirect_sent,
         "state": st, "nonce": get("nonce"), "scope": scope.stored(), "challenge": challenge,
         "prompt": prompt, "login_hint": get("login_hint"), "csrf": random_token::<32>(),
+        "resources": resources,
     });
     let live = session(&state, &realm, &headers, now).await.filter(|s| {
         let auth_time = s.get("auth_time").and_then(Value::as_i64).unwrap_or(0);
@@ -425,6 +435,7 @@ async fn issue_code(
         "client": client.id, "user": user.id, "redirect_uri": pending["redirect_uri"],
         "redirect_sent": pending["redirect_sent"], "scope": pending["scope"], "nonce": pending["nonce"],
         "challenge": pending["challenge"], "session": pending["session"], "auth_time": pending["auth_time"],
+        "resources": pending["resources"],
     });
     let expires_at = now_millis() + lifespan * 1000;
     let key = hash_token(&code);
@@ -448,7 +459,7 @@ async fn issue_code(
 async fn pending_from_form(
     state: &SharedState,
     headers: &HeaderMap,
-    form: &HashMap<String, String>,
+    form: &latchkey_core::form::Fields,
 ) -> Result<(String, Value), Response> {
     let expired = || {
         pages::error(

@@ -2,8 +2,6 @@
 //! (RFC 6749 §2.3): HTTP Basic or the body's `client_id` / `client_secret`, and public
 //! clients by `client_id` alone; and the form parameters those endpoints take.
 
-use std::collections::HashMap;
-
 use axum::http::{HeaderMap, header};
 use latchkey_core::clients::open_secret;
 use latchkey_core::crypto::ct_eq;
@@ -16,9 +14,10 @@ use serde_json::{Map, Value};
 use crate::error::{OAuthCode, OAuthError};
 use crate::state::{SharedState, now_millis};
 
-/// Form parameters; each may appear once (RFC 6749 §3.2). Empty values count as absent,
-/// since some clients (python-keycloak) send every field.
-pub struct Params(HashMap<String, String>);
+/// Form parameters; each may appear once (RFC 6749 §3.2) except `resource`, which may
+/// repeat (RFC 8707 §2). Empty values count as absent, since some clients
+/// (python-keycloak) send every field.
+pub struct Params(latchkey_core::form::Fields);
 
 impl Params {
     pub fn parse(headers: &HeaderMap, body: &[u8]) -> Result<Params, OAuthError> {
@@ -46,6 +45,11 @@ impl Params {
 
     pub fn get(&self, k: &str) -> Option<&str> {
         self.0.get(k).map(String::as_str)
+    }
+
+    /// Every value of a repeatable parameter (`resource`), in order.
+    pub fn all(&self, k: &str) -> &[String] {
+        self.0.all(k)
     }
 
     pub fn require(&self, k: &str) -> Result<&str, OAuthError> {

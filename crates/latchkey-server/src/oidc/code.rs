@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 
 use super::client_auth::Params;
 use super::mint::{Grant, Session, issue, resolve_scope};
+use super::resource;
 use crate::error::{OAuthCode, OAuthError};
 use crate::state::SharedState;
 use crate::urls::BaseUrl;
@@ -35,11 +36,14 @@ pub async fn redeem_code(
     let invalid = |d: &str| OAuthError::new(OAuthCode::InvalidGrant, d);
     let hash = hash_token(code);
     // The owner is checked before the code is spent: another client (of this realm or any
-    // other) presenting it is refused without burning the owner's code.
-    if let Some(peeked) = state.store.get_transient(CODE, &hash, now).await?
-        && peeked.get("client").and_then(Value::as_str) != Some(client.id.as_str())
-    {
-        return Err(invalid("Code was issued to another client"));
+    // other) presenting it is refused without burning the owner's code. So are the
+    // resources (RFC 8707): a code is redeemed only for those it was issued for.
+    if let Some(peeked) = state.store.get_transient(CODE, &hash, now).await? {
+        if peeked.get("client").and_then(Value::as_str) != Some(client.id.as_str()) {
+            return Err(invalid("Code was issued to another client"));
+        }
+        let granted = resource::stored(&peeked);
+        resource::narrowed(state, realm, client, &granted, p.all("resource")).await?;
     }
     let Some(data) = state.store.take_transient(CODE, &hash, now).await? else {
         // A replay revokes what the code issued, but only when it comes from the realm the
@@ -104,6 +108,8 @@ pub async fn redeem_code(
         .filter(|u| u.rep.enabled.unwrap_or(false))
         .ok_or_else(|| invalid("User not found or disabled"))?;
     let scope = resolve_scope(state, realm, client, field("scope")).await?;
+    let granted = resource::stored(&data);
+    let resources = resource::narrowed(state, realm, client, &granted, p.all("resource")).await?;
     let session = Session {
         id: field("session")
             .map(str::to_string)
@@ -119,6 +125,7 @@ pub async fn redeem_code(
         session: Some(session.clone()),
         client_address: addr,
         nonce: field("nonce").map(str::to_string),
+        resources,
     };
     let issued = issue(state, base, grant, now).await?;
     state

@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 
 use super::client_auth::{Params, audiences, authenticate, credentials};
 use super::realm::enabled_realm;
+use super::resource;
 use crate::bearer::{BearerError, looks_like_jwt, verify_access_token};
 use crate::error::{OAuthCode, OAuthError, no_store};
 use crate::state::{SharedState, now_millis};
@@ -112,7 +113,7 @@ async fn inspect(
     let (Some(client), Some(user)) = (client, user) else {
         return Ok(inactive);
     };
-    Ok(json!({
+    let mut out = json!({
         "active": true,
         "token_type": if rt.scope.split(' ').any(|s| s == "offline_access") { "Offline" } else { "Refresh" },
         "client_id": client.client_id,
@@ -122,7 +123,12 @@ async fn inspect(
         "exp": rt.expires_at / 1000,
         "sid": rt.session_id,
         "iss": base.issuer(&realm.name),
-    }))
+    });
+    // RFC 7662 §2.2 `aud`: the resources the refresh token was granted for (RFC 8707).
+    if let Some(aud) = resource::aud(&rt.resources) {
+        out["aud"] = aud;
+    }
+    Ok(out)
 }
 
 /// RFC 7009 §2.2: 200 whether or not the token was valid; a token issued to another client

@@ -14,6 +14,7 @@ use latchkey_core::store::{ClientRecord, RealmRecord, RefreshTokenRecord, UserRe
 use latchkey_core::{jwt, keys::Alg};
 use serde_json::{Map, Value, json};
 
+use super::resource::Resources;
 use crate::error::{OAuthCode, OAuthError};
 use crate::state::SharedState;
 use crate::urls::BaseUrl;
@@ -119,6 +120,9 @@ pub struct Grant<'a> {
     pub client_address: Option<String>,
     /// The authorization request's `nonce`, echoed in the ID token (OIDC Core §3.1.2.1).
     pub nonce: Option<String>,
+    /// The resources asked for (RFC 8707): the access token's `aud`, what a refresh token
+    /// keeps.
+    pub resources: Resources,
 }
 
 /// What `issue` hands out: the token response and the access token's `jti` (so a replayed
@@ -190,6 +194,11 @@ pub async fn issue(
                 claims.insert("aud".into(), json!(audience));
             }
         }
+    }
+    // RFC 8707 §2: a token for named resources is for them alone; without any, the
+    // audience stays Keycloak's.
+    if let Some(aud) = g.resources.aud() {
+        claims.insert("aud".into(), aud);
     }
     claims.insert("scope".into(), json!(g.scope.claim));
     let profile = user_claims(&g.scope, g.user);
@@ -268,6 +277,7 @@ pub async fn issue(
                 session_id: session.id.clone(),
                 auth_time: session.auth_time,
                 expires_at: refresh_exp * 1000,
+                resources: g.resources.granted.clone(),
             })
             .await?;
         resp.insert("refresh_token".into(), json!(refresh));

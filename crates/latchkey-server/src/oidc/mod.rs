@@ -12,6 +12,7 @@ pub mod mint;
 pub mod pages;
 pub mod password;
 mod realm;
+pub mod resource;
 pub mod session;
 pub mod token;
 pub mod userinfo;

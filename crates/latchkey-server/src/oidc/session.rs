@@ -3,12 +3,11 @@
 //! error page for a failure of the server's own. A browser session is a `session` entry in
 //! the store's transient table, by hash of the cookie that names it.
 
-use std::collections::HashMap;
-
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use latchkey_core::Millis;
 use latchkey_core::crypto::{ct_eq, hash_token};
+use latchkey_core::form::Fields;
 use latchkey_core::store::RealmRecord;
 use serde_json::Value;
 
@@ -23,7 +22,8 @@ pub(super) const SESSION_COOKIE: &str = "LATCHKEY_SESSION";
 /// confirmation) stays usable.
 pub(super) const AUTH_REQ_SECS: i64 = 1800;
 
-pub(super) fn query_map(raw: Option<&str>) -> HashMap<String, String> {
+/// A page's query or form body (`form::parse_query`: lenient, `resource` kept whole).
+pub(super) fn query_map(raw: Option<&str>) -> Fields {
     latchkey_core::form::parse_query(raw.unwrap_or(""))
 }
 
@@ -97,7 +97,7 @@ pub(super) fn text<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
 
 /// Whether a posted form carries the CSRF token stored with its pending request (compared
 /// in constant time; a request stored without one matches nothing).
-pub(super) fn csrf_matches(pending: &Value, form: &HashMap<String, String>) -> bool {
+pub(super) fn csrf_matches(pending: &Value, form: &Fields) -> bool {
     let csrf = text(pending, "csrf").unwrap_or("");
     let given = form.get("csrf").map(String::as_str).unwrap_or("");
     !csrf.is_empty() && ct_eq(csrf.as_bytes(), given.as_bytes())
@@ -142,7 +142,7 @@ pub(super) async fn page_form(
     state: &SharedState,
     realm: &str,
     body: &[u8],
-) -> Result<(RealmRecord, HashMap<String, String>), Response> {
+) -> Result<(RealmRecord, Fields), Response> {
     let realm = page_realm(state, realm).await?;
     Ok((realm, query_map(std::str::from_utf8(body).ok())))
 }

@@ -12,6 +12,7 @@ use super::client_auth::{Params, audiences, authenticate, credentials};
 use super::mint::{Grant, GrantedScope, Session, issue, resolve_scope};
 use super::password::password_user;
 use super::realm::enabled_realm;
+use super::resource;
 use crate::error::{OAuthCode, OAuthError, no_store};
 use crate::extract::ClientAddr;
 use crate::state::{SharedState, now_millis};
@@ -84,6 +85,7 @@ async fn handle(
                     )
                 })?;
             let scope = resolve_scope(state, &realm, &client, p.get("scope")).await?;
+            let resources = resource::requested(state, &realm, &client, p.all("resource")).await?;
             let grant = Grant {
                 grant_type: "client_credentials",
                 realm: &realm,
@@ -93,6 +95,7 @@ async fn handle(
                 session: None,
                 client_address: addr,
                 nonce: None,
+                resources,
             };
             Ok(issue(state, base, grant, now).await?.response)
         }
@@ -115,6 +118,7 @@ async fn handle(
             let password = p.require("password")?.to_string();
             let user = password_user(state, &realm, username, password, addr.as_deref()).await?;
             let scope = resolve_scope(state, &realm, &client, p.get("scope")).await?;
+            let resources = resource::requested(state, &realm, &client, p.all("resource")).await?;
             let grant = Grant {
                 grant_type: "password",
                 realm: &realm,
@@ -127,6 +131,7 @@ async fn handle(
                 }),
                 client_address: addr,
                 nonce: None,
+                resources,
             };
             Ok(issue(state, base, grant, now).await?.response)
         }
@@ -146,14 +151,20 @@ async fn handle(
                     "Invalid refresh token. Token client and authorized client don't match",
                 )
             };
-            // So is the requested scope: a refused request must not spend the token.
+            // So are the requested scope and resources: a refused request must not spend the
+            // token.
             let checked = match state.store.refresh_token(&hash).await? {
                 Some(peeked) if peeked.client_uuid != client.id || peeked.realm_id != realm.id => {
                     return Err(mismatch());
                 }
-                Some(peeked) => Some(
-                    refresh_scope(state, &realm, &client, &peeked.scope, p.get("scope")).await?,
-                ),
+                Some(peeked) => {
+                    let granted = &peeked.resources;
+                    resource::narrowed(state, &realm, &client, granted, p.all("resource")).await?;
+                    Some(
+                        refresh_scope(state, &realm, &client, &peeked.scope, p.get("scope"))
+                            .await?,
+                    )
+                }
                 None => None,
             };
             let Some(stored) = state.store.take_refresh_token(&hash, now).await? else {
@@ -203,6 +214,9 @@ async fn handle(
                     refresh_scope(state, &realm, &client, &stored.scope, p.get("scope")).await?
                 }
             };
+            let resources =
+                resource::narrowed(state, &realm, &client, &stored.resources, p.all("resource"))
+                    .await?;
             let grant = Grant {
                 grant_type: "refresh_token",
                 realm: &realm,
@@ -215,6 +229,7 @@ async fn handle(
                 }),
                 client_address: addr,
                 nonce: None,
+                resources,
             };
             Ok(issue(state, base, grant, now).await?.response)
         }

@@ -49,6 +49,8 @@ pub enum Resource {
     RealmScopeMapping,
     ClientInitialAccessModel,
     Component,
+    /// Latchkey's own: a resource server (RFC 8707), which Keycloak does not have.
+    ResourceServer,
 }
 
 impl Resource {
@@ -65,6 +67,7 @@ impl Resource {
             Resource::RealmScopeMapping => "REALM_SCOPE_MAPPING",
             Resource::ClientInitialAccessModel => "CLIENT_INITIAL_ACCESS_MODEL",
             Resource::Component => "COMPONENT",
+            Resource::ResourceServer => "RESOURCE_SERVER",
         }
     }
 }

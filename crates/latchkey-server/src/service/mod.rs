@@ -10,6 +10,7 @@ pub mod components;
 pub mod events;
 pub mod initial_access;
 pub mod realms;
+pub mod resource_servers;
 pub mod roles;
 pub mod scopes;
 pub mod switches;

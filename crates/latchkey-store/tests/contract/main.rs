@@ -11,3 +11,4 @@ mod fixtures;
 mod cache;
 mod group_commit;
 mod records;
+mod resource_servers;

@@ -273,6 +273,7 @@ async fn a_refresh_token_is_taken_once_under_concurrency(app: &TestStore) {
         session_id: "s".into(),
         auth_time: 0,
         expires_at,
+        resources: Vec::new(),
     };
     store
         .insert_refresh_token(&rec("h1", 10_000))

@@ -333,6 +333,44 @@ async fn every_change_names_its_resource(app: &TestApp) {
         Some(("DELETE", "COMPONENT", &component)),
     )
     .await;
+    // Resource servers (RFC 8707); a refused one records nothing.
+    let rs = w
+        .send(
+            M::POST,
+            "/resource-servers",
+            Some(json!({"uri": "https://mcp.example/mcp"})),
+            S::CREATED,
+            None,
+        )
+        .await
+        .location_id();
+    let server = format!("resource-servers/{rs}");
+    w.expected
+        .push(("CREATE".into(), "RESOURCE_SERVER".into(), server.clone()));
+    w.send(
+        M::POST,
+        "/resource-servers",
+        Some(json!({"uri": "https://mcp.example/mcp"})),
+        S::CONFLICT,
+        None,
+    )
+    .await;
+    w.send(
+        M::PUT,
+        &format!("/{server}"),
+        Some(json!({"name": "MCP"})),
+        S::NO_CONTENT,
+        Some(("UPDATE", "RESOURCE_SERVER", &server)),
+    )
+    .await;
+    w.send(
+        M::DELETE,
+        &format!("/{server}"),
+        None,
+        S::NO_CONTENT,
+        Some(("DELETE", "RESOURCE_SERVER", &server)),
+    )
+    .await;
     let body = Some(json!({"metadata": {"redirect_uris": ["https://app.example/cb"]}}));
     w.send(
         M::POST,

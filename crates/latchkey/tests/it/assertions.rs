@@ -263,7 +263,7 @@ async fn private_key_jwt_with_a_jwks_uri() {
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
 }
 
-/// Issue 8 part 6 at the endpoint: a `jwks_uri` that redirects (here to the server that
+/// Outbound fetches at the endpoint: a `jwks_uri` that redirects (here to the server that
 /// does hold the keys) or names a private address is never followed or fetched; the client
 /// cannot authenticate.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

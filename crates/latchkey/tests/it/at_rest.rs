@@ -1,4 +1,4 @@
-//! Secrets at rest (issue 8 part 7; a database dump alone reveals no usable credential):
+//! Secrets at rest (a database dump alone reveals no usable credential):
 //! registers clients, creates initial access
 //! tokens, logs users in (authorization code, refresh, offline), mints admin tokens; then
 //! scans the raw database (the SQLite file and its WAL; a `pg_dump` of the PostgreSQL

@@ -287,6 +287,59 @@ async fn one_trailing_slash_answers_the_same(app: &TestApp) {
     assert_eq!(r.status, StatusCode::NOT_FOUND);
 }
 
+/// What no route serves is still an answer a client can read: a 404 or 405 with Keycloak's
+/// JSON error body (the 405 with its `Allow` header), under the relative path and outside
+/// it, never an empty body.
+#[tokio::test]
+async fn unrouted_requests_get_a_json_error() {
+    for (prefix, app) in [
+        ("", TestApp::new(Backend::Sqlite).await.unwrap()),
+        (
+            "/auth",
+            TestApp::with_relative_path(Backend::Sqlite, "/auth")
+                .await
+                .unwrap(),
+        ),
+    ] {
+        for path in [format!("{prefix}/no/such/path"), "/elsewhere".to_string()] {
+            let r = app.get_public(&path).await;
+            assert_eq!(r.status, StatusCode::NOT_FOUND, "{path}");
+            assert_eq!(
+                r.body["error"], "Unable to find matching target resource method",
+                "{path}: {}",
+                r.text
+            );
+        }
+        let r = raw(
+            &app,
+            Method::DELETE,
+            &format!("{prefix}/realms/master/protocol/openid-connect/token"),
+            "text/plain",
+            None,
+            "",
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(
+            r.headers.get(header::ALLOW).map(|v| v.to_str().unwrap()),
+            Some("POST")
+        );
+        assert_refused("405", &r);
+        // A handler's own 404 keeps its body.
+        let r = app
+            .get_public(&format!(
+                "{prefix}/realms/nope/.well-known/openid-configuration"
+            ))
+            .await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND);
+        assert_ne!(
+            r.body["error"], "Unable to find matching target resource method",
+            "{}",
+            r.text
+        );
+    }
+}
+
 crate::on_both_backends!(
     nul_bytes_are_refused_everywhere,
     long_identifiers_are_400_naming_the_field,

@@ -1,4 +1,4 @@
-//! Crash safety (issue 8 part 1): the real binary under registration load, killed with
+//! Crash safety: the real binary under registration load, killed with
 //! SIGKILL at random moments and restarted on the same data. Afterwards every registration
 //! answered 201 exists and works (its registration access token reads it, its secret gets a
 //! token), none answered otherwise left anything behind, and the initial access token's

@@ -1,4 +1,4 @@
-//! Isolation (issue 8 part 8): for every endpoint that takes a token, a credential of realm
+//! Isolation: for every endpoint that takes a token, a credential of realm
 //! `alpha` is refused in realm `beta`; a registration access token of client X cannot touch
 //! client Y; an object of `beta` cannot be reached through `alpha`'s admin paths (even by
 //! the master admin). Table-driven: each case states what must be refused, and every
@@ -27,6 +27,8 @@ struct Realm {
     component_id: String,
     iat_id: String,
     iat: String,
+    /// A resource server (RFC 8707) of the realm.
+    rs_id: String,
     /// Two registered clients: (client_id, RAT) through each provider.
     registered: Vec<(String, String)>,
 }
@@ -85,6 +87,15 @@ async fn realm(app: &TestApp, master: &str, name: &'static str) -> Realm {
         .await;
     let iat_id = r.body["id"].as_str().unwrap().to_string();
     let iat = r.body["token"].as_str().unwrap().to_string();
+    let r = app
+        .post(
+            &format!("{base}/resource-servers"),
+            master,
+            json!({"uri": "https://mcp.example/mcp"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let rs_id = r.location_id();
     let mut registered = Vec::new();
     for (provider, body) in [
         (
@@ -125,13 +136,14 @@ async fn realm(app: &TestApp, master: &str, name: &'static str) -> Realm {
         component_id,
         iat_id,
         iat,
+        rs_id,
         registered,
     }
 }
 
 /// Every admin route (method, path template): `{R}` the realm, `{client}` a client uuid,
 /// `{user}` a user id, `{scope}` a client scope id, `{comp}` a component id, `{iat}` an
-/// initial access token id.
+/// initial access token id, `{rs}` a resource server id.
 const ADMIN_ROUTES: &[(&str, &str)] = &[
     ("GET", "{R}"),
     ("PUT", "{R}"),
@@ -188,6 +200,11 @@ const ADMIN_ROUTES: &[(&str, &str)] = &[
     ("GET", "{R}/clients-initial-access"),
     ("POST", "{R}/clients-initial-access"),
     ("DELETE", "{R}/clients-initial-access/{iat}"),
+    ("GET", "{R}/resource-servers"),
+    ("POST", "{R}/resource-servers"),
+    ("GET", "{R}/resource-servers/{rs}"),
+    ("PUT", "{R}/resource-servers/{rs}"),
+    ("DELETE", "{R}/resource-servers/{rs}"),
     ("GET", "{R}/events"),
     ("DELETE", "{R}/events"),
     ("GET", "{R}/admin-events"),
@@ -209,6 +226,7 @@ fn fill(template: &str, realm: &str, ids: &Realm) -> String {
         .replace("{scope}", &ids.scope_id)
         .replace("{comp}", &ids.component_id)
         .replace("{iat}", &ids.iat_id)
+        .replace("{rs}", &ids.rs_id)
 }
 
 fn body_for(method: &str, path: &str) -> Option<Value> {

@@ -1,4 +1,4 @@
-//! Racing invariants across nodes (issue 8 part 2; nodes are stateless, so every invariant
+//! Racing invariants across nodes (nodes are stateless, so every invariant
 //! must hold however many share the database): two `latchkey start`
 //! processes on one PostgreSQL database, parallel requests split across both, for every
 //! invariant that a second node could break: initial access token counts, `max-clients`,

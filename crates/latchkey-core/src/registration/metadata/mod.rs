@@ -362,7 +362,9 @@ impl ClientMetadata {
                 RegistrationError::metadata(format!("post_logout_redirect_uris: {e}"))
             })?;
         }
-        let scope = f.string("scope")?;
+        // An empty string is an empty list of scope values, as good as no member: the MCP
+        // Inspector sends `"scope": ""` when it has none to ask for (RFC 7591 §2).
+        let scope = f.string("scope")?.filter(|s| !s.is_empty());
         if let Some(s) = &scope
             && s.split(' ')
                 .any(|t| t.is_empty() || t.contains('"') || t.contains('\\'))

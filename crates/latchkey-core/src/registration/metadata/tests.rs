@@ -459,6 +459,16 @@ fn validation_rules() {
 }
 
 #[test]
+fn an_empty_scope_is_no_scope() {
+    let m = validate(
+        json!({"redirect_uris": ["https://a.example/cb"], "scope": ""}),
+        false,
+    )
+    .unwrap();
+    assert_eq!(m.scope, None);
+}
+
+#[test]
 fn oidc_dcr_defaults_are_applied() {
     let m = validate(json!({"redirect_uris": ["https://a.example/cb"]}), false).unwrap();
     assert_eq!(m.response_types, ["code"]);

@@ -208,7 +208,7 @@ async fn failed_sign_ins_are_limited_per_address_only_in_production() {
     }
 }
 
-/// Outside start-dev the browser session cookie is Secure (issue 5: Secure outside start-dev).
+/// Outside start-dev the browser session cookie is Secure.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn session_cookies_are_secure_outside_start_dev() {
     let app = TestApp::with_settings(Backend::Sqlite, "", false)

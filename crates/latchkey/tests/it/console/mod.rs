@@ -3,11 +3,13 @@
 //! when signed out, CSRF and Origin refusals, cookies and the relative path
 //! (`session.rs`); the pages: rights per realm, HTML escaping, events, the registration
 //! settings and the client URI rule (`pages.rs`); each change recording the admin event of
-//! its REST twin, and reads none (`events.rs`). The browser walk is
+//! its REST twin, and reads none (`events.rs`); the resource servers page
+//! (`resource_servers.rs`). The browser walk is
 //! tests/console/guide.test.mjs.
 
 mod events;
 mod pages;
+mod resource_servers;
 mod session;
 
 use axum::http::StatusCode;

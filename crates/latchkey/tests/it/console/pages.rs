@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use serde_json::json;
 
 use super::input_value;
-use crate::support::browser::{Browser, location};
+use crate::support::browser::{Browser, ORIGIN, location};
 use crate::support::{Resp, TestApp, user};
 
 async fn a_realm_admin_sees_only_their_realm(app: &TestApp) {
@@ -116,6 +116,52 @@ async fn hostile_values_are_escaped(app: &TestApp) {
         r.text
             .contains("&lt;script&gt;alert(1)&lt;/script&gt;&quot;&#39;&amp;")
     );
+}
+
+/// Built-in clients are named by Keycloak's message keys (`${client_admin-cli}`); every
+/// page that names a client shows words instead: the login page of the built-in client
+/// that signs users in, the clients list and each built-in client's page.
+async fn built_in_client_names_render_as_words(app: &TestApp) {
+    let admin = app.admin_with_realm("acme").await;
+    let clients = app.get("/admin/realms/acme/clients", &admin).await.body;
+    let clients = clients.as_array().unwrap();
+    assert_eq!(clients.len(), 3, "{clients:?}");
+    for c in clients {
+        assert!(c["name"].as_str().unwrap().starts_with("${client_"), "{c}");
+    }
+    let redirect = format!("{ORIGIN}/admin/console/callback");
+    let login = Browser::default()
+        .get(
+            app,
+            &format!(
+                "/realms/acme/protocol/openid-connect/auth?response_type=code&client_id=security-admin-console&redirect_uri={}&code_challenge={}&code_challenge_method=S256",
+                redirect.replace(':', "%3A").replace('/', "%2F"),
+                "x".repeat(43),
+            ),
+        )
+        .await;
+    assert_eq!(login.status, StatusCode::OK, "{}", login.text);
+    assert!(
+        login.text.contains("Security admin console") && !login.text.contains("${"),
+        "{}",
+        login.text
+    );
+    let mut b = Browser::default();
+    b.sign_in_as_admin(app).await;
+    let list = b.get(app, "/admin/console/realms/acme/clients").await;
+    for words in ["Admin CLI", "Realm management", "Security admin console"] {
+        assert!(list.text.contains(words), "{words}: {}", list.text);
+    }
+    assert!(!list.text.contains("${"), "{}", list.text);
+    for c in clients {
+        let path = format!(
+            "/admin/console/realms/acme/clients/{}",
+            c["id"].as_str().unwrap()
+        );
+        let r = b.get(app, &path).await;
+        assert_eq!(r.status, StatusCode::OK, "{path}");
+        assert!(!r.text.contains("${client_"), "{path}: {}", r.text);
+    }
 }
 
 async fn events_are_filtered_and_paged(app: &TestApp) {
@@ -391,6 +437,7 @@ crate::on_both_backends!(
     the_metadata_document_switch_and_domains,
     a_realm_admin_sees_only_their_realm,
     hostile_values_are_escaped,
+    built_in_client_names_render_as_words,
     events_are_filtered_and_paged,
     client_registration_warns_and_validates,
     console_changes_obey_the_client_uri_rule,

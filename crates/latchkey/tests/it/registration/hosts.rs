@@ -25,32 +25,55 @@ struct Host {
 
 fn hosts() -> Vec<Host> {
     vec![
-        // Claude-like: MCP clients copy the server's grant_types_supported, jwt-bearer
-        // included, into the request (Zoo-Code-Org/Zoo-Code#1531, refused by PostHog).
+        // Claude (claude.ai and Claude Desktop connectors) registers as a confidential
+        // client; the body as PostHog captured it (PostHog/posthog#48397; the method also in
+        // anthropics/claude-ai-mcp#1043). The jwt-bearer grant Claude lists is in its client
+        // ID metadata document (keycloak/keycloak#50362), not in this request.
         Host {
             name: "claude",
             request: json!({
-                "client_name": "Claude",
                 "redirect_uris": ["https://claude.ai/api/mcp/auth_callback"],
-                "grant_types": ["authorization_code", "refresh_token", "urn:ietf:params:oauth:grant-type:jwt-bearer"],
-                "response_types": ["code"],
                 "token_endpoint_auth_method": "client_secret_post",
+                "grant_types": ["authorization_code", "refresh_token"],
+                "response_types": ["code"],
+                "client_name": "Claude",
             }),
             grant_types: &["authorization_code", "refresh_token"],
             application_type: "web",
             method: "client_secret_post",
             redirect: "https://claude.ai/api/mcp/auth_callback",
         },
-        // VS Code lists device_code next to authorization_code and refresh_token, and
-        // registers its web redirects with two loopback ones, then uses any free port
-        // (microsoft/vscode#278512): a public client, inferred native.
+        // VS Code (microsoft/vscode, src/vs/base/common/oauth.ts, fetchDynamicRegistration):
+        // its grants are the server's grant_types_supported filtered to authorization_code,
+        // refresh_token and device_code, so Latchkey gets the first two; web redirects with
+        // two loopback ones, then any free port (microsoft/vscode#278512).
         Host {
             name: "vscode",
             request: json!({
                 "client_name": "Visual Studio Code",
+                "client_uri": "https://code.visualstudio.com",
+                "grant_types": ["authorization_code", "refresh_token"],
+                "response_types": ["code"],
                 "redirect_uris": ["https://insiders.vscode.dev/redirect", "https://vscode.dev/redirect", "http://127.0.0.1/", "http://127.0.0.1:33418/"],
+                "token_endpoint_auth_method": "none",
+                "application_type": "native",
+            }),
+            grant_types: &["authorization_code", "refresh_token"],
+            application_type: "native",
+            method: "none",
+            redirect: "http://127.0.0.1:59656/",
+        },
+        // VS Code before application_type (modelcontextprotocol/python-sdk#1379 shows the
+        // body): device_code next to the others, localhost and 127.0.0.1 loopback URIs, no
+        // application_type: the grant is left out and native inferred beside https URIs.
+        Host {
+            name: "vscode-2025",
+            request: json!({
+                "client_name": "Visual Studio Code",
+                "client_uri": "https://code.visualstudio.com",
                 "grant_types": ["authorization_code", "refresh_token", "urn:ietf:params:oauth:grant-type:device_code"],
                 "response_types": ["code"],
+                "redirect_uris": ["https://insiders.vscode.dev/redirect", "https://vscode.dev/redirect", "http://localhost/", "http://127.0.0.1/", "http://localhost:33418/", "http://127.0.0.1:33418/"],
                 "token_endpoint_auth_method": "none",
             }),
             grant_types: &["authorization_code", "refresh_token"],
@@ -58,25 +81,27 @@ fn hosts() -> Vec<Host> {
             method: "none",
             redirect: "http://127.0.0.1:59656/",
         },
-        // Cursor registers its private-use scheme callback without application_type; the
-        // MCP authorization spec of 2026-07-28 made the field mandatory for DCR clients
-        // because servers that default to "web" refused such hosts (SEP-837).
+        // Cursor registers its private-use scheme callback with its web and loopback ones
+        // in one request (erp-mafia/accounted#2225, soflyy/agent-connector-for-wp#111), as a
+        // public client (different-ai/openwork#3059), without application_type: the MCP
+        // authorization spec of 2026-07-28 made the field mandatory for DCR clients because
+        // servers that default to "web" refused such hosts (SEP-837).
         Host {
             name: "cursor",
             request: json!({
-                "client_name": "Cursor",
-                "redirect_uris": ["cursor://anysphere.cursor-retrieval/oauth/callback"],
-                "grant_types": ["authorization_code", "refresh_token"],
-                "response_types": ["code"],
+                "redirect_uris": ["cursor://anysphere.cursor-mcp/oauth/callback", "https://www.cursor.com/agents/mcp/oauth/callback", "http://localhost:8787/callback"],
                 "token_endpoint_auth_method": "none",
             }),
             grant_types: &["authorization_code", "refresh_token"],
             application_type: "native",
             method: "none",
-            redirect: "cursor://anysphere.cursor-retrieval/oauth/callback",
+            redirect: "cursor://anysphere.cursor-mcp/oauth/callback",
         },
-        // ChatGPT sends the OIDC RP Metadata Choices list instead of one method, which
-        // Keycloak refuses (keycloak/keycloak#51039; openid/rp-metadata-choices §2).
+        // ChatGPT's client metadata offers the OIDC RP Metadata Choices list
+        // ["none", "private_key_jwt"] (gamedev.pl PR #641 and discourse/discourse#43519 quote
+        // it), which Keycloak refuses (keycloak/keycloak#51039). With the list alone the
+        // server picks the first method it supports (openid/rp-metadata-choices §2).
+        // ChatGPT uses its stable callback when the server sends RFC 9207 `iss`.
         Host {
             name: "chatgpt",
             request: json!({
@@ -84,28 +109,65 @@ fn hosts() -> Vec<Host> {
                 "redirect_uris": ["https://chatgpt.com/connector_platform_oauth_redirect"],
                 "grant_types": ["authorization_code", "refresh_token"],
                 "response_types": ["code"],
-                "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic", "none"],
+                "token_endpoint_auth_methods_supported": ["none", "private_key_jwt"],
             }),
             grant_types: &["authorization_code", "refresh_token"],
             application_type: "web",
-            method: "client_secret_post",
+            method: "none",
             redirect: "https://chatgpt.com/connector_platform_oauth_redirect",
         },
-        // The MCP TypeScript SDK's public client (modelcontextprotocol/typescript-sdk, as
-        // the MCP Inspector registers it): "none" and a loopback callback.
+        // The MCP Inspector, a host on the MCP TypeScript SDK
+        // (modelcontextprotocol/inspector, client/src/lib/auth.ts, clientMetadata; the SDK's
+        // registerClient sends it as given, with the resolved `scope`, here empty).
         Host {
-            name: "mcp-sdk",
+            name: "mcp-inspector",
             request: json!({
-                "client_name": "MCP Inspector",
                 "redirect_uris": ["http://localhost:6274/oauth/callback"],
+                "token_endpoint_auth_method": "none",
                 "grant_types": ["authorization_code", "refresh_token"],
                 "response_types": ["code"],
-                "token_endpoint_auth_method": "none",
+                "client_name": "MCP Inspector",
+                "client_uri": "https://github.com/modelcontextprotocol/inspector",
+                "scope": "",
             }),
             grant_types: &["authorization_code", "refresh_token"],
             application_type: "native",
             method: "none",
             redirect: "http://localhost:6274/oauth/callback",
+        },
+        // The MCP TypeScript SDK's own example host (@modelcontextprotocol/sdk 1.32.2,
+        // examples/client/simpleOAuthClient): a confidential client on a loopback callback.
+        // The SDK adds no metadata of its own (no application_type).
+        Host {
+            name: "mcp-sdk",
+            request: json!({
+                "client_name": "Simple OAuth MCP Client",
+                "redirect_uris": ["http://localhost:8090/callback"],
+                "grant_types": ["authorization_code", "refresh_token"],
+                "response_types": ["code"],
+                "token_endpoint_auth_method": "client_secret_post",
+            }),
+            grant_types: &["authorization_code", "refresh_token"],
+            application_type: "native",
+            method: "client_secret_post",
+            redirect: "http://localhost:8090/callback",
+        },
+        // The MCP Python SDK's example host (modelcontextprotocol/python-sdk,
+        // examples/clients/simple-auth-client): its client_metadata_dict as OAuthClientMetadata
+        // serialises it (src/mcp/shared/auth.py; unset members left out).
+        Host {
+            name: "mcp-python-sdk",
+            request: json!({
+                "redirect_uris": ["http://localhost:3030/callback"],
+                "token_endpoint_auth_method": "client_secret_post",
+                "grant_types": ["authorization_code", "refresh_token"],
+                "response_types": ["code"],
+                "client_name": "Simple Auth Client",
+            }),
+            grant_types: &["authorization_code", "refresh_token"],
+            application_type: "native",
+            method: "client_secret_post",
+            redirect: "http://localhost:3030/callback",
         },
     ]
 }
