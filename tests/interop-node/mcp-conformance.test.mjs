@@ -27,7 +27,7 @@ import { after, afterEach, before, describe, it } from 'node:test';
 
 import { Browser, assertRedirectTo, describePage } from './browser.mjs';
 import { freePort, once, serverOutput, startServer, stopServer } from './harness.mjs';
-import { USER, createClient, createRealm, createResourceServer, createUser, startMcpHost } from './mcp-host.mjs';
+import { USER, createClient, createRealm, createResourceServer, createUser, startMcpHost, trustHosts } from './mcp-host.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const PACKAGE = join(HERE, 'node_modules', '@modelcontextprotocol', 'conformance');
@@ -97,6 +97,9 @@ describe(`MCP conformance ${conformanceVersion()}: authorization-server scenario
   const realm = once(async () => {
     await createRealm(server, REALM, { clientIdMetadataDocumentEnabled: 'true' });
     await createUser(server, REALM);
+    // The anonymous policies apply to metadata document clients: their redirect URIs must
+    // be on Trusted Hosts' list (the CLI's callback is on loopback).
+    await trustHosts(server, REALM, ['127.0.0.1', 'localhost']);
   });
 
   /**

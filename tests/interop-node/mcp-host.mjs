@@ -39,12 +39,20 @@ export async function createUser(server, realm, user = USER) {
  * both be on them; its default list is empty).
  */
 export async function openAnonymousRegistration(server, realm, hosts = ['127.0.0.1']) {
-  let r = await adminFetch(server, 'PUT', `/admin/realms/${realm}`, {
+  const r = await adminFetch(server, 'PUT', `/admin/realms/${realm}`, {
     attributes: { clientRegistrationAnonymousEnabled: 'true' },
   });
   assert.equal(r.status, 204, `PUT /admin/realms/${realm} (anonymous registration on): ${await describeResponse(r)}`);
+  await trustHosts(server, realm, hosts);
+}
 
-  r = await adminFetch(server, 'GET', `/admin/realms/${realm}/components?type=${POLICY_TYPE}`);
+/**
+ * Give the anonymous Trusted Hosts policy of `realm` the `hosts`: the caller's address and
+ * every URI a client stores must be on them. Client ID metadata document clients are
+ * checked by it too (their URIs; not the caller's address, which is the user's browser).
+ */
+export async function trustHosts(server, realm, hosts) {
+  let r = await adminFetch(server, 'GET', `/admin/realms/${realm}/components?type=${POLICY_TYPE}`);
   assert.equal(r.status, 200, `GET the registration policies: ${await describeResponse(r)}`);
   const trusted = (await r.json()).find((c) => c.providerId === 'trusted-hosts' && c.subType === 'anonymous');
   assert.ok(trusted, `realm ${realm} has an anonymous trusted-hosts policy`);

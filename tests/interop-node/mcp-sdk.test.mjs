@@ -36,6 +36,7 @@ import {
   jwtPayload,
   openAnonymousRegistration,
   startMcpHost,
+  trustHosts,
 } from './mcp-host.mjs';
 
 // The client metadata of the SDK's own example host (examples/client/simpleOAuthClient).
@@ -165,6 +166,9 @@ describe('MCP TypeScript SDK: auth() against latchkey', () => {
     const realm = 'mcp-cimd';
     await createRealm(server, realm, { clientIdMetadataDocumentEnabled: 'true' });
     await createUser(server, realm);
+    // The anonymous policies apply to metadata document clients: their redirect URIs
+    // (the host's loopback callback) must be on Trusted Hosts' list.
+    await trustHosts(server, realm, ['127.0.0.1']);
     return realm;
   });
 

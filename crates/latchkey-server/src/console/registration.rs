@@ -61,6 +61,26 @@ fn warnings(realm: &RealmRecord, policies: &[ComponentRecord]) -> Vec<String> {
             ));
         }
     }
+    let cimd_on = Settings::from_attributes(realm.rep.attributes.as_ref()).enabled;
+    if cimd_on && enforced {
+        let closed = policies.iter().find(|p| {
+            p.sub_type.as_deref() == Some(ANONYMOUS)
+                && p.provider_id == Provider::TrustedHosts.id()
+                && p.config
+                    .get("client-uris-must-match")
+                    .and_then(|v| v.first())
+                    .is_none_or(|v| v != "false")
+                && p.config
+                    .get("trusted-hosts")
+                    .is_none_or(|v| v.iter().all(|h| h.trim().is_empty()))
+        });
+        if let Some(p) = closed {
+            out.push(format!(
+                "Client ID Metadata Documents are on, but the anonymous policy \u{201c}{}\u{201d} (Trusted Hosts) admits no host: every metadata document client will be refused until you add its redirect hosts to it.",
+                p.name
+            ));
+        }
+    }
     if !enforced && (anonymous || authenticated) {
         out.push(
             "Policies are off: registrations are checked against none of the policies below, so callers get the clients they ask for."

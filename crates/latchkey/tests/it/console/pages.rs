@@ -420,6 +420,12 @@ async fn the_metadata_document_switch_and_domains(app: &TestApp) {
         page.text
             .contains("name=\"clientIdMetadataDocumentEnabled\" value=\"true\" checked")
     );
+    assert!(
+        page.text
+            .contains("every metadata document client will be refused"),
+        "the default Trusted Hosts policy admits no redirect host: {}",
+        page.text
+    );
     assert_eq!(
         input_value(&page.text, "clientIdMetadataDocumentTrustedDomains").as_deref(),
         Some("tools.example.com, *.apps.example.org")
