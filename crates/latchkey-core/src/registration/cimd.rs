@@ -121,6 +121,64 @@ impl Settings {
     }
 }
 
+/// The realm's CIMD attributes, as an admin sets them: the switch `"true"` or `"false"`,
+/// the bounds whole seconds with the minimum at most the maximum, the size limit between 1
+/// and [`MAX_BYTES_CEILING`], each trusted domain a host name or `*.` and a domain. The
+/// message names the attribute.
+pub fn check_attributes(attrs: Option<&StringMap>) -> Result<(), String> {
+    let Some(attrs) = attrs else {
+        return Ok(());
+    };
+    let get = |name: &str| attrs.get(name).map(|v| v.trim());
+    if let Some(v) = get(ENABLED_ATTRIBUTE)
+        && !v.eq_ignore_ascii_case("true")
+        && !v.eq_ignore_ascii_case("false")
+    {
+        return Err(format!("{ENABLED_ATTRIBUTE} must be \"true\" or \"false\""));
+    }
+    let seconds = |name: &str| -> Result<Option<u64>, String> {
+        get(name)
+            .map(|v| {
+                v.parse::<u64>()
+                    .map_err(|_| format!("{name} must be a whole number of seconds"))
+            })
+            .transpose()
+    };
+    let min = seconds(CACHE_MIN_ATTRIBUTE)?;
+    let max = seconds(CACHE_MAX_ATTRIBUTE)?;
+    if let (Some(min), Some(max)) = (min, max)
+        && min > max
+    {
+        return Err(format!(
+            "{CACHE_MIN_ATTRIBUTE} must not be above {CACHE_MAX_ATTRIBUTE}"
+        ));
+    }
+    if let Some(v) = get(MAX_BYTES_ATTRIBUTE)
+        && !v
+            .parse::<usize>()
+            .is_ok_and(|n| (1..=MAX_BYTES_CEILING).contains(&n))
+    {
+        return Err(format!(
+            "{MAX_BYTES_ATTRIBUTE} must be a number of bytes from 1 to {MAX_BYTES_CEILING}"
+        ));
+    }
+    for domain in parse_domains(get(TRUSTED_DOMAINS_ATTRIBUTE).unwrap_or("")) {
+        let name = domain.strip_prefix("*.").unwrap_or(&domain);
+        let valid = !name.is_empty()
+            && name.len() <= 253
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '[' | ']' | ':'))
+            && (!name.contains(':') || name.starts_with('['));
+        if !valid {
+            return Err(format!(
+                "{TRUSTED_DOMAINS_ATTRIBUTE}: {domain:?} is not a host name or *.domain"
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn default_of(name: &str) -> &'static str {
     SETTINGS
         .iter()

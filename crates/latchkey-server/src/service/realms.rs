@@ -3,6 +3,7 @@
 use latchkey_core::keys::Alg;
 use latchkey_core::merge::merge;
 use latchkey_core::realm_setup::new_realm;
+use latchkey_core::registration::cimd;
 use latchkey_core::rep::RealmRep;
 use latchkey_core::roles::{AdminRights, MASTER_REALM, Right};
 use latchkey_core::store::RealmRecord;
@@ -66,6 +67,7 @@ pub async fn create(
     let name = rep.realm.clone().unwrap_or_default();
     check_name(&name)?;
     check_algorithm(&rep)?;
+    cimd::check_attributes(rep.attributes.as_ref()).map_err(AdminError::Invalid)?;
     let exists = || format!("Realm {name} already exists");
     if state.store.realm_by_name(&name).await?.is_some() {
         return Err(AdminError::Conflict(exists()));
@@ -110,6 +112,7 @@ pub async fn update(
     }
     realm.rep = merge(&realm.rep, &patch, &["attributes"]).map_err(AdminError::internal)?;
     realm.rep.realm = Some(realm.name.clone());
+    cimd::check_attributes(realm.rep.attributes.as_ref()).map_err(AdminError::Invalid)?;
     or_conflict(state.store.update_realm(&realm).await, || {
         "Realm with same name exists".into()
     })?;

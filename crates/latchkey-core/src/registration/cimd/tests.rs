@@ -138,3 +138,53 @@ fn consent_facts_name_the_host_and_loopback_only_clients() {
         None
     );
 }
+
+#[test]
+fn attributes_an_admin_sets_are_checked() {
+    let check = |pairs: &[(&str, &str)]| {
+        let attrs: StringMap = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        check_attributes(Some(&attrs))
+    };
+    assert!(check(&[]).is_ok());
+    assert!(
+        check(&[
+            (ENABLED_ATTRIBUTE, "TRUE"),
+            (
+                TRUSTED_DOMAINS_ATTRIBUTE,
+                "a.example, *.b.example,127.0.0.1"
+            )
+        ])
+        .is_ok()
+    );
+    assert!(check(&[(CACHE_MIN_ATTRIBUTE, "1"), (CACHE_MAX_ATTRIBUTE, "2")]).is_ok());
+    let cases: &[(&[(&str, &str)], &str)] = &[
+        (&[(ENABLED_ATTRIBUTE, "yes")], ENABLED_ATTRIBUTE),
+        (&[(CACHE_MIN_ATTRIBUTE, "-1")], CACHE_MIN_ATTRIBUTE),
+        (&[(CACHE_MAX_ATTRIBUTE, "1.5")], CACHE_MAX_ATTRIBUTE),
+        (
+            &[(CACHE_MIN_ATTRIBUTE, "10"), (CACHE_MAX_ATTRIBUTE, "5")],
+            "must not be above",
+        ),
+        (&[(MAX_BYTES_ATTRIBUTE, "0")], MAX_BYTES_ATTRIBUTE),
+        (&[(MAX_BYTES_ATTRIBUTE, "100000")], MAX_BYTES_ATTRIBUTE),
+        (
+            &[(TRUSTED_DOMAINS_ATTRIBUTE, "https://a.example")],
+            TRUSTED_DOMAINS_ATTRIBUTE,
+        ),
+        (
+            &[(TRUSTED_DOMAINS_ATTRIBUTE, "a.example/x")],
+            TRUSTED_DOMAINS_ATTRIBUTE,
+        ),
+        (
+            &[(TRUSTED_DOMAINS_ATTRIBUTE, "*.")],
+            TRUSTED_DOMAINS_ATTRIBUTE,
+        ),
+    ];
+    for (pairs, named) in cases {
+        let why = check(pairs).expect_err(named);
+        assert!(why.contains(named), "{why}");
+    }
+}

@@ -182,6 +182,22 @@ async fn the_switch_governs_discovery_and_lookup(app: &TestApp) {
                 .is_none()
         );
     }
+    for bad in [
+        json!({"clientIdMetadataDocumentEnabled": "yes"}),
+        json!({"clientIdMetadataDocumentCacheMinSeconds": "600", "clientIdMetadataDocumentCacheMaxSeconds": "60"}),
+        json!({"clientIdMetadataDocumentTrustedDomains": "https://tools.example"}),
+        json!({"clientIdMetadataDocumentMaxBytes": "1000000"}),
+    ] {
+        let r = app
+            .put(
+                &format!("/admin/realms/{REALM}"),
+                &admin,
+                json!({"attributes": bad}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{bad}: {}", r.text);
+        assert!(r.text.contains("clientIdMetadataDocument"), "{}", r.text);
+    }
     let docs = Documents::start().await;
     let url = docs.serve_client("/client.json", json!({}));
     let off = authorize(app, &url).await;
