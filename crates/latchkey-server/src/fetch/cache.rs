@@ -85,8 +85,9 @@ impl<T: Clone, R: Clone> DocumentCache<T, R> {
     }
 
     /// Runs `work` for `key` unless a run for it is in flight, in which case its result is
-    /// awaited and shared. If the caller running the work is cancelled, a waiting caller
-    /// runs it instead.
+    /// awaited and shared. If the caller running the work is cancelled (its client went
+    /// away), a waiting caller runs it instead; with nobody waiting, the key is forgotten,
+    /// so abandoned requests leave nothing behind.
     pub async fn coalesce<F, Fut>(&self, key: &str, work: F) -> R
     where
         F: FnOnce() -> Fut,
@@ -100,16 +101,40 @@ impl<T: Clone, R: Clone> DocumentCache<T, R> {
                 .or_insert_with(|| Arc::new(OnceCell::new()))
                 .clone()
         };
-        let result = cell.get_or_init(work).await.clone();
-        let mut inner = self.lock();
-        if inner
+        let turn = Turn {
+            cache: self,
+            key,
+            cell,
+        };
+        turn.cell.get_or_init(work).await.clone()
+    }
+
+    #[cfg(test)]
+    fn in_flight(&self) -> usize {
+        self.lock().in_flight.len()
+    }
+}
+
+/// One caller's part in a coalesced run; when it ends (finished or cancelled), the run's
+/// entry goes once it is done or nobody else waits on it.
+struct Turn<'a, T, R> {
+    cache: &'a DocumentCache<T, R>,
+    key: &'a str,
+    cell: Arc<OnceCell<R>>,
+}
+
+impl<T, R> Drop for Turn<'_, T, R> {
+    fn drop(&mut self) {
+        let mut inner = self.cache.inner.lock().unwrap_or_else(|p| p.into_inner());
+        // Under the lock nobody can take a new reference from the map: two references
+        // (the map's and this one) mean nobody else waits.
+        let ours = inner
             .in_flight
-            .get(key)
-            .is_some_and(|c| Arc::ptr_eq(c, &cell))
-        {
-            inner.in_flight.remove(key);
+            .get(self.key)
+            .is_some_and(|c| Arc::ptr_eq(c, &self.cell));
+        if ours && (self.cell.initialized() || Arc::strong_count(&self.cell) <= 2) {
+            inner.in_flight.remove(self.key);
         }
-        result
     }
 }
 
@@ -172,5 +197,19 @@ mod tests {
         // A failure is not kept: the next caller runs again.
         let again = cache.coalesce("k", || async { Ok(7) }).await;
         assert_eq!(again, Ok(7));
+        assert_eq!(cache.in_flight(), 0);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_abandoned_run_leaves_nothing_behind() {
+        let cache: DocumentCache<(), u32> = DocumentCache::new(10);
+        let slow = cache.coalesce("k", || async {
+            tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+            1
+        });
+        let cancelled = tokio::time::timeout(std::time::Duration::from_millis(50), slow).await;
+        assert!(cancelled.is_err());
+        assert_eq!(cache.in_flight(), 0);
+        assert_eq!(cache.coalesce("k", || async { 2 }).await, 2);
     }
 }
