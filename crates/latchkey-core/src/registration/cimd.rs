@@ -109,14 +109,19 @@ impl Settings {
 
     /// Whether a document URL's host may be fetched (checked before any fetch).
     pub fn host_trusted(&self, host: &str) -> bool {
-        let host = host.trim_end_matches('.').to_ascii_lowercase();
+        let bare = |h: &str| {
+            h.trim_matches(['[', ']'])
+                .trim_end_matches('.')
+                .to_ascii_lowercase()
+        };
+        let host = bare(host);
         self.trusted_domains.is_empty()
             || self
                 .trusted_domains
                 .iter()
                 .any(|t| match t.strip_prefix("*.") {
                     Some(domain) => host.ends_with(&format!(".{domain}")),
-                    None => host == *t,
+                    None => host == bare(t),
                 })
     }
 }

@@ -74,6 +74,10 @@ fn trusted_domains_match_hosts_and_subdomains() {
     assert!(!s.host_trusted("evilapp.example"));
     assert!(!s.host_trusted("app.example.evil"));
     assert!(Settings::from_attributes(None).host_trusted("anything.example"));
+    attrs.insert(TRUSTED_DOMAINS_ATTRIBUTE.into(), "[::1], 127.0.0.1".into());
+    let s = Settings::from_attributes(Some(&attrs));
+    assert!(s.host_trusted("[::1]") && s.host_trusted("::1") && s.host_trusted("127.0.0.1"));
+    assert!(!s.host_trusted("127.0.0.2"));
 }
 
 #[test]

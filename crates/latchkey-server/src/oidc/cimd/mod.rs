@@ -11,7 +11,8 @@
 //!   document is never kept, so the next request fetches again.
 //! - The client is stored as an ordinary client of the realm (`register`), so an admin
 //!   sees, disables or deletes it; a changed document updates it at the next fetch, and a
-//!   document gone or invalid at that fetch stops new authorizations (issued tokens live on).
+//!   document gone or invalid at that fetch stops new authorizations and token requests
+//!   (access tokens already issued live on).
 
 mod events;
 mod lifetime;
@@ -70,7 +71,7 @@ pub async fn lookup_client(
         }
     };
     let host = url.host_str().unwrap_or("");
-    if !settings.host_trusted(host.trim_matches(['[', ']'])) {
+    if !settings.host_trusted(host) {
         let refusal = Refusal::new(
             "invalid_client",
             format!("client_id host {host} is not one of the realm's trusted domains"),
