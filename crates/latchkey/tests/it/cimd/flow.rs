@@ -158,6 +158,50 @@ async fn a_private_key_jwt_client_authenticates_with_an_assertion(app: &TestApp)
     ])
     .await;
     assert_eq!(ok.status, StatusCode::OK, "{}", ok.text);
+
+    // The same with the keys behind the document's jwks_uri.
+    docs.serve(
+        "/keys.json",
+        super::Answer::json(&json!({"keys": [generated.public_jwk]})),
+    );
+    let by_uri = docs.serve_client(
+        "/by-uri.json",
+        json!({"token_endpoint_auth_method": "private_key_jwt", "jwks_uri": docs.url("/keys.json")}),
+    );
+    let mut browser = Browser::default();
+    let login = browser.get(app, &auth_url(&by_uri)).await;
+    let consent = browser
+        .submit(
+            app,
+            &login,
+            &[("username", "alice"), ("password", "alice-pass")],
+        )
+        .await;
+    let done = browser
+        .submit(app, &consent, &[("consent", "accept")])
+        .await;
+    let code = query(&location(&done))["code"].clone();
+    let claims = json!({"iss": by_uri, "sub": by_uri, "aud": ISSUER, "exp": now + 60, "iat": now, "jti": "cimd-2"});
+    let assertion = latchkey_core::jwt::sign(&key, &claims).unwrap();
+    let ok = app
+        .form(
+            &format!("/realms/{REALM}/protocol/openid-connect/token"),
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", REDIRECT),
+                ("code_verifier", VERIFIER),
+                (
+                    "client_assertion_type",
+                    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                ),
+                ("client_assertion", &assertion),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.text);
+    assert_eq!(docs.hits("/keys.json"), 1);
 }
 
 /// Discovery advertises the flag (both documents) only while the switch is on; with the
