@@ -73,6 +73,17 @@ def http(method, url, body=None, headers=None, form=False):
         raise RuntimeError(f"{method} {url} -> {e.code}: {raw[:300]!r}")
 
 
+def ensure_wrk():
+    if not shutil.which("wrk"):
+        subprocess.run("apt-get update -q && apt-get install -y -q wrk", shell=True, check=True)
+
+
+def build_release():
+    log("building the release binary")
+    subprocess.run(["cargo", "build", "--release", "--bin", "latchkey"], cwd=ROOT, check=True,
+                   env=dict(os.environ, CARGO_TARGET_DIR=TARGET_DIR))
+
+
 def wait_ready(url, proc, timeout=60):
     t0 = time.perf_counter()
     while time.perf_counter() - t0 < timeout:
@@ -338,11 +349,8 @@ def main():
     ap.add_argument("--skip-postgres", action="store_true")
     args = ap.parse_args()
 
-    if not shutil.which("wrk"):
-        subprocess.run("apt-get update -q && apt-get install -y -q wrk", shell=True, check=True)
-    log("building the release binary")
-    subprocess.run(["cargo", "build", "--release", "--bin", "latchkey"], cwd=ROOT, check=True,
-                   env=dict(os.environ, CARGO_TARGET_DIR=TARGET_DIR))
+    ensure_wrk()
+    build_release()
     if not args.skip_peer:
         subprocess.run("npm ci --no-audit --no-fund --silent", shell=True, check=True, cwd=os.path.join(ROOT, "bench", "peer"))
 
