@@ -62,7 +62,13 @@ pub enum UriProblem {
     /// Control characters or surrounding whitespace (browsers drop them, so what is shown
     /// is not what is followed).
     Malformed,
+    /// More URIs in one list than [`MAX_URIS_PER_FIELD`].
+    TooMany,
 }
+
+/// The most URIs a client keeps in one list (redirect URIs, post-logout redirect URIs):
+/// real clients register a handful; without a bound one body could store thousands.
+pub const MAX_URIS_PER_FIELD: usize = 100;
 
 impl std::fmt::Display for UriProblem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -73,6 +79,7 @@ impl std::fmt::Display for UriProblem {
             UriProblem::Malformed => {
                 "control characters and surrounding whitespace are not allowed"
             }
+            UriProblem::TooMany => "too many URIs in one list",
         })
     }
 }
@@ -102,6 +109,9 @@ impl UriError {
                 format!("{label} is not a valid {kind}: a bare * is not allowed")
             }
             UriProblem::Malformed => format!("{label} is not a valid {kind}"),
+            UriProblem::TooMany => {
+                format!("{label}: at most {MAX_URIS_PER_FIELD} of its kind may be registered")
+            }
         };
         UriError {
             field,
@@ -236,8 +246,14 @@ pub fn stored_uris(rep: &ClientRep) -> Vec<(UriField, String)> {
 
 /// Checks every URI the client stores; the first refused one is the error.
 pub fn validate(rep: &ClientRep) -> Result<(), UriError> {
-    for (field, uri) in stored_uris(rep) {
-        check(&uri).map_err(|problem| UriError::new(field, problem))?;
+    let uris = stored_uris(rep);
+    for (field, uri) in &uris {
+        check(uri).map_err(|problem| UriError::new(*field, problem))?;
+    }
+    for field in [UriField::RedirectUri, UriField::PostLogoutRedirectUri] {
+        if uris.iter().filter(|(f, _)| *f == field).count() > MAX_URIS_PER_FIELD {
+            return Err(UriError::new(field, UriProblem::TooMany));
+        }
     }
     Ok(())
 }
@@ -250,6 +266,25 @@ mod tests {
     /// `None`: allowed; `Some(problem)`: refused for that reason.
     fn check_case(why: &str, input: &str, expected: Option<UriProblem>) {
         assert_eq!(check(input).err(), expected, "{why}: {input:?}");
+    }
+
+    #[test]
+    fn a_list_holds_at_most_the_bound() {
+        let uris = |n: usize| (0..n).map(|i| format!("https://a.example/{i}")).collect();
+        let at_bound = ClientRep {
+            redirect_uris: Some(uris(MAX_URIS_PER_FIELD)),
+            ..Default::default()
+        };
+        assert!(validate(&at_bound).is_ok());
+        let over = ClientRep {
+            redirect_uris: Some(uris(MAX_URIS_PER_FIELD + 1)),
+            ..Default::default()
+        };
+        let e = validate(&over).unwrap_err();
+        assert_eq!(
+            (e.field, e.problem),
+            (UriField::RedirectUri, UriProblem::TooMany)
+        );
     }
 
     #[test]

@@ -211,7 +211,47 @@ async fn openid_connect_provider_refuses_dangerous_uris(app: &TestApp) {
     assert_eq!(r.body["error"], "invalid_redirect_uri");
 }
 
+/// One body cannot store an unbounded list: more redirect URIs than the bound are refused
+/// on every surface (the rule is `client_uris::validate`, which every creation passes);
+/// a URI listed twice is registered once.
+async fn redirect_uri_lists_are_bounded(app: &TestApp) {
+    let admin = app.admin_with_realm("acme").await;
+    let iat = initial_access(app, &admin).await;
+    let many: Vec<String> = (0..101)
+        .map(|i| format!("https://app.example/{i}"))
+        .collect();
+    let r = app
+        .json(
+            Method::POST,
+            OIDC,
+            Some(&iat),
+            Some(json!({"redirect_uris": many})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+    assert_eq!(r.body["error"], "invalid_redirect_uri", "{}", r.text);
+    let r = app
+        .post(
+            "/admin/realms/acme/clients",
+            &admin,
+            json!({"clientId": "many", "redirectUris": many}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+    let r = app
+        .json(
+            Method::POST,
+            OIDC,
+            Some(&iat),
+            Some(json!({"redirect_uris": ["https://app.example/cb", "https://app.example/cb"]})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    assert_eq!(r.body["redirect_uris"], json!(["https://app.example/cb"]));
+}
+
 crate::on_both_backends!(
+    redirect_uri_lists_are_bounded,
     admin_api_refuses_dangerous_uris,
     default_provider_refuses_dangerous_uris,
     openid_connect_provider_refuses_dangerous_uris,

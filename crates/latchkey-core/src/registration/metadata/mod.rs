@@ -153,7 +153,10 @@ impl ClientMetadata {
         let f = Fields(obj);
         let dev = ctx.dev_mode;
 
-        let redirect_uris = f.strings("redirect_uris")?.unwrap_or_default();
+        let mut redirect_uris = f.strings("redirect_uris")?.unwrap_or_default();
+        // A URI listed twice is registered once (the list is a set, RFC 7591 §2).
+        let mut seen = std::collections::HashSet::new();
+        redirect_uris.retain(|u| seen.insert(u.clone()));
         // Absent, it is inferred from the redirect URIs: one that only a native app may use
         // (a private-use scheme or loopback http, RFC 8252 §7.1, §7.3) makes a native app,
         // whose https URIs stay allowed (§7.2; VS Code registers both kinds); else web.

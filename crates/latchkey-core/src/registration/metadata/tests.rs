@@ -69,6 +69,18 @@ fn validation_rules() {
             Some("invalid_client_metadata"),
         ),
         (
+            "RFC 8252 §7.1: a one-letter scheme is a Windows drive, not an app's scheme",
+            json!({"application_type": "native", "redirect_uris": ["c:/Users/x/cb"]}),
+            false,
+            Some("invalid_redirect_uri"),
+        ),
+        (
+            "RFC 8252 §7.1: a reverse-domain private-use scheme",
+            json!({"application_type": "native", "redirect_uris": ["com.example.app:/cb"]}),
+            false,
+            None,
+        ),
+        (
             "RFC 6749 §3.1.2: redirect URIs are absolute",
             json!({"redirect_uris": ["/cb"]}),
             false,
@@ -643,4 +655,17 @@ fn error_descriptions_stay_short_whatever_was_sent() {
             &text[..80]
         );
     }
+}
+
+#[test]
+fn a_redirect_uri_listed_twice_is_registered_once() {
+    let m = validate(
+        json!({"redirect_uris": ["https://a.example/cb", "https://b.example/cb", "https://a.example/cb"]}),
+        false,
+    )
+    .unwrap();
+    assert_eq!(
+        m.redirect_uris,
+        ["https://a.example/cb", "https://b.example/cb"]
+    );
 }

@@ -88,8 +88,12 @@ pub(super) fn check_redirect_uri(
         // Native apps may always use loopback (RFC 8252 §7.3); web apps only in start-dev.
         (true, "http") => is_loopback(&url),
         (false, "http") => dev && is_loopback(&url),
-        // Private-use URI schemes (RFC 8252 §7.1) for native apps only.
-        (true, _) => !matches!(scheme, "javascript" | "data" | "file" | "vbscript"),
+        // Private-use URI schemes (RFC 8252 §7.1) for native apps only; never one letter,
+        // which reads as a Windows drive (`c:/Users/…`), not an app's scheme (§7.1 asks
+        // for a reverse domain name).
+        (true, _) => {
+            scheme.len() > 1 && !matches!(scheme, "javascript" | "data" | "file" | "vbscript")
+        }
         (false, _) => false,
     };
     if ok {
