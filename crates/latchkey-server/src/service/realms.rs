@@ -35,16 +35,16 @@ fn check_name(name: &str) -> Result<(), AdminError> {
     if name.trim().is_empty() {
         return Err(AdminError::Invalid("Realm name cannot be empty".into()));
     }
-    if name.len() > 255
-        || name
-            .chars()
-            .any(|c| c == '/' || c == '\\' || c.is_control())
+    if name
+        .chars()
+        .any(|c| c == '/' || c == '\\' || c.is_control())
     {
         return Err(AdminError::Invalid(
             "Realm name contains invalid characters".into(),
         ));
     }
-    Ok(())
+    // The identifier rule's length, said as such (not as "invalid characters").
+    latchkey_core::ident::check("Realm name", name).map_err(|e| AdminError::Invalid(e.to_string()))
 }
 
 fn check_algorithm(rep: &RealmRep) -> Result<(), AdminError> {
