@@ -96,7 +96,9 @@ pub async fn update(
     mut patch: RealmRep,
 ) -> Result<(), AdminError> {
     let mut realm = admin.realm.clone();
-    // Whether it is kept is decided by the realm as it is after the change.
+    // As in Keycloak's realm update, whose event builder reads the events settings when
+    // the request starts, the realm as it was decides: turning admin events on is not
+    // itself recorded, turning them off is.
     let sent = (admin.realm.rep.admin_events_enabled == Some(true))
         .then(|| serde_json::to_value(&patch).ok())
         .flatten();
