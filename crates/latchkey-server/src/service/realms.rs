@@ -98,10 +98,8 @@ pub async fn update(
     let mut realm = admin.realm.clone();
     // As in Keycloak's realm update, whose event builder reads the events settings when
     // the request starts, the realm as it was decides: turning admin events on is not
-    // itself recorded, turning them off is.
-    let sent = (admin.realm.rep.admin_events_enabled == Some(true))
-        .then(|| serde_json::to_value(&patch).ok())
-        .flatten();
+    // itself recorded, turning them off is (`audit::record` with the realm before).
+    let sent = audit::sent(&admin.realm, &patch);
     patch.id = None;
     patch.default_role = None;
     check_algorithm(&patch)?;
@@ -118,10 +116,7 @@ pub async fn update(
     or_conflict(state.store.update_realm(&realm).await, || {
         "Realm with same name exists".into()
     })?;
-    if admin.realm.rep.admin_events_enabled == Some(true) {
-        let change = Change::update(Resource::Realm, "").with(sent);
-        audit::record_in(state, admin.auth, &realm, change).await;
-    }
+    audit::record(state, admin, Change::update(Resource::Realm, "").with(sent)).await;
     Ok(())
 }
 

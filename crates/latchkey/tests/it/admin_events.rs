@@ -217,7 +217,28 @@ async fn admin_events_need_view_events(app: &TestApp) {
     assert_eq!(r.status, StatusCode::FORBIDDEN);
 }
 
+/// As in Keycloak's realm update, the realm as it was when the request came decides:
+/// turning admin events on is not recorded, turning them off is (the last event).
+async fn switching_admin_events_is_judged_by_the_realm_before(app: &TestApp) {
+    let admin = app.admin_with_realm("switched").await;
+    const R: &str = "/admin/realms/switched";
+    app.update_realm(&admin, "switched", json!({"adminEventsEnabled": true}))
+        .await;
+    let after_on = app.get(&format!("{R}/admin-events"), &admin).await;
+    assert_eq!(after_on.body, json!([]), "turning on is not recorded");
+    app.update_realm(&admin, "switched", json!({"adminEventsEnabled": false}))
+        .await;
+    let after_off = app.get(&format!("{R}/admin-events"), &admin).await;
+    assert_eq!(
+        kinds(&after_off.body),
+        vec![("UPDATE".into(), "REALM".into(), String::new())],
+        "{}",
+        after_off.text
+    );
+}
+
 crate::on_both_backends!(
+    switching_admin_events_is_judged_by_the_realm_before,
     admin_changes_are_recorded_when_enabled,
     realm_creation_is_recorded_in_the_callers_realm,
     admin_events_need_view_events,
