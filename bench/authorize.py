@@ -2,7 +2,7 @@
 """What an authorization request costs for a client ID metadata document client, against
 a client an admin registered (BENCHMARKS.md).
 
-    bench/authorize.py [--rounds 3] [--duration 10] [--connections 64]
+    bench/authorize.py [--rounds 3] [--duration 10] [--connections 64] [--binary PATH]
 
 Builds the release binary (as run.py does), starts it with `start-dev` on SQLite, and
 makes one realm with two public clients that differ only in how Latchkey knows them: one
@@ -90,11 +90,13 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--duration", type=int, default=10)
     ap.add_argument("--connections", type=int, default=64)
+    ap.add_argument("--binary", help="a latchkey binary to measure instead of building the release one")
     args = ap.parse_args()
     run.ensure_wrk()
-    run.build_release()
+    if not args.binary:
+        run.build_release()
     document_url, hits = serve_document()
-    server = run.Latchkey("sqlite")
+    server = run.Latchkey("sqlite", binary=args.binary)
     server.start()
     try:
         urls = setup(server, document_url)

@@ -2,7 +2,7 @@
 """Instructions per request, and where they go: the release binary under callgrind.
 
     bench/callgrind.py token [--alg ES256] [--requests 2000] [--top 30]
-    bench/callgrind.py registration|discovery|read ...
+    bench/callgrind.py registration|discovery|read|authorize|authorize-document ...
 
 Counts instructions, not seconds, so the figure repeats whatever else the machine is doing
 (a loaded 2-core machine makes wall-clock profiles meaningless). It starts `start-dev` on an
@@ -10,11 +10,18 @@ empty folder under valgrind with collection off, prepares a realm (signing algor
 --alg), an initial access token and one client, switches collection on, sends --requests
 requests of the scenario over one keep-alive connection, switches it off and prints the
 total, instructions per request and the functions that cost the most (inclusive).
+`authorize` is an authorization request (code + PKCE, no session: the login page and a
+pending sign-in stored) for a client an admin created; `authorize-document` the same for a
+client ID metadata document client, its document served by this script on loopback and
+fetched once during the warm-up, so the measured requests are served from the cache.
 """
 
 import argparse
 import base64
 import http.client
+import http.server
+import threading
+import urllib.parse
 import json
 import os
 import socket
@@ -24,7 +31,8 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BIN = os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")), "release", "latchkey")
+BIN = os.environ.get("LATCHKEY_BIN") or os.path.join(
+    os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")), "release", "latchkey")
 
 
 def free_port():
@@ -55,9 +63,57 @@ class Conn:
         return r.status, (json.loads(raw) if raw and raw[:1] in b"{[" else None), r
 
 
+def serve_document(redirect):
+    """A loopback server for one client ID metadata document; returns its URL."""
+    box = {}
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = json.dumps(box["doc"]).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Cache-Control", "max-age=3600")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    url = f"http://127.0.0.1:{srv.server_address[1]}/client.json"
+    box["doc"] = {"client_id": url, "client_name": "Bench host", "redirect_uris": [redirect],
+                  "token_endpoint_auth_method": "none", "grant_types": ["authorization_code"]}
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    return url
+
+
+def authorization_setup(c, admin, document):
+    """The realm `bench` with metadata documents on and Trusted Hosts admitting loopback
+    redirects; the authorization request's path for a created or a document client."""
+    redirect = "http://127.0.0.1:9/callback"
+    c.req("PUT", "/admin/realms/bench", {"attributes": {"clientIdMetadataDocumentEnabled": "true"}}, admin)
+    _, comps, _ = c.req("GET", "/admin/realms/bench/components?type="
+                        "org.keycloak.services.clientregistration.policy.ClientRegistrationPolicy", None, admin)
+    th = next(x for x in comps if x["providerId"] == "trusted-hosts" and x["subType"] == "anonymous")
+    th["config"]["trusted-hosts"] = ["127.0.0.1"]
+    c.req("PUT", f"/admin/realms/bench/components/{th['id']}", th, admin)
+    if document:
+        client_id = serve_document(redirect)
+    else:
+        client_id = "registered"
+        c.req("POST", "/admin/realms/bench/clients", {"clientId": client_id, "publicClient": True,
+                                                      "redirectUris": [redirect]}, admin)
+    q = urllib.parse.urlencode({"response_type": "code", "client_id": client_id, "redirect_uri": redirect,
+                                "state": "s", "code_challenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+                                "code_challenge_method": "S256"})
+    return f"/realms/bench/protocol/openid-connect/auth?{q}"
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("scenario", choices=["token", "registration", "discovery", "read"])
+    ap.add_argument("scenario", choices=["token", "registration", "discovery", "read", "authorize",
+                                         "authorize-document"])
     ap.add_argument("--alg", default="ES256")
     ap.add_argument("--requests", type=int, default=2000)
     ap.add_argument("--top", type=int, default=30)
@@ -100,8 +156,14 @@ def main():
     basic = base64.b64encode(f"{client['client_id']}:{client['client_secret']}".encode()).decode()
     rat_h = {"Authorization": "Bearer " + client["registration_access_token"]}
 
+    auth_path = None
+    if a.scenario.startswith("authorize"):
+        auth_path = authorization_setup(c, admin, a.scenario == "authorize-document")
+
     def one():
-        if a.scenario == "token":
+        if auth_path:
+            st, body, _ = c.req("GET", auth_path)
+        elif a.scenario == "token":
             st, body, _ = c.req("POST", "/realms/bench/protocol/openid-connect/token",
                                 "grant_type=client_credentials", {"Authorization": "Basic " + basic}, form=True)
         elif a.scenario == "registration":
