@@ -312,6 +312,40 @@ test('regenerate a secret, mint a registration access token, delete a policy, a 
   }
 });
 
+test('filter the list by how clients were registered, then delete a selection of them at once', async () => {
+  const made = await adminFetch(server, 'POST', `/admin/realms/${REALM}/clients-initial-access`, { count: 3, expiration: 0 });
+  assert.equal(made.status, 201, await describeResponse(made));
+  const { token } = await made.json();
+  const ids = [];
+  for (const n of [1, 2, 3]) {
+    const r = await register(machine(`Batch ${n}`), token);
+    assert.equal(r.status, 201, await describeResponse(r));
+    ids.push((await r.json()).client_id);
+  }
+  await page.goto(realmUrl('/clients'));
+  await page.selectOption('#kind', 'initial_access_token');
+  await Promise.all([page.waitForURL(/kind=initial_access_token/), page.click('button:text("Filter")')]);
+  for (const id of ids) assert.ok(await page.isVisible(`a:text("${id}")`), id);
+  assert.equal(await page.locator('a:text("admin-cli")').count(), 0, 'built-in clients are not registered ones');
+  await shot('19-clients-filtered');
+  for (const id of ids) await page.check(`input[aria-label="Select ${id}"]`);
+  await Promise.all([page.waitForLoadState(), page.click('button:text("Delete selected")')]);
+  assert.equal((await page.textContent('h1')).trim(), 'Delete 3 clients?');
+  await shot('20-bulk-delete-confirm');
+  for (const id of ids) {
+    const still = await adminFetch(server, 'GET', `/admin/realms/${REALM}/clients?clientId=${encodeURIComponent(id)}`);
+    assert.equal((await still.json()).length, 1, 'nothing is deleted before the confirmation');
+  }
+  await Promise.all([page.waitForLoadState(), page.click('button:text("Delete 3 clients")')]);
+  assert.match(await page.textContent('#bulk-done'), /3 clients deleted/);
+  for (const id of ids) {
+    const gone = await adminFetch(server, 'GET', `/admin/realms/${REALM}/clients?clientId=${encodeURIComponent(id)}`);
+    assert.equal((await gone.json()).length, 0, `${id} deleted`);
+  }
+  await page.goto(realmUrl('/clients?kind=initial_access_token'));
+  for (const id of ids) assert.equal(await page.locator(`a:text("${id}")`).count(), 0, id);
+});
+
 test('a change without the CSRF token, or from another origin, is refused', async () => {
   const noToken = await page.request.post(consoleUrl('/realms'), { form: { realm: 'forged' } });
   assert.equal(noToken.status(), 403);

@@ -55,13 +55,17 @@ pub const BUILT_IN_CLIENT_IDS: [&str; 7] = [
 /// built-in client's id, compared without case, so that `Admin-CLI` cannot pose as
 /// `admin-cli` on a consent page or in a log (whitespace is `check_client`'s).
 pub fn check_registered_client_id(client_id: &str, realm: &str) -> Result<(), ClientError> {
-    let folded = client_id.trim().to_lowercase();
-    let reserved = BUILT_IN_CLIENT_IDS.contains(&folded.as_str())
-        || (realm == MASTER_REALM && folded.ends_with("-realm"));
-    if reserved {
+    if is_built_in(client_id, realm) {
         return Err(ClientError::ReservedClientId(client_id.to_string()));
     }
     check_not_document_url(client_id)
+}
+
+/// Whether `client_id` names one of `realm`'s built-in clients, whatever its case.
+pub fn is_built_in(client_id: &str, realm: &str) -> bool {
+    let folded = client_id.trim().to_lowercase();
+    BUILT_IN_CLIENT_IDS.contains(&folded.as_str())
+        || (realm == MASTER_REALM && folded.ends_with("-realm"))
 }
 
 /// A client id an admin or a registrant chooses is no URL: `https://…` and `http://…` ids

@@ -6,6 +6,7 @@ use serde_json::Value;
 
 use crate::Millis;
 use crate::ident::{self, InvalidIdentifier};
+use crate::registration::kind::RegistrationKind;
 use crate::rep::{ClientRep, ClientScopeRep, RealmRep, RoleRep, UserRep};
 
 #[derive(Debug, thiserror::Error)]
@@ -400,11 +401,17 @@ pub struct UserQuery {
     pub max: i64,
 }
 
+/// Filters of a client list, all applied by the store's query (so paging and counts see
+/// the same clients).
 #[derive(Debug, Clone, Default)]
 pub struct ClientQuery {
     pub client_id: Option<String>,
     /// substring match on `clientId` instead of exact
     pub search: bool,
+    /// only clients registered this way
+    pub registration: Option<RegistrationKind>,
+    // The filters on a client's last use ("never used", "unused for N days") belong here,
+    // read from the stored last-used day.
     pub first: i64,
     pub max: Option<i64>,
 }
@@ -441,6 +448,26 @@ pub trait Store: Send + Sync + 'static {
     /// Removes the client, its roles and their mappings, its service-account user and its
     /// refresh tokens.
     async fn delete_client(&self, realm_id: &str, id: &str) -> StoreResult<()>;
+    /// How many clients `list_clients` finds with `q`'s filters, ignoring its page.
+    async fn count_listed_clients(&self, realm_id: &str, q: &ClientQuery) -> StoreResult<i64>;
+    /// Those of `ids` that are clients of the realm, in one query.
+    async fn clients_by_ids(
+        &self,
+        realm_id: &str,
+        ids: &[String],
+    ) -> StoreResult<Vec<ClientRecord>>;
+    /// Stores these clients' documents (`enabled`, attributes; not their ids, secrets or
+    /// tokens) in one transaction; returns the ids of those that still existed.
+    async fn update_client_docs(
+        &self,
+        realm_id: &str,
+        clients: &[ClientRecord],
+    ) -> StoreResult<Vec<String>>;
+    /// `delete_client` for each of `ids` that exists, in one transaction; returns those
+    /// deleted.
+    async fn delete_clients(&self, realm_id: &str, ids: &[String]) -> StoreResult<Vec<String>>;
+    /// `(realm name, registration kind, clients)` for every realm, from one grouped query.
+    async fn clients_per_kind(&self) -> StoreResult<Vec<(String, String, i64)>>;
 
     async fn list_users(&self, realm_id: &str, q: &UserQuery) -> StoreResult<Vec<UserRecord>>;
     async fn count_users(&self, realm_id: &str, q: &UserQuery) -> StoreResult<i64>;

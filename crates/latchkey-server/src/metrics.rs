@@ -1,4 +1,5 @@
-//! Prometheus text metrics: requests and latency per route, tokens issued per grant.
+//! Prometheus text metrics: requests and latency per route, tokens issued per grant, and
+//! the rendering of the clients-per-kind gauge the scrape counts in the store.
 //! A small hand-written registry; `/metrics` renders it.
 
 use std::collections::BTreeMap;
@@ -148,6 +149,22 @@ impl Metrics {
         }
         out
     }
+}
+
+/// The `latchkey_clients` gauge from `(realm, registration kind, clients)` rows.
+pub fn render_clients(rows: &[(String, String, i64)]) -> String {
+    let mut out = String::from(
+        "# HELP latchkey_clients Clients per realm and how they were registered (admin, anonymous, initial_access_token, bearer, cimd, authenticated).\n# TYPE latchkey_clients gauge\n",
+    );
+    for (realm, kind, n) in rows {
+        let _ = writeln!(
+            out,
+            "latchkey_clients{{realm=\"{}\",registration=\"{}\"}} {n}",
+            escape(realm),
+            escape(kind)
+        );
+    }
+    out
 }
 
 fn escape(s: &str) -> String {

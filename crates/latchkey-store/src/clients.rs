@@ -1,45 +1,109 @@
-//! Clients: lists, cached reads by id and `clientId`, creation (through the group commit),
-//! updates with the registration token's compare-and-set, deletion with what hangs off it.
+//! Clients: lists (filtered and counted in SQL), cached reads by id and `clientId`,
+//! creation (through the group commit), updates with the registration token's
+//! compare-and-set, deletion with what hangs off it, and the bulk forms of both.
 
 use latchkey_core::ident;
+use latchkey_core::registration::kind::RegistrationKind;
 use latchkey_core::store::*;
 use sqlx::any::AnyRow;
 
 use crate::cache::{Key, Section};
 use crate::roles::insert_user_roles;
-use crate::sql::{backend_err, exec, found, from_doc, get, to_doc, write_err};
+use crate::sql::{Tx, backend_err, exec, found, from_doc, get, to_doc, write_err};
 use crate::sql_store::SqlStore;
 use crate::write::rows::insert_rows;
 
 const CLIENT_COLUMNS: &str = "id, realm_id, client_id, doc, secret_sealed, rat_hash, created_at";
+
+/// The `WHERE` clause of a client list and its parameters after `$1` (the realm).
+fn list_filter(q: &ClientQuery) -> (String, Vec<String>) {
+    let mut sql = String::from(" WHERE realm_id = $1");
+    let mut binds = Vec::new();
+    if let Some(c) = &q.client_id {
+        if q.search {
+            binds.push(format!("%{}%", c.to_lowercase()));
+            sql.push_str(&format!(" AND LOWER(client_id) LIKE ${}", binds.len() + 1));
+        } else {
+            binds.push(c.clone());
+            sql.push_str(&format!(" AND client_id = ${}", binds.len() + 1));
+        }
+    }
+    if let Some(kind) = q.registration {
+        binds.push(kind.as_str().to_string());
+        sql.push_str(&format!(" AND registration_kind = ${}", binds.len() + 1));
+    }
+    (sql, binds)
+}
 
 pub(crate) async fn list_clients(
     db: &SqlStore,
     realm_id: &str,
     q: &ClientQuery,
 ) -> StoreResult<Vec<ClientRecord>> {
-    let mut sql = format!("SELECT {CLIENT_COLUMNS} FROM clients WHERE realm_id = $1");
-    let filter = q.client_id.as_ref().map(|c| {
-        if q.search {
-            sql.push_str(" AND LOWER(client_id) LIKE $2");
-            format!("%{}%", c.to_lowercase())
-        } else {
-            sql.push_str(" AND client_id = $2");
-            c.clone()
-        }
-    });
-    sql.push_str(" ORDER BY client_id");
-    sql.push_str(&format!(
-        " LIMIT {} OFFSET {}",
+    let (filter, binds) = list_filter(q);
+    let sql = format!(
+        "SELECT {CLIENT_COLUMNS} FROM clients{filter} ORDER BY client_id LIMIT {} OFFSET {}",
         q.max.unwrap_or(i64::MAX).max(0),
         q.first.max(0)
-    ));
+    );
     let mut query = sqlx::query(&sql).bind(realm_id);
-    if let Some(f) = filter {
-        query = query.bind(f);
+    for b in binds {
+        query = query.bind(b);
     }
     let rows = query.fetch_all(&db.pool).await.map_err(backend_err)?;
     rows.iter().map(client_row).collect()
+}
+
+/// How many clients `list_clients` finds with this query's filters, whatever its page.
+pub(crate) async fn count_listed_clients(
+    db: &SqlStore,
+    realm_id: &str,
+    q: &ClientQuery,
+) -> StoreResult<i64> {
+    let (filter, binds) = list_filter(q);
+    let sql = format!("SELECT COUNT(*) AS n FROM clients{filter}");
+    let mut query = sqlx::query(&sql).bind(realm_id);
+    for b in binds {
+        query = query.bind(b);
+    }
+    let row = query.fetch_one(&db.pool).await.map_err(backend_err)?;
+    get(&row, "n")
+}
+
+/// The realm's clients with these ids (those that exist), in one query.
+pub(crate) async fn clients_by_ids(
+    db: &SqlStore,
+    realm_id: &str,
+    ids: &[String],
+) -> StoreResult<Vec<ClientRecord>> {
+    let ids: Vec<&String> = ids.iter().filter(|i| ident::findable(i)).collect();
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let params: Vec<String> = (0..ids.len()).map(|i| format!("${}", i + 2)).collect();
+    let sql = format!(
+        "SELECT {CLIENT_COLUMNS} FROM clients WHERE realm_id = $1 AND id IN ({}) ORDER BY client_id",
+        params.join(", ")
+    );
+    let mut query = sqlx::query(&sql).bind(realm_id);
+    for id in ids {
+        query = query.bind(id);
+    }
+    let rows = query.fetch_all(&db.pool).await.map_err(backend_err)?;
+    rows.iter().map(client_row).collect()
+}
+
+/// Clients per realm name and registration kind, one grouped query.
+pub(crate) async fn clients_per_kind(db: &SqlStore) -> StoreResult<Vec<(String, String, i64)>> {
+    let rows = sqlx::query(
+        "SELECT r.name AS realm, c.registration_kind AS kind, COUNT(*) AS n FROM clients c JOIN realms r ON r.id = c.realm_id GROUP BY r.name, c.registration_kind ORDER BY r.name, c.registration_kind",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .map_err(backend_err)?;
+    rows.iter()
+        .map(|row| Ok((get(row, "realm")?, get(row, "kind")?, get(row, "n")?)))
+        .collect()
 }
 
 pub(crate) async fn client(
@@ -109,13 +173,14 @@ pub(crate) async fn update_client(
         let mut tx = db.writer.begin().await.map_err(backend_err)?;
         let n = match (&guard.expected_rat, &guard.new_rat) {
             (None, None) => sqlx::query(
-                "UPDATE clients SET client_id = $3, doc = $4, secret_sealed = $5 WHERE realm_id = $1 AND id = $2",
+                "UPDATE clients SET client_id = $3, doc = $4, secret_sealed = $5, registration_kind = $6 WHERE realm_id = $1 AND id = $2",
             )
             .bind(&c.realm_id)
             .bind(&c.id)
             .bind(&c.client_id)
             .bind(to_doc(&c.rep)?)
             .bind(c.secret_sealed.clone())
+            .bind(RegistrationKind::of(&c.rep).as_str())
             .execute(&mut *tx)
             .await
             .map_err(write_err("clientId"))?,
@@ -123,10 +188,10 @@ pub(crate) async fn update_client(
                 // Rotation is a compare-and-set on the stored hash: of two updates made
                 // with one token, exactly one matches.
                 let mut sql = String::from(
-                    "UPDATE clients SET client_id = $3, doc = $4, secret_sealed = $5, rat_hash = $6 WHERE realm_id = $1 AND id = $2",
+                    "UPDATE clients SET client_id = $3, doc = $4, secret_sealed = $5, rat_hash = $6, registration_kind = $7 WHERE realm_id = $1 AND id = $2",
                 );
                 if expected.is_some() {
-                    sql.push_str(" AND rat_hash = $7");
+                    sql.push_str(" AND rat_hash = $8");
                 }
                 let mut q = sqlx::query(&sql)
                     .bind(&c.realm_id)
@@ -134,7 +199,8 @@ pub(crate) async fn update_client(
                     .bind(&c.client_id)
                     .bind(to_doc(&c.rep)?)
                     .bind(c.secret_sealed.clone())
-                    .bind(new.clone().or_else(|| c.rat_hash.clone()));
+                    .bind(new.clone().or_else(|| c.rat_hash.clone()))
+                    .bind(RegistrationKind::of(&c.rep).as_str());
                 if let Some(e) = expected {
                     q = q.bind(e);
                 }
@@ -158,48 +224,116 @@ pub(crate) async fn update_client(
 }
 
 pub(crate) async fn delete_client(db: &SqlStore, realm_id: &str, id: &str) -> StoreResult<()> {
-    let sections = [
-        Section::Clients(realm_id.into()),
-        Section::Users(realm_id.into()),
-        Section::Roles(realm_id.into()),
-    ];
+    let sections = client_sections(realm_id);
     db.write(&sections, async move {
         let mut tx = db.writer.begin().await.map_err(backend_err)?;
-        let n = exec(
-            &mut tx,
-            "DELETE FROM clients WHERE realm_id = $1 AND id = $2",
-            &[realm_id, id],
-        )
-        .await?;
-        found(n)?;
-        exec(
-            &mut tx,
-            "DELETE FROM user_roles WHERE role_id IN (SELECT id FROM roles WHERE client = $1)",
-            &[id],
-        )
-        .await?;
-        exec(&mut tx, "DELETE FROM roles WHERE client = $1", &[id]).await?;
-        exec(
-            &mut tx,
-            "DELETE FROM user_roles WHERE user_id IN (SELECT id FROM users WHERE service_account_client = $1)",
-            &[id],
-        )
-        .await?;
-        exec(
-            &mut tx,
-            "DELETE FROM refresh_tokens WHERE client_uuid = $1",
-            &[id],
-        )
-        .await?;
-        exec(
-            &mut tx,
-            "DELETE FROM users WHERE service_account_client = $1",
-            &[id],
-        )
-        .await?;
+        found(delete_in(&mut tx, realm_id, id).await?)?;
         tx.commit().await.map_err(backend_err)
     })
     .await
+}
+
+/// Deletes those of `ids` that exist, in one transaction; returns the ones it deleted.
+pub(crate) async fn delete_clients(
+    db: &SqlStore,
+    realm_id: &str,
+    ids: &[String],
+) -> StoreResult<Vec<String>> {
+    let sections = client_sections(realm_id);
+    db.write(&sections, async move {
+        let mut tx = db.writer.begin().await.map_err(backend_err)?;
+        let mut deleted = Vec::new();
+        for id in ids {
+            if delete_in(&mut tx, realm_id, id).await? > 0 {
+                deleted.push(id.clone());
+            }
+        }
+        tx.commit().await.map_err(backend_err)?;
+        Ok(deleted)
+    })
+    .await
+}
+
+/// Replaces the documents of these clients (their `enabled` and attributes), in one
+/// transaction; returns the ids of those that still existed.
+pub(crate) async fn update_client_docs(
+    db: &SqlStore,
+    realm_id: &str,
+    clients: &[ClientRecord],
+) -> StoreResult<Vec<String>> {
+    let sections = [
+        Section::Clients(realm_id.into()),
+        Section::Users(realm_id.into()),
+    ];
+    db.write(&sections, async move {
+        let mut tx = db.writer.begin().await.map_err(backend_err)?;
+        let mut updated = Vec::new();
+        for c in clients {
+            let n = sqlx::query(
+                "UPDATE clients SET doc = $3, registration_kind = $4 WHERE realm_id = $1 AND id = $2",
+            )
+            .bind(realm_id)
+            .bind(&c.id)
+            .bind(to_doc(&c.rep)?)
+            .bind(RegistrationKind::of(&c.rep).as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(backend_err)?;
+            if n.rows_affected() > 0 {
+                updated.push(c.id.clone());
+            }
+        }
+        tx.commit().await.map_err(backend_err)?;
+        Ok(updated)
+    })
+    .await
+}
+
+fn client_sections(realm_id: &str) -> [Section; 3] {
+    [
+        Section::Clients(realm_id.into()),
+        Section::Users(realm_id.into()),
+        Section::Roles(realm_id.into()),
+    ]
+}
+
+/// Deletes one client and what hangs off it inside `tx`; the number of clients deleted.
+async fn delete_in(tx: &mut Tx<'_>, realm_id: &str, id: &str) -> StoreResult<u64> {
+    let n = exec(
+        tx,
+        "DELETE FROM clients WHERE realm_id = $1 AND id = $2",
+        &[realm_id, id],
+    )
+    .await?;
+    if n == 0 {
+        return Ok(0);
+    }
+    exec(
+        tx,
+        "DELETE FROM user_roles WHERE role_id IN (SELECT id FROM roles WHERE client = $1)",
+        &[id],
+    )
+    .await?;
+    exec(tx, "DELETE FROM roles WHERE client = $1", &[id]).await?;
+    exec(
+        tx,
+        "DELETE FROM user_roles WHERE user_id IN (SELECT id FROM users WHERE service_account_client = $1)",
+        &[id],
+    )
+    .await?;
+    exec(
+        tx,
+        "DELETE FROM refresh_tokens WHERE client_uuid = $1",
+        &[id],
+    )
+    .await?;
+    exec(
+        tx,
+        "DELETE FROM users WHERE service_account_client = $1",
+        &[id],
+    )
+    .await?;
+    Ok(n)
 }
 
 pub(crate) async fn count_clients(db: &SqlStore, realm_id: &str) -> StoreResult<i64> {

@@ -197,4 +197,19 @@ CREATE TABLE resource_servers (
 ALTER TABLE refresh_tokens ADD COLUMN resources TEXT;
 "#,
     ),
+    (
+        8,
+        // How each client was registered (`RegistrationKind`), kept beside its document so
+        // a list filters and the metrics count by it in SQL. Existing clients are read from
+        // their documents (compact JSON, so each attribute is this exact text).
+        r#"
+ALTER TABLE clients ADD COLUMN registration_kind TEXT NOT NULL DEFAULT 'admin';
+UPDATE clients SET registration_kind = 'anonymous' WHERE doc LIKE '%"registration.auth":"anonymous"%';
+UPDATE clients SET registration_kind = 'cimd' WHERE doc LIKE '%"registration.auth":"cimd"%';
+UPDATE clients SET registration_kind = 'authenticated' WHERE doc LIKE '%"registration.auth":"authenticated"%';
+UPDATE clients SET registration_kind = 'initial_access_token' WHERE registration_kind = 'authenticated' AND doc LIKE '%"registration.method":"initial_access_token"%';
+UPDATE clients SET registration_kind = 'bearer' WHERE registration_kind = 'authenticated' AND doc LIKE '%"registration.method":"bearer_token"%';
+CREATE INDEX clients_realm_kind ON clients (realm_id, registration_kind);
+"#,
+    ),
 ];

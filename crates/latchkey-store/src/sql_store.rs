@@ -223,11 +223,11 @@ impl SqlStore {
     /// `sections` from the cache and, on PostgreSQL if it committed, tells the other nodes
     /// (`publish`). The group commit does the same after each batch (`write::group_commit`);
     /// writes to tables nothing caches (events, tokens, transient state) need neither.
-    pub(crate) async fn write(
+    pub(crate) async fn write<T>(
         &self,
         sections: &[Section],
-        write: impl Future<Output = StoreResult<()>>,
-    ) -> StoreResult<()> {
+        write: impl Future<Output = StoreResult<T>>,
+    ) -> StoreResult<T> {
         let result = write.await;
         publish(
             &self.cache,

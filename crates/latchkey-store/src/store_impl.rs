@@ -80,6 +80,34 @@ impl Store for SqlStore {
         clients::delete_client(self, realm_id, id).await
     }
 
+    async fn count_listed_clients(&self, realm_id: &str, q: &ClientQuery) -> StoreResult<i64> {
+        clients::count_listed_clients(self, realm_id, q).await
+    }
+
+    async fn clients_by_ids(
+        &self,
+        realm_id: &str,
+        ids: &[String],
+    ) -> StoreResult<Vec<ClientRecord>> {
+        clients::clients_by_ids(self, realm_id, ids).await
+    }
+
+    async fn update_client_docs(
+        &self,
+        realm_id: &str,
+        clients: &[ClientRecord],
+    ) -> StoreResult<Vec<String>> {
+        clients::update_client_docs(self, realm_id, clients).await
+    }
+
+    async fn delete_clients(&self, realm_id: &str, ids: &[String]) -> StoreResult<Vec<String>> {
+        clients::delete_clients(self, realm_id, ids).await
+    }
+
+    async fn clients_per_kind(&self) -> StoreResult<Vec<(String, String, i64)>> {
+        clients::clients_per_kind(self).await
+    }
+
     async fn list_users(&self, realm_id: &str, q: &UserQuery) -> StoreResult<Vec<UserRecord>> {
         users::list_users(self, realm_id, q).await
     }

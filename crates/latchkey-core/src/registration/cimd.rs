@@ -34,7 +34,7 @@ pub const SETTINGS: [(&str, &str); 5] = [
 ];
 
 /// The `registration.auth` of a client registered from its metadata document.
-pub const REGISTRATION_AUTH: &str = "cimd";
+pub const REGISTRATION_AUTH: &str = super::kind::CIMD_REGISTRATION_AUTH;
 
 /// Why a document client is not served: an OAuth error code (`invalid_client`,
 /// `invalid_client_metadata`, `invalid_redirect_uri`, `insufficient_scope` for a policy,

@@ -12,9 +12,7 @@ use super::metadata::{ClientMetadata, ValidationContext};
 use crate::clients::ScopeDefaults;
 use crate::rep::{ClientRep, METADATA_ATTRIBUTE, StringMap};
 
-/// How the client was registered: `anonymous` or `authenticated` (Keycloak's
-/// `registration_auth`), or absent for clients an admin created.
-pub const REGISTRATION_AUTH_ATTRIBUTE: &str = "registration.auth";
+pub use super::kind::REGISTRATION_AUTH_ATTRIBUTE;
 
 fn authenticator_for(method: &str) -> &'static str {
     match method {

@@ -1,9 +1,11 @@
 //! Dynamic client registration's domain: RFC 7591 / OIDC DCR metadata parsed once into a
 //! validated type (`metadata`), and its mapping to and from the stored Keycloak client
-//! (`convert`); client ID metadata documents' rules (`cimd`).
+//! (`convert`); client ID metadata documents' rules (`cimd`); how a client was registered
+//! (`kind`).
 
 pub mod cimd;
 pub mod convert;
+pub mod kind;
 pub mod metadata;
 
 /// RFC 7591 §3.2.2 error codes (and RFC 6750's for the bearer checks, kept by the server).

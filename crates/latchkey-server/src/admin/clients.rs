@@ -33,6 +33,7 @@ pub async fn list(
         search: query_bool(q.get("search")).unwrap_or(false),
         first,
         max: Some(max),
+        ..Default::default()
     };
     let view = admin.rights().allows(Right::ViewClients);
     let out: Vec<ClientRep> = clients::list(&state, &admin, &query)

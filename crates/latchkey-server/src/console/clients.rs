@@ -1,13 +1,13 @@
-//! Clients: list with search and the "waiting for approval" filter, enable/disable
-//! (approval), secret regeneration, registration access tokens, delete, and a detail view
-//! of the registered metadata and how the client was registered.
+//! A client: a detail view of the registered metadata and how the client was registered,
+//! enable/disable (approval), secret regeneration, registration access tokens, delete.
+//! The list and its bulk actions are `client_list.rs`.
 
 use axum::extract::Path;
 use latchkey_core::messages::display;
 use latchkey_core::registration::convert::{REGISTRATION_AUTH_ATTRIBUTE, to_metadata};
 use latchkey_core::rep::ClientRep;
 use latchkey_core::roles::Right;
-use latchkey_core::store::{ClientQuery, ClientRecord, EventQuery, EventWindow};
+use latchkey_core::store::{ClientRecord, EventQuery, EventWindow};
 use serde_json::Value;
 
 use super::form::{ConsolePost, QueryMap};
@@ -15,15 +15,13 @@ use super::page::{self, Page, Tab, button_form, escape};
 use super::user::{Answer, Console};
 use crate::service::{clients, events};
 
-const PAGE: i64 = 50;
-
 /// Set when an administrator disables a client in the console, so that a client disabled
 /// on purpose does not read as waiting for approval.
-const DISABLED_BY_ADMIN: &str = "console.disabled-by-admin";
+pub(super) const DISABLED_BY_ADMIN: &str = "console.disabled-by-admin";
 
 /// Registered through the registration endpoints and still disabled (the `client-disabled`
 /// policy), unless an administrator disabled it: waiting for an administrator.
-fn waiting(c: &ClientRecord) -> bool {
+pub(super) fn waiting(c: &ClientRecord) -> bool {
     let by_admin = c
         .rep
         .attributes
@@ -33,7 +31,7 @@ fn waiting(c: &ClientRecord) -> bool {
     !c.rep.is_enabled() && registration_auth(c).is_some() && !by_admin
 }
 
-fn registration_auth(c: &ClientRecord) -> Option<&str> {
+pub(super) fn registration_auth(c: &ClientRecord) -> Option<&str> {
     c.rep
         .attributes
         .as_ref()
@@ -41,7 +39,7 @@ fn registration_auth(c: &ClientRecord) -> Option<&str> {
         .map(String::as_str)
 }
 
-fn state_badge(c: &ClientRecord) -> &'static str {
+pub(super) fn state_badge(c: &ClientRecord) -> &'static str {
     if waiting(c) {
         "<span class=\"badge wait\">waiting for approval</span>"
     } else if c.rep.is_enabled() {
@@ -49,121 +47,6 @@ fn state_badge(c: &ClientRecord) -> &'static str {
     } else {
         "<span class=\"badge off\">disabled</span>"
     }
-}
-
-pub async fn list(c: Console, Path(realm): Path<String>, q: QueryMap) -> Answer {
-    let admin = c.realm(&realm, Right::QueryClients).await?;
-    let realm = &admin.realm;
-    let search = q
-        .get("search")
-        .map(|s| s.trim().to_string())
-        .unwrap_or_default();
-    let only_waiting = q.get("waiting").is_some_and(|v| v == "1");
-    let page_no: i64 = q
-        .get("page")
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(0i64)
-        .max(0);
-    let query = ClientQuery {
-        client_id: (!search.is_empty()).then(|| search.clone()),
-        search: true,
-        first: 0,
-        max: None,
-    };
-    let mut clients = clients::list(&c.state, &admin, &query)
-        .await
-        .map_err(c.fail())?;
-    if only_waiting {
-        clients.retain(waiting);
-    }
-    let total = clients.len() as i64;
-    let shown: Vec<&ClientRecord> = clients
-        .iter()
-        .skip((page_no * PAGE) as usize)
-        .take(PAGE as usize)
-        .collect();
-    let manage = admin.rights().allows(Right::ManageClients);
-    let mut rows = String::new();
-    for client in &shown {
-        let url = c.realm_url(&realm.name, &format!("/clients/{}", client.id));
-        let toggle = if !manage {
-            String::new()
-        } else if client.rep.is_enabled() {
-            button_form(
-                &c,
-                &format!("{url}/enabled"),
-                &format!(
-                    "Disable<span class=\"skip\"> {}</span>",
-                    escape(&client.client_id)
-                ),
-                "<input type=\"hidden\" name=\"enabled\" value=\"false\"><input type=\"hidden\" name=\"back\" value=\"list\">",
-                "small secondary",
-            )
-        } else {
-            button_form(
-                &c,
-                &format!("{url}/enabled"),
-                &format!(
-                    "{}<span class=\"skip\"> {}</span>",
-                    if waiting(client) { "Approve" } else { "Enable" },
-                    escape(&client.client_id)
-                ),
-                "<input type=\"hidden\" name=\"enabled\" value=\"true\"><input type=\"hidden\" name=\"back\" value=\"list\">",
-                "small",
-            )
-        };
-        rows.push_str(&format!(
-            "<tr><td><a href=\"{}\">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"actions\">{toggle}</td></tr>",
-            escape(&url),
-            escape(&client.client_id),
-            escape(&display(client.rep.name.as_deref().unwrap_or(""))),
-            state_badge(client),
-            escape(registration_auth(client).unwrap_or("admin")),
-            page::time(client.created_at),
-        ));
-    }
-    if rows.is_empty() {
-        rows = "<tr><td colspan=\"6\" class=\"muted\">No clients match.</td></tr>".into();
-    }
-    let base = c.realm_url(&realm.name, "/clients");
-    let link = |p: i64| {
-        let qs = serde_urlencoded::to_string([
-            ("search", search.as_str()),
-            ("waiting", if only_waiting { "1" } else { "" }),
-            ("page", &p.to_string()),
-        ])
-        .unwrap_or_default();
-        escape(&format!("{base}?{qs}"))
-    };
-    let mut pager = String::new();
-    if page_no > 0 {
-        pager.push_str(&format!("<a href=\"{}\">← Previous</a>", link(page_no - 1)));
-    }
-    if (page_no + 1) * PAGE < total {
-        pager.push_str(&format!("<a href=\"{}\">Next →</a>", link(page_no + 1)));
-    }
-    let waiting_count = clients.iter().filter(|c| waiting(c)).count();
-    let body = format!(
-        "<h1>Clients</h1><form method=\"get\" action=\"{base_e}\" class=\"row\" role=\"search\">\
-         <div><label for=\"client-search\">Search by client ID</label><input type=\"search\" id=\"client-search\" name=\"search\" value=\"{search_e}\"></div>\
-         <div><label class=\"check\" for=\"waiting\"><input type=\"checkbox\" id=\"waiting\" name=\"waiting\" value=\"1\"{w}><span>Only clients waiting for approval</span></label></div>\
-         <div><button type=\"submit\">Filter</button></div></form>\
-         <p class=\"muted\">{total} client(s){wc}.</p>\
-         <table><thead><tr><th scope=\"col\">Client ID</th><th scope=\"col\">Name</th><th scope=\"col\">State</th><th scope=\"col\">Registered</th><th scope=\"col\">Created</th><th scope=\"col\">Actions</th></tr></thead><tbody>{rows}</tbody></table>\
-         <nav class=\"pager\" aria-label=\"Pages\">{pager}</nav>",
-        base_e = escape(&base),
-        search_e = escape(&search),
-        w = if only_waiting { " checked" } else { "" },
-        wc = if only_waiting || waiting_count == 0 {
-            String::new()
-        } else {
-            format!(", {waiting_count} waiting for approval on this list")
-        },
-    );
-    Ok(Page::new(&c, "Clients", Some((&realm.name, Tab::Clients)))
-        .flash(q.get("done"))
-        .body(body)
-        .render())
 }
 
 pub async fn detail(c: Console, Path((realm, id)): Path<(String, String)>, q: QueryMap) -> Answer {

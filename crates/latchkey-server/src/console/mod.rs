@@ -13,6 +13,7 @@
 //! - Pages call the operations in `service/` with the right the REST API checks for the
 //!   same operation, so validation, error texts and admin events are the API's.
 
+mod client_list;
 mod clients;
 mod events;
 mod form;
@@ -52,7 +53,8 @@ pub fn routes() -> Vec<Route> {
         route!(POST "/admin/console/realms/{realm}/client-registration/policies/{id}" => policies::update_policy, hidden PAGE),
         route!(POST "/admin/console/realms/{realm}/client-registration/policies/{id}/delete" => policies::delete_policy, hidden PAGE),
         route!(POST "/admin/console/realms/{realm}/client-registration/evaluate" => registration::evaluate, hidden PAGE),
-        route!(GET "/admin/console/realms/{realm}/clients" => clients::list, hidden PAGE),
+        route!(GET "/admin/console/realms/{realm}/clients" => client_list::list, hidden PAGE),
+        route!(POST "/admin/console/realms/{realm}/clients/bulk" => client_list::bulk, hidden PAGE),
         route!(GET "/admin/console/realms/{realm}/clients/{id}" => clients::detail, hidden PAGE),
         route!(POST "/admin/console/realms/{realm}/clients/{id}/enabled" => clients::set_enabled, hidden PAGE),
         route!(POST "/admin/console/realms/{realm}/clients/{id}/secret" => clients::regenerate_secret, hidden PAGE),

@@ -9,6 +9,7 @@ use latchkey_core::clients::{NewClient, new_client, open_secret};
 use latchkey_core::crypto::{ct_eq, new_uuid};
 use latchkey_core::merge::merge;
 use latchkey_core::registration::convert::{REGISTRATION_AUTH_ATTRIBUTE, validate_keycloak_rep};
+use latchkey_core::registration::kind::REGISTRATION_METHOD_ATTRIBUTE;
 use latchkey_core::rep::ClientRep;
 use latchkey_core::store::ClientRecord;
 use serde_json::json;
@@ -168,6 +169,7 @@ async fn replace(
     patch.registration_access_token = None;
     if let Some(attrs) = patch.attributes.as_mut() {
         attrs.remove(REGISTRATION_AUTH_ATTRIBUTE);
+        attrs.remove(REGISTRATION_METHOD_ATTRIBUTE);
     }
     let requested = requested_scopes(&patch);
     let mut merged = merge(&client.rep, &patch, &["attributes"]).map_err(RegError::internal)?;

@@ -7,6 +7,7 @@ use latchkey_core::clients::{
 };
 use latchkey_core::crypto::{hash_token, random_token};
 use latchkey_core::registration::convert::REGISTRATION_AUTH_ATTRIBUTE;
+use latchkey_core::registration::kind::REGISTRATION_METHOD_ATTRIBUTE;
 use latchkey_core::store::{ClientBundle, ClientRecord, Guarded, StoreError, WriteGuard};
 
 use super::auth::Caller;
@@ -30,14 +31,12 @@ impl Context {
         let (state, realm) = (&self.state, &self.realm);
         // A registrant never takes a built-in client's id, whatever its case.
         check_registered_client_id(&client.client_id, &realm.name)?;
-        client
-            .rep
-            .attributes
-            .get_or_insert_with(Default::default)
-            .insert(
-                REGISTRATION_AUTH_ATTRIBUTE.into(),
-                caller.registration_auth().into(),
-            );
+        let attributes = client.rep.attributes.get_or_insert_with(Default::default);
+        attributes.insert(
+            REGISTRATION_AUTH_ATTRIBUTE.into(),
+            caller.registration_auth().into(),
+        );
+        attributes.insert(REGISTRATION_METHOD_ATTRIBUTE.into(), caller.kind().into());
         let rat = random_token::<32>();
         client.rat_hash = Some(hash_token(&rat));
         let service_account = new_service_account(state, realm, client)

@@ -17,6 +17,7 @@ use latchkey_core::merge::merge;
 use latchkey_core::realm_setup::default_role_name;
 use latchkey_core::registration::cimd;
 use latchkey_core::registration::convert::REGISTRATION_AUTH_ATTRIBUTE;
+use latchkey_core::registration::kind::REGISTRATION_METHOD_ATTRIBUTE;
 use latchkey_core::rep::ClientRep;
 use latchkey_core::roles::REALM_MANAGEMENT;
 use latchkey_core::store::{
@@ -66,6 +67,18 @@ pub async fn list(
     query: &ClientQuery,
 ) -> Result<Vec<ClientRecord>, AdminError> {
     Ok(state.store.list_clients(&admin.realm.id, query).await?)
+}
+
+/// How many clients `list` finds with `query`'s filters, ignoring its page.
+pub async fn count(
+    state: &SharedState,
+    admin: &RealmAdmin<'_>,
+    query: &ClientQuery,
+) -> Result<i64, AdminError> {
+    Ok(state
+        .store
+        .count_listed_clients(&admin.realm.id, query)
+        .await?)
 }
 
 /// Creates a client from Keycloak's representation (defaults, secret, service account).
@@ -262,11 +275,10 @@ pub async fn registration_access_token(
     }
     let token = random_token::<32>();
     let hash = hash_token(&token);
-    client
-        .rep
-        .attributes
-        .get_or_insert_with(Default::default)
-        .insert(REGISTRATION_AUTH_ATTRIBUTE.into(), "authenticated".into());
+    let attributes = client.rep.attributes.get_or_insert_with(Default::default);
+    attributes.insert(REGISTRATION_AUTH_ATTRIBUTE.into(), "authenticated".into());
+    // The token is the administrator's, not the credential the client registered with.
+    attributes.remove(REGISTRATION_METHOD_ATTRIBUTE);
     let guard = WriteGuard {
         new_rat: Some(hash.clone()),
         ..Default::default()

@@ -5,6 +5,7 @@
 //! input, and records its own admin event (`audit.rs`).
 
 pub mod audit;
+pub mod client_bulk;
 pub mod clients;
 pub mod components;
 pub mod events;

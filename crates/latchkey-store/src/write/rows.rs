@@ -6,6 +6,7 @@
 //! table. A row lists its values once (`Insert::values`); sqlx binds them here, and the
 //! group commit's own SQLite connection binds the same list (`sqlite_writer`).
 
+use latchkey_core::registration::kind::RegistrationKind;
 use latchkey_core::store::{
     ClientRecord, ComponentRecord, EventRecord, KeyRecord, RoleRecord, ScopeRecord, UserRecord,
 };
@@ -161,9 +162,8 @@ pub(crate) async fn insert_rows<R: Insert>(
 }
 
 impl Insert for ClientRecord {
-    const HEAD: &'static str =
-        "INSERT INTO clients (id, realm_id, client_id, doc, secret_sealed, rat_hash, created_at)";
-    const COLUMNS: usize = 7;
+    const HEAD: &'static str = "INSERT INTO clients (id, realm_id, client_id, doc, secret_sealed, rat_hash, created_at, registration_kind)";
+    const COLUMNS: usize = 8;
     const UNIQUE: Option<&'static str> = Some("clientId");
     fn values<'a>(&'a self, out: &mut Vec<Param<'a>>) -> StoreResult<()> {
         values_with_doc(self, out)
@@ -183,6 +183,7 @@ impl Documented for ClientRecord {
             self.secret_sealed.as_deref().into(),
             self.rat_hash.as_deref().into(),
             self.created_at.into(),
+            RegistrationKind::of(&self.rep).as_str().into(),
         ]);
     }
 }

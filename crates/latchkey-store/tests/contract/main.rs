@@ -9,6 +9,7 @@ mod support;
 mod fixtures;
 
 mod cache;
+mod client_kinds;
 mod group_commit;
 mod records;
 mod resource_servers;

@@ -4,9 +4,11 @@
 //! (`session.rs`); the pages: rights per realm, HTML escaping, events, the registration
 //! settings and the client URI rule (`pages.rs`); each change recording the admin event of
 //! its REST twin, and reads none (`events.rs`); the resource servers page
-//! (`resource_servers.rs`). The browser walk is
+//! (`resource_servers.rs`); the clients list's registration filters, paging and bulk
+//! actions, and the clients gauge of `/metrics` (`client_list.rs`). The browser walk is
 //! tests/console/guide.test.mjs.
 
+mod client_list;
 mod events;
 mod pages;
 mod resource_servers;
