@@ -17,12 +17,9 @@ every other request was served from the cache).
 """
 
 import argparse
-import http.server
-import json
 import os
 import statistics
 import sys
-import threading
 import urllib.parse
 import urllib.request
 
@@ -31,33 +28,6 @@ import run  # noqa: E402
 
 REDIRECT = "http://127.0.0.1:9/callback"
 CHALLENGE = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
-
-
-def serve_document():
-    """A loopback server for one metadata document; returns (url, hits)."""
-    hits = []
-    box = {}
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            hits.append(self.path)
-            body = json.dumps(box["doc"]).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Cache-Control", "max-age=3600")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *a):
-            pass
-
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    url = f"http://127.0.0.1:{srv.server_address[1]}/client.json"
-    box["doc"] = {"client_id": url, "client_name": "Bench host", "redirect_uris": [REDIRECT],
-                  "token_endpoint_auth_method": "none", "grant_types": ["authorization_code"]}
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    return url, hits
 
 
 def setup(server, document_url):
@@ -95,7 +65,7 @@ def main():
     run.ensure_wrk()
     if not args.binary:
         run.build_release()
-    document_url, hits = serve_document()
+    document_url, hits = run.serve_document(REDIRECT)
     server = run.Latchkey("sqlite", binary=args.binary)
     server.start()
     try:

@@ -19,8 +19,6 @@ fetched once during the warm-up, so the measured requests are served from the ca
 import argparse
 import base64
 import http.client
-import http.server
-import threading
 import urllib.parse
 import json
 import os
@@ -29,6 +27,9 @@ import subprocess
 import sys
 import tempfile
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import run  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.environ.get("LATCHKEY_BIN") or os.path.join(
@@ -63,31 +64,6 @@ class Conn:
         return r.status, (json.loads(raw) if raw and raw[:1] in b"{[" else None), r
 
 
-def serve_document(redirect):
-    """A loopback server for one client ID metadata document; returns its URL."""
-    box = {}
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            body = json.dumps(box["doc"]).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Cache-Control", "max-age=3600")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    url = f"http://127.0.0.1:{srv.server_address[1]}/client.json"
-    box["doc"] = {"client_id": url, "client_name": "Bench host", "redirect_uris": [redirect],
-                  "token_endpoint_auth_method": "none", "grant_types": ["authorization_code"]}
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    return url
-
-
 def authorization_setup(c, admin, document):
     """The realm `bench` with metadata documents on and Trusted Hosts admitting loopback
     redirects; the authorization request's path for a created or a document client."""
@@ -99,7 +75,7 @@ def authorization_setup(c, admin, document):
     th["config"]["trusted-hosts"] = ["127.0.0.1"]
     c.req("PUT", f"/admin/realms/bench/components/{th['id']}", th, admin)
     if document:
-        client_id = serve_document(redirect)
+        client_id, _ = run.serve_document(redirect)
     else:
         client_id = "registered"
         c.req("POST", "/admin/realms/bench/clients", {"clientId": client_id, "publicClient": True,

@@ -17,6 +17,7 @@ benchmark, not a test: nothing here fails on speed.
 """
 
 import argparse
+import http.server
 import json
 import os
 import re
@@ -26,6 +27,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 
@@ -199,6 +201,34 @@ class Peer:
     def setup(self, alg):
         return {"registration": self.base + "/reg", "token": self.base + "/token",
                 "discovery": self.base + "/.well-known/openid-configuration", "iat": IAT}
+
+
+def serve_document(redirect):
+    """A loopback server for one client ID metadata document (public, one redirect URI,
+    `Cache-Control: max-age=3600`); returns its URL and the list of paths fetched."""
+    hits = []
+    box = {}
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            hits.append(self.path)
+            body = json.dumps(box["doc"]).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Cache-Control", "max-age=3600")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    url = f"http://127.0.0.1:{srv.server_address[1]}/client.json"
+    box["doc"] = {"client_id": url, "client_name": "Bench host", "redirect_uris": [redirect],
+                  "token_endpoint_auth_method": "none", "grant_types": ["authorization_code"]}
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    return url, hits
 
 
 # ------------------------------------------------------------------------------ load
