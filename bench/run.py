@@ -17,7 +17,6 @@ benchmark, not a test: nothing here fails on speed.
 """
 
 import argparse
-import http.server
 import json
 import os
 import re
@@ -30,6 +29,7 @@ import tempfile
 import threading
 import time
 import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TARGET_DIR = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
@@ -209,7 +209,7 @@ def serve_document(redirect):
     hits = []
     box = {}
 
-    class Handler(http.server.BaseHTTPRequestHandler):
+    class Handler(BaseHTTPRequestHandler):
         def do_GET(self):
             hits.append(self.path)
             body = json.dumps(box["doc"]).encode()
@@ -223,7 +223,7 @@ def serve_document(redirect):
         def log_message(self, *args):
             pass
 
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     url = f"http://127.0.0.1:{srv.server_address[1]}/client.json"
     box["doc"] = {"client_id": url, "client_name": "Bench host", "redirect_uris": [redirect],
                   "token_endpoint_auth_method": "none", "grant_types": ["authorization_code"]}
