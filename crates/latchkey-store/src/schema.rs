@@ -197,4 +197,11 @@ CREATE TABLE resource_servers (
 ALTER TABLE refresh_tokens ADD COLUMN resources TEXT;
 "#,
     ),
+    (
+        9,
+        r#"
+ALTER TABLE clients ADD COLUMN previous_secret_sealed TEXT;
+ALTER TABLE clients ADD COLUMN previous_secret_expires_at BIGINT;
+"#,
+    ),
 ];

@@ -12,3 +12,4 @@ mod cache;
 mod group_commit;
 mod records;
 mod resource_servers;
+mod secrets;
