@@ -246,6 +246,15 @@ async fn the_expiry_is_set_and_returned(app: &TestApp) {
         kr.body["attributes"][SECRET_EXPIRATION_TIME],
         kc_expires.to_string()
     );
+    // The client registered before the policy: ten years on, its secret still works and a
+    // read does not rotate it.
+    let plain_id = s(&plain.body["client_id"]);
+    let plain_secret = s(&plain.body["client_secret"]);
+    age(app, &plain_id, 3650 * DAY).await;
+    let again = read(app, &plain_id, &s(&plain.body["registration_access_token"])).await;
+    assert_eq!(again.body["client_secret"], plain.body["client_secret"]);
+    assert_eq!(again.body["client_secret_expires_at"], 0);
+    assert!(works(app, &plain_id, &plain_secret).await);
     // A public client has no secret to expire.
     let public = register(
         app,
