@@ -105,6 +105,10 @@ async fn register(
     // registrant chose is ignored, here and on update (Keycloak keeps it; the admin API
     // still may set one).
     rep.secret = None;
+    // The secret's expiry is the policies' to set, not the registrant's.
+    if let Some(attrs) = rep.attributes.as_mut() {
+        attrs.remove(SECRET_EXPIRATION_TIME);
+    }
     let scope_defaults = clients::scope_defaults(state, realm)
         .await
         .map_err(|_| RegError::internal("scope defaults"))?;

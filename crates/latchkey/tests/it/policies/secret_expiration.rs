@@ -173,6 +173,21 @@ async fn the_expiry_is_set_and_returned(app: &TestApp) {
     // Without the policy, nothing expires.
     let plain = machine(app, &token, "client_secret_basic").await;
     assert_eq!(plain.body["client_secret_expires_at"], 0, "{}", plain.text);
+    // Nor does a registrant choose an expiry for itself.
+    let chosen = register(
+        app,
+        DEFAULT,
+        Some(&token),
+        json!({"clientId": "kc-chooser", "attributes": {SECRET_EXPIRATION_TIME: "1"}}),
+    )
+    .await;
+    assert_eq!(chosen.status, StatusCode::CREATED, "{}", chosen.text);
+    assert_eq!(
+        chosen.body["attributes"][SECRET_EXPIRATION_TIME],
+        Value::Null,
+        "{}",
+        chosen.text
+    );
     add_policy(
         app,
         &admin,
