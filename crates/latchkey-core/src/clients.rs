@@ -230,6 +230,7 @@ pub fn new_client(
             secret_sealed,
             rat_hash: None,
             created_at: now,
+            previous_secret: None,
         },
         secret,
     })

@@ -2,6 +2,7 @@
 //! `Store` trait. This crate does no IO of its own: storage goes through `Store`, time
 //! through the `now` the caller passes in.
 
+pub mod client_secrets;
 pub mod client_uris;
 pub mod clients;
 pub mod crypto;

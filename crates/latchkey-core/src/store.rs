@@ -38,6 +38,8 @@ pub enum Guarded {
     RegistrationToken,
     #[error("the realm has reached its maximum number of clients")]
     MaxClients,
+    #[error("client secret already rotated")]
+    ClientSecret,
 }
 
 #[derive(Debug, Clone)]
@@ -70,6 +72,17 @@ pub struct ClientRecord {
     /// Hash of the current registration access token, if one was issued.
     pub rat_hash: Option<String>,
     pub created_at: Millis,
+    /// The secret a rotation replaced, still accepted until its own expiry
+    /// (`client_secrets`).
+    pub previous_secret: Option<PreviousSecret>,
+}
+
+/// A replaced client secret, sealed like the current one and bound to the same row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PreviousSecret {
+    pub sealed: String,
+    /// Seconds since the epoch.
+    pub expires_at: i64,
 }
 
 #[derive(Debug, Clone)]
@@ -445,6 +458,14 @@ pub trait Store: Send + Sync + 'static {
     /// Replaces the client; creates the service-account user if the bundle carries one.
     /// The guard may require and rotate the registration access token hash atomically.
     async fn update_client(&self, bundle: ClientBundle, guard: &WriteGuard) -> StoreResult<()>;
+    /// Stores `client` (its document, secret and previous secret) if its stored secret is
+    /// still `expected_secret`, by compare-and-set: of concurrent rotations of one secret
+    /// exactly one succeeds, the others fail with `Guarded::ClientSecret`.
+    async fn rotate_client_secret(
+        &self,
+        client: &ClientRecord,
+        expected_secret: &str,
+    ) -> StoreResult<()>;
     /// Removes the client, its roles and their mappings, its service-account user and its
     /// refresh tokens.
     async fn delete_client(&self, realm_id: &str, id: &str) -> StoreResult<()>;

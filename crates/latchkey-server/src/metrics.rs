@@ -1,5 +1,6 @@
-//! Prometheus text metrics: requests and latency per route, tokens issued per grant, and
-//! the rendering of the clients-per-kind gauge the scrape counts in the store.
+//! Prometheus text metrics: requests and latency per route, tokens issued per grant,
+//! registrations, client secret rotations, and the rendering of the clients-per-kind gauge
+//! the scrape counts in the store.
 //! A small hand-written registry; `/metrics` renders it.
 
 use std::collections::BTreeMap;
@@ -27,6 +28,8 @@ struct Inner {
     registrations: BTreeMap<(String, String), u64>,
     /// event type → refusals counted but not stored
     events_not_stored: BTreeMap<String, u64>,
+    /// client secrets rotated by registration reads
+    secret_rotations: u64,
 }
 
 #[derive(Default)]
@@ -78,6 +81,11 @@ impl Metrics {
             .events_not_stored
             .entry(kind.to_string())
             .or_default() += 1;
+    }
+
+    /// A client secret rotated by a registration read (`client-secret-expiration`).
+    pub fn secret_rotated(&self) {
+        self.lock().secret_rotations += 1;
     }
 
     pub fn render(&self) -> String {
@@ -147,6 +155,13 @@ impl Metrics {
                 "latchkey_events_not_stored_total{{type=\"{kind}\"}} {n}"
             );
         }
+        out.push_str("# HELP latchkey_client_secret_rotations_total Client secrets rotated by registration reads in the last quarter of their life.\n");
+        out.push_str("# TYPE latchkey_client_secret_rotations_total counter\n");
+        let _ = writeln!(
+            out,
+            "latchkey_client_secret_rotations_total {}",
+            m.secret_rotations
+        );
         out
     }
 }

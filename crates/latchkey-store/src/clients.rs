@@ -1,6 +1,7 @@
 //! Clients: lists (filtered and counted in SQL), cached reads by id and `clientId`,
 //! creation (through the group commit), updates with the registration token's
-//! compare-and-set, deletion with what hangs off it, and the bulk forms of both.
+//! compare-and-set, secret rotation with the secret's, deletion with what hangs off it,
+//! and the bulk forms of both.
 
 use latchkey_core::ident;
 use latchkey_core::registration::kind::RegistrationKind;
@@ -13,7 +14,8 @@ use crate::sql::{Tx, backend_err, exec, found, from_doc, get, to_doc, write_err}
 use crate::sql_store::SqlStore;
 use crate::write::rows::insert_rows;
 
-const CLIENT_COLUMNS: &str = "id, realm_id, client_id, doc, secret_sealed, rat_hash, created_at";
+const CLIENT_COLUMNS: &str = "id, realm_id, client_id, doc, secret_sealed, rat_hash, created_at, \
+     previous_secret_sealed, previous_secret_expires_at";
 
 /// The `WHERE` clause of a client list and its parameters after `$1` (the realm).
 fn list_filter(q: &ClientQuery) -> (String, Vec<String>) {
@@ -171,54 +173,79 @@ pub(crate) async fn update_client(
     db.write(&sections, async move {
         let c = &b.client;
         let mut tx = db.writer.begin().await.map_err(backend_err)?;
-        let n = match (&guard.expected_rat, &guard.new_rat) {
-            (None, None) => sqlx::query(
-                "UPDATE clients SET client_id = $3, doc = $4, secret_sealed = $5, registration_kind = $6 WHERE realm_id = $1 AND id = $2",
-            )
+        let previous = c.previous_secret.as_ref();
+        // The secret columns are written as the caller read them, the previous secret too,
+        // so the client's secrets always change as one.
+        let mut sql = String::from(
+            "UPDATE clients SET client_id = $3, doc = $4, secret_sealed = $5, rat_hash = $6, \
+             previous_secret_sealed = $7, previous_secret_expires_at = $8, registration_kind = $9 \
+             WHERE realm_id = $1 AND id = $2",
+        );
+        // Rotation is a compare-and-set on the stored hash: of two updates made with one
+        // token, exactly one matches.
+        if guard.expected_rat.is_some() {
+            sql.push_str(" AND rat_hash = $10");
+        }
+        let mut q = sqlx::query(&sql)
             .bind(&c.realm_id)
             .bind(&c.id)
             .bind(&c.client_id)
             .bind(to_doc(&c.rep)?)
             .bind(c.secret_sealed.clone())
-            .bind(RegistrationKind::of(&c.rep).as_str())
-            .execute(&mut *tx)
-            .await
-            .map_err(write_err("clientId"))?,
-            (expected, new) => {
-                // Rotation is a compare-and-set on the stored hash: of two updates made
-                // with one token, exactly one matches.
-                let mut sql = String::from(
-                    "UPDATE clients SET client_id = $3, doc = $4, secret_sealed = $5, rat_hash = $6, registration_kind = $7 WHERE realm_id = $1 AND id = $2",
-                );
-                if expected.is_some() {
-                    sql.push_str(" AND rat_hash = $8");
-                }
-                let mut q = sqlx::query(&sql)
-                    .bind(&c.realm_id)
-                    .bind(&c.id)
-                    .bind(&c.client_id)
-                    .bind(to_doc(&c.rep)?)
-                    .bind(c.secret_sealed.clone())
-                    .bind(new.clone().or_else(|| c.rat_hash.clone()))
-                    .bind(RegistrationKind::of(&c.rep).as_str());
-                if let Some(e) = expected {
-                    q = q.bind(e);
-                }
-                let n = q.execute(&mut *tx).await.map_err(write_err("clientId"))?;
-                if n.rows_affected() == 0 && expected.is_some() {
-                    return Err(StoreError::Precondition {
-                        failed: Guarded::RegistrationToken,
-                    });
-                }
-                n
-            }
-        };
+            .bind(guard.new_rat.clone().or_else(|| c.rat_hash.clone()))
+            .bind(previous.map(|p| p.sealed.clone()))
+            .bind(previous.map(|p| p.expires_at))
+            .bind(RegistrationKind::of(&c.rep).as_str());
+        if let Some(e) = &guard.expected_rat {
+            q = q.bind(e.clone());
+        }
+        let n = q.execute(&mut *tx).await.map_err(write_err("clientId"))?;
+        if n.rows_affected() == 0 && guard.expected_rat.is_some() {
+            return Err(StoreError::Precondition {
+                failed: Guarded::RegistrationToken,
+            });
+        }
         found(n.rows_affected())?;
         if let Some((user, roles)) = &b.service_account {
             insert_rows(&mut tx, &[user]).await?;
             insert_user_roles(&mut tx, &user.realm_id, &user.id, roles).await?;
         }
         tx.commit().await.map_err(backend_err)
+    })
+    .await
+}
+
+pub(crate) async fn rotate_client_secret(
+    db: &SqlStore,
+    c: &ClientRecord,
+    expected_secret: &str,
+) -> StoreResult<()> {
+    c.check_identifiers()?;
+    let sections = [Section::Clients(c.realm_id.clone())];
+    db.write(&sections, async move {
+        let previous = c.previous_secret.as_ref();
+        // Compare-and-set on the sealed secret (a fresh nonce each time, so two rotations
+        // never seal alike): of concurrent rotations of one secret, exactly one matches.
+        let n = sqlx::query(
+            "UPDATE clients SET doc = $3, secret_sealed = $4, previous_secret_sealed = $5, \
+             previous_secret_expires_at = $6 WHERE realm_id = $1 AND id = $2 AND secret_sealed = $7",
+        )
+        .bind(&c.realm_id)
+        .bind(&c.id)
+        .bind(to_doc(&c.rep)?)
+        .bind(c.secret_sealed.clone())
+        .bind(previous.map(|p| p.sealed.clone()))
+        .bind(previous.map(|p| p.expires_at))
+        .bind(expected_secret)
+        .execute(&db.writer)
+        .await
+        .map_err(backend_err)?;
+        if n.rows_affected() == 0 {
+            return Err(StoreError::Precondition {
+                failed: Guarded::ClientSecret,
+            });
+        }
+        Ok(())
     })
     .await
 }
@@ -354,5 +381,12 @@ fn client_row(row: &AnyRow) -> StoreResult<ClientRecord> {
         secret_sealed: get(row, "secret_sealed")?,
         rat_hash: get(row, "rat_hash")?,
         created_at: get(row, "created_at")?,
+        previous_secret: match (
+            get::<Option<String>>(row, "previous_secret_sealed")?,
+            get::<Option<i64>>(row, "previous_secret_expires_at")?,
+        ) {
+            (Some(sealed), Some(expires_at)) => Some(PreviousSecret { sealed, expires_at }),
+            _ => None,
+        },
     })
 }

@@ -212,4 +212,13 @@ UPDATE clients SET registration_kind = 'bearer' WHERE registration_kind = 'authe
 CREATE INDEX clients_realm_kind ON clients (realm_id, registration_kind);
 "#,
     ),
+    (
+        9,
+        // The secret a rotation replaced (client-secret-expiration), sealed like the
+        // current one, and when it stops working.
+        r#"
+ALTER TABLE clients ADD COLUMN previous_secret_sealed TEXT;
+ALTER TABLE clients ADD COLUMN previous_secret_expires_at BIGINT;
+"#,
+    ),
 ];

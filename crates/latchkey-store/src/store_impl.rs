@@ -76,6 +76,10 @@ impl Store for SqlStore {
         clients::update_client(self, b, guard).await
     }
 
+    async fn rotate_client_secret(&self, c: &ClientRecord, expected: &str) -> StoreResult<()> {
+        clients::rotate_client_secret(self, c, expected).await
+    }
+
     async fn delete_client(&self, realm_id: &str, id: &str) -> StoreResult<()> {
         clients::delete_client(self, realm_id, id).await
     }

@@ -31,6 +31,15 @@ pub(super) fn max_clients(c: &ComponentRecord) -> i64 {
         .unwrap_or(200)
 }
 
+/// The `client-secret-expiration` lifetime in days (90 when unset or unreadable;
+/// `validate_config` refuses both).
+pub(super) fn secret_days(c: &ComponentRecord) -> i64 {
+    first(c, "days")
+        .and_then(|v| v.trim().parse().ok())
+        .filter(|d: &i64| *d > 0)
+        .unwrap_or(90)
+}
+
 /// Checks a component's configuration (400 `errorMessage` on the components API).
 pub fn validate_config(provider: Provider, c: &ComponentRecord) -> Result<(), String> {
     match provider {
@@ -46,6 +55,10 @@ pub fn validate_config(provider: Provider, c: &ComponentRecord) -> Result<(), St
         Provider::MaxClients => match first(c, "max-clients").map(str::parse::<i64>) {
             Some(Ok(n)) if n > 0 => {}
             _ => return Err("max-clients must be a positive number".into()),
+        },
+        Provider::ClientSecretExpiration => match first(c, "days").map(str::parse::<i64>) {
+            Some(Ok(n)) if n > 0 => {}
+            _ => return Err("days must be a positive integer".into()),
         },
         _ => {}
     }

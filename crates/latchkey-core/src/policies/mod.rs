@@ -1,5 +1,5 @@
 //! Client registration policies (two sets per realm, Keycloak components): Keycloak's
-//! eight providers, stored as components of type `POLICY_TYPE` in an `anonymous` and an
+//! eight providers and Latchkey's `client-secret-expiration`, stored as components of type `POLICY_TYPE` in an `anonymous` and an
 //! `authenticated` set (`provider`), their configuration (`config`), the defaults a new
 //! realm gets (`defaults`), and their evaluation against a client being registered (here,
 //! with trusted-hosts' host matching in `trusted_hosts`). Messages are Keycloak's
@@ -19,7 +19,7 @@ pub use provider::{ANONYMOUS, AUTHENTICATED, DEFAULT_MAPPER_TYPES, POLICY_TYPE, 
 
 use crate::rep::ClientRep;
 use crate::store::ComponentRecord;
-use config::{flag, list, max_clients};
+use config::{flag, list, max_clients, secret_days};
 
 /// Create or update.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -145,7 +145,7 @@ fn check(provider: Provider, c: &ComponentRecord, r: &Request<'_>) -> Result<(),
             }
             Ok(())
         }
-        Provider::RegistrationWebOrigins => Ok(()),
+        Provider::RegistrationWebOrigins | Provider::ClientSecretExpiration => Ok(()),
     }
 }
 
@@ -167,6 +167,18 @@ pub fn evaluate(components: &[ComponentRecord], sub_type: &str, r: &Request<'_>)
 /// disabled) and the client limit the store must enforce, with the policy's name.
 pub struct Effects {
     pub max_clients: Option<(i64, String)>,
+    /// How long the client's secret lives, in seconds (`secret_lifetime`).
+    pub secret_lifetime: Option<i64>,
+}
+
+/// How long a secret of a client registered under the set lives, in seconds: the
+/// `client-secret-expiration` policies' `days` (several: the shortest binds); `None`:
+/// secrets never expire.
+pub fn secret_lifetime(components: &[ComponentRecord], sub_type: &str) -> Option<i64> {
+    in_set(components, sub_type)
+        .filter(|c| c.provider_id == Provider::ClientSecretExpiration.id())
+        .map(|c| secret_days(c).saturating_mul(crate::client_secrets::DAY_SECS))
+        .min()
 }
 
 /// Applies the creation effects of the set's policies to `client`.
@@ -175,7 +187,10 @@ pub fn apply_on_create(
     sub_type: &str,
     client: &mut ClientRep,
 ) -> Effects {
-    let mut effects = Effects { max_clients: None };
+    let mut effects = Effects {
+        max_clients: None,
+        secret_lifetime: secret_lifetime(components, sub_type),
+    };
     for c in in_set(components, sub_type) {
         match Provider::parse(&c.provider_id) {
             Some(Provider::ConsentRequired) => client.consent_required = Some(true),

@@ -1,4 +1,4 @@
-//! The policy components and the eight providers: the component type, the two sets
+//! The policy components and the providers (Keycloak's eight and Latchkey's own): the component type, the two sets
 //! (`anonymous`, `authenticated`), each provider's Keycloak id, help text and the
 //! configuration form a console draws for it.
 
@@ -32,10 +32,12 @@ pub enum Provider {
     AllowedProtocolMappers,
     AllowedClientScopes,
     RegistrationWebOrigins,
+    /// Latchkey's own: registered confidential clients' secrets expire (RFC 7591 §3.2.1).
+    ClientSecretExpiration,
 }
 
 impl Provider {
-    pub const ALL: [Provider; 8] = [
+    pub const ALL: [Provider; 9] = [
         Provider::TrustedHosts,
         Provider::ConsentRequired,
         Provider::Scope,
@@ -44,6 +46,7 @@ impl Provider {
         Provider::AllowedProtocolMappers,
         Provider::AllowedClientScopes,
         Provider::RegistrationWebOrigins,
+        Provider::ClientSecretExpiration,
     ];
 
     pub fn id(self) -> &'static str {
@@ -56,6 +59,7 @@ impl Provider {
             Provider::AllowedProtocolMappers => "allowed-protocol-mappers",
             Provider::AllowedClientScopes => "allowed-client-templates",
             Provider::RegistrationWebOrigins => "registration-web-origins",
+            Provider::ClientSecretExpiration => "client-secret-expiration",
         }
     }
 
@@ -88,6 +92,9 @@ impl Provider {
             }
             Provider::RegistrationWebOrigins => {
                 "Browser origins allowed to call the registration endpoint (CORS)."
+            }
+            Provider::ClientSecretExpiration => {
+                "Registered confidential clients get secrets that expire after this many days; reading the registration in the last quarter of a secret's life returns a new one, and the old one works until its own expiry."
             }
         }
     }
@@ -162,6 +169,13 @@ impl Provider {
                 "Origins (https://app.example.com) allowed to call the registration endpoint from a browser.",
                 "MultivaluedString",
                 json!(null),
+            )],
+            Provider::ClientSecretExpiration => vec![prop(
+                "days",
+                "Secret Lifetime (Days)",
+                "Days a registered client's secret stays valid (client_secret_expires_at).",
+                "int",
+                json!("90"),
             )],
             Provider::ConsentRequired | Provider::Scope | Provider::ClientDisabled => Vec::new(),
         }

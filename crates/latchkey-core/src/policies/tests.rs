@@ -423,3 +423,41 @@ fn config_validation() {
         Some(Provider::AllowedClientScopes)
     );
 }
+
+#[test]
+fn secret_lifetime_is_the_shortest_of_the_set() {
+    let days =
+        |d: &'static [&'static str]| policy(Provider::ClientSecretExpiration, &[("days", d)]);
+    let day = crate::client_secrets::DAY_SECS;
+    assert_eq!(secret_lifetime(&[], ANONYMOUS), None);
+    let set = [days(&["30"]), days(&["7"])];
+    assert_eq!(secret_lifetime(&set, ANONYMOUS), Some(7 * day));
+    assert_eq!(
+        secret_lifetime(&set, AUTHENTICATED),
+        None,
+        "the other set's policies do not count"
+    );
+    let mut client = ClientRep::default();
+    assert_eq!(
+        apply_on_create(&set, ANONYMOUS, &mut client).secret_lifetime,
+        Some(7 * day)
+    );
+    for (value, ok) in [
+        ("1", true),
+        ("365", true),
+        ("0", false),
+        ("-1", false),
+        ("1.5", false),
+        ("", false),
+        ("x", false),
+    ] {
+        let c = policy(Provider::ClientSecretExpiration, &[("days", &[value])]);
+        assert_eq!(
+            validate_config(Provider::ClientSecretExpiration, &c).is_ok(),
+            ok,
+            "{value:?}"
+        );
+    }
+    let missing = policy(Provider::ClientSecretExpiration, &[]);
+    assert!(validate_config(Provider::ClientSecretExpiration, &missing).is_err());
+}

@@ -3,8 +3,7 @@
 //! clients by `client_id` alone; and the form parameters those endpoints take.
 
 use axum::http::{HeaderMap, header};
-use latchkey_core::clients::open_secret;
-use latchkey_core::crypto::ct_eq;
+use latchkey_core::client_secrets;
 use latchkey_core::jwt;
 use latchkey_core::registration::convert::to_metadata;
 use latchkey_core::registration::metadata::ASSERTION_ALGS_PRIVATE_KEY;
@@ -192,8 +191,9 @@ pub async fn authenticate(
         return Err(fail());
     }
     let offered = creds.secret.as_deref().ok_or_else(fail)?;
-    let stored = open_secret(&client, &state.sealer).ok_or_else(fail)?;
-    if ct_eq(offered.as_bytes(), stored.as_bytes()) {
+    // An expired secret is no secret (`client-secret-expiration`); the previous one of a
+    // rotation works until its own expiry.
+    if client_secrets::accepts(&client, &state.sealer, offered, now_millis() / 1000) {
         Ok(client)
     } else {
         Err(fail())
@@ -253,10 +253,25 @@ async fn verify_assertion(
             }
         }
         Some("client-secret-jwt") => {
-            let secret = open_secret(client, &state.sealer).ok_or("client has no secret")?;
-            parsed
-                .verify_hs256(secret.as_bytes())
-                .map_err(|e| e.to_string())?
+            // HS256 with a usable secret: the current one, or the previous one of a
+            // rotation until its expiry.
+            let secrets =
+                client_secrets::usable_secrets(client, &state.sealer, now_millis() / 1000);
+            if secrets.is_empty() {
+                return Err("client has no usable secret".into());
+            }
+            let mut verified =
+                Err("signature does not verify with the client's secret".to_string());
+            for secret in &secrets {
+                if let Ok(c) = jwt::parse(assertion)
+                    .map_err(|e| e.to_string())?
+                    .verify_hs256(secret.as_bytes())
+                {
+                    verified = Ok(c);
+                    break;
+                }
+            }
+            verified?
         }
         _ => return Err("client does not authenticate with assertions".into()),
     };

@@ -5,8 +5,9 @@ use axum::body::Bytes;
 use axum::extract::Path;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use latchkey_core::clients::{NewClient, new_client, open_secret};
-use latchkey_core::crypto::{ct_eq, new_uuid};
+use latchkey_core::client_secrets::{self, SECRET_EXPIRATION_TIME};
+use latchkey_core::clients::{NewClient, SECRET_CREATION_TIME, new_client, open_secret};
+use latchkey_core::crypto::new_uuid;
 use latchkey_core::merge::merge;
 use latchkey_core::registration::convert::{REGISTRATION_AUTH_ATTRIBUTE, validate_keycloak_rep};
 use latchkey_core::registration::kind::REGISTRATION_METHOD_ATTRIBUTE;
@@ -105,6 +106,10 @@ async fn register(
     // registrant chose is ignored, here and on update (Keycloak keeps it; the admin API
     // still may set one).
     rep.secret = None;
+    // The secret's expiry is the policies' to set, not the registrant's.
+    if let Some(attrs) = rep.attributes.as_mut() {
+        attrs.remove(SECRET_EXPIRATION_TIME);
+    }
     let scope_defaults = clients::scope_defaults(state, realm)
         .await
         .map_err(|_| RegError::internal("scope defaults"))?;
@@ -168,8 +173,15 @@ async fn replace(
     patch.access = None;
     patch.registration_access_token = None;
     if let Some(attrs) = patch.attributes.as_mut() {
-        attrs.remove(REGISTRATION_AUTH_ATTRIBUTE);
-        attrs.remove(REGISTRATION_METHOD_ATTRIBUTE);
+        // The server's own: how the client registered and when its secret expires.
+        for key in [
+            REGISTRATION_AUTH_ATTRIBUTE,
+            REGISTRATION_METHOD_ATTRIBUTE,
+            SECRET_CREATION_TIME,
+            SECRET_EXPIRATION_TIME,
+        ] {
+            attrs.remove(key);
+        }
     }
     let requested = requested_scopes(&patch);
     let mut merged = merge(&client.rep, &patch, &["attributes"]).map_err(RegError::internal)?;
@@ -177,16 +189,17 @@ async fn replace(
     let scope_defaults = clients::scope_defaults(&reg.state, &reg.realm)
         .await
         .map_err(|_| RegError::internal("scope defaults"))?;
-    reg.enforce(
-        caller,
-        Some(&client),
-        &mut merged,
-        &requested,
-        &scope_defaults,
-    )
-    .await?;
+    let admitted = reg
+        .enforce(
+            caller,
+            Some(&client),
+            &mut merged,
+            &requested,
+            &scope_defaults,
+        )
+        .await?;
     client.rep = merged;
-    let rat = reg.store_replaced(caller, &mut client).await?;
+    let rat = reg.store_replaced(caller, &mut client, &admitted).await?;
     Ok((client, rat))
 }
 
@@ -251,8 +264,6 @@ fn basic_matches(state: &SharedState, headers: &HeaderMap, client: &ClientRecord
     let Some(Ok((id, secret))) = crate::oidc::client_auth::basic_credentials(headers) else {
         return false;
     };
-    let Some(stored) = open_secret(client, &state.sealer) else {
-        return false;
-    };
-    id == client.client_id && ct_eq(secret.as_bytes(), stored.as_bytes())
+    id == client.client_id
+        && client_secrets::accepts(client, &state.sealer, &secret, now_millis() / 1000)
 }

@@ -5,6 +5,7 @@ use axum::body::Bytes;
 use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use latchkey_core::client_secrets;
 use latchkey_core::clients::{NewClient, ScopeDefaults, new_client, open_secret};
 use latchkey_core::crypto::{ct_eq, hash_token, new_row_id};
 use latchkey_core::registration::convert::{to_client_rep, to_metadata};
@@ -50,7 +51,10 @@ fn response_body(
     );
     if let Some(s) = secret {
         m.insert("client_secret".into(), json!(s));
-        m.insert("client_secret_expires_at".into(), json!(0));
+        m.insert(
+            "client_secret_expires_at".into(),
+            json!(client_secrets::expires_at(&client.rep)),
+        );
     }
     m.insert(
         "registration_client_uri".into(),
@@ -267,7 +271,9 @@ async fn replace(
         ("client_id_issued_at", Some(json!(client.created_at / 1000))),
         (
             "client_secret_expires_at",
-            current_secret.as_ref().map(|_| json!(0)),
+            current_secret
+                .as_ref()
+                .map(|_| json!(client_secrets::expires_at(&client.rep))),
         ),
     ] {
         if let Some(g) = given(key)
@@ -281,11 +287,12 @@ async fn replace(
         .map_err(|_| RegError::internal("scope defaults"))?;
     let (meta, mut rep) = describe(reg, &scope_defaults, &obj, &client.client_id, Some(&client))?;
     let requested = requested_scopes(&meta);
-    reg.enforce(caller, Some(&client), &mut rep, &requested, &scope_defaults)
+    let admitted = reg
+        .enforce(caller, Some(&client), &mut rep, &requested, &scope_defaults)
         .await?;
     check_sector(state, &meta).await?;
     client.rep = rep;
-    let rat = reg.store_replaced(caller, &mut client).await?;
+    let rat = reg.store_replaced(caller, &mut client, &admitted).await?;
     let secret = open_secret(&client, &state.sealer);
     Ok((client, secret, rat))
 }

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use latchkey_core::client_secrets;
 use latchkey_core::clients::ScopeDefaults;
 use latchkey_core::policies::{self, Action};
 use latchkey_core::registration::convert::REGISTRATION_AUTH_ATTRIBUTE;
@@ -14,12 +15,16 @@ use super::auth::Caller;
 use super::error::RegError;
 use super::request::Context;
 use crate::service::switches::{POLICIES_SWITCH, switch};
+use crate::state::now_millis;
 
-/// What the policies let through: the client limit the store must hold the insert to.
+/// What the policies let through: the client limit the store must hold the insert to, and
+/// how long a new secret lives.
 #[derive(Debug, Clone, Default)]
 pub struct Admitted {
     /// `(limit, policy name)`
     pub max_clients: Option<(i64, String)>,
+    /// Seconds (`client-secret-expiration`); `None`: never expires.
+    pub secret_lifetime: Option<i64>,
 }
 
 /// The policy set a request runs under (of the realm's two, stored as Keycloak components
@@ -98,10 +103,22 @@ impl Context {
         };
         let components = self.state.store.list_components(&self.realm.id).await?;
         let admitted = match action {
-            Action::Create => Admitted {
-                max_clients: policies::apply_on_create(&components, sub_type, client).max_clients,
+            Action::Create => {
+                let effects = policies::apply_on_create(&components, sub_type, client);
+                if let Some(lifetime) = effects.secret_lifetime
+                    && client.uses_secret()
+                {
+                    client_secrets::set_expiry(client, now_millis() / 1000, lifetime);
+                }
+                Admitted {
+                    max_clients: effects.max_clients,
+                    secret_lifetime: effects.secret_lifetime,
+                }
+            }
+            Action::Update => Admitted {
+                max_clients: None,
+                secret_lifetime: policies::secret_lifetime(&components, sub_type),
             },
-            Action::Update => Admitted::default(),
         };
         let resolved = resolve_trusted(&components).await;
         let request = policies::Request {

@@ -6,6 +6,7 @@ use latchkey_core::store::ClientRecord;
 use super::auth::Caller;
 use super::error::RegError;
 use super::request::{Context, Op};
+use crate::service::secrets;
 
 /// The steps every provider's operations share: authenticated first, recorded after.
 impl Context {
@@ -25,9 +26,18 @@ impl Context {
             .await
     }
 
-    /// The path's client, for a caller allowed to view it; the read is recorded.
+    /// The path's client, for a caller allowed to view it, its secret rotated when due
+    /// (`service::secrets::rotate_if_due`); the read is recorded.
     pub(super) async fn read_client(&self, client_id: &str) -> Result<ClientRecord, RegError> {
         let (client, caller) = self.load_and_authenticate(client_id, Op::View).await?;
+        let client = match secrets::rotate_if_due(&self.state, &self.realm, client).await {
+            Ok(client) => client,
+            Err(e) => {
+                return self
+                    .outcome(Op::View, Some(client_id), Some(&caller), Err(e.into()))
+                    .await;
+            }
+        };
         self.record(Op::View, Some(&client.client_id), Some(&caller), None)
             .await;
         Ok(client)

@@ -2,8 +2,9 @@
 //! replaced one whose token rotates by compare-and-set; the store's refusals become
 //! Keycloak's.
 
+use latchkey_core::client_secrets;
 use latchkey_core::clients::{
-    check_client, check_registered_client_id, generate_secret, secret_context,
+    SECRET_CREATION_TIME, check_client, check_registered_client_id, generate_secret, secret_context,
 };
 use latchkey_core::crypto::{hash_token, random_token};
 use latchkey_core::registration::convert::REGISTRATION_AUTH_ATTRIBUTE;
@@ -77,21 +78,32 @@ impl Context {
 
     /// Stores a replaced client and rotates its registration access token by
     /// compare-and-set: with the token itself, the stored hash must still be the presented
-    /// one (of two updates with one token exactly one wins). Returns the new token.
+    /// one (of two updates with one token exactly one wins). A client that turns
+    /// confidential gets a secret living `admitted.secret_lifetime`. Returns the new token.
     pub(super) async fn store_replaced(
         &self,
         caller: &Caller,
         client: &mut ClientRecord,
+        admitted: &Admitted,
     ) -> Result<String, RegError> {
         let state = &self.state;
         // The rules `new_client` applies on create hold for the replaced client too.
         check_client(&client.rep)?;
         if !client.rep.uses_secret() {
             client.secret_sealed = None;
+            client.previous_secret = None;
+            client_secrets::clear_expiry(&mut client.rep);
         } else if client.secret_sealed.is_none() {
             let s = generate_secret();
             client.secret_sealed =
                 Some(state.sealer.seal(s.as_bytes(), &secret_context(&client.id)));
+            let now = now_millis() / 1000;
+            let attrs = client.rep.attributes.get_or_insert_with(Default::default);
+            attrs.insert(SECRET_CREATION_TIME.into(), now.to_string());
+            match admitted.secret_lifetime {
+                Some(lifetime) => client_secrets::set_expiry(&mut client.rep, now, lifetime),
+                None => client_secrets::clear_expiry(&mut client.rep),
+            }
         }
         let rat = random_token::<32>();
         let new_hash = hash_token(&rat);

@@ -7,6 +7,7 @@
 use std::sync::Arc;
 
 use axum::http::StatusCode;
+use latchkey_core::client_secrets;
 use latchkey_core::clients::{
     ClientError, NewClient, SECRET_CREATION_TIME, ScopeDefaults, check_client,
     check_not_document_url, generate_secret, new_client, secret_context,
@@ -25,7 +26,7 @@ use latchkey_core::store::{
 };
 
 use super::audit::{self, Change, Resource};
-use super::{RealmAdmin, or_conflict};
+use super::{RealmAdmin, or_conflict, secrets};
 use crate::error::AdminError;
 use crate::state::{SharedState, now_millis};
 
@@ -163,6 +164,7 @@ pub async fn update(
         }
     } else {
         client.secret_sealed = None;
+        client.previous_secret = None;
     }
     let service_account = service_account_for(state, realm, &client).await?;
     let id = client.id.clone();
@@ -186,7 +188,9 @@ pub async fn update(
     Ok(())
 }
 
+/// Replaces the secret; a previous one kept by a rotation stops working with it.
 fn set_secret(client: &mut ClientRecord, secret: &str, state: &SharedState) {
+    client.previous_secret = None;
     client.secret_sealed = Some(
         state
             .sealer
@@ -225,7 +229,9 @@ pub async fn delete(
     Ok(())
 }
 
-/// A new secret for a confidential client (the old one stops working); returns it.
+/// A new secret for a confidential client (the old one, and a previous one kept by a
+/// rotation, stop working); a secret that expired gets a fresh expiry
+/// (`secrets::next_lifetime`). Returns it.
 pub async fn regenerate_secret(
     state: &SharedState,
     admin: &RealmAdmin<'_>,
@@ -237,8 +243,12 @@ pub async fn regenerate_secret(
             "client does not authenticate with a secret",
         ));
     }
+    let lifetime = secrets::next_lifetime(state, &admin.realm, &client).await?;
     let secret = generate_secret();
     set_secret(&mut client, &secret, state);
+    if let Some(lifetime) = lifetime {
+        client_secrets::set_expiry(&mut client.rep, now_millis() / 1000, lifetime);
+    }
     let path = format!("{}/client-secret", path(&client.id));
     let bundle = ClientBundle {
         client,

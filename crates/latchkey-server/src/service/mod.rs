@@ -14,6 +14,7 @@ pub mod realms;
 pub mod resource_servers;
 pub mod roles;
 pub mod scopes;
+pub mod secrets;
 pub mod switches;
 pub mod users;
 

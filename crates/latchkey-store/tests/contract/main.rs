@@ -13,3 +13,4 @@ mod client_kinds;
 mod group_commit;
 mod records;
 mod resource_servers;
+mod secrets;

@@ -2,12 +2,14 @@
 //! file per concern: Keycloak's defaults, the components API and the dry-run explainer
 //! (`components.rs`); Trusted Hosts and the anonymous set's effects (`trusted_hosts.rs`);
 //! the other providers and the policies switch (`providers.rs`); exact max-clients under
-//! concurrency (`concurrency.rs`). Each provider refuses through both registration
+//! concurrency (`concurrency.rs`); expiring and rotating client secrets
+//! (`secret_expiration.rs`). Each provider refuses through both registration
 //! providers.
 
 mod components;
 mod concurrency;
 mod providers;
+mod secret_expiration;
 mod trusted_hosts;
 
 use axum::http::{Method, StatusCode};
