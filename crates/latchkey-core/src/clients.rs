@@ -226,6 +226,7 @@ pub fn new_client(
             secret_sealed,
             rat_hash: None,
             created_at: now,
+            last_used: None,
         },
         secret,
     })

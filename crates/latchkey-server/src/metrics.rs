@@ -1,4 +1,5 @@
-//! Prometheus text metrics: requests and latency per route, tokens issued per grant.
+//! Prometheus text metrics: requests and latency per route, tokens issued per grant,
+//! registrations, clients expired.
 //! A small hand-written registry; `/metrics` renders it.
 
 use std::collections::BTreeMap;
@@ -26,6 +27,8 @@ struct Inner {
     registrations: BTreeMap<(String, String), u64>,
     /// event type → refusals counted but not stored
     events_not_stored: BTreeMap<String, u64>,
+    /// clients deleted by this node's `unused-client-expiration` sweeps
+    clients_expired: u64,
 }
 
 #[derive(Default)]
@@ -77,6 +80,11 @@ impl Metrics {
             .events_not_stored
             .entry(kind.to_string())
             .or_default() += 1;
+    }
+
+    /// A registered client deleted for being unused (`service::expiry`).
+    pub fn client_expired(&self) {
+        self.lock().clients_expired += 1;
     }
 
     pub fn render(&self) -> String {
@@ -146,6 +154,9 @@ impl Metrics {
                 "latchkey_events_not_stored_total{{type=\"{kind}\"}} {n}"
             );
         }
+        out.push_str("# HELP latchkey_clients_expired_total Registered clients this node deleted for being unused (unused-client-expiration).\n");
+        out.push_str("# TYPE latchkey_clients_expired_total counter\n");
+        let _ = writeln!(out, "latchkey_clients_expired_total {}", m.clients_expired);
         out
     }
 }

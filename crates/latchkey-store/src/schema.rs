@@ -197,4 +197,10 @@ CREATE TABLE resource_servers (
 ALTER TABLE refresh_tokens ADD COLUMN resources TEXT;
 "#,
     ),
+    (
+        8,
+        r#"
+ALTER TABLE clients ADD COLUMN last_used BIGINT;
+"#,
+    ),
 ];

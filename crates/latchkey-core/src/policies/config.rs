@@ -31,6 +31,13 @@ pub(super) fn max_clients(c: &ComponentRecord) -> i64 {
         .unwrap_or(200)
 }
 
+/// The `unused-client-expiration` period in days, if set to a positive number.
+pub(super) fn days(c: &ComponentRecord) -> Option<i64> {
+    first(c, "days")
+        .and_then(|v| v.trim().parse().ok())
+        .filter(|n: &i64| *n > 0)
+}
+
 /// Checks a component's configuration (400 `errorMessage` on the components API).
 pub fn validate_config(provider: Provider, c: &ComponentRecord) -> Result<(), String> {
     match provider {
@@ -47,6 +54,9 @@ pub fn validate_config(provider: Provider, c: &ComponentRecord) -> Result<(), St
             Some(Ok(n)) if n > 0 => {}
             _ => return Err("max-clients must be a positive number".into()),
         },
+        Provider::UnusedClientExpiration if days(c).is_none() => {
+            return Err("days must be a positive whole number".into());
+        }
         _ => {}
     }
     Ok(())

@@ -1,4 +1,4 @@
-//! The policy components and the eight providers: the component type, the two sets
+//! The policy components and the nine providers: the component type, the two sets
 //! (`anonymous`, `authenticated`), each provider's Keycloak id, help text and the
 //! configuration form a console draws for it.
 
@@ -32,10 +32,12 @@ pub enum Provider {
     AllowedProtocolMappers,
     AllowedClientScopes,
     RegistrationWebOrigins,
+    /// Latchkey's own: deletes registered clients unused for a number of days.
+    UnusedClientExpiration,
 }
 
 impl Provider {
-    pub const ALL: [Provider; 8] = [
+    pub const ALL: [Provider; 9] = [
         Provider::TrustedHosts,
         Provider::ConsentRequired,
         Provider::Scope,
@@ -44,6 +46,7 @@ impl Provider {
         Provider::AllowedProtocolMappers,
         Provider::AllowedClientScopes,
         Provider::RegistrationWebOrigins,
+        Provider::UnusedClientExpiration,
     ];
 
     pub fn id(self) -> &'static str {
@@ -56,6 +59,7 @@ impl Provider {
             Provider::AllowedProtocolMappers => "allowed-protocol-mappers",
             Provider::AllowedClientScopes => "allowed-client-templates",
             Provider::RegistrationWebOrigins => "registration-web-origins",
+            Provider::UnusedClientExpiration => "unused-client-expiration",
         }
     }
 
@@ -88,6 +92,9 @@ impl Provider {
             }
             Provider::RegistrationWebOrigins => {
                 "Browser origins allowed to call the registration endpoint (CORS)."
+            }
+            Provider::UnusedClientExpiration => {
+                "Clients registered through this set (or, for the anonymous set, from a client ID metadata document) are deleted once unused for this many days. Clients an administrator created are never deleted."
             }
         }
     }
@@ -162,6 +169,13 @@ impl Provider {
                 "Origins (https://app.example.com) allowed to call the registration endpoint from a browser.",
                 "MultivaluedString",
                 json!(null),
+            )],
+            Provider::UnusedClientExpiration => vec![prop(
+                "days",
+                "Days Unused",
+                "A registered client not used for this many days (or, never used, created that long ago) is deleted.",
+                "int",
+                json!("90"),
             )],
             Provider::ConsentRequired | Provider::Scope | Provider::ClientDisabled => Vec::new(),
         }

@@ -41,6 +41,14 @@ fn registration_auth(c: &ClientRecord) -> Option<&str> {
         .map(String::as_str)
 }
 
+/// The day the client was last used (`YYYY-MM-DD`, UTC), or "never".
+fn last_used(c: &ClientRecord) -> String {
+    c.last_used.map_or_else(
+        || "<span class=\"muted\">never</span>".to_string(),
+        |d| format!("<time>{}</time>", latchkey_core::last_used::iso_date(d)),
+    )
+}
+
 fn state_badge(c: &ClientRecord) -> &'static str {
     if waiting(c) {
         "<span class=\"badge wait\">waiting for approval</span>"
@@ -113,17 +121,18 @@ pub async fn list(c: Console, Path(realm): Path<String>, q: QueryMap) -> Answer 
             )
         };
         rows.push_str(&format!(
-            "<tr><td><a href=\"{}\">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"actions\">{toggle}</td></tr>",
+            "<tr><td><a href=\"{}\">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"actions\">{toggle}</td></tr>",
             escape(&url),
             escape(&client.client_id),
             escape(&display(client.rep.name.as_deref().unwrap_or(""))),
             state_badge(client),
             escape(registration_auth(client).unwrap_or("admin")),
             page::time(client.created_at),
+            last_used(client),
         ));
     }
     if rows.is_empty() {
-        rows = "<tr><td colspan=\"6\" class=\"muted\">No clients match.</td></tr>".into();
+        rows = "<tr><td colspan=\"7\" class=\"muted\">No clients match.</td></tr>".into();
     }
     let base = c.realm_url(&realm.name, "/clients");
     let link = |p: i64| {
@@ -149,7 +158,7 @@ pub async fn list(c: Console, Path(realm): Path<String>, q: QueryMap) -> Answer 
          <div><label class=\"check\" for=\"waiting\"><input type=\"checkbox\" id=\"waiting\" name=\"waiting\" value=\"1\"{w}><span>Only clients waiting for approval</span></label></div>\
          <div><button type=\"submit\">Filter</button></div></form>\
          <p class=\"muted\">{total} client(s){wc}.</p>\
-         <table><thead><tr><th scope=\"col\">Client ID</th><th scope=\"col\">Name</th><th scope=\"col\">State</th><th scope=\"col\">Registered</th><th scope=\"col\">Created</th><th scope=\"col\">Actions</th></tr></thead><tbody>{rows}</tbody></table>\
+         <table><thead><tr><th scope=\"col\">Client ID</th><th scope=\"col\">Name</th><th scope=\"col\">State</th><th scope=\"col\">Registered</th><th scope=\"col\">Created</th><th scope=\"col\">Last used</th><th scope=\"col\">Actions</th></tr></thead><tbody>{rows}</tbody></table>\
          <nav class=\"pager\" aria-label=\"Pages\">{pager}</nav>",
         base_e = escape(&base),
         search_e = escape(&search),
@@ -280,7 +289,7 @@ async fn render_detail(
         "<p><a href=\"{back}\">← Clients</a></p><h1>Client {cid}</h1>{once}\
          <section class=\"card\"><dl class=\"facts\"><dt>Client ID</dt><dd><code>{cid}</code></dd><dt>Name</dt><dd>{name}</dd>\
          <dt>State</dt><dd>{badge}</dd><dt>Type</dt><dd>{kind}</dd><dt>Registered</dt><dd>{how}</dd><dt>Created</dt><dd>{created}</dd>\
-         <dt>Internal ID</dt><dd><code>{uuid}</code></dd></dl></section>{actions}\
+         <dt>Last used</dt><dd>{last_used}</dd><dt>Internal ID</dt><dd><code>{uuid}</code></dd></dl></section>{actions}\
          <section class=\"card\"><h2>Registered metadata</h2><pre id=\"metadata\">{metadata}</pre></section>",
         back = escape(&c.realm_url(&realm.name, "/clients")),
         cid = escape(&client.client_id),
@@ -293,6 +302,7 @@ async fn render_detail(
         },
         how = escape(&how),
         created = page::time(client.created_at),
+        last_used = last_used(&client),
         uuid = escape(&client.id),
         metadata = escape(&metadata),
     );

@@ -8,6 +8,7 @@ pub mod audit;
 pub mod clients;
 pub mod components;
 pub mod events;
+pub mod expiry;
 pub mod initial_access;
 pub mod realms;
 pub mod resource_servers;

@@ -65,7 +65,8 @@ async fn defaults_and_provider_metadata(app: &TestApp) {
             "client-disabled",
             "allowed-protocol-mappers",
             "allowed-client-templates",
-            "registration-web-origins"
+            "registration-web-origins",
+            "unused-client-expiration"
         ]
     );
     let th = &providers[0];

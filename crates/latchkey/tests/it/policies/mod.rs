@@ -7,6 +7,7 @@
 
 mod components;
 mod concurrency;
+mod expiry;
 mod providers;
 mod trusted_hosts;
 
