@@ -68,6 +68,7 @@ PROVIDER_IDS = {
     "allowed-protocol-mappers",
     "allowed-client-templates",
     "registration-web-origins",
+    "unused-client-expiration",
 }
 
 

@@ -270,33 +270,31 @@ pub(crate) async fn expire_client(
 /// What hangs off a client being deleted: its roles and their grants, its refresh tokens,
 /// its service account. Its access tokens stop working with it (`bearer` finds no client).
 async fn delete_dependents(tx: &mut Tx<'_>, id: &str) -> StoreResult<()> {
-    {
-        exec(
-            tx,
-            "DELETE FROM user_roles WHERE role_id IN (SELECT id FROM roles WHERE client = $1)",
-            &[id],
-        )
-        .await?;
-        exec(tx, "DELETE FROM roles WHERE client = $1", &[id]).await?;
-        exec(
-            tx,
-            "DELETE FROM user_roles WHERE user_id IN (SELECT id FROM users WHERE service_account_client = $1)",
-            &[id],
-        )
-        .await?;
-        exec(
-            tx,
-            "DELETE FROM refresh_tokens WHERE client_uuid = $1",
-            &[id],
-        )
-        .await?;
-        exec(
-            tx,
-            "DELETE FROM users WHERE service_account_client = $1",
-            &[id],
-        )
-        .await?;
-    }
+    exec(
+        tx,
+        "DELETE FROM user_roles WHERE role_id IN (SELECT id FROM roles WHERE client = $1)",
+        &[id],
+    )
+    .await?;
+    exec(tx, "DELETE FROM roles WHERE client = $1", &[id]).await?;
+    exec(
+        tx,
+        "DELETE FROM user_roles WHERE user_id IN (SELECT id FROM users WHERE service_account_client = $1)",
+        &[id],
+    )
+    .await?;
+    exec(
+        tx,
+        "DELETE FROM refresh_tokens WHERE client_uuid = $1",
+        &[id],
+    )
+    .await?;
+    exec(
+        tx,
+        "DELETE FROM users WHERE service_account_client = $1",
+        &[id],
+    )
+    .await?;
     Ok(())
 }
 
