@@ -16,7 +16,7 @@ use latchkey_server::{AppState, Limits, ServerSettings};
 use latchkey_store::SqlStore;
 use serde_json::{Value, json};
 
-use super::{add_policy, iat, open_anonymous};
+use super::{add_policy, iat, open_anonymous, switches};
 use crate::support::{Backend, POLICY_TYPE, TestApp, send_to, serde_urlencoded_pairs, user};
 
 const DAY: i64 = 86_400_000;
@@ -131,6 +131,17 @@ async fn expiry_deletes_exactly_the_unused_registered_clients(app: &TestApp) {
     age(app, &used, 31).await;
     age(app, &admin_old, 400).await;
     used_and_recorded(app, &used_id, &used_secret).await;
+
+    // With the realm's policies switched off, no policy runs, this one included.
+    let policies = |on: &str| json!({"clientRegistrationPoliciesEnabled": on});
+    switches(app, &admin, policies("false")).await;
+    assert_eq!(
+        expire_unused_clients(&app.state, now_millis())
+            .await
+            .unwrap(),
+        0
+    );
+    switches(app, &admin, policies("true")).await;
 
     let n = expire_unused_clients(&app.state, now_millis())
         .await
