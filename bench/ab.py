@@ -1,18 +1,21 @@
 #!/usr/bin/env python3
-"""A/B of Latchkey builds under registration load, per registration.
+"""A/B of Latchkey builds under registration load, per registration (or, with
+`--scenario token`, client_credentials tokens for one registered client, per token).
 
 Starts each binary in turn on SQLite (`start-dev`, through `run.py`'s server and setup),
-warms up for 2 s, then registers clients with wrk for `--duration` seconds at 64
-connections, and reads from /proc what the server used for them: CPU (user + system),
+warms up for 2 s, then registers clients (or asks for tokens) with wrk for `--duration`
+seconds at 64 connections, and reads from /proc what the server used for them: CPU (user + system),
 context switches (all threads), write calls and bytes written (WAL, database and
 sockets). The binaries alternate, round after round, so a machine that speeds up or slows
 down meanwhile affects each alike: on a busy 2-vCPU machine requests/s alone drifts more
 than most changes move it, the per-registration figures much less.
 
     bench/ab.py --rounds 3 /tmp/before /tmp/after
+    bench/ab.py --scenario token --rounds 3 /tmp/before /tmp/after
 """
 
 import argparse
+import base64
 import os
 import shutil
 import sys
@@ -35,15 +38,25 @@ def counters(pid):
             "writes": int(io["syscw"]), "bytes": int(io["wchar"])}
 
 
-def once(binary, duration, connections):
+def target(ep, scenario):
+    """(url, wrk script) of the scenario."""
+    if scenario == "token":
+        c = run.register(ep)
+        basic = base64.b64encode(f"{c['client_id']}:{c['client_secret']}".encode()).decode()
+        return ep["token"], run.lua("POST", "grant_type=client_credentials", {
+            "Content-Type": "application/x-www-form-urlencoded", "Authorization": "Basic " + basic})
+    return ep["registration"], run.registration_script(ep)
+
+
+def once(binary, duration, connections, scenario):
     server = run.Latchkey("sqlite", binary=binary)
     server.start()
     try:
         ep = server.setup("ES256")
-        script = run.registration_script(ep)
-        run.wrk(ep["registration"], script, 2, connections)  # warm-up
+        url, script = target(ep, scenario)
+        run.wrk(url, script, 2, connections)  # warm-up
         before = counters(server.proc.pid)
-        r = run.wrk(ep["registration"], script, duration, connections)
+        r = run.wrk(url, script, duration, connections)
         after = counters(server.proc.pid)
     finally:
         server.stop()
@@ -60,13 +73,14 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--duration", type=int, default=10)
     ap.add_argument("--connections", type=int, default=64)
+    ap.add_argument("--scenario", choices=["registration", "token"], default="registration")
     ap.add_argument("binaries", nargs="+")
     args = ap.parse_args()
     print("| Round | Build | req/s | p99 ms | CPU µs | context switches | write calls | KiB written |")
     print("|---|---|---|---|---|---|---|---|")
     for r in range(1, args.rounds + 1):
         for b in args.binaries:
-            m = once(b, args.duration, args.connections)
+            m = once(b, args.duration, args.connections, args.scenario)
             print(f"| {r} | {b} | {m['rps']:,.0f} | {m['p99']:.1f} | {m['cpu_us']:.0f} | {m['switches']:.2f} "
                   f"| {m['writes']:.1f} | {m['kib']:.1f} |", flush=True)
 

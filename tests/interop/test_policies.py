@@ -68,6 +68,8 @@ PROVIDER_IDS = {
     "allowed-protocol-mappers",
     "allowed-client-templates",
     "registration-web-origins",
+    "client-secret-expiration",
+    "unused-client-expiration",
 }
 
 

@@ -231,6 +231,7 @@ pub fn new_client(
             rat_hash: None,
             created_at: now,
             previous_secret: None,
+            last_used: None,
         },
         secret,
     })

@@ -10,6 +10,7 @@ pub mod form;
 pub mod ident;
 pub mod jwt;
 pub mod keys;
+pub mod last_used;
 pub mod merge;
 pub mod messages;
 pub mod policies;

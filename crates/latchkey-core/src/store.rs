@@ -72,6 +72,9 @@ pub struct ClientRecord {
     /// Hash of the current registration access token, if one was issued.
     pub rat_hash: Option<String>,
     pub created_at: Millis,
+    /// The last day (days since the Unix epoch, UTC) the client was used, if ever
+    /// (`Store::touch_client`).
+    pub last_used: Option<i64>,
     /// The secret a rotation replaced, still accepted until its own expiry
     /// (`client_secrets`).
     pub previous_secret: Option<PreviousSecret>,
@@ -489,6 +492,27 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_clients(&self, realm_id: &str, ids: &[String]) -> StoreResult<Vec<String>>;
     /// `(realm name, registration kind, clients)` for every realm, from one grouped query.
     async fn clients_per_kind(&self) -> StoreResult<Vec<(String, String, i64)>>;
+    /// Records that the client was used on `day` (days since the Unix epoch): at most one
+    /// write per client and day on this node, queued and never waited for, so the token
+    /// path pays a set lookup, not a database write.
+    fn touch_client(&self, realm_id: &str, id: &str, day: i64);
+    /// The realm's clients last used (or, never used, created) before `before_day`.
+    async fn unused_clients(
+        &self,
+        realm_id: &str,
+        before_day: i64,
+    ) -> StoreResult<Vec<ClientRecord>>;
+    /// Deletes the client, like `delete_client`, only if it is still unused since before
+    /// `before_day`, and stores `event` in the same transaction. Of concurrent callers (on
+    /// any node) at most one deletes it, and a use recorded first keeps it: `Ok(true)`
+    /// when this call deleted it.
+    async fn expire_client(
+        &self,
+        realm_id: &str,
+        id: &str,
+        before_day: i64,
+        event: &EventRecord,
+    ) -> StoreResult<bool>;
 
     async fn list_users(&self, realm_id: &str, q: &UserQuery) -> StoreResult<Vec<UserRecord>>;
     async fn count_users(&self, realm_id: &str, q: &UserQuery) -> StoreResult<i64>;

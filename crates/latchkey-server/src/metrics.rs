@@ -1,6 +1,6 @@
 //! Prometheus text metrics: requests and latency per route, tokens issued per grant,
-//! registrations, client secret rotations, and the rendering of the clients-per-kind gauge
-//! the scrape counts in the store.
+//! registrations, client secret rotations, clients expired, and the rendering of the
+//! clients-per-kind gauge the scrape counts in the store.
 //! A small hand-written registry; `/metrics` renders it.
 
 use std::collections::BTreeMap;
@@ -30,6 +30,8 @@ struct Inner {
     events_not_stored: BTreeMap<String, u64>,
     /// client secrets rotated by registration reads
     secret_rotations: u64,
+    /// clients deleted by this node's `unused-client-expiration` sweeps
+    clients_expired: u64,
 }
 
 #[derive(Default)]
@@ -86,6 +88,11 @@ impl Metrics {
     /// A client secret rotated by a registration read (`client-secret-expiration`).
     pub fn secret_rotated(&self) {
         self.lock().secret_rotations += 1;
+    }
+
+    /// A registered client deleted for being unused (`service::expiry`).
+    pub fn client_expired(&self) {
+        self.lock().clients_expired += 1;
     }
 
     pub fn render(&self) -> String {
@@ -162,6 +169,9 @@ impl Metrics {
             "latchkey_client_secret_rotations_total {}",
             m.secret_rotations
         );
+        out.push_str("# HELP latchkey_clients_expired_total Registered clients this node deleted for being unused (unused-client-expiration).\n");
+        out.push_str("# TYPE latchkey_clients_expired_total counter\n");
+        let _ = writeln!(out, "latchkey_clients_expired_total {}", m.clients_expired);
         out
     }
 }

@@ -211,6 +211,16 @@ impl AppState {
         scope_defaults
     }
 
+    /// The client was used (a token request it authenticated, an authorization request, its
+    /// registration access token): records the day, at most once a day per node, without
+    /// waiting (`Store::touch_client`).
+    pub fn client_used(&self, client: &ClientRecord, now: Millis) {
+        let day = latchkey_core::last_used::day(now);
+        if client.last_used.is_none_or(|d| d < day) {
+            self.store.touch_client(&client.realm_id, &client.id, day);
+        }
+    }
+
     pub fn forget_realm_keys(&self, realm_id: &str) {
         self.lock_keys().remove(realm_id);
     }

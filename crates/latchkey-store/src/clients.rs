@@ -1,7 +1,8 @@
 //! Clients: lists (filtered and counted in SQL), cached reads by id and `clientId`,
 //! creation (through the group commit), updates with the registration token's
 //! compare-and-set, secret rotation with the secret's, deletion with what hangs off it,
-//! and the bulk forms of both.
+//! the bulk forms of both, last-used days (queued to the group commit) and expiry (a
+//! deletion on a condition).
 
 use latchkey_core::ident;
 use latchkey_core::registration::kind::RegistrationKind;
@@ -12,10 +13,11 @@ use crate::cache::{Key, Section};
 use crate::roles::insert_user_roles;
 use crate::sql::{Tx, backend_err, exec, found, from_doc, get, to_doc, write_err};
 use crate::sql_store::SqlStore;
+use crate::write::group_commit::Touch;
 use crate::write::rows::insert_rows;
 
 const CLIENT_COLUMNS: &str = "id, realm_id, client_id, doc, secret_sealed, rat_hash, created_at, \
-     previous_secret_sealed, previous_secret_expires_at";
+     previous_secret_sealed, previous_secret_expires_at, last_used";
 
 /// The `WHERE` clause of a client list and its parameters after `$1` (the realm).
 fn list_filter(q: &ClientQuery) -> (String, Vec<String>) {
@@ -36,6 +38,13 @@ fn list_filter(q: &ClientQuery) -> (String, Vec<String>) {
     }
     (sql, binds)
 }
+
+/// Clients whose last-used day this node remembers queuing; past it, the memory starts
+/// over (at worst one more write per client that day).
+const TOUCHED_KEPT: usize = 100_000;
+
+/// The day a client was last used, or created if never used.
+const LAST_ACTIVE: &str = "COALESCE(last_used, created_at / 86400000)";
 
 pub(crate) async fn list_clients(
     db: &SqlStore,
@@ -335,6 +344,88 @@ async fn delete_in(tx: &mut Tx<'_>, realm_id: &str, id: &str) -> StoreResult<u64
     if n == 0 {
         return Ok(0);
     }
+    delete_dependents(tx, id).await?;
+    Ok(n)
+}
+
+/// Queues the client's last-used day unless this node queued that day (or a later one)
+/// already; never waits.
+pub(crate) fn touch_client(db: &SqlStore, realm_id: &str, id: &str, day: i64) {
+    {
+        let mut touched = db.touched.lock().unwrap_or_else(|p| p.into_inner());
+        if touched.get(id).is_some_and(|d| *d >= day) {
+            return;
+        }
+        if touched.len() >= TOUCHED_KEPT {
+            touched.clear();
+        }
+        touched.insert(id.to_string(), day);
+    }
+    db.writes.touch(Touch {
+        realm_id: realm_id.into(),
+        id: id.into(),
+        day,
+    });
+}
+
+pub(crate) async fn unused_clients(
+    db: &SqlStore,
+    realm_id: &str,
+    before_day: i64,
+) -> StoreResult<Vec<ClientRecord>> {
+    let rows = sqlx::query(&format!(
+        "SELECT {CLIENT_COLUMNS} FROM clients WHERE realm_id = $1 AND {LAST_ACTIVE} < $2 ORDER BY client_id"
+    ))
+    .bind(realm_id)
+    .bind(before_day)
+    .fetch_all(&db.pool)
+    .await
+    .map_err(backend_err)?;
+    rows.iter().map(client_row).collect()
+}
+
+/// Deletes the client only if still unused, its event in the same transaction. The
+/// condition is evaluated by the `DELETE` itself: a use committed before it (on any node)
+/// keeps the client, and of two nodes expiring it, the second finds no row (PostgreSQL
+/// rechecks the condition on the row the first left) and records nothing.
+pub(crate) async fn expire_client(
+    db: &SqlStore,
+    realm_id: &str,
+    id: &str,
+    before_day: i64,
+    event: &EventRecord,
+) -> StoreResult<bool> {
+    let sections = client_sections(realm_id);
+    let mut deleted = false;
+    let deleted_ref = &mut deleted;
+    db.write(&sections, async move {
+        let mut tx = db.writer.begin().await.map_err(backend_err)?;
+        let n = sqlx::query(&format!(
+            "DELETE FROM clients WHERE realm_id = $1 AND id = $2 AND {LAST_ACTIVE} < $3"
+        ))
+        .bind(realm_id)
+        .bind(id)
+        .bind(before_day)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend_err)?
+        .rows_affected();
+        if n == 0 {
+            return tx.rollback().await.map_err(backend_err);
+        }
+        delete_dependents(&mut tx, id).await?;
+        insert_rows(&mut tx, &[event]).await?;
+        tx.commit().await.map_err(backend_err)?;
+        *deleted_ref = true;
+        Ok(())
+    })
+    .await?;
+    Ok(deleted)
+}
+
+/// What hangs off a client being deleted: its roles and their grants, its refresh tokens,
+/// its service account. Its access tokens stop working with it (`bearer` finds no client).
+async fn delete_dependents(tx: &mut Tx<'_>, id: &str) -> StoreResult<()> {
     exec(
         tx,
         "DELETE FROM user_roles WHERE role_id IN (SELECT id FROM roles WHERE client = $1)",
@@ -360,7 +451,7 @@ async fn delete_in(tx: &mut Tx<'_>, realm_id: &str, id: &str) -> StoreResult<u64
         &[id],
     )
     .await?;
-    Ok(n)
+    Ok(())
 }
 
 pub(crate) async fn count_clients(db: &SqlStore, realm_id: &str) -> StoreResult<i64> {
@@ -388,5 +479,6 @@ fn client_row(row: &AnyRow) -> StoreResult<ClientRecord> {
             (Some(sealed), Some(expires_at)) => Some(PreviousSecret { sealed, expires_at }),
             _ => None,
         },
+        last_used: get(row, "last_used")?,
     })
 }

@@ -221,4 +221,12 @@ ALTER TABLE clients ADD COLUMN previous_secret_sealed TEXT;
 ALTER TABLE clients ADD COLUMN previous_secret_expires_at BIGINT;
 "#,
     ),
+    (
+        10,
+        // The last day each client was used (days since the Unix epoch), written at most
+        // once a day per client and node (`Store::touch_client`).
+        r#"
+ALTER TABLE clients ADD COLUMN last_used BIGINT;
+"#,
+    ),
 ];

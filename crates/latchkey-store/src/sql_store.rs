@@ -24,8 +24,10 @@ pub struct SqlStore {
     pub(crate) writer: AnyPool,
     pub(crate) backend: Backend,
     pub(crate) cache: Arc<Cache>,
-    /// Client creation's and events' group commit (`group_commit`).
+    /// Client creation's, events' and last-used days' group commit (`group_commit`).
     pub(crate) writes: GroupCommit,
+    /// The last-used day this node queued for each client (`clients::touch_client`).
+    pub(crate) touched: std::sync::Mutex<std::collections::HashMap<String, i64>>,
 }
 
 fn pool_options(backend: Backend, size: u32) -> AnyPoolOptions {
@@ -123,6 +125,7 @@ impl SqlStore {
             backend,
             cache,
             writes,
+            touched: Default::default(),
         };
         // Nodes starting together on one PostgreSQL can collide creating the migrations
         // table itself (a catalog unique violation); the loser retries and finds it.

@@ -112,6 +112,28 @@ impl Store for SqlStore {
         clients::clients_per_kind(self).await
     }
 
+    fn touch_client(&self, realm_id: &str, id: &str, day: i64) {
+        clients::touch_client(self, realm_id, id, day)
+    }
+
+    async fn unused_clients(
+        &self,
+        realm_id: &str,
+        before_day: i64,
+    ) -> StoreResult<Vec<ClientRecord>> {
+        clients::unused_clients(self, realm_id, before_day).await
+    }
+
+    async fn expire_client(
+        &self,
+        realm_id: &str,
+        id: &str,
+        before_day: i64,
+        event: &EventRecord,
+    ) -> StoreResult<bool> {
+        clients::expire_client(self, realm_id, id, before_day, event).await
+    }
+
     async fn list_users(&self, realm_id: &str, q: &UserQuery) -> StoreResult<Vec<UserRecord>> {
         users::list_users(self, realm_id, q).await
     }

@@ -341,8 +341,8 @@ async fn run(config: Config, started: Instant) -> Result<(), String> {
         max_body_size: config.max_request_size,
         limits: config.limits,
     };
-    spawn_sweeper(store.clone());
     let state = Arc::new(AppState::new(store, sealer, settings));
+    spawn_sweeper(state.clone());
     let app = latchkey_server::router(state);
     let listener = tokio::net::TcpListener::bind((config.http_host, config.http_port))
         .await
@@ -388,19 +388,24 @@ async fn run(config: Config, started: Instant) -> Result<(), String> {
 }
 
 /// Every ten minutes, deletes expired short-lived state (codes, sessions, spent-token
-/// tombstones, revocations). Any node may do it; the deletes are idempotent.
-fn spawn_sweeper(store: Arc<dyn Store>) {
+/// tombstones, revocations) and the registered clients the realms' `unused-client-expiration`
+/// policies expire. Any node may do it: the deletes are idempotent, and each client is
+/// expired once (`service::expiry`).
+fn spawn_sweeper(state: Arc<AppState>) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
         loop {
             tick.tick().await;
-            match store
-                .sweep_expired(latchkey_server::state::now_millis())
-                .await
-            {
+            let now = latchkey_server::state::now_millis();
+            match state.store.sweep_expired(now).await {
                 Ok(n) if n > 0 => tracing::debug!(rows = n, "swept expired state"),
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "sweeping expired state failed"),
+            }
+            if let Err(e) =
+                latchkey_server::service::expiry::expire_unused_clients(&state, now).await
+            {
+                tracing::warn!(error = %e, "expiring unused clients failed");
             }
         }
     });

@@ -34,10 +34,15 @@ pub(super) fn max_clients(c: &ComponentRecord) -> i64 {
 /// The `client-secret-expiration` lifetime in days (90 when unset or unreadable;
 /// `validate_config` refuses both).
 pub(super) fn secret_days(c: &ComponentRecord) -> i64 {
+    days(c).unwrap_or(90)
+}
+
+/// The `days` of `client-secret-expiration` and `unused-client-expiration`, if set to a
+/// positive number.
+pub(super) fn days(c: &ComponentRecord) -> Option<i64> {
     first(c, "days")
         .and_then(|v| v.trim().parse().ok())
-        .filter(|d: &i64| *d > 0)
-        .unwrap_or(90)
+        .filter(|n: &i64| *n > 0)
 }
 
 /// Checks a component's configuration (400 `errorMessage` on the components API).
@@ -56,10 +61,11 @@ pub fn validate_config(provider: Provider, c: &ComponentRecord) -> Result<(), St
             Some(Ok(n)) if n > 0 => {}
             _ => return Err("max-clients must be a positive number".into()),
         },
-        Provider::ClientSecretExpiration => match first(c, "days").map(str::parse::<i64>) {
-            Some(Ok(n)) if n > 0 => {}
-            _ => return Err("days must be a positive integer".into()),
-        },
+        Provider::ClientSecretExpiration | Provider::UnusedClientExpiration
+            if days(c).is_none() =>
+        {
+            return Err("days must be a positive integer".into());
+        }
         _ => {}
     }
     Ok(())

@@ -1,5 +1,6 @@
 //! Client registration policies (two sets per realm, Keycloak components): Keycloak's
-//! eight providers and Latchkey's `client-secret-expiration`, stored as components of type `POLICY_TYPE` in an `anonymous` and an
+//! eight providers and Latchkey's `client-secret-expiration` and `unused-client-expiration`,
+//! stored as components of type `POLICY_TYPE` in an `anonymous` and an
 //! `authenticated` set (`provider`), their configuration (`config`), the defaults a new
 //! realm gets (`defaults`), and their evaluation against a client being registered (here,
 //! with trusted-hosts' host matching in `trusted_hosts`). Messages are Keycloak's
@@ -19,7 +20,7 @@ pub use provider::{ANONYMOUS, AUTHENTICATED, DEFAULT_MAPPER_TYPES, POLICY_TYPE, 
 
 use crate::rep::ClientRep;
 use crate::store::ComponentRecord;
-use config::{flag, list, max_clients, secret_days};
+use config::{days, flag, list, max_clients, secret_days};
 
 /// Create or update.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -145,7 +146,11 @@ fn check(provider: Provider, c: &ComponentRecord, r: &Request<'_>) -> Result<(),
             }
             Ok(())
         }
-        Provider::RegistrationWebOrigins | Provider::ClientSecretExpiration => Ok(()),
+        // None decides a registration: one answers preflights, one sets the secret's
+        // lifetime (`secret_lifetime`), one runs in the sweep.
+        Provider::RegistrationWebOrigins
+        | Provider::ClientSecretExpiration
+        | Provider::UnusedClientExpiration => Ok(()),
     }
 }
 
@@ -222,6 +227,35 @@ pub fn web_origins(components: &[ComponentRecord]) -> Vec<String> {
                 .collect::<Vec<_>>()
         })
         .collect()
+}
+
+/// After how many days unused a client registered as `registration_auth` (its
+/// `registration.auth` attribute: `anonymous`, `authenticated`, or `cimd` for a client ID
+/// metadata document client) expires: the shortest period of the
+/// `unused-client-expiration` policies of the set that admitted it (the anonymous set for
+/// anonymous and metadata document clients). `None`: it never expires, and neither does a
+/// client without that attribute, which an administrator created.
+pub fn expiry_days(components: &[ComponentRecord], registration_auth: Option<&str>) -> Option<i64> {
+    let set = match registration_auth? {
+        "anonymous" | crate::registration::cimd::REGISTRATION_AUTH => ANONYMOUS,
+        "authenticated" => AUTHENTICATED,
+        _ => return None,
+    };
+    in_set(components, set)
+        .filter(|c| c.provider_id == Provider::UnusedClientExpiration.id())
+        .filter_map(days)
+        .min()
+}
+
+/// The shortest period of the `unused-client-expiration` policies of either set: a client
+/// used within it does not expire. `None`: the realm has no such policy.
+pub fn shortest_expiry(components: &[ComponentRecord]) -> Option<i64> {
+    [ANONYMOUS, AUTHENTICATED]
+        .into_iter()
+        .flat_map(|set| in_set(components, set))
+        .filter(|c| c.provider_id == Provider::UnusedClientExpiration.id())
+        .filter_map(days)
+        .min()
 }
 
 /// Keycloak's refusal text: `Policy '<name>' rejected request to client-registration

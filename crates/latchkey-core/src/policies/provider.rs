@@ -1,4 +1,5 @@
-//! The policy components and the providers (Keycloak's eight and Latchkey's own): the component type, the two sets
+//! The policy components and the providers (Keycloak's eight and Latchkey's own two): the
+//! component type, the two sets
 //! (`anonymous`, `authenticated`), each provider's Keycloak id, help text and the
 //! configuration form a console draws for it.
 
@@ -34,10 +35,12 @@ pub enum Provider {
     RegistrationWebOrigins,
     /// Latchkey's own: registered confidential clients' secrets expire (RFC 7591 §3.2.1).
     ClientSecretExpiration,
+    /// Latchkey's own: deletes registered clients unused for a number of days.
+    UnusedClientExpiration,
 }
 
 impl Provider {
-    pub const ALL: [Provider; 9] = [
+    pub const ALL: [Provider; 10] = [
         Provider::TrustedHosts,
         Provider::ConsentRequired,
         Provider::Scope,
@@ -47,6 +50,7 @@ impl Provider {
         Provider::AllowedClientScopes,
         Provider::RegistrationWebOrigins,
         Provider::ClientSecretExpiration,
+        Provider::UnusedClientExpiration,
     ];
 
     pub fn id(self) -> &'static str {
@@ -60,6 +64,7 @@ impl Provider {
             Provider::AllowedClientScopes => "allowed-client-templates",
             Provider::RegistrationWebOrigins => "registration-web-origins",
             Provider::ClientSecretExpiration => "client-secret-expiration",
+            Provider::UnusedClientExpiration => "unused-client-expiration",
         }
     }
 
@@ -95,6 +100,9 @@ impl Provider {
             }
             Provider::ClientSecretExpiration => {
                 "Registered confidential clients get secrets that expire after this many days; reading the registration in the last quarter of a secret's life returns a new one, and the old one works until its own expiry."
+            }
+            Provider::UnusedClientExpiration => {
+                "Clients registered through this set (or, for the anonymous set, from a client ID metadata document) are deleted once unused for this many days. Clients an administrator created are never deleted."
             }
         }
     }
@@ -174,6 +182,13 @@ impl Provider {
                 "days",
                 "Secret Lifetime (Days)",
                 "Days a registered client's secret stays valid (client_secret_expires_at).",
+                "int",
+                json!("90"),
+            )],
+            Provider::UnusedClientExpiration => vec![prop(
+                "days",
+                "Days Unused",
+                "A registered client not used for this many days (or, never used, created that long ago) is deleted.",
                 "int",
                 json!("90"),
             )],

@@ -461,3 +461,36 @@ fn secret_lifetime_is_the_shortest_of_the_set() {
     let missing = policy(Provider::ClientSecretExpiration, &[]);
     assert!(validate_config(Provider::ClientSecretExpiration, &missing).is_err());
 }
+
+/// Which set's `unused-client-expiration` period holds a client, by how it was registered:
+/// the anonymous set for anonymous and metadata document clients, the authenticated set for
+/// the others, none for an administrator's; the shortest period of a set binds.
+#[test]
+fn expiry_follows_the_set_that_registered_the_client() {
+    let expiry = |set: &str, days: &str| {
+        let mut c = component("r", set, "E", Provider::UnusedClientExpiration, &[]);
+        c.config.insert("days".into(), vec![days.into()]);
+        c
+    };
+    let components = vec![
+        expiry(ANONYMOUS, "7"),
+        expiry(ANONYMOUS, "10"),
+        expiry(AUTHENTICATED, "30"),
+        expiry(AUTHENTICATED, "0"),
+        policy(Provider::MaxClients, &[("max-clients", &["5"])]),
+    ];
+    for (auth, days) in [
+        (Some("anonymous"), Some(7)),
+        (Some("cimd"), Some(7)),
+        (Some("authenticated"), Some(30)),
+        (Some("something-else"), None),
+        (None, None),
+    ] {
+        assert_eq!(expiry_days(&components, auth), days, "{auth:?}");
+    }
+    assert_eq!(shortest_expiry(&components), Some(7));
+    assert_eq!(shortest_expiry(&components[2..]), Some(30));
+    assert_eq!(shortest_expiry(&components[4..]), None);
+    let only_anonymous = &components[..2];
+    assert_eq!(expiry_days(only_anonymous, Some("authenticated")), None);
+}

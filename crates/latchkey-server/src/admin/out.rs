@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use latchkey_core::clients::open_secret;
+use latchkey_core::last_used::{LAST_USED_ATTRIBUTE, iso_date};
 use latchkey_core::rep::{ClientRep, ClientScopeRep, RealmRep, RoleRep, UserRep};
 use latchkey_core::store::{
     AdminEventRecord, ClientRecord, ComponentRecord, EventRecord, InitialAccessRecord, RoleRecord,
@@ -26,6 +27,11 @@ pub fn client_out(state: &SharedState, c: &ClientRecord, with_secret: bool) -> C
         .map(|k| (k.to_string(), true))
         .collect();
     rep.access = Some(access);
+    if let Some(day) = c.last_used {
+        rep.attributes
+            .get_or_insert_with(Default::default)
+            .insert(LAST_USED_ATTRIBUTE.into(), iso_date(day));
+    }
     rep
 }
 

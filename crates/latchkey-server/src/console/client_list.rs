@@ -8,7 +8,7 @@ use latchkey_core::registration::kind::RegistrationKind;
 use latchkey_core::roles::Right;
 use latchkey_core::store::{ClientQuery, ClientRecord};
 
-use super::clients::{DISABLED_BY_ADMIN, registration_auth, state_badge, waiting};
+use super::clients::{DISABLED_BY_ADMIN, last_used, registration_auth, state_badge, waiting};
 use super::form::{ConsolePost, QueryMap};
 use super::page::{self, Page, Tab, button_form, csrf_field, escape};
 use super::user::{Answer, Console};
@@ -132,7 +132,7 @@ pub async fn list(c: Console, Path(realm): Path<String>, q: QueryMap) -> Answer 
             (String::new(), String::new())
         };
         rows.push_str(&format!(
-            "<tr>{select}<td><a href=\"{}\">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"actions\">{toggle}</td></tr>",
+            "<tr>{select}<td><a href=\"{}\">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"actions\">{toggle}</td></tr>",
             escape(&url),
             escape(&client.client_id),
             escape(&display(client.rep.name.as_deref().unwrap_or(""))),
@@ -141,9 +141,10 @@ pub async fn list(c: Console, Path(realm): Path<String>, q: QueryMap) -> Answer 
                 kind_label(RegistrationKind::of(&client.rep))
             })),
             page::time(client.created_at),
+            last_used(client),
         ));
     }
-    let columns = if manage { 7 } else { 6 };
+    let columns = if manage { 8 } else { 7 };
     if rows.is_empty() {
         rows = format!("<tr><td colspan=\"{columns}\" class=\"muted\">No clients match.</td></tr>");
     }
@@ -194,7 +195,7 @@ pub async fn list(c: Console, Path(realm): Path<String>, q: QueryMap) -> Answer 
          <div><label class=\"check\" for=\"waiting\"><input type=\"checkbox\" id=\"waiting\" name=\"waiting\" value=\"1\"{w}><span>Only clients waiting for approval</span></label></div>\
          <div><button type=\"submit\">Filter</button></div></form>\
          <p class=\"muted\" id=\"client-count\">{total} client(s){wc}.</p>{bulk}\
-         <table><thead><tr>{select_head}<th scope=\"col\">Client ID</th><th scope=\"col\">Name</th><th scope=\"col\">State</th><th scope=\"col\">Registered</th><th scope=\"col\">Created</th><th scope=\"col\">Actions</th></tr></thead><tbody>{rows}</tbody></table>\
+         <table><thead><tr>{select_head}<th scope=\"col\">Client ID</th><th scope=\"col\">Name</th><th scope=\"col\">State</th><th scope=\"col\">Registered</th><th scope=\"col\">Created</th><th scope=\"col\">Last used</th><th scope=\"col\">Actions</th></tr></thead><tbody>{rows}</tbody></table>\
          <nav class=\"pager\" aria-label=\"Pages\">{pager}</nav>",
         base_e = escape(&base),
         search_e = escape(&f.search),

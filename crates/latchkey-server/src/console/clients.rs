@@ -39,6 +39,14 @@ pub(super) fn registration_auth(c: &ClientRecord) -> Option<&str> {
         .map(String::as_str)
 }
 
+/// The day the client was last used (`YYYY-MM-DD`, UTC), or "never".
+pub(super) fn last_used(c: &ClientRecord) -> String {
+    c.last_used.map_or_else(
+        || "<span class=\"muted\">never</span>".to_string(),
+        |d| format!("<time>{}</time>", latchkey_core::last_used::iso_date(d)),
+    )
+}
+
 pub(super) fn state_badge(c: &ClientRecord) -> &'static str {
     if waiting(c) {
         "<span class=\"badge wait\">waiting for approval</span>"
@@ -163,7 +171,7 @@ async fn render_detail(
         "<p><a href=\"{back}\">← Clients</a></p><h1>Client {cid}</h1>{once}\
          <section class=\"card\"><dl class=\"facts\"><dt>Client ID</dt><dd><code>{cid}</code></dd><dt>Name</dt><dd>{name}</dd>\
          <dt>State</dt><dd>{badge}</dd><dt>Type</dt><dd>{kind}</dd><dt>Registered</dt><dd>{how}</dd><dt>Created</dt><dd>{created}</dd>\
-         <dt>Internal ID</dt><dd><code>{uuid}</code></dd></dl></section>{actions}\
+         <dt>Last used</dt><dd>{last_used}</dd><dt>Internal ID</dt><dd><code>{uuid}</code></dd></dl></section>{actions}\
          <section class=\"card\"><h2>Registered metadata</h2><pre id=\"metadata\">{metadata}</pre></section>",
         back = escape(&c.realm_url(&realm.name, "/clients")),
         cid = escape(&client.client_id),
@@ -176,6 +184,7 @@ async fn render_detail(
         },
         how = escape(&how),
         created = page::time(client.created_at),
+        last_used = last_used(&client),
         uuid = escape(&client.id),
         metadata = escape(&metadata),
     );

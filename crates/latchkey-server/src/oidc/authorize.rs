@@ -172,6 +172,7 @@ pub async fn authorize(
         Ok(r) => r,
         Err(msg) => return pages::error(StatusCode::BAD_REQUEST, msg),
     };
+    state.client_used(&client, now_millis());
     let iss = base.issuer(&realm.name);
     let st = get("state");
     let fail = |error: &str, description: &str| {

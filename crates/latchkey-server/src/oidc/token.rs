@@ -60,6 +60,8 @@ async fn handle(
     )
     .await?;
     let now = now_millis();
+    // Every grant goes through here once the client has proved who it is.
+    state.client_used(&client, now);
     match grant_type.as_str() {
         "client_credentials" => {
             if client.rep.is_public() {

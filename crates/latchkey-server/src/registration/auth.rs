@@ -123,7 +123,14 @@ impl Context {
             .client_by_client_id(&self.realm.id, client_id)
             .await?;
         match self.authenticate(op, client.as_ref()).await {
-            Ok(caller) => client.map(|c| (c, caller)).ok_or_else(RegError::not_found),
+            Ok(caller) => {
+                let client = client.ok_or_else(RegError::not_found)?;
+                // The client itself reading or updating its registration is a use of it.
+                if matches!(caller, Caller::RegistrationToken) {
+                    self.state.client_used(&client, now_millis());
+                }
+                Ok((client, caller))
+            }
             Err(e) => self.outcome(op, Some(client_id), None, Err(e)).await,
         }
     }

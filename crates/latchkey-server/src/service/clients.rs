@@ -90,6 +90,8 @@ pub async fn create(
 ) -> Result<ClientRecord, AdminError> {
     let realm = &admin.realm;
     let sent = audit::sent(&admin.realm, &rep);
+    let mut rep = rep;
+    drop_derived(&mut rep);
     let scopes = scope_defaults(state, realm).await?;
     let NewClient { record, .. } =
         new_client(&realm.id, rep, &scopes, &state.sealer, now_millis()).map_err(invalid_client)?;
@@ -124,6 +126,14 @@ pub async fn create(
     Ok(record)
 }
 
+/// The attributes the representation derives from the stored client (`client.last.used`):
+/// sent back by an editor that round-trips a representation, they are not stored.
+fn drop_derived(rep: &mut ClientRep) {
+    if let Some(a) = rep.attributes.as_mut() {
+        a.remove(latchkey_core::last_used::LAST_USED_ATTRIBUTE);
+    }
+}
+
 /// Keycloak's partial update of a client; a new `secret` is taken, an empty one ignored.
 pub async fn update(
     state: &SharedState,
@@ -137,6 +147,7 @@ pub async fn update(
     patch.id = None;
     patch.access = None;
     patch.registration_access_token = None;
+    drop_derived(&mut patch);
     let new_secret = patch.secret.take().filter(|s| !s.is_empty());
     let exists = || "Client already exists".to_string();
     if let Some(new_id) = patch.client_id.clone().filter(|c| *c != client.client_id) {

@@ -9,6 +9,7 @@ pub mod client_bulk;
 pub mod clients;
 pub mod components;
 pub mod events;
+pub mod expiry;
 pub mod initial_access;
 pub mod realms;
 pub mod resource_servers;

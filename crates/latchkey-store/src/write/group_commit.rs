@@ -1,5 +1,5 @@
 //! Group commit for the store's hot writes: client creation (registrations and the admin
-//! API alike) and registration events.
+//! API alike), registration events and clients' last-used days.
 //!
 //! One task per store takes every write waiting for it and commits them together in one
 //! transaction: the guards of each creation (max-clients, initial access token counts)
@@ -25,7 +25,7 @@ use latchkey_core::store::{
 use sqlx::AnyPool;
 use tokio::sync::{mpsc, oneshot};
 
-use super::rows::{Insert, Rendered, UserRole, insert_rows};
+use super::rows::{Insert, Rendered, TOUCH, UserRole, insert_rows};
 use super::sqlite_writer::{Batch, Writer};
 use super::stats::Stats;
 use crate::cache::{Cache, Section};
@@ -39,6 +39,14 @@ enum Work {
     /// A client (with its service account) under its guard.
     Create(Box<Creation>),
     Event(Box<Rendered<EventRecord>>),
+    /// A client's last-used day (`SqlStore::touch_client`): nobody waits for it.
+    Touch(Box<Touch>),
+}
+
+pub(crate) struct Touch {
+    pub(crate) realm_id: String,
+    pub(crate) id: String,
+    pub(crate) day: i64,
 }
 
 /// A `ClientBundle` and its guard, every document serialised in the caller's task, in
@@ -125,6 +133,16 @@ impl GroupCommit {
         self.submit(Work::Create(Box::new(creation))).await
     }
 
+    /// Queues a client's last-used day and returns at once: the answer goes nowhere. It
+    /// commits with the next batch; a later day never goes back to an earlier one.
+    pub(crate) fn touch(&self, touch: Touch) {
+        let (done, _) = oneshot::channel();
+        let _ = self.queue.send(Job {
+            work: Work::Touch(Box::new(touch)),
+            done,
+        });
+    }
+
     /// Stores an event; answers after the commit.
     pub(crate) async fn event(&self, event: EventRecord) -> StoreResult<()> {
         self.submit(Work::Event(Box::new(Rendered::new(event)?)))
@@ -156,12 +174,26 @@ async fn run(
         let jobs = std::mem::take(&mut batch);
         let results = commit(&writer, &mut direct, &jobs, &stats).await;
         stats.writes.fetch_add(jobs.len() as u64, Ordering::Relaxed);
+        let touched = jobs
+            .iter()
+            .zip(&results)
+            .filter(|(j, r)| matches!(j.work, Work::Touch(_)) && r.is_ok())
+            .count();
+        stats.touches.fetch_add(touched as u64, Ordering::Relaxed);
         let mut sections: Vec<Section> = Vec::new();
         for (job, result) in jobs.iter().zip(&results) {
-            let Work::Create(creation) = &job.work else {
-                continue;
+            let realm = match &job.work {
+                Work::Create(creation) => &creation.client.row.realm_id,
+                // The cached client shows its last-used day.
+                Work::Touch(t) => {
+                    let s = Section::Clients(t.realm_id.clone());
+                    if result.is_ok() && !sections.contains(&s) {
+                        sections.push(s);
+                    }
+                    continue;
+                }
+                Work::Event(_) => continue,
             };
-            let realm = &creation.client.row.realm_id;
             let mut touched = vec![
                 Section::Clients(realm.clone()),
                 Section::Users(realm.clone()),
@@ -322,6 +354,21 @@ impl BatchTx<'_> {
         }
     }
 
+    /// Sets a client's last-used day, unless it already shows that day or a later one.
+    async fn touch(&mut self, t: &Touch) -> StoreResult<()> {
+        match self {
+            BatchTx::Sqlx(tx) => sqlx::query(TOUCH)
+                .bind(t.day)
+                .bind(&t.realm_id)
+                .bind(&t.id)
+                .execute(&mut **tx)
+                .await
+                .map(|_| ())
+                .map_err(backend_err),
+            BatchTx::Direct(b) => b.touch(t.day, &t.realm_id, &t.id),
+        }
+    }
+
     async fn commit(self) -> StoreResult<()> {
         match self {
             BatchTx::Sqlx(tx) => tx.commit().await.map_err(backend_err),
@@ -375,7 +422,7 @@ async fn decide<'j>(tx: &mut BatchTx<'_>, jobs: &'j [Job]) -> StoreResult<Decide
         .iter()
         .filter_map(|j| match &j.work {
             Work::Create(c) => Some((&c.client.row, &c.guard)),
-            Work::Event(_) => None,
+            Work::Event(_) | Work::Touch(_) => None,
         })
         .collect();
     // Locks in one global order (realms, then tokens, each sorted) on every path and node.
@@ -464,7 +511,7 @@ async fn write_admitted(
         .iter()
         .filter_map(|w| match w {
             Work::Create(c) => Some(&**c),
-            Work::Event(_) => None,
+            Work::Event(_) | Work::Touch(_) => None,
         })
         .collect();
     let client_rows: Vec<_> = created.iter().map(|c| &c.client).collect();
@@ -489,11 +536,17 @@ async fn write_admitted(
         .filter_map(|w| match w {
             Work::Create(c) => c.event.as_ref(),
             Work::Event(e) => Some(&**e),
+            Work::Touch(_) => None,
         })
         .collect();
     tx.insert(&client_rows).await?;
     tx.insert(&user_rows).await?;
     tx.insert(&role_rows.iter().collect::<Vec<_>>()).await?;
     tx.insert(&event_rows).await?;
+    for w in &admitted {
+        if let Work::Touch(t) = w {
+            tx.touch(t).await?;
+        }
+    }
     Ok(())
 }

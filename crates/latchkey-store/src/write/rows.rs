@@ -161,6 +161,11 @@ pub(crate) async fn insert_rows<R: Insert>(
     Ok(())
 }
 
+/// A client's last-used day (`$1` day, `$2` realm, `$3` client), unless it shows that day
+/// or a later one already: both of the group commit's connections run it.
+pub(crate) const TOUCH: &str = "UPDATE clients SET last_used = $1 \
+     WHERE realm_id = $2 AND id = $3 AND (last_used IS NULL OR last_used < $1)";
+
 impl Insert for ClientRecord {
     const HEAD: &'static str = "INSERT INTO clients (id, realm_id, client_id, doc, secret_sealed, rat_hash, created_at, registration_kind)";
     const COLUMNS: usize = 8;

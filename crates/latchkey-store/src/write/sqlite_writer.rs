@@ -35,7 +35,7 @@ use latchkey_core::store::{StoreError, StoreResult};
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OpenFlags, ToSql};
 
-use super::rows::{Insert, Param, chunk_sizes, statement};
+use super::rows::{Insert, Param, TOUCH, chunk_sizes, statement};
 use super::stats::Stats;
 
 /// The statement shapes a batch uses: four tables in up to seven chunk sizes, and the guards.
@@ -244,6 +244,15 @@ impl<'c> Batch<'c> {
                 "UPDATE initial_access_tokens SET remaining = remaining - ? WHERE token_hash = ?",
             )
             .and_then(|mut s| s.execute((uses, hash)))
+            .map(|_| ())
+            .map_err(backend)
+    }
+
+    /// `rows::TOUCH` on this connection.
+    pub(crate) fn touch(&self, day: i64, realm_id: &str, id: &str) -> StoreResult<()> {
+        self.conn
+            .prepare_cached(TOUCH)
+            .and_then(|mut s| s.execute((day, realm_id, id)))
             .map(|_| ())
             .map_err(backend)
     }

@@ -1,4 +1,5 @@
-//! What the write path counts: writes and transactions of the group commit, and on a SQLite
+//! What the write path counts: writes and transactions of the group commit, last-used
+//! days written, and on a SQLite
 //! file the checkpoints (`SqlStore::group_commit_stats`). A leaf: `group_commit` and
 //! `sqlite_writer` both count here, and neither needs the other for it.
 
@@ -9,6 +10,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub struct Stats {
     pub(super) writes: AtomicU64,
     pub(super) transactions: AtomicU64,
+    /// Clients' last-used days committed (`touch_client` calls that reached the database).
+    pub(super) touches: AtomicU64,
     /// On a SQLite file (`sqlite_writer`): passes of the checkpoint thread, and tails the
     /// writer finished itself.
     pub(super) checkpoint_passes: AtomicU64,
@@ -22,6 +25,11 @@ impl Stats {
             self.writes.load(Ordering::Relaxed),
             self.transactions.load(Ordering::Relaxed),
         )
+    }
+
+    /// Last-used days written to the database.
+    pub fn touches(&self) -> u64 {
+        self.touches.load(Ordering::Relaxed)
     }
 
     /// (checkpoint thread's passes, tails finished by the writer): both 0 but on a SQLite

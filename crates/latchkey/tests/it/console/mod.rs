@@ -1,9 +1,9 @@
 //! The admin console's server side through the router, one file per concern: signing in
 //! through the authorization endpoint (code + PKCE as `security-admin-console`), redirects
 //! when signed out, CSRF and Origin refusals, cookies and the relative path
-//! (`session.rs`); the pages: rights per realm, HTML escaping, events, the registration
-//! settings and the client URI rule (`pages.rs`); each change recording the admin event of
-//! its REST twin, and reads none (`events.rs`); the resource servers page
+//! (`session.rs`); the pages: rights per realm, HTML escaping, events, last-used dates, the
+//! registration settings and the client URI rule (`pages.rs`); each change recording the
+//! admin event of its REST twin, and reads none (`events.rs`); the resource servers page
 //! (`resource_servers.rs`); the clients list's registration filters, paging and bulk
 //! actions, and the clients gauge of `/metrics` (`client_list.rs`). The browser walk is
 //! tests/console/guide.test.mjs.

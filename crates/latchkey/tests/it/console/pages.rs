@@ -439,7 +439,48 @@ async fn the_metadata_document_switch_and_domains(app: &TestApp) {
     );
 }
 
+async fn the_clients_pages_show_when_each_was_last_used(app: &TestApp) {
+    let admin = app.admin_with_realm("acme").await;
+    let (used, secret) = app.create_service_client(&admin, "acme", "svc").await;
+    let r = app.client_credentials("acme", "svc", &secret).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let today = crate::last_used::last_used(app, &admin, &used)
+        .await
+        .expect("recorded");
+    let never = app
+        .create_client(&admin, "acme", json!({"clientId": "idle"}))
+        .await;
+    let mut b = Browser::default();
+    b.sign_in_as_admin(app).await;
+    let list = b.get(app, "/admin/console/realms/acme/clients").await;
+    assert!(list.text.contains("Last used</th>"), "{}", list.text);
+    assert!(
+        list.text.contains(&format!("<time>{today}</time>")),
+        "{}",
+        list.text
+    );
+    let page = b
+        .get(app, &format!("/admin/console/realms/acme/clients/{used}"))
+        .await;
+    assert!(
+        page.text
+            .contains(&format!("<dt>Last used</dt><dd><time>{today}</time></dd>")),
+        "{}",
+        page.text
+    );
+    let page = b
+        .get(app, &format!("/admin/console/realms/acme/clients/{never}"))
+        .await;
+    assert!(
+        page.text
+            .contains("<dt>Last used</dt><dd><span class=\"muted\">never</span></dd>"),
+        "{}",
+        page.text
+    );
+}
+
 crate::on_both_backends!(
+    the_clients_pages_show_when_each_was_last_used,
     the_metadata_document_switch_and_domains,
     a_realm_admin_sees_only_their_realm,
     hostile_values_are_escaped,

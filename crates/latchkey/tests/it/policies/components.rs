@@ -66,7 +66,8 @@ async fn defaults_and_provider_metadata(app: &TestApp) {
             "allowed-protocol-mappers",
             "allowed-client-templates",
             "registration-web-origins",
-            "client-secret-expiration"
+            "client-secret-expiration",
+            "unused-client-expiration"
         ]
     );
     let th = &providers[0];

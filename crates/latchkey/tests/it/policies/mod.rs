@@ -8,6 +8,7 @@
 
 mod components;
 mod concurrency;
+mod expiry;
 mod providers;
 mod secret_expiration;
 mod trusted_hosts;

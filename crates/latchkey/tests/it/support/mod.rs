@@ -42,6 +42,8 @@ pub async fn store(backend: Backend) -> Option<(Arc<SqlStore>, TestDb)> {
 /// The application in process, with a bootstrapped master realm and admin.
 pub struct TestApp {
     pub router: Router,
+    /// The router's state, for what runs beside the requests (the sweeps).
+    pub state: Arc<AppState>,
     pub store: Arc<SqlStore>,
     pub db: TestDb,
 }
@@ -142,7 +144,8 @@ impl TestApp {
         adjust_state(&mut state);
         let state = Arc::new(state);
         Some(TestApp {
-            router: latchkey_server::router(state),
+            router: latchkey_server::router(state.clone()),
+            state,
             store,
             db,
         })
