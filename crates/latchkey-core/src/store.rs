@@ -417,6 +417,16 @@ pub struct UserQuery {
     pub max: i64,
 }
 
+/// A client list's filter on the stored last-used day (`ClientRecord::last_used`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Usage {
+    /// Never used since it was created.
+    Never,
+    /// Not used on this day (days since the Unix epoch) or later: last used before it, or
+    /// never used and created before it.
+    UnusedSince(i64),
+}
+
 /// Filters of a client list, all applied by the store's query (so paging and counts see
 /// the same clients).
 #[derive(Debug, Clone, Default)]
@@ -426,8 +436,8 @@ pub struct ClientQuery {
     pub search: bool,
     /// only clients registered this way
     pub registration: Option<RegistrationKind>,
-    // The filters on a client's last use ("never used", "unused for N days") belong here,
-    // read from the stored last-used day.
+    /// only clients never used, or not used since a day
+    pub usage: Option<Usage>,
     pub first: i64,
     pub max: Option<i64>,
 }

@@ -36,6 +36,13 @@ fn list_filter(q: &ClientQuery) -> (String, Vec<String>) {
         binds.push(kind.as_str().to_string());
         sql.push_str(&format!(" AND registration_kind = ${}", binds.len() + 1));
     }
+    match q.usage {
+        Some(Usage::Never) => sql.push_str(" AND last_used IS NULL"),
+        // A number the server computed, not text from the request: written into the SQL
+        // so both backends compare it as an integer.
+        Some(Usage::UnusedSince(day)) => sql.push_str(&format!(" AND {LAST_ACTIVE} < {day}")),
+        None => {}
+    }
     (sql, binds)
 }
 

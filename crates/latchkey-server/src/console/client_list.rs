@@ -1,12 +1,13 @@
-//! The clients list: search by client ID, filters by how a client was registered and by
-//! "waiting for approval", paging, and the bulk actions on a selection (enable, disable,
+//! The clients list: search by client ID, filters by how a client was registered, by use
+//! (never used, unused for N days) and by "waiting for approval", paging, and the bulk actions on a selection (enable, disable,
 //! delete), each first shown on a confirmation page that names the count.
 
 use axum::extract::Path;
+use latchkey_core::last_used;
 use latchkey_core::messages::display;
 use latchkey_core::registration::kind::RegistrationKind;
 use latchkey_core::roles::Right;
-use latchkey_core::store::{ClientQuery, ClientRecord};
+use latchkey_core::store::{ClientQuery, ClientRecord, Usage};
 
 use super::clients::{DISABLED_BY_ADMIN, last_used, registration_auth, state_badge, waiting};
 use super::form::{ConsolePost, QueryMap};
@@ -14,6 +15,7 @@ use super::page::{self, Page, Tab, button_form, csrf_field, escape};
 use super::user::{Answer, Console};
 use crate::service::client_bulk::{self, BulkAction, MAX_SELECTION};
 use crate::service::clients;
+use crate::state::now_millis;
 
 const PAGE: i64 = 50;
 
@@ -33,9 +35,15 @@ pub(super) fn kind_label(kind: RegistrationKind) -> &'static str {
 struct Filters {
     search: String,
     kind: Option<RegistrationKind>,
+    /// `never`, `unused` (for `days`) or empty
+    usage: String,
+    days: i64,
     only_waiting: bool,
     page: i64,
 }
+
+/// The longest "unused for N days" the filter takes (a century).
+const MAX_DAYS: i64 = 36_500;
 
 impl Filters {
     fn read(q: &QueryMap) -> Filters {
@@ -45,6 +53,15 @@ impl Filters {
                 .map(|s| s.trim().to_string())
                 .unwrap_or_default(),
             kind: q.get("kind").and_then(|k| RegistrationKind::parse(k)),
+            usage: match q.get("usage").map(String::as_str) {
+                Some(u @ ("never" | "unused")) => u.to_string(),
+                _ => String::new(),
+            },
+            days: q
+                .get("days")
+                .and_then(|d| d.trim().parse().ok())
+                .unwrap_or(30i64)
+                .clamp(1, MAX_DAYS),
             only_waiting: q.get("waiting").is_some_and(|v| v == "1"),
             page: q
                 .get("page")
@@ -59,6 +76,13 @@ impl Filters {
             client_id: (!self.search.is_empty()).then(|| self.search.clone()),
             search: true,
             registration: self.kind,
+            usage: match self.usage.as_str() {
+                "never" => Some(Usage::Never),
+                "unused" => Some(Usage::UnusedSince(
+                    last_used::day(now_millis()) - self.days + 1,
+                )),
+                _ => None,
+            },
             ..Default::default()
         }
     }
@@ -70,6 +94,8 @@ impl Filters {
                 "kind",
                 self.kind.map(RegistrationKind::as_str).unwrap_or(""),
             ),
+            ("usage", self.usage.as_str()),
+            ("days", &self.days.to_string()),
             ("waiting", if self.only_waiting { "1" } else { "" }),
             ("page", &page.to_string()),
         ])
@@ -192,6 +218,8 @@ pub async fn list(c: Console, Path(realm): Path<String>, q: QueryMap) -> Answer 
         "<h1>Clients</h1><form method=\"get\" action=\"{base_e}\" class=\"row\" role=\"search\">\
          <div><label for=\"client-search\">Search by client ID</label><input type=\"search\" id=\"client-search\" name=\"search\" value=\"{search_e}\"></div>\
          <div><label for=\"kind\">Registered</label><select id=\"kind\" name=\"kind\">{kinds}</select></div>\
+         <div><label for=\"usage\">Use</label><select id=\"usage\" name=\"usage\">{usages}</select></div>\
+         <div><label for=\"days\">Unused for (days)</label><input type=\"number\" id=\"days\" name=\"days\" min=\"1\" max=\"{MAX_DAYS}\" value=\"{days}\"></div>\
          <div><label class=\"check\" for=\"waiting\"><input type=\"checkbox\" id=\"waiting\" name=\"waiting\" value=\"1\"{w}><span>Only clients waiting for approval</span></label></div>\
          <div><button type=\"submit\">Filter</button></div></form>\
          <p class=\"muted\" id=\"client-count\">{total} client(s){wc}.</p>{bulk}\
@@ -199,6 +227,18 @@ pub async fn list(c: Console, Path(realm): Path<String>, q: QueryMap) -> Answer 
          <nav class=\"pager\" aria-label=\"Pages\">{pager}</nav>",
         base_e = escape(&base),
         search_e = escape(&f.search),
+        days = f.days,
+        usages = [
+            ("", "Any"),
+            ("never", "Never used"),
+            ("unused", "Unused for N days")
+        ]
+        .iter()
+        .map(|(v, label)| format!(
+            "<option value=\"{v}\"{}>{label}</option>",
+            if f.usage == *v { " selected" } else { "" }
+        ))
+        .collect::<String>(),
         w = if f.only_waiting { " checked" } else { "" },
         wc = if f.only_waiting || waiting_count == 0 {
             String::new()

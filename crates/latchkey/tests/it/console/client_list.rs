@@ -2,9 +2,11 @@
 //! anonymous, initial access token, bearer, metadata document, authenticated), paging
 //! with a filter, the bulk actions (a confirmation naming the count, then one admin event
 //! per client, built-in clients skipped, the selection limit, the right and the CSRF
-//! token checked), and the clients-per-kind gauge of `/metrics`.
+//! token checked), the filters on use (never used, unused for N days), and the
+//! clients-per-kind gauge of `/metrics`.
 
 use axum::http::StatusCode;
+use latchkey_core::store::Store;
 use serde_json::{Value, json};
 
 use crate::cimd::{Documents, REALM, authorize, realm};
@@ -439,7 +441,84 @@ async fn bulk_actions_need_the_right_and_the_token(app: &TestApp) {
     assert_eq!(still.status, StatusCode::OK, "nothing was deleted");
 }
 
+/// "Never used" and "unused for N days" read the stored last-used day: a client used
+/// today is in neither, one never used is "never used" (but, created today, not unused
+/// for 30 days), one last used 40 days ago only "unused for 30 days".
+async fn filters_by_use(app: &TestApp) {
+    let admin = app.admin_with_realm("acme").await;
+    let (used, secret) = app
+        .create_service_client(&admin, "acme", "used-today")
+        .await;
+    app.create_client(&admin, "acme", json!({"clientId": "never-used"}))
+        .await;
+    let old = app
+        .create_client(&admin, "acme", json!({"clientId": "used-long-ago"}))
+        .await;
+    let before = app.store.group_commit_stats().touches();
+    let r = app
+        .form(
+            "/realms/acme/protocol/openid-connect/token",
+            &[
+                ("grant_type", "client_credentials"),
+                ("client_id", "used-today"),
+                ("client_secret", &secret),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let realm = app.store.realm_by_name("acme").await.unwrap().unwrap();
+    let today = latchkey_core::last_used::day(latchkey_server::state::now_millis());
+    app.store.touch_client(&realm.id, &old, today - 40);
+    crate::last_used::settled_touches(app, before + 2).await;
+    let mut b = Browser::default();
+    b.sign_in_as_admin(app).await;
+    for (query, shown, hidden) in [
+        (
+            "usage=never",
+            vec!["never-used"],
+            vec!["used-today", "used-long-ago"],
+        ),
+        (
+            "usage=unused&days=30",
+            vec!["used-long-ago"],
+            vec!["used-today", "never-used"],
+        ),
+        (
+            "usage=unused&days=50",
+            vec![],
+            vec!["used-today", "never-used", "used-long-ago"],
+        ),
+        (
+            "usage=",
+            vec!["used-today", "never-used", "used-long-ago"],
+            vec![],
+        ),
+    ] {
+        let r = b.get(app, &format!("{CLIENTS}?{query}")).await;
+        assert_eq!(r.status, StatusCode::OK, "{query}: {}", r.text);
+        for id in shown {
+            assert!(
+                r.text.contains(&format!(">{id}</a>")),
+                "{query}: {id} missing"
+            );
+        }
+        for id in hidden {
+            assert!(
+                !r.text.contains(&format!(">{id}</a>")),
+                "{query}: {id} shown"
+            );
+        }
+    }
+    // Out of range and junk are clamped or ignored, never an error.
+    for query in ["usage=unused&days=-5", "usage=unused&days=x", "usage=bogus"] {
+        let r = b.get(app, &format!("{CLIENTS}?{query}")).await;
+        assert_eq!(r.status, StatusCode::OK, "{query}");
+    }
+}
+
 crate::on_both_backends!(
+    filters_by_use,
     filters_by_registration_kind,
     metrics_count_clients_per_kind,
     paging_keeps_the_filter,
