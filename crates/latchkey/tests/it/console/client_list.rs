@@ -446,7 +446,7 @@ async fn bulk_actions_need_the_right_and_the_token(app: &TestApp) {
 /// for 30 days), one last used 40 days ago only "unused for 30 days".
 async fn filters_by_use(app: &TestApp) {
     let admin = app.admin_with_realm("acme").await;
-    let (used, secret) = app
+    let (_, secret) = app
         .create_service_client(&admin, "acme", "used-today")
         .await;
     app.create_client(&admin, "acme", json!({"clientId": "never-used"}))
