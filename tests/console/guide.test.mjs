@@ -312,7 +312,7 @@ test('regenerate a secret, mint a registration access token, delete a policy, a 
   }
 });
 
-test('filter the list by how clients were registered, then delete a selection of them at once', async () => {
+test('filter the list by how clients were registered and by use, then delete a selection of them at once', async () => {
   const made = await adminFetch(server, 'POST', `/admin/realms/${REALM}/clients-initial-access`, { count: 3, expiration: 0 });
   assert.equal(made.status, 201, await describeResponse(made));
   const { token } = await made.json();
@@ -327,6 +327,16 @@ test('filter the list by how clients were registered, then delete a selection of
   await Promise.all([page.waitForURL(/kind=initial_access_token/), page.click('button:text("Filter")')]);
   for (const id of ids) assert.ok(await page.isVisible(`a:text("${id}")`), id);
   assert.equal(await page.locator('a:text("admin-cli")').count(), 0, 'built-in clients are not registered ones');
+  // Just registered: never used, and (created today) not unused for 30 days.
+  await page.selectOption('#usage', 'never');
+  await Promise.all([page.waitForURL(/usage=never/), page.click('button:text("Filter")')]);
+  for (const id of ids) assert.ok(await page.isVisible(`a:text("${id}")`), `${id} never used`);
+  await page.selectOption('#usage', 'unused');
+  await page.fill('#days', '30');
+  await Promise.all([page.waitForURL(/usage=unused/), page.click('button:text("Filter")')]);
+  for (const id of ids) assert.equal(await page.locator(`a:text("${id}")`).count(), 0, `${id} created today`);
+  await page.selectOption('#usage', 'never');
+  await Promise.all([page.waitForURL(/usage=never/), page.click('button:text("Filter")')]);
   await shot('19-clients-filtered');
   for (const id of ids) await page.check(`input[aria-label="Select ${id}"]`);
   await Promise.all([page.waitForLoadState(), page.click('button:text("Delete selected")')]);
