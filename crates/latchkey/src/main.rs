@@ -4,6 +4,7 @@
 
 mod admin_cli;
 mod config;
+mod reg;
 
 /// mimalloc: fewer instructions per allocation than glibc's malloc, and no per-thread
 /// arenas growing the resident set (BENCHMARKS.md).
@@ -57,6 +58,8 @@ enum Command {
     /// Recover access: a temporary admin, with the server stopped or running
     #[command(subcommand)]
     BootstrapAdmin(BootstrapAdminCommand),
+    /// Register and manage clients over HTTP, as Keycloak's kcreg does
+    Reg(reg::RegArgs),
 }
 
 #[derive(Subcommand)]
@@ -81,6 +84,7 @@ fn main() -> ExitCode {
         Command::StartDev(o) => (o, true),
         Command::Start(o) => (o, false),
         Command::BootstrapAdmin(BootstrapAdminCommand::User(args)) => return admin_cli::user(args),
+        Command::Reg(args) => return reg::run(args),
     };
     let config = match opts
         .with_file()

@@ -11,12 +11,12 @@ use serde_json::Value;
 use crate::support::{Backend, TestDb};
 
 /// `latchkey` in its own folder, its stderr in a file the test reads.
-struct Run {
-    dir: PathBuf,
+pub(crate) struct Run {
+    pub(crate) dir: PathBuf,
 }
 
 impl Run {
-    fn new() -> Run {
+    pub(crate) fn new() -> Run {
         let dir = std::env::temp_dir().join(format!(
             "latchkey-first-{}",
             latchkey_core::crypto::random_token::<9>()
@@ -25,7 +25,7 @@ impl Run {
         Run { dir }
     }
 
-    fn command(&self, args: &[&str], env: &[(&str, &str)]) -> Command {
+    pub(crate) fn command(&self, args: &[&str], env: &[(&str, &str)]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_latchkey"));
         cmd.args(args).current_dir(&self.dir);
         for var in [
@@ -46,12 +46,18 @@ impl Run {
         cmd
     }
 
-    fn output(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+    pub(crate) fn output(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
         self.command(args, env).output().unwrap()
     }
 
     /// Starts the server, its stderr in `name`, and waits for `until` in it.
-    fn serve(&self, args: &[&str], env: &[(&str, &str)], name: &str, until: &str) -> Served {
+    pub(crate) fn serve(
+        &self,
+        args: &[&str],
+        env: &[(&str, &str)],
+        name: &str,
+        until: &str,
+    ) -> Served {
         let log = self.dir.join(name);
         let child = self
             .command(args, env)
@@ -71,13 +77,13 @@ impl Drop for Run {
     }
 }
 
-struct Served {
+pub(crate) struct Served {
     child: Child,
     log: PathBuf,
 }
 
 impl Served {
-    fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         let raw = std::fs::read_to_string(&self.log).unwrap_or_default();
         // Colours, whatever the terminal settings.
         let mut out = String::new();
@@ -96,7 +102,7 @@ impl Served {
         out
     }
 
-    fn wait_for(&self, needle: &str) -> String {
+    pub(crate) fn wait_for(&self, needle: &str) -> String {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let text = self.text();
@@ -109,7 +115,7 @@ impl Served {
     }
 
     /// The base URL from the "listening on" line.
-    fn base(&self) -> String {
+    pub(crate) fn base(&self) -> String {
         let text = self.wait_for("listening on ");
         let rest = text.split("listening on ").nth(1).unwrap();
         rest.split_whitespace()
@@ -127,11 +133,11 @@ impl Drop for Served {
     }
 }
 
-fn stderr(out: &Output) -> String {
+pub(crate) fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-fn http() -> reqwest::Client {
+pub(crate) fn http() -> reqwest::Client {
     latchkey_server::fetch::install_default_tls_provider();
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -139,7 +145,7 @@ fn http() -> reqwest::Client {
         .unwrap()
 }
 
-async fn password_token(base: &str, user: &str, password: &str) -> Option<String> {
+pub(crate) async fn password_token(base: &str, user: &str, password: &str) -> Option<String> {
     let r: Value = http()
         .post(format!(
             "{base}/realms/master/protocol/openid-connect/token"

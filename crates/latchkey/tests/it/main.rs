@@ -29,6 +29,7 @@ mod node;
 mod outbound;
 mod policies;
 mod racing;
+mod reg_cli;
 mod registration;
 mod resource_indicators;
 mod token;
