@@ -38,14 +38,25 @@ enum RegCommand {
     #[command(subcommand)]
     Config(ConfigCommand),
     /// Register a client (prints its client id; -o prints the whole registration)
+    #[command(
+        after_help = "Examples:\n  latchkey reg create -r demo -s clientId=my-app -s 'redirectUris=[\"https://app.example/cb\"]'\n  latchkey reg create -r demo -e oidc -f client.json -o\n  cat client.json | latchkey reg create -r demo -f -"
+    )]
     Create(Change),
     /// Print a client's registration
+    #[command(
+        after_help = "Examples:\n  latchkey reg get my-app -r demo\n  latchkey reg get my-app -r demo -e oidc\n  latchkey reg get my-app -r demo -e install > keycloak.json"
+    )]
     Get(Target),
     /// Change a client's registration (the current one, with -s and -f applied)
+    #[command(
+        after_help = "Examples:\n  latchkey reg update my-app -r demo -s enabled=false\n  latchkey reg update my-app -r demo -s 'redirectUris=[\"https://app.example/cb\",\"https://app.example/cb2\"]'"
+    )]
     Update(Change),
     /// Delete a client's registration
+    #[command(after_help = "Example:\n  latchkey reg delete my-app -r demo")]
     Delete(Target),
     /// List the attributes -s can set, for a provider
+    #[command(after_help = "Examples:\n  latchkey reg attrs\n  latchkey reg attrs -e oidc")]
     Attrs {
         #[arg(short = 'e', long, value_enum, default_value_t = Endpoint::Default)]
         endpoint: Endpoint,
@@ -55,6 +66,9 @@ enum RegCommand {
 #[derive(Debug, Subcommand)]
 enum ConfigCommand {
     /// Log in with a user's password (or a client's secret) and keep the access token
+    #[command(
+        after_help = "Examples:\n  latchkey reg config credentials --server http://127.0.0.1:8080 --realm master --user admin --password PW\n  latchkey reg config credentials --server https://id.example.com --realm demo --client ci-bot --secret SECRET"
+    )]
     Credentials {
         #[arg(long)]
         server: String,
@@ -71,6 +85,9 @@ enum ConfigCommand {
         secret: Option<String>,
     },
     /// Keep an initial access token for a realm (create then uses it)
+    #[command(
+        after_help = "Examples:\n  latchkey reg config initial-token --server http://127.0.0.1:8080 --realm demo TOKEN\n  latchkey reg config initial-token --server http://127.0.0.1:8080 --realm demo --delete"
+    )]
     InitialToken {
         #[arg(long)]
         server: String,
@@ -84,6 +101,9 @@ enum ConfigCommand {
         token: Option<String>,
     },
     /// Keep a client's registration access token
+    #[command(
+        after_help = "Example:\n  latchkey reg config registration-token --server http://127.0.0.1:8080 --realm demo --client my-app TOKEN"
+    )]
     RegistrationToken {
         #[arg(long)]
         server: String,

@@ -150,6 +150,24 @@ async fn reg_creates_reads_updates_and_deletes_clients() {
     let out = reg(&["delete", "cli-app"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(reg(&["get", "cli-app"]).status.code(), Some(1), "gone");
+    for command in [
+        &["create"][..],
+        &["get"],
+        &["update"],
+        &["delete"],
+        &["attrs"],
+        &["config", "credentials"],
+        &["config", "initial-token"],
+        &["config", "registration-token"],
+    ] {
+        let mut args = command.to_vec();
+        args.push("--help");
+        let help = stdout(&reg(&args));
+        assert!(
+            help.contains("latchkey reg "),
+            "{command:?} has examples: {help}"
+        );
+    }
     let attrs = stdout(&reg(&["attrs"]));
     assert!(attrs.lines().any(|l| l == "redirectUris"), "{attrs}");
 }
