@@ -506,7 +506,8 @@ pub trait Store: Send + Sync + 'static {
     /// write per client and day on this node, queued and never waited for, so the token
     /// path pays a set lookup, not a database write.
     fn touch_client(&self, realm_id: &str, id: &str, day: i64);
-    /// The realm's clients last used (or, never used, created) before `before_day`.
+    /// The realm's registered clients (not an administrator's) last used (or, never used,
+    /// created) before `before_day`.
     async fn unused_clients(
         &self,
         realm_id: &str,

@@ -380,8 +380,10 @@ pub(crate) async fn unused_clients(
     realm_id: &str,
     before_day: i64,
 ) -> StoreResult<Vec<ClientRecord>> {
+    // Only registered clients can expire: an administrator's (`admin`) are not read.
     let rows = sqlx::query(&format!(
-        "SELECT {CLIENT_COLUMNS} FROM clients WHERE realm_id = $1 AND {LAST_ACTIVE} < $2 ORDER BY client_id"
+        "SELECT {CLIENT_COLUMNS} FROM clients WHERE realm_id = $1 AND {LAST_ACTIVE} < $2 \
+         AND registration_kind <> 'admin' ORDER BY client_id"
     ))
     .bind(realm_id)
     .bind(before_day)
