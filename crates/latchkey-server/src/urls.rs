@@ -24,14 +24,43 @@ impl BaseUrl {
     }
 }
 
+/// Marks a request that arrived over Latchkey's own TLS listener (a request extension the
+/// HTTPS listener's router adds): its URLs are `https` when no `--hostname` says otherwise.
+#[derive(Debug, Clone, Copy)]
+pub struct OverTls;
+
+/// The base URL of a request: its headers, its authority (HTTP/2 sends `:authority`, not
+/// `Host`; RFC 9113 section 8.3.1) and whether it came over TLS.
+pub fn request_base_url(settings: &ServerSettings, parts: &Parts) -> String {
+    let tls = parts.extensions.get::<OverTls>().is_some();
+    base_url_of(
+        settings,
+        &parts.headers,
+        parts.uri.authority().map(|a| a.as_str()),
+        tls,
+    )
+}
+
 pub fn base_url(settings: &ServerSettings, headers: &HeaderMap) -> String {
+    base_url_of(settings, headers, None, false)
+}
+
+fn base_url_of(
+    settings: &ServerSettings,
+    headers: &HeaderMap,
+    authority: Option<&str>,
+    tls: bool,
+) -> String {
     if let Some(h) = &settings.hostname {
         return h.clone();
     }
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let (mut scheme, mut host) = (
-        "http".to_string(),
-        header("host").unwrap_or("localhost").to_string(),
+        if tls { "https" } else { "http" }.to_string(),
+        header("host")
+            .or(authority)
+            .unwrap_or("localhost")
+            .to_string(),
     );
     match settings.proxy_headers {
         Some(ProxyHeaders::XForwarded) => {
@@ -155,7 +184,7 @@ impl FromRequestParts<SharedState> for BaseUrl {
         parts: &mut Parts,
         state: &SharedState,
     ) -> Result<Self, Self::Rejection> {
-        Ok(BaseUrl(base_url(&state.settings, &parts.headers)))
+        Ok(BaseUrl(request_base_url(&state.settings, parts)))
     }
 }
 
@@ -234,6 +263,40 @@ mod tests {
         let mut bad = HeaderMap::new();
         bad.insert("host", "evil/x?y".parse().unwrap());
         assert_eq!(base_url(&settings(None), &bad), "http://localhost/auth");
+    }
+
+    #[test]
+    fn tls_and_the_http2_authority_shape_the_base() {
+        let none = HeaderMap::new();
+        assert_eq!(
+            base_url_of(&settings(None), &none, Some("127.0.0.1:8443"), true),
+            "https://127.0.0.1:8443/auth"
+        );
+        let mut host = HeaderMap::new();
+        host.insert("host", "a.example:8443".parse().unwrap());
+        assert_eq!(
+            base_url_of(&settings(None), &host, Some("b.example"), true),
+            "https://a.example:8443/auth",
+            "Host, when sent, wins"
+        );
+        let mut proxied = HeaderMap::new();
+        proxied.insert("x-forwarded-proto", "http".parse().unwrap());
+        assert_eq!(
+            base_url_of(
+                &settings(Some(ProxyHeaders::XForwarded)),
+                &proxied,
+                Some("c.example"),
+                true
+            ),
+            "http://c.example/auth",
+            "a trusted proxy's word beats the hop it came over"
+        );
+        let mut fixed = settings(None);
+        fixed.hostname = Some("https://id.example".into());
+        assert_eq!(
+            base_url_of(&fixed, &none, None, false),
+            "https://id.example"
+        );
     }
 
     #[test]

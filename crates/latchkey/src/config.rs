@@ -35,6 +35,20 @@ pub struct Opts {
     /// Port to listen on [default: 8080]
     #[arg(long, env = "LATCHKEY_HTTP_PORT")]
     pub http_port: Option<u16>,
+    /// Serve plain HTTP on --http-port too (`true`/`false`) [start-dev: true; start: true
+    /// only when no HTTPS certificate is given]
+    #[arg(long, env = "LATCHKEY_HTTP_ENABLED", value_name = "BOOL")]
+    pub http_enabled: Option<bool>,
+    /// PEM certificate chain to serve HTTPS with (with --https-certificate-key-file);
+    /// reloaded when the file changes
+    #[arg(long, env = "LATCHKEY_HTTPS_CERTIFICATE_FILE")]
+    pub https_certificate_file: Option<PathBuf>,
+    /// PEM private key of --https-certificate-file; reloaded when the file changes
+    #[arg(long, env = "LATCHKEY_HTTPS_CERTIFICATE_KEY_FILE")]
+    pub https_certificate_key_file: Option<PathBuf>,
+    /// HTTPS port [default: 8443]
+    #[arg(long, env = "LATCHKEY_HTTPS_PORT")]
+    pub https_port: Option<u16>,
     /// Path under which everything is served; `/auth` gives pre-Keycloak-17 URLs [default: /]
     #[arg(long, env = "LATCHKEY_HTTP_RELATIVE_PATH")]
     pub http_relative_path: Option<String>,
@@ -111,6 +125,10 @@ impl Opts {
         fill!(
             http_host,
             http_port,
+            http_enabled,
+            https_certificate_file,
+            https_certificate_key_file,
+            https_port,
             http_relative_path,
             hostname,
             db_url,
@@ -145,6 +163,10 @@ pub struct Config {
     pub dev_mode: bool,
     pub http_host: IpAddr,
     pub http_port: u16,
+    /// Plain HTTP on `http_port`.
+    pub http_enabled: bool,
+    /// HTTPS on its port, with these certificate files.
+    pub https: Option<(crate::tls::CertFiles, u16)>,
     pub relative_path: String,
     pub hostname: Option<String>,
     pub db_url: String,
@@ -215,10 +237,41 @@ impl Config {
                 return Err("start needs a master key: --key-file FILE or LATCHKEY_MASTER_KEY (base64 of 32 random bytes, e.g. `head -c32 /dev/urandom | base64`)".into());
             }
         };
+        let https = match (o.https_certificate_file, o.https_certificate_key_file) {
+            (Some(cert), Some(key)) => Some((
+                crate::tls::CertFiles { cert, key },
+                o.https_port.unwrap_or(8443),
+            )),
+            (None, None) => None,
+            (Some(_), None) | (None, Some(_)) => {
+                return Err(
+                    "HTTPS needs both --https-certificate-file and --https-certificate-key-file"
+                        .into(),
+                );
+            }
+        };
+        let http_enabled = o.http_enabled.unwrap_or(dev_mode || https.is_none());
+        if !http_enabled && https.is_none() {
+            return Err("--http-enabled false leaves nothing to serve: give --https-certificate-file and --https-certificate-key-file".into());
+        }
+        // Plain HTTP beyond this machine carries passwords and tokens in clear, unless a
+        // TLS-terminating proxy is in front (Keycloak's `start` refuses it the same way).
+        if !dev_mode
+            && http_enabled
+            && o.http_enabled != Some(true)
+            && o.proxy_headers.is_none()
+            && !http_host.is_loopback()
+        {
+            return Err(format!(
+                "start refuses plain HTTP on {http_host}: serve HTTPS with --https-certificate-file and --https-certificate-key-file, or set --proxy-headers behind a TLS-terminating proxy, or --http-enabled true to serve plain HTTP anyway"
+            ));
+        }
         Ok(Config {
             dev_mode,
             http_host,
             http_port: o.http_port.unwrap_or(8080),
+            http_enabled,
+            https,
             relative_path,
             hostname,
             db_url,
@@ -350,6 +403,7 @@ mod tests {
         assert!(e.contains("--hostname"), "{e}");
         let o = Opts {
             hostname: Some("https://id.example.com".into()),
+            proxy_headers: Some(ProxyMode::Xforwarded),
             ..Default::default()
         };
         assert!(
@@ -376,6 +430,7 @@ mod tests {
             Opts {
                 hostname: Some("https://id.example.com".into()),
                 db_url: Some("postgres://x/y".into()),
+                http_host: Some("127.0.0.1".into()),
                 ..Default::default()
             },
             false,
@@ -383,6 +438,56 @@ mod tests {
         )
         .unwrap();
         assert_eq!(prod.limits, latchkey_server::Limits::default());
+    }
+
+    #[test]
+    fn start_serves_plain_http_beyond_loopback_only_when_told() {
+        let base = Opts {
+            hostname: Some("https://id.example.com".into()),
+            db_url: Some("postgres://x/y".into()),
+            ..Default::default()
+        };
+        let check = |o: Opts| Config::validate(o, false, Some("k".into()));
+        let e = check(base.clone()).unwrap_err();
+        assert!(
+            e.contains("--http-enabled true") && e.contains("--proxy-headers"),
+            "{e}"
+        );
+        let enabled = check(Opts {
+            http_enabled: Some(true),
+            ..base.clone()
+        })
+        .unwrap();
+        assert!(enabled.http_enabled && enabled.https.is_none());
+        let https = check(Opts {
+            https_certificate_file: Some("c.pem".into()),
+            https_certificate_key_file: Some("k.pem".into()),
+            ..base.clone()
+        })
+        .unwrap();
+        assert!(!https.http_enabled, "HTTPS alone turns plain HTTP off");
+        assert_eq!(https.https.map(|(_, port)| port), Some(8443));
+        let half = check(Opts {
+            https_certificate_file: Some("c.pem".into()),
+            ..base.clone()
+        })
+        .unwrap_err();
+        assert!(half.contains("--https-certificate-key-file"), "{half}");
+        let nothing = check(Opts {
+            http_enabled: Some(false),
+            http_host: Some("127.0.0.1".into()),
+            ..base
+        })
+        .unwrap_err();
+        assert!(nothing.contains("nothing to serve"), "{nothing}");
+        let dev = Config::validate(Opts::default(), true, None).unwrap();
+        assert!(dev.http_enabled && dev.https.is_none());
+        let file: Opts = toml::from_str(
+            "https-certificate-file = \"c.pem\"\nhttps-port = 9443\nhttp-enabled = true",
+        )
+        .unwrap();
+        assert_eq!(file.https_port, Some(9443));
+        assert_eq!(file.http_enabled, Some(true));
     }
 
     #[test]

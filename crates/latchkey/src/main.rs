@@ -5,6 +5,7 @@
 mod admin_cli;
 mod config;
 mod reg;
+mod tls;
 
 /// mimalloc: fewer instructions per allocation than glibc's malloc, and no per-thread
 /// arenas growing the resident set (BENCHMARKS.md).
@@ -322,7 +323,7 @@ async fn run(config: Config, started: Instant) -> Result<(), String> {
     } else {
         None
     };
-    if !config.dev_mode && config.proxy_headers.is_none() {
+    if !config.dev_mode && config.http_enabled && config.proxy_headers.is_none() {
         tracing::warn!(
             "!!! serving plain HTTP without --proxy-headers: put a TLS-terminating proxy in front and set --proxy-headers, or every token crosses the network in clear !!!"
         );
@@ -348,47 +349,94 @@ async fn run(config: Config, started: Instant) -> Result<(), String> {
     let state = Arc::new(AppState::new(store, sealer, settings));
     spawn_sweeper(state.clone());
     let app = latchkey_server::router(state);
-    let listener = tokio::net::TcpListener::bind((config.http_host, config.http_port))
-        .await
-        .map_err(|e| {
-            let (host, port) = (config.http_host, config.http_port);
-            if e.kind() == std::io::ErrorKind::AddrInUse {
-                format!(
-                    "cannot listen on {host}:{port}: the address is already in use (another server?); choose another port with --http-port"
-                )
-            } else {
-                format!("cannot listen on {host}:{port}: {e}")
-            }
-        })?;
-    let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    tracing::info!(
-        "Latchkey {} listening on http://{addr}{}/ ({} mode, ready in {} ms)",
-        env!("CARGO_PKG_VERSION"),
-        config.relative_path,
-        if config.dev_mode {
-            "development"
-        } else {
-            "production"
-        },
-        started.elapsed().as_millis()
-    );
-    let console = match &config.hostname {
-        Some(h) => format!("{h}/admin/"),
-        None => format!("http://{addr}{}/admin/", config.relative_path),
+    let mode = if config.dev_mode {
+        "development"
+    } else {
+        "production"
+    };
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stopped = move || {
+        let mut rx = stop_rx.clone();
+        async move {
+            let _ = rx.wait_for(|s| *s).await;
+        }
+    };
+    let mut servers = tokio::task::JoinSet::new();
+    let mut shown = None;
+    if let Some((files, port)) = config.https.clone() {
+        let acceptor = tls::acceptor(files)?;
+        let tcp = bind(config.http_host, port, "--https-port").await?;
+        let listener = tls::TlsListener::new(tcp, acceptor).map_err(|e| e.to_string())?;
+        let addr = axum::serve::Listener::local_addr(&listener).map_err(|e| e.to_string())?;
+        tracing::info!(
+            "Latchkey {} listening on https://{addr}{}/ ({mode} mode, ready in {} ms)",
+            env!("CARGO_PKG_VERSION"),
+            config.relative_path,
+            started.elapsed().as_millis()
+        );
+        shown = Some(format!("https://{addr}"));
+        servers.spawn(
+            axum::serve(listener, tls::serve_router(app.clone()))
+                .with_graceful_shutdown(stopped())
+                .into_future(),
+        );
+    }
+    if config.http_enabled {
+        let listener = bind(config.http_host, config.http_port, "--http-port").await?;
+        let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        tracing::info!(
+            "Latchkey {} listening on http://{addr}{}/ ({mode} mode, ready in {} ms)",
+            env!("CARGO_PKG_VERSION"),
+            config.relative_path,
+            started.elapsed().as_millis()
+        );
+        shown.get_or_insert(format!("http://{addr}"));
+        servers.spawn(
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(stopped())
+            .into_future(),
+        );
+    }
+    let console = match (&config.hostname, shown) {
+        (Some(h), _) => format!("{h}/admin/"),
+        (None, Some(origin)) => format!("{origin}{}/admin/", config.relative_path),
+        (None, None) => String::new(),
     };
     match admin_name {
         Some(name) => tracing::info!("admin console: {console} (realm master, user {name})"),
         None => tracing::info!("admin console: {console}"),
     }
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await
-    .map_err(|e| e.to_string())?;
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stop_tx.send(true);
+    });
+    while let Some(done) = servers.join_next().await {
+        done.map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?;
+    }
     tracing::info!("stopped");
     Ok(())
+}
+
+async fn bind(
+    host: std::net::IpAddr,
+    port: u16,
+    flag: &str,
+) -> Result<tokio::net::TcpListener, String> {
+    tokio::net::TcpListener::bind((host, port))
+        .await
+        .map_err(|e| {
+            if e.kind() == std::io::ErrorKind::AddrInUse {
+                format!(
+                    "cannot listen on {host}:{port}: the address is already in use (another server?); choose another port with {flag}"
+                )
+            } else {
+                format!("cannot listen on {host}:{port}: {e}")
+            }
+        })
 }
 
 /// Every ten minutes, deletes expired short-lived state (codes, sessions, spent-token

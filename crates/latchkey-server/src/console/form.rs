@@ -74,7 +74,7 @@ impl FromRequest<SharedState> for ConsolePost {
 
     async fn from_request(req: Request, state: &SharedState) -> Result<Self, Self::Rejection> {
         let (mut parts, body) = req.into_parts();
-        let base = crate::urls::base_url(&state.settings, &parts.headers);
+        let base = crate::urls::request_base_url(&state.settings, &parts);
         if let Some(origin) = parts.headers.get(header::ORIGIN)
             && origin.to_str().ok() != Some(origin_of(&base))
         {

@@ -89,7 +89,7 @@ impl FromRequestParts<SharedState> for Console {
         parts: &mut Parts,
         state: &SharedState,
     ) -> Result<Self, Self::Rejection> {
-        let base = BaseUrl(crate::urls::base_url(&state.settings, &parts.headers));
+        let base = BaseUrl(crate::urls::request_base_url(&state.settings, parts));
         let login = NoConsole::Login(base.join(&format!("{CONSOLE}/login")));
         let Some(data) = cookie(&parts.headers, SESSION_COOKIE)
             .and_then(|c| open::<SessionData>(state, &c, SESSION_CONTEXT))

@@ -21,6 +21,7 @@ mod crash;
 mod discovery;
 mod e2e;
 mod first_run;
+mod https;
 mod introspect;
 mod isolation;
 mod last_used;
