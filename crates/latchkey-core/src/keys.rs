@@ -77,8 +77,18 @@ pub struct GeneratedKey {
 }
 
 pub fn generate(alg: Alg) -> Result<GeneratedKey, KeyError> {
+    generate_sized(alg, 2048)
+}
+
+/// `generate` with an RSA modulus of `rsa_bits` (2048, 3072 or 4096; ignored for EC).
+pub fn generate_sized(alg: Alg, rsa_bits: usize) -> Result<GeneratedKey, KeyError> {
+    let size = match rsa_bits {
+        3072 => KeySize::Rsa3072,
+        4096 => KeySize::Rsa4096,
+        _ => KeySize::Rsa2048,
+    };
     let pkcs8 = match alg {
-        Alg::Rs256 => RsaKeyPair::generate(KeySize::Rsa2048)
+        Alg::Rs256 => RsaKeyPair::generate(size)
             .and_then(|k| k.as_der())
             .map_err(|_| KeyError::Generate)?
             .as_ref()

@@ -12,9 +12,6 @@ use crate::error::AdminError;
 use crate::service::AdminAuth;
 use crate::state::SharedState;
 
-/// Keycloak's priority for the generated key providers a new realm starts with.
-const GENERATED_PRIORITY: i64 = 100;
-
 pub async fn list(
     State(state): State<SharedState>,
     auth: AdminAuth,
@@ -31,26 +28,21 @@ pub async fn list(
         .map(|(alg, key)| (alg.to_string(), json!(key.kid)))
         .collect();
     let listed: Vec<Value> = keys
-        .jwks
+        .entries
         .iter()
-        .map(|jwk| {
-            let text = |name: &str| jwk.get(name).and_then(Value::as_str).unwrap_or_default();
-            let signing = keys
-                .signer(text("alg"))
-                .is_some_and(|k| k.kid == text("kid"));
-            let provider = if text("kty") == "EC" {
-                "ecdsa-generated"
-            } else {
-                "rsa-generated"
-            };
+        .map(|k| {
+            let text = |name: &str| k.jwk.get(name).and_then(Value::as_str).unwrap_or_default();
+            let alg = k.settings.alg.as_str();
+            // Keycloak's `providerId` is the provider component's id.
+            let (provider_id, _) = k.provider.clone().unwrap_or_default();
             json!({
-                "providerId": provider,
-                "providerPriority": GENERATED_PRIORITY,
-                "kid": text("kid"),
-                "status": if signing { "ACTIVE" } else { "PASSIVE" },
+                "providerId": provider_id,
+                "providerPriority": k.settings.priority,
+                "kid": k.kid,
+                "status": k.settings.status(),
                 "type": text("kty"),
-                "algorithm": text("alg"),
-                "publicKey": spki_base64(jwk),
+                "algorithm": alg,
+                "publicKey": spki_base64(&k.jwk),
                 "use": "SIG",
             })
         })

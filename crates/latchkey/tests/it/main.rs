@@ -23,6 +23,7 @@ mod e2e;
 mod first_run;
 mod introspect;
 mod isolation;
+mod key_rotation;
 mod last_used;
 mod limits;
 mod node;
