@@ -56,6 +56,11 @@ fn fill(
         .clone()
         .unwrap_or_else(|| record.provider_type.clone());
     if provider_type == KEY_PROVIDER_TYPE {
+        if record.provider_type != KEY_PROVIDER_TYPE && !record.provider_id.is_empty() {
+            return Err(AdminError::Invalid(
+                "A registration policy stays a registration policy".into(),
+            ));
+        }
         let input = KeyProviderIn {
             name: input.name,
             provider_id: input.provider_id,
@@ -173,9 +178,16 @@ pub async fn update(
     id: &str,
     input: ComponentIn,
 ) -> Result<(), AdminError> {
-    let mut record = get(state, admin, id).await?;
+    let all = list(state, admin).await?;
+    let mut record = all
+        .iter()
+        .find(|c| c.id == id)
+        .cloned()
+        .ok_or(AdminError::NotFound("Could not find component"))?;
     let sent = audit::sent(&admin.realm, &input);
-    fill(&mut record, input)?;
+    if fill(&mut record, input)?.is_some() {
+        super::key_providers::keeps_a_signer(&all, id, Some(&record))?;
+    }
     state.store.update_component(&record).await?;
     audit::record(
         state,
@@ -191,7 +203,13 @@ pub async fn delete(
     admin: &RealmAdmin<'_>,
     id: &str,
 ) -> Result<(), AdminError> {
-    let record = get(state, admin, id).await?;
+    let all = list(state, admin).await?;
+    let record = all
+        .iter()
+        .find(|c| c.id == id)
+        .cloned()
+        .ok_or(AdminError::NotFound("Could not find component"))?;
+    super::key_providers::keeps_a_signer(&all, id, None)?;
     state
         .store
         .delete_component(&admin.realm.id, &record.id)

@@ -60,6 +60,34 @@ pub(super) fn fill(
     Ok(settings)
 }
 
+/// Refuses a change that would leave one of the realm's algorithms without an active,
+/// enabled key (token requests would fail): `changed` replaces the component of its id,
+/// `None` deletes the component `id`.
+pub(super) fn keeps_a_signer(
+    all: &[ComponentRecord],
+    id: &str,
+    changed: Option<&ComponentRecord>,
+) -> Result<(), AdminError> {
+    let before: Vec<KeySettings> = all.iter().filter_map(key_providers::settings).collect();
+    let after: Vec<KeySettings> = all
+        .iter()
+        .filter(|c| c.id != id)
+        .chain(changed)
+        .filter_map(key_providers::settings)
+        .collect();
+    for alg in keys::Alg::ALL {
+        let signs =
+            |list: &[KeySettings]| list.iter().any(|s| s.alg == alg && s.active && s.enabled);
+        if signs(&before) && !signs(&after) {
+            return Err(AdminError::Invalid(format!(
+                "The realm would have no active {} key: add or activate another key provider first",
+                alg.as_str()
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Generates the provider's key and stores both in one transaction.
 pub(super) async fn create(
     state: &SharedState,

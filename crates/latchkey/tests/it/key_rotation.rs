@@ -260,6 +260,27 @@ async fn bad_provider_configs_are_400(app: &TestApp) {
         keys(app, &admin).await["active"]["ES256"],
         r.location_id().as_str()
     );
+    // The realm's only RS256 key can be neither deleted nor made passive.
+    let only = rsa_providers(app, &admin).await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let message =
+        "The realm would have no active RS256 key: add or activate another key provider first";
+    let r = app
+        .delete(&format!("/admin/realms/acme/components/{only}"), &admin)
+        .await;
+    assert_error_message(&r, StatusCode::BAD_REQUEST, message);
+    let r = app
+        .put(
+            &format!("/admin/realms/acme/components/{only}"),
+            &admin,
+            json!({"config": {"active": ["false"]}}),
+        )
+        .await;
+    assert_error_message(&r, StatusCode::BAD_REQUEST, message);
+    let (_, secret) = app.create_service_client(&admin, "acme", "api").await;
+    app.client_token("acme", "api", &secret).await;
 }
 
 crate::on_both_backends!(
