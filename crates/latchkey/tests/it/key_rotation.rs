@@ -103,6 +103,10 @@ async fn rotation_under_load_keeps_every_token_verifying(app: &TestApp) {
         "a provider per generated key"
     );
     assert_eq!(providers[0]["config"]["priority"], json!(["100"]));
+    assert!(
+        providers[0].get("subType").is_none(),
+        "no subType, as in Keycloak"
+    );
 
     let rotated = AtomicBool::new(false);
     let issued = AtomicUsize::new(0);
