@@ -108,32 +108,42 @@ async fn rotation_under_load_keeps_every_token_verifying(app: &TestApp) {
         "no subType, as in Keycloak"
     );
 
-    let rotated = AtomicBool::new(false);
-    let issued = AtomicUsize::new(0);
-    let issuing = async {
-        let mut tokens = Vec::new();
-        let mut after = 0;
-        while after < 20 {
-            let t = app.client_token("acme", "api", &secret).await;
-            if rotated.load(Ordering::SeqCst) {
-                after += 1;
+    // A task issues tokens without pause on the multi-threaded runtime while this one
+    // rotates; each token is tagged with whether the rotation had finished when it was asked.
+    let rotated = Arc::new(AtomicBool::new(false));
+    let issued = Arc::new(AtomicUsize::new(0));
+    let issuing = tokio::spawn({
+        let (router, rotated, issued, secret) = (
+            app.router.clone(),
+            rotated.clone(),
+            issued.clone(),
+            secret.clone(),
+        );
+        async move {
+            let mut tokens = Vec::new();
+            let mut after = 0;
+            while after < 100 {
+                let was_rotated = rotated.load(Ordering::SeqCst);
+                let r = send_to(router.clone(), token_request("acme", "api", &secret)).await;
+                assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+                let t = r.body["access_token"].as_str().expect("token").to_string();
+                after += usize::from(was_rotated);
+                tokens.push((was_rotated, t));
+                issued.fetch_add(1, Ordering::SeqCst);
+                // A breath between requests, so that the admin's rotation is not starved
+                // on two worker threads and the count stays one the checks can go through.
+                tokio::time::sleep(std::time::Duration::from_millis(2)).await;
             }
-            tokens.push((rotated.load(Ordering::SeqCst), t));
-            issued.fetch_add(1, Ordering::SeqCst);
-            tokio::task::yield_now().await;
+            tokens
         }
-        tokens
-    };
-    let rotating = async {
-        while issued.load(Ordering::SeqCst) < 10 {
-            tokio::task::yield_now().await;
-        }
-        let new = add_rsa(app, &admin, 200).await;
-        set_active(app, &admin, &old, "active", false).await;
-        rotated.store(true, Ordering::SeqCst);
-        new
-    };
-    let (tokens, new) = tokio::join!(issuing, rotating);
+    });
+    while issued.load(Ordering::SeqCst) < 50 {
+        tokio::task::yield_now().await;
+    }
+    let new = add_rsa(app, &admin, 200).await;
+    set_active(app, &admin, &old, "active", false).await;
+    rotated.store(true, Ordering::SeqCst);
+    let tokens = issuing.await.expect("the issuing task");
     let before = tokens.iter().filter(|(after, _)| !after).count();
     let after: Vec<_> = tokens.iter().filter(|(after, _)| *after).collect();
     for (_, t) in &tokens {
