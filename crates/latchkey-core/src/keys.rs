@@ -77,8 +77,18 @@ pub struct GeneratedKey {
 }
 
 pub fn generate(alg: Alg) -> Result<GeneratedKey, KeyError> {
+    generate_sized(alg, 2048)
+}
+
+/// `generate` with an RSA modulus of `rsa_bits` (2048, 3072 or 4096; ignored for EC).
+pub fn generate_sized(alg: Alg, rsa_bits: usize) -> Result<GeneratedKey, KeyError> {
+    let size = match rsa_bits {
+        3072 => KeySize::Rsa3072,
+        4096 => KeySize::Rsa4096,
+        _ => KeySize::Rsa2048,
+    };
     let pkcs8 = match alg {
-        Alg::Rs256 => RsaKeyPair::generate(KeySize::Rsa2048)
+        Alg::Rs256 => RsaKeyPair::generate(size)
             .and_then(|k| k.as_der())
             .map_err(|_| KeyError::Generate)?
             .as_ref()
@@ -179,6 +189,42 @@ impl SigningKey {
             }
         }
     }
+}
+
+/// The DER `SubjectPublicKeyInfo` header of a P-256 key (RFC 5480 §2): the
+/// id-ecPublicKey and secp256r1 OIDs, then a BIT STRING of the 65-byte point.
+const P256_SPKI_PREFIX: [u8; 26] = [
+    0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a,
+    0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
+];
+
+/// A realm key's public JWK as base64 DER `SubjectPublicKeyInfo`, the form Keycloak's keys
+/// API gives as `publicKey`. `None` for a JWK that is not one of the realm's kinds.
+pub fn spki_base64(jwk: &Value) -> Option<String> {
+    let field = |name: &str| {
+        jwk.get(name)
+            .and_then(Value::as_str)
+            .and_then(|s| URL_SAFE_NO_PAD.decode(s).ok())
+    };
+    let der = match jwk.get("kty").and_then(Value::as_str)? {
+        "RSA" => signature::RsaPublicKeyComponents {
+            n: field("n")?,
+            e: field("e")?,
+        }
+        .as_der()
+        .ok()?
+        .as_ref()
+        .to_vec(),
+        "EC" => {
+            let (x, y) = (field("x")?, field("y")?);
+            if x.len() != 32 || y.len() != 32 {
+                return None;
+            }
+            [P256_SPKI_PREFIX.as_slice(), &[4], &x, &y].concat()
+        }
+        _ => return None,
+    };
+    Some(base64::engine::general_purpose::STANDARD.encode(der))
 }
 
 /// RSA moduli accepted in a client's keys, in bits: NIST SP 800-131A's floor, and the
@@ -360,6 +406,18 @@ mod tests {
                 &sig
             ));
             assert!(g.public_jwk.get("d").is_none(), "no private part in a JWK");
+            let spki = base64::engine::general_purpose::STANDARD
+                .decode(spki_base64(&g.public_jwk).unwrap())
+                .unwrap();
+            let params: &dyn signature::VerificationAlgorithm = match alg {
+                Alg::Rs256 => &signature::RSA_PKCS1_2048_8192_SHA256,
+                Alg::Es256 => &signature::ECDSA_P256_SHA256_FIXED,
+            };
+            let parsed = signature::ParsedPublicKey::new(params, &spki);
+            assert!(
+                parsed.is_ok_and(|k| k.verify_sig(b"hello", &sig).is_ok()),
+                "{alg:?} SPKI"
+            );
         }
     }
 }

@@ -9,6 +9,7 @@ pub mod crypto;
 pub mod form;
 pub mod ident;
 pub mod jwt;
+pub mod key_providers;
 pub mod keys;
 pub mod last_used;
 pub mod merge;

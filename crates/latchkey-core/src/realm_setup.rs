@@ -211,6 +211,8 @@ pub fn new_realm(
     let admin_hash = admin_hash.transpose().map_err(|_| SetupError::Password)?;
     for g in generated? {
         let alg = g.alg;
+        b.components
+            .push(crate::key_providers::generated(&realm_id, &g.kid, alg));
         b.keys.push(KeyRecord {
             private_sealed: sealer.seal(&g.pkcs8, &key_context(&g.kid)),
             kid: g.kid,
@@ -392,7 +394,7 @@ pub fn new_realm(
         b.users.push(user);
     }
 
-    b.components = crate::policies::defaults(&realm_id);
+    b.components.extend(crate::policies::defaults(&realm_id));
     b.realm = Some(RealmRecord {
         id: realm_id,
         name,

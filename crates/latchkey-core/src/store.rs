@@ -604,7 +604,10 @@ pub trait Store: Send + Sync + 'static {
     async fn list_components(&self, realm_id: &str) -> StoreResult<Shared<ComponentRecord>>;
     async fn create_component(&self, c: &ComponentRecord) -> StoreResult<()>;
     async fn update_component(&self, c: &ComponentRecord) -> StoreResult<()>;
+    /// Deletes a component; a key provider's key (`kid` = component id) goes with it.
     async fn delete_component(&self, realm_id: &str, id: &str) -> StoreResult<()>;
+    /// A key provider and its key in one transaction.
+    async fn create_key_provider(&self, c: &ComponentRecord, key: &KeyRecord) -> StoreResult<()>;
     async fn count_clients(&self, realm_id: &str) -> StoreResult<i64>;
 
     async fn insert_event(&self, event: &EventRecord) -> StoreResult<()>;

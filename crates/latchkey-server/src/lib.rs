@@ -15,6 +15,7 @@ pub mod metrics;
 pub mod oidc;
 pub mod openapi;
 pub mod ops;
+pub mod realm_keys;
 pub mod registration;
 pub mod routes;
 pub mod service;

@@ -377,6 +377,19 @@ fn schemas() -> Value {
                 "subType": s, "config": multi_map(),
             },
         },
+        "KeysMetadataRepresentation" => {
+            "type": "object",
+            "properties": {
+                "active": string_map(),
+                "keys": {"type": "array", "items": {
+                    "type": "object",
+                    "properties": {
+                        "providerId": s, "providerPriority": i, "kid": s, "status": s,
+                        "type": s, "algorithm": s, "publicKey": s, "use": s,
+                    },
+                }},
+            },
+        },
         "ComponentTypeRepresentation" => {
             "type": "object",
             "properties": {

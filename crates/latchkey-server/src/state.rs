@@ -7,8 +7,6 @@ use std::sync::{Arc, Mutex};
 use latchkey_core::Millis;
 use latchkey_core::clients::ScopeDefaults;
 use latchkey_core::crypto::SecretBox;
-use latchkey_core::keys::{Alg, SigningKey};
-use latchkey_core::realm_setup::key_context;
 use latchkey_core::registration::cimd::Refusal;
 use latchkey_core::store::{ClientRecord, RealmRecord, ScopeRecord, Shared, Store};
 use serde_json::Value;
@@ -18,21 +16,8 @@ use crate::fetch::cache::{DEFAULT_CAPACITY, DocumentCache};
 use crate::fetch::{FetchPolicy, Fetcher};
 use crate::limits::Throttle;
 use crate::metrics::Metrics;
+pub use crate::realm_keys::RealmKeys;
 use crate::settings::ServerSettings;
-
-/// A realm's keys, parsed once and cached: the signing keys by algorithm and the public
-/// JWKS. Keys never change under a realm id, so the cache needs no invalidation beyond
-/// realm deletion.
-pub struct RealmKeys {
-    pub signing: HashMap<&'static str, Arc<SigningKey>>,
-    pub jwks: Vec<Value>,
-}
-
-impl RealmKeys {
-    pub fn signer(&self, alg: &str) -> Option<&Arc<SigningKey>> {
-        self.signing.get(alg)
-    }
-}
 
 /// A client's `jwks_uri` document as fetched: when, and its keys.
 type CachedJwks = (std::time::Instant, Arc<Vec<Value>>);
@@ -112,9 +97,17 @@ impl AppState {
         }
     }
 
-    /// The realm's keys, loaded and unsealed on first use.
+    /// The realm's keys, loaded and unsealed on first use and again whenever the store's
+    /// list of the realm's components is a new one (a key provider changed, on any node).
     pub async fn realm_keys(&self, realm: &RealmRecord) -> Result<Arc<RealmKeys>, String> {
-        if let Some(k) = self.lock_keys().get(&realm.id) {
+        let components = self
+            .store
+            .list_components(&realm.id)
+            .await
+            .map_err(|e| e.to_string())?;
+        if let Some(k) = self.lock_keys().get(&realm.id)
+            && Arc::ptr_eq(&k.components, &components)
+        {
             return Ok(k.clone());
         }
         let records = self
@@ -122,21 +115,7 @@ impl AppState {
             .realm_keys(&realm.id)
             .await
             .map_err(|e| e.to_string())?;
-        let mut signing = HashMap::new();
-        let mut jwks = Vec::new();
-        for r in records {
-            let alg = Alg::parse(&r.alg).ok_or_else(|| format!("unknown key alg {}", r.alg))?;
-            let pkcs8 = self
-                .sealer
-                .open(&r.private_sealed, &key_context(&r.kid))
-                .map_err(|e| format!("key {}: {e}", r.kid))?;
-            let key =
-                SigningKey::from_pkcs8(r.kid.clone(), alg, &pkcs8).map_err(|e| e.to_string())?;
-            // The newest key of each algorithm signs; all stay published.
-            signing.insert(alg.as_str(), Arc::new(key));
-            jwks.push(r.public_jwk);
-        }
-        let keys = Arc::new(RealmKeys { signing, jwks });
+        let keys = Arc::new(RealmKeys::build(&self.sealer, records, components)?);
         self.lock_keys().insert(realm.id.clone(), keys.clone());
         Ok(keys)
     }

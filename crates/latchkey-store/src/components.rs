@@ -1,4 +1,6 @@
-//! Components (registration policies and the like), in creation order.
+//! Components (registration policies, key providers), in creation order. A key
+//! provider's key lives in `realm_keys` under the component's id as its `kid`; the
+//! components section's invalidation is what tells every node the realm's keys changed.
 
 use latchkey_core::store::*;
 use sqlx::any::AnyRow;
@@ -36,6 +38,21 @@ pub(crate) async fn create_component(db: &SqlStore, c: &ComponentRecord) -> Stor
     .await
 }
 
+pub(crate) async fn create_key_provider(
+    db: &SqlStore,
+    c: &ComponentRecord,
+    key: &KeyRecord,
+) -> StoreResult<()> {
+    let sections = [Section::Components(c.realm_id.clone())];
+    db.write(&sections, async move {
+        let mut tx = db.writer.begin().await.map_err(backend_err)?;
+        insert_rows(&mut tx, &[key]).await?;
+        insert_rows(&mut tx, &[c]).await?;
+        tx.commit().await.map_err(backend_err)
+    })
+    .await
+}
+
 pub(crate) async fn update_component(db: &SqlStore, c: &ComponentRecord) -> StoreResult<()> {
     let sections = [Section::Components(c.realm_id.clone())];
     db.write(&sections, async move {
@@ -61,13 +78,21 @@ pub(crate) async fn update_component(db: &SqlStore, c: &ComponentRecord) -> Stor
 pub(crate) async fn delete_component(db: &SqlStore, realm_id: &str, id: &str) -> StoreResult<()> {
     let sections = [Section::Components(realm_id.into())];
     db.write(&sections, async move {
+        let mut tx = db.writer.begin().await.map_err(backend_err)?;
         let n = sqlx::query("DELETE FROM components WHERE realm_id = $1 AND id = $2")
             .bind(realm_id)
             .bind(id)
-            .execute(&db.writer)
+            .execute(&mut *tx)
             .await
             .map_err(backend_err)?;
-        found(n.rows_affected())
+        found(n.rows_affected())?;
+        sqlx::query("DELETE FROM realm_keys WHERE realm_id = $1 AND kid = $2")
+            .bind(realm_id)
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend_err)?;
+        tx.commit().await.map_err(backend_err)
     })
     .await
 }

@@ -229,4 +229,22 @@ ALTER TABLE clients ADD COLUMN previous_secret_expires_at BIGINT;
 ALTER TABLE clients ADD COLUMN last_used BIGINT;
 "#,
     ),
+    (
+        11,
+        // Every realm key becomes a Keycloak key provider component (`rsa-generated`,
+        // `ecdsa-generated`) whose id is the key's kid, with Keycloak's defaults for the
+        // generated keys of a new realm: priority 100, active, enabled.
+        r#"
+INSERT INTO components (id, realm_id, parent_id, provider_type, provider_id, sub_type, name, config, created_at)
+SELECT kid, realm_id, realm_id, 'org.keycloak.keys.KeyProvider',
+       CASE alg WHEN 'RS256' THEN 'rsa-generated' ELSE 'ecdsa-generated' END, NULL,
+       CASE alg WHEN 'RS256' THEN 'rsa-generated' ELSE 'ecdsa-generated' END,
+       CASE alg WHEN 'RS256'
+           THEN '{"active":["true"],"algorithm":["RS256"],"enabled":["true"],"keySize":["2048"],"priority":["100"]}'
+           ELSE '{"active":["true"],"ecdsaEllipticCurveKey":["P-256"],"enabled":["true"],"priority":["100"]}'
+       END,
+       created_at
+FROM realm_keys;
+"#,
+    ),
 ];

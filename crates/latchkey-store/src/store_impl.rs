@@ -307,6 +307,10 @@ impl Store for SqlStore {
         components::delete_component(self, realm_id, id).await
     }
 
+    async fn create_key_provider(&self, c: &ComponentRecord, key: &KeyRecord) -> StoreResult<()> {
+        components::create_key_provider(self, c, key).await
+    }
+
     async fn count_clients(&self, realm_id: &str) -> StoreResult<i64> {
         clients::count_clients(self, realm_id).await
     }

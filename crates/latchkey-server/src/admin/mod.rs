@@ -1,6 +1,6 @@
 //! The subset of Keycloak's admin REST API Latchkey serves, with Keycloak's
 //! representations, statuses and error bodies: realms, clients, users, roles, role
-//! mappings, client scopes, components, initial access tokens, events; and resource servers
+//! mappings, client scopes, components, signing keys, initial access tokens, events; and resource servers
 //! (RFC 8707), which Keycloak does not have. Authorization is
 //! the `AdminAuth` extractor plus one `AdminAuth::realm(…, Right)` call per handler, made
 //! before anything is read; the handler then calls the operation in `service/` and shapes
@@ -12,6 +12,7 @@ pub mod clients;
 pub mod components;
 pub mod events;
 pub mod initial_access;
+pub mod keys;
 pub mod out;
 pub mod realms;
 pub mod resource_servers;
@@ -104,6 +105,7 @@ pub fn routes() -> Vec<Route> {
         route!(GET "/admin/realms/{realm}/components/{id}" => components::get, "getComponent", "components", Admin, body None, 200 Some("ComponentRepresentation"), READ, &[]),
         route!(PUT "/admin/realms/{realm}/components/{id}" => components::update, "updateComponent", "components", Admin, body Some("ComponentRepresentation"), 204 None, WRITE, &[]),
         route!(DELETE "/admin/realms/{realm}/components/{id}" => components::delete, "deleteComponent", "components", Admin, body None, 204 None, READ, &[]),
+        route!(GET "/admin/realms/{realm}/keys" => keys::list, "getKeyMetadata", "keys", Admin, body None, 200 Some("KeysMetadataRepresentation"), READ, &[]),
         route!(GET "/admin/realms/{realm}/client-registration-policy/providers" => components::providers, "listPolicyProviders", "components", Admin, body None, 200 Some("[ComponentTypeRepresentation]"), READ, &[]),
         route!(POST "/admin/realms/{realm}/client-registration-policy/evaluate" => components::evaluate, "evaluatePolicies", "components", Admin, body Some("PolicyEvaluation"), 200 Some("PolicyExplanation"), WRITE, &[]),
     ]

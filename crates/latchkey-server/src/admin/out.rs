@@ -94,11 +94,16 @@ pub fn scope_out(s: &ScopeRecord) -> ClientScopeRep {
 }
 
 /// A component (`ComponentRepresentation`).
+/// A component; `subType` is left out when it has none (key providers), as Keycloak does.
 pub fn component_out(c: &ComponentRecord) -> Value {
-    json!({
+    let mut v = json!({
         "id": c.id, "name": c.name, "providerId": c.provider_id, "providerType": c.provider_type,
-        "parentId": c.parent_id, "subType": c.sub_type, "config": c.config,
-    })
+        "parentId": c.parent_id, "config": c.config,
+    });
+    if let Some(sub_type) = &c.sub_type {
+        v["subType"] = sub_type.as_str().into();
+    }
+    v
 }
 
 /// An initial access token (`ClientInitialAccessPresentation`); `token` only when created.

@@ -17,6 +17,7 @@ mod client_list;
 mod clients;
 mod events;
 mod form;
+mod keys;
 mod page;
 mod policies;
 mod realms;
@@ -66,6 +67,9 @@ pub fn routes() -> Vec<Route> {
         route!(GET "/admin/console/realms/{realm}/resource-servers" => resource_servers::list, hidden PAGE),
         route!(POST "/admin/console/realms/{realm}/resource-servers" => resource_servers::create, hidden PAGE),
         route!(POST "/admin/console/realms/{realm}/resource-servers/{id}/delete" => resource_servers::delete, hidden PAGE),
+        route!(GET "/admin/console/realms/{realm}/keys" => keys::list, hidden PAGE),
+        route!(POST "/admin/console/realms/{realm}/keys/{id}/rotate" => keys::rotate, hidden PAGE),
+        route!(POST "/admin/console/realms/{realm}/keys/{id}/delete" => keys::delete, hidden PAGE),
         route!(GET "/admin/console/realms/{realm}/events" => events::list, hidden PAGE),
         route!(POST "/admin/console/realms/{realm}/events/settings" => events::save_settings, hidden PAGE),
     ]

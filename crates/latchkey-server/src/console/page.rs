@@ -35,6 +35,7 @@ pub enum Tab {
     Registration,
     InitialAccess,
     ResourceServers,
+    Keys,
     Events,
 }
 
@@ -93,7 +94,7 @@ impl<'a> Page<'a> {
                     )
                 };
                 format!(
-                    "<nav class=\"side\" aria-label=\"Realm\"><p class=\"realm-name\">Realm <strong>{}</strong></p><ul>{}{}{}{}{}</ul></nav>",
+                    "<nav class=\"side\" aria-label=\"Realm\"><p class=\"realm-name\">Realm <strong>{}</strong></p><ul>{}{}{}{}{}{}</ul></nav>",
                     escape(realm),
                     item(Tab::Clients, "/clients", "Clients"),
                     item(
@@ -111,6 +112,7 @@ impl<'a> Page<'a> {
                         "/resource-servers",
                         "Resource servers"
                     ),
+                    item(Tab::Keys, "/keys", "Realm settings: Keys"),
                     item(Tab::Events, "/events", "Events"),
                 )
             }
@@ -233,6 +235,8 @@ fn flash_text(code: &str) -> Option<&'static str> {
         "token-deleted" => "Initial access token deleted.",
         "resource-server-added" => "Resource server added.",
         "resource-server-deleted" => "Resource server deleted.",
+        "key-rotated" => "Key rotated: the new key signs, the old one is passive.",
+        "key-deleted" => "Key deleted.",
         "events-saved" => "Admin event settings saved.",
         _ => return None,
     })

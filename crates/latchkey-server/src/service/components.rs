@@ -1,4 +1,4 @@
-//! A realm's components, the client registration policies (Keycloak's
+//! A realm's components, the client registration policies and key providers (Keycloak's
 //! `ComponentResource`), and the dry run that explains which policies would pass or refuse
 //! a registration (beyond Keycloak).
 
@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use axum::http::StatusCode;
 use latchkey_core::clients::new_client;
 use latchkey_core::crypto::new_uuid;
+use latchkey_core::key_providers::{KEY_PROVIDER_TYPE, KeySettings};
 use latchkey_core::policies::{self, Action, POLICY_TYPE, Provider};
 use latchkey_core::registration::convert::to_client_rep;
 use latchkey_core::registration::metadata::{ClientMetadata, ValidationContext};
@@ -15,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::audit::{self, Change, Resource};
+use super::key_providers::KeyProviderIn;
 use super::switches::{POLICIES_SWITCH, switch};
 use super::{RealmAdmin, clients};
 use crate::error::AdminError;
@@ -44,14 +46,38 @@ fn path(id: &str) -> String {
 
 /// Checks a component and fills it into `record` (400 `errorMessage` like Keycloak's
 /// component validation).
-fn fill(record: &mut ComponentRecord, input: ComponentIn) -> Result<(), AdminError> {
+/// Returns a key provider's settings, `None` for a policy.
+fn fill(
+    record: &mut ComponentRecord,
+    input: ComponentIn,
+) -> Result<Option<KeySettings>, AdminError> {
     let provider_type = input
         .provider_type
+        .clone()
         .unwrap_or_else(|| record.provider_type.clone());
+    if provider_type == KEY_PROVIDER_TYPE {
+        if record.provider_type != KEY_PROVIDER_TYPE && !record.provider_id.is_empty() {
+            return Err(AdminError::Invalid(
+                "A registration policy stays a registration policy".into(),
+            ));
+        }
+        let input = KeyProviderIn {
+            name: input.name,
+            provider_id: input.provider_id,
+            parent_id: input.parent_id,
+            config: input.config,
+        };
+        return super::key_providers::fill(record, input).map(Some);
+    }
     if provider_type != POLICY_TYPE {
         return Err(AdminError::Invalid(format!(
-            "Unsupported component type {provider_type:?}: only client registration policies ({POLICY_TYPE})"
+            "Unsupported component type {provider_type:?}: client registration policies ({POLICY_TYPE}) or key providers ({KEY_PROVIDER_TYPE})"
         )));
+    }
+    if record.provider_type == KEY_PROVIDER_TYPE {
+        return Err(AdminError::Invalid(
+            "A key provider stays a key provider".into(),
+        ));
     }
     let provider_id = input
         .provider_id
@@ -91,7 +117,8 @@ fn fill(record: &mut ComponentRecord, input: ComponentIn) -> Result<(), AdminErr
             "parentId {parent:?} is not this realm"
         )));
     }
-    policies::validate_config(provider, record).map_err(AdminError::Invalid)
+    policies::validate_config(provider, record).map_err(AdminError::Invalid)?;
+    Ok(None)
 }
 
 pub async fn list(
@@ -132,8 +159,10 @@ pub async fn create(
         name: String::new(),
         config: BTreeMap::new(),
     };
-    fill(&mut record, input)?;
-    state.store.create_component(&record).await?;
+    match fill(&mut record, input)? {
+        Some(settings) => super::key_providers::create(state, &record, settings).await?,
+        None => state.store.create_component(&record).await?,
+    }
     audit::record(
         state,
         admin,
@@ -149,9 +178,16 @@ pub async fn update(
     id: &str,
     input: ComponentIn,
 ) -> Result<(), AdminError> {
-    let mut record = get(state, admin, id).await?;
+    let all = list(state, admin).await?;
+    let mut record = all
+        .iter()
+        .find(|c| c.id == id)
+        .cloned()
+        .ok_or(AdminError::NotFound("Could not find component"))?;
     let sent = audit::sent(&admin.realm, &input);
-    fill(&mut record, input)?;
+    if fill(&mut record, input)?.is_some() {
+        super::key_providers::keeps_a_signer(&all, id, Some(&record))?;
+    }
     state.store.update_component(&record).await?;
     audit::record(
         state,
@@ -167,7 +203,13 @@ pub async fn delete(
     admin: &RealmAdmin<'_>,
     id: &str,
 ) -> Result<(), AdminError> {
-    let record = get(state, admin, id).await?;
+    let all = list(state, admin).await?;
+    let record = all
+        .iter()
+        .find(|c| c.id == id)
+        .cloned()
+        .ok_or(AdminError::NotFound("Could not find component"))?;
+    super::key_providers::keeps_a_signer(&all, id, None)?;
     state
         .store
         .delete_component(&admin.realm.id, &record.id)

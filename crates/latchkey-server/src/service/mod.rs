@@ -11,6 +11,7 @@ pub mod components;
 pub mod events;
 pub mod expiry;
 pub mod initial_access;
+pub mod key_providers;
 pub mod realms;
 pub mod resource_servers;
 pub mod roles;

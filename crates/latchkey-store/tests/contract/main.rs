@@ -11,6 +11,7 @@ mod fixtures;
 mod cache;
 mod client_kinds;
 mod group_commit;
+mod key_providers;
 mod records;
 mod resource_servers;
 mod secrets;

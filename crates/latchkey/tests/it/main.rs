@@ -24,6 +24,7 @@ mod first_run;
 mod https;
 mod introspect;
 mod isolation;
+mod key_rotation;
 mod last_used;
 mod limits;
 mod node;

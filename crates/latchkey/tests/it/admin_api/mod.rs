@@ -5,6 +5,7 @@
 //! (`remaining_endpoints.rs`).
 
 mod clients;
+mod keys;
 mod realms;
 mod remaining_endpoints;
 mod rights;

@@ -10,6 +10,7 @@
 
 mod client_list;
 mod events;
+mod keys;
 mod pages;
 mod resource_servers;
 mod session;
