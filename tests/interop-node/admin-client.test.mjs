@@ -18,7 +18,7 @@ import { after, afterEach, before, describe, it } from 'node:test';
 
 import KcAdminClient from '@keycloak/keycloak-admin-client';
 
-import { once, serverOutput, startServer, stopServer } from './harness.mjs';
+import { finishSuite, once, startServer } from './harness.mjs';
 
 const POLICY_TYPE = 'org.keycloak.services.clientregistration.policy.ClientRegistrationPolicy';
 
@@ -81,13 +81,7 @@ describe('@keycloak/keycloak-admin-client 26 against the admin REST API', () => 
   });
 
   after(async () => {
-    if (!server) return;
-    if (failed.length) {
-      process.stderr.write(`\nlatchkey output (${failed.length} test(s) failed)\n${serverOutput(server.workdir)}\n`);
-    }
-    const keepWorkdir = Boolean(process.env.LATCHKEY_INTEROP_KEEP_TMP);
-    await stopServer(server, { keepWorkdir });
-    if (keepWorkdir) process.stderr.write(`latchkey interop workdir kept: ${server.workdir}\n`);
+    await finishSuite(server, failed);
   });
 
   const suffix = randomBytes(4).toString('hex');

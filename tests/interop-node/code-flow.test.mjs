@@ -26,7 +26,7 @@ import {
   inputNamed,
   isLoginForm,
 } from './browser.mjs';
-import { adminFetch, describeResponse, freePort, once, serverOutput, startServer, stopServer } from './harness.mjs';
+import { adminFetch, describeResponse, finishSuite, freePort, once, startServer } from './harness.mjs';
 
 
 // openid-client refuses plain http unless told otherwise (see dcr.test.mjs).
@@ -51,13 +51,7 @@ describe('authorization code flow with openid-client 6', () => {
   });
 
   after(async () => {
-    if (!server) return;
-    if (failed.length) {
-      process.stderr.write(`\nlatchkey output (${failed.length} test(s) failed)\n${serverOutput(server.workdir)}\n`);
-    }
-    const keepWorkdir = Boolean(process.env.LATCHKEY_INTEROP_KEEP_TMP);
-    await stopServer(server, { keepWorkdir });
-    if (keepWorkdir) process.stderr.write(`latchkey interop workdir kept: ${server.workdir}\n`);
+    await finishSuite(server, failed);
   });
 
   const issuer = () => `${server.baseUrl}/realms/${REALM}`;

@@ -16,7 +16,7 @@ import { after, afterEach, before, describe, it } from 'node:test';
 
 import * as client from 'openid-client';
 
-import { adminFetch, describeResponse, once, serverOutput, startServer, stopServer } from './harness.mjs';
+import { adminFetch, describeResponse, finishSuite, once, startServer } from './harness.mjs';
 
 const IAT_COUNT = 5;
 
@@ -68,13 +68,7 @@ describe('dynamic client registration with openid-client 6', () => {
   });
 
   after(async () => {
-    if (!server) return;
-    if (failed.length) {
-      process.stderr.write(`\nlatchkey output (${failed.length} test(s) failed)\n${serverOutput(server.workdir)}\n`);
-    }
-    const keepWorkdir = Boolean(process.env.LATCHKEY_INTEROP_KEEP_TMP);
-    await stopServer(server, { keepWorkdir });
-    if (keepWorkdir) process.stderr.write(`latchkey interop workdir kept: ${server.workdir}\n`);
+    await finishSuite(server, failed);
   });
 
   const realm = `dcr-node-${randomBytes(4).toString('hex')}`;

@@ -139,6 +139,18 @@ export async function stopServer(server, { keepWorkdir = false } = {}) {
 // ------------------------------------------------------------------- admin REST API
 
 /** A fresh master-realm admin token (admin-cli, password grant); tokens are short-lived. */
+/** A suite's end: latchkey's output when a test failed, then the server stopped (its
+ * working directory kept with LATCHKEY_INTEROP_KEEP_TMP). */
+export async function finishSuite(server, failed) {
+  if (!server) return;
+  if (failed.length) {
+    process.stderr.write(`\nlatchkey output (${failed.length} test(s) failed)\n${serverOutput(server.workdir)}\n`);
+  }
+  const keepWorkdir = Boolean(process.env.LATCHKEY_INTEROP_KEEP_TMP);
+  await stopServer(server, { keepWorkdir });
+  if (keepWorkdir) process.stderr.write(`latchkey interop workdir kept: ${server.workdir}\n`);
+}
+
 export async function adminToken(server) {
   const r = await fetch(`${server.baseUrl}/realms/master/protocol/openid-connect/token`, {
     method: 'POST',

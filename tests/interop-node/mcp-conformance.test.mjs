@@ -26,7 +26,7 @@ import { fileURLToPath } from 'node:url';
 import { after, afterEach, before, describe, it } from 'node:test';
 
 import { Browser, assertRedirectTo, describePage } from './browser.mjs';
-import { freePort, once, serverOutput, startServer, stopServer } from './harness.mjs';
+import { finishSuite, freePort, once, startServer } from './harness.mjs';
 import { USER, createClient, createRealm, createResourceServer, createUser, startMcpHost, trustHosts } from './mcp-host.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -82,13 +82,7 @@ describe(`MCP conformance ${conformanceVersion()}: authorization-server scenario
 
   after(async () => {
     for (const host of hosts) await host.close();
-    if (!server) return;
-    if (failed.length) {
-      process.stderr.write(`\nlatchkey output (${failed.length} test(s) failed)\n${serverOutput(server.workdir)}\n`);
-    }
-    const keepWorkdir = Boolean(process.env.LATCHKEY_INTEROP_KEEP_TMP);
-    await stopServer(server, { keepWorkdir });
-    if (keepWorkdir) process.stderr.write(`latchkey interop workdir kept: ${server.workdir}\n`);
+    await finishSuite(server, failed);
   });
 
   const issuer = () => `${server.baseUrl}/realms/${REALM}`;

@@ -26,7 +26,7 @@ import { after, afterEach, before, describe, it } from 'node:test';
 import { auth, extractWWWAuthenticateParams } from '@modelcontextprotocol/sdk/client/auth.js';
 
 import { Browser, assertRedirectTo, describePage } from './browser.mjs';
-import { once, serverOutput, startServer, stopServer } from './harness.mjs';
+import { finishSuite, once, startServer } from './harness.mjs';
 import {
   USER,
   audiences,
@@ -143,13 +143,7 @@ describe('MCP TypeScript SDK: auth() against latchkey', () => {
 
   after(async () => {
     for (const host of hosts) await host.close();
-    if (!server) return;
-    if (failed.length) {
-      process.stderr.write(`\nlatchkey output (${failed.length} test(s) failed)\n${serverOutput(server.workdir)}\n`);
-    }
-    const keepWorkdir = Boolean(process.env.LATCHKEY_INTEROP_KEEP_TMP);
-    await stopServer(server, { keepWorkdir });
-    if (keepWorkdir) process.stderr.write(`latchkey interop workdir kept: ${server.workdir}\n`);
+    await finishSuite(server, failed);
   });
 
   const issuer = (realm) => `${server.baseUrl}/realms/${realm}`;
