@@ -281,6 +281,10 @@ pub struct WriteGuard {
     pub expected_rat: Option<String>,
     /// Update: replace the registration access token hash with this one.
     pub new_rat: Option<String>,
+    /// Update: the sealed secret must still be the one the caller read (`Some(None)`: the
+    /// client had none). A secret rotation between that read and this write fails the
+    /// write with `Guarded::ClientSecret`, so it never puts back a replaced secret.
+    pub expected_secret: Option<Option<String>>,
     /// Create: refused when the realm already has this many clients (all of them, as
     /// Keycloak's max-clients policy counts), checked under a lock on the realm row so that
     /// concurrent creators, on any node, queue.

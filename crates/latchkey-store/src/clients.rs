@@ -198,9 +198,15 @@ pub(crate) async fn update_client(
              WHERE realm_id = $1 AND id = $2",
         );
         // Rotation is a compare-and-set on the stored hash: of two updates made with one
-        // token, exactly one matches.
+        // token, exactly one matches. The secret likewise, against a rotation by a
+        // registration read.
+        let mut next = 10;
         if guard.expected_rat.is_some() {
-            sql.push_str(" AND rat_hash = $10");
+            sql.push_str(&format!(" AND rat_hash = ${next}"));
+            next += 1;
+        }
+        if guard.expected_secret.is_some() {
+            sql.push_str(&format!(" AND secret_sealed IS NOT DISTINCT FROM ${next}"));
         }
         let mut q = sqlx::query(&sql)
             .bind(&c.realm_id)
@@ -215,11 +221,14 @@ pub(crate) async fn update_client(
         if let Some(e) = &guard.expected_rat {
             q = q.bind(e.clone());
         }
+        if let Some(e) = &guard.expected_secret {
+            q = q.bind(e.clone());
+        }
         let n = q.execute(&mut *tx).await.map_err(write_err("clientId"))?;
-        if n.rows_affected() == 0 && guard.expected_rat.is_some() {
-            return Err(StoreError::Precondition {
-                failed: Guarded::RegistrationToken,
-            });
+        if n.rows_affected() == 0 {
+            if let Some(failed) = failed_guard(&mut tx, c, guard).await? {
+                return Err(StoreError::Precondition { failed });
+            }
         }
         found(n.rows_affected())?;
         if let Some((user, roles)) = &b.service_account {
@@ -229,6 +238,37 @@ pub(crate) async fn update_client(
         tx.commit().await.map_err(backend_err)
     })
     .await
+}
+
+/// Which of an update's guards no longer holds, read after the guarded `UPDATE` matched no
+/// row; `None` when the client is gone (or no guard was set).
+async fn failed_guard(
+    tx: &mut Tx<'_>,
+    c: &ClientRecord,
+    guard: &WriteGuard,
+) -> StoreResult<Option<Guarded>> {
+    let row: Option<(Option<String>, Option<String>)> = sqlx::query_as(
+        "SELECT rat_hash, secret_sealed FROM clients WHERE realm_id = $1 AND id = $2",
+    )
+    .bind(&c.realm_id)
+    .bind(&c.id)
+    .fetch_optional(&mut **tx)
+    .await
+    .map_err(backend_err)?;
+    let Some((rat, secret)) = row else {
+        return Ok(None);
+    };
+    if guard
+        .expected_rat
+        .as_ref()
+        .is_some_and(|e| rat.as_ref() != Some(e))
+    {
+        return Ok(Some(Guarded::RegistrationToken));
+    }
+    if guard.expected_secret.as_ref().is_some_and(|e| *e != secret) {
+        return Ok(Some(Guarded::ClientSecret));
+    }
+    Ok(None)
 }
 
 pub(crate) async fn rotate_client_secret(

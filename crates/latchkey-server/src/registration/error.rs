@@ -20,6 +20,9 @@ pub struct RegError {
     pub policy: Option<String>,
     /// A rate limit refused (429): how long until the caller may retry.
     pub retry_after: Option<std::time::Duration>,
+    /// The client changed between the read and the write (a registration read rotated its
+    /// secret); the update is redone on a fresh read.
+    pub stale: bool,
 }
 
 impl RegError {
@@ -34,6 +37,20 @@ impl RegError {
             description: description.into(),
             policy: None,
             retry_after: None,
+            stale: false,
+        }
+    }
+
+    /// The client's secret rotated between this update's read and its write: 409, unless
+    /// the update is redone (`Context::update_client`).
+    pub fn stale() -> Self {
+        RegError {
+            stale: true,
+            ..RegError::new(
+                StatusCode::CONFLICT,
+                "invalid_request",
+                "the client changed during the update; send it again",
+            )
         }
     }
 

@@ -141,8 +141,9 @@ pub async fn update(
     body: Bytes,
 ) -> Response {
     let result = reg
-        .update_client(&client_id, async |client, caller| {
-            replace(&reg, client, caller, &body).await
+        .update_client(&client_id, |client, caller| {
+            let (reg, body) = (&reg, &body);
+            async move { replace(reg, client, &caller, body).await }
         })
         .await;
     reg.answer(result.map(|(client, rat)| {

@@ -208,8 +208,9 @@ pub async fn update(
     body: Bytes,
 ) -> Response {
     let result = reg
-        .update_client(&client_id, async |client, caller| {
-            replace(&reg, &base, client, caller, &body).await
+        .update_client(&client_id, |client, caller| {
+            let (reg, base, body) = (&reg, &base, &body);
+            async move { replace(reg, base, client, &caller, body).await }
         })
         .await;
     reg.answer(result.map(|(client, secret, rat)| {

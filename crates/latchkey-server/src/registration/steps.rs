@@ -8,6 +8,9 @@ use super::error::RegError;
 use super::request::{Context, Op};
 use crate::service::secrets;
 
+/// How many times an update meeting a concurrent secret rotation is tried in all.
+const STALE_ATTEMPTS: u32 = 3;
+
 /// The steps every provider's operations share: authenticated first, recorded after.
 impl Context {
     /// A registration: authenticates the caller (a refusal is recorded without a client
@@ -44,16 +47,29 @@ impl Context {
     }
 
     /// An update of the path's client: for a caller allowed to update it, runs `replace`
-    /// on it and records the outcome.
-    pub(super) async fn update_client<T>(
+    /// on it and records the outcome. A registration read that rotates the secret between
+    /// the read and the write makes the write fail rather than put the old secret back
+    /// (`RegError::stale`); the update is then redone on a fresh read, a few times.
+    pub(super) async fn update_client<T, F>(
         &self,
         client_id: &str,
-        replace: impl AsyncFnOnce(ClientRecord, &Caller) -> Result<T, RegError>,
-    ) -> Result<T, RegError> {
-        let (client, caller) = self.load_and_authenticate(client_id, Op::Update).await?;
-        let result = replace(client, &caller).await;
-        self.outcome(Op::Update, Some(client_id), Some(&caller), result)
-            .await
+        replace: impl Fn(ClientRecord, Caller) -> F,
+    ) -> Result<T, RegError>
+    where
+        F: Future<Output = Result<T, RegError>>,
+    {
+        let mut attempts = 0;
+        loop {
+            let (client, caller) = self.load_and_authenticate(client_id, Op::Update).await?;
+            let result = replace(client, caller.clone()).await;
+            attempts += 1;
+            if matches!(&result, Err(e) if e.stale) && attempts < STALE_ATTEMPTS {
+                continue;
+            }
+            return self
+                .outcome(Op::Update, Some(client_id), Some(&caller), result)
+                .await;
+        }
     }
 
     /// RFC 7592 §2.3 (both providers): for a caller allowed to delete the path's client,

@@ -87,6 +87,7 @@ impl Context {
         admitted: &Admitted,
     ) -> Result<String, RegError> {
         let state = &self.state;
+        let read_secret = client.secret_sealed.clone();
         // The rules `new_client` applies on create hold for the replaced client too.
         check_client(&client.rep)?;
         if !client.rep.uses_secret() {
@@ -113,6 +114,7 @@ impl Context {
                 _ => client.rat_hash.clone(),
             },
             new_rat: Some(new_hash.clone()),
+            expected_secret: Some(read_secret),
             now_secs: now_millis() / 1000,
             ..Default::default()
         };
@@ -126,6 +128,9 @@ impl Context {
         };
         match state.store.update_client(bundle, &guard).await {
             Ok(()) => Ok(rat),
+            Err(StoreError::Precondition {
+                failed: Guarded::ClientSecret,
+            }) => Err(RegError::stale()),
             Err(StoreError::Precondition { .. }) => Err(RegError::invalid_token(
                 "Not authorized to update client. Maybe missing token or bad token type.",
             )),

@@ -22,7 +22,8 @@ use latchkey_core::registration::kind::REGISTRATION_METHOD_ATTRIBUTE;
 use latchkey_core::rep::ClientRep;
 use latchkey_core::roles::REALM_MANAGEMENT;
 use latchkey_core::store::{
-    ClientBundle, ClientQuery, ClientRecord, RealmRecord, UserRecord, WriteGuard,
+    ClientBundle, ClientQuery, ClientRecord, Guarded, RealmRecord, StoreError, UserRecord,
+    WriteGuard,
 };
 
 use super::audit::{self, Change, Resource};
@@ -134,15 +135,49 @@ fn drop_derived(rep: &mut ClientRep) {
     }
 }
 
+/// How many times an update meeting a concurrent secret rotation is tried in all.
+const STALE_ATTEMPTS: u32 = 3;
+
+/// Whether an update was written, or found the client's secret rotated since its read.
+enum Written {
+    Done,
+    Stale,
+}
+
 /// Keycloak's partial update of a client; a new `secret` is taken, an empty one ignored.
+/// A registration read that rotates the secret between this update's read and its write
+/// makes the write fail rather than put the old secret back; the update is then redone on
+/// a fresh read, a few times, and otherwise refused with 409.
 pub async fn update(
     state: &SharedState,
     admin: &RealmAdmin<'_>,
     id: &str,
-    mut patch: ClientRep,
+    patch: ClientRep,
 ) -> Result<(), AdminError> {
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        match update_once(state, admin, id, patch.clone()).await? {
+            Written::Done => return Ok(()),
+            Written::Stale if attempts < STALE_ATTEMPTS => {}
+            Written::Stale => {
+                return Err(AdminError::Conflict(
+                    "the client changed during the update; send it again".into(),
+                ));
+            }
+        }
+    }
+}
+
+async fn update_once(
+    state: &SharedState,
+    admin: &RealmAdmin<'_>,
+    id: &str,
+    mut patch: ClientRep,
+) -> Result<Written, AdminError> {
     let realm = &admin.realm;
     let mut client = get(state, admin, id).await?;
+    let read_secret = client.secret_sealed.clone();
     let sent = audit::sent(&admin.realm, &patch);
     patch.id = None;
     patch.access = None;
@@ -183,20 +218,23 @@ pub async fn update(
         client,
         service_account,
     };
-    or_conflict(
-        state
-            .store
-            .update_client(bundle, &WriteGuard::default())
-            .await,
-        exists,
-    )?;
+    let guard = WriteGuard {
+        expected_secret: Some(read_secret),
+        ..Default::default()
+    };
+    match state.store.update_client(bundle, &guard).await {
+        Err(StoreError::Precondition {
+            failed: Guarded::ClientSecret,
+        }) => return Ok(Written::Stale),
+        written => or_conflict(written, exists)?,
+    }
     audit::record(
         state,
         admin,
         Change::update(Resource::Client, path(&id)).with(sent),
     )
     .await;
-    Ok(())
+    Ok(Written::Done)
 }
 
 /// Replaces the secret; a previous one kept by a rotation stops working with it.

@@ -1,5 +1,6 @@
 //! Client secret rotation: one compare-and-set write on the sealed secret, the replaced
-//! secret kept with its expiry, and later updates keeping both.
+//! secret kept with its expiry, later updates keeping both, and an update read before a
+//! rotation refused.
 
 use std::sync::Arc;
 
@@ -88,4 +89,80 @@ async fn a_client_secret_rotates_once_under_concurrency(app: &TestStore) {
     ));
 }
 
-crate::on_both_backends!(a_client_secret_rotates_once_under_concurrency);
+/// An update made from a read taken before a rotation must not put the replaced secret
+/// back: guarded by the secret it read, it fails, and the rotation stands; guarded by the
+/// current secret (or by none, for a client that has none) it is written.
+async fn an_update_from_a_read_before_a_rotation_is_refused(app: &TestStore) {
+    let store = &app.store;
+    let realm = created_realm(store, "acme").await;
+    let mut b = client_bundle(&realm.id, "app", None);
+    client_secrets::set_expiry(&mut b.client.rep, 0, 4 * DAY_SECS);
+    store
+        .create_client(b, &WriteGuard::default())
+        .await
+        .unwrap();
+    let read = store
+        .client_by_client_id(&realm.id, "app")
+        .await
+        .unwrap()
+        .unwrap();
+    let (rotated, secret) = client_secrets::rotate(&read, &sealer(), 3 * DAY_SECS, 4 * DAY_SECS);
+    store
+        .rotate_client_secret(&rotated, read.secret_sealed.as_deref().unwrap())
+        .await
+        .unwrap();
+    let guarded = |expected: Option<String>| WriteGuard {
+        expected_secret: Some(expected),
+        ..Default::default()
+    };
+    let mut stale = read.clone();
+    stale.rep.description = Some("from the stale read".into());
+    let bundle = |client: &ClientRecord| ClientBundle {
+        client: client.clone(),
+        service_account: None,
+    };
+    assert!(matches!(
+        store
+            .update_client(bundle(&stale), &guarded(read.secret_sealed.clone()))
+            .await,
+        Err(StoreError::Precondition {
+            failed: Guarded::ClientSecret
+        })
+    ));
+    let now = store.client(&realm.id, &read.id).await.unwrap().unwrap();
+    assert_eq!(open_secret(&now, &sealer()).unwrap(), secret);
+    assert_eq!(now.rep.description, None, "nothing of the refused write");
+    let mut fresh = now.clone();
+    fresh.rep.description = Some("from a fresh read".into());
+    store
+        .update_client(bundle(&fresh), &guarded(now.secret_sealed.clone()))
+        .await
+        .unwrap();
+    let after = store.client(&realm.id, &read.id).await.unwrap().unwrap();
+    assert_eq!(open_secret(&after, &sealer()).unwrap(), secret);
+    assert_eq!(after.rep.description.as_deref(), Some("from a fresh read"));
+
+    let public = client_bundle(&realm.id, "public-app", None);
+    let mut public_client = public.client.clone();
+    public_client.secret_sealed = None;
+    store
+        .create_client(
+            ClientBundle {
+                client: public_client.clone(),
+                service_account: None,
+            },
+            &WriteGuard::default(),
+        )
+        .await
+        .unwrap();
+    public_client.rep.description = Some("public".into());
+    store
+        .update_client(bundle(&public_client), &guarded(None))
+        .await
+        .unwrap();
+}
+
+crate::on_both_backends!(
+    a_client_secret_rotates_once_under_concurrency,
+    an_update_from_a_read_before_a_rotation_is_refused,
+);
