@@ -225,10 +225,10 @@ pub(crate) async fn update_client(
             q = q.bind(e.clone());
         }
         let n = q.execute(&mut *tx).await.map_err(write_err("clientId"))?;
-        if n.rows_affected() == 0 {
-            if let Some(failed) = failed_guard(&mut tx, c, guard).await? {
-                return Err(StoreError::Precondition { failed });
-            }
+        if n.rows_affected() == 0
+            && let Some(failed) = failed_guard(&mut tx, c, guard).await?
+        {
+            return Err(StoreError::Precondition { failed });
         }
         found(n.rows_affected())?;
         if let Some((user, roles)) = &b.service_account {
