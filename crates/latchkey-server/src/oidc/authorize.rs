@@ -5,7 +5,9 @@
 //! Server-side state lives in the store's transient table, so any node can continue a
 //! flow another began: pending requests (`auth-req`, by random id, bound to the browser by
 //! a cookie and a CSRF token), sessions (`session`, by cookie hash), codes (`code`, by
-//! hash, taken once) and consents (`consent`).
+//! hash, taken once) and consents (`consent`). A pending request may be a device's
+//! (RFC 8628, begun on the verification page, `device_page.rs`): it always asks for
+//! consent, and ends on a page instead of a redirect (`device.rs` records the answer).
 
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
@@ -290,7 +292,7 @@ pub async fn authorize(
 
 /// Stores the pending request under a new id, bound to this browser by a cookie, and shows
 /// the form `page` draws for that id.
-async fn show_pending(
+pub(super) async fn show_pending(
     state: &SharedState,
     realm: &RealmRecord,
     pending: &Value,
@@ -314,7 +316,7 @@ async fn show_pending(
 }
 
 /// The login form for the pending request.
-async fn show_login(
+pub(super) async fn show_login(
     state: &SharedState,
     realm: &RealmRecord,
     client: &ClientRecord,
@@ -368,8 +370,10 @@ fn pending_error(
 }
 
 /// After authentication: consent if the client requires it (and the user has not given
-/// it for these scopes), then the code.
-async fn continue_flow(
+/// it for these scopes), then the code. A device flow always asks (RFC 8628 §5.4: the user
+/// must see what they connect, as Keycloak always shows its consent page there), then
+/// records the approval.
+pub(super) async fn continue_flow(
     state: &SharedState,
     base: &BaseUrl,
     realm: &RealmRecord,
@@ -387,8 +391,12 @@ async fn continue_flow(
             .unwrap_or_default(),
         _ => Vec::new(),
     };
-    let needs_consent = client.rep.consent_required.unwrap_or(false)
-        && (prompt.split(' ').any(|p| p == "consent") || !scopes.iter().all(|s| given.contains(s)));
+    let device_code = super::device::pending_code(state, pending);
+    let is_device = text(pending, "device").is_some();
+    let needs_consent = is_device
+        || (client.rep.consent_required.unwrap_or(false)
+            && (prompt.split(' ').any(|p| p == "consent")
+                || !scopes.iter().all(|s| given.contains(s))));
     if needs_consent && may_prompt {
         if prompt.split(' ').any(|p| p == "none") {
             return pending_error(
@@ -413,11 +421,59 @@ async fn continue_flow(
                 action: &action,
                 auth_request: id,
                 csrf: text(pending, "csrf").unwrap_or(""),
+                device_code: device_code.as_deref(),
             })
         })
         .await;
     }
+    if is_device {
+        return device_answered(state, realm, user, pending, true).await;
+    }
     issue_code(state, base, realm, client, user, pending).await
+}
+
+/// The end of a device flow in the browser: the user's answer recorded, the page that
+/// says so; the pending request's cookie removed.
+async fn device_answered(
+    state: &SharedState,
+    realm: &RealmRecord,
+    user: &UserRecord,
+    pending: &Value,
+    allowed: bool,
+) -> Response {
+    let device = text(pending, "device").unwrap_or("");
+    let code = super::device::pending_code(state, pending).unwrap_or_default();
+    let answered = if allowed {
+        super::device::approve(
+            state,
+            realm,
+            device,
+            &code,
+            &user.id,
+            &pending["session"],
+            &pending["auth_time"],
+        )
+        .await
+    } else {
+        super::device::deny(state, realm, device, &code).await
+    };
+    let mut resp = match answered {
+        Ok(true) if allowed => pages::device_done(
+            true,
+            "Your device is connected. You may close this window and return to it.",
+        ),
+        Ok(true) => pages::device_done(
+            false,
+            "You denied access: the device was not connected. You may close this window.",
+        ),
+        Ok(false) => pages::device_done(
+            false,
+            "This code has expired or was already used. Start again on your device.",
+        ),
+        Err(e) => return internal(e.to_string()),
+    };
+    add_cookie(&mut resp, state, &realm.name, AUTH_REQ_COOKIE, "", 0);
+    resp
 }
 
 /// The authorization response: a single-use code (RFC 6749 §4.1.2) with `state` and
@@ -505,7 +561,7 @@ async fn pending_client(
 }
 
 /// The user by id, if it exists and is enabled.
-async fn enabled_user(
+pub(super) async fn enabled_user(
     state: &SharedState,
     realm: &RealmRecord,
     id: Option<&str>,
@@ -610,6 +666,9 @@ pub async fn consent(
         );
     };
     if form.get("consent").map(String::as_str) != Some("accept") {
+        if text(&pending, "device").is_some() {
+            return device_answered(&state, &realm, &user, &pending, false).await;
+        }
         return pending_error(
             &base,
             &realm,
