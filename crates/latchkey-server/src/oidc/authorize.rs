@@ -25,8 +25,9 @@ use super::pages::{self, ConsentPage, LoginPage};
 use super::password::password_user;
 use super::resource;
 use super::session::{
-    AUTH_REQ_SECS, SESSION, SESSION_COOKIE, add_cookie, cookie, csrf_matches, form_action,
-    internal, page_form, page_realm, put_transient, query_map, session, text, with_params,
+    AUTH_REQ_COOKIE, AUTH_REQ_SECS, SESSION, SESSION_COOKIE, add_cookie, cookie, csrf_matches,
+    form_action, internal, page_form, page_realm, put_transient, query_map, session, text,
+    with_params,
 };
 use crate::error::OAuthError;
 use crate::extract::ClientAddr;
@@ -36,7 +37,6 @@ use crate::urls::BaseUrl;
 
 const AUTH_REQ: &str = "auth-req";
 const CONSENT: &str = "consent";
-const AUTH_REQ_COOKIE: &str = "LATCHKEY_AUTH_REQ";
 
 /// RFC 6749 §3.1.2.3: the redirect URI must be registered, matched exactly, except that a
 /// loopback IP redirect URI matches any port (RFC 8252 §7.3). Without one, a client with
@@ -427,53 +427,9 @@ pub(super) async fn continue_flow(
         .await;
     }
     if is_device {
-        return device_answered(state, realm, user, pending, true).await;
+        return super::device::answered(state, realm, user, pending, true).await;
     }
     issue_code(state, base, realm, client, user, pending).await
-}
-
-/// The end of a device flow in the browser: the user's answer recorded, the page that
-/// says so; the pending request's cookie removed.
-async fn device_answered(
-    state: &SharedState,
-    realm: &RealmRecord,
-    user: &UserRecord,
-    pending: &Value,
-    allowed: bool,
-) -> Response {
-    let device = text(pending, "device").unwrap_or("");
-    let code = super::device::pending_code(state, pending).unwrap_or_default();
-    let answered = if allowed {
-        super::device::approve(
-            state,
-            realm,
-            device,
-            &code,
-            &user.id,
-            &pending["session"],
-            &pending["auth_time"],
-        )
-        .await
-    } else {
-        super::device::deny(state, realm, device, &code).await
-    };
-    let mut resp = match answered {
-        Ok(true) if allowed => pages::device_done(
-            true,
-            "Your device is connected. You may close this window and return to it.",
-        ),
-        Ok(true) => pages::device_done(
-            false,
-            "You denied access: the device was not connected. You may close this window.",
-        ),
-        Ok(false) => pages::device_done(
-            false,
-            "This code has expired or was already used. Start again on your device.",
-        ),
-        Err(e) => return internal(e.to_string()),
-    };
-    add_cookie(&mut resp, state, &realm.name, AUTH_REQ_COOKIE, "", 0);
-    resp
 }
 
 /// The authorization response: a single-use code (RFC 6749 §4.1.2) with `state` and
@@ -667,7 +623,7 @@ pub async fn consent(
     };
     if form.get("consent").map(String::as_str) != Some("accept") {
         if text(&pending, "device").is_some() {
-            return device_answered(&state, &realm, &user, &pending, false).await;
+            return super::device::answered(&state, &realm, &user, &pending, false).await;
         }
         return pending_error(
             &base,

@@ -1,7 +1,8 @@
 //! The device authorization grant (RFC 8628) at Keycloak's paths: the device authorization
 //! endpoint, the device's polls at the token endpoint, and the state a flow keeps between
-//! them (the verification page, `device_page.rs`, and the login and consent forms,
-//! `authorize.rs`, answer it through [`approve`] and [`deny`]).
+//! them, and the page that ends the user's part (the verification page, `device_page.rs`,
+//! and the login and consent forms, `authorize.rs`, record the user's answer through
+//! [`answered`]).
 //!
 //! State lives in the store's transient table, so any node continues a flow another
 //! began: the flow by hash of its device code (`device-code`), the user code by a keyed
@@ -19,13 +20,15 @@ use axum::response::{IntoResponse, Response};
 use latchkey_core::Millis;
 use latchkey_core::crypto::{hash_token, new_row_id, new_uuid, random_token};
 use latchkey_core::device::{self, Timing};
-use latchkey_core::store::{ClientRecord, EventRecord, RealmRecord, StoreError};
+use latchkey_core::store::{ClientRecord, EventRecord, RealmRecord, StoreError, UserRecord};
 use serde_json::{Value, json};
 
 use super::client_auth::{Params, audiences, authenticate, credentials};
 use super::mint::{Grant, Session, issue, resolve_scope};
+use super::pages;
 use super::realm::enabled_realm;
 use super::resource;
+use super::session::{AUTH_REQ_COOKIE, add_cookie, internal, text};
 use crate::error::{OAuthCode, OAuthError, no_store};
 use crate::extract::ClientAddr;
 use crate::routes::{self, for_realm};
@@ -365,7 +368,7 @@ async fn answer(
 
 /// The user signed in and allowed the device: its next poll gets tokens for this user and
 /// browser session.
-pub(super) async fn approve(
+async fn approve(
     state: &SharedState,
     realm: &RealmRecord,
     device: &str,
@@ -380,7 +383,7 @@ pub(super) async fn approve(
 }
 
 /// The user refused the device: its polls get `access_denied` until the flow expires.
-pub(super) async fn deny(
+async fn deny(
     state: &SharedState,
     realm: &RealmRecord,
     device: &str,
@@ -521,4 +524,48 @@ async fn redeem(
     };
     let issued = issue(state, base, grant, now).await?;
     Ok((issued.response, Some(user.id.clone())))
+}
+
+/// The end of a device flow in the browser: the user's answer recorded, the page that
+/// says so; the pending request's cookie removed.
+pub(super) async fn answered(
+    state: &SharedState,
+    realm: &RealmRecord,
+    user: &UserRecord,
+    pending: &Value,
+    allowed: bool,
+) -> Response {
+    let device = text(pending, "device").unwrap_or("");
+    let code = pending_code(state, pending).unwrap_or_default();
+    let answered = if allowed {
+        approve(
+            state,
+            realm,
+            device,
+            &code,
+            &user.id,
+            &pending["session"],
+            &pending["auth_time"],
+        )
+        .await
+    } else {
+        deny(state, realm, device, &code).await
+    };
+    let mut resp = match answered {
+        Ok(true) if allowed => pages::device_done(
+            true,
+            "Your device is connected. You may close this window and return to it.",
+        ),
+        Ok(true) => pages::device_done(
+            false,
+            "You denied access: the device was not connected. You may close this window.",
+        ),
+        Ok(false) => pages::device_done(
+            false,
+            "This code has expired or was already used. Start again on your device.",
+        ),
+        Err(e) => return internal(e.to_string()),
+    };
+    add_cookie(&mut resp, state, &realm.name, AUTH_REQ_COOKIE, "", 0);
+    resp
 }

@@ -55,6 +55,27 @@ async fn the_whole_flow_over_the_forms_gives_tokens_once(app: &TestApp) {
         "RFC 8628 §3.2 answers like the token endpoint"
     );
 
+    // The realm's settings (Keycloak's realm fields) replace the defaults; the client's
+    // attributes win over them.
+    app.update_realm(
+        &admin,
+        REALM,
+        json!({"oauth2DeviceCodeLifespan": 120, "oauth2DevicePollingInterval": 2}),
+    )
+    .await;
+    let read = app.get("/admin/realms/dev", &admin).await;
+    assert_eq!(read.body["oauth2DeviceCodeLifespan"], 120, "{}", read.text);
+    let r = authorize(app, "tv", &[]).await;
+    assert_eq!(
+        (&r.body["expires_in"], &r.body["interval"]),
+        (&json!(120), &json!(2))
+    );
+    let r = authorize(app, "tv0", &[]).await;
+    assert_eq!(
+        (&r.body["expires_in"], &r.body["interval"]),
+        (&json!(120), &json!(0))
+    );
+
     let (device_code, user_code) = codes(&authorize(app, "tv0", &[("scope", "openid")]).await);
     assert_eq!(
         error_of(&poll(app, "tv0", &device_code).await),
