@@ -1,8 +1,9 @@
 //! The device authorization grant (RFC 8628) through the router, both backends: the whole
 //! flow over the HTML forms and the polls (`flow.rs`), each error of the device and token
 //! endpoints and the user code page's guessing limit (`errors.rs`), registration with the
-//! grant (`registration.rs`).
+//! grant (`registration.rs`) and clients known by their metadata document (`cimd.rs`).
 
+mod cimd;
 mod errors;
 mod flow;
 mod registration;
