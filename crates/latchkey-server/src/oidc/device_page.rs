@@ -85,11 +85,12 @@ pub async fn verify(
         None => None,
     };
     let Some((found, code)) = found else {
+        // Keycloak's error name for this event.
         record(
             &state,
             &realm,
             EVENT_VERIFY,
-            Some("invalid_user_code"),
+            Some("invalid_oauth2_user_code"),
             (None, None),
             ip.as_deref(),
         )

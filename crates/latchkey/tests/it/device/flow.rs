@@ -334,6 +334,11 @@ async fn the_flow_records_keycloaks_device_events(app: &TestApp) {
     ] {
         assert!(types.contains(&expected), "{expected} in {types:?}");
     }
+    let wrong = list
+        .iter()
+        .find(|e| e["type"] == "OAUTH2_DEVICE_VERIFY_USER_CODE_ERROR")
+        .unwrap();
+    assert_eq!(wrong["error"], "invalid_oauth2_user_code", "{wrong}");
     let to_token = list
         .iter()
         .find(|e| e["type"] == "OAUTH2_DEVICE_CODE_TO_TOKEN")
