@@ -1,8 +1,7 @@
 //! The device authorization grant (RFC 8628) at Keycloak's paths: the device authorization
-//! endpoint, the device's polls at the token endpoint, and the state a flow keeps between
-//! them, and the page that ends the user's part (the verification page, `device_page.rs`,
-//! and the login and consent forms, `authorize.rs`, record the user's answer through
-//! [`answered`]).
+//! endpoint, the device's polls at the token endpoint, the state a flow keeps between
+//! them, and the end of the user's part in the browser ([`answered`], called by
+//! `authorize.rs` for a request the verification page, `device_page.rs`, began).
 //!
 //! State lives in the store's transient table, so any node continues a flow another
 //! began: the flow by hash of its device code (`device-code`), the user code by a keyed
@@ -430,6 +429,7 @@ async fn redeem(
     addr: Option<String>,
     now: Millis,
 ) -> Result<(Value, Option<String>), OAuthError> {
+    // Keycloak's text at the token endpoint (without the "for" of its device endpoint).
     allowed(
         client,
         "Client not allowed OAuth 2.0 Device Authorization Grant",
