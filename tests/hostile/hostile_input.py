@@ -241,6 +241,28 @@ expect_4xx("3,000-character realm name: POST /admin/realms",
 expect_4xx("3,000-character token-endpoint client_id",
            send("POST", TOKEN, form={"grant_type": "client_credentials", "client_id": LONG,
                                      "client_secret": "x"}))
+# The device grant (RFC 8628): NUL and over-long values at the device endpoint, the
+# device_code poll and the user code page.
+DEVICE_CLIENT = f"tv-{secrets.token_hex(4)}"
+must(send("POST", f"/admin/realms/{REALM}/clients", token=ADMIN,
+          body={"clientId": DEVICE_CLIENT, "publicClient": True,
+                "attributes": {"oauth2.device.authorization.grant.enabled": "true"}}), 201,
+     "create a device client")
+DEVICE = f"/realms/{REALM}/protocol/openid-connect/auth/device"
+for what, form in (("client_id", {"client_id": "a\0b"}),
+                   ("client_id of 3,000 characters", {"client_id": LONG}),
+                   ("scope", {"client_id": DEVICE_CLIENT, "scope": "a\0b"}),
+                   ("resource", {"client_id": DEVICE_CLIENT, "resource": "https://a.example/\0"}),
+                   ("nonce of 3,000 characters", {"client_id": DEVICE_CLIENT, "nonce": LONG})):
+    expect_4xx(f"device endpoint: NUL or over-long {what}", send("POST", DEVICE, form=form))
+for code in ("a\0b", LONG):
+    expect_4xx("device_code poll: NUL or over-long device_code",
+               send("POST", TOKEN, form={"grant_type": "urn:ietf:params:oauth:grant-type:device_code",
+                                         "client_id": DEVICE_CLIENT, "device_code": code}))
+for code in ("a\0b", LONG):
+    r = send("POST", f"/realms/{REALM}/device", form={"user_code": code})
+    # A browser page: the form again with its error, or a 4xx page; never a 5xx.
+    results.append((r.status < 500, "user code page: NUL or over-long user_code", r.describe()))
 slash_realm = f"slash-{secrets.token_hex(4)}"
 expect_2xx("trailing slash: POST /admin/realms/ creates a realm",
            send("POST", "/admin/realms/", token=ADMIN, body={"realm": slash_realm, "enabled": True}))

@@ -4,6 +4,7 @@
 
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use aws_lc_rs::digest::{SHA256, digest};
+use aws_lc_rs::hmac;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
@@ -70,13 +71,20 @@ pub enum CryptoError {
 /// belongs to, so a value copied onto another row does not open.
 pub struct SecretBox {
     key: LessSafeKey,
+    /// HMAC-SHA256 key derived from the master key (never the AEAD key itself).
+    mac: hmac::Key,
 }
 
 impl SecretBox {
     pub fn new(key: &[u8]) -> Result<Self, CryptoError> {
         let unbound = UnboundKey::new(&AES_256_GCM, key).map_err(|_| CryptoError::BadMasterKey)?;
+        let derived = hmac::sign(
+            &hmac::Key::new(hmac::HMAC_SHA256, key),
+            b"latchkey keyed hash v1",
+        );
         Ok(Self {
             key: LessSafeKey::new(unbound),
+            mac: hmac::Key::new(hmac::HMAC_SHA256, derived.as_ref()),
         })
     }
 
@@ -96,6 +104,17 @@ impl SecretBox {
     /// A new random master key, encoded as `from_encoded` reads it.
     pub fn generate_encoded() -> String {
         base64::engine::general_purpose::STANDARD.encode(random_bytes::<32>())
+    }
+
+    /// The stored form of a short secret, too short for `hash_token` (a dump would give
+    /// it back by trying every value): base64url(HMAC-SHA256) under a key derived from the
+    /// master key, bound to `context`.
+    pub fn keyed_hash(&self, value: &str, context: &str) -> String {
+        let mut ctx = hmac::Context::with_key(&self.mac);
+        ctx.update(context.as_bytes());
+        ctx.update(&[0]);
+        ctx.update(value.as_bytes());
+        URL_SAFE_NO_PAD.encode(ctx.sign())
     }
 
     pub fn seal(&self, plaintext: &[u8], context: &str) -> String {

@@ -6,6 +6,7 @@ pub mod client_secrets;
 pub mod client_uris;
 pub mod clients;
 pub mod crypto;
+pub mod device;
 pub mod form;
 pub mod ident;
 pub mod jwt;

@@ -46,6 +46,10 @@ omit_none! {
         pub sso_session_idle_timeout: Option<i64>,
         pub sso_session_max_lifespan: Option<i64>,
         pub access_code_lifespan: Option<i64>,
+        /// RFC 8628: how long a device code lives and the polling interval, in seconds
+        /// (Keycloak's defaults 600 and 5 apply when absent; `device.rs`).
+        pub oauth2_device_code_lifespan: Option<i64>,
+        pub oauth2_device_polling_interval: Option<i64>,
         pub offline_session_idle_timeout: Option<i64>,
         pub revoke_refresh_token: Option<bool>,
         pub refresh_token_max_reuse: Option<i64>,

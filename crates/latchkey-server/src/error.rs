@@ -101,10 +101,18 @@ pub enum OAuthCode {
     UnsupportedTokenType,
     /// RFC 8707 §2: a `resource` that is malformed, unknown or not for this client
     InvalidTarget,
+    /// RFC 8628 §3.5: the device's user has not answered yet
+    AuthorizationPending,
+    /// RFC 8628 §3.5: polling faster than the interval
+    SlowDown,
+    /// RFC 8628 §3.5: the device code expired
+    ExpiredToken,
+    /// RFC 8628 §3.5: the user denied the device
+    AccessDenied,
 }
 
 impl OAuthCode {
-    fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             OAuthCode::InvalidRequest => "invalid_request",
             OAuthCode::InvalidClient => "invalid_client",
@@ -114,6 +122,10 @@ impl OAuthCode {
             OAuthCode::InvalidScope => "invalid_scope",
             OAuthCode::UnsupportedTokenType => "unsupported_token_type",
             OAuthCode::InvalidTarget => "invalid_target",
+            OAuthCode::AuthorizationPending => "authorization_pending",
+            OAuthCode::SlowDown => "slow_down",
+            OAuthCode::ExpiredToken => "expired_token",
+            OAuthCode::AccessDenied => "access_denied",
         }
     }
 }

@@ -26,6 +26,11 @@ pub const MAX_TRACKED: usize = 65_536;
 /// `start-dev` too: it refuses nobody, it only bounds what strangers can make us store.
 pub const REFUSED_EVENTS_STORED: u32 = 60;
 
+/// Wrong device user codes (RFC 8628 §5.1) per address and window. Always on, in
+/// `start-dev` too: a person mistypes a few times, a guesser of the 20^8 codes needs
+/// billions of tries, and at this rate an address makes about 14,000 a day.
+pub const FAILED_USER_CODES: u32 = 10;
+
 /// The limits a server runs with (`--anonymous-registration-limit`, `--failed-token-limit`,
 /// `--failed-password-limit`, `--authorization-request-limit`, `--rate-limit-window`,
 /// `--max-header-size`). A limit of 0 is off.

@@ -31,6 +31,10 @@ pub const AUTH: &str = "/realms/{realm}/protocol/openid-connect/auth";
 pub const LOGOUT: &str = "/realms/{realm}/protocol/openid-connect/logout";
 /// Where the logout confirmation page posts (Keycloak's path).
 pub const LOGOUT_CONFIRM: &str = "/realms/{realm}/protocol/openid-connect/logout/logout-confirm";
+/// RFC 8628 §3.1 device authorization, at Keycloak's path.
+pub const DEVICE_AUTH: &str = "/realms/{realm}/protocol/openid-connect/auth/device";
+/// The page where a user enters a device's user code (RFC 8628 §3.3, Keycloak's path).
+pub const DEVICE_VERIFY: &str = "/realms/{realm}/device";
 pub const LOGIN_ACTION: &str = "/realms/{realm}/login-actions/authenticate";
 pub const CONSENT_ACTION: &str = "/realms/{realm}/login-actions/consent";
 

@@ -35,8 +35,11 @@ pub struct AppState {
     pub failed_tokens: Throttle,
     /// Stored events of refused unauthenticated registration requests per address. Per node.
     pub refused_events: Throttle,
-    /// Authorization requests per address (`--authorization-request-limit`). Per node.
+    /// Authorization requests per address (`--authorization-request-limit`), device
+    /// authorization requests included. Per node.
     pub authorization_requests: Throttle,
+    /// Wrong device user codes per address (`limits::FAILED_USER_CODES`). Per node.
+    pub failed_user_codes: Throttle,
     /// Failed passwords per user (the realm's brute-force settings) and per address. Per
     /// node.
     pub brute_force: BruteForce,
@@ -78,6 +81,7 @@ impl AppState {
             failed_tokens: Throttle::new(limits.failed_tokens, limits.window),
             refused_events: Throttle::new(crate::limits::REFUSED_EVENTS_STORED, limits.window),
             authorization_requests: Throttle::new(limits.authorization_requests, limits.window),
+            failed_user_codes: Throttle::new(crate::limits::FAILED_USER_CODES, limits.window),
             // start-dev: everything comes from one loopback address.
             brute_force: BruteForce::new(
                 if settings.dev_mode {

@@ -10,6 +10,7 @@ use serde_json::{Map, Value, json};
 use super::RegistrationError;
 use super::metadata::{ClientMetadata, ValidationContext};
 use crate::clients::ScopeDefaults;
+use crate::device;
 use crate::rep::{ClientRep, METADATA_ATTRIBUTE, StringMap};
 
 pub use super::kind::REGISTRATION_AUTH_ATTRIBUTE;
@@ -71,6 +72,13 @@ pub fn to_client_rep(
         rep.optional_client_scopes = Some(optional);
     }
     let attrs = rep.attributes.get_or_insert_with(StringMap::new);
+    // Keycloak's DCR turns the device grant into the client's switch, and a registration
+    // that no longer asks for it turns the switch off.
+    if grants(device::GRANT_TYPE) {
+        attrs.insert(device::ENABLED_ATTRIBUTE.into(), "true".into());
+    } else if attrs.contains_key(device::ENABLED_ATTRIBUTE) {
+        attrs.insert(device::ENABLED_ATTRIBUTE.into(), "false".into());
+    }
     let stored = serde_json::to_string(meta).unwrap_or_else(|_| "{}".into());
     attrs.insert(METADATA_ATTRIBUTE.into(), stored);
     rep
@@ -93,18 +101,22 @@ pub fn to_metadata(rep: &ClientRep) -> Map<String, Value> {
             .is_some_and(|a| a.iter().any(|v| v == value))
     };
     let standard = rep.standard_flow_enabled.unwrap_or(true);
+    let device = device::enabled(rep);
     let mut grants = Vec::new();
     if standard {
         grants.push("authorization_code");
-        if !registered || had(&m, "grant_types", "refresh_token") {
-            grants.push("refresh_token");
-        }
+    }
+    if (standard || device) && (!registered || had(&m, "grant_types", "refresh_token")) {
+        grants.push("refresh_token");
     }
     if rep.service_accounts() {
         grants.push("client_credentials");
     }
     if rep.direct_access_grants() {
         grants.push("password");
+    }
+    if device {
+        grants.push(device::GRANT_TYPE);
     }
     m.insert("grant_types".into(), json!(grants));
     m.insert(

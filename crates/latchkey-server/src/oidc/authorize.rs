@@ -5,7 +5,9 @@
 //! Server-side state lives in the store's transient table, so any node can continue a
 //! flow another began: pending requests (`auth-req`, by random id, bound to the browser by
 //! a cookie and a CSRF token), sessions (`session`, by cookie hash), codes (`code`, by
-//! hash, taken once) and consents (`consent`).
+//! hash, taken once) and consents (`consent`). A pending request may be a device's
+//! (RFC 8628, begun on the verification page, `device_page.rs`): it always asks for
+//! consent, and ends on a page instead of a redirect (`device.rs` records the answer).
 
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
@@ -23,8 +25,9 @@ use super::pages::{self, ConsentPage, LoginPage};
 use super::password::password_user;
 use super::resource;
 use super::session::{
-    AUTH_REQ_SECS, SESSION, SESSION_COOKIE, add_cookie, cookie, csrf_matches, form_action,
-    internal, page_form, page_realm, put_transient, query_map, session, text, with_params,
+    AUTH_REQ_COOKIE, AUTH_REQ_SECS, SESSION, SESSION_COOKIE, add_cookie, cookie, csrf_matches,
+    form_action, internal, page_form, page_realm, put_transient, query_map, session, text,
+    with_params,
 };
 use crate::error::OAuthError;
 use crate::extract::ClientAddr;
@@ -34,7 +37,6 @@ use crate::urls::BaseUrl;
 
 const AUTH_REQ: &str = "auth-req";
 const CONSENT: &str = "consent";
-const AUTH_REQ_COOKIE: &str = "LATCHKEY_AUTH_REQ";
 
 /// RFC 6749 §3.1.2.3: the redirect URI must be registered, matched exactly, except that a
 /// loopback IP redirect URI matches any port (RFC 8252 §7.3). Without one, a client with
@@ -290,7 +292,7 @@ pub async fn authorize(
 
 /// Stores the pending request under a new id, bound to this browser by a cookie, and shows
 /// the form `page` draws for that id.
-async fn show_pending(
+pub(super) async fn show_pending(
     state: &SharedState,
     realm: &RealmRecord,
     pending: &Value,
@@ -314,7 +316,7 @@ async fn show_pending(
 }
 
 /// The login form for the pending request.
-async fn show_login(
+pub(super) async fn show_login(
     state: &SharedState,
     realm: &RealmRecord,
     client: &ClientRecord,
@@ -368,8 +370,10 @@ fn pending_error(
 }
 
 /// After authentication: consent if the client requires it (and the user has not given
-/// it for these scopes), then the code.
-async fn continue_flow(
+/// it for these scopes), then the code. A device flow always asks (RFC 8628 §5.4: the user
+/// must see what they connect, as Keycloak always shows its consent page there), then
+/// records the approval.
+pub(super) async fn continue_flow(
     state: &SharedState,
     base: &BaseUrl,
     realm: &RealmRecord,
@@ -387,8 +391,12 @@ async fn continue_flow(
             .unwrap_or_default(),
         _ => Vec::new(),
     };
-    let needs_consent = client.rep.consent_required.unwrap_or(false)
-        && (prompt.split(' ').any(|p| p == "consent") || !scopes.iter().all(|s| given.contains(s)));
+    let device_code = super::device::pending_code(state, pending);
+    let is_device = text(pending, "device").is_some();
+    let needs_consent = is_device
+        || (client.rep.consent_required.unwrap_or(false)
+            && (prompt.split(' ').any(|p| p == "consent")
+                || !scopes.iter().all(|s| given.contains(s))));
     if needs_consent && may_prompt {
         if prompt.split(' ').any(|p| p == "none") {
             return pending_error(
@@ -413,9 +421,13 @@ async fn continue_flow(
                 action: &action,
                 auth_request: id,
                 csrf: text(pending, "csrf").unwrap_or(""),
+                device_code: device_code.as_deref(),
             })
         })
         .await;
+    }
+    if is_device {
+        return super::device::answered(state, realm, user, pending, true).await;
     }
     issue_code(state, base, realm, client, user, pending).await
 }
@@ -505,7 +517,7 @@ async fn pending_client(
 }
 
 /// The user by id, if it exists and is enabled.
-async fn enabled_user(
+pub(super) async fn enabled_user(
     state: &SharedState,
     realm: &RealmRecord,
     id: Option<&str>,
@@ -610,6 +622,9 @@ pub async fn consent(
         );
     };
     if form.get("consent").map(String::as_str) != Some("accept") {
+        if text(&pending, "device").is_some() {
+            return super::device::answered(&state, &realm, &user, &pending, false).await;
+        }
         return pending_error(
             &base,
             &realm,

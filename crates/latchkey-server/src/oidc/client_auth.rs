@@ -201,13 +201,14 @@ pub async fn authenticate(
 }
 
 /// What a client assertion's `aud` may name: the issuer, or the URL of the token,
-/// introspection or revocation endpoint it is sent to.
+/// introspection, revocation or device authorization endpoint it is sent to.
 pub fn audiences(base: &crate::urls::BaseUrl, realm: &str) -> Vec<String> {
     let mut v = vec![base.issuer(realm)];
     for route in [
         crate::routes::TOKEN,
         crate::routes::INTROSPECT,
         crate::routes::REVOKE,
+        crate::routes::DEVICE_AUTH,
     ] {
         v.push(base.join(&crate::routes::for_realm(route, realm)));
     }

@@ -12,11 +12,12 @@ use crate::routes::{self, for_realm};
 use crate::state::SharedState;
 use crate::urls::BaseUrl;
 
-pub const GRANT_TYPES: [&str; 4] = [
+pub const GRANT_TYPES: [&str; 5] = [
     "authorization_code",
     "client_credentials",
     "password",
     "refresh_token",
+    latchkey_core::device::GRANT_TYPE,
 ];
 pub const AUTH_METHODS: [&str; 4] = [
     "client_secret_basic",
@@ -70,6 +71,7 @@ async fn metadata(state: &SharedState, base: &BaseUrl, realm: &str) -> Result<Va
         "introspection_endpoint": url(routes::INTROSPECT),
         "revocation_endpoint": url(routes::REVOKE),
         "userinfo_endpoint": url(routes::USERINFO),
+        "device_authorization_endpoint": url(routes::DEVICE_AUTH),
         "introspection_endpoint_auth_methods_supported": AUTH_METHODS,
         "revocation_endpoint_auth_methods_supported": AUTH_METHODS_WITH_NONE,
         "grant_types_supported": GRANT_TYPES,

@@ -1,10 +1,13 @@
-//! OAuth 2.0 / OIDC protocol endpoints: discovery, JWKS, the token endpoint; clients
-//! known by their metadata document's URL (`cimd`).
+//! OAuth 2.0 / OIDC protocol endpoints: discovery, JWKS, the token endpoint, the device
+//! authorization grant (`device`, `device_page`); clients known by their metadata
+//! document's URL (`cimd`).
 
 pub mod authorize;
 pub mod cimd;
 pub mod client_auth;
 pub mod code;
+pub mod device;
+pub mod device_page;
 pub mod discovery;
 pub mod introspect;
 pub mod logout;
@@ -35,6 +38,9 @@ pub fn routes() -> Vec<Route> {
         route!(POST routes::TOKEN => token::token, hidden PROTOCOL),
         route!(GET routes::AUTH => authorize::authorize, hidden PAGE),
         route!(POST routes::AUTH => authorize::authorize, hidden PAGE),
+        route!(POST routes::DEVICE_AUTH => device::device_authorization, hidden PROTOCOL),
+        route!(GET routes::DEVICE_VERIFY => device_page::verify, hidden PAGE),
+        route!(POST routes::DEVICE_VERIFY => device_page::verify, hidden PAGE),
         route!(POST routes::LOGIN_ACTION => authorize::login, hidden PAGE),
         route!(POST routes::CONSENT_ACTION => authorize::consent, hidden PAGE),
         route!(GET routes::LOGOUT => logout::logout, hidden PAGE),

@@ -1,4 +1,5 @@
-//! The few HTML pages the browser flow shows: login, consent, errors, logged out. Plain
+//! The few HTML pages the browser flow shows: login, consent, errors, logged out, the
+//! device verification page and its outcome. Plain
 //! server-rendered forms that work without JavaScript; every value is escaped.
 
 use axum::http::StatusCode;
@@ -96,6 +97,9 @@ pub struct ConsentPage<'a> {
     pub action: &'a str,
     pub auth_request: &'a str,
     pub csrf: &'a str,
+    /// A device flow (RFC 8628): the user code the user entered, shown so that they
+    /// compare it with the device's screen (§5.4: remote phishing).
+    pub device_code: Option<&'a str>,
 }
 
 pub fn consent(p: &ConsentPage<'_>) -> Response {
@@ -119,13 +123,22 @@ pub fn consent(p: &ConsentPage<'_>) -> Response {
         ),
         None => String::new(),
     };
+    let (who, device) = match p.device_code {
+        Some(code) => (
+            "a device".to_string(),
+            format!(
+                "<p class=\"warning\" role=\"alert\">Allow only if you started this on your own device and it shows the code <strong>{}</strong>.</p>",
+                escape(code)
+            ),
+        ),
+        None => (escape(p.redirect_host), String::new()),
+    };
     let body = format!(
-        "<h1>Grant access?</h1>{document}<p><strong>{client}</strong> ({host}) asks for:</p><ul>{scopes}</ul>\
+        "<h1>Grant access?</h1>{document}{device}<p><strong>{client}</strong> ({who}) asks for:</p><ul>{scopes}</ul>\
          <form method=\"post\" action=\"{action}\">{hidden}\
          <button type=\"submit\" name=\"consent\" value=\"accept\">Allow</button> \
          <button type=\"submit\" name=\"consent\" value=\"deny\" class=\"secondary\">Deny</button></form>",
         client = escape(p.client_name),
-        host = escape(p.redirect_host),
         action = escape(p.action),
         hidden = hidden(p.auth_request, p.csrf),
     );
@@ -174,5 +187,45 @@ pub fn logged_out() -> Response {
         StatusCode::OK,
         "Signed out",
         "<h1>You are signed out</h1><p class=\"muted\">You may close this window.</p>",
+    )
+}
+
+/// RFC 8628 §3.3: where the user types the code their device shows (Keycloak's
+/// "Device Login" page); `error` after a wrong code.
+pub fn device_code_form(
+    status: StatusCode,
+    realm: &str,
+    action: &str,
+    error: Option<&str>,
+) -> Response {
+    let error = error
+        .map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", escape(e)))
+        .unwrap_or_default();
+    let body = format!(
+        "<h1>Connect a device to {realm}</h1><p class=\"muted\">Enter the code your device shows.</p>{error}\
+         <form method=\"post\" action=\"{action}\">\
+         <label for=\"user_code\">Code</label><input type=\"text\" id=\"user_code\" name=\"user_code\" autocomplete=\"off\" autocapitalize=\"characters\" spellcheck=\"false\" maxlength=\"32\" autofocus required>\
+         <button type=\"submit\">Continue</button></form>",
+        realm = escape(realm),
+        action = escape(action),
+    );
+    page(status, "Connect a device", &body)
+}
+
+/// The end of a device flow in the browser: connected, or not.
+pub fn device_done(connected: bool, message: &str) -> Response {
+    let (title, class) = if connected {
+        ("Device connected", "muted")
+    } else {
+        ("Device not connected", "error")
+    };
+    page(
+        StatusCode::OK,
+        title,
+        &format!(
+            "<h1>{}</h1><p class=\"{class}\" role=\"status\">{}</p>",
+            escape(title),
+            escape(message)
+        ),
     )
 }

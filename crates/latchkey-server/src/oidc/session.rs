@@ -18,6 +18,8 @@ use crate::state::SharedState;
 
 pub(super) const SESSION: &str = "session";
 pub(super) const SESSION_COOKIE: &str = "LATCHKEY_SESSION";
+/// Binds a pending request (login or consent form) to the browser that began it.
+pub(super) const AUTH_REQ_COOKIE: &str = "LATCHKEY_AUTH_REQ";
 /// How long a page awaiting the user's answer (a login or consent form, a logout
 /// confirmation) stays usable.
 pub(super) const AUTH_REQ_SECS: i64 = 1800;

@@ -1,5 +1,6 @@
 //! The token endpoint (RFC 6749 §3.2): client authentication and the grants
-//! `client_credentials`, `password` and `refresh_token`.
+//! `client_credentials`, `password` and `refresh_token` (codes in `code.rs`, device codes
+//! in `device.rs`).
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -237,6 +238,9 @@ async fn handle(
         }
         "authorization_code" => {
             super::code::redeem_code(state, base, &realm, &client, &p, addr, now).await
+        }
+        latchkey_core::device::GRANT_TYPE => {
+            super::device::poll(state, base, &realm, &client, &p, addr, now).await
         }
         other => Err(OAuthError::new(
             OAuthCode::UnsupportedGrantType,

@@ -1,6 +1,7 @@
 //! Secrets at rest (a database dump alone reveals no usable credential):
 //! registers clients, creates initial access
-//! tokens, logs users in (authorization code, refresh, offline), mints admin tokens; then
+//! tokens, logs users in (authorization code, refresh, offline), mints admin tokens,
+//! starts a device flow (device and user codes); then
 //! scans the raw database (the SQLite file and its WAL; a `pg_dump` of the PostgreSQL
 //! schema plus every row of every table as text) for every credential handed out: none
 //! may be found.
@@ -260,6 +261,47 @@ async fn no_credential_is_stored_in_clear(app: &TestApp) {
         )
         .await;
     h.add("password grant refresh token", &r.body["refresh_token"]);
+
+    // A device flow (RFC 8628) left at the consent page: the flow, its user code and the
+    // pending browser request are all in the database.
+    let r = app
+        .post(
+            "/admin/realms/acme/clients",
+            &admin,
+            json!({"clientId": "tv", "publicClient": true,
+                "attributes": {"oauth2.device.authorization.grant.enabled": "true"}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let r = app
+        .form(
+            "/realms/acme/protocol/openid-connect/auth/device",
+            &[("client_id", "tv")],
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    h.add("device code", &r.body["device_code"]);
+    h.add("user code", &r.body["user_code"]);
+    let user_code = r.body["user_code"].as_str().unwrap().replace('-', "");
+    h.add("user code without its dash", &json!(user_code));
+    let mut b = Browser::default();
+    let login = b
+        .post(
+            app,
+            "/realms/acme/device",
+            &[("user_code", &user_code)],
+            None,
+        )
+        .await;
+    let consent = b
+        .submit(
+            app,
+            &login,
+            &[("username", "alice"), ("password", "alice-pass-Zq8")],
+        )
+        .await;
+    assert!(consent.text.contains("a device"), "{}", consent.text);
 
     let recorded = app.get("/admin/realms/acme/admin-events", &admin).await;
     assert!(

@@ -34,6 +34,7 @@ async fn every_advertised_endpoint_answers(app: &TestApp) {
                     | "registration_endpoint"
                     | "introspection_endpoint"
                     | "revocation_endpoint"
+                    | "device_authorization_endpoint"
             ) {
                 Method::POST
             } else {
@@ -58,8 +59,13 @@ async fn every_advertised_endpoint_answers(app: &TestApp) {
                 "authorization_code",
                 "client_credentials",
                 "password",
-                "refresh_token"
+                "refresh_token",
+                "urn:ietf:params:oauth:grant-type:device_code"
             ]
+        );
+        assert_eq!(
+            doc["device_authorization_endpoint"],
+            "http://localhost:8080/realms/master/protocol/openid-connect/auth/device"
         );
         assert_eq!(doc["code_challenge_methods_supported"], json!(["S256"]));
         // Public clients register and use `none`, so it is advertised where they use it.

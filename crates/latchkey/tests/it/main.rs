@@ -18,6 +18,7 @@ mod client_uris;
 mod code_flow;
 mod console;
 mod crash;
+mod device;
 mod discovery;
 mod e2e;
 mod first_run;

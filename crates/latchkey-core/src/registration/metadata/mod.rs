@@ -20,7 +20,14 @@ pub struct ValidationContext {
     pub dev_mode: bool,
 }
 
-pub const GRANT_TYPES: [&str; 3] = ["authorization_code", "refresh_token", "client_credentials"];
+/// The grants a registration may ask for; the device grant (RFC 8628) becomes Keycloak's
+/// `oauth2.device.authorization.grant.enabled` attribute, as Keycloak's DCR maps it.
+pub const GRANT_TYPES: [&str; 4] = [
+    "authorization_code",
+    "refresh_token",
+    "client_credentials",
+    crate::device::GRANT_TYPE,
+];
 pub const AUTH_METHODS: [&str; 5] = [
     "client_secret_basic",
     "client_secret_post",
@@ -188,12 +195,13 @@ impl ClientMetadata {
                     .filter(|g| GRANT_TYPES.contains(&g.as_str()))
                     .cloned()
                     .collect();
-                if !kept
-                    .iter()
-                    .any(|g| g == "authorization_code" || g == "client_credentials")
-                {
+                if !kept.iter().any(|g| {
+                    g == "authorization_code"
+                        || g == "client_credentials"
+                        || g == crate::device::GRANT_TYPE
+                }) {
                     return Err(RegistrationError::metadata(format!(
-                        "grant_types {g:?} names neither authorization_code nor client_credentials (refresh_token goes with authorization_code; supported: {})",
+                        "grant_types {g:?} names none of authorization_code, client_credentials and the device grant (refresh_token goes with one of them; supported: {})",
                         GRANT_TYPES.join(", ")
                     )));
                 }

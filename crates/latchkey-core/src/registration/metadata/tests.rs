@@ -184,13 +184,19 @@ fn validation_rules() {
         ),
         (
             "RFC 7591 §3.2.1: refused when no supported grant type is left",
-            json!({"grant_types": ["urn:ietf:params:oauth:grant-type:device_code"], "redirect_uris": [web]}),
+            json!({"grant_types": ["urn:ietf:params:oauth:grant-type:jwt-bearer"], "redirect_uris": [web]}),
             false,
             Some("invalid_client_metadata"),
         ),
         (
+            "RFC 8628: the device grant alone is a usable grant, without redirect URIs",
+            json!({"grant_types": ["urn:ietf:params:oauth:grant-type:device_code"], "token_endpoint_auth_method": "none"}),
+            false,
+            None,
+        ),
+        (
             "RFC 7591 §3.2.1: refresh_token alone is no usable grant",
-            json!({"grant_types": ["refresh_token", "urn:ietf:params:oauth:grant-type:device_code"], "redirect_uris": [web]}),
+            json!({"grant_types": ["refresh_token", "urn:ietf:params:oauth:grant-type:jwt-bearer"], "redirect_uris": [web]}),
             false,
             Some("invalid_client_metadata"),
         ),
@@ -502,18 +508,23 @@ fn oidc_dcr_defaults_are_applied() {
 
 #[test]
 fn unsupported_grant_types_are_left_out() {
-    // VS Code lists device_code, Claude jwt-bearer next to the grants Latchkey supports.
+    // Claude lists jwt-bearer next to the grants Latchkey supports; VS Code's device_code
+    // is one of them (RFC 8628).
+    let device = "urn:ietf:params:oauth:grant-type:device_code";
     let m = validate(
-        json!({"redirect_uris": ["https://a.example/cb"], "grant_types": ["authorization_code", "urn:ietf:params:oauth:grant-type:device_code", "refresh_token", "urn:ietf:params:oauth:grant-type:jwt-bearer"]}),
+        json!({"redirect_uris": ["https://a.example/cb"], "grant_types": ["authorization_code", device, "refresh_token", "urn:ietf:params:oauth:grant-type:jwt-bearer"]}),
         false,
     )
     .unwrap();
-    assert_eq!(m.grant_types, ["authorization_code", "refresh_token"]);
+    assert_eq!(
+        m.grant_types,
+        ["authorization_code", device, "refresh_token"]
+    );
     assert_eq!(m.response_types, ["code"]);
     let stored = serde_json::to_value(&m).unwrap();
     assert_eq!(
         stored["grant_types"],
-        json!(["authorization_code", "refresh_token"]),
+        json!(["authorization_code", device, "refresh_token"]),
         "the registered set is what is stored"
     );
 }

@@ -10,6 +10,7 @@ use super::{BASE, Provider, created, new_iat};
 use crate::support::browser::{Browser, challenge, location, query};
 use crate::support::{TestApp, serde_urlencoded_pairs, user};
 
+const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 const VERIFIER: &str = "hosts-verifier-0123456789-abcdefghijklmnopqrstuvwxyz";
 
 /// One host's registration request and what Latchkey registers for it.
@@ -45,27 +46,28 @@ fn hosts() -> Vec<Host> {
         },
         // VS Code (microsoft/vscode, src/vs/base/common/oauth.ts, fetchDynamicRegistration):
         // its grants are the server's grant_types_supported filtered to authorization_code,
-        // refresh_token and device_code, so Latchkey gets the first two; web redirects with
-        // two loopback ones, then any free port (microsoft/vscode#278512).
+        // refresh_token and device_code, so Latchkey, which advertises all three, gets them
+        // all (the device grant as Keycloak's DCR maps it: the client's switch); web
+        // redirects with two loopback ones, then any free port (microsoft/vscode#278512).
         Host {
             name: "vscode",
             request: json!({
                 "client_name": "Visual Studio Code",
                 "client_uri": "https://code.visualstudio.com",
-                "grant_types": ["authorization_code", "refresh_token"],
+                "grant_types": ["authorization_code", "refresh_token", "urn:ietf:params:oauth:grant-type:device_code"],
                 "response_types": ["code"],
                 "redirect_uris": ["https://insiders.vscode.dev/redirect", "https://vscode.dev/redirect", "http://127.0.0.1/", "http://127.0.0.1:33418/"],
                 "token_endpoint_auth_method": "none",
                 "application_type": "native",
             }),
-            grant_types: &["authorization_code", "refresh_token"],
+            grant_types: &["authorization_code", "refresh_token", DEVICE_GRANT],
             application_type: "native",
             method: "none",
             redirect: "http://127.0.0.1:59656/",
         },
         // VS Code before application_type (modelcontextprotocol/python-sdk#1379 shows the
         // body): device_code next to the others, localhost and 127.0.0.1 loopback URIs, no
-        // application_type: the grant is left out and native inferred beside https URIs.
+        // application_type: the grant is kept and native inferred beside https URIs.
         Host {
             name: "vscode-2025",
             request: json!({
@@ -76,7 +78,7 @@ fn hosts() -> Vec<Host> {
                 "redirect_uris": ["https://insiders.vscode.dev/redirect", "https://vscode.dev/redirect", "http://localhost/", "http://127.0.0.1/", "http://localhost:33418/", "http://127.0.0.1:33418/"],
                 "token_endpoint_auth_method": "none",
             }),
-            grant_types: &["authorization_code", "refresh_token"],
+            grant_types: &["authorization_code", "refresh_token", DEVICE_GRANT],
             application_type: "native",
             method: "none",
             redirect: "http://127.0.0.1:59656/",
@@ -307,7 +309,7 @@ async fn hosts_without_a_supported_grant_are_refused(app: &TestApp) {
     let (_, iat) = new_iat(app, &admin, 5, &[]).await;
     for (grants, why) in [
         (
-            json!(["urn:ietf:params:oauth:grant-type:device_code"]),
+            json!(["urn:ietf:params:oauth:grant-type:jwt-bearer"]),
             "grant_types",
         ),
         (json!(["authorization_code", "implicit"]), "implicit"),
