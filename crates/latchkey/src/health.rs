@@ -17,8 +17,8 @@ pub struct HealthArgs {
     /// The server's --http-relative-path [default: /]
     #[arg(long, env = "LATCHKEY_HTTP_RELATIVE_PATH")]
     http_relative_path: Option<String>,
-    /// Ask this URL instead (http://HOST:PORT/PATH)
-    #[arg(long, conflicts_with_all = ["http_port", "http_relative_path"])]
+    /// Ask this URL instead (http://HOST:PORT/PATH); the two options above are then unused
+    #[arg(long)]
     url: Option<String>,
     /// Seconds to wait for the answer
     #[arg(long, default_value_t = 5)]

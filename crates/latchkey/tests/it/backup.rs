@@ -289,6 +289,34 @@ async fn a_live_sqlite_database_is_copied_consistently_under_registration_load()
     );
     assert!(forced.status.success(), "{}", text(&forced.stderr));
     assert!(std::fs::metadata(&copy).unwrap().len() >= size);
+    // A backup that fails while writing (a file size limit, as a full disk would) exits 1
+    // and leaves neither the target nor its temporary file. SIGXFSZ is ignored so that the
+    // write fails instead of killing the process.
+    let limited = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "trap '' XFSZ; ulimit -f 256; exec {} backup --db-url \"$1\" --to limited.db",
+            env!("CARGO_BIN_EXE_latchkey")
+        ))
+        .arg("sh")
+        .arg(&db.url)
+        .current_dir(&out_dir)
+        .env_remove("LATCHKEY_CONFIG_FILE")
+        .output()
+        .unwrap();
+    assert_eq!(limited.status.code(), Some(1), "{}", text(&limited.stderr));
+    assert!(
+        text(&limited.stderr).contains("backup failed"),
+        "{}",
+        text(&limited.stderr)
+    );
+    // (copy.db-wal and -shm beside copy.db are the restored server's.)
+    let left: Vec<_> = std::fs::read_dir(&out_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("limited"))
+        .collect();
+    assert!(left.is_empty(), "a failed backup left {left:?}");
     // Never the database itself, even with --force.
     let itself = backup(&out_dir, &["--db-url", &db.url, "--to", &live, "--force"]);
     assert_eq!(itself.status.code(), Some(2));
