@@ -137,6 +137,17 @@ fn copy(db: &Path, to: &Path, force: bool) -> Result<i64, String> {
         let sync = |p: &Path| std::fs::File::open(p).and_then(|f| f.sync_all());
         sync(&partial).map_err(|e| format!("cannot flush {}: {e}", partial.display()))?;
         if force {
+            // A WAL left beside the file being replaced (a server once ran on it) would be
+            // replayed into the new copy when it is opened: it goes first.
+            for suffix in ["-wal", "-shm"] {
+                let stale = PathBuf::from(format!("{}{suffix}", to.display()));
+                match std::fs::remove_file(&stale) {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                        return Err(format!("cannot remove {}: {e}", stale.display()));
+                    }
+                    _ => {}
+                }
+            }
             std::fs::rename(&partial, to)
         } else {
             std::fs::hard_link(&partial, to)

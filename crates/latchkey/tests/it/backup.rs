@@ -283,12 +283,21 @@ async fn a_live_sqlite_database_is_copied_consistently_under_registration_load()
         text(&again.stderr)
     );
     assert_eq!(std::fs::metadata(&copy).unwrap().len(), size);
+    assert!(
+        out_dir.join("copy.db-wal").exists(),
+        "the restored server (killed) leaves its WAL"
+    );
     let forced = backup(
         &out_dir,
         &["--db-url", &db.url, "--to", "copy.db", "--force"],
     );
     assert!(forced.status.success(), "{}", text(&forced.stderr));
     assert!(std::fs::metadata(&copy).unwrap().len() >= size);
+    // The restored server's WAL beside the replaced copy is gone with it.
+    assert!(
+        !out_dir.join("copy.db-wal").exists(),
+        "a stale WAL beside the new copy"
+    );
     // A backup that fails while writing (a file size limit, as a full disk would) exits 1
     // and leaves neither the target nor its temporary file. SIGXFSZ is ignored so that the
     // write fails instead of killing the process.
@@ -310,7 +319,6 @@ async fn a_live_sqlite_database_is_copied_consistently_under_registration_load()
         "{}",
         text(&limited.stderr)
     );
-    // (copy.db-wal and -shm beside copy.db are the restored server's.)
     let left: Vec<_> = std::fs::read_dir(&out_dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
