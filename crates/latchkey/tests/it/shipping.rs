@@ -492,3 +492,75 @@ fn copy_tree(from: &Path, to: &Path) {
 fn text_lines(b: &[u8]) -> Vec<String> {
     text(b).lines().map(String::from).collect()
 }
+
+/// The unit's command with the environment systemd would give it: `%d` the credentials
+/// folder holding the `LoadCredential` key, `%S` the state root, the configuration made
+/// from `dist/latchkey.toml` as the unit's install steps say (hostname, db-url in the
+/// state directory, proxy-headers). It serves, and its database is in the state directory.
+#[test]
+fn the_systemd_units_command_serves_with_the_example_configuration() {
+    let unit = std::fs::read_to_string(repo_root().join("dist/latchkey.service")).unwrap();
+    let values = |key: &str| -> Vec<String> {
+        unit.lines()
+            .filter_map(|l| l.strip_prefix(&format!("{key}=")))
+            .map(String::from)
+            .collect()
+    };
+    let root = scratch("unit-run");
+    let (etc, state_root, credentials) = (
+        root.join("etc"),
+        root.join("var-lib"),
+        root.join("credentials"),
+    );
+    let place = |v: &str| {
+        v.replace("%d", &credentials.display().to_string())
+            .replace("%S", &state_root.display().to_string())
+            .replace("/etc/latchkey", &etc.display().to_string())
+    };
+    for dir in [&etc, &credentials] {
+        std::fs::create_dir_all(dir).unwrap();
+    }
+    let state = state_root.join(&values("StateDirectory")[0]);
+    std::fs::create_dir_all(&state).unwrap();
+    // The master key file the install steps make, handed over as a credential.
+    std::fs::write(etc.join("latchkey.key"), crate::node::master_key()).unwrap();
+    for credential in values("LoadCredential") {
+        let (name, from) = credential.split_once(':').unwrap();
+        std::fs::copy(place(from), credentials.join(name)).unwrap();
+    }
+    let port = free_port();
+    let example = std::fs::read_to_string(repo_root().join("dist/latchkey.toml")).unwrap();
+    std::fs::write(
+        etc.join("latchkey.toml"),
+        format!(
+            "{example}\nhostname = \"https://id.example.com\"\ndb-url = \"sqlite://{}/latchkey.db\"\nproxy-headers = \"xforwarded\"\nhttp-port = {port}\n",
+            state.display()
+        ),
+    )
+    .unwrap();
+    let exec = values("ExecStart")[0].clone();
+    let mut words = exec.split_whitespace();
+    let program = words.next().unwrap();
+    assert_eq!(program, "/usr/local/bin/latchkey");
+    let mut cmd = Command::new(BIN);
+    cmd.args(words)
+        .env_clear()
+        .current_dir(place(&values("WorkingDirectory")[0]))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    for env in values("Environment") {
+        let (k, v) = env.split_once('=').unwrap();
+        cmd.env(k, place(v));
+    }
+    let (mut child, base) = spawn_until_listening(&mut cmd, Duration::from_secs(60));
+    let health = latchkey(&["health", "--http-port", &port.to_string()]);
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(base.ends_with(&format!(":{port}")), "{base}");
+    assert!(health.status.success(), "{}", text(&health.stderr));
+    assert!(
+        state.join("latchkey.db").exists(),
+        "the database is not in the state directory"
+    );
+    let _ = std::fs::remove_dir_all(&root);
+}
