@@ -2,6 +2,7 @@
 //! beside the target and renamed into place, so a failed backup leaves no half file; on
 //! PostgreSQL, the `pg_dump` command to run instead.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
@@ -59,13 +60,15 @@ pub fn run(args: BackupArgs) -> ExitCode {
     match copy(&db, &args.to, args.force) {
         Ok(version) => {
             let bytes = std::fs::metadata(&args.to).map(|m| m.len()).unwrap_or(0);
-            println!(
-                "Backed up {} to {}: {bytes} bytes, schema version {version}, in {} ms.",
+            // Not println!: a closed stdout (`| head`) must not turn a backup made into a panic.
+            let report = format!(
+                "Backed up {} to {}: {bytes} bytes, schema version {version}, in {} ms.\n{}",
                 db.display(),
                 args.to.display(),
-                started.elapsed().as_millis()
+                started.elapsed().as_millis(),
+                restore_advice(&db, &args.to)
             );
-            println!("{}", restore_advice(&db, &args.to));
+            let _ = writeln!(std::io::stdout(), "{report}");
             ExitCode::SUCCESS
         }
         Err(e) => {
@@ -150,7 +153,13 @@ fn copy(db: &Path, to: &Path, force: bool) -> Result<i64, String> {
             }
             std::fs::rename(&partial, to)
         } else {
-            std::fs::hard_link(&partial, to)
+            match std::fs::hard_link(&partial, to) {
+                // A file system without hard links: the check made before copying stands.
+                Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists && !to.exists() => {
+                    std::fs::rename(&partial, to)
+                }
+                linked => linked,
+            }
         }
         .map_err(|e| match e.kind() {
             std::io::ErrorKind::AlreadyExists => format!(
@@ -165,7 +174,7 @@ fn copy(db: &Path, to: &Path, force: bool) -> Result<i64, String> {
     })();
     // Gone in every case: renamed, linked (the target keeps the data) or failed.
     let _ = std::fs::remove_file(&partial);
-    let _ = std::fs::remove_file(dir.join(format!("{}-journal", partial.display())));
+    let _ = std::fs::remove_file(format!("{}-journal", partial.display()));
     result
 }
 
