@@ -51,7 +51,7 @@ pub fn run(args: HealthArgs) -> ExitCode {
     let path = if path.is_empty() { "/" } else { path };
     match status(authority, path, Duration::from_secs(args.timeout.max(1))) {
         Ok(200) => {
-            println!("{url}: ready");
+            let _ = writeln!(std::io::stdout(), "{url}: ready");
             ExitCode::SUCCESS
         }
         Ok(code) => {

@@ -66,7 +66,7 @@ fn version_names_the_crate_version_and_the_git_revision() {
 }
 
 #[test]
-fn completion_scripts_name_every_subcommand_and_bash_parses_its_own() {
+fn completion_scripts_name_every_subcommand_parse_and_complete() {
     for shell in ["bash", "zsh", "fish"] {
         let out = latchkey(&["completions", shell]);
         assert!(out.status.success(), "{shell}: {}", text(&out.stderr));
@@ -104,6 +104,30 @@ fn completion_scripts_name_every_subcommand_and_bash_parses_its_own() {
             text(&checked.stderr)
         );
     }
+    // bash's script completes: `latchkey ba<TAB>`, `latchkey backup --f<TAB>`.
+    let script = text(&latchkey(&["completions", "bash"]).stdout);
+    let dir = scratch("completions");
+    std::fs::write(dir.join("latchkey.bash"), &script).unwrap();
+    let completed = Command::new("bash")
+        .arg("-c")
+        .arg(
+            "source \"$1\"
+             COMP_WORDS=(latchkey ba); COMP_CWORD=1; _latchkey latchkey ba latchkey
+             echo \"${COMPREPLY[*]}\"
+             COMP_WORDS=(latchkey backup --f); COMP_CWORD=2; _latchkey latchkey --f backup
+             echo \"${COMPREPLY[*]}\"",
+        )
+        .arg("bash")
+        .arg(dir.join("latchkey.bash"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        text(&completed.stdout),
+        "backup\n--force\n",
+        "{}",
+        text(&completed.stderr)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
     let wrong = latchkey(&["completions", "tcsh"]);
     assert_eq!(wrong.status.code(), Some(2));
 }
