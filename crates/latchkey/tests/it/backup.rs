@@ -214,7 +214,8 @@ async fn a_live_sqlite_database_is_copied_consistently_under_registration_load()
         .env_remove("LATCHKEY_CONFIG_FILE")
         .env("LATCHKEY_MASTER_KEY", &key)
         .env("LATCHKEY_LOG", "warn,latchkey=info");
-    let (mut restored, base) = spawn_until_listening(&mut cmd, Duration::from_secs(60));
+    let (restored, base) = spawn_until_listening(&mut cmd, Duration::from_secs(60));
+    let restored = Killed(restored);
     let admin = admin_token_at(&http, &base, ADMIN_PASSWORD).await;
     let clients: Value = http
         .get(format!(
@@ -271,8 +272,7 @@ async fn a_live_sqlite_database_is_copied_consistently_under_registration_load()
             .status();
         assert_eq!(status, 200, "{id}'s secret on the restored copy");
     }
-    let _ = restored.kill();
-    let _ = restored.wait();
+    drop(restored);
 
     // An existing target is refused without --force, and left as it was.
     let again = backup(&out_dir, &["--db-url", &db.url, "--to", "copy.db"]);
@@ -336,6 +336,16 @@ async fn a_live_sqlite_database_is_copied_consistently_under_registration_load()
     drop(node);
     let _ = std::fs::remove_dir_all(&out_dir);
     let _ = std::fs::remove_dir_all(&served);
+}
+
+/// A child process killed (SIGKILL) and reaped when dropped, also when an assertion fails.
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 fn tempdir(what: &str) -> std::path::PathBuf {
