@@ -9,8 +9,10 @@
 //! `initial_access`, `events`, `tokens`, `transient`); they read and write through
 //! `sql_store` (`SqlStore`: connecting, migrating, cached reads, `SqlStore::write`) and the
 //! hot writes' path `write/`; below those, `notify` (cross-node cache invalidation),
-//! `cache` and `sql` (the helpers every statement uses).
+//! `cache` and `sql` (the helpers every statement uses). Beside them, `backup`: the online
+//! copy of a SQLite file.
 
+mod backup;
 pub mod cache;
 mod notify;
 mod schema;
@@ -33,6 +35,7 @@ mod tokens;
 mod transient;
 mod users;
 
+pub use backup::sqlite_vacuum_into;
 pub use sql::{Backend, sqlite_file};
 pub use sql_store::SqlStore;
 pub use write::Stats;

@@ -1,4 +1,5 @@
-//! The command line beyond serving: `bootstrap-admin user`, and the words added to clap's
+//! The command line beyond serving: `bootstrap-admin user` (and the database every offline
+//! command finds the way it does), and the words added to clap's
 //! errors where a newcomer's first guess is not a flag (`--port`) or a bad value came from
 //! the environment rather than the command line.
 
@@ -37,24 +38,8 @@ pub struct UserArgs {
 /// `latchkey bootstrap-admin user`: exit code 0 with the user made, 1 when the store
 /// refused (no such realm, the name is taken), 2 for a usage error.
 pub fn user(args: UserArgs) -> ExitCode {
-    let opts = Opts {
-        db_url: args.db_url.clone(),
-        config_file: args.config_file.clone(),
-        ..Default::default()
-    };
-    let db_url = match opts.with_file() {
-        Ok(Opts {
-            db_url: Some(url), ..
-        }) => url,
-        Ok(_) if latchkey_store::sqlite_file(DEV_DB_URL).is_some_and(|p| p.exists()) => {
-            DEV_DB_URL.to_string()
-        }
-        Ok(_) => {
-            eprintln!(
-                "error: no database: give --db-url (or LATCHKEY_DB_URL) as the server is started with, or run this where start-dev keeps ./data/latchkey.db"
-            );
-            return ExitCode::from(2);
-        }
+    let db_url = match database_url(args.db_url.clone(), args.config_file.clone()) {
+        Ok(url) => url,
         Err(e) => {
             eprintln!("error: {e}");
             return ExitCode::from(2);
@@ -107,6 +92,28 @@ pub fn user(args: UserArgs) -> ExitCode {
             eprintln!("error: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// The database an offline command works on: `--db-url` (or `LATCHKEY_DB_URL`), else the
+/// config file's `db-url`, else start-dev's file when it exists here.
+pub fn database_url(
+    db_url: Option<String>,
+    config_file: Option<PathBuf>,
+) -> Result<String, String> {
+    let opts = Opts {
+        db_url,
+        config_file,
+        ..Default::default()
+    };
+    match opts.with_file()? {
+        Opts {
+            db_url: Some(url), ..
+        } => Ok(url),
+        _ if latchkey_store::sqlite_file(DEV_DB_URL).is_some_and(|p| p.exists()) => {
+            Ok(DEV_DB_URL.to_string())
+        }
+        _ => Err("no database: give --db-url (or LATCHKEY_DB_URL) as the server is started with, or run this where start-dev keeps ./data/latchkey.db".into()),
     }
 }
 

@@ -528,4 +528,47 @@ mod tests {
         let file: Opts = toml::from_str("anonymous-registration-limit = 7").unwrap();
         assert_eq!(file.anonymous_registration_limit, Some(7));
     }
+
+    /// The example configuration shipped in `dist/`.
+    const EXAMPLE: &str = include_str!("../../../dist/latchkey.toml");
+
+    #[test]
+    fn the_example_file_documents_every_option_and_parses() {
+        use clap::Args as _;
+        // Every option of the file (all of `Opts` but --config-file itself), by its name.
+        let command = Opts::augment_args(clap::Command::new("opts"));
+        let options: std::collections::BTreeSet<String> = command
+            .get_arguments()
+            .filter_map(|a| a.get_long())
+            .filter(|long| *long != "config-file")
+            .map(String::from)
+            .collect();
+        assert!(options.len() >= 20, "{options:?}");
+        // Each option is a commented line `# name = value`; uncommented, they make a file.
+        let uncommented: String = EXAMPLE
+            .lines()
+            .filter_map(|line| line.strip_prefix("# "))
+            .filter(|line| {
+                line.split_once(" = ")
+                    .is_some_and(|(name, _)| options.contains(name))
+            })
+            .map(|line| format!("{line}\n"))
+            .collect();
+        let table: toml::Table = toml::from_str(&uncommented).unwrap();
+        let named: std::collections::BTreeSet<String> = table.keys().cloned().collect();
+        assert_eq!(named, options, "options missing from dist/latchkey.toml");
+        for name in &options {
+            assert!(
+                EXAMPLE.contains(&format!("\n# {name} = ")),
+                "{name} is not commented out: the example's values are not defaults"
+            );
+        }
+        // The values are valid ones, together a working `start` configuration.
+        let opts: Opts = toml::from_str(&uncommented).unwrap();
+        let config = Config::validate(opts, false, None).unwrap();
+        assert!(config.https.is_some() && config.hostname.is_some());
+        // As shipped (everything commented out) the file changes nothing.
+        let shipped: Opts = toml::from_str(EXAMPLE).unwrap();
+        assert!(shipped.http_port.is_none() && shipped.db_url.is_none());
+    }
 }

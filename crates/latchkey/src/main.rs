@@ -1,9 +1,12 @@
-//! The `latchkey` binary: `start-dev` and `start`. Loads and validates the configuration,
+//! The `latchkey` binary: `start-dev` and `start` (the other commands in their modules). Loads and validates the configuration,
 //! opens the store (running migrations), bootstraps the master realm, serves HTTP until
 //! SIGTERM or SIGINT.
 
 mod admin_cli;
+mod backup;
+mod completions;
 mod config;
+mod health;
 mod reg;
 mod tls;
 
@@ -39,10 +42,19 @@ use latchkey_server::{AppState, ServerSettings};
 use latchkey_store::SqlStore;
 use tokio::task::JoinHandle;
 
+/// `latchkey --version`: the crate's version and the git revision it was built from
+/// (`build.rs`; `unknown` outside a git checkout).
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("LATCHKEY_GIT_REV"),
+    ")"
+);
+
 #[derive(Parser)]
 #[command(
     name = "latchkey",
-    version,
+    version = VERSION,
     about = "An OAuth 2.0 / OIDC server for dynamic client registration, speaking Keycloak's protocol"
 )]
 struct Cli {
@@ -61,6 +73,14 @@ enum Command {
     BootstrapAdmin(BootstrapAdminCommand),
     /// Register and manage clients over HTTP, as Keycloak's kcreg does
     Reg(reg::RegArgs),
+    /// A consistent copy of the SQLite database, also while the server runs (PostgreSQL:
+    /// prints the pg_dump command)
+    Backup(backup::BackupArgs),
+    /// Exit 0 when the server on this machine is ready (GET /health/ready): the container's
+    /// health check
+    Health(health::HealthArgs),
+    /// Print a shell completion script (bash, zsh or fish)
+    Completions(completions::CompletionsArgs),
 }
 
 #[derive(Subcommand)]
@@ -86,6 +106,9 @@ fn main() -> ExitCode {
         Command::Start(o) => (o, false),
         Command::BootstrapAdmin(BootstrapAdminCommand::User(args)) => return admin_cli::user(args),
         Command::Reg(args) => return reg::run(args),
+        Command::Backup(args) => return backup::run(args),
+        Command::Health(args) => return health::run(args),
+        Command::Completions(args) => return completions::run::<Cli>(args),
     };
     let config = match opts
         .with_file()
