@@ -450,6 +450,9 @@ pub trait Store: Send + Sync + 'static {
     async fn list_realms(&self) -> StoreResult<Vec<RealmRecord>>;
     async fn realm_by_name(&self, name: &str) -> StoreResult<Option<RealmRecord>>;
     async fn create_realm(&self, bundle: RealmBundle) -> StoreResult<()>;
+    /// Deletes the realm `old_id` with everything in it and creates `bundle`, in one
+    /// transaction (an import that replaces a realm): on failure the old realm is whole.
+    async fn replace_realm(&self, old_id: &str, bundle: RealmBundle) -> StoreResult<()>;
     async fn update_realm(&self, realm: &RealmRecord) -> StoreResult<()>;
     /// Removes the realm and everything in it.
     async fn delete_realm(&self, realm_id: &str) -> StoreResult<()>;
