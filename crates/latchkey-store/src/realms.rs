@@ -58,6 +58,65 @@ pub(crate) async fn replace_realm(db: &SqlStore, old_id: &str, b: RealmBundle) -
     .await
 }
 
+/// A partial import: deletions, then rows, in one transaction.
+pub(crate) async fn apply_realm_changes(
+    db: &SqlStore,
+    realm_id: &str,
+    c: RealmChanges,
+) -> StoreResult<()> {
+    c.check_identifiers()?;
+    let sections = [
+        Section::Clients(realm_id.into()),
+        Section::Users(realm_id.into()),
+        Section::Roles(realm_id.into()),
+    ];
+    db.write(&sections, async move {
+        let mut tx = db.writer.begin().await.map_err(backend_err)?;
+        for id in &c.delete_clients {
+            crate::clients::delete_in(&mut tx, realm_id, id).await?;
+        }
+        for id in &c.delete_roles {
+            exec(
+                &mut tx,
+                "DELETE FROM roles WHERE realm_id = $1 AND id = $2",
+                &[realm_id, id],
+            )
+            .await?;
+            exec(&mut tx, "DELETE FROM user_roles WHERE role_id = $1", &[id]).await?;
+        }
+        for id in &c.delete_users {
+            exec(
+                &mut tx,
+                "DELETE FROM users WHERE realm_id = $1 AND id = $2",
+                &[realm_id, id],
+            )
+            .await?;
+            exec(&mut tx, "DELETE FROM user_roles WHERE user_id = $1", &[id]).await?;
+            exec(
+                &mut tx,
+                "DELETE FROM refresh_tokens WHERE user_id = $1",
+                &[id],
+            )
+            .await?;
+        }
+        insert_rows(&mut tx, &c.clients.iter().collect::<Vec<_>>()).await?;
+        insert_rows(&mut tx, &c.roles.iter().collect::<Vec<_>>()).await?;
+        insert_rows(&mut tx, &c.users.iter().collect::<Vec<_>>()).await?;
+        let user_roles: Vec<UserRole> = c
+            .user_roles
+            .iter()
+            .map(|(user_id, role_id)| UserRole {
+                realm_id,
+                user_id,
+                role_id,
+            })
+            .collect();
+        insert_rows(&mut tx, &user_roles.iter().collect::<Vec<_>>()).await?;
+        tx.commit().await.map_err(backend_err)
+    })
+    .await
+}
+
 async fn insert_bundle(tx: &mut Tx<'_>, b: RealmBundle) -> StoreResult<()> {
     let realm = b.realm.ok_or(StoreError::NotFound)?;
     sqlx::query("INSERT INTO realms (id, name, doc, created_at) VALUES ($1, $2, $3, $4)")

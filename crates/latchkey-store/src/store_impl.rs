@@ -40,6 +40,10 @@ impl Store for SqlStore {
         realms::replace_realm(self, old_id, b).await
     }
 
+    async fn apply_realm_changes(&self, realm_id: &str, c: RealmChanges) -> StoreResult<()> {
+        realms::apply_realm_changes(self, realm_id, c).await
+    }
+
     async fn update_realm(&self, realm: &RealmRecord) -> StoreResult<()> {
         realms::update_realm(self, realm).await
     }

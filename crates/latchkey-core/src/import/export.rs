@@ -200,6 +200,14 @@ pub fn to_keycloak(data: &RealmData, sealer: &SecretBox, secrets: Secrets) -> Va
                 }
             }
         }
+        if c.provider_type == KEY_PROVIDER_TYPE && secrets == Secrets::Masked {
+            let field = if data.keys.iter().any(|k| k.kid == c.id && k.alg == "ES256") {
+                "ecdsaPrivateKey"
+            } else {
+                "privateKey"
+            };
+            config.insert(field.into(), vec![MASKED.into()]);
+        }
         let mut v = json!({
             "id": c.id,
             "name": c.name,

@@ -8,6 +8,7 @@
 mod clients;
 mod components;
 pub mod export;
+pub mod partial;
 mod read;
 mod report;
 mod roles;

@@ -5,6 +5,7 @@
 //! password hashes at login (`login.rs`); the `import` and `export` commands (`cli.rs`).
 
 mod cli;
+mod http;
 mod login;
 
 use std::path::PathBuf;
@@ -78,6 +79,14 @@ async fn round_trip(app: &TestApp, doc: &Value) -> (Report, Value) {
         again.skipped.is_empty(),
         "an export holds only what Latchkey models: {:?}",
         again.skipped
+    );
+    assert_eq!(
+        again.imported_keys,
+        first["components"]["org.keycloak.keys.KeyProvider"]
+            .as_array()
+            .unwrap()
+            .len(),
+        "the exported keys come back with their private keys"
     );
     let second = export(empty.as_ref(), sealer, name).await;
     assert_eq!(first, second, "export → import → export changes nothing");
