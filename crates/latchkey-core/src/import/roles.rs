@@ -48,6 +48,24 @@ pub(super) fn roles(
             }
         }
     }
+    // The file's default role (Keycloak's `defaultRole`) replaces the one `realm_setup`
+    // named after the realm, when the file names another (a renamed realm file).
+    let file_default = doc
+        .pointer("/defaultRole/name")
+        .and_then(Value::as_str)
+        .filter(|n| !n.is_empty());
+    if let (Some(name), Some(realm)) = (file_default, b.realm.as_mut())
+        && let Some(default) = realm.rep.default_role.as_mut()
+        && default.name.as_deref() != Some(name)
+        && read
+            .iter()
+            .any(|(_, c, v)| c.is_none() && v.get("name").and_then(Value::as_str) == Some(name))
+    {
+        let builtin = default.name.replace(name.to_string());
+        b.roles.retain(|r| {
+            !(r.client.is_none() && r.name.as_str() == builtin.as_deref().unwrap_or_default())
+        });
+    }
     let mut seen = HashSet::new();
     for (at, client, v) in read {
         let mut rep: RoleRep = parse(v, &at)?;

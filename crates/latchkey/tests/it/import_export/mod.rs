@@ -349,7 +349,27 @@ async fn bad_files_are_refused_naming_object_and_field(app: &TestApp) {
     assert!(app.store.realm_by_name("acme").await.unwrap().is_none());
 }
 
+/// A realm file imported under another name keeps the default role it names (Keycloak's
+/// `defaultRole`), and new users and service accounts get it.
+async fn a_renamed_realm_keeps_its_default_role(app: &TestApp) {
+    let mut doc = fixture("acme-realm.json");
+    doc["realm"] = "renamed".into();
+    let r = import(app.store.as_ref(), &app.state.sealer, &doc).await;
+    assert_eq!(r.realm_roles, 5, "no second default role: {}", r.summary());
+    let realm = app.store.realm_by_name("renamed").await.unwrap().unwrap();
+    let default = realm.rep.default_role.unwrap();
+    assert_eq!(default.name.as_deref(), Some("default-roles-acme"));
+    let role = app
+        .store
+        .role_by_name(&realm.id, None, "default-roles-acme")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(default.id, Some(role.id));
+}
+
 crate::on_both_backends!(
+    a_renamed_realm_keeps_its_default_role,
     small_realm_round_trips_with_its_counts,
     what_latchkey_does_not_model_is_reported_by_name,
     a_directory_export_with_users_files_round_trips,
