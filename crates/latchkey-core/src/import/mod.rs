@@ -46,6 +46,9 @@ pub fn realm_from_keycloak(
     if !doc.is_object() {
         return Err(ImportError::new("", "a realm file is a JSON object"));
     }
+    if let Some(at) = read::nul_at(doc, "") {
+        return Err(ImportError::new(at, "contains a NUL character"));
+    }
     let rep: RealmRep = parse(doc, "realm settings")?;
     let name = rep.realm.clone().unwrap_or_default();
     crate::ident::check("realm", &name).map_err(|e| ImportError::new("realm", e.to_string()))?;

@@ -65,3 +65,22 @@ pub(crate) fn keep_id(id: Option<&str>, at: &str) -> Result<String, ImportError>
 pub(crate) struct Ids {
     pub clients: HashMap<String, String>,
 }
+
+/// Where the first NUL character of the document is (a JSON pointer): no backend can store
+/// one in a text column, so a file holding one is refused before anything is written.
+pub(crate) fn nul_at(v: &Value, path: &str) -> Option<String> {
+    match v {
+        Value::String(s) if !crate::ident::storable(s) => Some(path.to_string()),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, x)| nul_at(x, &format!("{path}/{i}"))),
+        Value::Object(members) => members.iter().find_map(|(k, x)| {
+            if !crate::ident::storable(k) {
+                return Some(path.to_string());
+            }
+            nul_at(x, &format!("{path}/{k}"))
+        }),
+        _ => None,
+    }
+}

@@ -85,6 +85,21 @@ pub(super) fn users(
         if username.is_empty() {
             return Err(ImportError::new(&at, "username is missing"));
         }
+        let checked = if username.starts_with(SERVICE_ACCOUNT_PREFIX) {
+            &username[SERVICE_ACCOUNT_PREFIX.len()..]
+        } else {
+            username.as_str()
+        };
+        for (field, value) in [
+            ("username", Some(checked)),
+            ("email", rep.email.as_deref()),
+            ("firstName", rep.first_name.as_deref()),
+            ("lastName", rep.last_name.as_deref()),
+        ] {
+            if let Some(v) = value {
+                crate::ident::check(field, v).map_err(|e| ImportError::new(&at, e.to_string()))?;
+            }
+        }
         if !names.insert(username.clone()) {
             return Err(ImportError::new(
                 &at,

@@ -334,6 +334,14 @@ async fn bad_files_are_refused_naming_object_and_field(app: &TestApp) {
             Box::new(|d| d["roles"]["client"]["ghost-client"] = serde_json::json!([])),
             "roles.client.ghost-client: no client has this clientId",
         ),
+        (
+            Box::new(|d| d["users"][1]["lastName"] = "B\u{0}ker".into()),
+            "/users/1/lastName: contains a NUL character",
+        ),
+        (
+            Box::new(|d| d["users"][1]["firstName"] = "x".repeat(300).into()),
+            "users[1] \"bob\": firstName",
+        ),
     ];
     for (change, message) in cases {
         let mut doc = fixture("acme-realm.json");
