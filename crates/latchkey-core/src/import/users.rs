@@ -85,11 +85,9 @@ pub(super) fn users(
         if username.is_empty() {
             return Err(ImportError::new(&at, "username is missing"));
         }
-        let checked = if username.starts_with(SERVICE_ACCOUNT_PREFIX) {
-            &username[SERVICE_ACCOUNT_PREFIX.len()..]
-        } else {
-            username.as_str()
-        };
+        let checked = username
+            .strip_prefix(SERVICE_ACCOUNT_PREFIX)
+            .unwrap_or(username.as_str());
         for (field, value) in [
             ("username", Some(checked)),
             ("email", rep.email.as_deref()),
