@@ -54,10 +54,15 @@ pub struct ImportArgs {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum UsersMode {
     /// In the realm file
+    #[value(name = "realm_file")]
     RealmFile,
-    /// Not exported
+    /// All in one `<realm>-users-0.json` beside it (--dir only)
+    #[value(name = "same_file")]
+    SameFile,
+    /// Not exported (service accounts, which belong to their clients, still are)
     Skip,
-    /// In `<realm>-users-N.json` files beside it (--dir only)
+    /// In `<realm>-users-N.json` files of --users-per-file users beside it (--dir only)
+    #[value(name = "different_files")]
     DifferentFiles,
 }
 
@@ -284,8 +289,8 @@ pub fn export(args: ExportArgs) -> ExitCode {
     } else {
         UsersMode::RealmFile
     });
-    if users == UsersMode::DifferentFiles && args.dir.is_none() {
-        eprintln!("error: --users different_files needs --dir");
+    if matches!(users, UsersMode::DifferentFiles | UsersMode::SameFile) && args.dir.is_none() {
+        eprintln!("error: --users same_file and different_files need --dir");
         return ExitCode::from(2);
     }
     let rt = match runtime() {
@@ -389,13 +394,17 @@ fn write_export(
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     for (name, mut doc) in docs {
         let mut written_users = 0;
-        if users == UsersMode::DifferentFiles {
+        if matches!(users, UsersMode::DifferentFiles | UsersMode::SameFile) {
             let all = match doc.get_mut("users") {
                 Some(Value::Array(u)) => std::mem::take(u),
                 _ => Vec::new(),
             };
             written_users = all.len();
-            for (i, chunk) in all.chunks(args.users_per_file.max(1)).enumerate() {
+            let per_file = match users {
+                UsersMode::SameFile => all.len().max(1),
+                _ => args.users_per_file.max(1),
+            };
+            for (i, chunk) in all.chunks(per_file).enumerate() {
                 let path = dir.join(format!("{name}-users-{i}.json"));
                 write_file(&path, &json!({"realm": name, "users": chunk}))?;
             }

@@ -99,7 +99,7 @@ async fn commands_import_and_export(backend: Backend) {
         "--dir",
         dir.to_str().unwrap(),
         "--users",
-        "different-files",
+        "different_files",
         "--users-per-file",
         "1",
     ]);
@@ -125,6 +125,36 @@ async fn commands_import_and_export(backend: Backend) {
             .mode();
         assert_eq!(mode & 0o777, 0o600, "an export holds secrets");
     }
+
+    let same = run.dir.join("same");
+    let out = cmd(&[
+        "export",
+        "--realm",
+        "acme",
+        "--dir",
+        same.to_str().unwrap(),
+        "--users",
+        "same_file",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        read(&same.join("acme-users-0.json"))["users"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+    assert!(!same.join("acme-users-1.json").exists());
+    let out = cmd(&[
+        "export",
+        "--realm",
+        "acme",
+        "--file",
+        "x.json",
+        "--users",
+        "same_file",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "same_file needs --dir");
 
     let skip = run.dir.join("skip.json");
     let out = cmd(&[
