@@ -204,10 +204,7 @@ pub fn plan(
         });
         let mut value = item.value.clone();
         match (found, mode) {
-            (Some(i), Mode::Fail) => {
-                let _ = i;
-                return Err(PartialError::Exists(exists_message(item)));
-            }
+            (Some(_), Mode::Fail) => return Err(PartialError::Exists(exists_message(item))),
             (Some(i), Mode::Skip) => results.push(ItemResult {
                 action: "SKIPPED",
                 resource_type: item.kind,

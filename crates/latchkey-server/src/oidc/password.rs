@@ -114,10 +114,18 @@ async fn upgrade_hash(state: &SharedState, mut user: UserRecord, password: Strin
     let Ok(Ok(new)) = tokio::task::spawn_blocking(move || hash_password(&password)).await else {
         return user;
     };
-    user.password_hash = Some(new);
-    if let Err(e) = state.store.update_user(&user).await {
-        tracing::warn!(user = %user.id, error = %e, "could not store the upgraded password hash");
-        user.password_hash = Some(old);
+    // The user as stored now, so that a change made meanwhile (an admin's, another node's
+    // upgrade) is not written over; only a hash still the old one is replaced.
+    let mut stored = match state.store.user(&user.realm_id, &user.id).await {
+        Ok(Some(u)) if u.password_hash.as_deref() == Some(old.as_str()) => u,
+        _ => return user,
+    };
+    stored.password_hash = Some(new);
+    match state.store.update_user(&stored).await {
+        Ok(()) => user.password_hash = stored.password_hash,
+        Err(e) => {
+            tracing::warn!(user = %user.id, error = %e, "could not store the upgraded password hash")
+        }
     }
     user
 }
