@@ -88,6 +88,11 @@ pub fn plan(
     sealer: &SecretBox,
     now: Millis,
 ) -> Result<PartialPlan, PartialError> {
+    if !rep.is_object() {
+        return Err(PartialError::Invalid(
+            "a partial import is a JSON object (PartialImportRepresentation)".into(),
+        ));
+    }
     let mode = match rep
         .get("ifResourceExists")
         .and_then(Value::as_str)

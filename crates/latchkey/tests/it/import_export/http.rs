@@ -351,7 +351,76 @@ async fn partial_export_masks_secrets(app: &TestApp) {
     );
 }
 
+/// Odd shapes are a 400 with Keycloak's error body (or accepted, with what Latchkey cannot
+/// use left out), never a 5xx, on both backends.
+async fn odd_imports_are_answered_4xx(app: &TestApp) {
+    let token = app.admin_token().await;
+    let realms: Vec<(Value, StatusCode)> = vec![
+        (
+            json!({"realm": "h1", "clients": "x"}),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            json!({"realm": "h2", "users": [5]}),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            json!({"realm": "h3", "roles": {"realm": [{"name": "a", "composites": {"realm": ["zz"]}}]}}),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            json!({"realm": "h4", "components": {"org.keycloak.keys.KeyProvider": [{"providerId": "rsa", "config": {"privateKey": ["not base64"]}}]}}),
+            StatusCode::CREATED,
+        ),
+        (
+            json!({"realm": "h5", "clientScopes": [{"name": "x", "protocol": "saml"}]}),
+            StatusCode::CREATED,
+        ),
+        (
+            json!({"realm": "h6", "clients": [{"clientId": "a", "id": "a/b"}]}),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            json!({"realm": "h7", "users": [{"username": "u", "credentials": [{"type": "password", "secretData": "{}", "credentialData": "{}"}]}]}),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            json!({"realm": "h8", "components": {"org.keycloak.services.clientregistration.policy.ClientRegistrationPolicy": [{"providerId": "max-clients", "subType": "anonymous", "config": {"max-clients": ["-3"]}}]}}),
+            StatusCode::BAD_REQUEST,
+        ),
+    ];
+    for (body, status) in realms {
+        let r = app.post("/admin/realms", &token, body.clone()).await;
+        assert_eq!(r.status, status, "{body}: {}", r.text);
+        if status == StatusCode::BAD_REQUEST {
+            assert!(r.body["errorMessage"].is_string(), "{}", r.text);
+        }
+    }
+    let keys = app.get("/admin/realms/h4/keys", &token).await;
+    assert_eq!(keys.status, StatusCode::OK);
+    assert_eq!(
+        keys.body["keys"].as_array().unwrap().len(),
+        2,
+        "generated keys: {}",
+        keys.text
+    );
+    for body in [
+        json!({"ifResourceExists": "SKIP", "roles": {"client": {"nope": [{"name": "r"}]}}}),
+        json!({"ifResourceExists": "SKIP", "users": [{"username": "u", "id": "x/y"}]}),
+        json!({"ifResourceExists": "SKIP", "users": "x"}),
+        json!({"ifResourceExists": "SKIP", "clients": [{"clientId": " padded"}]}),
+        json!({"ifResourceExists": "SKIP", "roles": {"realm": [{}]}}),
+        json!([1, 2]),
+    ] {
+        let r = app
+            .post("/admin/realms/h5/partialImport", &token, body.clone())
+            .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{body}: {}", r.text);
+    }
+}
+
 crate::on_both_backends!(
+    odd_imports_are_answered_4xx,
     realms_are_imported_and_partially_imported_over_http,
     partial_export_masks_secrets,
 );
