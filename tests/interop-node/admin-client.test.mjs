@@ -4,8 +4,9 @@
 // One `latchkey start-dev` process for this file (harness.mjs: free port, SQLite in a
 // temporary directory, random bootstrap admin password). The client authenticates as the
 // bootstrap admin (admin-cli, password grant), then exercises realms, clients and their
-// secrets, initial access tokens and registration-policy components, and finally registers
-// a client through dynamic client registration with an initial access token it created.
+// secrets, initial access tokens and registration-policy components, partial import and
+// export, and finally registers a client through dynamic client registration with an
+// initial access token it created.
 //
 // The calls go exactly where the library sends them: its list and create calls end in a
 // slash (`POST /admin/realms/`, `GET /admin/realms/{r}/clients/?clientId=…`), which a
@@ -417,6 +418,55 @@ describe('@keycloak/keycloak-admin-client 26 against the admin REST API', () => 
     assert.ok(!listed.some((p) => p.id === iat.id), 'a deleted token is no longer listed');
     const r = await register(iat.token, { redirect_uris: ['https://app.example/dcr'] });
     assert.equal(r.status, 401, `a deleted initial access token no longer registers: ${await r.text()}`);
+  });
+
+  // ------------------------------------------------------------ partial import, export
+
+  it('realms.partialImport adds, skips, overwrites and refuses (FAIL) as Keycloak does; realms.export masks secrets', async () => {
+    await realmCreated();
+    const rep = {
+      users: [{ username: 'pi-user', enabled: true, credentials: [{ type: 'password', value: 'pi-password' }] }],
+      clients: [{ clientId: 'pi-app', secret: 'pi-secret-0123456789abcdef', directAccessGrantsEnabled: true }],
+      roles: { realm: [{ name: 'pi-role' }] },
+    };
+    const added = await call(
+      'realms.partialImport (SKIP)',
+      kc.realms.partialImport({ realm, rep: { ...rep, ifResourceExists: 'SKIP' } }),
+    );
+    assert.deepEqual([added.added, added.skipped, added.overwritten], [3, 0, 0], JSON.stringify(added));
+    const kinds = added.results.map((r) => `${r.action} ${r.resourceType} ${r.resourceName}`).sort();
+    assert.deepEqual(kinds, ['ADDED CLIENT pi-app', 'ADDED REALM_ROLE pi-role', 'ADDED USER pi-user']);
+    const [user] = await call('users.find', kc.users.find({ realm, username: 'pi-user', exact: true }));
+    assert.equal(added.results.find((r) => r.resourceType === 'USER').id, user.id, 'results carry the new ids');
+
+    const skipped = await call(
+      'realms.partialImport (SKIP again)',
+      kc.realms.partialImport({ realm, rep: { ...rep, ifResourceExists: 'SKIP' } }),
+    );
+    assert.deepEqual([skipped.added, skipped.skipped], [0, 3]);
+
+    const overwritten = await call(
+      'realms.partialImport (OVERWRITE)',
+      kc.realms.partialImport({
+        realm,
+        rep: { ...rep, users: [{ ...rep.users[0], firstName: 'Over' }], ifResourceExists: 'OVERWRITE' },
+      }),
+    );
+    assert.equal(overwritten.overwritten, 3);
+    const again = await call('users.findOne', kc.users.findOne({ realm, id: user.id }));
+    assert.equal(again.firstName, 'Over', 'overwritten in place, same id');
+
+    const status = await statusOf(kc.realms.partialImport({ realm, rep: { ...rep, ifResourceExists: 'FAIL' } }));
+    assert.equal(status, 409, 'FAIL with an existing item is a conflict');
+
+    const exported = await call(
+      'realms.export (partial export)',
+      kc.realms.export({ realm, exportClients: true, exportGroupsAndRoles: true }),
+    );
+    const app = exported.clients.find((c) => c.clientId === 'pi-app');
+    assert.equal(app.secret, '**********', 'secrets are masked');
+    assert.ok(exported.roles.realm.some((r) => r.name === 'pi-role'));
+    assert.equal(exported.users, undefined, 'no users in a partial export');
   });
 
   it('realms.del removes the realm with its clients', async () => {

@@ -185,9 +185,14 @@ pub fn hash_password(password: &str) -> Result<String, CryptoError> {
     hashed
 }
 
-/// Checks a password against its stored Argon2id hash (constant time inside argon2).
+/// Checks a password against its stored hash (constant time inside argon2 and aws-lc):
+/// Argon2 (Latchkey's own, or imported from Keycloak) or an imported Keycloak PBKDF2 hash
+/// (`keycloak_hash`).
 pub fn verify_password(password: &str, stored: &str) -> bool {
     use argon2::password_hash::{PasswordHash, PasswordVerifier};
+    if crate::keycloak_hash::is_pbkdf2(stored) {
+        return crate::keycloak_hash::verify_pbkdf2(password, stored);
+    }
     match PasswordHash::new(stored) {
         Ok(parsed) => {
             let ok = argon2::Argon2::default()

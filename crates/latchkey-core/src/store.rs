@@ -264,6 +264,35 @@ pub struct RealmBundle {
     pub components: Vec<ComponentRecord>,
 }
 
+/// What a partial import writes into an existing realm, in one transaction: the deletions
+/// first (a client with its roles, role mappings and service account, as `delete_client`;
+/// users and roles with their mappings), then the rows.
+#[derive(Debug, Clone, Default)]
+pub struct RealmChanges {
+    pub delete_clients: Vec<String>,
+    pub delete_roles: Vec<String>,
+    pub delete_users: Vec<String>,
+    pub clients: Vec<ClientRecord>,
+    pub roles: Vec<RoleRecord>,
+    pub users: Vec<UserRecord>,
+    /// `(user id, role id)`
+    pub user_roles: Vec<(String, String)>,
+}
+
+impl Identified for RealmChanges {
+    fn check_identifiers(&self) -> Result<(), InvalidIdentifier> {
+        self.clients
+            .iter()
+            .try_for_each(Identified::check_identifiers)?;
+        self.roles
+            .iter()
+            .try_for_each(Identified::check_identifiers)?;
+        self.users
+            .iter()
+            .try_for_each(Identified::check_identifiers)
+    }
+}
+
 /// A client with what comes with it: its service-account user and that user's roles.
 #[derive(Debug, Clone)]
 pub struct ClientBundle {
@@ -454,6 +483,11 @@ pub trait Store: Send + Sync + 'static {
     async fn list_realms(&self) -> StoreResult<Vec<RealmRecord>>;
     async fn realm_by_name(&self, name: &str) -> StoreResult<Option<RealmRecord>>;
     async fn create_realm(&self, bundle: RealmBundle) -> StoreResult<()>;
+    /// Deletes the realm `old_id` with everything in it and creates `bundle`, in one
+    /// transaction (an import that replaces a realm): on failure the old realm is whole.
+    async fn replace_realm(&self, old_id: &str, bundle: RealmBundle) -> StoreResult<()>;
+    /// Applies a partial import's changes to the realm, all or nothing.
+    async fn apply_realm_changes(&self, realm_id: &str, changes: RealmChanges) -> StoreResult<()>;
     async fn update_realm(&self, realm: &RealmRecord) -> StoreResult<()>;
     /// Removes the realm and everything in it.
     async fn delete_realm(&self, realm_id: &str) -> StoreResult<()>;

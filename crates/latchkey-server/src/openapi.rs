@@ -281,6 +281,27 @@ fn schemas() -> Value {
             },
             "required": ["realm"],
         },
+        "PartialImportRepresentation" => {
+            "type": "object",
+            "properties": {
+                "ifResourceExists": {"type": "string", "enum": ["FAIL", "SKIP", "OVERWRITE"]},
+                "users": {"type": "array", "items": {"$ref": "#/components/schemas/UserRepresentation"}},
+                "clients": {"type": "array", "items": {"$ref": "#/components/schemas/ClientRepresentation"}},
+                "roles": {"type": "object", "properties": {"realm": {"type": "array", "items": obj}, "client": obj}},
+                "groups": {"type": "array", "items": obj},
+                "identityProviders": {"type": "array", "items": obj},
+            },
+        },
+        "PartialImportResults" => {
+            "type": "object",
+            "properties": {
+                "overwritten": i, "added": i, "skipped": i,
+                "results": {"type": "array", "items": {"type": "object", "properties": {
+                    "action": {"type": "string", "enum": ["ADDED", "SKIPPED", "OVERWRITTEN"]},
+                    "resourceType": s, "resourceName": s, "id": s,
+                }}},
+            },
+        },
         "UserRepresentation" => {
             "type": "object",
             "properties": {

@@ -381,7 +381,7 @@ fn client_sections(realm_id: &str) -> [Section; 3] {
 }
 
 /// Deletes one client and what hangs off it inside `tx`; the number of clients deleted.
-async fn delete_in(tx: &mut Tx<'_>, realm_id: &str, id: &str) -> StoreResult<u64> {
+pub(crate) async fn delete_in(tx: &mut Tx<'_>, realm_id: &str, id: &str) -> StoreResult<u64> {
     let n = exec(
         tx,
         "DELETE FROM clients WHERE realm_id = $1 AND id = $2",

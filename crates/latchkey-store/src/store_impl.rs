@@ -36,6 +36,14 @@ impl Store for SqlStore {
         realms::create_realm(self, b).await
     }
 
+    async fn replace_realm(&self, old_id: &str, b: RealmBundle) -> StoreResult<()> {
+        realms::replace_realm(self, old_id, b).await
+    }
+
+    async fn apply_realm_changes(&self, realm_id: &str, c: RealmChanges) -> StoreResult<()> {
+        realms::apply_realm_changes(self, realm_id, c).await
+    }
+
     async fn update_realm(&self, realm: &RealmRecord) -> StoreResult<()> {
         realms::update_realm(self, realm).await
     }

@@ -377,6 +377,47 @@ fn normalise_hostname(h: &str, relative_path: &str) -> Result<String, String> {
     Ok(format!("{scheme}://{rest}"))
 }
 
+/// The master key from its source (start-dev creates its key file when missing).
+pub fn load_master_key(source: &KeySource) -> Result<latchkey_core::crypto::SecretBox, String> {
+    let encoded = match source {
+        KeySource::Env(k) => k.clone(),
+        KeySource::File { path, create } => match std::fs::read_to_string(path) {
+            Ok(k) => k,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && *create => {
+                let key = latchkey_core::crypto::SecretBox::generate_encoded();
+                write_private_file(path, &key).map_err(|e| {
+                    format!("cannot create master key file {}: {e}", path.display())
+                })?;
+                tracing::info!(path = %path.display(), "created a new master key file; keep it: without it stored secrets cannot be read");
+                key
+            }
+            Err(e) => {
+                return Err(format!(
+                    "cannot read master key file {}: {e}",
+                    path.display()
+                ));
+            }
+        },
+    };
+    latchkey_core::crypto::SecretBox::from_encoded(&encoded).map_err(|e| e.to_string())
+}
+
+fn write_private_file(path: &std::path::Path, content: &str) -> std::io::Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(path)?;
+    std::io::Write::write_all(&mut f, content.as_bytes())?;
+    f.sync_all()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,6 +7,7 @@ mod backup;
 mod completions;
 mod config;
 mod health;
+mod import_cli;
 mod reg;
 mod tls;
 
@@ -25,14 +26,13 @@ fn return_freed_memory() {
     unsafe { libmimalloc_sys::mi_collect(true) }
 }
 
-use std::io::Write;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
 
 use clap::{Parser, Subcommand};
-use config::{Config, KeySource, LogFormat, Opts};
+use config::{Config, LogFormat, Opts, load_master_key};
 use latchkey_core::crypto::{SecretBox, random_token};
 use latchkey_core::realm_setup::BootstrapAdmin;
 use latchkey_core::roles::MASTER_REALM;
@@ -81,6 +81,16 @@ enum Command {
     Health(health::HealthArgs),
     /// Print a shell completion script (bash, zsh or fish)
     Completions(completions::CompletionsArgs),
+    /// Import Keycloak realm files (kc.sh export's), each realm all or nothing
+    #[command(after_help = "Examples:\n  latchkey import --file realm.json\n  \
+        latchkey import --dir export/ --override false --db-url postgres://latchkey@db/latchkey --key-file latchkey.key")]
+    Import(import_cli::ImportArgs),
+    /// Export realms as Keycloak realm files (secrets in clear, as kc.sh export)
+    #[command(
+        after_help = "Examples:\n  latchkey export --realm acme --file acme.json\n  \
+        latchkey export --dir export/ --users different_files"
+    )]
+    Export(import_cli::ExportArgs),
 }
 
 #[derive(Subcommand)]
@@ -109,6 +119,8 @@ fn main() -> ExitCode {
         Command::Backup(args) => return backup::run(args),
         Command::Health(args) => return health::run(args),
         Command::Completions(args) => return completions::run::<Cli>(args),
+        Command::Import(args) => return import_cli::import(args),
+        Command::Export(args) => return import_cli::export(args),
     };
     let config = match opts
         .with_file()
@@ -156,46 +168,6 @@ fn init_logging(format: LogFormat) {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().flatten_event(true).init(),
     }
-}
-
-fn load_master_key(source: &KeySource) -> Result<SecretBox, String> {
-    let encoded = match source {
-        KeySource::Env(k) => k.clone(),
-        KeySource::File { path, create } => match std::fs::read_to_string(path) {
-            Ok(k) => k,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && *create => {
-                let key = SecretBox::generate_encoded();
-                write_private_file(path, &key).map_err(|e| {
-                    format!("cannot create master key file {}: {e}", path.display())
-                })?;
-                tracing::info!(path = %path.display(), "created a new master key file; keep it: without it stored secrets cannot be read");
-                key
-            }
-            Err(e) => {
-                return Err(format!(
-                    "cannot read master key file {}: {e}",
-                    path.display()
-                ));
-            }
-        },
-    };
-    SecretBox::from_encoded(&encoded).map_err(|e| e.to_string())
-}
-
-fn write_private_file(path: &std::path::Path, content: &str) -> std::io::Result<()> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)?;
-    }
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    let mut f = opts.open(path)?;
-    f.write_all(content.as_bytes())?;
-    f.sync_all()
 }
 
 /// The bootstrap admin from `LATCHKEY_BOOTSTRAP_ADMIN_*` (or Keycloak's `KC_BOOTSTRAP_ADMIN_*`);

@@ -33,6 +33,8 @@ pub fn routes() -> Vec<Route> {
         route!(GET "/admin/realms/{realm}" => realms::get, "getRealm", "realms", Admin, body None, 200 Some("RealmRepresentation"), READ, &[]),
         route!(PUT "/admin/realms/{realm}" => realms::update, "updateRealm", "realms", Admin, body Some("RealmRepresentation"), 204 None, WRITE, &[]),
         route!(DELETE "/admin/realms/{realm}" => realms::delete, "deleteRealm", "realms", Admin, body None, 204 None, READ, &[]),
+        route!(POST "/admin/realms/{realm}/partialImport" => realms::partial_import, "partialImport", "realms", Admin, body Some("PartialImportRepresentation"), 200 Some("PartialImportResults"), WRITE, &[]),
+        route!(POST "/admin/realms/{realm}/partial-export" => realms::partial_export, "partialExport", "realms", Admin, body None, 200 Some("RealmRepresentation"), READ, &[("exportClients", "boolean"), ("exportGroupsAndRoles", "boolean")]),
         // Clients.
         route!(GET "/admin/realms/{realm}/clients" => clients::list, "listClients", "clients", Admin, body None, 200 Some("[ClientRepresentation]"), READ, &[("clientId", "string"), ("search", "boolean"), ("first", "integer"), ("max", "integer")]),
         route!(POST "/admin/realms/{realm}/clients" => clients::create, "createClient", "clients", Admin, body Some("ClientRepresentation"), 201 None, WRITE, &[]),

@@ -13,7 +13,7 @@ use super::out::realm_brief;
 use crate::error::AdminError;
 use crate::extract::{KcJson, query_bool};
 use crate::service::AdminAuth;
-use crate::service::realms;
+use crate::service::{realm_import, realms};
 use crate::state::SharedState;
 use crate::urls::BaseUrl;
 
@@ -42,9 +42,9 @@ pub async fn create(
     State(state): State<SharedState>,
     auth: AdminAuth,
     base: BaseUrl,
-    KcJson(rep): KcJson<RealmRep>,
+    KcJson(doc): KcJson<serde_json::Value>,
 ) -> Result<Response, AdminError> {
-    let name = realms::create(&state, auth.realm_creator()?, rep).await?;
+    let name = realms::create(&state, auth.realm_creator()?, doc).await?;
     Ok(created(&base, &name, &[]))
 }
 
@@ -80,4 +80,38 @@ pub async fn delete(
     let admin = auth.realm(&state, &name, Right::ManageRealm).await?;
     realms::delete(&state, &admin).await?;
     Ok(no_content())
+}
+
+/// `POST /admin/realms/{realm}/partialImport` (Keycloak's `PartialImportRepresentation`;
+/// manage-realm, as Keycloak requires).
+pub async fn partial_import(
+    State(state): State<SharedState>,
+    auth: AdminAuth,
+    Path(name): Path<String>,
+    KcJson(rep): KcJson<serde_json::Value>,
+) -> Result<Response, AdminError> {
+    let admin = auth.realm(&state, &name, Right::ManageRealm).await?;
+    let results = realm_import::partial_import(&state, &admin, rep).await?;
+    Ok(Json(results).into_response())
+}
+
+/// `POST /admin/realms/{realm}/partial-export?exportClients=…&exportGroupsAndRoles=…`:
+/// view-realm, and view-clients for the clients, as Keycloak requires.
+pub async fn partial_export(
+    State(state): State<SharedState>,
+    auth: AdminAuth,
+    Path(name): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response, AdminError> {
+    let clients = query_bool(q.get("exportClients")).unwrap_or(false);
+    let roles = query_bool(q.get("exportGroupsAndRoles")).unwrap_or(false);
+    let admin = auth.realm(&state, &name, Right::ViewRealm).await?;
+    if clients && !admin.rights().allows(Right::ViewClients) {
+        return Err(AdminError::Forbidden);
+    }
+    if roles && !admin.rights().allows(Right::QueryUsers) {
+        return Err(AdminError::Forbidden);
+    }
+    let doc = realm_import::partial_export(&state, &admin, clients, roles).await?;
+    Ok(Json(doc).into_response())
 }

@@ -79,7 +79,14 @@ pub async fn create(post: ConsolePost) -> Answer {
         ..Default::default()
     };
     let created = match c.auth.realm_creator() {
-        Ok(creator) => realms::create(&c.state, creator, rep).await,
+        Ok(creator) => {
+            realms::create(
+                &c.state,
+                creator,
+                serde_json::to_value(&rep).unwrap_or_default(),
+            )
+            .await
+        }
         Err(e) => Err(e),
     };
     match created {

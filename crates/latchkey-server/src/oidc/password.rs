@@ -3,6 +3,7 @@
 //! protection (`brute_force.rs`).
 
 use latchkey_core::crypto::{hash_password, verify_password};
+use latchkey_core::keycloak_hash;
 use latchkey_core::store::{RealmRecord, UserRecord};
 
 use crate::brute_force;
@@ -68,7 +69,7 @@ pub async fn password_user(
         // The next check need not wait for this one's (pointless) hash.
         drop(turn);
     }
-    let right = check_password(password, user.password_hash.clone()).await?;
+    let right = check_password(password.clone(), user.password_hash.clone()).await?;
     if locked || !right {
         // While locked nothing is counted (Keycloak: no failure is recorded for a user
         // refused by brute-force detection).
@@ -96,7 +97,37 @@ pub async fn password_user(
             "Account is not fully set up",
         ));
     }
-    Ok(user)
+    Ok(upgrade_hash(state, user, password).await)
+}
+
+/// A hash imported from Keycloak (PBKDF2, or Argon2 with less work than Latchkey's) is
+/// replaced by Latchkey's Argon2id once the password has been shown right. Failing to
+/// store the new hash only logs: the old one still verifies.
+async fn upgrade_hash(state: &SharedState, mut user: UserRecord, password: String) -> UserRecord {
+    let Some(old) = user
+        .password_hash
+        .clone()
+        .filter(|h| keycloak_hash::needs_rehash(h))
+    else {
+        return user;
+    };
+    let Ok(Ok(new)) = tokio::task::spawn_blocking(move || hash_password(&password)).await else {
+        return user;
+    };
+    // The user as stored now, so that a change made meanwhile (an admin's, another node's
+    // upgrade) is not written over; only a hash still the old one is replaced.
+    let mut stored = match state.store.user(&user.realm_id, &user.id).await {
+        Ok(Some(u)) if u.password_hash.as_deref() == Some(old.as_str()) => u,
+        _ => return user,
+    };
+    stored.password_hash = Some(new);
+    match state.store.update_user(&stored).await {
+        Ok(()) => user.password_hash = stored.password_hash,
+        Err(e) => {
+            tracing::warn!(user = %user.id, error = %e, "could not store the upgraded password hash")
+        }
+    }
+    user
 }
 
 /// Checks a password against a user's Argon2id hash, or, without one, against a fixed hash,

@@ -12,6 +12,7 @@ pub mod events;
 pub mod expiry;
 pub mod initial_access;
 pub mod key_providers;
+pub mod realm_import;
 pub mod realms;
 pub mod resource_servers;
 pub mod roles;

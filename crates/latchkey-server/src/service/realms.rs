@@ -1,5 +1,6 @@
 //! Realms: which ones a caller administers, creation, Keycloak's partial update, deletion.
 
+use latchkey_core::import::realm_from_keycloak;
 use latchkey_core::keys::Alg;
 use latchkey_core::merge::merge;
 use latchkey_core::realm_setup::new_realm;
@@ -56,13 +57,26 @@ fn check_algorithm(rep: &RealmRep) -> Result<(), AdminError> {
     }
 }
 
+/// Members of a realm representation that make `POST /admin/realms` an import.
+const IMPORTED: [&str; 7] = [
+    "clients",
+    "users",
+    "roles",
+    "clientScopes",
+    "components",
+    "defaultDefaultClientScopes",
+    "defaultOptionalClientScopes",
+];
+
 /// Creates a realm with what a new realm gets (keys, roles, clients, scopes); returns its
 /// name. The admin event goes to the caller's own realm, as Keycloak records it.
 pub async fn create(
     state: &SharedState,
     creator: RealmCreator<'_>,
-    rep: RealmRep,
+    doc: serde_json::Value,
 ) -> Result<String, AdminError> {
+    let rep: RealmRep = serde_json::from_value(doc.clone())
+        .map_err(|e| AdminError::Invalid(format!("Invalid realm representation: {e}")))?;
     let sent = rep.clone();
     let name = rep.realm.clone().unwrap_or_default();
     check_name(&name)?;
@@ -74,10 +88,24 @@ pub async fn create(
     }
     // RSA key generation is CPU work: off the async workers.
     let sealer = state.sealer.clone();
-    let bundle = tokio::task::spawn_blocking(move || new_realm(rep, &sealer, None, now_millis()))
-        .await
-        .map_err(AdminError::internal)?
-        .map_err(|e| AdminError::Invalid(e.to_string()))?;
+    // A full representation (clients, roles, users, scopes, components) is imported as
+    // Keycloak's `POST /admin/realms` does, through the same conversion as `latchkey import`;
+    // a bare one gets what every new realm gets.
+    let full = IMPORTED
+        .iter()
+        .any(|k| doc.get(*k).is_some_and(|v| !v.is_null()));
+    let bundle = tokio::task::spawn_blocking(move || {
+        if full {
+            realm_from_keycloak(&doc, &sealer, now_millis())
+                .map(|i| i.bundle)
+                .map_err(|e| e.to_string())
+        } else {
+            new_realm(rep, &sealer, None, now_millis()).map_err(|e| e.to_string())
+        }
+    })
+    .await
+    .map_err(AdminError::internal)?
+    .map_err(AdminError::Invalid)?;
     or_conflict(state.store.create_realm(bundle).await, exists)?;
     let caller = creator.0;
     if let Ok(Some(own)) = state.store.realm_by_name(&caller.realm).await {

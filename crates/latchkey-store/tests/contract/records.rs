@@ -57,6 +57,66 @@ async fn realm_bundles_are_atomic(app: &TestStore) {
     ));
 }
 
+/// An import replacing a realm (`replace_realm`) and a partial import
+/// (`apply_realm_changes`) commit whole or leave the realm as it was.
+async fn a_realm_is_replaced_whole_or_not_at_all(app: &TestStore) {
+    let s = app.store.as_ref();
+    s.create_realm(bundle("acme")).await.unwrap();
+    let other = bundle("other");
+    let foreign_client = other.clients[0].id.clone();
+    s.create_realm(other).await.unwrap();
+    let old = s.realm_by_name("acme").await.unwrap().unwrap();
+
+    let next = bundle("acme");
+    let next_id = next.realm.as_ref().unwrap().id.clone();
+    s.replace_realm(&old.id, next).await.unwrap();
+    let now = s.realm_by_name("acme").await.unwrap().unwrap();
+    assert_eq!(now.id, next_id);
+    assert!(
+        s.realm_keys(&old.id).await.unwrap().is_empty(),
+        "the old realm is gone"
+    );
+    assert!(s.all_roles(&old.id).await.unwrap().is_empty());
+
+    // A replacement the database refuses in the middle (a client id of another realm).
+    let mut broken = bundle("acme");
+    broken.clients[1].id = foreign_client.clone();
+    assert!(s.replace_realm(&now.id, broken).await.is_err());
+    let kept = s.realm_by_name("acme").await.unwrap().unwrap();
+    assert_eq!(kept.id, next_id, "the realm is untouched");
+    assert_eq!(s.realm_keys(&next_id).await.unwrap().len(), 2);
+    let clients = s
+        .list_clients(&next_id, &ClientQuery::default())
+        .await
+        .unwrap();
+    assert_eq!(clients.len(), 3);
+
+    // A partial import whose insert fails deletes nothing either.
+    let victim = clients[0].clone();
+    let mut clash = clients[1].clone();
+    clash.id = new_uuid();
+    let changes = RealmChanges {
+        delete_clients: vec![victim.id.clone()],
+        clients: vec![clash],
+        ..Default::default()
+    };
+    assert!(s.apply_realm_changes(&next_id, changes).await.is_err());
+    assert!(
+        s.client(&next_id, &victim.id).await.unwrap().is_some(),
+        "nothing deleted"
+    );
+    let mut renamed = victim.clone();
+    renamed.client_id = "renamed".into();
+    let changes = RealmChanges {
+        delete_clients: vec![victim.id.clone()],
+        clients: vec![renamed],
+        ..Default::default()
+    };
+    s.apply_realm_changes(&next_id, changes).await.unwrap();
+    let c = s.client(&next_id, &victim.id).await.unwrap().unwrap();
+    assert_eq!(c.client_id, "renamed");
+}
+
 async fn clients_are_unique_per_realm(app: &TestStore) {
     let s = app.store.as_ref();
     s.create_realm(bundle("a")).await.unwrap();
@@ -334,6 +394,7 @@ async fn expired_state_is_swept(app: &TestStore) {
 
 crate::on_both_backends!(
     realm_bundles_are_atomic,
+    a_realm_is_replaced_whole_or_not_at_all,
     clients_are_unique_per_realm,
     users_filter_and_page,
     role_mappings_are_idempotent_and_cascade,

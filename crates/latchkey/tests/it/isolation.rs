@@ -216,6 +216,8 @@ const ADMIN_ROUTES: &[(&str, &str)] = &[
     ("DELETE", "{R}/components/{comp}"),
     ("GET", "{R}/client-registration-policy/providers"),
     ("POST", "{R}/client-registration-policy/evaluate"),
+    ("POST", "{R}/partialImport"),
+    ("POST", "{R}/partial-export"),
 ];
 
 fn fill(template: &str, realm: &str, ids: &Realm) -> String {

@@ -24,6 +24,7 @@ mod discovery;
 mod e2e;
 mod first_run;
 mod https;
+mod import_export;
 mod introspect;
 mod isolation;
 mod key_rotation;
