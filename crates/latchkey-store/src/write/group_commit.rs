@@ -180,37 +180,27 @@ async fn run(
             .filter(|(j, r)| matches!(j.work, Work::Touch(_)) && r.is_ok())
             .count();
         stats.touches.fetch_add(touched as u64, Ordering::Relaxed);
+        // A creation changes no row anyone could have cached (absent rows are not cached):
+        // it invalidates nothing, so a flood of registrations leaves the realm's cached
+        // clients alone.
         let mut sections: Vec<Section> = Vec::new();
         for (job, result) in jobs.iter().zip(&results) {
-            let realm = match &job.work {
-                Work::Create(creation) => &creation.client.row.realm_id,
+            let s = match (&job.work, result) {
                 // The cached client shows its last-used day.
-                Work::Touch(t) => {
-                    let s = Section::Clients(t.realm_id.clone());
-                    if result.is_ok() && !sections.contains(&s) {
-                        sections.push(s);
-                    }
-                    continue;
+                (Work::Touch(t), Ok(())) => Section::Client(t.realm_id.clone(), t.id.clone()),
+                (
+                    Work::Create(creation),
+                    Err(StoreError::Precondition {
+                        failed: Guarded::InitialAccessToken,
+                    }),
+                ) => {
+                    // The cached token's count was stale: reread it on the next attempt.
+                    Section::InitialAccess(creation.client.row.realm_id.clone())
                 }
-                Work::Event(_) => continue,
+                _ => continue,
             };
-            let mut touched = vec![
-                Section::Clients(realm.clone()),
-                Section::Users(realm.clone()),
-            ];
-            if matches!(
-                result,
-                Err(StoreError::Precondition {
-                    failed: Guarded::InitialAccessToken
-                })
-            ) {
-                // The cached token's count was stale: reread it on the next attempt.
-                touched.push(Section::InitialAccess(realm.clone()));
-            }
-            for s in touched {
-                if !sections.contains(&s) {
-                    sections.push(s);
-                }
+            if !sections.contains(&s) {
+                sections.push(s);
             }
         }
         // Before anyone is answered: a caller that reads back what it created sees it.
