@@ -368,11 +368,18 @@ pub(crate) fn touch_client(db: &SqlStore, realm_id: &str, id: &str, day: i64) {
         }
         touched.insert(id.to_string(), day);
     }
-    db.writes.touch(Touch {
+    let queued = db.writes.touch(Touch {
         realm_id: realm_id.into(),
         id: id.into(),
         day,
     });
+    if !queued {
+        // The writer is behind: forget it here, so the client's next use queues it again.
+        db.touched
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(id);
+    }
 }
 
 pub(crate) async fn unused_clients(

@@ -298,10 +298,48 @@ async fn creations_and_other_writes_interleave(app: &TestStore) {
     );
 }
 
+/// Last-used days of many clients queued at once (more than one statement's worth, over
+/// two realms) all land, and a later day never goes back to an earlier one.
+async fn many_last_used_days_land_together(app: &TestStore) {
+    let s = app.store.as_ref();
+    let mut clients = Vec::new();
+    for realm in ["touch-a", "touch-b"] {
+        let r = created_realm(s, realm).await;
+        for i in 0..100 {
+            let b = client_bundle(&r.id, &format!("t-{i}"), None);
+            clients.push((r.id.clone(), b.client.id.clone()));
+            s.create_client(b, &WriteGuard::default()).await.unwrap();
+        }
+    }
+    let (day, earlier) = (20_500, 20_400);
+    let (first_realm, first) = clients[0].clone();
+    s.touch_client(&first_realm, &first, day);
+    for (realm, id) in &clients {
+        s.touch_client(realm, id, earlier);
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    for (i, (realm, id)) in clients.iter().enumerate() {
+        let want = if i == 0 { day } else { earlier };
+        loop {
+            let c = s.client(realm, id).await.unwrap().unwrap();
+            if c.last_used == Some(want) {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "client {i}: {:?}",
+                c.last_used
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+}
+
 crate::on_both_backends!(
     a_clients_event_is_stored_with_it,
     concurrent_creations_commit_together,
     creations_and_other_writes_interleave,
+    many_last_used_days_land_together,
 );
 
 /// On a SQLite file the group commit's connection leaves checkpoints to a thread of its own
