@@ -125,6 +125,34 @@ class Db:
             sh(["psql", self.server.db, "-qc", "VACUUM ANALYZE"])
 
 
+# What a cache miss on the token path costs: each read is one indexed lookup. (The
+# statements are the store's, with the seeded realm's values.)
+MISSES = [
+    ("client by clientId", "SELECT * FROM clients WHERE realm_id = '{realm}' AND client_id = 'seed-{last}'"),
+    ("client by id", "SELECT * FROM clients WHERE realm_id = '{realm}' AND id = '{client}'"),
+    ("service account", "SELECT * FROM users WHERE realm_id = '{realm}' AND service_account_client = '{client}'"),
+    ("role mappings", "SELECT role_id FROM user_roles WHERE user_id = '{user}'"),
+    ("expiry page", "SELECT * FROM clients WHERE realm_id = '{realm}' AND id > '' "
+                    "AND COALESCE(last_used, created_at / 86400000) < 1 AND registration_kind <> 'admin' "
+                    "ORDER BY id LIMIT 500"),
+]
+
+
+def plans(db, values):
+    """Each miss query's plan, one line each."""
+    out = {}
+    for name, sql in MISSES:
+        sql = sql.format(**values)
+        if db.sqlite:
+            con = sqlite3.connect(db.path())
+            out[name] = "; ".join(r[-1] for r in con.execute("EXPLAIN QUERY PLAN " + sql))
+            con.close()
+        else:
+            lines = sh(["psql", db.server.db, "-qAtc", "EXPLAIN " + sql]).splitlines()
+            out[name] = "; ".join(l.strip() for l in lines if "cost=" in l)
+    return out
+
+
 def seed(server, n):
     """Registers one client over HTTP and copies its rows until the realm holds n clients
     (besides its built-in ones). Returns (client_id prefix, secret, seconds)."""
@@ -174,6 +202,11 @@ def seed(server, n):
     db.analyze()
     took = time.perf_counter() - t0
     log(f"  seeded {n - 1:,} clients in {took:.0f} s")
+    if ids:
+        cid, uid = ids[-1]
+        for name, plan in plans(db, {"realm": client["realm_id"], "last": len(ids) - 1,
+                                     "client": cid, "user": uid}).items():
+            log(f"  plan, {name}: {plan}")
     return "seed-", secret, took
 
 

@@ -6,11 +6,35 @@
 //! per-entry bookkeeping). Dropping a generation is O(n), once per n inserts.
 
 use std::collections::HashMap;
-use std::hash::Hash;
+use std::hash::{BuildHasherDefault, Hash, Hasher};
+
+/// The cache's keys are already hashes (`u64` from the cache's own `RandomState`): the
+/// maps use them as they are instead of hashing them again.
+#[derive(Default)]
+pub(crate) struct Prehashed(u64);
+
+impl Hasher for Prehashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `write_u64` is expected; anything else is folded in, still correct.
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+type Map<K, V> = HashMap<K, V, BuildHasherDefault<Prehashed>>;
 
 pub(crate) struct Bounded<K, V> {
-    young: HashMap<K, V>,
-    old: HashMap<K, V>,
+    young: Map<K, V>,
+    old: Map<K, V>,
     /// Entries per generation.
     half: usize,
 }
@@ -19,8 +43,8 @@ impl<K: Hash + Eq, V> Bounded<K, V> {
     /// Holds at most `capacity` entries (at least 2).
     pub(crate) fn new(capacity: usize) -> Self {
         Bounded {
-            young: HashMap::new(),
-            old: HashMap::new(),
+            young: Map::default(),
+            old: Map::default(),
             half: (capacity / 2).max(1),
         }
     }
