@@ -157,6 +157,11 @@ impl SqlStore {
         self.cache.rows()
     }
 
+    /// Last-used days queued to the group commit and not yet written (bounded).
+    pub fn pending_touches(&self) -> usize {
+        self.writes.pending_touches()
+    }
+
     /// How client creations and events were grouped into transactions (`group_commit`).
     pub fn group_commit_stats(&self) -> &Stats {
         self.writes.stats()

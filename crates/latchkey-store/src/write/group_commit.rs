@@ -134,6 +134,11 @@ impl GroupCommit {
         &self.stats
     }
 
+    /// Last-used days queued and not yet written (at most `MAX_PENDING_TOUCHES`).
+    pub(crate) fn pending_touches(&self) -> usize {
+        self.pending_touches.load(Ordering::Acquire)
+    }
+
     /// Creates the bundle's client under `guard`; answers after the commit.
     pub(crate) async fn create(
         &self,

@@ -335,11 +335,53 @@ async fn many_last_used_days_land_together(app: &TestStore) {
     }
 }
 
+/// A burst of last-used days faster than the writer writes them: the queue never holds
+/// more than its bound (4,096), what did not fit is dropped rather than kept, and a
+/// dropped client's next use queues its day again.
+async fn the_last_used_queue_is_bounded(app: &TestStore) {
+    let s = app.store.as_ref();
+    let r = created_realm(s, "burst").await;
+    let b = client_bundle(&r.id, "burst-client", None);
+    let id = b.client.id.clone();
+    s.create_client(b, &WriteGuard::default()).await.unwrap();
+    const BURST: u64 = 50_000;
+    let before = s.group_commit_stats().touches();
+    let mut most = 0;
+    for i in 0..BURST {
+        s.touch_client(&r.id, &format!("absent-{i}"), 20_000);
+        most = most.max(s.pending_touches());
+    }
+    assert!(most <= 4_096, "{most} touches queued");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while s.pending_touches() > 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the queue never drained"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let written = s.group_commit_stats().touches() - before;
+    assert!(
+        written < BURST,
+        "all {written} queued: the burst never met the bound"
+    );
+    // With room again, a real client's day lands.
+    s.touch_client(&r.id, &id, 20_001);
+    loop {
+        if s.client(&r.id, &id).await.unwrap().unwrap().last_used == Some(20_001) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the day never landed");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
 crate::on_both_backends!(
     a_clients_event_is_stored_with_it,
     concurrent_creations_commit_together,
     creations_and_other_writes_interleave,
     many_last_used_days_land_together,
+    the_last_used_queue_is_bounded,
 );
 
 /// On a SQLite file the group commit's connection leaves checkpoints to a thread of its own
