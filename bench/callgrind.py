@@ -17,6 +17,7 @@ fetched once during the warm-up, so the measured requests are served from the ca
 """
 
 import argparse
+import re
 import base64
 import http.client
 import urllib.parse
@@ -86,6 +87,41 @@ def authorization_setup(c, admin, document):
     return f"/realms/bench/protocol/openid-connect/auth?{q}"
 
 
+PG_LOG = "/var/log/postgresql/postgresql-15-main.log"
+
+
+def statements_log_start(db_url):
+    """Turns on statement logging for the server's connections to this database: set on
+    the database, then its sessions are ended so that the server's pool opens new ones."""
+    db = db_url.rsplit("/", 1)[1].split("?")[0]
+    subprocess.run(["psql", db_url, "-qc", f"ALTER DATABASE {db} SET log_statement = 'all'"], check=True)
+    # Settings apply to new sessions: the server's pool reconnects after this.
+    subprocess.run(["psql", db_url, "-qc", "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid() AND application_name <> 'psql'"],
+                   check=True, capture_output=True)
+    time.sleep(1.5)
+
+
+def count_statements(db_url, start, requests):
+    """Statements the database's sessions logged since `start`, per request, by kind (each
+    is one round trip: sqlx sends a query's parse, bind and execute together)."""
+    import collections
+    pids = subprocess.run(["psql", db_url, "-Atc", "SELECT pid FROM pg_stat_activity WHERE datname = "
+                           "current_database() AND pid <> pg_backend_pid()"],
+                          capture_output=True, text=True, check=True).stdout.split()
+    kinds = collections.Counter()
+    with open(PG_LOG, errors="replace") as f:
+        f.seek(start)
+        for line in f:
+            m = re.search(r"\[(\d+)\] (?:\S+ )?LOG:  (?:statement|execute [^:]*): (\S+(?: \S+)?)", line)
+            if m and m.group(1) in pids:
+                kinds[m.group(2).upper()] += 1
+    total = sum(kinds.values())
+    print(f"statements: {total:,} for {requests:,} requests, {total / requests:.2f} per request")
+    for k, n in kinds.most_common():
+        print(f"  {n / requests:6.2f}  {k}")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("scenario", choices=["token", "registration", "discovery", "read", "authorize",
@@ -93,7 +129,13 @@ def main():
     ap.add_argument("--alg", default="ES256")
     ap.add_argument("--requests", type=int, default=2000)
     ap.add_argument("--top", type=int, default=30)
+    ap.add_argument("--db-url", help="postgres://… (a database of its own) instead of SQLite")
+    ap.add_argument("--statements", action="store_true",
+                    help="with --db-url: also count the statements PostgreSQL ran per request "
+                         "(log_statement=all on that database, read back from its log)")
     a = ap.parse_args()
+    if a.statements and not a.db_url:
+        sys.exit("--statements needs --db-url")
 
     work = tempfile.mkdtemp(prefix="lk-callgrind-")
     out = os.path.join(work, "callgrind.out")
@@ -101,7 +143,7 @@ def main():
     env = dict(os.environ, LATCHKEY_BOOTSTRAP_ADMIN_PASSWORD="pw", RUST_LOG="warn")
     proc = subprocess.Popen(
         ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}",
-         BIN, "start-dev", "--http-port", str(port)],
+         BIN, "start-dev", "--http-port", str(port)] + (["--db-url", a.db_url] if a.db_url else []),
         env=env, cwd=work, stdout=subprocess.DEVNULL, stderr=open(os.path.join(work, "server.log"), "w"))
     deadline = time.time() + 120
     while True:
@@ -151,12 +193,17 @@ def main():
             st, body, _ = c.req("GET", f"{reg_path}/{client['client_id']}", None, rat_h)
         assert st == 200, (st, body)
 
+    if a.statements:
+        statements_log_start(a.db_url)
     for _ in range(50):  # warm-up: caches filled, connection pools open
         one()
+    log_at = os.path.getsize(PG_LOG) if a.statements else None
     subprocess.run(["callgrind_control", "-i", "on", str(proc.pid)], check=True, capture_output=True)
     for _ in range(a.requests):
         one()
     subprocess.run(["callgrind_control", "-i", "off", str(proc.pid)], check=True, capture_output=True)
+    if log_at is not None:
+        count_statements(a.db_url, log_at, a.requests)
     proc.terminate()
     proc.wait(timeout=120)
 

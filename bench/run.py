@@ -9,7 +9,9 @@ loopback after a warm-up, and prints a markdown table of medians: requests/s, p5
 latency, errors, the server's CPU and peak RSS, and the Latchkey/peer ratio (the median of
 the runs' own ratios). Scenarios: (a) registration (a new client per request, with an
 initial access token), (b) client_credentials tokens for one client, ES256 and RS256, (c)
-discovery, (d) registration read with the registration access token. It also measures the
+discovery, (d) registration read with the registration access token, (e) refresh: the
+refresh_token grant for a public client, each request spending a refresh token and the
+next request on that connection using the one it returned (rotation every time). It also measures the
 machine's raw signing ceiling (openssl speed) and start to ready on an empty folder, then,
 in --runs rounds, (b) and (a) on a server holding 1,000 clients and on one holding --scale
 (--scale 1000000 for a million), one after the other, and start to ready on the latter. A
@@ -157,6 +159,27 @@ class Latchkey:
                        "grant_type=password&client_id=admin-cli&username=admin&password=bench-pw", form=True)
         return {"Authorization": "Bearer " + t["access_token"]}
 
+    def refresh_tokens(self, alg, n):
+        """(client_id, n refresh tokens) of a public client with the password grant, one
+        password grant per token (each a session of its own)."""
+        realm = "bench-" + alg.lower()
+        self.setup(alg)
+        a = self.admin()
+        base = f"{self.base}/admin/realms/{realm}"
+        for path, body in (("/clients", {"clientId": "bench-refresh", "publicClient": True,
+                                         "directAccessGrantsEnabled": True}),
+                           ("/users", {"username": "bench", "enabled": True, "email": "bench@example.com",
+                                       "firstName": "Bench", "lastName": "User",
+                                       "credentials": [{"type": "password", "value": "bench-pw", "temporary": False}]})):
+            try:
+                http("POST", base + path, body, a)
+            except RuntimeError as e:
+                if "409" not in str(e):
+                    raise
+        token = f"{self.base}/realms/{realm}/protocol/openid-connect/token"
+        form = "grant_type=password&client_id=bench-refresh&username=bench&password=bench-pw&scope=openid"
+        return "bench-refresh", [http("POST", token, form, form=True)[2]["refresh_token"] for _ in range(n)]
+
     def setup(self, alg):
         """A realm signing with `alg`, open to registration with a long-lived IAT."""
         realm = "bench-" + alg.lower()
@@ -197,6 +220,17 @@ class Peer:
             self.proc.terminate()
             self.proc.wait()
             self.proc = None
+
+    def refresh_tokens(self, alg, n):
+        """(client_id, n refresh tokens) of a public client registered with the IAT, minted
+        by the peer's own bench endpoint (node-oidc-provider issues refresh tokens only
+        through authorization codes, which need an interaction)."""
+        _, _, c = http("POST", self.base + "/reg", {"grant_types": ["authorization_code", "refresh_token"],
+                                                    "response_types": ["code"], "redirect_uris": ["http://127.0.0.1/cb"],
+                                                    "token_endpoint_auth_method": "none"},
+                       {"Authorization": "Bearer " + IAT})
+        _, _, out = http("POST", self.base + "/bench/refresh-tokens", {"client_id": c["client_id"], "n": n})
+        return c["client_id"], out["refresh_tokens"]
 
     def setup(self, alg):
         return {"registration": self.base + "/reg", "token": self.base + "/token",
@@ -277,6 +311,65 @@ def measure(server, url, script, args):
     return r
 
 
+def refresh_script(client_id, tokens, threads=2):
+    """wrk's script for scenario (e): each thread keeps a queue of refresh tokens (one per
+    connection it drives); a request takes one, its answer puts the rotated one back. A
+    failed refresh loses its token (counted as an error). Every connection's next request
+    is made after its answer, so a token is never in two requests."""
+    per = [tokens[i::threads] for i in range(threads)]
+    f = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
+    f.write(f"""local lists = {{{", ".join(json.dumps(",".join(p)) for p in per)}}}
+local n = 0
+function setup(thread)
+  n = n + 1
+  thread:set("tokens", lists[n])
+  thread:set("verified", n ~= 1)
+end
+function init(args)
+  queue = {{}}
+  for t in string.gmatch(tokens, "[^,]+") do table.insert(queue, t) end
+  wrk.method = "POST"
+  wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+end
+function request()
+  -- wrk calls the first thread's request() once before the run to check it: that call
+  -- must not spend a token.
+  if not verified then
+    verified = true
+    return wrk.format(nil, nil, nil, "grant_type=refresh_token")
+  end
+  local t = table.remove(queue, 1) or "spent"
+  return wrk.format(nil, nil, nil, "grant_type=refresh_token&client_id={client_id}&refresh_token=" .. t)
+end
+function response(status, headers, body)
+  local t = string.match(body, '"refresh_token"%s*:%s*"([^"]+)"')
+  if t then table.insert(queue, t) end
+end
+""")
+    f.close()
+    return f.name
+
+
+def measure_refresh(server, alg, args):
+    """Scenario (e): as `measure`, with a fresh set of refresh tokens for the warm-up and
+    another for the measured run (one per connection each), the latter made after the
+    warm-up (the peer's stock in-memory store keeps about 1,000 entries: tokens made
+    before the warm-up's churn would be gone)."""
+    client_id, warm = server.refresh_tokens(alg, args.connections)
+    wrk_url = server.setup(alg)["token"]
+    wrk(wrk_url, refresh_script(client_id, warm), 2, args.connections)
+    client_id, timed = server.refresh_tokens(alg, args.connections)
+    lifetime = peak_rss_mb(server.proc.pid)
+    reset_peak_rss(server.proc.pid)
+    t0, c0 = time.perf_counter(), cpu_ticks(server.proc.pid)
+    r = wrk(wrk_url, refresh_script(client_id, timed), args.duration, args.connections)
+    elapsed = time.perf_counter() - t0
+    r["cpu"] = 100.0 * (cpu_ticks(server.proc.pid) - c0) / TICKS / elapsed
+    r["rss"] = peak_rss_mb(server.proc.pid)
+    r["lifetime_rss"] = max(lifetime, r["rss"])
+    return r
+
+
 def registration_script(ep):
     """wrk's script for scenario (a): a new client per request, with the initial access token."""
     return lua("POST", json.dumps({"grant_types": ["client_credentials"], "response_types": []}),
@@ -307,6 +400,8 @@ def scenarios(server, alg, args, which):
         c = register(ep)
         s = lua("GET", None, {"Authorization": "Bearer " + c["registration_access_token"]})
         out["registration read"] = measure(server, c["registration_client_uri"], s, args)
+    if "refresh" in which:
+        out[f"refresh {alg}"] = measure_refresh(server, alg, args)
     return out
 
 
@@ -344,8 +439,9 @@ def seed_few(server, alg, n, workers=8):
 def measure_latchkey(server, args, record):
     server.start()
     try:
-        record(server.name, scenarios(server, "ES256", args, {"registration", "token", "discovery", "read"}))
-        record(server.name, scenarios(server, "RS256", args, {"token"}))
+        record(server.name, scenarios(server, "ES256", args, args.es256))
+        if args.rs256:
+            record(server.name, scenarios(server, "RS256", args, args.rs256))
     finally:
         server.stop()
 
@@ -377,14 +473,25 @@ def main():
     ap.add_argument("--scale", type=int, default=100_000)
     ap.add_argument("--skip-peer", action="store_true")
     ap.add_argument("--skip-postgres", action="store_true")
+    ap.add_argument("--scenarios", default="registration,token,discovery,read,refresh",
+                    help="comma-separated subset (client_credentials RS256 runs with `token`)")
+    ap.add_argument("--scenarios-only", action="store_true",
+                    help="only the scenarios: no signing ceiling, start to ready or scale rounds")
+    ap.add_argument("--binary", help="a latchkey already built (no release build)")
     args = ap.parse_args()
+    args.es256 = set(args.scenarios.split(","))
+    args.rs256 = {"token"} & args.es256
 
     ensure_wrk()
-    build_release()
+    if args.binary:
+        global BIN
+        BIN = os.path.abspath(args.binary)
+    else:
+        build_release()
     if not args.skip_peer:
         subprocess.run("npm ci --no-audit --no-fund --silent", shell=True, check=True, cwd=os.path.join(ROOT, "bench", "peer"))
 
-    ceiling = signing_ceiling()
+    ceiling = None if args.scenarios_only else signing_ceiling()
     results = {}  # (target, scenario) -> [runs, in order]
 
     def record(target, res):
@@ -398,8 +505,15 @@ def main():
         # that slows down or speeds up between them moves both alike.
         measure_latchkey(Latchkey("sqlite"), args, record)
         if not args.skip_peer:
-            for alg, which in (("ES256", {"registration", "token", "discovery", "read"}), ("RS256", {"token"})):
-                p = Peer(alg)
+            # Refresh on a peer of its own whose store holds every live token: the stock
+            # one (about 1,000 entries) drops grants and tokens in use under the churn of
+            # rotation (a quarter of the refreshes failed in a 3 s trial).
+            for alg, which, capacity in (("ES256", args.es256 - {"refresh"}, None),
+                                         ("ES256", args.es256 & {"refresh"}, 1_000_000),
+                                         ("RS256", args.rs256, None)):
+                if not which:
+                    continue
+                p = Peer(alg, store_capacity=capacity)
                 p.start()
                 try:
                     record(p.name, scenarios(p, alg, args, which))
@@ -412,6 +526,10 @@ def main():
                 measure_latchkey(Latchkey(f"{PG_URL}/{db}"), args, record)
             finally:
                 drop_and_checkpoint(db)
+
+    if args.scenarios_only:
+        report(args, results, None, None, None, None, None)
+        return
 
     # Start to ready on an empty folder.
     empty = []
@@ -462,9 +580,13 @@ def main():
         finally:
             p.stop()
 
-    # ---------------------------------------------------------------- report
+    report(args, results, ceiling, empty, restart, scale_rounds, peer_scale)
+
+
+def report(args, results, ceiling, empty, restart, scale_rounds, peer_scale):
     med = lambda xs, k: statistics.median(x[k] for x in xs)
-    names = ["registration", "client_credentials ES256", "client_credentials RS256", "discovery", "registration read"]
+    names = ["registration", "client_credentials ES256", "client_credentials RS256", "discovery", "registration read",
+             "refresh ES256"]
     targets = ["latchkey-sqlite"] + ([] if args.skip_postgres else ["latchkey-postgres"]) + ([] if args.skip_peer else ["node-oidc-provider"])
     print(f"## Results ({time.strftime('%Y-%m-%d')}, {args.runs} runs, medians; wrk -t2 -c{args.connections} -d{args.duration}s after a 2 s warm-up;"
           f" load generator on the same {os.cpu_count()}-core machine)\n")
@@ -491,6 +613,8 @@ def main():
     lifetime = [f"{t} {max(x['lifetime_rss'] for (tt, _), xs in results.items() if tt == t for x in xs):.0f} MB" for t in targets]
     print("\nPeak RSS is the peak during each scenario's measured load. The processes' lifetime peaks"
           " (start, setup including an admin password login, every scenario): " + ", ".join(lifetime) + ".")
+    if ceiling is None:
+        return
     print(f"\nRaw signing ceiling (openssl speed -multi {os.cpu_count()}): ES256 {ceiling['ES256']:,.0f} sign/s, RS256 {ceiling['RS256']:,.0f} sign/s.")
     for alg in ("ES256", "RS256"):
         xs = results.get(("latchkey-sqlite", f"client_credentials {alg}"))

@@ -78,6 +78,8 @@ const configuration = {
       },
     },
   },
+  // Every refresh spends its token and hands out a new one, as Latchkey does.
+  rotateRefreshToken: true,
   ttl: {
     AccessToken: 300,
     ClientCredentials: 300,
@@ -113,7 +115,49 @@ const provider = new Provider(ISSUER, configuration);
 // Koa would print every unexposed error; a benchmark peer stays quiet.
 provider.silent = true;
 
-const server = createServer(provider.callback());
+// The benchmark's refresh scenario needs refresh tokens, which node-oidc-provider issues
+// only through an authorization code (an interaction with a login page): this bench-only
+// endpoint mints them directly, each with a grant of its own, as a code exchange would.
+// POST /bench/refresh-tokens {"client_id": …, "n": …} -> {"refresh_tokens": […]}
+async function mintRefreshTokens(req, res) {
+  let raw = '';
+  for await (const chunk of req) raw += chunk;
+  const { client_id: clientId, n } = JSON.parse(raw);
+  const client = await provider.Client.find(clientId);
+  if (!client) {
+    res.writeHead(404).end();
+    return;
+  }
+  const tokens = [];
+  for (let i = 0; i < n; i += 1) {
+    const grant = new provider.Grant({ accountId: 'bench', clientId });
+    grant.addOIDCScope('openid');
+    grant.addResourceScope(RESOURCE, 'openid');
+    const grantId = await grant.save();
+    const token = new provider.RefreshToken({
+      accountId: 'bench',
+      client,
+      grantId,
+      gty: 'authorization_code',
+      scope: 'openid',
+      authTime: Math.floor(Date.now() / 1000),
+    });
+    tokens.push(await token.save());
+  }
+  res.writeHead(200, { 'content-type': 'application/json' });
+  res.end(JSON.stringify({ refresh_tokens: tokens }));
+}
+
+const callback = provider.callback();
+const server = createServer((req, res) => {
+  if (req.method === 'POST' && req.url === '/bench/refresh-tokens') {
+    mintRefreshTokens(req, res).catch((e) => {
+      res.writeHead(500).end(String(e));
+    });
+    return;
+  }
+  callback(req, res);
+});
 server.listen(PORT, HOST, () => {
   console.log(`listening on ${ISSUER}`);
 });

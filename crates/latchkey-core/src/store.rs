@@ -545,11 +545,14 @@ pub trait Store: Send + Sync + 'static {
     /// path pays a set lookup, not a database write.
     fn touch_client(&self, realm_id: &str, id: &str, day: i64);
     /// The realm's registered clients (not an administrator's) last used (or, never used,
-    /// created) before `before_day`.
+    /// created) before `before_day`: a page of at most `max`, in id order, after the id
+    /// `after` if given (the last of the previous page).
     async fn unused_clients(
         &self,
         realm_id: &str,
         before_day: i64,
+        after: Option<&str>,
+        max: usize,
     ) -> StoreResult<Vec<ClientRecord>>;
     /// Deletes the client, like `delete_client`, only if it is still unused since before
     /// `before_day`, and stores `event` in the same transaction. Of concurrent callers (on

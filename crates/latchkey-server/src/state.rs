@@ -60,6 +60,9 @@ struct CachedScopeDefaults {
     scope_defaults: Arc<ScopeDefaults>,
 }
 
+/// Clients' `jwks_uri` documents kept; past it the expired go, or all of them.
+const CLIENT_JWKS_KEPT: usize = 10_000;
+
 /// Realms whose `ScopeDefaults` are kept; past it the memo starts over (deleted realms'
 /// entries go with it).
 const SCOPE_DEFAULTS_KEPT: usize = 10_000;
@@ -149,13 +152,19 @@ impl AppState {
             .and_then(Value::as_array)
             .cloned()
             .ok_or("jwks_uri: not a JWK Set")?;
-        self.client_jwks
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(
-                uri.to_string(),
-                (std::time::Instant::now(), Arc::new(keys.clone())),
-            );
+        let mut cached = self.client_jwks.lock().unwrap_or_else(|p| p.into_inner());
+        if cached.len() >= CLIENT_JWKS_KEPT && !cached.contains_key(uri) {
+            // Every client may name a URL of its own: drop the expired, and start over if
+            // that freed less than an eighth (so the pass runs once per many new URLs).
+            cached.retain(|_, (at, _)| at.elapsed().as_secs() < 300);
+            if cached.len() > CLIENT_JWKS_KEPT - CLIENT_JWKS_KEPT / 8 {
+                cached.clear();
+            }
+        }
+        cached.insert(
+            uri.to_string(),
+            (std::time::Instant::now(), Arc::new(keys.clone())),
+        );
         Ok(keys)
     }
 

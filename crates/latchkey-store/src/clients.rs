@@ -408,25 +408,37 @@ pub(crate) fn touch_client(db: &SqlStore, realm_id: &str, id: &str, day: i64) {
         }
         touched.insert(id.to_string(), day);
     }
-    db.writes.touch(Touch {
+    let queued = db.writes.touch(Touch {
         realm_id: realm_id.into(),
         id: id.into(),
         day,
     });
+    if !queued {
+        // The writer is behind: forget it here, so the client's next use queues it again.
+        db.touched
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(id);
+    }
 }
 
 pub(crate) async fn unused_clients(
     db: &SqlStore,
     realm_id: &str,
     before_day: i64,
+    after: Option<&str>,
+    max: usize,
 ) -> StoreResult<Vec<ClientRecord>> {
-    // Only registered clients can expire: an administrator's (`admin`) are not read.
+    // Only registered clients can expire: an administrator's (`admin`) are not read. Pages
+    // in id order (the primary key), so a realm of a million clients is never one read.
     let rows = sqlx::query(&format!(
-        "SELECT {CLIENT_COLUMNS} FROM clients WHERE realm_id = $1 AND {LAST_ACTIVE} < $2 \
-         AND registration_kind <> 'admin' ORDER BY client_id"
+        "SELECT {CLIENT_COLUMNS} FROM clients WHERE realm_id = $1 AND id > $3 AND {LAST_ACTIVE} < $2 \
+         AND registration_kind <> 'admin' ORDER BY id LIMIT {}",
+        max.min(i64::MAX as usize)
     ))
     .bind(realm_id)
     .bind(before_day)
+    .bind(after.unwrap_or(""))
     .fetch_all(&db.pool)
     .await
     .map_err(backend_err)?;

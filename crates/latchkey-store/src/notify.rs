@@ -61,7 +61,7 @@ pub(crate) async fn publish(
     for s in sections {
         cache.invalidate(s);
     }
-    if backend != Backend::Postgres || !committed {
+    if backend != Backend::Postgres || !committed || sections.is_empty() {
         return;
     }
     let payload = sections

@@ -56,6 +56,11 @@ impl SqlStore {
     /// Connects and applies pending migrations. SQLite files (and their folder) are
     /// created if missing and run in WAL mode.
     pub async fn connect(url: &str) -> StoreResult<SqlStore> {
+        Self::connect_with_cache(url, crate::cache::DEFAULT_CAPACITY).await
+    }
+
+    /// As `connect`, with a read cache of at most `cache_rows` rows (`cache`).
+    pub async fn connect_with_cache(url: &str, cache_rows: usize) -> StoreResult<SqlStore> {
         sqlx::any::install_default_drivers();
         let backend = Backend::of_url(url).ok_or_else(|| {
             StoreError::Backend(format!(
@@ -109,7 +114,7 @@ impl SqlStore {
         };
         // SQLite: one process owns the file, so local invalidation is complete. PostgreSQL:
         // the cache is on only while this node hears the others (`listen`).
-        let cache = Arc::new(Cache::new(backend == Backend::Sqlite));
+        let cache = Arc::new(Cache::new(backend == Backend::Sqlite, cache_rows));
         if backend == Backend::Postgres {
             listen(url.clone(), Arc::downgrade(&cache));
         }
@@ -145,6 +150,16 @@ impl SqlStore {
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// The rows the read cache holds now, and the most it ever holds.
+    pub fn cache_rows(&self) -> (usize, usize) {
+        self.cache.rows()
+    }
+
+    /// Last-used days queued to the group commit and not yet written (bounded).
+    pub fn pending_touches(&self) -> usize {
+        self.writes.pending_touches()
     }
 
     /// How client creations and events were grouped into transactions (`group_commit`).

@@ -128,8 +128,10 @@ impl Store for SqlStore {
         &self,
         realm_id: &str,
         before_day: i64,
+        after: Option<&str>,
+        max: usize,
     ) -> StoreResult<Vec<ClientRecord>> {
-        clients::unused_clients(self, realm_id, before_day).await
+        clients::unused_clients(self, realm_id, before_day, after, max).await
     }
 
     async fn expire_client(

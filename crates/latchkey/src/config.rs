@@ -101,6 +101,11 @@ pub struct Opts {
     /// (0: no limit beyond the HTTP server's own) [default: 16384]
     #[arg(long, env = "LATCHKEY_MAX_HEADER_SIZE")]
     pub max_header_size: Option<usize>,
+    /// Rows each node's read cache keeps at most (clients, users, role mappings, realms,
+    /// initial access tokens; a token request reads four per client); past it the least
+    /// read go, and a miss costs one indexed query [default: 20000]
+    #[arg(long, env = "LATCHKEY_CACHE_ENTRIES")]
+    pub cache_entries: Option<usize>,
     /// TOML configuration file [default: ./latchkey.toml if present]
     #[arg(long, env = "LATCHKEY_CONFIG_FILE")]
     #[serde(skip)]
@@ -142,7 +147,8 @@ impl Opts {
             failed_password_limit,
             authorization_request_limit,
             rate_limit_window,
-            max_header_size
+            max_header_size,
+            cache_entries
         );
         Ok(self)
     }
@@ -176,6 +182,8 @@ pub struct Config {
     pub max_request_size: usize,
     pub limits: latchkey_server::Limits,
     pub proxy_trusted: latchkey_server::settings::TrustedProxies,
+    /// The read cache's bound, in rows.
+    pub cache_entries: usize,
 }
 
 pub const DEV_DATA_DIR: &str = "data";
@@ -296,6 +304,11 @@ impl Config {
                     latchkey_server::Limits::DEFAULT_AUTHORIZATION_REQUESTS
                 }),
                 ..limits(&o_limits, dev_mode)?
+            },
+            cache_entries: match o.cache_entries {
+                Some(n) if n < 2 => return Err("--cache-entries must be at least 2".into()),
+                Some(n) => n,
+                None => latchkey_store::cache::DEFAULT_CAPACITY,
             },
             proxy_trusted: match o.proxy_trusted_addresses.as_deref() {
                 Some(list) => latchkey_server::settings::TrustedProxies::parse(list)?,
@@ -529,6 +542,23 @@ mod tests {
         .unwrap();
         assert_eq!(file.https_port, Some(9443));
         assert_eq!(file.http_enabled, Some(true));
+    }
+
+    #[test]
+    fn the_cache_bound_has_a_default_and_a_floor() {
+        let dev = |o: Opts| Config::validate(o, true, None);
+        assert_eq!(
+            dev(Opts::default()).unwrap().cache_entries,
+            latchkey_store::cache::DEFAULT_CAPACITY
+        );
+        let file: Opts = toml::from_str("cache-entries = 500").unwrap();
+        assert_eq!(dev(file).unwrap().cache_entries, 500);
+        let e = dev(Opts {
+            cache_entries: Some(1),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(e.contains("--cache-entries"), "{e}");
     }
 
     #[test]

@@ -308,7 +308,7 @@ async fn run(config: Config, started: Instant) -> Result<(), String> {
     // while the database is created and migrated.
     let early = new_sqlite_file(&config.db_url)
         .then(|| PreparedMaster::start(sealer.clone(), config.dev_mode));
-    let store = SqlStore::connect(&config.db_url)
+    let store = SqlStore::connect_with_cache(&config.db_url, config.cache_entries)
         .await
         .map_err(|e| format!("cannot open the database: {e}"))?;
     let store: Arc<dyn Store> = Arc::new(store);

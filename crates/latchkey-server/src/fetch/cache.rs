@@ -54,19 +54,19 @@ impl<T: Clone, R: Clone> DocumentCache<T, R> {
     }
 
     /// Keeps `value` for `key` until `expires_at`. When full, expired entries go first,
-    /// then the one that would expire soonest.
+    /// then those that would expire soonest, down to seven eighths of the capacity: the
+    /// O(n) pass runs once per capacity / 8 new keys, not on every insert.
     pub fn insert(&self, key: &str, value: T, expires_at: Millis, now: Millis) {
         let mut inner = self.lock();
         if !inner.entries.contains_key(key) && inner.entries.len() >= self.capacity {
+            let keep = self.capacity - (self.capacity / 8).max(1);
             inner.entries.retain(|_, (at, _)| *at > now);
-            if inner.entries.len() >= self.capacity
-                && let Some(soonest) = inner
-                    .entries
-                    .iter()
-                    .min_by_key(|(_, (at, _))| *at)
-                    .map(|(k, _)| k.clone())
-            {
-                inner.entries.remove(&soonest);
+            if inner.entries.len() > keep {
+                let mut expiries: Vec<Millis> = inner.entries.values().map(|(at, _)| *at).collect();
+                let over = expiries.len() - keep;
+                let (_, cutoff, _) = expiries.select_nth_unstable(over - 1);
+                let cutoff = *cutoff;
+                inner.entries.retain(|_, (at, _)| *at > cutoff);
             }
         }
         inner.entries.insert(key.to_string(), (expires_at, value));

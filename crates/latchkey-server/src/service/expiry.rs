@@ -19,16 +19,33 @@ use crate::state::AppState;
 /// `reason` `expired`. Returns how many clients this call deleted. A realm whose
 /// registration policies are switched off expires nothing, as no policy of it runs.
 pub async fn expire_unused_clients(state: &AppState, now: Millis) -> StoreResult<u64> {
+    expire_unused_clients_in_pages(state, now, PAGE).await
+}
+
+/// Candidates read at once: what a sweep holds in memory, whatever the realm's size.
+const PAGE: usize = 500;
+
+/// `expire_unused_clients`, reading candidates `page` at a time.
+pub async fn expire_unused_clients_in_pages(
+    state: &AppState,
+    now: Millis,
+    page: usize,
+) -> StoreResult<u64> {
     let mut expired = 0;
     for realm in state.store.list_realms().await? {
         if switch(&realm, POLICIES_SWITCH) {
-            expired += expire_in_realm(state, &realm, now).await?;
+            expired += expire_in_realm(state, &realm, now, page.max(1)).await?;
         }
     }
     Ok(expired)
 }
 
-async fn expire_in_realm(state: &AppState, realm: &RealmRecord, now: Millis) -> StoreResult<u64> {
+async fn expire_in_realm(
+    state: &AppState,
+    realm: &RealmRecord,
+    now: Millis,
+    page: usize,
+) -> StoreResult<u64> {
     let components = state.store.list_components(&realm.id).await?;
     let Some(shortest) = policies::shortest_expiry(&components) else {
         return Ok(0);
@@ -37,26 +54,46 @@ async fn expire_in_realm(state: &AppState, realm: &RealmRecord, now: Millis) -> 
     let mut expired = 0;
     // Every client unused for the shortest period is a candidate; each is then held to the
     // period of the set that registered it.
-    for client in state
-        .store
-        .unused_clients(&realm.id, today - shortest)
-        .await?
-    {
-        let Some(days) = policies::expiry_days(&components, registration_auth(&client)) else {
-            continue;
-        };
-        let event = expired_event(&client, now);
-        if state
+    let mut after: Option<String> = None;
+    loop {
+        let candidates = state
             .store
-            .expire_client(&realm.id, &client.id, today - days, &event)
-            .await?
-        {
-            tracing::info!(realm = %realm.name, client = %client.client_id, days, "expired an unused client");
-            state.metrics.client_expired();
-            expired += 1;
+            .unused_clients(&realm.id, today - shortest, after.as_deref(), page)
+            .await?;
+        let last_page = candidates.len() < page;
+        after = candidates.last().map(|c| c.id.clone());
+        for client in &candidates {
+            expired += expire_one(state, realm, &components, client, today, now).await?;
+        }
+        if last_page {
+            return Ok(expired);
         }
     }
-    Ok(expired)
+}
+
+/// Expires the candidate if its set's period says so: 1 if this call deleted it.
+async fn expire_one(
+    state: &AppState,
+    realm: &RealmRecord,
+    components: &[latchkey_core::store::ComponentRecord],
+    client: &ClientRecord,
+    today: i64,
+    now: Millis,
+) -> StoreResult<u64> {
+    let Some(days) = policies::expiry_days(components, registration_auth(client)) else {
+        return Ok(0);
+    };
+    let event = expired_event(client, now);
+    if !state
+        .store
+        .expire_client(&realm.id, &client.id, today - days, &event)
+        .await?
+    {
+        return Ok(0);
+    }
+    tracing::info!(realm = %realm.name, client = %client.client_id, days, "expired an unused client");
+    state.metrics.client_expired();
+    Ok(1)
 }
 
 fn registration_auth(c: &ClientRecord) -> Option<&str> {

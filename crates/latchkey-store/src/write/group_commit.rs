@@ -16,7 +16,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use latchkey_core::store::{
     ClientBundle, ClientRecord, EventRecord, Guarded, StoreError, StoreResult, UserRecord,
@@ -25,7 +25,7 @@ use latchkey_core::store::{
 use sqlx::AnyPool;
 use tokio::sync::{mpsc, oneshot};
 
-use super::rows::{Insert, Rendered, TOUCH, UserRole, insert_rows};
+use super::rows::{Insert, Rendered, UserRole, insert_rows};
 use super::sqlite_writer::{Batch, Writer};
 use super::stats::Stats;
 use crate::cache::{Cache, Section};
@@ -71,7 +71,14 @@ struct Job {
 pub(crate) struct GroupCommit {
     queue: mpsc::UnboundedSender<Job>,
     stats: Arc<Stats>,
+    /// Touches queued and not yet written (`MAX_PENDING_TOUCHES`).
+    pending_touches: Arc<AtomicUsize>,
 }
+
+/// Last-used days queued at most: a token load over more clients than the writer keeps up
+/// with would otherwise grow the queue (memory, and every creation's wait behind it)
+/// without bound. Past it a touch is not queued and its client's next use tries again.
+const MAX_PENDING_TOUCHES: usize = 4_096;
 
 impl GroupCommit {
     /// Starts the writing task; it ends when the store is dropped. `sqlite_file` is the
@@ -93,7 +100,16 @@ impl GroupCommit {
         let direct = sqlite_file
             .map(|path| Writer::open(path, stats.clone()))
             .transpose()?;
-        let task = run(jobs, writer, direct, cache, backend, stats.clone());
+        let pending_touches = Arc::new(AtomicUsize::new(0));
+        let task = run(
+            jobs,
+            writer,
+            direct,
+            cache,
+            backend,
+            stats.clone(),
+            pending_touches.clone(),
+        );
         if backend == Backend::Sqlite {
             let failed = |e: std::io::Error| StoreError::Backend(format!("writer thread: {e}"));
             let runtime = tokio::runtime::Builder::new_current_thread()
@@ -107,11 +123,20 @@ impl GroupCommit {
         } else {
             tokio::spawn(task);
         }
-        Ok(GroupCommit { queue, stats })
+        Ok(GroupCommit {
+            queue,
+            stats,
+            pending_touches,
+        })
     }
 
     pub(crate) fn stats(&self) -> &Stats {
         &self.stats
+    }
+
+    /// Last-used days queued and not yet written (at most `MAX_PENDING_TOUCHES`).
+    pub(crate) fn pending_touches(&self) -> usize {
+        self.pending_touches.load(Ordering::Acquire)
     }
 
     /// Creates the bundle's client under `guard`; answers after the commit.
@@ -134,13 +159,19 @@ impl GroupCommit {
     }
 
     /// Queues a client's last-used day and returns at once: the answer goes nowhere. It
-    /// commits with the next batch; a later day never goes back to an earlier one.
-    pub(crate) fn touch(&self, touch: Touch) {
+    /// commits with the next batch; a later day never goes back to an earlier one. `false`
+    /// when `MAX_PENDING_TOUCHES` are queued already: nothing was queued.
+    pub(crate) fn touch(&self, touch: Touch) -> bool {
+        if self.pending_touches.fetch_add(1, Ordering::AcqRel) >= MAX_PENDING_TOUCHES {
+            self.pending_touches.fetch_sub(1, Ordering::AcqRel);
+            return false;
+        }
         let (done, _) = oneshot::channel();
         let _ = self.queue.send(Job {
             work: Work::Touch(Box::new(touch)),
             done,
         });
+        true
     }
 
     /// Stores an event; answers after the commit.
@@ -168,10 +199,16 @@ async fn run(
     cache: Arc<Cache>,
     backend: Backend,
     stats: Arc<Stats>,
+    pending_touches: Arc<AtomicUsize>,
 ) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let jobs = std::mem::take(&mut batch);
+        let touches = jobs
+            .iter()
+            .filter(|j| matches!(j.work, Work::Touch(_)))
+            .count();
+        pending_touches.fetch_sub(touches, Ordering::AcqRel);
         let results = commit(&writer, &mut direct, &jobs, &stats).await;
         stats.writes.fetch_add(jobs.len() as u64, Ordering::Relaxed);
         let touched = jobs
@@ -180,37 +217,27 @@ async fn run(
             .filter(|(j, r)| matches!(j.work, Work::Touch(_)) && r.is_ok())
             .count();
         stats.touches.fetch_add(touched as u64, Ordering::Relaxed);
+        // A creation changes no row anyone could have cached (absent rows are not cached):
+        // it invalidates nothing, so a flood of registrations leaves the realm's cached
+        // clients alone.
         let mut sections: Vec<Section> = Vec::new();
         for (job, result) in jobs.iter().zip(&results) {
-            let realm = match &job.work {
-                Work::Create(creation) => &creation.client.row.realm_id,
+            let s = match (&job.work, result) {
                 // The cached client shows its last-used day.
-                Work::Touch(t) => {
-                    let s = Section::Clients(t.realm_id.clone());
-                    if result.is_ok() && !sections.contains(&s) {
-                        sections.push(s);
-                    }
-                    continue;
+                (Work::Touch(t), Ok(())) => Section::Client(t.realm_id.clone(), t.id.clone()),
+                (
+                    Work::Create(creation),
+                    Err(StoreError::Precondition {
+                        failed: Guarded::InitialAccessToken,
+                    }),
+                ) => {
+                    // The cached token's count was stale: reread it on the next attempt.
+                    Section::InitialAccess(creation.client.row.realm_id.clone())
                 }
-                Work::Event(_) => continue,
+                _ => continue,
             };
-            let mut touched = vec![
-                Section::Clients(realm.clone()),
-                Section::Users(realm.clone()),
-            ];
-            if matches!(
-                result,
-                Err(StoreError::Precondition {
-                    failed: Guarded::InitialAccessToken
-                })
-            ) {
-                // The cached token's count was stale: reread it on the next attempt.
-                touched.push(Section::InitialAccess(realm.clone()));
-            }
-            for s in touched {
-                if !sections.contains(&s) {
-                    sections.push(s);
-                }
+            if !sections.contains(&s) {
+                sections.push(s);
             }
         }
         // Before anyone is answered: a caller that reads back what it created sees it.
@@ -264,6 +291,28 @@ impl Token {
     fn admits(&self, now_secs: i64) -> bool {
         self.remaining > 0 && (self.expiration == 0 || self.created_at + self.expiration > now_secs)
     }
+}
+
+/// Clients per last-used `UPDATE` through sqlx.
+const TOUCH_CHUNK: usize = 64;
+
+/// `TOUCH` for `n` clients of one realm (`$1` day, `$2` realm, `$3`… the clients): one
+/// statement text per `n`, built once, so each stays a prepared statement.
+fn touch_many(n: usize) -> &'static str {
+    static TEXTS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    let texts = TEXTS.get_or_init(|| {
+        (1..=TOUCH_CHUNK)
+            .map(|n| {
+                let ids: Vec<String> = (0..n).map(|i| format!("${}", i + 3)).collect();
+                format!(
+                    "UPDATE clients SET last_used = $1 WHERE realm_id = $2 AND id IN ({}) \
+                     AND (last_used IS NULL OR last_used < $1)",
+                    ids.join(", ")
+                )
+            })
+            .collect()
+    });
+    &texts[n.clamp(1, TOUCH_CHUNK) - 1]
 }
 
 /// A batch's transaction: through sqlx, or on the group commit's own SQLite connection.
@@ -354,18 +403,36 @@ impl BatchTx<'_> {
         }
     }
 
-    /// Sets a client's last-used day, unless it already shows that day or a later one.
-    async fn touch(&mut self, t: &Touch) -> StoreResult<()> {
+    /// Sets each client's last-used day, unless it already shows that day or a later one.
+    /// Through sqlx (PostgreSQL) one statement per day, realm and 64 clients: each
+    /// statement is a round trip, and a token load over many clients queues a touch per
+    /// client. SQLite's own connection runs one cached statement per client, in process.
+    async fn touch_all(&mut self, touches: &[&Touch]) -> StoreResult<()> {
         match self {
-            BatchTx::Sqlx(tx) => sqlx::query(TOUCH)
-                .bind(t.day)
-                .bind(&t.realm_id)
-                .bind(&t.id)
-                .execute(&mut **tx)
-                .await
-                .map(|_| ())
-                .map_err(backend_err),
-            BatchTx::Direct(b) => b.touch(t.day, &t.realm_id, &t.id),
+            BatchTx::Sqlx(tx) => {
+                let mut groups: BTreeMap<(i64, &str), Vec<&str>> = BTreeMap::new();
+                for t in touches {
+                    groups.entry((t.day, &t.realm_id)).or_default().push(&t.id);
+                }
+                for ((day, realm_id), ids) in groups {
+                    for chunk in ids.chunks(TOUCH_CHUNK) {
+                        let mut q = sqlx::query(touch_many(chunk.len()))
+                            .bind(day)
+                            .bind(realm_id);
+                        for id in chunk {
+                            q = q.bind(*id);
+                        }
+                        q.execute(&mut **tx).await.map_err(backend_err)?;
+                    }
+                }
+                Ok(())
+            }
+            BatchTx::Direct(b) => {
+                for t in touches {
+                    b.touch(t.day, &t.realm_id, &t.id)?;
+                }
+                Ok(())
+            }
         }
     }
 
@@ -543,10 +610,12 @@ async fn write_admitted(
     tx.insert(&user_rows).await?;
     tx.insert(&role_rows.iter().collect::<Vec<_>>()).await?;
     tx.insert(&event_rows).await?;
-    for w in &admitted {
-        if let Work::Touch(t) = w {
-            tx.touch(t).await?;
-        }
-    }
-    Ok(())
+    let touches: Vec<&Touch> = admitted
+        .iter()
+        .filter_map(|w| match w {
+            Work::Touch(t) => Some(&**t),
+            Work::Create(_) | Work::Event(_) => None,
+        })
+        .collect();
+    tx.touch_all(&touches).await
 }

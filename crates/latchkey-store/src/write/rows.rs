@@ -162,7 +162,8 @@ pub(crate) async fn insert_rows<R: Insert>(
 }
 
 /// A client's last-used day (`$1` day, `$2` realm, `$3` client), unless it shows that day
-/// or a later one already: both of the group commit's connections run it.
+/// or a later one already: the group commit's SQLite connection runs it (through sqlx,
+/// `group_commit::touch_many` sets many clients' at once).
 pub(crate) const TOUCH: &str = "UPDATE clients SET last_used = $1 \
      WHERE realm_id = $2 AND id = $3 AND (last_used IS NULL OR last_used < $1)";
 

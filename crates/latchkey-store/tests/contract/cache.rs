@@ -178,7 +178,116 @@ async fn cached_initial_access_tokens_follow_refusals_and_deletions(app: &TestSt
     }
 }
 
+/// Behind the store's back: `client_id`'s description, to tell a cached read from a fresh one.
+async fn describe_behind(raw: &sqlx::AnyPool, c: &ClientRecord, description: &str) {
+    let rep = latchkey_core::rep::ClientRep {
+        description: Some(description.into()),
+        ..c.rep.clone()
+    };
+    sqlx::query("UPDATE clients SET doc = $1 WHERE id = $2")
+        .bind(serde_json::to_string(&rep).unwrap())
+        .bind(&c.id)
+        .execute(raw)
+        .await
+        .unwrap();
+}
+
+/// A cache bounded at 40 rows, read through 200 clients (by `clientId`, by id, their
+/// service accounts: 800 rows), twice: it never holds more than 40 rows and every read is
+/// the right client. A creation leaves the cached clients in place, and a client's
+/// last-used day drops that client alone.
+async fn the_cache_never_holds_more_than_its_bound(app: &TestStore) {
+    const BOUND: usize = 40;
+    let s = latchkey_store::SqlStore::connect_with_cache(&app.db.url, BOUND)
+        .await
+        .unwrap();
+    let realm = created_realm(&s, "bounded").await;
+    let role = offline_access_role(&s, &realm.id).await;
+    let mut ids = Vec::new();
+    for i in 0..200 {
+        let b = client_bundle(&realm.id, &format!("c-{i}"), Some(&role));
+        ids.push(b.client.id.clone());
+        s.create_client(b, &WriteGuard::default()).await.unwrap();
+    }
+    // (PostgreSQL: the cache turns on once this node's listener is connected.)
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    for _ in 0..2 {
+        for (i, id) in ids.iter().enumerate() {
+            let client_id = format!("c-{i}");
+            let c = s
+                .client_by_client_id(&realm.id, &client_id)
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!((&c.id, &c.client_id), (id, &client_id));
+            let c = s.client(&realm.id, id).await.unwrap().unwrap();
+            assert_eq!((&c.id, &c.client_id), (id, &client_id));
+            let account = s
+                .service_account_user(&realm.id, id)
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(account.service_account_client.as_deref(), Some(id.as_str()));
+            assert_eq!(s.user_role_ids(&account.id).await.unwrap().len(), 1);
+            let (rows, most) = s.cache_rows();
+            assert!(rows <= BOUND, "{rows} rows cached, bound {BOUND}");
+            assert_eq!(most, BOUND);
+        }
+    }
+    assert!(s.cache_rows().0 > 0, "the cache was used");
+
+    sqlx::any::install_default_drivers();
+    let raw = sqlx::AnyPool::connect(&app.db.url).await.unwrap();
+    let read = |i: usize| {
+        let s = &s;
+        let realm = &realm.id;
+        async move {
+            s.client_by_client_id(realm, &format!("c-{i}"))
+                .await
+                .unwrap()
+                .unwrap()
+        }
+    };
+    let (a, b) = (read(198).await, read(199).await);
+    describe_behind(&raw, &a, "behind").await;
+    describe_behind(&raw, &b, "behind").await;
+    if app.db.sqlite_path.is_some() {
+        // Still cached, after a creation in their realm.
+        s.create_client(
+            client_bundle(&realm.id, "new", None),
+            &WriteGuard::default(),
+        )
+        .await
+        .unwrap();
+        assert!(read(198).await.rep.description.is_none());
+        assert!(read(199).await.rep.description.is_none());
+    }
+    // A last-used day reaches the client it is for, at once, and no other.
+    let day = 20_000;
+    s.touch_client(&realm.id, &a.id, day);
+    // (It commits with the writer's next batch, nobody waiting for it.)
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let a = loop {
+        let a = read(198).await;
+        if a.last_used == Some(day) {
+            break a;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the cached client kept its old day"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    };
+    assert_eq!(a.rep.description.as_deref(), Some("behind"));
+    if app.db.sqlite_path.is_some() {
+        assert!(read(199).await.rep.description.is_none(), "still cached");
+    }
+    raw.close().await;
+    s.close().await;
+}
+
 crate::on_both_backends!(
     cached_reads_follow_writes,
     cached_initial_access_tokens_follow_refusals_and_deletions,
+    the_cache_never_holds_more_than_its_bound,
 );

@@ -298,10 +298,90 @@ async fn creations_and_other_writes_interleave(app: &TestStore) {
     );
 }
 
+/// Last-used days of many clients queued at once (more than one statement's worth, over
+/// two realms) all land, and a later day never goes back to an earlier one.
+async fn many_last_used_days_land_together(app: &TestStore) {
+    let s = app.store.as_ref();
+    let mut clients = Vec::new();
+    for realm in ["touch-a", "touch-b"] {
+        let r = created_realm(s, realm).await;
+        for i in 0..100 {
+            let b = client_bundle(&r.id, &format!("t-{i}"), None);
+            clients.push((r.id.clone(), b.client.id.clone()));
+            s.create_client(b, &WriteGuard::default()).await.unwrap();
+        }
+    }
+    let (day, earlier) = (20_500, 20_400);
+    let (first_realm, first) = clients[0].clone();
+    s.touch_client(&first_realm, &first, day);
+    for (realm, id) in &clients {
+        s.touch_client(realm, id, earlier);
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    for (i, (realm, id)) in clients.iter().enumerate() {
+        let want = if i == 0 { day } else { earlier };
+        loop {
+            let c = s.client(realm, id).await.unwrap().unwrap();
+            if c.last_used == Some(want) {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "client {i}: {:?}",
+                c.last_used
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+}
+
+/// A burst of last-used days faster than the writer writes them: the queue never holds
+/// more than its bound (4,096), what did not fit is dropped rather than kept, and a
+/// dropped client's next use queues its day again.
+async fn the_last_used_queue_is_bounded(app: &TestStore) {
+    let s = app.store.as_ref();
+    let r = created_realm(s, "burst").await;
+    let b = client_bundle(&r.id, "burst-client", None);
+    let id = b.client.id.clone();
+    s.create_client(b, &WriteGuard::default()).await.unwrap();
+    const BURST: u64 = 50_000;
+    let before = s.group_commit_stats().touches();
+    let mut most = 0;
+    for i in 0..BURST {
+        s.touch_client(&r.id, &format!("absent-{i}"), 20_000);
+        most = most.max(s.pending_touches());
+    }
+    assert!(most <= 4_096, "{most} touches queued");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while s.pending_touches() > 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the queue never drained"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let written = s.group_commit_stats().touches() - before;
+    assert!(
+        written < BURST,
+        "all {written} queued: the burst never met the bound"
+    );
+    // With room again, a real client's day lands.
+    s.touch_client(&r.id, &id, 20_001);
+    loop {
+        if s.client(&r.id, &id).await.unwrap().unwrap().last_used == Some(20_001) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the day never landed");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
 crate::on_both_backends!(
     a_clients_event_is_stored_with_it,
     concurrent_creations_commit_together,
     creations_and_other_writes_interleave,
+    many_last_used_days_land_together,
+    the_last_used_queue_is_bounded,
 );
 
 /// On a SQLite file the group commit's connection leaves checkpoints to a thread of its own

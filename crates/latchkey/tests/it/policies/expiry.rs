@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use latchkey_core::crypto::{SecretBox, new_row_id};
 use latchkey_core::last_used::day;
 use latchkey_core::store::{EventRecord, Store};
-use latchkey_server::service::expiry::expire_unused_clients;
+use latchkey_server::service::expiry::{expire_unused_clients, expire_unused_clients_in_pages};
 use latchkey_server::state::now_millis;
 use latchkey_server::{AppState, Limits, ServerSettings};
 use latchkey_store::SqlStore;
@@ -199,7 +199,11 @@ async fn a_use_after_the_sweep_read_keeps_the_client(app: &TestApp) {
     age(app, &uuid, 31).await;
     let realm = app.store.realm_by_name("acme").await.unwrap().unwrap();
     let cutoff = day(now_millis()) - 30;
-    let read = app.store.unused_clients(&realm.id, cutoff).await.unwrap();
+    let read = app
+        .store
+        .unused_clients(&realm.id, cutoff, None, 1000)
+        .await
+        .unwrap();
     assert!(
         read.iter().any(|c| c.id == uuid),
         "the sweep reads it as unused"
@@ -327,11 +331,44 @@ async fn the_provider_is_listed_and_checks_days(app: &TestApp) {
     }
 }
 
+/// A sweep reads its candidates a page at a time and goes on to the last page: seven
+/// unused clients, pages of two (and one kept client among them), all seven expire.
+async fn a_sweep_pages_through_every_candidate(app: &TestApp) {
+    let admin = app.admin_with_realm("acme").await;
+    add_policy(
+        app,
+        &admin,
+        "unused-client-expiration",
+        "authenticated",
+        "Expire",
+        json!({"days": ["30"]}),
+    )
+    .await;
+    let token = iat(app, &admin, 10).await;
+    let mut old = Vec::new();
+    for _ in 0..7 {
+        let (uuid, ..) = registered(app, &admin, Some(&token)).await;
+        age(app, &uuid, 31).await;
+        old.push(uuid);
+    }
+    let (recent, ..) = registered(app, &admin, Some(&token)).await;
+    let n = expire_unused_clients_in_pages(&app.state, now_millis(), 2)
+        .await
+        .unwrap();
+    assert_eq!(n, 7);
+    for uuid in &old {
+        assert!(!exists(app, &admin, uuid).await, "{uuid}");
+    }
+    assert!(exists(app, &admin, &recent).await);
+    assert_eq!(deletions(app, &admin).await.len(), 7);
+}
+
 crate::on_both_backends!(
     expiry_deletes_exactly_the_unused_registered_clients,
     a_use_after_the_sweep_read_keeps_the_client,
     an_expired_clients_tokens_stop_working,
     the_provider_is_listed_and_checks_days,
+    a_sweep_pages_through_every_candidate,
 );
 
 /// Two nodes (two stores and states on one PostgreSQL database) sweep at once, each also
@@ -378,7 +415,11 @@ async fn racing_sweeps_on_two_nodes_expire_each_client_once() {
     let realm = app.store.realm_by_name("acme").await.unwrap().unwrap();
     let cutoff = day(now_millis()) - 30;
     // The sweep began: it read every one of them as unused.
-    let read = app.store.unused_clients(&realm.id, cutoff).await.unwrap();
+    let read = app
+        .store
+        .unused_clients(&realm.id, cutoff, None, 1000)
+        .await
+        .unwrap();
     assert_eq!(read.len(), 21);
     // Then the client is used, on node 2, and the use is recorded there.
     let before = store2.group_commit_stats().touches();
