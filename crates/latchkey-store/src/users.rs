@@ -8,7 +8,9 @@ use sqlx::any::AnyRow;
 
 use crate::cache::{Key, Section};
 use crate::roles::insert_user_roles;
-use crate::sql::{Tx, backend_err, exec, found, from_doc, get, to_doc, write_err};
+use crate::sql::{
+    LIKE_ESCAPE, Tx, backend_err, exec, found, from_doc, get, like_contains, to_doc, write_err,
+};
 use crate::sql_store::SqlStore;
 use crate::write::rows::insert_rows;
 
@@ -218,13 +220,14 @@ fn user_filter(q: &UserQuery) -> (String, Vec<String>) {
     let mut args = Vec::new();
     let mut add = |col: &str, value: &Option<String>| {
         if let Some(v) = value {
-            args.push(if q.exact {
-                v.to_lowercase()
+            let n = args.len() + 2;
+            if q.exact {
+                args.push(v.to_lowercase());
+                sql.push_str(&format!(" AND LOWER({col}) = ${n}"));
             } else {
-                format!("%{}%", v.to_lowercase())
-            });
-            let op = if q.exact { "=" } else { "LIKE" };
-            sql.push_str(&format!(" AND LOWER({col}) {op} ${}", args.len() + 1));
+                args.push(like_contains(&v.to_lowercase()));
+                sql.push_str(&format!(" AND LOWER({col}) LIKE ${n}{LIKE_ESCAPE}"));
+            }
         }
     };
     add("username", &q.username);
@@ -233,11 +236,12 @@ fn user_filter(q: &UserQuery) -> (String, Vec<String>) {
     add("last_name", &q.last_name);
     if let Some(s) = &q.search {
         let s = s.trim().trim_matches('*').to_lowercase();
-        args.push(format!("%{s}%"));
+        args.push(like_contains(&s));
         let n = args.len() + 1;
+        let e = LIKE_ESCAPE;
         sql.push_str(&format!(
-            " AND (LOWER(username) LIKE ${n} OR LOWER(COALESCE(email, '')) LIKE ${n} \
-              OR LOWER(COALESCE(first_name, '')) LIKE ${n} OR LOWER(COALESCE(last_name, '')) LIKE ${n})"
+            " AND (LOWER(username) LIKE ${n}{e} OR LOWER(COALESCE(email, '')) LIKE ${n}{e} \
+              OR LOWER(COALESCE(first_name, '')) LIKE ${n}{e} OR LOWER(COALESCE(last_name, '')) LIKE ${n}{e})"
         ));
     }
     (sql, args)

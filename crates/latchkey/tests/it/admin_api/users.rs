@@ -1,5 +1,6 @@
 //! Users (lowercase usernames, duplicates, search, passwords), realm and client roles, and
-//! role mappings with their composites; email uniqueness under concurrent writers.
+//! role mappings with their composites; email uniqueness under concurrent writers; search
+//! characters taken literally.
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
@@ -388,7 +389,64 @@ async fn concurrent_writers_of_one_email_make_one_user(app: &TestApp) {
     }
 }
 
+/// `%`, `_` and `\` in a search are the characters themselves, not `LIKE` wildcards,
+/// for users (`search`, `username`) and clients (`clientId` with `search=true`).
+async fn search_characters_are_literal(app: &TestApp) {
+    let admin = app.admin_with_realm("acme").await;
+    for name in ["a_b", "axb", "a%b", "ayyb", "a\\b", "plain"] {
+        app.create_user(&admin, "acme", json!({"username": name}))
+            .await;
+        let r = app
+            .post(
+                "/admin/realms/acme/clients",
+                &admin,
+                json!({"clientId": format!("c-{name}")}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    }
+    let query = |q: &str| url_escape(q);
+    for (typed, found) in [("_", "a_b"), ("%", "a%b"), ("\\", "a\\b"), ("a_", "a_b")] {
+        for path in [
+            format!("/admin/realms/acme/users?search={}", query(typed)),
+            format!("/admin/realms/acme/users?username={}", query(typed)),
+        ] {
+            let r = app.get(&path, &admin).await;
+            assert_eq!(r.status, StatusCode::OK, "{path}: {}", r.text);
+            assert_eq!(strings(&r.body, "username"), [found], "{path}");
+        }
+        let path = format!(
+            "/admin/realms/acme/clients?search=true&clientId={}",
+            query(typed)
+        );
+        let r = app.get(&path, &admin).await;
+        assert_eq!(
+            strings(&r.body, "clientId"),
+            [format!("c-{found}")],
+            "{path}"
+        );
+    }
+    let r = app
+        .get("/admin/realms/acme/users/count?search=_", &admin)
+        .await;
+    assert_eq!(r.body, json!(1), "{}", r.text);
+}
+
+/// Percent-encodes everything but letters and digits.
+fn url_escape(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
 crate::on_both_backends!(
     users_roles_and_mappings,
     concurrent_writers_of_one_email_make_one_user,
+    search_characters_are_literal,
 );
