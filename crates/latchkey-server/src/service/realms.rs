@@ -30,14 +30,18 @@ pub async fn visible(
         .collect())
 }
 
-/// Realm names end up in URLs and issuers: no slashes, no control characters.
+/// Realm names end up in URLs and issuers: no slashes, no control characters, and not `.`
+/// or `..`, which a URL path cannot hold as a segment (RFC 3986 §5.2.4 removes them, so
+/// every URL of such a realm would name another path).
 fn check_name(name: &str) -> Result<(), AdminError> {
     if name.trim().is_empty() {
         return Err(AdminError::Invalid("Realm name cannot be empty".into()));
     }
-    if name
-        .chars()
-        .any(|c| c == '/' || c == '\\' || c.is_control())
+    if name == "."
+        || name == ".."
+        || name
+            .chars()
+            .any(|c| c == '/' || c == '\\' || c.is_control())
     {
         return Err(AdminError::Invalid(
             "Realm name contains invalid characters".into(),
