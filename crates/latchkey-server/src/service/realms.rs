@@ -60,6 +60,61 @@ fn check_algorithm(rep: &RealmRep) -> Result<(), AdminError> {
     }
 }
 
+/// Keycloak's `RealmRepresentation` holds these as Java `Integer`s, so a value outside 32
+/// bits is a 400 there; here it would overflow the arithmetic of token lifetimes
+/// (`iat + accessTokenLifespan`). Its two `Long`s are kept below what a conversion to
+/// milliseconds can hold.
+fn check_numbers(rep: &RealmRep) -> Result<(), AdminError> {
+    let int = i64::from(i32::MIN)..=i64::from(i32::MAX);
+    let long = -(i64::MAX / 4000)..=i64::MAX / 4000;
+    let fields = [
+        ("accessTokenLifespan", rep.access_token_lifespan, &int),
+        ("ssoSessionIdleTimeout", rep.sso_session_idle_timeout, &int),
+        ("ssoSessionMaxLifespan", rep.sso_session_max_lifespan, &int),
+        ("accessCodeLifespan", rep.access_code_lifespan, &int),
+        (
+            "oauth2DeviceCodeLifespan",
+            rep.oauth2_device_code_lifespan,
+            &int,
+        ),
+        (
+            "oauth2DevicePollingInterval",
+            rep.oauth2_device_polling_interval,
+            &int,
+        ),
+        (
+            "offlineSessionIdleTimeout",
+            rep.offline_session_idle_timeout,
+            &int,
+        ),
+        ("refreshTokenMaxReuse", rep.refresh_token_max_reuse, &int),
+        ("notBefore", rep.not_before, &int),
+        ("maxTemporaryLockouts", rep.max_temporary_lockouts, &int),
+        ("maxFailureWaitSeconds", rep.max_failure_wait_seconds, &int),
+        (
+            "minimumQuickLoginWaitSeconds",
+            rep.minimum_quick_login_wait_seconds,
+            &int,
+        ),
+        ("waitIncrementSeconds", rep.wait_increment_seconds, &int),
+        ("maxDeltaTimeSeconds", rep.max_delta_time_seconds, &int),
+        ("failureFactor", rep.failure_factor, &int),
+        (
+            "quickLoginCheckMilliSeconds",
+            rep.quick_login_check_milli_seconds,
+            &long,
+        ),
+        ("eventsExpiration", rep.events_expiration, &long),
+    ];
+    match fields
+        .into_iter()
+        .find(|(_, v, range)| v.is_some_and(|v| !range.contains(&v)))
+    {
+        Some((name, _, _)) => Err(AdminError::Invalid(format!("{name} is out of range"))),
+        None => Ok(()),
+    }
+}
+
 /// Creates a realm with what a new realm gets (keys, roles, clients, scopes); returns its
 /// name. The admin event goes to the caller's own realm, as Keycloak records it.
 pub async fn create(
@@ -71,6 +126,7 @@ pub async fn create(
     let name = rep.realm.clone().unwrap_or_default();
     check_name(&name)?;
     check_algorithm(&rep)?;
+    check_numbers(&rep)?;
     cimd::check_attributes(rep.attributes.as_ref()).map_err(AdminError::Invalid)?;
     let exists = || format!("Realm {name} already exists");
     if state.store.realm_by_name(&name).await?.is_some() {
@@ -107,6 +163,7 @@ pub async fn update(
     patch.id = None;
     patch.default_role = None;
     check_algorithm(&patch)?;
+    check_numbers(&patch)?;
     if let Some(new_name) = patch.realm.clone().filter(|n| *n != realm.name) {
         if realm.name == MASTER_REALM {
             return Err(AdminError::Invalid("Can't rename master realm".into()));
