@@ -42,7 +42,11 @@ pub fn clear_expiry(rep: &mut ClientRep) {
 pub fn lifetime(rep: &ClientRep) -> Option<i64> {
     let expires = expires_at(rep);
     let created = attribute(rep, SECRET_CREATION_TIME)?;
-    (expires > 0 && expires > created).then_some(expires - created)
+    // Both are attributes an admin may write: a creation time far in the past would
+    // overflow the difference, which then means no known lifetime.
+    expires
+        .checked_sub(created)
+        .filter(|life| expires > 0 && *life > 0)
 }
 
 /// Whether a registration read at `now_secs` rotates the secret: it expires and is in the
@@ -119,6 +123,17 @@ pub fn accepts(client: &ClientRecord, sealer: &SecretBox, offered: &str, now_sec
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn absurd_times_written_by_an_admin_give_no_lifetime() {
+        let mut rep = ClientRep::default();
+        let attrs = rep.attributes.get_or_insert_with(Default::default);
+        attrs.insert(SECRET_EXPIRATION_TIME.into(), i64::MAX.to_string());
+        attrs.insert(SECRET_CREATION_TIME.into(), i64::MIN.to_string());
+        assert_eq!(lifetime(&rep), None);
+        assert!(rotation_due(&rep, i64::MAX));
+        assert!(!rotation_due(&rep, 0));
+    }
     use crate::clients::{ScopeDefaults, new_client};
 
     fn sealer() -> SecretBox {

@@ -121,6 +121,30 @@ pub fn settings(c: &ComponentRecord) -> Option<KeySettings> {
     check(&mut c.clone()).ok()
 }
 
+/// The algorithm a change to a realm's components would leave without an active, enabled
+/// key (its token requests would fail), if any: `changed` replaces the component `id`,
+/// `None` deletes it. `all` is the realm's components as they are before the change; the
+/// store asks this again inside the change's transaction, so two changes that each keep a
+/// signer cannot together remove the last one.
+pub fn orphaned_alg(
+    all: &[ComponentRecord],
+    id: &str,
+    changed: Option<&ComponentRecord>,
+) -> Option<Alg> {
+    let before: Vec<KeySettings> = all.iter().filter_map(settings).collect();
+    let after: Vec<KeySettings> = all
+        .iter()
+        .filter(|c| c.id != id)
+        .chain(changed)
+        .filter_map(settings)
+        .collect();
+    let signs =
+        |list: &[KeySettings], alg| list.iter().any(|s| s.alg == alg && s.active && s.enabled);
+    Alg::ALL
+        .into_iter()
+        .find(|alg| signs(&before, *alg) && !signs(&after, *alg))
+}
+
 /// The provider of a key generated with a new realm: Keycloak's defaults.
 pub fn generated(realm_id: &str, kid: &str, alg: Alg) -> ComponentRecord {
     let (provider_id, extra) = match alg {

@@ -255,3 +255,57 @@ pub struct SecretRep {
     pub kind: String,
     pub value: String,
 }
+
+impl RealmRep {
+    /// Keycloak's `RealmRepresentation` holds these as Java `Integer`s, so a value outside 32
+    /// bits is a 400 there; here it would overflow the arithmetic of token lifetimes
+    /// (`iat + accessTokenLifespan`). Its two `Long`s are kept below what a conversion to
+    /// milliseconds can hold. Returns the first field out of its range.
+    pub fn out_of_range(&self) -> Option<&'static str> {
+        let int = i64::from(i32::MIN)..=i64::from(i32::MAX);
+        let long = -(i64::MAX / 4000)..=i64::MAX / 4000;
+        let fields = [
+            ("accessTokenLifespan", self.access_token_lifespan, &int),
+            ("ssoSessionIdleTimeout", self.sso_session_idle_timeout, &int),
+            ("ssoSessionMaxLifespan", self.sso_session_max_lifespan, &int),
+            ("accessCodeLifespan", self.access_code_lifespan, &int),
+            (
+                "oauth2DeviceCodeLifespan",
+                self.oauth2_device_code_lifespan,
+                &int,
+            ),
+            (
+                "oauth2DevicePollingInterval",
+                self.oauth2_device_polling_interval,
+                &int,
+            ),
+            (
+                "offlineSessionIdleTimeout",
+                self.offline_session_idle_timeout,
+                &int,
+            ),
+            ("refreshTokenMaxReuse", self.refresh_token_max_reuse, &int),
+            ("notBefore", self.not_before, &int),
+            ("maxTemporaryLockouts", self.max_temporary_lockouts, &int),
+            ("maxFailureWaitSeconds", self.max_failure_wait_seconds, &int),
+            (
+                "minimumQuickLoginWaitSeconds",
+                self.minimum_quick_login_wait_seconds,
+                &int,
+            ),
+            ("waitIncrementSeconds", self.wait_increment_seconds, &int),
+            ("maxDeltaTimeSeconds", self.max_delta_time_seconds, &int),
+            ("failureFactor", self.failure_factor, &int),
+            (
+                "quickLoginCheckMilliSeconds",
+                self.quick_login_check_milli_seconds,
+                &long,
+            ),
+            ("eventsExpiration", self.events_expiration, &long),
+        ];
+        fields
+            .into_iter()
+            .find(|(_, v, range)| v.is_some_and(|v| !range.contains(&v)))
+            .map(|(name, _, _)| name)
+    }
+}

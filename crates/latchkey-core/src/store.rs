@@ -40,6 +40,10 @@ pub enum Guarded {
     MaxClients,
     #[error("client secret already rotated")]
     ClientSecret,
+    /// A key provider change that would leave an algorithm without an active, enabled key
+    /// (`key_providers::orphaned_alg`, decided under the realm's lock).
+    #[error("the realm would have no active key for one of its algorithms")]
+    LastSigningKey,
 }
 
 #[derive(Debug, Clone)]
@@ -644,8 +648,13 @@ pub trait Store: Send + Sync + 'static {
     /// The realm's components, in creation order.
     async fn list_components(&self, realm_id: &str) -> StoreResult<Shared<ComponentRecord>>;
     async fn create_component(&self, c: &ComponentRecord) -> StoreResult<()>;
+    /// Updates a component. Refused with `Guarded::LastSigningKey`, nothing written, when
+    /// the realm's components at the time of the write would leave an algorithm without
+    /// an active, enabled key (checked under the realm's lock, so concurrent changes are
+    /// decided one after another).
     async fn update_component(&self, c: &ComponentRecord) -> StoreResult<()>;
     /// Deletes a component; a key provider's key (`kid` = component id) goes with it.
+    /// Refused like `update_component` when it would take an algorithm's last signer.
     async fn delete_component(&self, realm_id: &str, id: &str) -> StoreResult<()>;
     /// A key provider and its key in one transaction.
     async fn create_key_provider(&self, c: &ComponentRecord, key: &KeyRecord) -> StoreResult<()>;

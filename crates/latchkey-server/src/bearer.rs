@@ -54,7 +54,7 @@ pub async fn verify_access_token(
     let realm_name = parsed
         .claim_str("iss")
         .and_then(|iss| iss.rsplit_once("/realms/"))
-        .map(|(_, name)| name.to_string())
+        .and_then(|(_, name)| crate::urls::decode_segment(name))
         .ok_or(BearerError::Invalid)?;
     let realm = match realm {
         Some(r) if r.name == realm_name => r.clone(),

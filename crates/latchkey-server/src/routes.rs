@@ -49,7 +49,7 @@ pub const REGISTRATION_INSTALL_CLIENT: &str =
 
 /// The path of a realm-scoped route for one realm: `{realm}` filled in.
 pub fn for_realm(route: &str, realm: &str) -> String {
-    route.replace("{realm}", realm)
+    route.replace("{realm}", &crate::urls::encode_segment(realm))
 }
 
 /// One route: a method on a path, its handler, and what the OpenAPI document says of it.

@@ -15,8 +15,10 @@ use crate::state::SharedState;
 pub struct BaseUrl(pub String);
 
 impl BaseUrl {
+    /// The realm's issuer, its name percent-encoded as a path segment (a space, `?` or `#`
+    /// in a name would otherwise end or break the URL), as Keycloak's URI builder does.
     pub fn issuer(&self, realm: &str) -> String {
-        format!("{}/realms/{realm}", self.0)
+        format!("{}/realms/{}", self.0, encode_segment(realm))
     }
 
     pub fn join(&self, path: &str) -> String {
@@ -201,10 +203,42 @@ pub fn encode_segment(s: &str) -> String {
     out
 }
 
+/// The text of a percent-encoded path segment ([`encode_segment`] undone); `None` when it
+/// is not UTF-8 or a `%` is not followed by two hex digits.
+pub fn decode_segment(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::settings::TrustedProxies;
+
+    #[test]
+    fn segments_encode_and_decode_back() {
+        for name in ["acme", "a b", "a?b#c", "a%2Fb", "caf\u{e9}", "x.y-z_~"] {
+            let encoded = encode_segment(name);
+            assert!(!encoded.contains([' ', '?', '#', '/']), "{encoded}");
+            assert_eq!(decode_segment(&encoded).as_deref(), Some(name));
+        }
+        assert_eq!(encode_segment("acme"), "acme");
+        assert_eq!(decode_segment("%zz"), None);
+        assert_eq!(decode_segment("%f"), None);
+        assert_eq!(decode_segment("%FF"), None);
+    }
 
     fn settings(proxy: Option<ProxyHeaders>) -> ServerSettings {
         ServerSettings {

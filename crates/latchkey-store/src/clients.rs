@@ -11,7 +11,9 @@ use sqlx::any::AnyRow;
 
 use crate::cache::{Key, Section};
 use crate::roles::insert_user_roles;
-use crate::sql::{Tx, backend_err, exec, found, from_doc, get, to_doc, write_err};
+use crate::sql::{
+    LIKE_ESCAPE, Tx, backend_err, exec, found, from_doc, get, like_contains, to_doc, write_err,
+};
 use crate::sql_store::SqlStore;
 use crate::write::group_commit::Touch;
 use crate::write::rows::insert_rows;
@@ -25,8 +27,11 @@ fn list_filter(q: &ClientQuery) -> (String, Vec<String>) {
     let mut binds = Vec::new();
     if let Some(c) = &q.client_id {
         if q.search {
-            binds.push(format!("%{}%", c.to_lowercase()));
-            sql.push_str(&format!(" AND LOWER(client_id) LIKE ${}", binds.len() + 1));
+            binds.push(like_contains(&c.to_lowercase()));
+            sql.push_str(&format!(
+                " AND LOWER(client_id) LIKE ${}{LIKE_ESCAPE}",
+                binds.len() + 1
+            ));
         } else {
             binds.push(c.clone());
             sql.push_str(&format!(" AND client_id = ${}", binds.len() + 1));

@@ -53,6 +53,26 @@ pub(crate) fn write_err(what: &'static str) -> impl Fn(sqlx::Error) -> StoreErro
     }
 }
 
+/// A `LIKE` pattern matching values that contain `text` as it is: `%`, `_` and `\` in it
+/// are escaped, so a search for `_` finds underscores, not every row. Use it with
+/// [`LIKE_ESCAPE`] after the parameter (PostgreSQL escapes with `\` by default, SQLite not
+/// at all, so both are told).
+pub(crate) fn like_contains(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('%');
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
+}
+
+/// The escape clause every `LIKE` of a [`like_contains`] pattern carries.
+pub(crate) const LIKE_ESCAPE: &str = " ESCAPE '\\'";
+
 pub(crate) fn to_doc<T: Serialize>(v: &T) -> StoreResult<String> {
     serde_json::to_string(v).map_err(|e| StoreError::Backend(e.to_string()))
 }

@@ -2,12 +2,15 @@
 //! deletion.
 
 use latchkey_core::ident;
+use latchkey_core::rep::RealmRep;
 use latchkey_core::store::*;
 use sqlx::any::AnyRow;
 
 use crate::cache::{Key, Section};
 use crate::roles::insert_user_roles;
-use crate::sql::{backend_err, exec, found, from_doc, get, to_doc, write_err};
+use crate::sql::{
+    LIKE_ESCAPE, Tx, backend_err, exec, found, from_doc, get, like_contains, to_doc, write_err,
+};
 use crate::sql_store::SqlStore;
 use crate::write::rows::insert_rows;
 
@@ -85,6 +88,7 @@ pub(crate) async fn create_user(
     let sections = [Section::Users(user.realm_id.clone())];
     db.write(&sections, async move {
         let mut tx = db.writer.begin().await.map_err(backend_err)?;
+        email_is_free(&mut tx, user).await?;
         insert_rows(&mut tx, &[user]).await?;
         insert_user_roles(&mut tx, &user.realm_id, &user.id, role_ids).await?;
         tx.commit().await.map_err(backend_err)
@@ -96,6 +100,21 @@ pub(crate) async fn update_user(db: &SqlStore, u: &UserRecord) -> StoreResult<()
     u.check_identifiers()?;
     let sections = [Section::Users(u.realm_id.clone())];
     db.write(&sections, async move {
+        let mut tx = db.writer.begin().await.map_err(backend_err)?;
+        let stored = sqlx::query("SELECT email FROM users WHERE realm_id = $1 AND id = $2")
+            .bind(&u.realm_id)
+            .bind(&u.id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(backend_err)?;
+        let Some(stored) = stored else {
+            return Err(StoreError::NotFound);
+        };
+        // Only a new address is checked: a user already sharing one (from when the realm
+        // allowed duplicates) can still be updated otherwise.
+        if get::<Option<String>>(&stored, "email")? != u.email {
+            email_is_free(&mut tx, u).await?;
+        }
         let n = sqlx::query(
             "UPDATE users SET username = $3, email = $4, first_name = $5, last_name = $6, doc = $7, password_hash = $8 \
              WHERE realm_id = $1 AND id = $2",
@@ -108,12 +127,55 @@ pub(crate) async fn update_user(db: &SqlStore, u: &UserRecord) -> StoreResult<()
         .bind(u.rep.last_name.clone())
         .bind(to_doc(&u.rep)?)
         .bind(u.password_hash.clone())
-        .execute(&db.writer)
+        .execute(&mut *tx)
         .await
         .map_err(write_err("username"))?;
-        found(n.rows_affected())
+        found(n.rows_affected())?;
+        tx.commit().await.map_err(backend_err)
     })
     .await
+}
+
+/// `Conflict { what: "email" }` when another user of the realm has `u`'s email and the
+/// realm does not allow duplicates (`duplicateEmailsAllowed`, Keycloak's default false).
+/// Email is no unique column (the realm's setting decides), so the check runs under the
+/// realm's lock: the no-op write to its row takes SQLite's write lock and PostgreSQL's
+/// row lock, and of concurrent writers of one address the later sees the earlier.
+async fn email_is_free(tx: &mut Tx<'_>, u: &UserRecord) -> StoreResult<()> {
+    let Some(email) = u.email.as_deref() else {
+        return Ok(());
+    };
+    exec(
+        tx,
+        "UPDATE realms SET name = name WHERE id = $1",
+        &[&u.realm_id],
+    )
+    .await?;
+    let realm = sqlx::query("SELECT doc FROM realms WHERE id = $1")
+        .bind(&u.realm_id)
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(backend_err)?;
+    let Some(realm) = realm else {
+        return Err(StoreError::NotFound);
+    };
+    let rep: RealmRep = from_doc(&realm, "doc")?;
+    if rep.duplicate_emails_allowed == Some(true) {
+        return Ok(());
+    }
+    let taken = sqlx::query(
+        "SELECT 1 AS one FROM users WHERE realm_id = $1 AND email = $2 AND id <> $3 LIMIT 1",
+    )
+    .bind(&u.realm_id)
+    .bind(email)
+    .bind(&u.id)
+    .fetch_optional(&mut **tx)
+    .await
+    .map_err(backend_err)?;
+    match taken {
+        Some(_) => Err(StoreError::Conflict { what: "email" }),
+        None => Ok(()),
+    }
 }
 
 pub(crate) async fn delete_user(db: &SqlStore, realm_id: &str, id: &str) -> StoreResult<()> {
@@ -158,13 +220,14 @@ fn user_filter(q: &UserQuery) -> (String, Vec<String>) {
     let mut args = Vec::new();
     let mut add = |col: &str, value: &Option<String>| {
         if let Some(v) = value {
-            args.push(if q.exact {
-                v.to_lowercase()
+            let n = args.len() + 2;
+            if q.exact {
+                args.push(v.to_lowercase());
+                sql.push_str(&format!(" AND LOWER({col}) = ${n}"));
             } else {
-                format!("%{}%", v.to_lowercase())
-            });
-            let op = if q.exact { "=" } else { "LIKE" };
-            sql.push_str(&format!(" AND LOWER({col}) {op} ${}", args.len() + 1));
+                args.push(like_contains(&v.to_lowercase()));
+                sql.push_str(&format!(" AND LOWER({col}) LIKE ${n}{LIKE_ESCAPE}"));
+            }
         }
     };
     add("username", &q.username);
@@ -173,11 +236,12 @@ fn user_filter(q: &UserQuery) -> (String, Vec<String>) {
     add("last_name", &q.last_name);
     if let Some(s) = &q.search {
         let s = s.trim().trim_matches('*').to_lowercase();
-        args.push(format!("%{s}%"));
+        args.push(like_contains(&s));
         let n = args.len() + 1;
+        let e = LIKE_ESCAPE;
         sql.push_str(&format!(
-            " AND (LOWER(username) LIKE ${n} OR LOWER(COALESCE(email, '')) LIKE ${n} \
-              OR LOWER(COALESCE(first_name, '')) LIKE ${n} OR LOWER(COALESCE(last_name, '')) LIKE ${n})"
+            " AND (LOWER(username) LIKE ${n}{e} OR LOWER(COALESCE(email, '')) LIKE ${n}{e} \
+              OR LOWER(COALESCE(first_name, '')) LIKE ${n}{e} OR LOWER(COALESCE(last_name, '')) LIKE ${n}{e})"
         ));
     }
     (sql, args)

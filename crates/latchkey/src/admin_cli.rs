@@ -75,15 +75,15 @@ pub fn user(args: UserArgs) -> ExitCode {
     });
     match made {
         Ok(_) => {
-            println!(
+            out!(
                 "Temporary admin {:?} created in realm {:?}.",
                 args.username.to_lowercase(),
                 args.realm
             );
             if generated {
-                println!("  password: {password}\n  (shown only now)");
+                out!("  password: {password}\n  (shown only now)");
             }
-            println!(
+            out!(
                 "Sign in, give a permanent user the admin role, then delete this one (its attribute is_temporary_admin says what it is)."
             );
             ExitCode::SUCCESS

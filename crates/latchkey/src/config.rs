@@ -262,6 +262,18 @@ impl Config {
         if !http_enabled && https.is_none() {
             return Err("--http-enabled false leaves nothing to serve: give --https-certificate-file and --https-certificate-key-file".into());
         }
+        // Both listeners on one port: the second bind would fail after the first had
+        // started, with a message blaming "another server".
+        let http_port = o.http_port.unwrap_or(8080);
+        if let Some((_, https_port)) = &https
+            && http_enabled
+            && *https_port == http_port
+            && http_port != 0
+        {
+            return Err(format!(
+                "--http-port and --https-port are both {http_port}: plain HTTP and HTTPS need two ports (or --http-enabled false)"
+            ));
+        }
         // Plain HTTP beyond this machine carries passwords and tokens in clear, unless a
         // TLS-terminating proxy is in front (Keycloak's `start` refuses it the same way).
         if !dev_mode
@@ -277,7 +289,7 @@ impl Config {
         Ok(Config {
             dev_mode,
             http_host,
-            http_port: o.http_port.unwrap_or(8080),
+            http_port,
             http_enabled,
             https,
             relative_path,
@@ -492,6 +504,31 @@ mod tests {
         )
         .unwrap();
         assert_eq!(prod.limits, latchkey_server::Limits::default());
+    }
+
+    #[test]
+    fn http_and_https_on_one_port_is_a_usage_error() {
+        let tls = |http: Option<u16>, https: Option<u16>, enabled: Option<bool>| Opts {
+            https_certificate_file: Some("c.pem".into()),
+            https_certificate_key_file: Some("k.pem".into()),
+            http_port: http,
+            https_port: https,
+            http_enabled: enabled,
+            ..Default::default()
+        };
+        let check = |o: Opts| Config::validate(o, true, None);
+        let e = check(tls(Some(9000), Some(9000), None)).unwrap_err();
+        assert!(e.contains("both 9000"), "{e}");
+        assert!(
+            check(tls(Some(8443), None, None)).is_err(),
+            "8443 is HTTPS's default"
+        );
+        assert!(check(tls(Some(9000), Some(9000), Some(false))).is_ok());
+        assert!(
+            check(tls(Some(0), Some(0), None)).is_ok(),
+            "0: any free port, twice"
+        );
+        assert!(check(tls(Some(9000), Some(9001), None)).is_ok());
     }
 
     #[test]

@@ -2,6 +2,8 @@
 //! opens the store (running migrations), bootstraps the master realm, serves HTTP until
 //! SIGTERM or SIGINT.
 
+#[macro_use]
+mod stdout;
 mod admin_cli;
 mod backup;
 mod completions;

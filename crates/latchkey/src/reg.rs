@@ -522,13 +522,13 @@ async fn create(c: Change, config: &mut RegConfig) -> Outcome {
     let body = send(req).await?;
     keep_token(config, &realm, &body);
     if c.output {
-        println!(
+        out!(
             "{}",
             serde_json::to_string_pretty(&body).unwrap_or_default()
         );
     } else if let Some(id) = client_id_of(&body) {
         eprintln!("Registered new client with client_id '{id}'");
-        println!("{id}");
+        out!("{id}");
     }
     Ok(())
 }
@@ -552,7 +552,7 @@ async fn get(t: Target, config: &RegConfig) -> Outcome {
     let token = token_for(config, &realm, &t.client)?;
     let url = format!("{}/{}", base(config, &realm, t.endpoint)?, t.client);
     let body = send(http().get(url).bearer_auth(token)).await?;
-    println!(
+    out!(
         "{}",
         serde_json::to_string_pretty(&body).unwrap_or_default()
     );
@@ -584,7 +584,7 @@ async fn update(c: Change, config: &mut RegConfig) -> Outcome {
     let body = send(http().put(&url).bearer_auth(&token).json(&doc)).await?;
     keep_token(config, &realm, &body);
     if c.output {
-        println!(
+        out!(
             "{}",
             serde_json::to_string_pretty(&body).unwrap_or_default()
         );
@@ -647,7 +647,7 @@ fn attrs(endpoint: Endpoint) {
         ],
     };
     for n in names {
-        println!("{n}");
+        out!("{n}");
     }
 }
 

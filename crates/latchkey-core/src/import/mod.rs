@@ -63,6 +63,9 @@ pub fn realm_from_keycloak(
     }
     crate::registration::cimd::check_attributes(rep.attributes.as_ref())
         .map_err(|e| ImportError::new("attributes", e))?;
+    if let Some(field) = rep.out_of_range() {
+        return Err(ImportError::new(field, "out of range"));
+    }
     let mut bundle = new_realm(rep, sealer, None, now).map_err(|e| match e {
         SetupError::BadAlgorithm => ImportError::new("defaultSignatureAlgorithm", e.to_string()),
         e => ImportError::new("", e.to_string()),

@@ -25,11 +25,11 @@ use crate::routes::{Route, route};
 /// The admin API's routes, every one an operation of the OpenAPI document.
 pub fn routes() -> Vec<Route> {
     const READ: &[u16] = &[400, 401, 403, 404];
-    const WRITE: &[u16] = &[400, 401, 403, 404, 409, 413];
+    const WRITE: &[u16] = &[400, 401, 403, 404, 409, 413, 415];
     vec![
         // Realms.
         route!(GET "/admin/realms" => realms::list, "listRealms", "realms", Admin, body None, 200 Some("[RealmRepresentation]"), &[400, 401, 403], &[("briefRepresentation", "boolean")]),
-        route!(POST "/admin/realms" => realms::create, "createRealm", "realms", Admin, body Some("RealmRepresentation"), 201 None, &[400, 401, 403, 409, 413], &[]),
+        route!(POST "/admin/realms" => realms::create, "createRealm", "realms", Admin, body Some("RealmRepresentation"), 201 None, &[400, 401, 403, 409, 413, 415], &[]),
         route!(GET "/admin/realms/{realm}" => realms::get, "getRealm", "realms", Admin, body None, 200 Some("RealmRepresentation"), READ, &[]),
         route!(PUT "/admin/realms/{realm}" => realms::update, "updateRealm", "realms", Admin, body Some("RealmRepresentation"), 204 None, WRITE, &[]),
         route!(DELETE "/admin/realms/{realm}" => realms::delete, "deleteRealm", "realms", Admin, body None, 204 None, READ, &[]),

@@ -136,7 +136,7 @@ pub async fn create(Path(realm): Path<String>, post: ConsolePost) -> Answer {
         origins: post.form.get("webOrigins").unwrap_or("").to_string(),
         error: None,
     };
-    let number = |s: &str, default: i64| -> Option<i64> {
+    let number = |s: &str, default: i32| -> Option<i32> {
         if s.is_empty() {
             Some(default)
         } else {

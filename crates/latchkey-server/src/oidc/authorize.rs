@@ -247,8 +247,10 @@ pub async fn authorize(
     {
         return fail("invalid_request", "Invalid parameter: prompt");
     }
-    let max_age = match get("max_age").map(str::parse::<i64>) {
-        Some(Ok(n)) if n >= 0 => Some(n),
+    // Keycloak reads max_age as a Java int; a larger value is refused like a malformed one
+    // (it would overflow the comparison with the session's age in milliseconds).
+    let max_age = match get("max_age").map(str::parse::<i32>) {
+        Some(Ok(n)) if n >= 0 => Some(i64::from(n)),
         Some(_) => return fail("invalid_request", "Invalid parameter: max_age"),
         None => None,
     };

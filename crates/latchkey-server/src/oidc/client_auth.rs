@@ -298,13 +298,15 @@ async fn verify_assertion(
         .get("exp")
         .and_then(Value::as_i64)
         .ok_or("exp missing")?;
-    if exp + SKEW_SECS < now {
-        return Err("assertion expired".into());
-    }
+    // The bound first: it takes any `exp` the JSON can hold (up to i64::MAX) without
+    // arithmetic on it, so the sums below cannot overflow.
     if exp > now + MAX_ASSERTION_SECS {
         return Err(format!(
             "assertion expires more than {MAX_ASSERTION_SECS} s ahead"
         ));
+    }
+    if exp < now - SKEW_SECS {
+        return Err("assertion expired".into());
     }
     if claims
         .get("nbf")

@@ -69,7 +69,11 @@ pub(super) fn add_cookie(
     value: &str,
     max_age: i64,
 ) {
-    let path = format!("{}/realms/{}/", state.settings.relative_path, realm);
+    let path = format!(
+        "{}/realms/{}/",
+        state.settings.relative_path,
+        crate::urls::encode_segment(realm)
+    );
     resp.headers_mut().append(
         header::SET_COOKIE,
         cookie_header(state, &path, name, value, max_age),

@@ -188,7 +188,11 @@ pub async fn update(
     if fill(&mut record, input)?.is_some() {
         super::key_providers::keeps_a_signer(&all, id, Some(&record))?;
     }
-    state.store.update_component(&record).await?;
+    state
+        .store
+        .update_component(&record)
+        .await
+        .map_err(super::key_providers::last_signer)?;
     audit::record(
         state,
         admin,
@@ -213,7 +217,8 @@ pub async fn delete(
     state
         .store
         .delete_component(&admin.realm.id, &record.id)
-        .await?;
+        .await
+        .map_err(super::key_providers::last_signer)?;
     audit::record(
         state,
         admin,

@@ -26,7 +26,9 @@ fn parse_date(name: &str, value: &str, end_of_day: bool) -> Result<i64, AdminErr
         m.parse().map_err(|_| bad())?,
         d.parse().map_err(|_| bad())?,
     );
-    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+    // yyyy: four digits, as Keycloak's date format reads it; a longer year would overflow
+    // the day count below.
+    if !(0..=9999).contains(&y) || !(1..=12).contains(&m) || !(1..=31).contains(&d) {
         return Err(bad());
     }
     // Days from the civil date (Howard Hinnant's algorithm), UTC.

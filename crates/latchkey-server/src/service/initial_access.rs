@@ -12,14 +12,16 @@ use crate::error::AdminError;
 use crate::state::{SharedState, now_millis};
 
 /// `ClientInitialAccessCreatePresentation`: seconds until it expires (0: never), how many
-/// registrations it allows (default 1), the web origins it may be used from.
+/// registrations it allows (default 1), the web origins it may be used from. The numbers
+/// are Java `Integer`s there, 32 bits here too: a larger one does not parse (400), where
+/// it would overflow the token's expiry time.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateInitialAccess {
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub expiration: Option<i64>,
+    pub expiration: Option<i32>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub count: Option<i64>,
+    pub count: Option<i32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub web_origins: Option<Vec<String>>,
 }
@@ -35,8 +37,8 @@ pub async fn create(
     input: CreateInitialAccess,
 ) -> Result<(InitialAccessRecord, String), AdminError> {
     let sent = audit::sent(&admin.realm, &input);
-    let expiration = input.expiration.unwrap_or(0);
-    let count = input.count.unwrap_or(1);
+    let expiration = i64::from(input.expiration.unwrap_or(0));
+    let count = i64::from(input.count.unwrap_or(1));
     let invalid = |error, description: &str| {
         AdminError::Described(StatusCode::BAD_REQUEST, error, description.into())
     };

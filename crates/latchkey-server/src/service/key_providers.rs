@@ -6,7 +6,7 @@
 use latchkey_core::key_providers::{self, KeySettings};
 use latchkey_core::keys;
 use latchkey_core::realm_setup::key_context;
-use latchkey_core::store::{ComponentRecord, KeyRecord};
+use latchkey_core::store::{ComponentRecord, Guarded, KeyRecord, StoreError};
 
 use crate::error::AdminError;
 use crate::state::{SharedState, now_millis};
@@ -62,30 +62,35 @@ pub(super) fn fill(
 
 /// Refuses a change that would leave one of the realm's algorithms without an active,
 /// enabled key (token requests would fail): `changed` replaces the component of its id,
-/// `None` deletes the component `id`.
+/// `None` deletes the component `id`. Checked here against the list the admin read, for a
+/// message naming the algorithm, and again by the store under the realm's lock
+/// ([`last_signer`] names that refusal).
 pub(super) fn keeps_a_signer(
     all: &[ComponentRecord],
     id: &str,
     changed: Option<&ComponentRecord>,
 ) -> Result<(), AdminError> {
-    let before: Vec<KeySettings> = all.iter().filter_map(key_providers::settings).collect();
-    let after: Vec<KeySettings> = all
-        .iter()
-        .filter(|c| c.id != id)
-        .chain(changed)
-        .filter_map(key_providers::settings)
-        .collect();
-    for alg in keys::Alg::ALL {
-        let signs =
-            |list: &[KeySettings]| list.iter().any(|s| s.alg == alg && s.active && s.enabled);
-        if signs(&before) && !signs(&after) {
-            return Err(AdminError::Invalid(format!(
-                "The realm would have no active {} key: add or activate another key provider first",
-                alg.as_str()
-            )));
-        }
+    match key_providers::orphaned_alg(all, id, changed) {
+        Some(alg) => Err(no_signer(alg.as_str())),
+        None => Ok(()),
     }
-    Ok(())
+}
+
+fn no_signer(alg: &str) -> AdminError {
+    AdminError::Invalid(format!(
+        "The realm would have no active {alg} key: add or activate another key provider first"
+    ))
+}
+
+/// The store's refusal of a change that a concurrent one made the last signer's removal:
+/// the same 400 as the check before it, since the algorithm is not known here.
+pub(super) fn last_signer(e: StoreError) -> AdminError {
+    match e {
+        StoreError::Precondition {
+            failed: Guarded::LastSigningKey,
+        } => no_signer("signing"),
+        e => e.into(),
+    }
 }
 
 /// Generates the provider's key and stores both in one transaction.

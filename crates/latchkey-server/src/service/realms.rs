@@ -31,14 +31,18 @@ pub async fn visible(
         .collect())
 }
 
-/// Realm names end up in URLs and issuers: no slashes, no control characters.
+/// Realm names end up in URLs and issuers: no slashes, no control characters, and not `.`
+/// or `..`, which a URL path cannot hold as a segment (RFC 3986 §5.2.4 removes them, so
+/// every URL of such a realm would name another path).
 fn check_name(name: &str) -> Result<(), AdminError> {
     if name.trim().is_empty() {
         return Err(AdminError::Invalid("Realm name cannot be empty".into()));
     }
-    if name
-        .chars()
-        .any(|c| c == '/' || c == '\\' || c.is_control())
+    if name == "."
+        || name == ".."
+        || name
+            .chars()
+            .any(|c| c == '/' || c == '\\' || c.is_control())
     {
         return Err(AdminError::Invalid(
             "Realm name contains invalid characters".into(),
@@ -68,6 +72,14 @@ const IMPORTED: [&str; 7] = [
     "defaultOptionalClientScopes",
 ];
 
+/// A number outside Keycloak's range is a 400 naming the field (`RealmRep::out_of_range`).
+fn check_numbers(rep: &RealmRep) -> Result<(), AdminError> {
+    match rep.out_of_range() {
+        Some(name) => Err(AdminError::Invalid(format!("{name} is out of range"))),
+        None => Ok(()),
+    }
+}
+
 /// Creates a realm with what a new realm gets (keys, roles, clients, scopes); returns its
 /// name. The admin event goes to the caller's own realm, as Keycloak records it.
 pub async fn create(
@@ -81,6 +93,7 @@ pub async fn create(
     let name = rep.realm.clone().unwrap_or_default();
     check_name(&name)?;
     check_algorithm(&rep)?;
+    check_numbers(&rep)?;
     cimd::check_attributes(rep.attributes.as_ref()).map_err(AdminError::Invalid)?;
     let exists = || format!("Realm {name} already exists");
     if state.store.realm_by_name(&name).await?.is_some() {
@@ -131,6 +144,7 @@ pub async fn update(
     patch.id = None;
     patch.default_role = None;
     check_algorithm(&patch)?;
+    check_numbers(&patch)?;
     if let Some(new_name) = patch.realm.clone().filter(|n| *n != realm.name) {
         if realm.name == MASTER_REALM {
             return Err(AdminError::Invalid("Can't rename master realm".into()));

@@ -6,7 +6,7 @@ use latchkey_core::merge::merge;
 use latchkey_core::realm_setup::default_role_name;
 use latchkey_core::rep::{CredentialRep, RoleRep, UserRep};
 use latchkey_core::roles::{REALM_MANAGEMENT, expand};
-use latchkey_core::store::{RoleRecord, UserQuery, UserRecord};
+use latchkey_core::store::{RoleRecord, StoreError, UserQuery, UserRecord};
 
 use super::audit::{self, Change, Resource};
 use super::{RealmAdmin, clients, or_conflict};
@@ -55,7 +55,8 @@ async fn hash(password: String) -> Result<String, AdminError> {
         .map_err(AdminError::internal)
 }
 
-/// Email uniqueness (unless the realm allows duplicates), checked before writing.
+/// Email uniqueness (unless the realm allows duplicates), checked before writing for the
+/// common case; the store checks again in the write's transaction.
 async fn check_email(
     state: &SharedState,
     admin: &RealmAdmin<'_>,
@@ -154,7 +155,14 @@ pub async fn create(
         .role_by_name(&realm.id, None, &default_role_name(&realm.name))
         .await?;
     let roles: Vec<String> = default_role.into_iter().map(|r| r.id).collect();
-    or_conflict(state.store.create_user(&user, &roles).await, exists)?;
+    // The store decides email uniqueness again under the realm's lock (concurrent
+    // creators of one address would all pass the check above).
+    match state.store.create_user(&user, &roles).await {
+        Err(StoreError::Conflict { what: "email" }) => {
+            return Err(AdminError::Conflict("User exists with same email".into()));
+        }
+        r => or_conflict(r, exists)?,
+    }
     audit::record(
         state,
         admin,

@@ -130,6 +130,14 @@ async fn client_secret_jwt_signs_with_the_secret(app: &TestApp) {
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     let wrong = token_with(app, &hs256("not-the-secret", &claims(id, ISSUER, 60, "s2"))).await;
     assert_oauth_error(&wrong, StatusCode::UNAUTHORIZED, "invalid_client");
+    // An exp at either end of i64 is refused like any other bad exp (i64::MAX overflowed
+    // the expiry check: a panic and a dropped connection).
+    for (exp, jti) in [(i64::MAX, "s-max"), (i64::MIN, "s-min")] {
+        let mut c = claims(id, ISSUER, 60, jti);
+        c["exp"] = json!(exp);
+        let r = token_with(app, &hs256(secret, &c)).await;
+        assert_oauth_error(&r, StatusCode::UNAUTHORIZED, "invalid_client");
+    }
     // alg none is never a signature.
     let header = URL_SAFE_NO_PAD.encode(r#"{"alg":"none"}"#);
     let body = URL_SAFE_NO_PAD.encode(claims(id, ISSUER, 60, "s3").to_string());

@@ -1,7 +1,7 @@
 //! Hostile input at the boundary, on both backends: NUL and other control
 //! characters and over-long identifiers are a 4xx with a JSON error body wherever they come
 //! in (path, query, form, Basic header, JSON, a token's claims), never a 5xx; and every
-//! route answers the same with one trailing slash.
+//! route answers the same with one trailing slash; admin bodies that are not JSON are 415.
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
@@ -341,10 +341,90 @@ async fn unrouted_requests_get_a_json_error() {
     }
 }
 
+/// The admin API takes JSON bodies only when they say they are JSON: `text/plain`, a form
+/// or no `Content-Type` is Keycloak's 415 and writes nothing; `application/json` with a
+/// charset, and `application/*+json`, are JSON.
+async fn admin_bodies_must_say_they_are_json(app: &TestApp) {
+    let admin = app.admin_with_realm("acme").await;
+    let bearer = format!("Bearer {admin}");
+    let clients = "/admin/realms/acme/clients";
+    for content_type in [
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "",
+        "application/jsonx",
+        "text/json",
+    ] {
+        let body = json!({"clientId": "typed"}).to_string();
+        let r = raw(
+            app,
+            Method::POST,
+            clients,
+            content_type,
+            Some(&bearer),
+            &body,
+        )
+        .await;
+        assert_eq!(
+            r.status,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "{content_type:?}: {}",
+            r.text
+        );
+        assert_eq!(
+            r.body["error"], "HTTP 415 Unsupported Media Type",
+            "{}",
+            r.text
+        );
+        let r = raw(
+            app,
+            Method::PUT,
+            "/admin/realms/acme",
+            content_type,
+            Some(&bearer),
+            "{}",
+        )
+        .await;
+        assert_eq!(
+            r.status,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "{content_type:?}"
+        );
+    }
+    let listed = app.get(&format!("{clients}?clientId=typed"), &admin).await;
+    assert_eq!(listed.body, json!([]), "a refused body wrote nothing");
+    for (i, content_type) in [
+        "application/json",
+        "Application/JSON; charset=utf-8",
+        "application/vnd.example+json",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let body = json!({"clientId": format!("typed{i}")}).to_string();
+        let r = raw(
+            app,
+            Method::POST,
+            clients,
+            content_type,
+            Some(&bearer),
+            &body,
+        )
+        .await;
+        assert_eq!(
+            r.status,
+            StatusCode::CREATED,
+            "{content_type:?}: {}",
+            r.text
+        );
+    }
+}
+
 crate::on_both_backends!(
     nul_bytes_are_refused_everywhere,
     long_identifiers_are_400_naming_the_field,
     one_trailing_slash_answers_the_same,
+    admin_bodies_must_say_they_are_json,
 );
 
 #[tokio::test]

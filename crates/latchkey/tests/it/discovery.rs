@@ -1,4 +1,5 @@
-//! Discovery documents, the JWKS, health, metrics and the relative path.
+//! Discovery documents, the JWKS, health, metrics and the relative path; realm names
+//! percent-encoded in every emitted URL.
 
 use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -137,11 +138,66 @@ async fn health_and_metrics(app: &TestApp) {
     );
 }
 
+/// A realm name with a space, `?` and `#` is percent-encoded in every URL the server emits
+/// (issuer, endpoints, a token's `iss`), and that realm's tokens are still recognised; the
+/// names `.` and `..`, which no URL path can hold, are refused.
+async fn realm_names_are_encoded_in_urls(app: &TestApp) {
+    let admin = app.admin_token().await;
+    let r = app
+        .post(
+            "/admin/realms",
+            &admin,
+            json!({"realm": "team a?b#c", "enabled": true}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let enc = "team%20a%3Fb%23c";
+    let issuer = format!("http://localhost:8080/realms/{enc}");
+    let doc = app
+        .get_public(&format!("/realms/{enc}/.well-known/openid-configuration"))
+        .await;
+    assert_eq!(doc.status, StatusCode::OK, "{}", doc.text);
+    assert_eq!(doc.body["issuer"], issuer.as_str());
+    for key in [
+        "authorization_endpoint",
+        "token_endpoint",
+        "userinfo_endpoint",
+        "jwks_uri",
+        "device_authorization_endpoint",
+        "registration_endpoint",
+    ] {
+        let url = doc.body[key].as_str().unwrap_or_default();
+        assert!(url.starts_with(&format!("{issuer}/")), "{key}: {url}");
+    }
+    let (_, secret) = app.create_service_client(&admin, enc, "api").await;
+    let token = app.client_token(enc, "api", &secret).await;
+    assert_eq!(app.verify(enc, &token).await["iss"], issuer.as_str());
+    let r = app
+        .form(
+            &format!("/realms/{enc}/protocol/openid-connect/token/introspect"),
+            &[("token", &token)],
+            Some(("api", &secret)),
+        )
+        .await;
+    assert_eq!(r.body["active"], true, "{}", r.text);
+    for name in [".", ".."] {
+        let r = app
+            .post(
+                "/admin/realms",
+                &admin,
+                json!({"realm": name, "enabled": true}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{name}: {}", r.text);
+    }
+}
+
 crate::on_both_backends!(
     every_advertised_endpoint_answers,
     unknown_realm_is_404,
     jwks_has_public_rs256_and_es256_keys,
     health_and_metrics,
+    realm_names_are_encoded_in_urls,
 );
 
 #[tokio::test]

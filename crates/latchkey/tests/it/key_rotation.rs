@@ -1,7 +1,8 @@
 //! Signing key rotation through key provider components: tokens issued before a rotation
 //! keep verifying (JWKS, introspection), tokens after it carry the new `kid`; a disabled
 //! key leaves the JWKS; deleting a provider deletes its key; bad configs are 400; a second
-//! node on the same PostgreSQL follows at once.
+//! node on the same PostgreSQL follows at once; concurrent changes never take a realm's
+//! last signing key of an algorithm.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -297,9 +298,81 @@ async fn bad_provider_configs_are_400(app: &TestApp) {
     app.client_token("acme", "api", &secret).await;
 }
 
+/// Concurrent changes that each leave another RSA key active must not together leave none:
+/// four RS256 providers deleted (then made passive) all at once, in 8 rounds. Each round
+/// keeps an active RS256 key, refuses at least one change with the 400, and still issues
+/// tokens; no change answers 5xx.
+async fn concurrent_changes_never_remove_the_last_signer(app: &TestApp) {
+    let admin = app.admin_with_realm("acme").await;
+    let (_, secret) = app.create_service_client(&admin, "acme", "api").await;
+    for round in 0..8 {
+        while rsa_providers(app, &admin).await.len() < 4 {
+            add_rsa(app, &admin, 50 + round).await;
+        }
+        let providers = rsa_providers(app, &admin).await;
+        let tasks: Vec<_> = providers
+            .iter()
+            .map(|c| {
+                let id = c["id"].as_str().unwrap();
+                let path = format!("/admin/realms/acme/components/{id}");
+                let builder = Request::builder()
+                    .uri(path)
+                    .header(header::HOST, "localhost:8080")
+                    .header(header::AUTHORIZATION, format!("Bearer {admin}"));
+                let req = if round % 2 == 0 {
+                    builder.method(Method::DELETE).body(Body::empty())
+                } else {
+                    let mut passive = c.clone();
+                    passive["config"]["active"] = json!(["false"]);
+                    builder
+                        .method(Method::PUT)
+                        .header(header::CONTENT_TYPE, "application/json")
+                        .body(Body::from(passive.to_string()))
+                };
+                tokio::spawn(send_to(app.router.clone(), req.unwrap()))
+            })
+            .collect();
+        let mut refused = 0;
+        for t in tasks {
+            let r = t.await.unwrap();
+            match r.status {
+                StatusCode::NO_CONTENT => {}
+                StatusCode::BAD_REQUEST => {
+                    refused += 1;
+                    assert!(
+                        r.body["errorMessage"]
+                            .as_str()
+                            .is_some_and(|m| m.starts_with("The realm would have no active")),
+                        "{}",
+                        r.text
+                    );
+                }
+                other => panic!("round {round}: {other} {}", r.text),
+            }
+        }
+        assert!(refused >= 1, "round {round}: every change went through");
+        assert!(
+            keys(app, &admin).await["active"]["RS256"].is_string(),
+            "round {round}: no active RS256 key left"
+        );
+        kid(&app.client_token("acme", "api", &secret).await);
+        // Passive keys from an odd round are deleted, so the next round starts from active ones.
+        for c in rsa_providers(app, &admin).await {
+            if c["config"]["active"] == json!(["false"]) {
+                let id = c["id"].as_str().unwrap();
+                let r = app
+                    .delete(&format!("/admin/realms/acme/components/{id}"), &admin)
+                    .await;
+                assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+            }
+        }
+    }
+}
+
 crate::on_both_backends!(
     rotation_under_load_keeps_every_token_verifying,
     bad_provider_configs_are_400,
+    concurrent_changes_never_remove_the_last_signer,
 );
 
 fn token_request(realm: &str, client: &str, secret: &str) -> Request<Body> {

@@ -1,7 +1,8 @@
 //! `latchkey reg`, the kcreg-style registration client, against the real binary: log in,
 //! create, get (both providers and the adapter configuration), update, delete, an initial
 //! access token, the config file readable by its owner only, and exit codes a script can
-//! rely on (0 done, 1 refused by the server, 2 a usage error).
+//! rely on (0 done, 1 refused by the server, 2 a usage error); output into a closed pipe
+//! is no panic.
 
 use serde_json::{Value, json};
 
@@ -170,4 +171,24 @@ async fn reg_creates_reads_updates_and_deletes_clients() {
     }
     let attrs = stdout(&reg(&["attrs"]));
     assert!(attrs.lines().any(|l| l == "redirectUris"), "{attrs}");
+}
+
+/// A reader that stops early (`latchkey reg attrs | head -1`) ends the output, not the
+/// process with a panic: the command exits 0 and prints nothing on stderr.
+#[test]
+fn output_into_a_closed_pipe_is_no_panic() {
+    let run = Run::new();
+    for args in [&["reg", "attrs"][..], &["reg", "attrs", "-e", "oidc"]] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let child = run
+            .command(args, &[])
+            .stdout(writer)
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
+        assert_eq!(stderr(&out), "", "{args:?}");
+    }
 }

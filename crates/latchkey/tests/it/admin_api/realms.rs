@@ -1,5 +1,6 @@
 //! Realms: authentication first, create/read/update/rename/delete with Keycloak's bodies,
-//! and what a new realm is given (built-in clients, `realm-management` roles, client scopes).
+//! and what a new realm is given (built-in clients, `realm-management` roles, client scopes);
+//! numbers beyond Keycloak's `Integer` refused.
 
 use axum::http::StatusCode;
 use serde_json::json;
@@ -241,8 +242,55 @@ async fn a_new_realm_has_its_builtins(app: &TestApp) {
     assert_eq!(optional.as_array().unwrap().len(), 3);
 }
 
+/// Lifespans and other Keycloak `Integer`s beyond 32 bits are a 400 naming the field, on
+/// create and update (they overflowed the token's `exp`); the largest 32-bit lifespan
+/// still issues tokens.
+async fn numbers_beyond_keycloaks_range_are_400(app: &TestApp) {
+    let admin = app.admin_with_realm("acme").await;
+    for (field, value) in [
+        ("accessTokenLifespan", json!(i64::MAX)),
+        ("ssoSessionMaxLifespan", json!(1_i64 << 31)),
+        ("offlineSessionIdleTimeout", json!(i64::MIN)),
+        ("oauth2DeviceCodeLifespan", json!(-(1_i64 << 40))),
+        ("eventsExpiration", json!(i64::MAX)),
+    ] {
+        let r = app
+            .put("/admin/realms/acme", &admin, json!({ field: value }))
+            .await;
+        assert_error_message(
+            &r,
+            StatusCode::BAD_REQUEST,
+            &format!("{field} is out of range"),
+        );
+        let r = app
+            .post(
+                "/admin/realms",
+                &admin,
+                json!({"realm": "other", "enabled": true, field: value}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{field}: {}", r.text);
+    }
+    let max = i64::from(i32::MAX);
+    app.update_realm(
+        &admin,
+        "acme",
+        json!({"accessTokenLifespan": max, "ssoSessionMaxLifespan": max,
+               "offlineSessionIdleTimeout": max}),
+    )
+    .await;
+    let (_, secret) = app.create_service_client(&admin, "acme", "api").await;
+    let token = app.client_token("acme", "api", &secret).await;
+    let claims = app.verify("acme", &token).await;
+    assert_eq!(
+        claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
+        max
+    );
+}
+
 crate::on_both_backends!(
     authentication_is_required,
     realm_crud,
     a_new_realm_has_its_builtins,
+    numbers_beyond_keycloaks_range_are_400,
 );

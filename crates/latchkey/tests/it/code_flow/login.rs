@@ -1,4 +1,4 @@
-//! The login and consent pages: prompt and max_age, consent asked once, forms bound to
+//! The login and consent pages: prompt and max_age (32-bit), consent asked once, forms bound to
 //! their browser and CSRF token, one failure count shared with the password grant, limits
 //! per address and Secure cookies outside start-dev.
 
@@ -31,6 +31,26 @@ async fn prompt_and_max_age(app: &TestApp) {
         StatusCode::OK,
         "a session older than max_age needs a new login"
     );
+    // max_age is a 32-bit number, as Keycloak reads it: the largest still keeps the
+    // session, a larger one is invalid_request (it overflowed the age comparison: a panic
+    // and a dropped connection for a signed-in browser).
+    let long = b
+        .get(app, &auth_url("&max_age=2147483647&prompt=none"))
+        .await;
+    assert!(
+        query(&location(&long)).contains_key("code"),
+        "{}",
+        long.text
+    );
+    for huge in ["2147483648", "9223372036854775807"] {
+        let r = b.get(app, &auth_url(&format!("&max_age={huge}"))).await;
+        assert_eq!(
+            query(&location(&r))["error"],
+            "invalid_request",
+            "{huge}: {}",
+            r.text
+        );
+    }
     let hinted = Browser::default()
         .get(app, &auth_url("&login_hint=alice%40example.com"))
         .await;

@@ -342,6 +342,10 @@ async fn bad_files_are_refused_naming_object_and_field(app: &TestApp) {
             Box::new(|d| d["users"][1]["firstName"] = "x".repeat(300).into()),
             "users[1] \"bob\": firstName",
         ),
+        (
+            Box::new(|d| d["accessTokenLifespan"] = i64::MAX.into()),
+            "accessTokenLifespan: out of range",
+        ),
     ];
     for (change, message) in cases {
         let mut doc = fixture("acme-realm.json");

@@ -140,6 +140,33 @@ async fn initial_access_tokens_count_down_and_run_out(app: &TestApp) {
         StatusCode::BAD_REQUEST,
         json!({"error": "Invalid value for expiration", "error_description": "The expiration time interval cannot be less than 0"}),
     );
+    // Keycloak's Integer: beyond 32 bits the body does not parse (an i64::MAX expiration
+    // overflowed the expiry check of every registration with the token); the largest
+    // 32-bit values make a token that registers.
+    for body in [
+        json!({"expiration": i64::MAX}),
+        json!({"count": 1_i64 << 31}),
+    ] {
+        let bad = app.post(IATS, &admin, body.clone()).await;
+        assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{body}: {}", bad.text);
+    }
+    let r = app
+        .post(
+            IATS,
+            &admin,
+            json!({"expiration": i32::MAX, "count": i32::MAX}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let token = r.body["token"].as_str().unwrap().to_string();
+    let r = app
+        .post(
+            "/realms/acme/clients-registrations/openid-connect",
+            &token,
+            json!({"redirect_uris": ["https://app.example.com/cb"]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
 }
 
 /// An initial access token past its expiration is refused and no longer listed (the token
