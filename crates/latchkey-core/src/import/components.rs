@@ -81,7 +81,11 @@ pub(super) fn components(
             KEY_PROVIDER_TYPE => key_providers(list, realm_id, sealer, now, b, report)?,
             _ => {
                 for v in list {
-                    let name = v.get("name").and_then(Value::as_str).unwrap_or("?");
+                    // Keycloak writes some components (the user profile) without a name.
+                    let name = ["name", "providerId", "id"]
+                        .iter()
+                        .find_map(|k| v.get(*k).and_then(Value::as_str))
+                        .unwrap_or("unnamed");
                     report.skip(&format!("components.{kind}"), name);
                 }
             }
