@@ -187,6 +187,10 @@ impl SqlStore {
             .await
             .map_err(backend_err)?;
             if claimed.rows_affected() == 0 {
+                // Ended now: a dropped transaction's rollback is only sent when the
+                // connection is next used, and until then it holds its lock on
+                // `latchkey_migrations` (a `DROP SCHEMA` or a later migration would wait).
+                tx.rollback().await.map_err(backend_err)?;
                 continue;
             }
             sqlx::raw_sql(sql)

@@ -200,6 +200,23 @@ pub async fn authenticate(
     }
 }
 
+/// The client of a token or device authorization request: authenticated by the one method
+/// the request uses, and its use recorded (`AppState::client_used`): every grant and every
+/// device authorization counts as a use once the client has proved who it is.
+pub async fn authenticated_client(
+    state: &SharedState,
+    base: &crate::urls::BaseUrl,
+    realm: &RealmRecord,
+    headers: &HeaderMap,
+    p: &Params,
+    ip: Option<&str>,
+) -> Result<ClientRecord, OAuthError> {
+    let creds = credentials(headers, p)?;
+    let client = authenticate(state, realm, &creds, &audiences(base, &realm.name), ip).await?;
+    state.client_used(&client, crate::state::now_millis());
+    Ok(client)
+}
+
 /// What a client assertion's `aud` may name: the issuer, or the URL of the token,
 /// introspection, revocation or device authorization endpoint it is sent to.
 pub fn audiences(base: &crate::urls::BaseUrl, realm: &str) -> Vec<String> {

@@ -22,7 +22,7 @@ use latchkey_core::device::{self, Timing};
 use latchkey_core::store::{ClientRecord, EventRecord, RealmRecord, StoreError, UserRecord};
 use serde_json::{Value, json};
 
-use super::client_auth::{Params, audiences, authenticate, credentials};
+use super::client_auth::{Params, authenticated_client};
 use super::mint::{Grant, Session, issue, resolve_scope};
 use super::pages;
 use super::realm::enabled_realm;
@@ -175,17 +175,8 @@ async fn start(
         .map_err(OAuthError::Internal)?
         .ok_or(OAuthError::UnknownRealm)?;
     let p = Params::parse(headers, body)?;
-    let creds = credentials(headers, &p)?;
-    let client = authenticate(
-        state,
-        &realm,
-        &creds,
-        &audiences(base, &realm.name),
-        addr.as_deref(),
-    )
-    .await?;
+    let client = authenticated_client(state, base, &realm, headers, &p, addr.as_deref()).await?;
     let now = now_millis();
-    state.client_used(&client, now);
     let who = (Some(client.client_id.as_str()), None);
     let result = flow(state, base, &realm, &client, &p, now).await;
     let error = result.as_ref().err().and_then(error_name);

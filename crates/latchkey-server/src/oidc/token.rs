@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use latchkey_core::crypto::{hash_token, new_uuid};
 use latchkey_core::store::{ClientRecord, RealmRecord};
 
-use super::client_auth::{Params, audiences, authenticate, credentials};
+use super::client_auth::{Params, authenticated_client};
 use super::mint::{Grant, GrantedScope, Session, issue, resolve_scope};
 use super::password::password_user;
 use super::realm::enabled_realm;
@@ -51,18 +51,8 @@ async fn handle(
         .ok_or(OAuthError::UnknownRealm)?;
     let p = Params::parse(headers, body)?;
     let grant_type = p.require("grant_type")?.to_string();
-    let creds = credentials(headers, &p)?;
-    let client = authenticate(
-        state,
-        &realm,
-        &creds,
-        &audiences(base, &realm.name),
-        addr.as_deref(),
-    )
-    .await?;
+    let client = authenticated_client(state, base, &realm, headers, &p, addr.as_deref()).await?;
     let now = now_millis();
-    // Every grant goes through here once the client has proved who it is.
-    state.client_used(&client, now);
     match grant_type.as_str() {
         "client_credentials" => {
             if client.rep.is_public() {

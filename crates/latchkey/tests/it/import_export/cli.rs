@@ -90,6 +90,7 @@ async fn commands_import_and_export(backend: Backend) {
         store.realm_by_name("broken").await.unwrap().is_none(),
         "nothing written"
     );
+    store.close().await;
 
     let dir = run.dir.join("out");
     let out = cmd(&[
