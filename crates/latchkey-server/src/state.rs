@@ -69,6 +69,25 @@ const SCOPE_DEFAULTS_KEPT: usize = 10_000;
 
 pub type SharedState = Arc<AppState>;
 
+/// Inserts into a map that holds at most `kept` entries: when a new key finds it full, the
+/// entries `stale` says are expired go, and all of them if that freed less than an eighth,
+/// so the pass runs once per many new keys rather than on each.
+fn insert_bounded<V>(
+    map: &mut HashMap<String, V>,
+    key: &str,
+    value: V,
+    kept: usize,
+    stale: impl Fn(&V) -> bool,
+) {
+    if map.len() >= kept && !map.contains_key(key) {
+        map.retain(|_, v| !stale(v));
+        if map.len() > kept - kept / 8 {
+            map.clear();
+        }
+    }
+    map.insert(key.to_string(), value);
+}
+
 impl AppState {
     pub fn new(store: Arc<dyn Store>, sealer: Arc<SecretBox>, settings: ServerSettings) -> Self {
         let fetcher = Fetcher::new(if settings.dev_mode {
@@ -152,18 +171,13 @@ impl AppState {
             .and_then(Value::as_array)
             .cloned()
             .ok_or("jwks_uri: not a JWK Set")?;
-        let mut cached = self.client_jwks.lock().unwrap_or_else(|p| p.into_inner());
-        if cached.len() >= CLIENT_JWKS_KEPT && !cached.contains_key(uri) {
-            // Every client may name a URL of its own: drop the expired, and start over if
-            // that freed less than an eighth (so the pass runs once per many new URLs).
-            cached.retain(|_, (at, _)| at.elapsed().as_secs() < 300);
-            if cached.len() > CLIENT_JWKS_KEPT - CLIENT_JWKS_KEPT / 8 {
-                cached.clear();
-            }
-        }
-        cached.insert(
-            uri.to_string(),
+        // Every client may name a URL of its own: the map is bounded.
+        insert_bounded(
+            &mut self.client_jwks.lock().unwrap_or_else(|p| p.into_inner()),
+            uri,
             (std::time::Instant::now(), Arc::new(keys.clone())),
+            CLIENT_JWKS_KEPT,
+            |(at, _)| at.elapsed().as_secs() >= 300,
         );
         Ok(keys)
     }
@@ -227,4 +241,30 @@ pub fn now_millis() -> Millis {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as Millis)
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bounded_map_never_passes_its_bound_and_keeps_fresh_entries_when_it_can() {
+        let mut map = HashMap::new();
+        for i in 0..1_000 {
+            insert_bounded(&mut map, &format!("k{i}"), i, 64, |_| false);
+            assert!(map.len() <= 64, "{} entries", map.len());
+        }
+        assert!(map.contains_key("k999"), "the newest entry is kept");
+        // With half of the entries stale, a full map drops those and keeps the rest.
+        let mut map = HashMap::new();
+        for i in 0..64 {
+            insert_bounded(&mut map, &format!("k{i}"), i, 64, |_| false);
+        }
+        insert_bounded(&mut map, "new", 1_000, 64, |v| v % 2 == 0);
+        assert_eq!(map.len(), 33);
+        assert!(map.contains_key("k1") && !map.contains_key("k0"));
+        // Replacing a key already there never evicts.
+        insert_bounded(&mut map, "k1", 7, 33, |_| true);
+        assert_eq!(map.len(), 33);
+    }
 }
