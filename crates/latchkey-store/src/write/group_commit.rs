@@ -287,9 +287,11 @@ struct Token {
 }
 
 impl Token {
-    /// Whether the token admits one more use at one job's clock.
-    fn admits(&self, now_secs: i64) -> bool {
-        self.remaining > 0 && (self.expiration == 0 || self.created_at + self.expiration > now_secs)
+    /// Whether the token admits one more use at one job's clock, `used` uses of it already
+    /// given to earlier jobs of the batch.
+    fn admits(&self, used: i64, now_secs: i64) -> bool {
+        self.remaining - used > 0
+            && (self.expiration == 0 || self.created_at + self.expiration > now_secs)
     }
 }
 
@@ -379,6 +381,48 @@ impl BatchTx<'_> {
             created_at,
             expiration,
         }))
+    }
+
+    /// Spends `uses` of an initial access token if it has that many left, else nothing;
+    /// either way locks its row and returns its state before, and whether it spent.
+    async fn take(&mut self, hash: &str, uses: i64) -> StoreResult<Option<(Token, bool)>> {
+        match self {
+            BatchTx::Sqlx(tx) => {
+                // One round trip where there were two (lock and read, then spend): what was
+                // there before is what is left plus what was spent, read under the lock the
+                // spend took.
+                let row = sqlx::query(
+                    "UPDATE initial_access_tokens SET remaining = remaining - $1 \
+                     WHERE token_hash = $2 AND remaining >= $1 \
+                     RETURNING remaining, created_at, expiration",
+                )
+                .bind(uses)
+                .bind(hash)
+                .fetch_optional(&mut **tx)
+                .await
+                .map_err(backend_err)?;
+                if let Some(row) = row {
+                    let token = Token {
+                        remaining: get::<i64>(&row, "remaining")? + uses,
+                        created_at: get(&row, "created_at")?,
+                        expiration: get(&row, "expiration")?,
+                    };
+                    return Ok(Some((token, true)));
+                }
+            }
+            // In process, a read and a write cost no round trip: `BEGIN IMMEDIATE` holds the
+            // lock already.
+            BatchTx::Direct(_) => {
+                let token = self.token(hash).await?;
+                let enough = token.as_ref().is_some_and(|t| t.remaining >= uses);
+                if enough {
+                    self.spend(hash, uses).await?;
+                }
+                return Ok(token.map(|t| (t, enough)));
+            }
+        }
+        // Fewer uses left than asked for, or no such token: locked and read, nothing spent.
+        Ok(self.token(hash).await?.map(|t| (t, false)))
     }
 
     async fn spend(&mut self, hash: &str, uses: i64) -> StoreResult<()> {
@@ -479,7 +523,9 @@ async fn settle(mut tx: BatchTx<'_>, jobs: &[Job]) -> StoreResult<Vec<StoreResul
 /// initial access token gives to the admitted ones.
 struct Decided<'j> {
     results: Vec<StoreResult<()>>,
-    spent: BTreeMap<&'j str, i64>,
+    spent: Spent<'j>,
+    /// The uses `decide` spent already while locking the tokens.
+    taken: Spent<'j>,
 }
 
 /// Takes the batch's locks and decides every job's guards under them, in arrival order;
@@ -509,19 +555,60 @@ async fn decide<'j>(tx: &mut BatchTx<'_>, jobs: &'j [Job]) -> StoreResult<Decide
         let n = tx.count_clients(realm_id, (*limit).max(0)).await?;
         clients.insert(realm_id, n);
     }
+    let (results, spent, taken) = decide_tokens(tx, jobs, &creations, clients).await?;
+    Ok(Decided {
+        results,
+        spent,
+        taken,
+    })
+}
+
+/// Decides every job in arrival order under the batch's initial access tokens, locking
+/// each token's row (in hash order) as it spends the uses the batch hopes for: first the
+/// verdicts as if every token admitted every use, and each token's hoped-for uses spent in
+/// one statement when it has that many left (`BatchTx::take`); then the verdicts the
+/// tokens really give, from their state before. Where the two differ (a token that ran out
+/// or expired), `write_admitted` spends the difference.
+async fn decide_tokens<'j>(
+    tx: &mut BatchTx<'_>,
+    jobs: &'j [Job],
+    creations: &[(&'j ClientRecord, &'j WriteGuard)],
+    clients: BTreeMap<&'j str, i64>,
+) -> StoreResult<(Vec<StoreResult<()>>, Spent<'j>, Spent<'j>)> {
+    let (_, hoped) = verdicts(jobs, clients.clone(), None);
     let mut tokens: BTreeMap<&str, Option<Token>> = BTreeMap::new();
-    for (_, guard) in &creations {
+    for (_, guard) in creations {
         if let Some(hash) = &guard.initial_access_token {
             tokens.insert(hash, None);
         }
     }
+    let mut taken = Spent::new();
     for (hash, token) in tokens.iter_mut() {
-        *token = tx.token(hash).await?;
+        let uses = hoped.get(hash).copied().unwrap_or(0);
+        if let Some((found, took)) = tx.take(hash, uses).await? {
+            *token = Some(found);
+            if took {
+                taken.insert(hash, uses);
+            }
+        }
     }
+    let (results, spent) = verdicts(jobs, clients, Some(&tokens));
+    Ok((results, spent, taken))
+}
 
-    // Decide each job in arrival order, as if they had come one after another.
+/// Uses of each initial access token, by hash.
+type Spent<'j> = BTreeMap<&'j str, i64>;
+
+/// Every job's verdict in arrival order, as if they had come one after another, from each
+/// guarded realm's client count and each token's state (`None`: as if every token admitted
+/// every use); with the uses of each token the admitted jobs take.
+fn verdicts<'j>(
+    jobs: &'j [Job],
+    mut clients: BTreeMap<&'j str, i64>,
+    tokens: Option<&BTreeMap<&str, Option<Token>>>,
+) -> (Vec<StoreResult<()>>, Spent<'j>) {
     let mut results = Vec::with_capacity(jobs.len());
-    let mut spent: BTreeMap<&str, i64> = BTreeMap::new();
+    let mut spent = Spent::new();
     for job in jobs {
         let Work::Create(creation) = &job.work else {
             results.push(Ok(()));
@@ -538,36 +625,36 @@ async fn decide<'j>(tx: &mut BatchTx<'_>, jobs: &'j [Job]) -> StoreResult<Decide
             continue;
         }
         if let Some(hash) = &guard.initial_access_token {
-            match tokens.get_mut(hash.as_str()) {
-                Some(Some(t)) if t.admits(guard.now_secs) => {
-                    t.remaining -= 1;
-                    *spent.entry(hash).or_default() += 1;
-                }
-                _ => {
-                    results.push(Err(StoreError::Precondition {
-                        failed: Guarded::InitialAccessToken,
-                    }));
-                    continue;
-                }
+            let used = spent.get(hash.as_str()).copied().unwrap_or(0);
+            let admits = tokens.is_none_or(|tokens| {
+                tokens
+                    .get(hash.as_str())
+                    .and_then(Option::as_ref)
+                    .is_some_and(|t| t.admits(used, guard.now_secs))
+            });
+            if !admits {
+                results.push(Err(StoreError::Precondition {
+                    failed: Guarded::InitialAccessToken,
+                }));
+                continue;
             }
+            *spent.entry(hash).or_default() += 1;
         }
         if let Some(n) = clients.get_mut(realm_id) {
             *n += 1;
         }
         results.push(Ok(()));
     }
-    Ok(Decided { results, spent })
+    (results, spent)
 }
 
-/// Spends the tokens' uses and inserts the admitted jobs' rows.
+/// Spends what the tokens' uses still lack and inserts the admitted jobs' rows.
 async fn write_admitted(
     tx: &mut BatchTx<'_>,
     jobs: &[Job],
     decided: &Decided<'_>,
 ) -> StoreResult<()> {
-    for (hash, uses) in &decided.spent {
-        tx.spend(hash, *uses).await?;
-    }
+    spend_rest(tx, decided).await?;
     let admitted: Vec<&Work> = jobs
         .iter()
         .zip(&decided.results)
@@ -618,4 +705,24 @@ async fn write_admitted(
         })
         .collect();
     tx.touch_all(&touches).await
+}
+
+/// Brings each token to its uses before the batch less those the admitted jobs take:
+/// nothing to do where `decide` spent exactly that (a statement where it did not, giving
+/// uses back when it spent more).
+async fn spend_rest(tx: &mut BatchTx<'_>, decided: &Decided<'_>) -> StoreResult<()> {
+    let hashes: std::collections::BTreeSet<&str> = decided
+        .spent
+        .keys()
+        .chain(decided.taken.keys())
+        .copied()
+        .collect();
+    for hash in hashes {
+        let uses = decided.spent.get(hash).copied().unwrap_or(0)
+            - decided.taken.get(hash).copied().unwrap_or(0);
+        if uses != 0 {
+            tx.spend(hash, uses).await?;
+        }
+    }
+    Ok(())
 }

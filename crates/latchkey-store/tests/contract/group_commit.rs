@@ -255,6 +255,100 @@ async fn concurrent_creations_commit_together(app: &TestStore) {
     assert_eq!(infos.len(), 40);
 }
 
+/// An initial access token's uses are spent while its row is locked, in one statement when
+/// it has every use the batch's creations hope for; when it turns out to admit fewer (it
+/// expires at some creations' clocks, or max-clients refuses some first), exactly what it
+/// admitted is spent, and the refused get their own refusal.
+async fn a_token_spends_exactly_what_a_batch_admits(app: &TestStore) {
+    let s = app.store.clone();
+    let r = created_realm(&s, "gc-spend").await;
+    // Expires at second 1,100 of the guards' clocks.
+    let mut token = initial_access(&r.id, "spend-token", 40);
+    (token.created_at, token.expiration) = (1_000, 100);
+    s.create_initial_access(&token).await.unwrap();
+    let realm_id = r.id.clone();
+    let run = |guards: Vec<WriteGuard>| {
+        let gate = Arc::new(tokio::sync::Barrier::new(guards.len()));
+        let tasks: Vec<_> = guards
+            .into_iter()
+            .map(|g| {
+                let (s, gate) = (s.clone(), gate.clone());
+                let b = client_bundle(&realm_id, &new_uuid(), None);
+                tokio::spawn(async move {
+                    gate.wait().await;
+                    s.create_client(b, &g).await
+                })
+            })
+            .collect();
+        async move {
+            let mut out = Vec::new();
+            for t in tasks {
+                out.push(t.await.unwrap());
+            }
+            out
+        }
+    };
+    let remaining = || async { s.list_initial_access(&r.id).await.unwrap()[0].remaining };
+
+    // Half the creations come before the expiry, half after, interleaved.
+    let (_, transactions_before) = s.group_commit_stats().read();
+    let results = run((0..20)
+        .map(|i| WriteGuard {
+            initial_access_token: Some("spend-token".into()),
+            now_secs: if i % 2 == 0 { 1_050 } else { 1_150 },
+            ..Default::default()
+        })
+        .collect())
+    .await;
+    let (_, transactions) = s.group_commit_stats().read();
+    assert!(
+        transactions - transactions_before < 20,
+        "they shared batches"
+    );
+    for (i, r) in results.iter().enumerate() {
+        if i % 2 == 0 {
+            assert!(r.is_ok(), "{i}: {r:?}");
+        } else {
+            assert!(
+                matches!(
+                    r,
+                    Err(StoreError::Precondition {
+                        failed: Guarded::InitialAccessToken
+                    })
+                ),
+                "{i}: {r:?}"
+            );
+        }
+    }
+    assert_eq!(remaining().await, 30, "ten uses spent, for ten clients");
+
+    // max-clients refuses some before the token is asked: they spend nothing.
+    let limit = s.count_clients(&r.id).await.unwrap() + 4;
+    let results = run((0..12)
+        .map(|_| WriteGuard {
+            initial_access_token: Some("spend-token".into()),
+            max_clients: Some(limit),
+            now_secs: 1_050,
+            ..Default::default()
+        })
+        .collect())
+    .await;
+    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 4);
+    assert_eq!(remaining().await, 26);
+
+    // More creations than uses left: exactly the uses left are admitted.
+    let results = run((0..40)
+        .map(|_| WriteGuard {
+            initial_access_token: Some("spend-token".into()),
+            now_secs: 1_050,
+            ..Default::default()
+        })
+        .collect())
+    .await;
+    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 26);
+    assert_eq!(remaining().await, 0);
+}
+
 /// Creations (the group commit, on SQLite its own connection) and the store's other writes
 /// at the same time: every one succeeds. A transaction that reads, then writes
 /// (`add_user_roles`), fails at once with `SQLITE_BUSY_SNAPSHOT` if another connection
@@ -379,6 +473,7 @@ async fn the_last_used_queue_is_bounded(app: &TestStore) {
 crate::on_both_backends!(
     a_clients_event_is_stored_with_it,
     concurrent_creations_commit_together,
+    a_token_spends_exactly_what_a_batch_admits,
     creations_and_other_writes_interleave,
     many_last_used_days_land_together,
     the_last_used_queue_is_bounded,
