@@ -44,6 +44,10 @@ pub enum Guarded {
     /// (`key_providers::orphaned_alg`, decided under the realm's lock).
     #[error("the realm would have no active key for one of its algorithms")]
     LastSigningKey,
+    /// A rotation's refresh token was spent, expired or never issued
+    /// (`Store::rotate_refresh_token`).
+    #[error("refresh token already spent or expired")]
+    RefreshToken,
 }
 
 #[derive(Debug, Clone)]
@@ -142,6 +146,16 @@ pub struct RefreshTokenRecord {
     /// The resources (RFC 8707) the token was granted for; its refreshes may narrow them,
     /// never widen them. Empty: none was asked for.
     pub resources: Vec<String>,
+}
+
+/// An entry of the transient store (`Store::put_transient`'s arguments as one record).
+#[derive(Debug, Clone)]
+pub struct TransientRecord {
+    pub kind: String,
+    pub id: String,
+    pub realm_id: String,
+    pub data: Value,
+    pub expires_at: Millis,
 }
 
 /// A resource server of a realm (RFC 8707): an absolute URI a client may ask a token for
@@ -712,11 +726,16 @@ pub trait Store: Send + Sync + 'static {
     async fn refresh_token(&self, hash: &str) -> StoreResult<Option<RefreshTokenRecord>>;
     /// Revokes a refresh token; `Ok(false)` when there was none.
     async fn delete_refresh_token(&self, hash: &str) -> StoreResult<bool>;
-    /// Takes a refresh token out of the store if it exists and has not expired: at most one
-    /// caller ever gets it, so a rotated token cannot be used twice.
-    async fn take_refresh_token(
+    /// Rotates a refresh token (OAuth 2.1 §4.3.1) in one transaction: takes `spent` out of
+    /// the store and, only if it was there and unexpired at `now`, stores `tombstone` (in
+    /// place of an entry of its kind and id) and `next`. `Ok(false)`: `spent` was spent
+    /// already, expired or never issued, and neither was stored. Of concurrent rotations of
+    /// one token exactly one gets `true`, so a rotated token cannot be used twice.
+    async fn rotate_refresh_token(
         &self,
-        hash: &str,
+        spent: &str,
         now: Millis,
-    ) -> StoreResult<Option<RefreshTokenRecord>>;
+        tombstone: &TransientRecord,
+        next: &RefreshTokenRecord,
+    ) -> StoreResult<bool>;
 }

@@ -417,11 +417,13 @@ impl Store for SqlStore {
         tokens::insert_refresh_token(self, t).await
     }
 
-    async fn take_refresh_token(
+    async fn rotate_refresh_token(
         &self,
-        hash: &str,
+        spent: &str,
         now: Millis,
-    ) -> StoreResult<Option<RefreshTokenRecord>> {
-        tokens::take_refresh_token(self, hash, now).await
+        tombstone: &TransientRecord,
+        next: &RefreshTokenRecord,
+    ) -> StoreResult<bool> {
+        tokens::rotate_refresh_token(self, spent, now, tombstone, next).await
     }
 }

@@ -1,11 +1,11 @@
-//! Refresh tokens (taken once, by one `DELETE … RETURNING`, with the resources they were
-//! granted for as a JSON array), revoked token ids and used client assertions.
+//! Refresh tokens (stored, and rotated, through the group commit, with the resources they
+//! were granted for as a JSON array), revoked token ids and used client assertions.
 
 use latchkey_core::Millis;
 use latchkey_core::store::*;
 use sqlx::any::AnyRow;
 
-use crate::sql::{backend_err, get, to_doc, write_err};
+use crate::sql::{backend_err, get};
 use crate::sql_store::SqlStore;
 
 pub(crate) async fn revoke_jti(
@@ -92,48 +92,30 @@ pub(crate) async fn delete_session_refresh_tokens(
         .map_err(backend_err)
 }
 
+/// Through the group commit: a login's refresh token is batched with other writes.
 pub(crate) async fn insert_refresh_token(db: &SqlStore, t: &RefreshTokenRecord) -> StoreResult<()> {
-    sqlx::query(
-        "INSERT INTO refresh_tokens (hash, realm_id, client_uuid, user_id, scope, session_id, auth_time, expires_at, resources) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-    )
-    .bind(&t.hash)
-    .bind(&t.realm_id)
-    .bind(&t.client_uuid)
-    .bind(&t.user_id)
-    .bind(&t.scope)
-    .bind(&t.session_id)
-    .bind(t.auth_time)
-    .bind(t.expires_at)
-    // NULL when none was asked for: the common case costs nothing to store.
-    .bind(if t.resources.is_empty() {
-        None
-    } else {
-        Some(to_doc(&t.resources)?)
-    })
-    .execute(&db.writer)
-    .await
-    .map(|_| ())
-    .map_err(write_err("refresh token"))
+    db.writes.refresh(t.clone()).await
 }
 
-pub(crate) async fn take_refresh_token(
+/// Through the group commit: the take, the tombstone and the next token commit together,
+/// batched with other rotations, and of two rotations of one token only the first finds it.
+pub(crate) async fn rotate_refresh_token(
     db: &SqlStore,
-    hash: &str,
+    spent: &str,
     now: Millis,
-) -> StoreResult<Option<RefreshTokenRecord>> {
-    // One statement: whichever caller deletes the row is the one that gets it.
-    let row = sqlx::query(
-        "DELETE FROM refresh_tokens WHERE hash = $1 \
-         RETURNING hash, realm_id, client_uuid, user_id, scope, session_id, auth_time, expires_at, resources",
-    )
-    .bind(hash)
-    .fetch_optional(&db.writer)
-    .await
-    .map_err(backend_err)?;
-    match row.as_ref().map(refresh_row).transpose()? {
-        Some(t) if t.expires_at > now => Ok(Some(t)),
-        _ => Ok(None),
+    tombstone: &TransientRecord,
+    next: &RefreshTokenRecord,
+) -> StoreResult<bool> {
+    match db
+        .writes
+        .rotate(spent, now, tombstone.clone(), next.clone())
+        .await
+    {
+        Ok(()) => Ok(true),
+        Err(StoreError::Precondition {
+            failed: Guarded::RefreshToken,
+        }) => Ok(false),
+        Err(e) => Err(e),
     }
 }
 

@@ -10,7 +10,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use latchkey_core::Millis;
 use latchkey_core::crypto::{hash_token, new_uuid, random_token};
 use latchkey_core::roles::expand;
-use latchkey_core::store::{ClientRecord, RealmRecord, RefreshTokenRecord, UserRecord};
+use latchkey_core::store::{
+    ClientRecord, RealmRecord, RefreshTokenRecord, TransientRecord, UserRecord,
+};
 use latchkey_core::{jwt, keys::Alg};
 use serde_json::{Map, Value, json};
 
@@ -132,13 +134,57 @@ pub struct Issued {
     pub access_jti: String,
 }
 
-/// Issues the token response for a grant that passed every check.
+/// Issues the token response for a grant that passed every check, its refresh token
+/// stored.
 pub async fn issue(
     state: &SharedState,
     base: &BaseUrl,
     g: Grant<'_>,
     now: Millis,
 ) -> Result<Issued, OAuthError> {
+    let grant_type = g.grant_type;
+    let (issued, refresh) = mint(state, base, g, now).await?;
+    if let Some(refresh) = refresh {
+        state.store.insert_refresh_token(&refresh).await?;
+    }
+    state.metrics.token_issued(grant_type);
+    Ok(issued)
+}
+
+/// Issues a refresh's response (RFC 6749 §6): as `issue`, its refresh token stored by
+/// rotating `spent` in the same transaction, which leaves `tombstone` behind
+/// (`Store::rotate_refresh_token`). `None`: another request spent the token first, or it
+/// expired; nothing was stored and the response is dropped unsent.
+pub async fn issue_rotating(
+    state: &SharedState,
+    base: &BaseUrl,
+    g: Grant<'_>,
+    now: Millis,
+    spent: &str,
+    tombstone: &TransientRecord,
+) -> Result<Option<Issued>, OAuthError> {
+    let grant_type = g.grant_type;
+    let (issued, refresh) = mint(state, base, g, now).await?;
+    let next = refresh.ok_or_else(|| OAuthError::Internal("a refresh without a session".into()))?;
+    if !state
+        .store
+        .rotate_refresh_token(spent, now, tombstone, &next)
+        .await?
+    {
+        return Ok(None);
+    }
+    state.metrics.token_issued(grant_type);
+    Ok(Some(issued))
+}
+
+/// The response for a grant and the refresh token to store with it (a session's grants);
+/// writes nothing.
+async fn mint(
+    state: &SharedState,
+    base: &BaseUrl,
+    g: Grant<'_>,
+    now: Millis,
+) -> Result<(Issued, Option<RefreshTokenRecord>), OAuthError> {
     let realm_name = &g.realm.name;
     let issuer = base.issuer(realm_name);
     let lifespan = g.realm.rep.access_token_lifespan.unwrap_or(300).max(1);
@@ -235,6 +281,7 @@ pub async fn issue(
     resp.insert("not-before-policy".into(), json!(0));
     resp.insert("scope".into(), json!(g.scope.claim));
 
+    let mut stored = None;
     if let Some(session) = &g.session {
         if g.scope.openid {
             let id_token = id_token(&issuer, &g, session, &access_token, iat, exp, profile);
@@ -266,20 +313,17 @@ pub async fn issue(
             (iat + idle).min(session_end)
         };
         let refresh = random_token::<32>();
-        state
-            .store
-            .insert_refresh_token(&RefreshTokenRecord {
-                hash: hash_token(&refresh),
-                realm_id: g.realm.id.clone(),
-                client_uuid: g.client.id.clone(),
-                user_id: g.user.id.clone(),
-                scope: g.scope.stored(),
-                session_id: session.id.clone(),
-                auth_time: session.auth_time,
-                expires_at: refresh_exp * 1000,
-                resources: g.resources.granted.clone(),
-            })
-            .await?;
+        stored = Some(RefreshTokenRecord {
+            hash: hash_token(&refresh),
+            realm_id: g.realm.id.clone(),
+            client_uuid: g.client.id.clone(),
+            user_id: g.user.id.clone(),
+            scope: g.scope.stored(),
+            session_id: session.id.clone(),
+            auth_time: session.auth_time,
+            expires_at: refresh_exp * 1000,
+            resources: g.resources.granted.clone(),
+        });
         resp.insert("refresh_token".into(), json!(refresh));
         // Keycloak reports 0 for offline tokens.
         resp.insert(
@@ -290,11 +334,11 @@ pub async fn issue(
     } else {
         resp.insert("refresh_expires_in".into(), json!(0));
     }
-    state.metrics.token_issued(g.grant_type);
-    Ok(Issued {
+    let issued = Issued {
         response: Value::Object(resp),
         access_jti,
-    })
+    };
+    Ok((issued, stored))
 }
 
 /// Claims of the `profile` and `email` scopes.

@@ -6,11 +6,12 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
+use latchkey_core::Millis;
 use latchkey_core::crypto::{hash_token, new_uuid};
-use latchkey_core::store::{ClientRecord, RealmRecord};
+use latchkey_core::store::{ClientRecord, RealmRecord, TransientRecord};
 
 use super::client_auth::{Params, authenticated_client};
-use super::mint::{Grant, GrantedScope, Session, issue, resolve_scope};
+use super::mint::{Grant, GrantedScope, Session, issue, issue_rotating, resolve_scope};
 use super::password::password_user;
 use super::realm::enabled_realm;
 use super::resource;
@@ -131,85 +132,47 @@ async fn handle(
         "refresh_token" => {
             let presented = p.require("refresh_token")?;
             let invalid = || OAuthError::new(OAuthCode::InvalidGrant, "Invalid refresh token");
-            // Taking the token out of the store is the rotation: the old one is spent, and a
-            // tombstone remembers it. Presenting a spent token again means it leaked:
-            // every refresh token of that login session is revoked (OAuth 2.1 §4.3.1).
             let hash = hash_token(presented);
-            // The owner is checked before anything is spent: a token of another client or
+            // Everything is checked before anything is spent: a token of another client or
             // realm is refused without rotating it away from its owner or counting it as a
-            // replay (a third party must not be able to revoke someone else's session).
-            let mismatch = || {
-                OAuthError::new(
-                    OAuthCode::InvalidGrant,
-                    "Invalid refresh token. Token client and authorized client don't match",
-                )
-            };
-            // So are the requested scope and resources: a refused request must not spend the
-            // token.
-            let checked = match state.store.refresh_token(&hash).await? {
-                Some(peeked) if peeked.client_uuid != client.id || peeked.realm_id != realm.id => {
-                    return Err(mismatch());
-                }
-                Some(peeked) => {
-                    let granted = &peeked.resources;
-                    resource::narrowed(state, &realm, &client, granted, p.all("resource")).await?;
-                    Some(
-                        refresh_scope(state, &realm, &client, &peeked.scope, p.get("scope"))
-                            .await?,
-                    )
-                }
-                None => None,
-            };
-            let Some(stored) = state.store.take_refresh_token(&hash, now).await? else {
-                if let Some(spent) = state.store.get_transient(SPENT_REFRESH, &hash, now).await?
-                    && spent
-                        .get("realm")
-                        .and_then(|v| v.as_str())
-                        .is_none_or(|r| r == realm.id) // (older tombstones: no realm)
-                    && state
-                        .store
-                        .take_transient(SPENT_REFRESH, &hash, now)
-                        .await?
-                        .is_some()
-                    && let Some(session) = spent.get("session").and_then(|v| v.as_str())
-                {
-                    tracing::warn!(%session, "refresh token replayed; revoking its session's tokens");
-                    state
-                        .store
-                        .delete_session_refresh_tokens(session, false)
-                        .await?;
-                }
+            // replay (a third party must not be able to revoke someone else's session), and
+            // so is a request for a wider scope or other resources. Stored tokens never
+            // change, so what is read here is what the rotation takes.
+            let Some(stored) = state
+                .store
+                .refresh_token(&hash)
+                .await?
+                .filter(|t| t.expires_at > now)
+            else {
+                replayed(state, &realm, &hash, now).await?;
                 return Err(invalid());
             };
-            state
-                .store
-                .put_transient(
-                    SPENT_REFRESH,
-                    &hash,
-                    &realm.id,
-                    &serde_json::json!({"session": stored.session_id, "realm": realm.id}),
-                    stored.expires_at,
-                )
-                .await?;
             if stored.client_uuid != client.id || stored.realm_id != realm.id {
-                return Err(mismatch());
+                return Err(OAuthError::new(
+                    OAuthCode::InvalidGrant,
+                    "Invalid refresh token. Token client and authorized client don't match",
+                ));
             }
+            let resources =
+                resource::narrowed(state, &realm, &client, &stored.resources, p.all("resource"))
+                    .await?;
+            let scope =
+                refresh_scope(state, &realm, &client, &stored.scope, p.get("scope")).await?;
             let user = state
                 .store
                 .user(&realm.id, &stored.user_id)
                 .await?
                 .filter(|u| u.rep.enabled.unwrap_or(false))
                 .ok_or_else(invalid)?;
-            let scope = match checked {
-                Some(scope) => scope,
-                // Stored between the peek and the take: checked now.
-                None => {
-                    refresh_scope(state, &realm, &client, &stored.scope, p.get("scope")).await?
-                }
+            // Taking the token out of the store is the rotation: the old one is spent, and a
+            // tombstone remembers it, in the transaction that stores the next one.
+            let tombstone = TransientRecord {
+                kind: SPENT_REFRESH.into(),
+                id: hash.clone(),
+                realm_id: realm.id.clone(),
+                data: serde_json::json!({"session": stored.session_id, "realm": realm.id}),
+                expires_at: stored.expires_at,
             };
-            let resources =
-                resource::narrowed(state, &realm, &client, &stored.resources, p.all("resource"))
-                    .await?;
             let grant = Grant {
                 grant_type: "refresh_token",
                 realm: &realm,
@@ -224,7 +187,13 @@ async fn handle(
                 nonce: None,
                 resources,
             };
-            Ok(issue(state, base, grant, now).await?.response)
+            match issue_rotating(state, base, grant, now, &hash, &tombstone).await? {
+                Some(issued) => Ok(issued.response),
+                None => {
+                    replayed(state, &realm, &hash, now).await?;
+                    Err(invalid())
+                }
+            }
         }
         "authorization_code" => {
             super::code::redeem_code(state, base, &realm, &client, &p, addr, now).await
@@ -237,6 +206,36 @@ async fn handle(
             format!("Unsupported grant_type: {other}"),
         )),
     }
+}
+
+/// A refresh token that was not there to spend: if a tombstone says it was rotated before,
+/// it leaked, and every refresh token of its login session is revoked (OAuth 2.1 §4.3.1).
+/// The tombstone is taken, so one replay revokes once.
+async fn replayed(
+    state: &SharedState,
+    realm: &RealmRecord,
+    hash: &str,
+    now: Millis,
+) -> Result<(), OAuthError> {
+    if let Some(spent) = state.store.get_transient(SPENT_REFRESH, hash, now).await?
+        && spent
+            .get("realm")
+            .and_then(|v| v.as_str())
+            .is_none_or(|r| r == realm.id) // (older tombstones: no realm)
+        && state
+            .store
+            .take_transient(SPENT_REFRESH, hash, now)
+            .await?
+            .is_some()
+        && let Some(session) = spent.get("session").and_then(|v| v.as_str())
+    {
+        tracing::warn!(%session, "refresh token replayed; revoking its session's tokens");
+        state
+            .store
+            .delete_session_refresh_tokens(session, false)
+            .await?;
+    }
+    Ok(())
 }
 
 /// The scope of a refresh (RFC 6749 §6): the requested scope, which may narrow the

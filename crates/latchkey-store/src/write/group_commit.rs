@@ -1,5 +1,6 @@
 //! Group commit for the store's hot writes: client creation (registrations and the admin
-//! API alike), registration events and clients' last-used days.
+//! API alike), registration events, clients' last-used days and refresh tokens (a login's
+//! first, and each rotation: the old token taken, its tombstone and the next one stored).
 //!
 //! One task per store takes every write waiting for it and commits them together in one
 //! transaction: the guards of each creation (max-clients, initial access token counts)
@@ -18,9 +19,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use latchkey_core::Millis;
 use latchkey_core::store::{
-    ClientBundle, ClientRecord, EventRecord, Guarded, StoreError, StoreResult, UserRecord,
-    WriteGuard,
+    ClientBundle, ClientRecord, EventRecord, Guarded, RefreshTokenRecord, StoreError, StoreResult,
+    TransientRecord, UserRecord, WriteGuard,
 };
 use sqlx::AnyPool;
 use tokio::sync::{mpsc, oneshot};
@@ -41,6 +43,20 @@ enum Work {
     Event(Box<Rendered<EventRecord>>),
     /// A client's last-used day (`SqlStore::touch_client`): nobody waits for it.
     Touch(Box<Touch>),
+    Refresh(Box<Refresh>),
+}
+
+/// A refresh token to store and, for a rotation, the token it spends first.
+struct Refresh {
+    next: RefreshTokenRecord,
+    spends: Option<Spend>,
+}
+
+/// The token a rotation takes out, and the tombstone that remembers it.
+struct Spend {
+    hash: String,
+    now: Millis,
+    tombstone: Rendered<TransientRecord>,
 }
 
 pub(crate) struct Touch {
@@ -174,6 +190,34 @@ impl GroupCommit {
         true
     }
 
+    /// Stores a refresh token; answers after the commit.
+    pub(crate) async fn refresh(&self, next: RefreshTokenRecord) -> StoreResult<()> {
+        self.submit(Work::Refresh(Box::new(Refresh { next, spends: None })))
+            .await
+    }
+
+    /// Takes `spent` out and, if it was there and unexpired at `now`, stores `tombstone`
+    /// and `next`, all in one transaction (`Store::rotate_refresh_token`); answers after the
+    /// commit. `Precondition { RefreshToken }`: `spent` was not there, nothing was stored.
+    pub(crate) async fn rotate(
+        &self,
+        spent: &str,
+        now: Millis,
+        tombstone: TransientRecord,
+        next: RefreshTokenRecord,
+    ) -> StoreResult<()> {
+        let spends = Spend {
+            hash: spent.to_string(),
+            now,
+            tombstone: Rendered::new(tombstone)?,
+        };
+        self.submit(Work::Refresh(Box::new(Refresh {
+            next,
+            spends: Some(spends),
+        })))
+        .await
+    }
+
     /// Stores an event; answers after the commit.
     pub(crate) async fn event(&self, event: EventRecord) -> StoreResult<()> {
         self.submit(Work::Event(Box::new(Rendered::new(event)?)))
@@ -296,8 +340,26 @@ impl Token {
     }
 }
 
-/// Clients per last-used `UPDATE` through sqlx.
+/// Clients per last-used `UPDATE`, and refresh tokens per `DELETE`, through sqlx.
 const TOUCH_CHUNK: usize = 64;
+
+/// `DELETE` of `n` refresh tokens by hash (`$1`…), returning each one taken with its
+/// expiry: like `touch_many`, one text per `n`, built once.
+fn take_many(n: usize) -> &'static str {
+    static TEXTS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    let texts = TEXTS.get_or_init(|| {
+        (1..=TOUCH_CHUNK)
+            .map(|n| {
+                let hashes: Vec<String> = (1..=n).map(|i| format!("${i}")).collect();
+                format!(
+                    "DELETE FROM refresh_tokens WHERE hash IN ({}) RETURNING hash, expires_at",
+                    hashes.join(", ")
+                )
+            })
+            .collect()
+    });
+    &texts[n.clamp(1, TOUCH_CHUNK) - 1]
+}
 
 /// `TOUCH` for `n` clients of one realm (`$1` day, `$2` realm, `$3`… the clients): one
 /// statement text per `n`, built once, so each stays a prepared statement.
@@ -441,6 +503,34 @@ impl BatchTx<'_> {
         }
     }
 
+    /// Takes refresh tokens out by hash; returns each one that was there with its expiry.
+    /// Through sqlx one statement per 64 tokens; SQLite's own connection one cached
+    /// statement per token, in process.
+    async fn take_refresh_tokens(&mut self, hashes: &[&str]) -> StoreResult<BTreeMap<String, i64>> {
+        let mut taken = BTreeMap::new();
+        match self {
+            BatchTx::Sqlx(tx) => {
+                for chunk in hashes.chunks(TOUCH_CHUNK) {
+                    let mut q = sqlx::query(take_many(chunk.len()));
+                    for hash in chunk {
+                        q = q.bind(*hash);
+                    }
+                    for row in q.fetch_all(&mut **tx).await.map_err(backend_err)? {
+                        taken.insert(get(&row, "hash")?, get(&row, "expires_at")?);
+                    }
+                }
+            }
+            BatchTx::Direct(b) => {
+                for hash in hashes {
+                    if let Some(expires_at) = b.take_refresh_token(hash)? {
+                        taken.insert(hash.to_string(), expires_at);
+                    }
+                }
+            }
+        }
+        Ok(taken)
+    }
+
     async fn insert<R: Insert>(&mut self, rows: &[&R]) -> StoreResult<()> {
         match self {
             BatchTx::Sqlx(tx) => insert_rows(tx, rows).await,
@@ -562,10 +652,11 @@ async fn decide<'j>(tx: &mut BatchTx<'_>, jobs: &'j [Job]) -> StoreResult<Decide
         .iter()
         .filter_map(|j| match &j.work {
             Work::Create(c) => Some((&c.client.row, &c.guard)),
-            Work::Event(_) | Work::Touch(_) => None,
+            Work::Event(_) | Work::Touch(_) | Work::Refresh(_) => None,
         })
         .collect();
-    // Locks in one global order (realms, then tokens, each sorted) on every path and node.
+    // Locks in one global order (realms, then initial access tokens, each sorted, then the
+    // refresh tokens rotations spend) on every path and node.
     // Per realm under a max-clients guard: the largest limit in the batch, then the count.
     let mut limits: BTreeMap<&str, i64> = BTreeMap::new();
     for (client, guard) in &creations {
@@ -582,7 +673,8 @@ async fn decide<'j>(tx: &mut BatchTx<'_>, jobs: &'j [Job]) -> StoreResult<Decide
         let n = tx.count_clients(realm_id, (*limit).max(0)).await?;
         clients.insert(realm_id, n);
     }
-    let (results, spent, taken) = decide_tokens(tx, jobs, &creations, clients).await?;
+    let (mut results, spent, taken) = decide_tokens(tx, jobs, &creations, clients).await?;
+    decide_rotations(tx, jobs, &mut results).await?;
     Ok(Decided {
         results,
         spent,
@@ -623,6 +715,39 @@ async fn decide_tokens<'j>(
     Ok((results, spent, taken))
 }
 
+/// Takes out the refresh tokens the batch's rotations spend (after every other lock) and
+/// gives each rotation its verdict in `results`: two rotations of one token in a batch,
+/// the first in arrival order gets it.
+async fn decide_rotations(
+    tx: &mut BatchTx<'_>,
+    jobs: &[Job],
+    results: &mut [StoreResult<()>],
+) -> StoreResult<()> {
+    let mut spends: Vec<&str> = jobs
+        .iter()
+        .filter_map(|j| match &j.work {
+            Work::Refresh(r) => r.spends.as_ref().map(|s| s.hash.as_str()),
+            Work::Create(_) | Work::Event(_) | Work::Touch(_) => None,
+        })
+        .collect();
+    spends.sort_unstable();
+    spends.dedup();
+    let mut taken = tx.take_refresh_tokens(&spends).await?;
+    for (job, result) in jobs.iter().zip(results.iter_mut()) {
+        if let Work::Refresh(refresh) = &job.work
+            && let Some(spend) = &refresh.spends
+        {
+            *result = match taken.remove(&spend.hash) {
+                Some(expires_at) if expires_at > spend.now => Ok(()),
+                _ => Err(StoreError::Precondition {
+                    failed: Guarded::RefreshToken,
+                }),
+            };
+        }
+    }
+    Ok(())
+}
+
 /// Uses of each initial access token, by hash.
 type Spent<'j> = BTreeMap<&'j str, i64>;
 
@@ -637,9 +762,13 @@ fn verdicts<'j>(
     let mut results = Vec::with_capacity(jobs.len());
     let mut spent = Spent::new();
     for job in jobs {
-        let Work::Create(creation) = &job.work else {
-            results.push(Ok(()));
-            continue;
+        let creation = match &job.work {
+            Work::Create(creation) => creation,
+            // A rotation's verdict is `decide_rotations`'.
+            Work::Event(_) | Work::Touch(_) | Work::Refresh(_) => {
+                results.push(Ok(()));
+                continue;
+            }
         };
         let guard = &creation.guard;
         let realm_id = creation.client.row.realm_id.as_str();
@@ -692,7 +821,7 @@ async fn write_admitted(
         .iter()
         .filter_map(|w| match w {
             Work::Create(c) => Some(&**c),
-            Work::Event(_) | Work::Touch(_) => None,
+            Work::Event(_) | Work::Touch(_) | Work::Refresh(_) => None,
         })
         .collect();
     let client_rows: Vec<_> = created.iter().map(|c| &c.client).collect();
@@ -717,18 +846,32 @@ async fn write_admitted(
         .filter_map(|w| match w {
             Work::Create(c) => c.event.as_ref(),
             Work::Event(e) => Some(&**e),
-            Work::Touch(_) => None,
+            Work::Touch(_) | Work::Refresh(_) => None,
         })
         .collect();
+    let refreshes: Vec<&Refresh> = admitted
+        .iter()
+        .filter_map(|w| match w {
+            Work::Refresh(r) => Some(&**r),
+            Work::Create(_) | Work::Event(_) | Work::Touch(_) => None,
+        })
+        .collect();
+    let tombstones: Vec<_> = refreshes
+        .iter()
+        .filter_map(|r| r.spends.as_ref().map(|s| &s.tombstone))
+        .collect();
+    let next_tokens: Vec<_> = refreshes.iter().map(|r| &r.next).collect();
     tx.insert(&client_rows).await?;
     tx.insert(&user_rows).await?;
     tx.insert(&role_rows.iter().collect::<Vec<_>>()).await?;
     tx.insert(&event_rows).await?;
+    tx.insert(&tombstones).await?;
+    tx.insert(&next_tokens).await?;
     let touches: Vec<&Touch> = admitted
         .iter()
         .filter_map(|w| match w {
             Work::Touch(t) => Some(&**t),
-            Work::Create(_) | Work::Event(_) => None,
+            Work::Create(_) | Work::Event(_) | Work::Refresh(_) => None,
         })
         .collect();
     tx.touch_all(&touches).await

@@ -8,7 +8,8 @@
 
 use latchkey_core::registration::kind::RegistrationKind;
 use latchkey_core::store::{
-    ClientRecord, ComponentRecord, EventRecord, KeyRecord, RoleRecord, ScopeRecord, UserRecord,
+    ClientRecord, ComponentRecord, EventRecord, KeyRecord, RefreshTokenRecord, RoleRecord,
+    ScopeRecord, TransientRecord, UserRecord,
 };
 use sqlx::AnyConnection;
 
@@ -267,6 +268,54 @@ impl Documented for EventRecord {
             self.ip_address.as_deref().into(),
             self.error.as_deref().into(),
             details,
+        ]);
+    }
+}
+
+impl Insert for RefreshTokenRecord {
+    const HEAD: &'static str = "INSERT INTO refresh_tokens (hash, realm_id, client_uuid, user_id, scope, session_id, auth_time, expires_at, resources)";
+    const COLUMNS: usize = 9;
+    const UNIQUE: Option<&'static str> = Some("refresh token");
+    fn values<'a>(&'a self, out: &mut Vec<Param<'a>>) -> StoreResult<()> {
+        out.extend([
+            (&self.hash).into(),
+            (&self.realm_id).into(),
+            (&self.client_uuid).into(),
+            (&self.user_id).into(),
+            (&self.scope).into(),
+            (&self.session_id).into(),
+            self.auth_time.into(),
+            self.expires_at.into(),
+            // NULL when none was asked for: the common case costs nothing to store.
+            match self.resources.is_empty() {
+                true => Param::Text(None),
+                false => to_doc(&self.resources)?.into(),
+            },
+        ]);
+        Ok(())
+    }
+}
+
+impl Insert for TransientRecord {
+    const HEAD: &'static str = "INSERT INTO transient (kind, id, realm_id, data, expires_at)";
+    const COLUMNS: usize = 5;
+    const TAIL: &'static str = " ON CONFLICT (kind, id) DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at";
+    fn values<'a>(&'a self, out: &mut Vec<Param<'a>>) -> StoreResult<()> {
+        values_with_doc(self, out)
+    }
+}
+
+impl Documented for TransientRecord {
+    fn doc(&self) -> StoreResult<String> {
+        to_doc(&self.data)
+    }
+    fn values_with<'a>(&'a self, doc: Param<'a>, out: &mut Vec<Param<'a>>) {
+        out.extend([
+            (&self.kind).into(),
+            (&self.id).into(),
+            (&self.realm_id).into(),
+            doc,
+            self.expires_at.into(),
         ]);
     }
 }

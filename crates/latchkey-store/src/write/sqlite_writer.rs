@@ -38,7 +38,7 @@ use rusqlite::{Connection, OpenFlags, ToSql};
 use super::rows::{Insert, Param, TOUCH, chunk_sizes, statement};
 use super::stats::Stats;
 
-/// The statement shapes a batch uses: four tables in up to seven chunk sizes, and the guards.
+/// The statement shapes a batch uses: six tables in up to seven chunk sizes, and the guards.
 const STATEMENT_CACHE: usize = 64;
 
 fn backend(e: rusqlite::Error) -> StoreError {
@@ -246,6 +246,19 @@ impl<'c> Batch<'c> {
             .and_then(|mut s| s.execute((uses, hash)))
             .map(|_| ())
             .map_err(backend)
+    }
+
+    /// Deletes a refresh token; its expiry if it was there.
+    pub(crate) fn take_refresh_token(&self, hash: &str) -> StoreResult<Option<i64>> {
+        let mut s = self
+            .conn
+            .prepare_cached("DELETE FROM refresh_tokens WHERE hash = ? RETURNING expires_at")
+            .map_err(backend)?;
+        let mut rows = s.query([hash]).map_err(backend)?;
+        match rows.next().map_err(backend)? {
+            Some(r) => Ok(Some(r.get(0).map_err(backend)?)),
+            None => Ok(None),
+        }
     }
 
     /// `rows::TOUCH` on this connection.

@@ -470,8 +470,103 @@ async fn the_last_used_queue_is_bounded(app: &TestStore) {
     }
 }
 
+/// Refresh token rotations that arrive together share a transaction, beside creations,
+/// and each still spends only its own token: two rotations of one token in a batch, the
+/// first wins.
+async fn concurrent_rotations_commit_together(app: &TestStore) {
+    let s = app.store.clone();
+    let r = created_realm(&s, "rot").await;
+    let token = |hash: String| RefreshTokenRecord {
+        hash,
+        realm_id: r.id.clone(),
+        client_uuid: "c".into(),
+        user_id: "u".into(),
+        scope: "openid".into(),
+        session_id: "s".into(),
+        auth_time: 0,
+        expires_at: 10_000,
+        resources: Vec::new(),
+    };
+    for i in 0..40 {
+        s.insert_refresh_token(&token(format!("old-{i}")))
+            .await
+            .unwrap();
+    }
+    let (writes_before, transactions_before) = s.group_commit_stats().read();
+    // 40 tokens, each rotated by two requests at once, and 10 creations among them.
+    let gate = Arc::new(tokio::sync::Barrier::new(90));
+    let mut rotations = Vec::new();
+    for i in 0..80 {
+        let (s, gate) = (s.clone(), gate.clone());
+        let spent = format!("old-{}", i % 40);
+        let next = token(format!("new-{i}"));
+        let tombstone = TransientRecord {
+            kind: "spent".into(),
+            id: spent.clone(),
+            realm_id: r.id.clone(),
+            data: serde_json::json!({"session": "s"}),
+            expires_at: 10_000,
+        };
+        rotations.push(tokio::spawn(async move {
+            gate.wait().await;
+            s.rotate_refresh_token(&spent, 5_000, &tombstone, &next)
+                .await
+                .unwrap()
+        }));
+    }
+    let mut creations = Vec::new();
+    for i in 0..10 {
+        let (s, gate) = (s.clone(), gate.clone());
+        let bundle = client_bundle(&r.id, &format!("rot-{i}"), None);
+        creations.push(tokio::spawn(async move {
+            gate.wait().await;
+            s.create_client(bundle, &WriteGuard::default()).await
+        }));
+    }
+    let mut won = Vec::new();
+    for t in rotations {
+        won.push(t.await.unwrap());
+    }
+    for t in creations {
+        t.await.unwrap().unwrap();
+    }
+    let (writes, transactions) = s.group_commit_stats().read();
+    assert_eq!(writes - writes_before, 90);
+    assert!(
+        transactions - transactions_before < 90,
+        "90 concurrent writes took {} transactions",
+        transactions - transactions_before
+    );
+    for i in 0..40 {
+        let (a, b) = (won[i], won[i + 40]);
+        assert!(a != b, "old-{i}: exactly one of its two rotations wins");
+        let winner = if a { i } else { i + 40 };
+        assert!(
+            s.refresh_token(&format!("new-{winner}"))
+                .await
+                .unwrap()
+                .is_some()
+        );
+        let loser = if a { i + 40 } else { i };
+        assert!(
+            s.refresh_token(&format!("new-{loser}"))
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            s.refresh_token(&format!("old-{i}"))
+                .await
+                .unwrap()
+                .is_none()
+        );
+    }
+    assert!(s.count_clients(&r.id).await.unwrap() >= 10);
+}
+
 crate::on_both_backends!(
     a_clients_event_is_stored_with_it,
+    concurrent_rotations_commit_together,
     concurrent_creations_commit_together,
     a_token_spends_exactly_what_a_batch_admits,
     creations_and_other_writes_interleave,

@@ -322,7 +322,7 @@ async fn role_mappings_are_idempotent_and_cascade(app: &TestStore) {
     );
 }
 
-async fn a_refresh_token_is_taken_once_under_concurrency(app: &TestStore) {
+async fn a_refresh_token_is_rotated_once_under_concurrency(app: &TestStore) {
     let store: Arc<dyn Store> = app.store.clone();
     let rec = |hash: &str, expires_at| RefreshTokenRecord {
         hash: hash.into(),
@@ -335,34 +335,75 @@ async fn a_refresh_token_is_taken_once_under_concurrency(app: &TestStore) {
         expires_at,
         resources: Vec::new(),
     };
+    let tombstone = |id: &str| TransientRecord {
+        kind: "spent".into(),
+        id: id.into(),
+        realm_id: "r".into(),
+        data: serde_json::json!({"session": "s"}),
+        expires_at: 10_000,
+    };
     store
         .insert_refresh_token(&rec("h1", 10_000))
         .await
         .unwrap();
     let mut tasks = Vec::new();
-    for _ in 0..16 {
-        let store = store.clone();
+    for i in 0..16 {
+        let (store, next, tombstone) = (
+            store.clone(),
+            rec(&format!("n{i}"), 20_000),
+            tombstone("h1"),
+        );
         tasks.push(tokio::spawn(async move {
-            store.take_refresh_token("h1", 5_000).await.unwrap()
+            store
+                .rotate_refresh_token("h1", 5_000, &tombstone, &next)
+                .await
+                .unwrap()
         }));
     }
-    let mut winners = 0;
-    for t in tasks {
-        winners += usize::from(t.await.unwrap().is_some());
+    let mut winners = Vec::new();
+    for (i, t) in tasks.into_iter().enumerate() {
+        if t.await.unwrap() {
+            winners.push(format!("n{i}"));
+        }
     }
-    assert_eq!(winners, 1, "exactly one concurrent taker wins");
+    assert_eq!(winners.len(), 1, "exactly one concurrent rotation wins");
+    assert!(store.refresh_token("h1").await.unwrap().is_none(), "spent");
+    for i in 0..16 {
+        let next = format!("n{i}");
+        assert_eq!(
+            store.refresh_token(&next).await.unwrap().is_some(),
+            winners.contains(&next),
+            "only the winner's next token is stored ({next})"
+        );
+    }
+    assert_eq!(
+        store.get_transient("spent", "h1", 5_000).await.unwrap(),
+        Some(serde_json::json!({"session": "s"})),
+        "the rotation left its tombstone"
+    );
+
+    // Expired, or never issued: nothing is stored.
     store
         .insert_refresh_token(&rec("h2", 10_000))
         .await
         .unwrap();
-    assert!(
-        store
-            .take_refresh_token("h2", 10_000)
-            .await
-            .unwrap()
-            .is_none(),
-        "expired tokens are not handed out"
-    );
+    for spent in ["h2", "never"] {
+        assert!(
+            !store
+                .rotate_refresh_token(spent, 10_000, &tombstone(spent), &rec("n-late", 20_000))
+                .await
+                .unwrap(),
+            "{spent} is not rotated"
+        );
+        assert!(
+            store
+                .get_transient("spent", spent, 0)
+                .await
+                .unwrap()
+                .is_none()
+        );
+    }
+    assert!(store.refresh_token("n-late").await.unwrap().is_none());
 }
 
 async fn expired_state_is_swept(app: &TestStore) {
@@ -398,7 +439,7 @@ crate::on_both_backends!(
     clients_are_unique_per_realm,
     users_filter_and_page,
     role_mappings_are_idempotent_and_cascade,
-    a_refresh_token_is_taken_once_under_concurrency,
+    a_refresh_token_is_rotated_once_under_concurrency,
     expired_state_is_swept,
 );
 
