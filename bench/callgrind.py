@@ -2,7 +2,7 @@
 """Instructions per request, and where they go: the release binary under callgrind.
 
     bench/callgrind.py token [--alg ES256] [--requests 2000] [--top 30]
-    bench/callgrind.py registration|discovery|read|authorize|authorize-document ...
+    bench/callgrind.py registration|discovery|read|refresh|authorize|authorize-document ...
 
 Counts instructions, not seconds, so the figure repeats whatever else the machine is doing
 (a loaded 2-core machine makes wall-clock profiles meaningless). It starts `start-dev` on an
@@ -14,6 +14,8 @@ total, instructions per request and the functions that cost the most (inclusive)
 pending sign-in stored) for a client an admin created; `authorize-document` the same for a
 client ID metadata document client, its document served by this script on loopback and
 fetched once during the warm-up, so the measured requests are served from the cache.
+`refresh` is the refresh_token grant of a public client's password-grant session (scope
+openid), each request spending the refresh token the one before it returned.
 """
 
 import argparse
@@ -124,8 +126,8 @@ def count_statements(db_url, start, requests):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("scenario", choices=["token", "registration", "discovery", "read", "authorize",
-                                         "authorize-document"])
+    ap.add_argument("scenario", choices=["token", "registration", "discovery", "read", "refresh",
+                                         "authorize", "authorize-document"])
     ap.add_argument("--alg", default="ES256")
     ap.add_argument("--requests", type=int, default=2000)
     ap.add_argument("--top", type=int, default=30)
@@ -174,6 +176,21 @@ def main():
     basic = base64.b64encode(f"{client['client_id']}:{client['client_secret']}".encode()).decode()
     rat_h = {"Authorization": "Bearer " + client["registration_access_token"]}
 
+    # (refresh) a public client's password-grant session, refreshed request after request,
+    # each request spending the token the previous one returned.
+    refresh = {}
+    if a.scenario == "refresh":
+        c.req("POST", "/admin/realms/bench/clients", {"clientId": "bench-refresh", "publicClient": True,
+                                                      "directAccessGrantsEnabled": True}, admin)
+        c.req("POST", "/admin/realms/bench/users", {
+            "username": "bench", "enabled": True, "email": "bench@example.com", "firstName": "Bench",
+            "lastName": "User", "credentials": [{"type": "password", "value": "bench-pw", "temporary": False}]},
+            admin)
+        _, t, _ = c.req("POST", "/realms/bench/protocol/openid-connect/token",
+                        "grant_type=password&client_id=bench-refresh&username=bench&password=bench-pw&scope=openid",
+                        form=True)
+        refresh["token"] = t["refresh_token"]
+
     auth_path = None
     if a.scenario.startswith("authorize"):
         auth_path = authorization_setup(c, admin, a.scenario == "authorize-document")
@@ -189,6 +206,11 @@ def main():
             st = 200 if st == 201 else st
         elif a.scenario == "discovery":
             st, body, _ = c.req("GET", "/realms/bench/.well-known/openid-configuration")
+        elif a.scenario == "refresh":
+            st, body, _ = c.req("POST", "/realms/bench/protocol/openid-connect/token",
+                                "grant_type=refresh_token&client_id=bench-refresh&refresh_token="
+                                + refresh["token"], form=True)
+            refresh["token"] = body.get("refresh_token", "") if st == 200 else ""
         else:
             st, body, _ = c.req("GET", f"{reg_path}/{client['client_id']}", None, rat_h)
         assert st == 200, (st, body)

@@ -164,9 +164,33 @@ pub fn to_metadata(rep: &ClientRep) -> Map<String, Value> {
         m.insert("token_endpoint_auth_method".into(), json!(derived));
     }
     m.entry("application_type").or_insert_with(|| json!("web"));
-    m.entry("id_token_signed_response_alg")
-        .or_insert_with(|| json!("RS256"));
+    // Shown when the client chose one; Keycloak omits it otherwise (`id_token_alg`).
+    match id_token_alg(rep) {
+        Some(alg) => m.insert("id_token_signed_response_alg".into(), json!(alg)),
+        None => m.remove("id_token_signed_response_alg"),
+    };
     m
+}
+
+/// Keycloak's client attribute naming the ID token's signing algorithm.
+pub const ID_TOKEN_ALG_ATTRIBUTE: &str = "id.token.signed.response.alg";
+
+/// The algorithm a client's ID tokens are signed with, if it chose one: Keycloak's
+/// `id.token.signed.response.alg` attribute, else its registered
+/// `id_token_signed_response_alg` (RS256 when its registration omitted it, OIDC DCR §2).
+/// `None` (a client an admin created without the attribute): the realm's default
+/// signature algorithm, as Keycloak signs them.
+pub fn id_token_alg(rep: &ClientRep) -> Option<String> {
+    let attrs = rep.attributes.as_ref()?;
+    if let Some(alg) = attrs.get(ID_TOKEN_ALG_ATTRIBUTE).filter(|a| !a.is_empty()) {
+        return Some(alg.clone());
+    }
+    let registered: Map<String, Value> =
+        serde_json::from_str(attrs.get(METADATA_ATTRIBUTE)?).ok()?;
+    registered
+        .get("id_token_signed_response_alg")
+        .and_then(Value::as_str)
+        .map(str::to_string)
 }
 
 /// The same redirect-URI and metadata rules for Keycloak's `default` provider, applied to
@@ -236,6 +260,49 @@ mod tests {
         assert_eq!(out["response_types"], json!([]));
         assert_eq!(out["client_name"], "bot");
         assert!(out.get("x-unknown").is_none());
+    }
+
+    /// A registration that omitted the ID token's algorithm keeps OIDC DCR's RS256; a client
+    /// an admin created has none of its own (the realm's default signs, as in Keycloak);
+    /// Keycloak's attribute decides over both.
+    #[test]
+    fn the_id_token_algorithm_is_the_clients_choice_or_none() {
+        let registered = to_client_rep(
+            &meta(json!({"redirect_uris": ["https://a.example/cb"]})),
+            "c",
+            None,
+            &ScopeDefaults::default(),
+            &[],
+        );
+        assert_eq!(id_token_alg(&registered).as_deref(), Some("RS256"));
+        assert_eq!(
+            to_metadata(&registered)["id_token_signed_response_alg"],
+            "RS256"
+        );
+        let chose = to_client_rep(
+            &meta(
+                json!({"redirect_uris": ["https://a.example/cb"], "id_token_signed_response_alg": "ES256"}),
+            ),
+            "c",
+            None,
+            &ScopeDefaults::default(),
+            &[],
+        );
+        assert_eq!(id_token_alg(&chose).as_deref(), Some("ES256"));
+        let mut created = ClientRep::default();
+        assert_eq!(id_token_alg(&created), None);
+        assert!(
+            to_metadata(&created)
+                .get("id_token_signed_response_alg")
+                .is_none()
+        );
+        for rep in [&mut created, &mut registered.clone()] {
+            rep.attributes
+                .get_or_insert_with(StringMap::new)
+                .insert(ID_TOKEN_ALG_ATTRIBUTE.into(), "PS256".into());
+            assert_eq!(id_token_alg(rep).as_deref(), Some("PS256"));
+            assert_eq!(to_metadata(rep)["id_token_signed_response_alg"], "PS256");
+        }
     }
 
     #[test]

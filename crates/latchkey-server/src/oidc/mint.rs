@@ -285,13 +285,12 @@ async fn mint(
     if let Some(session) = &g.session {
         if g.scope.openid {
             let id_token = id_token(&issuer, &g, session, &access_token, iat, exp, profile);
-            // OIDC DCR §2: the client's id_token_signed_response_alg, RS256 by default.
-            let registered = latchkey_core::registration::convert::to_metadata(&g.client.rep)
-                .get("id_token_signed_response_alg")
-                .and_then(Value::as_str)
+            // The client's choice, else the realm's default algorithm (as Keycloak).
+            let chosen = latchkey_core::registration::convert::id_token_alg(&g.client.rep)
+                .as_deref()
                 .and_then(Alg::parse)
-                .unwrap_or(Alg::Rs256);
-            let id_signer = keys.signer(registered.as_str()).unwrap_or(signer);
+                .unwrap_or(alg);
+            let id_signer = keys.signer(chosen.as_str()).unwrap_or(signer);
             let signed =
                 jwt::sign(id_signer, &id_token).map_err(|e| OAuthError::Internal(e.to_string()))?;
             resp.insert("id_token".into(), json!(signed));

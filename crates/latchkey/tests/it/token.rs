@@ -334,6 +334,62 @@ async fn es256_realms_sign_with_es256(app: &TestApp) {
         .unwrap()
         .verify(&app.jwks("master").await);
     assert!(claims_in_acme.is_err());
+
+    // ID tokens: a client an admin created signs with the realm's algorithm too, as in
+    // Keycloak, on login and on refresh, until its own attribute names another.
+    app.create_user(&admin, "ec", user("erin", "erin-pass"))
+        .await;
+    let client = app
+        .create_client(
+            &admin,
+            "ec",
+            json!({"clientId": "cli", "publicClient": true, "directAccessGrantsEnabled": true}),
+        )
+        .await;
+    let id_token_alg = |r: &Resp| {
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        let id_token = r.body["id_token"].as_str().unwrap();
+        latchkey_core::jwt::parse(id_token).unwrap().header["alg"].clone()
+    };
+    let login = || {
+        app.form(
+            "/realms/ec/protocol/openid-connect/token",
+            &[
+                ("grant_type", "password"),
+                ("client_id", "cli"),
+                ("username", "erin"),
+                ("password", "erin-pass"),
+                ("scope", "openid"),
+            ],
+            None,
+        )
+    };
+    let first = login().await;
+    assert_eq!(id_token_alg(&first), "ES256");
+    let refreshed = app
+        .form(
+            "/realms/ec/protocol/openid-connect/token",
+            &[
+                ("grant_type", "refresh_token"),
+                ("client_id", "cli"),
+                (
+                    "refresh_token",
+                    first.body["refresh_token"].as_str().unwrap(),
+                ),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(id_token_alg(&refreshed), "ES256");
+    let r = app
+        .put(
+            &format!("/admin/realms/ec/clients/{client}"),
+            &admin,
+            json!({"attributes": {"id.token.signed.response.alg": "RS256"}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+    assert_eq!(id_token_alg(&login().await), "RS256");
 }
 
 /// Keycloak refuses a direct grant to a client that requires consent: the user would never
