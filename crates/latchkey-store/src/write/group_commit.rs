@@ -253,7 +253,7 @@ async fn run(
             .filter(|j| matches!(j.work, Work::Touch(_)))
             .count();
         pending_touches.fetch_sub(touches, Ordering::AcqRel);
-        let results = commit(&writer, &mut direct, backend, &jobs, &stats).await;
+        let results = commit(&writer, &mut direct, &jobs, &stats).await;
         stats.writes.fetch_add(jobs.len() as u64, Ordering::Relaxed);
         let touched = jobs
             .iter()
@@ -298,12 +298,11 @@ async fn run(
 async fn commit(
     writer: &AnyPool,
     direct: &mut Option<Writer>,
-    backend: Backend,
     jobs: &[Job],
     stats: &Stats,
 ) -> Vec<StoreResult<()>> {
     stats.transactions.fetch_add(1, Ordering::Relaxed);
-    match write_together(writer, direct, backend, jobs).await {
+    match write_together(writer, direct, jobs).await {
         Ok(results) => return results,
         Err(e) if jobs.len() == 1 => return vec![Err(e)],
         Err(e) => {
@@ -313,7 +312,7 @@ async fn commit(
     let mut results = Vec::with_capacity(jobs.len());
     for job in jobs.chunks(1) {
         stats.transactions.fetch_add(1, Ordering::Relaxed);
-        results.push(match write_together(writer, direct, backend, job).await {
+        results.push(match write_together(writer, direct, job).await {
             // `write_together` answers every job it is given.
             Ok(mut alone) => alone
                 .pop()
@@ -583,16 +582,11 @@ impl BatchTx<'_> {
 async fn write_together(
     writer: &AnyPool,
     direct: &mut Option<Writer>,
-    backend: Backend,
     jobs: &[Job],
 ) -> StoreResult<Vec<StoreResult<()>>> {
     match direct {
         None => {
-            let tx = match relaxed_begin(backend, jobs) {
-                Some(begin) => writer.begin_with(begin).await,
-                None => writer.begin().await,
-            }
-            .map_err(backend_err)?;
+            let tx = writer.begin().await.map_err(backend_err)?;
             settle(BatchTx::Sqlx(tx), jobs).await
         }
         Some(direct) => {
@@ -604,27 +598,6 @@ async fn write_together(
             Ok(results)
         }
     }
-}
-
-/// On PostgreSQL, how a batch of events and last-used days alone begins: with
-/// `synchronous_commit` off for its transaction, in the same round trip as `BEGIN`. Its
-/// commit is then visible at once and survives Latchkey's own crash, but does not wait for
-/// the WAL's flush to disk (PostgreSQL's WAL writer flushes it within a fraction of a
-/// second), so a crash of PostgreSQL or of the machine in that window may lose it. That is
-/// the durability these writes already have on SQLite (`synchronous=NORMAL`), and none of
-/// them is a promise made to a caller: an event records an outcome the request already
-/// committed or never needed (a registration read, a refusal), a last-used day only moves
-/// forward. The flush is what a registration read would otherwise wait for: several
-/// milliseconds per batch on a virtual disk, for every read's `CLIENT_INFO` event. A batch
-/// holding anything else (a client's creation, whose event commits with it) keeps the
-/// synchronous commit; WAL order still holds, so a later synchronous commit makes every
-/// earlier one durable too.
-fn relaxed_begin(backend: Backend, jobs: &[Job]) -> Option<&'static str> {
-    let best_effort = jobs
-        .iter()
-        .all(|j| matches!(j.work, Work::Event(_) | Work::Touch(_)));
-    (backend == Backend::Postgres && best_effort)
-        .then_some("BEGIN; SET LOCAL synchronous_commit TO OFF")
 }
 
 /// Settles a batch in its transaction: decides every job's guards under the batch's locks
@@ -895,71 +868,4 @@ async fn spend_rest(tx: &mut BatchTx<'_>, decided: &Decided<'_>) -> StoreResult<
         }
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn job(work: Work) -> Job {
-        Job {
-            work,
-            done: oneshot::channel().0,
-        }
-    }
-
-    fn event() -> Job {
-        let e = EventRecord {
-            id: "e".into(),
-            realm_id: "r".into(),
-            time: 1,
-            kind: "CLIENT_INFO".into(),
-            client_id: None,
-            user_id: None,
-            ip_address: None,
-            error: None,
-            details: Default::default(),
-        };
-        job(Work::Event(Box::new(Rendered::new(e).unwrap())))
-    }
-
-    fn touch() -> Job {
-        job(Work::Touch(Box::new(Touch {
-            realm_id: "r".into(),
-            id: "c".into(),
-            day: 1,
-        })))
-    }
-
-    fn creation() -> Job {
-        let client = ClientRecord {
-            id: "c".into(),
-            realm_id: "r".into(),
-            client_id: "c".into(),
-            rep: Default::default(),
-            secret_sealed: None,
-            rat_hash: None,
-            created_at: 1,
-            previous_secret: None,
-            last_used: None,
-        };
-        job(Work::Create(Box::new(Creation {
-            client: Rendered::new(client).unwrap(),
-            service_account: None,
-            guard: WriteGuard::default(),
-            event: None,
-        })))
-    }
-
-    /// Only events and last-used days, and only on PostgreSQL, skip the commit's flush: a
-    /// creation in the batch keeps it for every write of the batch.
-    #[test]
-    fn only_best_effort_batches_commit_without_the_flush() {
-        let relaxed = |backend, jobs: &[Job]| relaxed_begin(backend, jobs).is_some();
-        assert!(relaxed(Backend::Postgres, &[event(), touch(), event()]));
-        assert!(relaxed(Backend::Postgres, &[touch()]));
-        assert!(!relaxed(Backend::Postgres, &[event(), creation(), touch()]));
-        assert!(!relaxed(Backend::Postgres, &[creation()]));
-        assert!(!relaxed(Backend::Sqlite, &[event(), touch()]));
-    }
 }
