@@ -51,10 +51,6 @@ fn list_filter(q: &ClientQuery) -> (String, Vec<String>) {
     (sql, binds)
 }
 
-/// Clients whose last-used day this node remembers queuing; past it, the memory starts
-/// over (at worst one more write per client that day).
-const TOUCHED_KEPT: usize = 100_000;
-
 /// The day a client was last used, or created if never used.
 const LAST_ACTIVE: &str = "COALESCE(last_used, created_at / 86400000)";
 
@@ -405,13 +401,10 @@ pub(crate) async fn delete_in(tx: &mut Tx<'_>, realm_id: &str, id: &str) -> Stor
 pub(crate) fn touch_client(db: &SqlStore, realm_id: &str, id: &str, day: i64) {
     {
         let mut touched = db.touched.lock().unwrap_or_else(|p| p.into_inner());
-        if touched.get(id).is_some_and(|d| *d >= day) {
+        if touched.queued(id, day) {
             return;
         }
-        if touched.len() >= TOUCHED_KEPT {
-            touched.clear();
-        }
-        touched.insert(id.to_string(), day);
+        touched.remember(id, day);
     }
     let queued = db.writes.touch(Touch {
         realm_id: realm_id.into(),
@@ -423,7 +416,7 @@ pub(crate) fn touch_client(db: &SqlStore, realm_id: &str, id: &str, day: i64) {
         db.touched
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .remove(id);
+            .forget(id);
     }
 }
 
