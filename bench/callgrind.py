@@ -2,7 +2,7 @@
 """Instructions per request, and where they go: the release binary under callgrind.
 
     bench/callgrind.py token [--alg ES256] [--requests 2000] [--top 30]
-    bench/callgrind.py registration|discovery|read|refresh|authorize|authorize-document ...
+    bench/callgrind.py registration|discovery|read|refresh|authorize|authorize-document|token-miss ...
 
 Counts instructions, not seconds, so the figure repeats whatever else the machine is doing
 (a loaded 2-core machine makes wall-clock profiles meaningless). It starts `start-dev` on an
@@ -16,6 +16,10 @@ client ID metadata document client, its document served by this script on loopba
 fetched once during the warm-up, so the measured requests are served from the cache.
 `refresh` is the refresh_token grant of a public client's password-grant session (scope
 openid), each request spending the refresh token the one before it returned.
+`token-miss` is a `client_credentials` request for a client never seen before: one client
+is registered per request (warm-up included) before collection starts, and each request
+names the next one, so every request misses the store's read cache for its client (and
+queues that client's first last-used day).
 """
 
 import argparse
@@ -90,6 +94,8 @@ def authorization_setup(c, admin, document):
 
 
 PG_LOG = "/var/log/postgresql/postgresql-15-main.log"
+# Requests before collection starts.
+WARM_UP = 50
 
 
 def statements_log_start(db_url):
@@ -127,7 +133,7 @@ def count_statements(db_url, start, requests):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("scenario", choices=["token", "registration", "discovery", "read", "refresh",
-                                         "authorize", "authorize-document"])
+                                         "authorize", "authorize-document", "token-miss"])
     ap.add_argument("--alg", default="ES256")
     ap.add_argument("--requests", type=int, default=2000)
     ap.add_argument("--top", type=int, default=30)
@@ -194,13 +200,21 @@ def main():
     auth_path = None
     if a.scenario.startswith("authorize"):
         auth_path = authorization_setup(c, admin, a.scenario == "authorize-document")
+    fresh = []
+    if a.scenario == "token-miss":
+        for _ in range(WARM_UP + a.requests):
+            st, other, _ = c.req("POST", reg_path, meta, iat_h)
+            assert st == 201, other
+            fresh.append(base64.b64encode(f"{other['client_id']}:{other['client_secret']}".encode()).decode())
+        fresh.reverse()
 
     def one():
         if auth_path:
             st, body, _ = c.req("GET", auth_path)
-        elif a.scenario == "token":
+        elif a.scenario in ("token", "token-miss"):
+            creds = fresh.pop() if fresh else basic
             st, body, _ = c.req("POST", "/realms/bench/protocol/openid-connect/token",
-                                "grant_type=client_credentials", {"Authorization": "Basic " + basic}, form=True)
+                                "grant_type=client_credentials", {"Authorization": "Basic " + creds}, form=True)
         elif a.scenario == "registration":
             st, body, _ = c.req("POST", reg_path, meta, iat_h)
             st = 200 if st == 201 else st
@@ -217,7 +231,7 @@ def main():
 
     if a.statements:
         statements_log_start(a.db_url)
-    for _ in range(50):  # warm-up: caches filled, connection pools open
+    for _ in range(WARM_UP):  # warm-up: caches filled, connection pools open
         one()
     log_at = os.path.getsize(PG_LOG) if a.statements else None
     subprocess.run(["callgrind_control", "-i", "on", str(proc.pid)], check=True, capture_output=True)

@@ -4,17 +4,20 @@
 //! the bulk forms of both, last-used days (queued to the group commit) and expiry (a
 //! deletion on a condition).
 
+use std::sync::LazyLock;
+
 use latchkey_core::ident;
 use latchkey_core::registration::kind::RegistrationKind;
 use latchkey_core::store::*;
 use sqlx::any::AnyRow;
 
-use crate::cache::{Key, Section};
+use crate::cache::{Cached, Key, Section};
 use crate::roles::insert_user_roles;
 use crate::sql::{
     LIKE_ESCAPE, Tx, backend_err, exec, found, from_doc, get, like_contains, to_doc, write_err,
 };
 use crate::sql_store::SqlStore;
+use crate::users::{SERVICE_ACCOUNT_AS, user_columns_as, user_row_as};
 use crate::write::group_commit::Touch;
 use crate::write::rows::insert_rows;
 
@@ -50,10 +53,6 @@ fn list_filter(q: &ClientQuery) -> (String, Vec<String>) {
     }
     (sql, binds)
 }
-
-/// Clients whose last-used day this node remembers queuing; past it, the memory starts
-/// over (at worst one more write per client that day).
-const TOUCHED_KEPT: usize = 100_000;
 
 /// The day a client was last used, or created if never used.
 const LAST_ACTIVE: &str = "COALESCE(last_used, created_at / 86400000)";
@@ -148,6 +147,29 @@ pub(crate) async fn client(
     db.cached_one(Key::Client(realm_id, id), load).await
 }
 
+/// A client by `clientId` with its service account and the account's role mappings: one
+/// row per mapping (one with none, the account's columns `NULL` without an account), each
+/// join through an index (the `clientId` key, `users_service_account`, `user_roles`' key).
+static CLIENT_WITH_ACCOUNT: LazyLock<String> = LazyLock::new(|| {
+    let client = CLIENT_COLUMNS
+        .split(", ")
+        .map(|c| format!("c.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let account = user_columns_as("u", &SERVICE_ACCOUNT_AS);
+    format!(
+        "SELECT {client}, {account}, m.role_id AS sa_role_id FROM clients c \
+         LEFT JOIN users u ON u.service_account_client = c.id AND u.realm_id = c.realm_id \
+         LEFT JOIN user_roles m ON m.user_id = u.id \
+         WHERE c.realm_id = $1 AND c.client_id = $2"
+    )
+});
+
+/// A client by `clientId`. Not cached, it is read with its service account and their role
+/// mappings in one statement (`CLIENT_WITH_ACCOUNT`), and those fill the cache too: a
+/// `client_credentials` request for a client not in the cache then costs one query, not one
+/// per read (`service_account_user`, `user_role_ids`), which on PostgreSQL is a round trip
+/// each.
 pub(crate) async fn client_by_client_id(
     db: &SqlStore,
     realm_id: &str,
@@ -156,19 +178,48 @@ pub(crate) async fn client_by_client_id(
     if !ident::findable(client_id) {
         return Ok(None);
     }
-    let load = async move {
-        let row = sqlx::query(&format!(
-            "SELECT {CLIENT_COLUMNS} FROM clients WHERE realm_id = $1 AND client_id = $2"
-        ))
+    let key = Key::ClientByClientId(realm_id, client_id);
+    if let Some(c) = db.cache.get(&key).and_then(ClientRecord::unwrap) {
+        return Ok(Some(c));
+    }
+    // Taken before the read, as `cached_one` does: a write that lands meanwhile keeps
+    // every value of this read out of the cache.
+    let generation = db.cache.generation();
+    let rows = sqlx::query(&CLIENT_WITH_ACCOUNT)
         .bind(realm_id)
         .bind(client_id)
-        .fetch_optional(&db.pool)
+        .fetch_all(&db.pool)
         .await
         .map_err(backend_err)?;
-        row.as_ref().map(client_row).transpose()
+    let Some(first) = rows.first() else {
+        return Ok(None);
     };
-    db.cached_one(Key::ClientByClientId(realm_id, client_id), load)
-        .await
+    let client = client_row(first)?;
+    db.cache.fill(generation, &key, client.clone().wrap());
+    if get::<Option<String>>(first, SERVICE_ACCOUNT_AS[0])?.is_some() {
+        let account = user_row_as(first, &SERVICE_ACCOUNT_AS)?;
+        // (Only one account per client is ever stored; should there be more, the mappings
+        // are those of the account read, as `service_account_user` reads one.)
+        let mut roles = Vec::new();
+        for row in &rows {
+            if get::<Option<String>>(row, SERVICE_ACCOUNT_AS[0])?.as_deref() == Some(&account.id)
+                && let Some(role) = get::<Option<String>>(row, "sa_role_id")?
+            {
+                roles.push(role);
+            }
+        }
+        db.cache.fill(
+            generation,
+            &Key::UserRoles(&account.id),
+            Shared::new(roles).wrap(),
+        );
+        db.cache.fill(
+            generation,
+            &Key::ServiceAccount(realm_id, &client.id),
+            account.wrap(),
+        );
+    }
+    Ok(Some(client))
 }
 
 pub(crate) async fn create_client(
@@ -405,13 +456,10 @@ pub(crate) async fn delete_in(tx: &mut Tx<'_>, realm_id: &str, id: &str) -> Stor
 pub(crate) fn touch_client(db: &SqlStore, realm_id: &str, id: &str, day: i64) {
     {
         let mut touched = db.touched.lock().unwrap_or_else(|p| p.into_inner());
-        if touched.get(id).is_some_and(|d| *d >= day) {
+        if touched.queued(id, day) {
             return;
         }
-        if touched.len() >= TOUCHED_KEPT {
-            touched.clear();
-        }
-        touched.insert(id.to_string(), day);
+        touched.remember(id, day);
     }
     let queued = db.writes.touch(Touch {
         realm_id: realm_id.into(),
@@ -423,7 +471,7 @@ pub(crate) fn touch_client(db: &SqlStore, realm_id: &str, id: &str, day: i64) {
         db.touched
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .remove(id);
+            .forget(id);
     }
 }
 

@@ -9,8 +9,8 @@
 //! `initial_access`, `events`, `tokens`, `transient`); they read and write through
 //! `sql_store` (`SqlStore`: connecting, migrating, cached reads, `SqlStore::write`) and the
 //! hot writes' path `write/`; below those, `notify` (cross-node cache invalidation),
-//! `cache` and `sql` (the helpers every statement uses). Beside them, `backup`: the online
-//! copy of a SQLite file.
+//! `cache`, `touched` (the last-used days this node queued) and `sql` (the helpers every
+//! statement uses). Beside them, `backup`: the online copy of a SQLite file.
 
 mod backup;
 pub mod cache;
@@ -18,6 +18,7 @@ mod notify;
 mod schema;
 mod sql;
 mod sql_store;
+mod touched;
 mod write;
 
 mod clients;

@@ -14,6 +14,7 @@ use crate::cache::{Cache, Cached, Key, Section};
 use crate::notify::{listen, publish};
 use crate::schema;
 use crate::sql::{Backend, backend_err, sqlite_file};
+use crate::touched::Touched;
 use crate::write::Stats;
 use crate::write::group_commit::GroupCommit;
 
@@ -27,7 +28,7 @@ pub struct SqlStore {
     /// Client creation's, events' and last-used days' group commit (`group_commit`).
     pub(crate) writes: GroupCommit,
     /// The last-used day this node queued for each client (`clients::touch_client`).
-    pub(crate) touched: std::sync::Mutex<std::collections::HashMap<String, i64>>,
+    pub(crate) touched: std::sync::Mutex<Touched>,
 }
 
 fn pool_options(backend: Backend, size: u32) -> AnyPoolOptions {

@@ -21,7 +21,8 @@ pub(crate) async fn list_users(
 ) -> StoreResult<Vec<UserRecord>> {
     let (filter, args) = user_filter(q);
     let sql = format!(
-        "SELECT id, realm_id, username, email, doc, password_hash, service_account_client, created_at FROM users{filter} ORDER BY username LIMIT {} OFFSET {}",
+        "SELECT {} FROM users{filter} ORDER BY username LIMIT {} OFFSET {}",
+        USER_COLUMNS.join(", "),
         q.max.max(0),
         q.first.max(0)
     );
@@ -201,16 +202,69 @@ pub(crate) async fn delete_user(db: &SqlStore, realm_id: &str, id: &str) -> Stor
     .await
 }
 
+/// A user row's columns, in `UserRecord`'s order.
+const USER_COLUMNS: [&str; 8] = [
+    "id",
+    "realm_id",
+    "username",
+    "email",
+    "doc",
+    "password_hash",
+    "service_account_client",
+    "created_at",
+];
+
+/// The same columns under other names, for a statement that reads a user beside another
+/// table's row (`SERVICE_ACCOUNT_AS` below).
+pub(crate) type UserColumns = [&'static str; 8];
+
+/// A service account read beside its client (`clients::client_by_client_id`).
+pub(crate) const SERVICE_ACCOUNT_AS: UserColumns = [
+    "sa_id",
+    "sa_realm_id",
+    "sa_username",
+    "sa_email",
+    "sa_doc",
+    "sa_password_hash",
+    "sa_service_account_client",
+    "sa_created_at",
+];
+
+/// `SELECT` items reading table `alias`'s user columns as `names`.
+pub(crate) fn user_columns_as(alias: &str, names: &UserColumns) -> String {
+    USER_COLUMNS
+        .iter()
+        .zip(names)
+        .map(|(column, name)| format!("{alias}.{column} AS {name}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn user_row(row: &AnyRow) -> StoreResult<UserRecord> {
+    user_row_as(row, &USER_COLUMNS)
+}
+
+/// The user in `row`'s columns `names`.
+pub(crate) fn user_row_as(row: &AnyRow, names: &UserColumns) -> StoreResult<UserRecord> {
+    let [
+        id,
+        realm_id,
+        username,
+        email,
+        doc,
+        password_hash,
+        service_account_client,
+        created_at,
+    ] = *names;
     Ok(UserRecord {
-        id: get(row, "id")?,
-        realm_id: get(row, "realm_id")?,
-        username: get(row, "username")?,
-        email: get(row, "email")?,
-        rep: from_doc(row, "doc")?,
-        password_hash: get(row, "password_hash")?,
-        service_account_client: get(row, "service_account_client")?,
-        created_at: get(row, "created_at")?,
+        id: get(row, id)?,
+        realm_id: get(row, realm_id)?,
+        username: get(row, username)?,
+        email: get(row, email)?,
+        rep: from_doc(row, doc)?,
+        password_hash: get(row, password_hash)?,
+        service_account_client: get(row, service_account_client)?,
+        created_at: get(row, created_at)?,
     })
 }
 
@@ -260,8 +314,8 @@ async fn user_where(
         return Ok(None);
     }
     let row = sqlx::query(&format!(
-        "SELECT id, realm_id, username, email, doc, password_hash, service_account_client, created_at \
-         FROM users WHERE realm_id = $1 AND {col} = $2"
+        "SELECT {} FROM users WHERE realm_id = $1 AND {col} = $2",
+        USER_COLUMNS.join(", ")
     ))
     .bind(realm_id)
     .bind(value)

@@ -43,7 +43,8 @@ use latchkey_core::store::{
 /// How long an entry is trusted without an invalidation.
 pub const TTL: Duration = Duration::from_secs(30);
 /// Rows kept by default (`--cache-entries`): a token request for a client reads four (the
-/// client by `clientId`, the client, its service account, the account's roles).
+/// client by `clientId`, the client, its service account, the account's roles), which one
+/// statement fills when the client is not cached (`clients::client_by_client_id`).
 pub const DEFAULT_CAPACITY: usize = 20_000;
 /// Realms whose lists and invalidation records are kept; past it both start over.
 const MAX_REALMS: usize = 10_000;

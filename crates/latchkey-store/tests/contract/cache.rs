@@ -286,8 +286,169 @@ async fn the_cache_never_holds_more_than_its_bound(app: &TestStore) {
     s.close().await;
 }
 
+/// A user as a test compares it: `UserRecord` has no equality of its own.
+fn user_fields(u: &UserRecord) -> serde_json::Value {
+    serde_json::json!({
+        "id": u.id,
+        "realm": u.realm_id,
+        "username": u.username,
+        "email": u.email,
+        "rep": u.rep,
+        "password": u.password_hash,
+        "client": u.service_account_client,
+        "created": u.created_at,
+    })
+}
+
+/// Role ids in a stable order (a mapping list has none).
+fn sorted(ids: &[String]) -> Vec<String> {
+    let mut ids = ids.to_vec();
+    ids.sort();
+    ids
+}
+
+/// A client read by `clientId` brings its service account and the account's role mappings
+/// into the cache, read in the same statement: they are what the separate reads find (a
+/// client without an account, an account without roles, with one, with a composite and
+/// others), the separate reads are then served from memory (a change made behind the
+/// store's back is not seen), and a change through the store is seen at once.
+async fn a_client_by_client_id_brings_its_account_and_roles(app: &TestStore) {
+    let s = app.store.as_ref();
+    let realm = created_realm(s, "joined").await;
+    let all = s.all_roles(&realm.id).await.unwrap();
+    let role = |name: &str| {
+        all.iter()
+            .find(|r| r.name == name && r.client.is_none())
+            .map(|r| r.id.clone())
+            .unwrap()
+    };
+    let composite = role("default-roles-joined");
+    assert!(
+        all.iter()
+            .any(|r| r.id == composite && r.rep.composite == Some(true))
+    );
+    let (offline, uma) = (role("offline_access"), role("uma_authorization"));
+    let cases: [(&str, Option<Vec<String>>); 4] = [
+        ("no-account", None),
+        ("no-roles", Some(vec![])),
+        ("one-role", Some(vec![offline.clone()])),
+        (
+            "composite",
+            Some(vec![composite.clone(), offline.clone(), uma.clone()]),
+        ),
+    ];
+    let mut uuids = Vec::new();
+    for (client_id, roles) in &cases {
+        let mut b = client_bundle(&realm.id, client_id, None);
+        b.service_account = roles.as_ref().map(|roles| {
+            let account = latchkey_core::clients::service_account_user(&b.client, 0);
+            (account, roles.clone())
+        });
+        uuids.push(b.client.id.clone());
+        s.create_client(b, &WriteGuard::default()).await.unwrap();
+    }
+
+    // What the separate reads find, on a store that has read nothing yet.
+    let separate = latchkey_store::SqlStore::connect(&app.db.url)
+        .await
+        .unwrap();
+    let mut expected = Vec::new();
+    for uuid in &uuids {
+        let account = separate
+            .service_account_user(&realm.id, uuid)
+            .await
+            .unwrap();
+        let roles = match &account {
+            Some(a) => Some(sorted(&separate.user_role_ids(&a.id).await.unwrap())),
+            None => None,
+        };
+        expected.push((account, roles));
+    }
+    separate.close().await;
+    for ((_, roles), (account, read)) in cases.iter().zip(&expected) {
+        assert_eq!(account.is_some(), roles.is_some());
+        assert_eq!(read.as_ref(), roles.as_ref().map(|r| sorted(r)).as_ref());
+    }
+
+    // (PostgreSQL: the cache turns on once this node's listener is connected.)
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while s.cache_rows().0 == 0 {
+        s.realm_by_name("joined").await.unwrap();
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the cache never came on"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    for (client_id, _) in &cases {
+        s.client_by_client_id(&realm.id, client_id)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    // Behind the store's back: the accounts and their mappings change in the database.
+    sqlx::any::install_default_drivers();
+    let raw = sqlx::AnyPool::connect(&app.db.url).await.unwrap();
+    for sql in [
+        "UPDATE users SET email = 'behind@example.org' WHERE realm_id = $1",
+        "DELETE FROM user_roles WHERE realm_id = $1",
+    ] {
+        sqlx::query(sql)
+            .bind(&realm.id)
+            .execute(&raw)
+            .await
+            .unwrap();
+    }
+    for (uuid, (account, roles)) in uuids.iter().zip(&expected) {
+        let cached = s.service_account_user(&realm.id, uuid).await.unwrap();
+        assert_eq!(
+            cached.as_ref().map(user_fields),
+            account.as_ref().map(user_fields),
+            "the account read with its client"
+        );
+        if let (Some(cached), Some(roles)) = (cached, roles) {
+            let read = s.user_role_ids(&cached.id).await.unwrap();
+            assert_eq!(&sorted(&read), roles, "the roles read with the client");
+        }
+    }
+
+    // Through the store: a role change is seen by the next read, and so is a change of the
+    // account, though its client is still cached.
+    let one_role = &uuids[2];
+    let account = s
+        .service_account_user(&realm.id, one_role)
+        .await
+        .unwrap()
+        .unwrap();
+    s.add_user_roles(&account.id, std::slice::from_ref(&uma))
+        .await
+        .unwrap();
+    assert_eq!(
+        *s.user_role_ids(&account.id).await.unwrap(),
+        vec![uma.clone()]
+    );
+    let mut changed = account.clone();
+    changed.rep.first_name = Some("changed".into());
+    s.update_user(&changed).await.unwrap();
+    let client = s
+        .client_by_client_id(&realm.id, "one-role")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(&client.id, one_role);
+    let seen = s
+        .service_account_user(&realm.id, one_role)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(seen.rep.first_name.as_deref(), Some("changed"));
+    assert_eq!(*s.user_role_ids(&seen.id).await.unwrap(), vec![uma]);
+    raw.close().await;
+}
+
 crate::on_both_backends!(
     cached_reads_follow_writes,
     cached_initial_access_tokens_follow_refusals_and_deletions,
     the_cache_never_holds_more_than_its_bound,
+    a_client_by_client_id_brings_its_account_and_roles,
 );

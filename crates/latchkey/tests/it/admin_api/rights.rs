@@ -139,7 +139,28 @@ async fn service_accounts_can_hold_admin_roles(app: &TestApp) {
     );
 }
 
+/// A role granted to a service account whose client already had a token (the client, its
+/// account and the account's roles now cached, read together) is in the next token: the
+/// grant reaches the cache.
+async fn a_role_granted_after_a_token_is_in_the_next(app: &TestApp) {
+    let admin = app.admin_with_realm("acme").await;
+    let (cid, secret) = app.create_service_client(&admin, "acme", "ci").await;
+    let before = app.client_token("acme", "ci", &secret).await;
+    let claims = app.verify("acme", &before).await;
+    assert!(claims["resource_access"].get("realm-management").is_none());
+    let sa = app.service_account_id(&admin, "acme", &cid).await;
+    app.grant_realm_management(&admin, "acme", &sa, &["manage-clients"])
+        .await;
+    let after = app.client_token("acme", "ci", &secret).await;
+    let claims = app.verify("acme", &after).await;
+    assert_eq!(
+        claims["resource_access"]["realm-management"]["roles"],
+        json!(["manage-clients"])
+    );
+}
+
 crate::on_both_backends!(
     realm_management_roles_decide,
     service_accounts_can_hold_admin_roles,
+    a_role_granted_after_a_token_is_in_the_next,
 );
