@@ -123,3 +123,18 @@ pub async fn events(s: &SqlStore, realm_id: &str, max: i64) -> Vec<EventRecord> 
     .await
     .unwrap()
 }
+
+/// A refresh token of session `s`, for client `c` and user `u`, granted no resources.
+pub fn refresh_token(realm_id: &str, hash: &str, expires_at: i64) -> RefreshTokenRecord {
+    RefreshTokenRecord {
+        hash: hash.into(),
+        realm_id: realm_id.into(),
+        client_uuid: "c".into(),
+        user_id: "u".into(),
+        scope: "openid".into(),
+        session_id: "s".into(),
+        auth_time: 0,
+        expires_at,
+        resources: Vec::new(),
+    }
+}

@@ -476,17 +476,7 @@ async fn the_last_used_queue_is_bounded(app: &TestStore) {
 async fn concurrent_rotations_commit_together(app: &TestStore) {
     let s = app.store.clone();
     let r = created_realm(&s, "rot").await;
-    let token = |hash: String| RefreshTokenRecord {
-        hash,
-        realm_id: r.id.clone(),
-        client_uuid: "c".into(),
-        user_id: "u".into(),
-        scope: "openid".into(),
-        session_id: "s".into(),
-        auth_time: 0,
-        expires_at: 10_000,
-        resources: Vec::new(),
-    };
+    let token = |hash: String| refresh_token(&r.id, &hash, 10_000);
     for i in 0..40 {
         s.insert_refresh_token(&token(format!("old-{i}")))
             .await

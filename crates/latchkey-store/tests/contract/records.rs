@@ -324,17 +324,7 @@ async fn role_mappings_are_idempotent_and_cascade(app: &TestStore) {
 
 async fn a_refresh_token_is_rotated_once_under_concurrency(app: &TestStore) {
     let store: Arc<dyn Store> = app.store.clone();
-    let rec = |hash: &str, expires_at| RefreshTokenRecord {
-        hash: hash.into(),
-        realm_id: "r".into(),
-        client_uuid: "c".into(),
-        user_id: "u".into(),
-        scope: "openid".into(),
-        session_id: "s".into(),
-        auth_time: 0,
-        expires_at,
-        resources: Vec::new(),
-    };
+    let rec = |hash: &str, expires_at| refresh_token("r", hash, expires_at);
     let tombstone = |id: &str| TransientRecord {
         kind: "spent".into(),
         id: id.into(),

@@ -98,15 +98,8 @@ async fn resource_servers_are_unique_per_realm_and_cached(app: &TestStore) {
 async fn refresh_tokens_keep_their_resources(app: &TestStore) {
     let s = app.store.as_ref();
     let rec = |hash: &str, resources: &[&str]| RefreshTokenRecord {
-        hash: hash.into(),
-        realm_id: "r".into(),
-        client_uuid: "c".into(),
-        user_id: "u".into(),
-        scope: "openid".into(),
-        session_id: "s".into(),
-        auth_time: 0,
-        expires_at: 10_000,
         resources: resources.iter().map(|s| s.to_string()).collect(),
+        ..refresh_token("r", hash, 10_000)
     };
     let two = ["https://a.example/mcp", "https://b.example"];
     s.insert_refresh_token(&rec("two", &two)).await.unwrap();
