@@ -74,22 +74,13 @@ pub(crate) async fn delete_refresh_token(db: &SqlStore, hash: &str) -> StoreResu
     Ok(n.rows_affected() > 0)
 }
 
+/// Through the group commit, in line with the session's rotations (`group_commit::Work::Revoke`).
 pub(crate) async fn delete_session_refresh_tokens(
     db: &SqlStore,
     session_id: &str,
     keep_offline: bool,
 ) -> StoreResult<()> {
-    let sql = if keep_offline {
-        "DELETE FROM refresh_tokens WHERE session_id = $1 AND scope NOT LIKE '%offline_access%'"
-    } else {
-        "DELETE FROM refresh_tokens WHERE session_id = $1"
-    };
-    sqlx::query(sql)
-        .bind(session_id)
-        .execute(&db.writer)
-        .await
-        .map(|_| ())
-        .map_err(backend_err)
+    db.writes.revoke(session_id, keep_offline).await
 }
 
 /// Through the group commit: a login's refresh token is batched with other writes.

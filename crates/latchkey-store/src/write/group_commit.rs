@@ -1,6 +1,7 @@
 //! Group commit for the store's hot writes: client creation (registrations and the admin
 //! API alike), registration events, clients' last-used days and refresh tokens (a login's
-//! first, and each rotation: the old token taken, its tombstone and the next one stored).
+//! first, each rotation: the old token taken, its tombstone and the next one stored, and
+//! a login session's revocation, after the batch's own inserts).
 //!
 //! One task per store takes every write waiting for it and commits them together in one
 //! transaction: the guards of each creation (max-clients, initial access token counts)
@@ -44,6 +45,18 @@ enum Work {
     /// A client's last-used day (`SqlStore::touch_client`): nobody waits for it.
     Touch(Box<Touch>),
     Refresh(Box<Refresh>),
+    /// A login session's refresh tokens revoked (`Store::delete_session_refresh_tokens`).
+    /// In the same queue as rotations, so that on a node a revocation and a rotation of the
+    /// session are ordered: the revocation runs after its batch's inserts (a rotation
+    /// batched with it loses its next token), and a rotation queued after it finds its
+    /// token gone. Through sqlx, a revocation outside the queue could miss a next token
+    /// inserted by a batch not yet committed.
+    Revoke(Box<Revoke>),
+}
+
+pub(crate) struct Revoke {
+    session_id: String,
+    keep_offline: bool,
 }
 
 /// A refresh token to store and, for a rotation, the token it spends first.
@@ -214,6 +227,16 @@ impl GroupCommit {
         self.submit(Work::Refresh(Box::new(Refresh {
             next,
             spends: Some(spends),
+        })))
+        .await
+    }
+
+    /// Revokes a login session's refresh tokens (all, or all but offline ones); answers
+    /// after the commit.
+    pub(crate) async fn revoke(&self, session_id: &str, keep_offline: bool) -> StoreResult<()> {
+        self.submit(Work::Revoke(Box::new(Revoke {
+            session_id: session_id.to_string(),
+            keep_offline,
         })))
         .await
     }
@@ -530,6 +553,14 @@ impl BatchTx<'_> {
         Ok(taken)
     }
 
+    async fn revoke(&mut self, session_id: &str, keep_offline: bool) -> StoreResult<()> {
+        let sql = revoke_statement(keep_offline);
+        match self {
+            BatchTx::Sqlx(tx) => exec(tx, sql, &[session_id]).await.map(|_| ()),
+            BatchTx::Direct(b) => b.execute(sql, session_id),
+        }
+    }
+
     async fn insert<R: Insert>(&mut self, rows: &[&R]) -> StoreResult<()> {
         match self {
             BatchTx::Sqlx(tx) => insert_rows(tx, rows).await,
@@ -625,7 +656,7 @@ async fn decide<'j>(tx: &mut BatchTx<'_>, jobs: &'j [Job]) -> StoreResult<Decide
         .iter()
         .filter_map(|j| match &j.work {
             Work::Create(c) => Some((&c.client.row, &c.guard)),
-            Work::Event(_) | Work::Touch(_) | Work::Refresh(_) => None,
+            Work::Event(_) | Work::Touch(_) | Work::Refresh(_) | Work::Revoke(_) => None,
         })
         .collect();
     // Locks in one global order (realms, then initial access tokens, each sorted, then the
@@ -700,7 +731,7 @@ async fn decide_rotations(
         .iter()
         .filter_map(|j| match &j.work {
             Work::Refresh(r) => r.spends.as_ref().map(|s| s.hash.as_str()),
-            Work::Create(_) | Work::Event(_) | Work::Touch(_) => None,
+            Work::Create(_) | Work::Event(_) | Work::Touch(_) | Work::Revoke(_) => None,
         })
         .collect();
     spends.sort_unstable();
@@ -738,7 +769,7 @@ fn verdicts<'j>(
         let creation = match &job.work {
             Work::Create(creation) => creation,
             // A rotation's verdict is `decide_rotations`'.
-            Work::Event(_) | Work::Touch(_) | Work::Refresh(_) => {
+            Work::Event(_) | Work::Touch(_) | Work::Refresh(_) | Work::Revoke(_) => {
                 results.push(Ok(()));
                 continue;
             }
@@ -794,7 +825,7 @@ async fn write_admitted(
         .iter()
         .filter_map(|w| match w {
             Work::Create(c) => Some(&**c),
-            Work::Event(_) | Work::Touch(_) | Work::Refresh(_) => None,
+            Work::Event(_) | Work::Touch(_) | Work::Refresh(_) | Work::Revoke(_) => None,
         })
         .collect();
     let client_rows: Vec<_> = created.iter().map(|c| &c.client).collect();
@@ -819,14 +850,14 @@ async fn write_admitted(
         .filter_map(|w| match w {
             Work::Create(c) => c.event.as_ref(),
             Work::Event(e) => Some(&**e),
-            Work::Touch(_) | Work::Refresh(_) => None,
+            Work::Touch(_) | Work::Refresh(_) | Work::Revoke(_) => None,
         })
         .collect();
     let refreshes: Vec<&Refresh> = admitted
         .iter()
         .filter_map(|w| match w {
             Work::Refresh(r) => Some(&**r),
-            Work::Create(_) | Work::Event(_) | Work::Touch(_) => None,
+            Work::Create(_) | Work::Event(_) | Work::Touch(_) | Work::Revoke(_) => None,
         })
         .collect();
     let tombstones: Vec<_> = refreshes
@@ -844,10 +875,28 @@ async fn write_admitted(
         .iter()
         .filter_map(|w| match w {
             Work::Touch(t) => Some(&**t),
-            Work::Create(_) | Work::Event(_) | Work::Refresh(_) => None,
+            Work::Create(_) | Work::Event(_) | Work::Refresh(_) | Work::Revoke(_) => None,
         })
         .collect();
-    tx.touch_all(&touches).await
+    tx.touch_all(&touches).await?;
+    // Last: a session's tokens inserted by this batch go too.
+    for w in &admitted {
+        if let Work::Revoke(r) = w {
+            tx.revoke(&r.session_id, r.keep_offline).await?;
+        }
+    }
+    Ok(())
+}
+
+/// `DELETE` of a login session's refresh tokens (`$1` the session): all, or all but those
+/// whose scope holds the word `offline_access` (a scope is space-separated names).
+fn revoke_statement(keep_offline: bool) -> &'static str {
+    if keep_offline {
+        "DELETE FROM refresh_tokens WHERE session_id = $1 \
+         AND ' ' || scope || ' ' NOT LIKE '% offline\\_access %' ESCAPE '\\'"
+    } else {
+        "DELETE FROM refresh_tokens WHERE session_id = $1"
+    }
 }
 
 /// Brings each token to its uses before the batch less those the admitted jobs take:

@@ -261,6 +261,15 @@ impl<'c> Batch<'c> {
         }
     }
 
+    /// A statement of one text parameter (`$1`), cached.
+    pub(crate) fn execute(&self, sql: &str, param: &str) -> StoreResult<()> {
+        self.conn
+            .prepare_cached(sql)
+            .and_then(|mut s| s.execute([param]))
+            .map(|_| ())
+            .map_err(backend)
+    }
+
     /// `rows::TOUCH` on this connection.
     pub(crate) fn touch(&self, day: i64, realm_id: &str, id: &str) -> StoreResult<()> {
         self.conn
