@@ -133,7 +133,15 @@ pub async fn logout(
         _ => true,
     };
     if hinted && same_session {
-        return end_session(&state, &realm, &headers, target, st.as_deref()).await;
+        return end_session(
+            &state,
+            &realm,
+            &headers,
+            hint_session.as_deref(),
+            target,
+            st.as_deref(),
+        )
+        .await;
     }
     // Ask first: the request waits in the store, bound to this browser by a cookie and to
     // the page by a CSRF token; only the confirmation's POST carries both.
@@ -219,21 +227,27 @@ pub async fn logout_confirm(
     }
     let target = text(&pending, "target").map(str::to_string);
     let st = text(&pending, "state");
-    let mut resp = end_session(&state, &realm, &headers, target, st).await;
+    let mut resp = end_session(&state, &realm, &headers, None, target, st).await;
     add_cookie(&mut resp, &state, &realm.name, LOGOUT_REQ_COOKIE, "", 0);
     resp
 }
 
-/// Ends the browser's session and its refresh tokens, then redirects to `target` (already
+/// Ends the browser's session and its refresh tokens, and the refresh tokens of the
+/// session an `id_token_hint` named (the same one when the browser has a session; without
+/// a cookie, as Keycloak, the hint's session alone), then redirects to `target` (already
 /// checked against the client's registered post-logout redirect URIs) with `state`, or
 /// shows the signed-out page.
 async fn end_session(
     state: &SharedState,
     realm: &RealmRecord,
     headers: &HeaderMap,
+    hint_session: Option<&str>,
     target: Option<String>,
     st: Option<&str>,
 ) -> Response {
+    if let Some(id) = hint_session {
+        let _ = state.store.delete_session_refresh_tokens(id, true).await;
+    }
     if let Some(cookie_value) = cookie(headers, SESSION_COOKIE) {
         let hash = hash_token(&cookie_value);
         if let Ok(Some(s)) = state

@@ -54,6 +54,32 @@ async fn logout_ends_the_session(app: &TestApp) {
     );
 }
 
+/// A logout with an `id_token_hint` and no browser session (a client's back end, another
+/// browser) ends the hint's session: its refresh tokens stop working, as in Keycloak.
+async fn a_hint_without_a_browser_session_ends_the_hints_session(app: &TestApp) {
+    let (admin, _) = setup(
+        app,
+        json!({"clientId": "other", "redirectUris": ["https://x.example/cb"]}),
+    )
+    .await;
+    let (id, secret) = register_with_logout_uri(app, &admin).await;
+    let mut b = Browser::default();
+    let url = auth_url("").replace("client_id=web", &format!("client_id={id}"));
+    let q = login(app, &mut b, &url).await;
+    let t = exchange_as(app, &id, &secret, &q["code"], VERIFIER).await;
+    assert_eq!(t.status, StatusCode::OK, "{}", t.text);
+    let id_token = t.body["id_token"].as_str().unwrap();
+    let out = Browser::default()
+        .get(
+            app,
+            &format!("/realms/acme/protocol/openid-connect/logout?id_token_hint={id_token}"),
+        )
+        .await;
+    assert_eq!(out.status, StatusCode::OK, "{}", out.text);
+    let r = refresh(app, &id, &secret, t.body["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(r.body["error"], "invalid_grant", "{}", r.text);
+}
+
 async fn offline_access_outlives_logout(app: &TestApp) {
     let (_, secret) = setup(app, web_client()).await;
     let mut b = Browser::default();
@@ -208,6 +234,7 @@ fn values_of(pairs: &[(&str, &str)], key: &str) -> String {
 
 crate::on_both_backends!(
     logout_ends_the_session,
+    a_hint_without_a_browser_session_ends_the_hints_session,
     offline_access_outlives_logout,
     logout_without_a_hint_asks_first,
 );
