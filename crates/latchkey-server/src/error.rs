@@ -109,6 +109,9 @@ pub enum OAuthCode {
     ExpiredToken,
     /// RFC 8628 §3.5: the user denied the device
     AccessDenied,
+    /// Keycloak's `not_allowed`: an offline token for a user without the `offline_access`
+    /// role.
+    NotAllowed,
 }
 
 impl OAuthCode {
@@ -126,6 +129,7 @@ impl OAuthCode {
             OAuthCode::SlowDown => "slow_down",
             OAuthCode::ExpiredToken => "expired_token",
             OAuthCode::AccessDenied => "access_denied",
+            OAuthCode::NotAllowed => "not_allowed",
         }
     }
 }

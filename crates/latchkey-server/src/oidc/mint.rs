@@ -301,6 +301,23 @@ async fn mint(
         // offline_access: a refresh token that outlives the browser session (Keycloak's
         // offline session), bounded by the realm's offline idle timeout.
         let offline = g.scope.has("offline_access");
+        // Keycloak issues an offline token only to a user who holds the `offline_access`
+        // role (directly or through a composite, the default roles' by default), at every
+        // grant that makes a refresh token, refreshes included.
+        if offline {
+            let direct = state.store.user_role_ids(&g.user.id).await?;
+            let all = state.store.all_roles(&g.realm.id).await?;
+            if !expand(&direct, &all)
+                .realm
+                .iter()
+                .any(|r| r == "offline_access")
+            {
+                return Err(OAuthError::new(
+                    OAuthCode::NotAllowed,
+                    "Offline tokens not allowed for the user or client",
+                ));
+            }
+        }
         let refresh_exp = if offline {
             iat + g
                 .realm

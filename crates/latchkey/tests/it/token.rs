@@ -1,6 +1,6 @@
 //! The token endpoint: client authentication, grants, claims, RFC 6749 §5.2 errors.
 
-use axum::http::StatusCode;
+use axum::http::{Method, StatusCode};
 use serde_json::json;
 
 use crate::support::{ADMIN, ADMIN_PASSWORD, Resp, TestApp, assert_oauth_error, user};
@@ -392,6 +392,72 @@ async fn es256_realms_sign_with_es256(app: &TestApp) {
     assert_eq!(id_token_alg(&login().await), "RS256");
 }
 
+/// An offline token needs the `offline_access` role (Keycloak: 400 `not_allowed`), at the
+/// grant and at each refresh: a user who loses the role loses offline access.
+async fn offline_tokens_need_the_offline_access_role(app: &TestApp) {
+    let admin = app.admin_with_realm("off").await;
+    let id = app
+        .create_user(&admin, "off", user("olga", "olga-pass"))
+        .await;
+    app.create_client(
+        &admin,
+        "off",
+        json!({"clientId": "cli", "publicClient": true, "directAccessGrantsEnabled": true}),
+    )
+    .await;
+    let grant = async |scope: &str| {
+        app.form(
+            "/realms/off/protocol/openid-connect/token",
+            &[
+                ("grant_type", "password"),
+                ("client_id", "cli"),
+                ("username", "olga"),
+                ("password", "olga-pass"),
+                ("scope", scope),
+            ],
+            None,
+        )
+        .await
+    };
+    let offline = grant("openid offline_access").await;
+    assert_eq!(
+        offline.status,
+        StatusCode::OK,
+        "the default roles hold it: {}",
+        offline.text
+    );
+    let mappings = format!("/admin/realms/off/users/{id}/role-mappings/realm");
+    let held = app.get(&mappings, &admin).await;
+    let r = app
+        .json(
+            Method::DELETE,
+            &mappings,
+            Some(&admin),
+            Some(held.body.clone()),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+    let refused = grant("openid offline_access").await;
+    assert_oauth_error(&refused, StatusCode::BAD_REQUEST, "not_allowed");
+    let refresh = app
+        .form(
+            "/realms/off/protocol/openid-connect/token",
+            &[
+                ("grant_type", "refresh_token"),
+                ("client_id", "cli"),
+                (
+                    "refresh_token",
+                    offline.body["refresh_token"].as_str().unwrap(),
+                ),
+            ],
+            None,
+        )
+        .await;
+    assert_oauth_error(&refresh, StatusCode::BAD_REQUEST, "not_allowed");
+    let online = grant("openid").await;
+    assert_eq!(online.status, StatusCode::OK, "{}", online.text);
+}
+
 /// Keycloak refuses a direct grant to a client that requires consent: the user would never
 /// see the consent page (400 `invalid_client`, "Client requires user consent").
 async fn password_grant_refuses_clients_that_require_consent(app: &TestApp) {
@@ -452,4 +518,5 @@ crate::on_both_backends!(
     es256_realms_sign_with_es256,
     password_grant_refuses_clients_that_require_consent,
     refused_refresh_scope_does_not_spend_the_token,
+    offline_tokens_need_the_offline_access_role,
 );
