@@ -185,6 +185,29 @@ async fn mint(
     g: Grant<'_>,
     now: Millis,
 ) -> Result<(Issued, Option<RefreshTokenRecord>), OAuthError> {
+    // The user's effective roles, read once: for the token's role claims, and because
+    // Keycloak issues an offline token only to a user who holds the `offline_access` role
+    // (directly or through a composite, the default roles' by default), at every grant
+    // that makes a refresh token, refreshes included. Checked before anything is signed.
+    let offline = g.session.is_some() && g.scope.has("offline_access");
+    let roles_claim = g.scope.has("roles") && g.client.rep.full_scope();
+    let effective = if offline || roles_claim {
+        let direct = state.store.user_role_ids(&g.user.id).await?;
+        let all = state.store.all_roles(&g.realm.id).await?;
+        Some(expand(&direct, &all))
+    } else {
+        None
+    };
+    if offline
+        && !effective
+            .as_ref()
+            .is_some_and(|e| e.realm.iter().any(|r| r == "offline_access"))
+    {
+        return Err(OAuthError::new(
+            OAuthCode::NotAllowed,
+            "Offline tokens not allowed for the user or client",
+        ));
+    }
     let realm_name = &g.realm.name;
     let issuer = base.issuer(realm_name);
     let lifespan = g.realm.rep.access_token_lifespan.unwrap_or(300).max(1);
@@ -211,10 +234,7 @@ async fn mint(
         claims.insert("allowed-origins".into(), json!(origins));
     }
 
-    if g.scope.has("roles") && g.client.rep.full_scope() {
-        let direct = state.store.user_role_ids(&g.user.id).await?;
-        let all = state.store.all_roles(&g.realm.id).await?;
-        let eff = expand(&direct, &all);
+    if roles_claim && let Some(eff) = &effective {
         if !eff.realm.is_empty() {
             claims.insert("realm_access".into(), json!({"roles": eff.realm}));
         }
@@ -300,24 +320,6 @@ async fn mint(
         let session_end = session.auth_time / 1000 + max;
         // offline_access: a refresh token that outlives the browser session (Keycloak's
         // offline session), bounded by the realm's offline idle timeout.
-        let offline = g.scope.has("offline_access");
-        // Keycloak issues an offline token only to a user who holds the `offline_access`
-        // role (directly or through a composite, the default roles' by default), at every
-        // grant that makes a refresh token, refreshes included.
-        if offline {
-            let direct = state.store.user_role_ids(&g.user.id).await?;
-            let all = state.store.all_roles(&g.realm.id).await?;
-            if !expand(&direct, &all)
-                .realm
-                .iter()
-                .any(|r| r == "offline_access")
-            {
-                return Err(OAuthError::new(
-                    OAuthCode::NotAllowed,
-                    "Offline tokens not allowed for the user or client",
-                ));
-            }
-        }
         let refresh_exp = if offline {
             iat + g
                 .realm
