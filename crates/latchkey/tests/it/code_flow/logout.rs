@@ -13,19 +13,25 @@ use super::{
 use crate::support::TestApp;
 use crate::support::browser::{Browser, form, location, query};
 
-async fn logout_ends_the_session(app: &TestApp) {
+/// A user signed in through a client registered over DCR with a post-logout redirect URI:
+/// the client's id and secret, the browser, the authorization URL and the token response.
+async fn signed_in(app: &TestApp) -> (String, String, Browser, String, crate::support::Resp) {
     let (admin, _) = setup(
         app,
         json!({"clientId": "other", "redirectUris": ["https://x.example/cb"]}),
     )
     .await;
-    // A client registered over DCR with a post-logout redirect URI.
     let (id, secret) = register_with_logout_uri(app, &admin).await;
     let mut b = Browser::default();
     let url = auth_url("").replace("client_id=web", &format!("client_id={id}"));
     let q = login(app, &mut b, &url).await;
     let t = exchange_as(app, &id, &secret, &q["code"], VERIFIER).await;
     assert_eq!(t.status, StatusCode::OK, "{}", t.text);
+    (id, secret, b, url, t)
+}
+
+async fn logout_ends_the_session(app: &TestApp) {
+    let (id, secret, mut b, url, t) = signed_in(app).await;
     let id_token = t.body["id_token"].as_str().unwrap();
     let bad = b.get(app, &format!("/realms/acme/protocol/openid-connect/logout?id_token_hint={id_token}&post_logout_redirect_uri=https%3A%2F%2Fevil.example%2F")).await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
@@ -57,17 +63,7 @@ async fn logout_ends_the_session(app: &TestApp) {
 /// A logout with an `id_token_hint` and no browser session (a client's back end, another
 /// browser) ends the hint's session: its refresh tokens stop working, as in Keycloak.
 async fn a_hint_without_a_browser_session_ends_the_hints_session(app: &TestApp) {
-    let (admin, _) = setup(
-        app,
-        json!({"clientId": "other", "redirectUris": ["https://x.example/cb"]}),
-    )
-    .await;
-    let (id, secret) = register_with_logout_uri(app, &admin).await;
-    let mut b = Browser::default();
-    let url = auth_url("").replace("client_id=web", &format!("client_id={id}"));
-    let q = login(app, &mut b, &url).await;
-    let t = exchange_as(app, &id, &secret, &q["code"], VERIFIER).await;
-    assert_eq!(t.status, StatusCode::OK, "{}", t.text);
+    let (id, secret, _, _, t) = signed_in(app).await;
     let id_token = t.body["id_token"].as_str().unwrap();
     let out = Browser::default()
         .get(
