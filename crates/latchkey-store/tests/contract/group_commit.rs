@@ -5,9 +5,34 @@ use std::sync::Arc;
 
 use latchkey_core::crypto::new_uuid;
 use latchkey_core::store::*;
+use latchkey_store::SqlStore;
 
 use crate::fixtures::*;
 use crate::support::TestStore;
+
+/// Creates each bundle under its guard, the creations started together once every task is
+/// waiting; their results in order.
+async fn create_together(
+    s: &Arc<SqlStore>,
+    jobs: Vec<(ClientBundle, WriteGuard)>,
+) -> Vec<StoreResult<()>> {
+    let gate = Arc::new(tokio::sync::Barrier::new(jobs.len()));
+    let tasks: Vec<_> = jobs
+        .into_iter()
+        .map(|(b, g)| {
+            let (s, gate) = (s.clone(), gate.clone());
+            tokio::spawn(async move {
+                gate.wait().await;
+                s.create_client(b, &g).await
+            })
+        })
+        .collect();
+    let mut out = Vec::new();
+    for t in tasks {
+        out.push(t.await.unwrap());
+    }
+    out
+}
 
 /// A client's event is written in the client's own transaction: when the event cannot be
 /// stored, the client is not stored either (and the other way round).
@@ -59,27 +84,7 @@ async fn concurrent_creations_commit_together(app: &TestStore) {
     let (realm_id, role) = (r.id.clone(), sa_role.clone());
     let mk = move |client_id: &str| client_bundle(&realm_id, client_id, Some(&role));
     let event = |client_id: &str| register_event(&r.id, &new_uuid(), client_id);
-    // Creations start together, once every task is waiting.
-    let run = |jobs: Vec<(ClientBundle, WriteGuard)>| {
-        let gate = Arc::new(tokio::sync::Barrier::new(jobs.len()));
-        let tasks: Vec<_> = jobs
-            .into_iter()
-            .map(|(b, g)| {
-                let (s, gate) = (s.clone(), gate.clone());
-                tokio::spawn(async move {
-                    gate.wait().await;
-                    s.create_client(b, &g).await
-                })
-            })
-            .collect();
-        async move {
-            let mut out = Vec::new();
-            for t in tasks {
-                out.push(t.await.unwrap());
-            }
-            out
-        }
-    };
+    let run = |jobs: Vec<(ClientBundle, WriteGuard)>| create_together(&s, jobs);
     let with_token = |e: EventRecord| WriteGuard {
         initial_access_token: Some("gc-token".into()),
         event: Some(e),
@@ -268,25 +273,11 @@ async fn a_token_spends_exactly_what_a_batch_admits(app: &TestStore) {
     s.create_initial_access(&token).await.unwrap();
     let realm_id = r.id.clone();
     let run = |guards: Vec<WriteGuard>| {
-        let gate = Arc::new(tokio::sync::Barrier::new(guards.len()));
-        let tasks: Vec<_> = guards
+        let jobs = guards
             .into_iter()
-            .map(|g| {
-                let (s, gate) = (s.clone(), gate.clone());
-                let b = client_bundle(&realm_id, &new_uuid(), None);
-                tokio::spawn(async move {
-                    gate.wait().await;
-                    s.create_client(b, &g).await
-                })
-            })
+            .map(|g| (client_bundle(&realm_id, &new_uuid(), None), g))
             .collect();
-        async move {
-            let mut out = Vec::new();
-            for t in tasks {
-                out.push(t.await.unwrap());
-            }
-            out
-        }
+        create_together(&s, jobs)
     };
     let remaining = || async { s.list_initial_access(&r.id).await.unwrap()[0].remaining };
 
