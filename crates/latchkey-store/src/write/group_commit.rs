@@ -35,8 +35,11 @@ use crate::cache::{Cache, Section};
 use crate::notify::publish;
 use crate::sql::{Backend, Tx, backend_err, exec, get};
 
-/// The most writes one transaction commits.
+/// The most writes one transaction commits, besides its last-used days.
 const MAX_BATCH: usize = 64;
+
+/// The most last-used days one transaction writes beside `MAX_BATCH` other writes.
+const MAX_TOUCHES: usize = 64;
 
 enum Work {
     /// A client (with its service account) under its guard.
@@ -96,9 +99,13 @@ struct Job {
     done: oneshot::Sender<(StoreResult<()>, Work)>,
 }
 
-/// The queue in front of the writing task.
+/// The queues in front of the writing task: the writes someone waits for, and last-used
+/// days on a queue of their own, so that a backlog of days (a token load over more clients
+/// than the writer keeps up with) never stands in line before a registration: each batch
+/// takes what is waiting on both, up to its bound on each.
 pub(crate) struct GroupCommit {
     queue: mpsc::UnboundedSender<Job>,
+    touches: mpsc::UnboundedSender<Job>,
     stats: Arc<Stats>,
     /// Touches queued and not yet written (`MAX_PENDING_TOUCHES`).
     pending_touches: Arc<AtomicUsize>,
@@ -125,13 +132,17 @@ impl GroupCommit {
         backend: Backend,
     ) -> StoreResult<GroupCommit> {
         let (queue, jobs) = mpsc::unbounded_channel();
+        let (touches, touch_jobs) = mpsc::unbounded_channel();
         let stats = Arc::new(Stats::default());
         let direct = sqlite_file
             .map(|path| Writer::open(path, stats.clone()))
             .transpose()?;
         let pending_touches = Arc::new(AtomicUsize::new(0));
         let task = run(
-            jobs,
+            Queues {
+                jobs,
+                touches: touch_jobs,
+            },
             writer,
             direct,
             cache,
@@ -154,6 +165,7 @@ impl GroupCommit {
         }
         Ok(GroupCommit {
             queue,
+            touches,
             stats,
             pending_touches,
         })
@@ -196,7 +208,7 @@ impl GroupCommit {
             return false;
         }
         let (done, _) = oneshot::channel();
-        let _ = self.queue.send(Job {
+        let _ = self.touches.send(Job {
             work: Work::Touch(Box::new(touch)),
             done,
         });
@@ -259,8 +271,51 @@ impl GroupCommit {
     }
 }
 
+/// The writing task's ends of the two queues.
+struct Queues {
+    jobs: mpsc::UnboundedReceiver<Job>,
+    touches: mpsc::UnboundedReceiver<Job>,
+}
+
+impl Queues {
+    /// Waits for a job on either queue, then takes what else is waiting on both, up to
+    /// `MAX_BATCH` jobs and `MAX_TOUCHES` last-used days. `false` once the store is gone.
+    async fn gather(&mut self, batch: &mut Vec<Job>) -> bool {
+        let first = tokio::select! {
+            biased;
+            job = self.jobs.recv() => job,
+            job = self.touches.recv() => job,
+        };
+        let Some(first) = first else {
+            return false;
+        };
+        batch.push(first);
+        let jobs = batch
+            .iter()
+            .filter(|j| !matches!(j.work, Work::Touch(_)))
+            .count();
+        fill(&mut self.jobs, batch, MAX_BATCH.saturating_sub(jobs));
+        fill(
+            &mut self.touches,
+            batch,
+            MAX_TOUCHES.saturating_sub(batch.len() - jobs),
+        );
+        true
+    }
+}
+
+/// Moves up to `room` waiting jobs from `queue` into `batch`, without waiting.
+fn fill(queue: &mut mpsc::UnboundedReceiver<Job>, batch: &mut Vec<Job>, room: usize) {
+    for _ in 0..room {
+        match queue.try_recv() {
+            Ok(job) => batch.push(job),
+            Err(_) => break,
+        }
+    }
+}
+
 async fn run(
-    mut queue: mpsc::UnboundedReceiver<Job>,
+    mut queues: Queues,
     writer: AnyPool,
     mut direct: Option<Writer>,
     cache: Arc<Cache>,
@@ -268,8 +323,8 @@ async fn run(
     stats: Arc<Stats>,
     pending_touches: Arc<AtomicUsize>,
 ) {
-    let mut batch = Vec::with_capacity(MAX_BATCH);
-    while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
+    let mut batch = Vec::with_capacity(MAX_BATCH + MAX_TOUCHES);
+    while queues.gather(&mut batch).await {
         let jobs = std::mem::take(&mut batch);
         let touches = jobs
             .iter()

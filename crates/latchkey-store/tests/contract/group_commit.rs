@@ -461,6 +461,32 @@ async fn the_last_used_queue_is_bounded(app: &TestStore) {
     }
 }
 
+/// Last-used days wait on a queue of their own: a full backlog of them (a token load over
+/// more clients than the writer keeps up with) does not stand in line before a creation:
+/// each batch takes at most 64 days beside its other writes. On one queue the creation
+/// waited behind every day queued before it.
+async fn a_backlog_of_last_used_days_never_delays_a_creation(app: &TestStore) {
+    let s = app.store.as_ref();
+    let r = created_realm(s, "backlog").await;
+    for i in 0..4_096 {
+        s.touch_client(&r.id, &format!("absent-{i}"), 20_000);
+    }
+    let waiting = s.pending_touches();
+    let before = s.group_commit_stats().touches();
+    s.create_client(client_bundle(&r.id, "late", None), &WriteGuard::default())
+        .await
+        .unwrap();
+    let written = s.group_commit_stats().touches() - before;
+    assert!(
+        waiting > 1_000,
+        "only {waiting} days were waiting: the backlog never formed"
+    );
+    assert!(
+        written < waiting as u64 / 2,
+        "{written} of {waiting} waiting days were written before the creation"
+    );
+}
+
 /// Refresh token rotations that arrive together share a transaction, beside creations,
 /// and each still spends only its own token: two rotations of one token in a batch, the
 /// first wins.
@@ -553,6 +579,7 @@ crate::on_both_backends!(
     creations_and_other_writes_interleave,
     many_last_used_days_land_together,
     the_last_used_queue_is_bounded,
+    a_backlog_of_last_used_days_never_delays_a_creation,
 );
 
 /// On a SQLite file the group commit's connection leaves checkpoints to a thread of its own
