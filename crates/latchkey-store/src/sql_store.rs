@@ -16,7 +16,7 @@ use crate::schema;
 use crate::sql::{Backend, backend_err, sqlite_file};
 use crate::touched::Touched;
 use crate::write::Stats;
-use crate::write::group_commit::GroupCommit;
+use crate::write::group_commit::{Connection, GroupCommit};
 
 pub struct SqlStore {
     /// Readers.
@@ -31,7 +31,7 @@ pub struct SqlStore {
     pub(crate) touched: std::sync::Mutex<Touched>,
 }
 
-fn pool_options(backend: Backend, size: u32) -> AnyPoolOptions {
+pub(crate) fn pool_options(backend: Backend, size: u32) -> AnyPoolOptions {
     AnyPoolOptions::new()
         .max_connections(size)
         .acquire_timeout(Duration::from_secs(10))
@@ -88,6 +88,7 @@ impl SqlStore {
             }
         }
         let options = AnyConnectOptions::from_str(&url).map_err(backend_err)?;
+        let options_for_writes = options.clone();
         // SQLite has one writer at a time: with several connections writing, the losers
         // sleep in SQLite's busy handler (tens of milliseconds each). One writer
         // connection makes writers queue in the pool instead, in order, without sleeping;
@@ -119,12 +120,14 @@ impl SqlStore {
         if backend == Backend::Postgres {
             listen(url.clone(), Arc::downgrade(&cache));
         }
-        let writes = GroupCommit::start(
-            writer.clone(),
-            sqlite_file.as_deref(),
-            cache.clone(),
-            backend,
-        )?;
+        // PostgreSQL: the group commit's own connection (one batch at a time; a second for
+        // its notifications while the first goes back to the pool).
+        let connection = match backend {
+            Backend::Postgres => Connection::Own(pool_options(backend, 2), options_for_writes),
+            Backend::Sqlite => Connection::Store(writer.clone()),
+        };
+        let writes =
+            GroupCommit::start(connection, sqlite_file.as_deref(), cache.clone(), backend)?;
         let store = SqlStore {
             pool,
             writer,

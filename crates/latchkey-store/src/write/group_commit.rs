@@ -26,6 +26,7 @@ use latchkey_core::store::{
     TransientRecord, UserRecord, WriteGuard,
 };
 use sqlx::AnyPool;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use tokio::sync::{mpsc, oneshot};
 
 use super::rows::{Insert, Rendered, UserRole, insert_rows};
@@ -116,17 +117,29 @@ pub(crate) struct GroupCommit {
 /// without bound. Past it a touch is not queued and its client's next use tries again.
 const MAX_PENDING_TOUCHES: usize = 4_096;
 
+/// What the writing task writes with.
+pub(crate) enum Connection {
+    /// The store's writer pool: on a SQLite file taken only as the lock beside the task's
+    /// own SQLite connection (`sqlite_writer`); in memory, the one connection there is.
+    Store(AnyPool),
+    /// PostgreSQL: a pool of its own, opened on the task's thread, whose sockets that
+    /// thread's runtime drives.
+    Own(AnyPoolOptions, AnyConnectOptions),
+}
+
 impl GroupCommit {
-    /// Starts the writing task; it ends when the store is dropped. `sqlite_file` is the
-    /// store's SQLite file, written on the task's own connection (`sqlite_writer`); without
-    /// it (PostgreSQL, SQLite in memory) batches go through `writer`.
+    /// Starts the writing task on a thread of its own (a current-thread runtime); it ends
+    /// when the store is dropped. `sqlite_file` is the store's SQLite file, written on the
+    /// task's own connection (`sqlite_writer`); without it (PostgreSQL, SQLite in memory)
+    /// batches go through sqlx.
     ///
-    /// On SQLite the task gets a thread of its own, where it calls SQLite itself; through
-    /// sqlx on the shared runtime, every statement's return trip waited in line behind the
-    /// HTTP requests' tasks. On PostgreSQL it runs on the current runtime, where its
-    /// connections' sockets are registered.
+    /// Why a thread: on the shared runtime every return trip from the database (sqlx's
+    /// worker thread on SQLite, a socket on PostgreSQL) waited in line behind the HTTP
+    /// requests' tasks, several times per batch, while every write of the node waited for
+    /// that batch. Under a load of token requests beside registrations on PostgreSQL,
+    /// each batch took tens of milliseconds that way.
     pub(crate) fn start(
-        writer: AnyPool,
+        connection: Connection,
         sqlite_file: Option<&std::path::Path>,
         cache: Arc<Cache>,
         backend: Backend,
@@ -138,31 +151,38 @@ impl GroupCommit {
             .map(|path| Writer::open(path, stats.clone()))
             .transpose()?;
         let pending_touches = Arc::new(AtomicUsize::new(0));
-        let task = run(
-            Queues {
-                jobs,
-                touches: touch_jobs,
-            },
-            writer,
-            direct,
-            cache,
-            backend,
-            stats.clone(),
-            pending_touches.clone(),
-        );
-        if backend == Backend::Sqlite {
-            let failed = |e: std::io::Error| StoreError::Backend(format!("writer thread: {e}"));
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_time()
-                .build()
-                .map_err(failed)?;
-            std::thread::Builder::new()
-                .name("latchkey-writer".into())
-                .spawn(move || runtime.block_on(task))
-                .map_err(failed)?;
-        } else {
-            tokio::spawn(task);
-        }
+        let queues = Queues {
+            jobs,
+            touches: touch_jobs,
+        };
+        let (task_stats, task_pending) = (stats.clone(), pending_touches.clone());
+        let task = async move {
+            let writer = match connection {
+                Connection::Store(pool) => pool,
+                // Lazily: connecting needs the thread's runtime, and a database that is
+                // down fails the batches (as any store call), not the start.
+                Connection::Own(pool, options) => pool.connect_lazy_with(options),
+            };
+            run(
+                queues,
+                writer,
+                direct,
+                cache,
+                backend,
+                task_stats,
+                task_pending,
+            )
+            .await
+        };
+        let failed = |e: std::io::Error| StoreError::Backend(format!("writer thread: {e}"));
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(failed)?;
+        std::thread::Builder::new()
+            .name("latchkey-writer".into())
+            .spawn(move || runtime.block_on(task))
+            .map_err(failed)?;
         Ok(GroupCommit {
             queue,
             touches,
