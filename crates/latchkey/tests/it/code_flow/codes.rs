@@ -6,8 +6,8 @@ use axum::http::StatusCode;
 use serde_json::json;
 
 use super::{
-    ALICE, AUTH, CB, TOKEN, VERIFIER, auth_url, exchange, exchange_as, login, refresh, refresh_at,
-    session_cookie, setup, userinfo, web_client,
+    ALICE, AUTH, CB, TOKEN, VERIFIER, active, auth_url, exchange, exchange_as, login, refresh,
+    refresh_at, session_cookie, setup, userinfo, web_client,
 };
 use crate::support::TestApp;
 use crate::support::browser::{Browser, location, query};
@@ -56,6 +56,11 @@ async fn code_flow_with_pkce(app: &TestApp) {
     let ui = userinfo(app, &access).await;
     assert_eq!(ui.body["preferred_username"], "alice");
 
+    // The session signs alice in without a form next time (SSO).
+    let r = b.get(app, &auth_url("")).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert!(query(&location(&r)).contains_key("code"));
+
     // A code works once; a second redemption fails and revokes what the first issued.
     let again = exchange(app, &secret, &q["code"], VERIFIER).await;
     assert_eq!(again.body["error"], "invalid_grant");
@@ -77,10 +82,11 @@ async fn code_flow_with_pkce(app: &TestApp) {
         "and its refresh token"
     );
 
-    // The session signs alice in without a form next time (SSO).
+    // The revoked session is over in the browser too: tokens it went on issuing would be
+    // refused, so alice signs in again.
     let r = b.get(app, &auth_url("")).await;
-    assert_eq!(r.status, StatusCode::SEE_OTHER);
-    assert!(query(&location(&r)).contains_key("code"));
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.text.contains("name=\"password\""), "a login form");
 }
 
 async fn pkce_is_enforced(app: &TestApp) {
@@ -145,6 +151,20 @@ async fn refresh_reuse_revokes_the_session(app: &TestApp) {
     assert_eq!(
         after.body["error"], "invalid_grant",
         "reusing a spent refresh token revokes the family"
+    );
+    // Its access tokens too, as Keycloak checks the session behind an access token; and
+    // the browser's session is over: the next authorization asks for a login.
+    for access in [&t.body["access_token"], &r2.body["access_token"]] {
+        let access = access.as_str().unwrap();
+        assert!(!active(app, "web", &secret, access).await);
+        assert_eq!(userinfo(app, access).await.status, StatusCode::UNAUTHORIZED);
+    }
+    let again = b.get(app, &auth_url("")).await;
+    assert_eq!(
+        again.status,
+        StatusCode::OK,
+        "the login form: {}",
+        again.text
     );
 }
 
