@@ -131,6 +131,18 @@ pub struct ScopeRecord {
     pub rep: ClientScopeRep,
 }
 
+/// What can revoke a token (`Store::is_revoked`): its own `jti`, and its login session
+/// (`sid`). A session revoked by a replay revokes every token of it; one revoked by a
+/// logout only those without `offline_access` in their scope (Keycloak's offline
+/// sessions outlive the login session).
+#[derive(Debug, Clone, Copy)]
+pub struct Revocable<'a> {
+    pub jti: Option<&'a str>,
+    pub session: Option<&'a str>,
+    /// The token's scope holds `offline_access`.
+    pub offline: bool,
+}
+
 /// A refresh token, stored only by hash (a database dump alone reveals no usable
 /// credential).
 #[derive(Debug, Clone)]
@@ -689,7 +701,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// Marks an access token (by `jti`) revoked until it would have expired anyway.
     async fn revoke_jti(&self, realm_id: &str, jti: &str, expires_at: Millis) -> StoreResult<()>;
-    async fn is_revoked(&self, jti: &str) -> StoreResult<bool>;
+    /// Whether a token is revoked by its own `jti` or by its login session's revocation
+    /// (`revoke_session`), in one query.
+    async fn is_revoked(&self, token: &Revocable<'_>) -> StoreResult<bool>;
     /// Records a client assertion's `jti` (namespaced by the caller); `Ok(false)` when it
     /// was seen before: an assertion is accepted once (RFC 7523 §3).
     async fn use_assertion(&self, id: &str, expires_at: Millis) -> StoreResult<bool>;
@@ -709,23 +723,40 @@ pub trait Store: Send + Sync + 'static {
     /// Takes an entry out: of concurrent takers exactly one gets it (single-use codes).
     async fn take_transient(&self, kind: &str, id: &str, now: Millis)
     -> StoreResult<Option<Value>>;
+    /// As `take_transient`, and in the same transaction, only if it took the entry,
+    /// stores `tombstone` (in place of an entry of its kind and id): a concurrent taker
+    /// that finds the entry gone finds the tombstone.
+    async fn take_transient_leaving(
+        &self,
+        kind: &str,
+        id: &str,
+        now: Millis,
+        tombstone: &TransientRecord,
+    ) -> StoreResult<Option<Value>>;
     async fn delete_transient(&self, kind: &str, id: &str) -> StoreResult<()>;
     /// Deletes what has expired by `now` (transient state, refresh tokens, revocation and
     /// assertion records); returns how many rows went.
     async fn sweep_expired(&self, now: Millis) -> StoreResult<u64>;
-    /// Revokes the refresh tokens of a login session: all of them (a replayed code or
-    /// refresh token), or all but offline ones (logout ends the session, not offline access).
-    async fn delete_session_refresh_tokens(
+    /// Revokes a login session: all its tokens (a replayed code or refresh token), or all
+    /// but offline ones (logout ends the session, not offline access). Its refresh tokens
+    /// are deleted and the session is remembered as revoked until `until` (past the last
+    /// expiry of any token it issued), so its access tokens (`is_revoked`) and any refresh
+    /// token stored after the deletion (`refresh_token`) are refused too.
+    async fn revoke_session(
         &self,
+        realm_id: &str,
         session_id: &str,
         keep_offline: bool,
+        until: Millis,
     ) -> StoreResult<()>;
 
     async fn insert_refresh_token(&self, token: &RefreshTokenRecord) -> StoreResult<()>;
-    /// Reads a refresh token without spending it (introspection).
+    /// Reads a refresh token without spending it; `None` also when its login session is
+    /// revoked for it (`revoke_session`).
     async fn refresh_token(&self, hash: &str) -> StoreResult<Option<RefreshTokenRecord>>;
-    /// Revokes a refresh token; `Ok(false)` when there was none.
-    async fn delete_refresh_token(&self, hash: &str) -> StoreResult<bool>;
+    /// Revokes a refresh token (RFC 7009) in line with its rotations: of a revocation and
+    /// rotations of one token exactly one takes it. `Ok(false)` when it was not there.
+    async fn revoke_refresh_token(&self, hash: &str) -> StoreResult<bool>;
     /// Rotates a refresh token (OAuth 2.1 §4.3.1) in one transaction: takes `spent` out of
     /// the store and, only if it was there and unexpired at `now`, stores `tombstone` (in
     /// place of an entry of its kind and id) and `next`. `Ok(false)`: `spent` was spent

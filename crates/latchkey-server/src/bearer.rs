@@ -1,10 +1,10 @@
 //! Access tokens presented as `Authorization: Bearer`: signature against the issuing
-//! realm's keys, type, expiry, revocation, and that the user and the client it was issued
+//! realm's keys, type, expiry, revocation (of the token or of its login session), and that the user and the client it was issued
 //! to still exist and are enabled, so deleting or disabling either stops its tokens at once.
 
 use axum::http::{HeaderMap, header};
 use latchkey_core::jwt;
-use latchkey_core::store::{ClientRecord, RealmRecord, UserRecord};
+use latchkey_core::store::{ClientRecord, RealmRecord, Revocable, UserRecord};
 use serde_json::Value;
 
 use crate::state::{SharedState, now_millis};
@@ -75,14 +75,25 @@ pub async fn verify_access_token(
     if claims.get("typ").and_then(Value::as_str) != Some("Bearer") || exp * 1000 <= now_millis() {
         return Err(BearerError::Invalid);
     }
-    // RFC 7009: a revoked access token stops working everywhere at once.
+    // RFC 7009: a revoked access token stops working everywhere at once, and so does one
+    // whose login session (`sid`) was revoked (a logout, a replayed code or refresh
+    // token), as Keycloak checks the user session behind a token; a logout spares
+    // offline tokens. One query for both.
     let jti = claims
         .get("jti")
         .and_then(Value::as_str)
         .ok_or(BearerError::Invalid)?;
+    let revocable = Revocable {
+        jti: Some(jti),
+        session: claims.get("sid").and_then(Value::as_str),
+        offline: claims
+            .get("scope")
+            .and_then(Value::as_str)
+            .is_some_and(|s| s.split(' ').any(|w| w == "offline_access")),
+    };
     if state
         .store
-        .is_revoked(jti)
+        .is_revoked(&revocable)
         .await
         .map_err(|e| internal(e.to_string()))?
     {

@@ -357,8 +357,8 @@ impl Store for SqlStore {
         tokens::revoke_jti(self, realm_id, jti, expires_at).await
     }
 
-    async fn is_revoked(&self, jti: &str) -> StoreResult<bool> {
-        tokens::is_revoked(self, jti).await
+    async fn is_revoked(&self, token: &Revocable<'_>) -> StoreResult<bool> {
+        tokens::is_revoked(self, token).await
     }
 
     async fn use_assertion(&self, id: &str, expires_at: Millis) -> StoreResult<bool> {
@@ -369,8 +369,8 @@ impl Store for SqlStore {
         tokens::refresh_token(self, hash).await
     }
 
-    async fn delete_refresh_token(&self, hash: &str) -> StoreResult<bool> {
-        tokens::delete_refresh_token(self, hash).await
+    async fn revoke_refresh_token(&self, hash: &str) -> StoreResult<bool> {
+        tokens::revoke_refresh_token(self, hash).await
     }
 
     async fn put_transient(
@@ -397,6 +397,16 @@ impl Store for SqlStore {
         transient::take_transient(self, kind, id, now).await
     }
 
+    async fn take_transient_leaving(
+        &self,
+        kind: &str,
+        id: &str,
+        now: Millis,
+        tombstone: &TransientRecord,
+    ) -> StoreResult<Option<Value>> {
+        transient::take_transient_leaving(self, kind, id, now, tombstone).await
+    }
+
     async fn delete_transient(&self, kind: &str, id: &str) -> StoreResult<()> {
         transient::delete_transient(self, kind, id).await
     }
@@ -405,12 +415,14 @@ impl Store for SqlStore {
         transient::sweep_expired(self, now).await
     }
 
-    async fn delete_session_refresh_tokens(
+    async fn revoke_session(
         &self,
+        realm_id: &str,
         session_id: &str,
         keep_offline: bool,
+        until: Millis,
     ) -> StoreResult<()> {
-        tokens::delete_session_refresh_tokens(self, session_id, keep_offline).await
+        tokens::revoke_session(self, realm_id, session_id, keep_offline, until).await
     }
 
     async fn insert_refresh_token(&self, t: &RefreshTokenRecord) -> StoreResult<()> {

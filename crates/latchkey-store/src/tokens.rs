@@ -1,5 +1,6 @@
 //! Refresh tokens (stored, and rotated, through the group commit, with the resources they
-//! were granted for as a JSON array), revoked token ids and used client assertions.
+//! were granted for as a JSON array), revoked token ids and login sessions, and used
+//! client assertions.
 
 use latchkey_core::Millis;
 use latchkey_core::store::*;
@@ -7,6 +8,7 @@ use sqlx::any::AnyRow;
 
 use crate::sql::{backend_err, get};
 use crate::sql_store::SqlStore;
+use crate::write::rows::RevokedKey;
 
 pub(crate) async fn revoke_jti(
     db: &SqlStore,
@@ -26,12 +28,38 @@ pub(crate) async fn revoke_jti(
     .map_err(backend_err)
 }
 
-pub(crate) async fn is_revoked(db: &SqlStore, jti: &str) -> StoreResult<bool> {
-    let row = sqlx::query("SELECT jti FROM revoked_tokens WHERE jti = $1")
-        .bind(jti)
-        .fetch_optional(&db.pool)
-        .await
-        .map_err(backend_err)?;
+/// The `revoked_tokens` key (its `jti` column) that records a login session's revocation
+/// (`revoke_session`): beside access tokens' `jti`s (UUIDs), so the one lookup by key
+/// that checks a token's `jti` checks its session too, and the sweep and a realm's
+/// deletion that remove `jti`s remove these. `session:` revokes every token of the
+/// session (a replay), `online-session:` those without `offline_access` (a logout).
+fn session_key(session_id: &str, keep_offline: bool) -> String {
+    if keep_offline {
+        format!("online-session:{session_id}")
+    } else {
+        format!("session:{session_id}")
+    }
+}
+
+/// One query whatever the token: its `jti` and its session's keys, each an index lookup
+/// on the primary key (a token without a session binds its `jti` again).
+pub(crate) async fn is_revoked(db: &SqlStore, token: &Revocable<'_>) -> StoreResult<bool> {
+    let mut keys: Vec<String> = token.jti.iter().map(|j| j.to_string()).collect();
+    if let Some(session) = token.session {
+        keys.push(session_key(session, false));
+        if !token.offline {
+            keys.push(session_key(session, true));
+        }
+    }
+    let Some(first) = keys.first().cloned() else {
+        return Ok(false);
+    };
+    keys.resize(3, first);
+    let mut q = sqlx::query("SELECT jti FROM revoked_tokens WHERE jti IN ($1, $2, $3)");
+    for key in &keys {
+        q = q.bind(key.as_str());
+    }
+    let row = q.fetch_optional(&db.pool).await.map_err(backend_err)?;
     Ok(row.is_some())
 }
 
@@ -51,12 +79,18 @@ pub(crate) async fn use_assertion(
     Ok(n.rows_affected() == 1)
 }
 
+/// A token of a revoked session is not there (`session_key`), in the same read: a next
+/// token that a rotation racing the revocation stored after it (on another node, or read
+/// before it) is dead anyway.
 pub(crate) async fn refresh_token(
     db: &SqlStore,
     hash: &str,
 ) -> StoreResult<Option<RefreshTokenRecord>> {
     let row = sqlx::query(
-        "SELECT hash, realm_id, client_uuid, user_id, scope, session_id, auth_time, expires_at, resources FROM refresh_tokens WHERE hash = $1",
+        "SELECT hash, realm_id, client_uuid, user_id, scope, session_id, auth_time, expires_at, resources \
+         FROM refresh_tokens t WHERE hash = $1 AND NOT EXISTS (SELECT 1 FROM revoked_tokens r \
+         WHERE r.jti = 'session:' || t.session_id OR (r.jti = 'online-session:' || t.session_id \
+         AND ' ' || t.scope || ' ' NOT LIKE '% offline\\_access %' ESCAPE '\\'))",
     )
     .bind(hash)
     .fetch_optional(&db.pool)
@@ -65,22 +99,32 @@ pub(crate) async fn refresh_token(
     row.as_ref().map(refresh_row).transpose()
 }
 
-pub(crate) async fn delete_refresh_token(db: &SqlStore, hash: &str) -> StoreResult<bool> {
-    let n = sqlx::query("DELETE FROM refresh_tokens WHERE hash = $1")
-        .bind(hash)
-        .execute(&db.writer)
-        .await
-        .map_err(backend_err)?;
-    Ok(n.rows_affected() > 0)
+/// Through the group commit, in line with the token's rotations (`group_commit::Work::Take`).
+pub(crate) async fn revoke_refresh_token(db: &SqlStore, hash: &str) -> StoreResult<bool> {
+    match db.writes.take(hash).await {
+        Ok(()) => Ok(true),
+        Err(StoreError::Precondition {
+            failed: Guarded::RefreshToken,
+        }) => Ok(false),
+        Err(e) => Err(e),
+    }
 }
 
-/// Through the group commit, in line with the session's rotations (`group_commit::Work::Revoke`).
-pub(crate) async fn delete_session_refresh_tokens(
+/// Through the group commit, in line with the session's rotations (`group_commit::Work::Revoke`):
+/// the deletion and the session's record in one job.
+pub(crate) async fn revoke_session(
     db: &SqlStore,
+    realm_id: &str,
     session_id: &str,
     keep_offline: bool,
+    until: Millis,
 ) -> StoreResult<()> {
-    db.writes.revoke(session_id, keep_offline).await
+    let record = RevokedKey {
+        key: session_key(session_id, keep_offline),
+        realm_id: realm_id.to_string(),
+        expires_at: until,
+    };
+    db.writes.revoke(session_id, keep_offline, record).await
 }
 
 /// Through the group commit: a login's refresh token is batched with other writes.

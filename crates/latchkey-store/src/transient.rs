@@ -66,6 +66,46 @@ pub(crate) async fn take_transient(
     }
 }
 
+/// The take and the tombstone in one transaction: on PostgreSQL a concurrent taker's
+/// `DELETE` waits for this one's row lock and then finds nothing, the tombstone already
+/// committed; on SQLite the writer serialises them.
+pub(crate) async fn take_transient_leaving(
+    db: &SqlStore,
+    kind: &str,
+    id: &str,
+    now: Millis,
+    tombstone: &TransientRecord,
+) -> StoreResult<Option<Value>> {
+    let mut tx = db.writer.begin().await.map_err(backend_err)?;
+    let row =
+        sqlx::query("DELETE FROM transient WHERE kind = $1 AND id = $2 RETURNING data, expires_at")
+            .bind(kind)
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(backend_err)?;
+    let taken = match row {
+        Some(r) if get::<i64>(&r, "expires_at")? > now => Some(from_doc(&r, "data")?),
+        _ => None,
+    };
+    if taken.is_some() {
+        sqlx::query(
+            "INSERT INTO transient (kind, id, realm_id, data, expires_at) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (kind, id) DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at",
+        )
+        .bind(&tombstone.kind)
+        .bind(&tombstone.id)
+        .bind(&tombstone.realm_id)
+        .bind(to_doc(&tombstone.data)?)
+        .bind(tombstone.expires_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend_err)?;
+    }
+    tx.commit().await.map_err(backend_err)?;
+    Ok(taken)
+}
+
 pub(crate) async fn delete_transient(db: &SqlStore, kind: &str, id: &str) -> StoreResult<()> {
     sqlx::query("DELETE FROM transient WHERE kind = $1 AND id = $2")
         .bind(kind)

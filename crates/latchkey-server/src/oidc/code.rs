@@ -6,11 +6,11 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use latchkey_core::Millis;
 use latchkey_core::crypto::{ct_eq, hash_token, new_uuid};
-use latchkey_core::store::{ClientRecord, RealmRecord};
+use latchkey_core::store::{ClientRecord, RealmRecord, TransientRecord};
 use serde_json::{Value, json};
 
 use super::client_auth::Params;
-use super::mint::{Grant, Session, issue, resolve_scope};
+use super::mint::{Grant, Session, issue, resolve_scope, revoked_until};
 use super::resource;
 use crate::error::{OAuthCode, OAuthError};
 use crate::state::SharedState;
@@ -18,7 +18,7 @@ use crate::urls::BaseUrl;
 
 /// Issued codes in the store's transient table, by hash, taken once.
 pub(super) const CODE: &str = "code";
-/// Redeemed codes (by hash): what a code issued, revoked if the code comes back.
+/// Redeemed codes (by hash): the login session a code began, revoked if the code comes back.
 const SPENT_CODE: &str = "spent-code";
 
 /// The `authorization_code` grant: the code is taken once; a second redemption revokes what
@@ -37,17 +37,42 @@ pub async fn redeem_code(
     let hash = hash_token(code);
     // The owner is checked before the code is spent: another client (of this realm or any
     // other) presenting it is refused without burning the owner's code. So are the
-    // resources (RFC 8707): a code is redeemed only for those it was issued for.
-    if let Some(peeked) = state.store.get_transient(CODE, &hash, now).await? {
-        if peeked.get("client").and_then(Value::as_str) != Some(client.id.as_str()) {
-            return Err(invalid("Code was issued to another client"));
+    // resources (RFC 8707): a code is redeemed only for those it was issued for. Codes
+    // never change, so what is peeked is what is taken.
+    let taken = match state.store.get_transient(CODE, &hash, now).await? {
+        Some(peeked) => {
+            if peeked.get("client").and_then(Value::as_str) != Some(client.id.as_str()) {
+                return Err(invalid("Code was issued to another client"));
+            }
+            let granted = resource::stored(&peeked);
+            resource::narrowed(state, realm, client, &granted, p.all("resource")).await?;
+            // The tombstone is left by the take itself, before anything is minted: a
+            // concurrent redemption that finds the code gone finds it, and revokes the
+            // session the winner's tokens belong to.
+            let session = peeked
+                .get("session")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+                .unwrap_or_else(new_uuid);
+            let tombstone = TransientRecord {
+                kind: SPENT_CODE.into(),
+                id: hash.clone(),
+                realm_id: realm.id.clone(),
+                data: json!({"session": session, "realm": realm.id}),
+                expires_at: now + 3_600_000,
+            };
+            state
+                .store
+                .take_transient_leaving(CODE, &hash, now, &tombstone)
+                .await?
+                .map(|data| (data, session))
         }
-        let granted = resource::stored(&peeked);
-        resource::narrowed(state, realm, client, &granted, p.all("resource")).await?;
-    }
-    let Some(data) = state.store.take_transient(CODE, &hash, now).await? else {
-        // A replay revokes what the code issued, but only when it comes from the realm the
-        // code belongs to (a code leaked to another realm is just refused there).
+        None => None,
+    };
+    let Some((data, session_id)) = taken else {
+        // A replay revokes the session the code began, every token of it (RFC 6749
+        // §4.1.2), but only when it comes from the realm the code belongs to (a code
+        // leaked to another realm is just refused there).
         if let Some(spent) = state.store.get_transient(SPENT_CODE, &hash, now).await?
             && spent
                 .get("realm")
@@ -61,13 +86,18 @@ pub async fn redeem_code(
         {
             tracing::warn!("authorization code replayed; revoking what it issued");
             if let Some(jti) = spent.get("jti").and_then(Value::as_str) {
+                // (tombstones from before the session was revoked as a whole)
                 state
                     .store
                     .revoke_jti(&realm.id, jti, now + 3_600_000)
                     .await?;
             }
             if let Some(s) = spent.get("session").and_then(Value::as_str) {
-                state.store.delete_session_refresh_tokens(s, false).await?;
+                let until = revoked_until(realm, now, true);
+                state
+                    .store
+                    .revoke_session(&realm.id, s, false, until)
+                    .await?;
             }
         }
         return Err(invalid("Code not valid"));
@@ -111,9 +141,7 @@ pub async fn redeem_code(
     let granted = resource::stored(&data);
     let resources = resource::narrowed(state, realm, client, &granted, p.all("resource")).await?;
     let session = Session {
-        id: field("session")
-            .map(str::to_string)
-            .unwrap_or_else(new_uuid),
+        id: session_id,
         auth_time: data.get("auth_time").and_then(Value::as_i64).unwrap_or(now),
     };
     let grant = Grant {
@@ -122,21 +150,10 @@ pub async fn redeem_code(
         client,
         user: &user,
         scope,
-        session: Some(session.clone()),
+        session: Some(session),
         client_address: addr,
         nonce: field("nonce").map(str::to_string),
         resources,
     };
-    let issued = issue(state, base, grant, now).await?;
-    state
-        .store
-        .put_transient(
-            SPENT_CODE,
-            &hash,
-            &realm.id,
-            &json!({"jti": issued.access_jti, "session": session.id, "realm": realm.id}),
-            now + 3_600_000,
-        )
-        .await?;
-    Ok(issued.response)
+    Ok(issue(state, base, grant, now).await?.response)
 }

@@ -184,11 +184,20 @@ async fn revoke_token(
         }
         return Ok(());
     }
+    // A refresh token of the caller's is taken in line with its rotations (the group
+    // commit): of a revocation and a refresh racing on one token, one takes it. A token
+    // the caller rotated already (a refresh won, or it is an old one coming back) is a
+    // replay: its session is revoked, the current token with it, as the refresh grant
+    // does (RFC 7009 §2.1). Another client's token is left alone.
     let hash = hash_token(token);
-    if let Some(rt) = state.store.refresh_token(&hash).await?
-        && rt.client_uuid == caller.id
-    {
-        state.store.delete_refresh_token(&hash).await?;
+    let now = now_millis();
+    let taken = match state.store.refresh_token(&hash).await? {
+        Some(rt) if rt.client_uuid != caller.id || rt.realm_id != realm.id => return Ok(()),
+        Some(_) => state.store.revoke_refresh_token(&hash).await?,
+        None => false,
+    };
+    if !taken {
+        super::token::replayed(state, &realm, &hash, now, Some(&caller)).await?;
     }
     Ok(())
 }

@@ -14,6 +14,7 @@ use latchkey_core::registration::convert::to_metadata;
 use latchkey_core::store::RealmRecord;
 use serde_json::{Value, json};
 
+use super::mint::revoked_until;
 use super::pages::{self, LogoutConfirmPage};
 use super::session::{
     AUTH_REQ_SECS, SESSION, SESSION_COOKIE, add_cookie, cookie, csrf_matches, form_action,
@@ -232,9 +233,9 @@ pub async fn logout_confirm(
     resp
 }
 
-/// Ends the browser's session and its refresh tokens, and the refresh tokens of the
-/// session an `id_token_hint` named (the same one when the browser has a session; without
-/// a cookie, as Keycloak, the hint's session alone), then redirects to `target` (already
+/// Ends the browser's session and its tokens, and the tokens of the session an
+/// `id_token_hint` named (the same one when the browser has a session; without a cookie,
+/// as Keycloak, the hint's session alone), offline tokens excepted (`Store::revoke_session`), then redirects to `target` (already
 /// checked against the client's registered post-logout redirect URIs) with `state`, or
 /// shows the signed-out page.
 async fn end_session(
@@ -245,8 +246,9 @@ async fn end_session(
     target: Option<String>,
     st: Option<&str>,
 ) -> Response {
+    let until = revoked_until(realm, now_millis(), false);
     if let Some(id) = hint_session {
-        let _ = state.store.delete_session_refresh_tokens(id, true).await;
+        let _ = state.store.revoke_session(&realm.id, id, true, until).await;
     }
     if let Some(cookie_value) = cookie(headers, SESSION_COOKIE) {
         let hash = hash_token(&cookie_value);
@@ -256,7 +258,7 @@ async fn end_session(
             .await
             && let Some(id) = text(&s, "id")
         {
-            let _ = state.store.delete_session_refresh_tokens(id, true).await;
+            let _ = state.store.revoke_session(&realm.id, id, true, until).await;
         }
     }
     let mut resp = match target {

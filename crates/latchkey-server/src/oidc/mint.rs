@@ -127,11 +127,29 @@ pub struct Grant<'a> {
     pub resources: Resources,
 }
 
-/// What `issue` hands out: the token response and the access token's `jti` (so a replayed
-/// authorization code can revoke it).
+/// Until when a login session revoked at `now` must stay remembered as revoked
+/// (`Store::revoke_session`): past the expiry of every token it issued up to then, an
+/// access token, a refresh token and, when the revocation takes them too, offline tokens
+/// (each refresh extends those by the offline idle timeout, from their last refresh). A
+/// minute more covers a rotation read before the revocation and stored just after it.
+pub fn revoked_until(realm: &RealmRecord, now: Millis, offline_too: bool) -> Millis {
+    let access = realm.rep.access_token_lifespan.unwrap_or(300).max(1);
+    let refresh = realm.rep.sso_session_idle_timeout.unwrap_or(1800).max(1);
+    let offline = match offline_too {
+        true => realm
+            .rep
+            .offline_session_idle_timeout
+            .unwrap_or(2_592_000)
+            .max(1),
+        false => 0,
+    };
+    let secs = access.max(refresh).max(offline).saturating_add(60);
+    now.saturating_add(secs.saturating_mul(1000))
+}
+
+/// What `issue` hands out: the token response.
 pub struct Issued {
     pub response: Value,
-    pub access_jti: String,
 }
 
 /// Issues the token response for a grant that passed every check, its refresh token
@@ -217,8 +235,7 @@ async fn mint(
     let mut claims = Map::new();
     claims.insert("exp".into(), json!(exp));
     claims.insert("iat".into(), json!(iat));
-    let access_jti = new_uuid();
-    claims.insert("jti".into(), json!(access_jti));
+    claims.insert("jti".into(), json!(new_uuid()));
     claims.insert("iss".into(), json!(issuer));
     claims.insert("sub".into(), json!(g.user.id));
     claims.insert("typ".into(), json!("Bearer"));
@@ -354,7 +371,6 @@ async fn mint(
     }
     let issued = Issued {
         response: Value::Object(resp),
-        access_jti,
     };
     Ok((issued, stored))
 }

@@ -8,7 +8,7 @@ use axum::response::Response;
 use latchkey_core::Millis;
 use latchkey_core::crypto::{ct_eq, hash_token};
 use latchkey_core::form::Fields;
-use latchkey_core::store::RealmRecord;
+use latchkey_core::store::{RealmRecord, Revocable};
 use serde_json::Value;
 
 use super::pages;
@@ -93,7 +93,20 @@ pub(super) async fn session(
         .get_transient(SESSION, &hash_token(&cookie), now)
         .await
         .ok()??;
-    (text(&s, "realm") == Some(realm.id.as_str())).then_some(s)
+    if text(&s, "realm") != Some(realm.id.as_str()) {
+        return None;
+    }
+    // A login session revoked by a replay or by a logout naming it without this cookie
+    // (`Store::revoke_session`) is over: tokens it went on issuing would be refused.
+    let revoked = Revocable {
+        jti: None,
+        session: text(&s, "id"),
+        offline: false,
+    };
+    match state.store.is_revoked(&revoked).await {
+        Ok(false) => Some(s),
+        _ => None,
+    }
 }
 
 /// A string member of stored browser-flow state.

@@ -11,7 +11,9 @@ use latchkey_core::crypto::{hash_token, new_uuid};
 use latchkey_core::store::{ClientRecord, RealmRecord, TransientRecord};
 
 use super::client_auth::{Params, authenticated_client};
-use super::mint::{Grant, GrantedScope, Session, issue, issue_rotating, resolve_scope};
+use super::mint::{
+    Grant, GrantedScope, Session, issue, issue_rotating, resolve_scope, revoked_until,
+};
 use super::password::password_user;
 use super::realm::enabled_realm;
 use super::resource;
@@ -144,7 +146,7 @@ async fn handle(
                 .await?
                 .filter(|t| t.expires_at > now)
             else {
-                replayed(state, &realm, &hash, now).await?;
+                replayed(state, &realm, &hash, now, None).await?;
                 return Err(invalid());
             };
             if stored.client_uuid != client.id || stored.realm_id != realm.id {
@@ -170,7 +172,9 @@ async fn handle(
                 kind: SPENT_REFRESH.into(),
                 id: hash.clone(),
                 realm_id: realm.id.clone(),
-                data: serde_json::json!({"session": stored.session_id, "realm": realm.id}),
+                data: serde_json::json!({
+                    "session": stored.session_id, "realm": realm.id, "client": client.id,
+                }),
                 expires_at: stored.expires_at,
             };
             let grant = Grant {
@@ -190,7 +194,7 @@ async fn handle(
             match issue_rotating(state, base, grant, now, &hash, &tombstone).await? {
                 Some(issued) => Ok(issued.response),
                 None => {
-                    replayed(state, &realm, &hash, now).await?;
+                    replayed(state, &realm, &hash, now, None).await?;
                     Err(invalid())
                 }
             }
@@ -209,19 +213,23 @@ async fn handle(
 }
 
 /// A refresh token that was not there to spend: if a tombstone says it was rotated before,
-/// it leaked, and every refresh token of its login session is revoked (OAuth 2.1 §4.3.1).
-/// The tombstone is taken, so one replay revokes once.
-async fn replayed(
+/// it leaked, and its login session is revoked, every token of it (OAuth 2.1 §4.3.1). The
+/// tombstone is taken, so one replay revokes once. With `client`, only a token that client
+/// rotated counts (the revocation endpoint: RFC 7009 §2.1, a client revokes only its own
+/// tokens).
+pub(super) async fn replayed(
     state: &SharedState,
     realm: &RealmRecord,
     hash: &str,
     now: Millis,
+    client: Option<&ClientRecord>,
 ) -> Result<(), OAuthError> {
     if let Some(spent) = state.store.get_transient(SPENT_REFRESH, hash, now).await?
         && spent
             .get("realm")
             .and_then(|v| v.as_str())
             .is_none_or(|r| r == realm.id) // (older tombstones: no realm)
+        && client.is_none_or(|c| spent.get("client").and_then(|v| v.as_str()) == Some(&c.id))
         && state
             .store
             .take_transient(SPENT_REFRESH, hash, now)
@@ -230,9 +238,10 @@ async fn replayed(
         && let Some(session) = spent.get("session").and_then(|v| v.as_str())
     {
         tracing::warn!(%session, "refresh token replayed; revoking its session's tokens");
+        let until = revoked_until(realm, now, true);
         state
             .store
-            .delete_session_refresh_tokens(session, false)
+            .revoke_session(&realm.id, session, false, until)
             .await?;
     }
     Ok(())

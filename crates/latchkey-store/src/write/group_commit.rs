@@ -1,7 +1,8 @@
 //! Group commit for the store's hot writes: client creation (registrations and the admin
 //! API alike), registration events, clients' last-used days and refresh tokens (a login's
-//! first, each rotation: the old token taken, its tombstone and the next one stored, and
-//! a login session's revocation, after the batch's own inserts).
+//! first, each rotation: the old token taken, its tombstone and the next one stored, a
+//! token's revocation, and a login session's revocation with its record, after the
+//! batch's own inserts).
 //!
 //! One task per store takes every write waiting for it and commits them together in one
 //! transaction: the guards of each creation (max-clients, initial access token counts)
@@ -29,7 +30,7 @@ use sqlx::AnyPool;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use tokio::sync::{mpsc, oneshot};
 
-use super::rows::{Insert, Rendered, UserRole, insert_rows};
+use super::rows::{Insert, Rendered, RevokedKey, UserRole, insert_rows};
 use super::sqlite_writer::{Batch, Writer};
 use super::stats::Stats;
 use crate::cache::{Cache, Section};
@@ -56,11 +57,17 @@ enum Work {
     /// token gone. Through sqlx, a revocation outside the queue could miss a next token
     /// inserted by a batch not yet committed.
     Revoke(Box<Revoke>),
+    /// One refresh token taken out (RFC 7009 revocation, `Store::revoke_refresh_token`), in
+    /// line with its rotations: of a revocation and rotations of one token, the first in
+    /// arrival order gets it, and a rotation committed before finds it gone.
+    Take(String),
 }
 
 pub(crate) struct Revoke {
     session_id: String,
     keep_offline: bool,
+    /// The session remembered as revoked, written with the deletion.
+    record: RevokedKey,
 }
 
 /// A refresh token to store and, for a rotation, the token it spends first.
@@ -263,14 +270,26 @@ impl GroupCommit {
         .await
     }
 
-    /// Revokes a login session's refresh tokens (all, or all but offline ones); answers
-    /// after the commit.
-    pub(crate) async fn revoke(&self, session_id: &str, keep_offline: bool) -> StoreResult<()> {
+    /// Revokes a login session's refresh tokens (all, or all but offline ones) and stores
+    /// `record`, which remembers the revocation; answers after the commit.
+    pub(crate) async fn revoke(
+        &self,
+        session_id: &str,
+        keep_offline: bool,
+        record: RevokedKey,
+    ) -> StoreResult<()> {
         self.submit(Work::Revoke(Box::new(Revoke {
             session_id: session_id.to_string(),
             keep_offline,
+            record,
         })))
         .await
+    }
+
+    /// Takes one refresh token out; answers after the commit. `Precondition {
+    /// RefreshToken }`: it was not there.
+    pub(crate) async fn take(&self, hash: &str) -> StoreResult<()> {
+        self.submit(Work::Take(hash.to_string())).await
     }
 
     /// Stores an event; answers after the commit.
@@ -731,7 +750,11 @@ async fn decide<'j>(tx: &mut BatchTx<'_>, jobs: &'j [Job]) -> StoreResult<Decide
         .iter()
         .filter_map(|j| match &j.work {
             Work::Create(c) => Some((&c.client.row, &c.guard)),
-            Work::Event(_) | Work::Touch(_) | Work::Refresh(_) | Work::Revoke(_) => None,
+            Work::Event(_)
+            | Work::Touch(_)
+            | Work::Refresh(_)
+            | Work::Revoke(_)
+            | Work::Take(_) => None,
         })
         .collect();
     // Locks in one global order (realms, then initial access tokens, each sorted, then the
@@ -806,22 +829,35 @@ async fn decide_rotations(
         .iter()
         .filter_map(|j| match &j.work {
             Work::Refresh(r) => r.spends.as_ref().map(|s| s.hash.as_str()),
+            Work::Take(hash) => Some(hash.as_str()),
             Work::Create(_) | Work::Event(_) | Work::Touch(_) | Work::Revoke(_) => None,
         })
         .collect();
     spends.sort_unstable();
     spends.dedup();
     let mut taken = tx.take_refresh_tokens(&spends).await?;
+    let gone = || {
+        Err(StoreError::Precondition {
+            failed: Guarded::RefreshToken,
+        })
+    };
     for (job, result) in jobs.iter().zip(results.iter_mut()) {
-        if let Work::Refresh(refresh) = &job.work
-            && let Some(spend) = &refresh.spends
-        {
-            *result = match taken.remove(&spend.hash) {
-                Some(expires_at) if expires_at > spend.now => Ok(()),
-                _ => Err(StoreError::Precondition {
-                    failed: Guarded::RefreshToken,
-                }),
-            };
+        match &job.work {
+            Work::Refresh(refresh) => {
+                if let Some(spend) = &refresh.spends {
+                    *result = match taken.remove(&spend.hash) {
+                        Some(expires_at) if expires_at > spend.now => Ok(()),
+                        _ => gone(),
+                    };
+                }
+            }
+            Work::Take(hash) => {
+                *result = match taken.remove(hash.as_str()) {
+                    Some(_) => Ok(()),
+                    None => gone(),
+                };
+            }
+            Work::Create(_) | Work::Event(_) | Work::Touch(_) | Work::Revoke(_) => {}
         }
     }
     Ok(())
@@ -844,7 +880,11 @@ fn verdicts<'j>(
         let creation = match &job.work {
             Work::Create(creation) => creation,
             // A rotation's verdict is `decide_rotations`'.
-            Work::Event(_) | Work::Touch(_) | Work::Refresh(_) | Work::Revoke(_) => {
+            Work::Event(_)
+            | Work::Touch(_)
+            | Work::Refresh(_)
+            | Work::Revoke(_)
+            | Work::Take(_) => {
                 results.push(Ok(()));
                 continue;
             }
@@ -900,7 +940,11 @@ async fn write_admitted(
         .iter()
         .filter_map(|w| match w {
             Work::Create(c) => Some(&**c),
-            Work::Event(_) | Work::Touch(_) | Work::Refresh(_) | Work::Revoke(_) => None,
+            Work::Event(_)
+            | Work::Touch(_)
+            | Work::Refresh(_)
+            | Work::Revoke(_)
+            | Work::Take(_) => None,
         })
         .collect();
     let client_rows: Vec<_> = created.iter().map(|c| &c.client).collect();
@@ -925,14 +969,16 @@ async fn write_admitted(
         .filter_map(|w| match w {
             Work::Create(c) => c.event.as_ref(),
             Work::Event(e) => Some(&**e),
-            Work::Touch(_) | Work::Refresh(_) | Work::Revoke(_) => None,
+            Work::Touch(_) | Work::Refresh(_) | Work::Revoke(_) | Work::Take(_) => None,
         })
         .collect();
     let refreshes: Vec<&Refresh> = admitted
         .iter()
         .filter_map(|w| match w {
             Work::Refresh(r) => Some(&**r),
-            Work::Create(_) | Work::Event(_) | Work::Touch(_) | Work::Revoke(_) => None,
+            Work::Create(_) | Work::Event(_) | Work::Touch(_) | Work::Revoke(_) | Work::Take(_) => {
+                None
+            }
         })
         .collect();
     let tombstones: Vec<_> = refreshes
@@ -950,14 +996,21 @@ async fn write_admitted(
         .iter()
         .filter_map(|w| match w {
             Work::Touch(t) => Some(&**t),
-            Work::Create(_) | Work::Event(_) | Work::Refresh(_) | Work::Revoke(_) => None,
+            Work::Create(_)
+            | Work::Event(_)
+            | Work::Refresh(_)
+            | Work::Revoke(_)
+            | Work::Take(_) => None,
         })
         .collect();
     tx.touch_all(&touches).await?;
-    // Last: a session's tokens inserted by this batch go too.
+    // Last: a session's tokens inserted by this batch go too. The record, one statement
+    // per revocation: two revocations of one session in a batch are one key, which one
+    // multi-row upsert may not touch twice (PostgreSQL).
     for w in &admitted {
         if let Work::Revoke(r) = w {
             tx.revoke(&r.session_id, r.keep_offline).await?;
+            tx.insert(&[&r.record]).await?;
         }
     }
     Ok(())

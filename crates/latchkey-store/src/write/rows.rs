@@ -296,6 +296,30 @@ impl Insert for RefreshTokenRecord {
     }
 }
 
+/// A row of `revoked_tokens` that records a login session's revocation
+/// (`tokens::revoke_session`). A second revocation of the session keeps the later expiry.
+pub(crate) struct RevokedKey {
+    pub(crate) key: String,
+    pub(crate) realm_id: String,
+    pub(crate) expires_at: i64,
+}
+
+impl Insert for RevokedKey {
+    const HEAD: &'static str = "INSERT INTO revoked_tokens (jti, realm_id, expires_at)";
+    const COLUMNS: usize = 3;
+    const TAIL: &'static str = " ON CONFLICT (jti) DO UPDATE SET expires_at = CASE \
+        WHEN excluded.expires_at > revoked_tokens.expires_at THEN excluded.expires_at \
+        ELSE revoked_tokens.expires_at END";
+    fn values<'a>(&'a self, out: &mut Vec<Param<'a>>) -> StoreResult<()> {
+        out.extend([
+            (&self.key).into(),
+            (&self.realm_id).into(),
+            self.expires_at.into(),
+        ]);
+        Ok(())
+    }
+}
+
 impl Insert for TransientRecord {
     const HEAD: &'static str = "INSERT INTO transient (kind, id, realm_id, data, expires_at)";
     const COLUMNS: usize = 5;

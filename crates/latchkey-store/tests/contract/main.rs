@@ -15,3 +15,4 @@ mod key_providers;
 mod records;
 mod resource_servers;
 mod secrets;
+mod sessions;

@@ -1,4 +1,5 @@
-//! The records: bundles, uniqueness, queries, role mappings, refresh tokens and expiry.
+//! The records: bundles, uniqueness, queries, role mappings, refresh tokens and expiry
+//! (login sessions' revocation in `sessions.rs`).
 
 use std::sync::Arc;
 
@@ -396,86 +397,6 @@ async fn a_refresh_token_is_rotated_once_under_concurrency(app: &TestStore) {
     assert!(store.refresh_token("n-late").await.unwrap().is_none());
 }
 
-/// A login session revoked while one of its tokens rotates keeps no token: either the
-/// rotation finds its token gone, or the revocation takes the next token too. Only the
-/// scope word `offline_access` keeps a token through a logout's revocation.
-async fn a_revoked_session_keeps_no_rotated_token(app: &TestStore) {
-    let store: Arc<dyn Store> = app.store.clone();
-    let token = |hash: &str, session: &str, scope: &str| RefreshTokenRecord {
-        session_id: session.into(),
-        scope: scope.into(),
-        ..refresh_token("r", hash, 20_000)
-    };
-    for round in 0..40 {
-        let (spent, next, session) = (
-            format!("rt-{round}"),
-            format!("next-{round}"),
-            format!("session-{round}"),
-        );
-        store
-            .insert_refresh_token(&token(&spent, &session, "openid"))
-            .await
-            .unwrap();
-        let gate = Arc::new(tokio::sync::Barrier::new(2));
-        let rotation = {
-            let (store, gate) = (store.clone(), gate.clone());
-            let next = token(&next, &session, "openid");
-            let tombstone = TransientRecord {
-                kind: "spent".into(),
-                id: spent.clone(),
-                realm_id: "r".into(),
-                data: serde_json::json!({}),
-                expires_at: 20_000,
-            };
-            tokio::spawn(async move {
-                gate.wait().await;
-                store
-                    .rotate_refresh_token(&spent, 5_000, &tombstone, &next)
-                    .await
-                    .unwrap()
-            })
-        };
-        let revocation = {
-            let (store, session) = (store.clone(), session.clone());
-            tokio::spawn(async move {
-                gate.wait().await;
-                store
-                    .delete_session_refresh_tokens(&session, false)
-                    .await
-                    .unwrap()
-            })
-        };
-        rotation.await.unwrap();
-        revocation.await.unwrap();
-        assert!(
-            store.refresh_token(&next).await.unwrap().is_none(),
-            "round {round}: a rotated token outlived its session's revocation"
-        );
-    }
-
-    for (hash, scope) in [
-        ("offline", "openid offline_access profile"),
-        ("lookalike", "openid no_offline_access"),
-        ("online", "openid"),
-    ] {
-        store
-            .insert_refresh_token(&token(hash, "w", scope))
-            .await
-            .unwrap();
-    }
-    store
-        .delete_session_refresh_tokens("w", true)
-        .await
-        .unwrap();
-    for (hash, kept) in [("offline", true), ("lookalike", false), ("online", false)] {
-        assert_eq!(
-            store.refresh_token(hash).await.unwrap().is_some(),
-            kept,
-            "{hash}"
-        );
-    }
-}
-
 async fn expired_state_is_swept(app: &TestStore) {
     let s = app.store.as_ref();
     s.put_transient("k", "old", "r", &serde_json::json!({"a": 1}), 1_000)
@@ -496,7 +417,12 @@ async fn expired_state_is_swept(app: &TestStore) {
         s.get_transient("k", "new", 5_000).await.unwrap().unwrap()["a"],
         2
     );
-    assert!(!s.is_revoked("j-old").await.unwrap());
+    let old = Revocable {
+        jti: Some("j-old"),
+        session: None,
+        offline: false,
+    };
+    assert!(!s.is_revoked(&old).await.unwrap());
     assert!(
         s.use_assertion("a-old", 1_000).await.unwrap(),
         "the record went"
@@ -510,7 +436,6 @@ crate::on_both_backends!(
     users_filter_and_page,
     role_mappings_are_idempotent_and_cascade,
     a_refresh_token_is_rotated_once_under_concurrency,
-    a_revoked_session_keeps_no_rotated_token,
     expired_state_is_swept,
 );
 

@@ -6,11 +6,11 @@ use axum::http::StatusCode;
 use serde_json::json;
 
 use super::{
-    ALICE, AUTH, CB, TOKEN, VERIFIER, auth_url, exchange, exchange_as, login, refresh, refresh_at,
-    session_cookie, setup, userinfo, web_client,
+    ALICE, AUTH, CB, TOKEN, VERIFIER, active, auth_url, exchange, exchange_as, login, refresh,
+    refresh_at, session_cookie, setup, userinfo, web_client,
 };
-use crate::support::TestApp;
 use crate::support::browser::{Browser, location, query};
+use crate::support::{Resp, TestApp, form_request};
 
 async fn code_flow_with_pkce(app: &TestApp) {
     let (_, secret) = setup(app, web_client()).await;
@@ -56,6 +56,11 @@ async fn code_flow_with_pkce(app: &TestApp) {
     let ui = userinfo(app, &access).await;
     assert_eq!(ui.body["preferred_username"], "alice");
 
+    // The session signs alice in without a form next time (SSO).
+    let r = b.get(app, &auth_url("")).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert!(query(&location(&r)).contains_key("code"));
+
     // A code works once; a second redemption fails and revokes what the first issued.
     let again = exchange(app, &secret, &q["code"], VERIFIER).await;
     assert_eq!(again.body["error"], "invalid_grant");
@@ -77,10 +82,11 @@ async fn code_flow_with_pkce(app: &TestApp) {
         "and its refresh token"
     );
 
-    // The session signs alice in without a form next time (SSO).
+    // The revoked session is over in the browser too: tokens it went on issuing would be
+    // refused, so alice signs in again.
     let r = b.get(app, &auth_url("")).await;
-    assert_eq!(r.status, StatusCode::SEE_OTHER);
-    assert!(query(&location(&r)).contains_key("code"));
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.text.contains("name=\"password\""), "a login form");
 }
 
 async fn pkce_is_enforced(app: &TestApp) {
@@ -145,6 +151,20 @@ async fn refresh_reuse_revokes_the_session(app: &TestApp) {
     assert_eq!(
         after.body["error"], "invalid_grant",
         "reusing a spent refresh token revokes the family"
+    );
+    // Its access tokens too, as Keycloak checks the session behind an access token; and
+    // the browser's session is over: the next authorization asks for a login.
+    for access in [&t.body["access_token"], &r2.body["access_token"]] {
+        let access = access.as_str().unwrap();
+        assert!(!active(app, "web", &secret, access).await);
+        assert_eq!(userinfo(app, access).await.status, StatusCode::UNAUTHORIZED);
+    }
+    let again = b.get(app, &auth_url("")).await;
+    assert_eq!(
+        again.status,
+        StatusCode::OK,
+        "the login form: {}",
+        again.text
     );
 }
 
@@ -217,9 +237,135 @@ async fn foreign_codes_and_refresh_tokens_are_not_spent(app: &TestApp) {
     );
 }
 
+/// Concurrent redemptions of one code: one wins, and the others, finding the code gone,
+/// find the tombstone its take left and revoke the session, so none of the winner's
+/// tokens works afterwards (RFC 6749 §4.1.2), whenever it minted them.
+async fn concurrent_redemptions_of_a_code_leave_no_working_token(app: &TestApp) {
+    let (_, secret) = setup(app, web_client()).await;
+    for round in 0..5 {
+        let q = login(app, &mut Browser::default(), &auth_url("")).await;
+        let pairs = [
+            ("grant_type", "authorization_code"),
+            ("code", q["code"].as_str()),
+            ("redirect_uri", CB),
+            ("code_verifier", VERIFIER),
+        ];
+        let answers = app
+            .send_all(
+                (0..8)
+                    .map(|_| form_request(TOKEN, &pairs, Some(("web", &secret))))
+                    .collect(),
+            )
+            .await;
+        let won: Vec<_> = answers
+            .iter()
+            .filter(|r| r.status == StatusCode::OK)
+            .collect();
+        assert_eq!(won.len(), 1, "round {round}: one redemption wins");
+        let t = won[0];
+        let access = t.body["access_token"].as_str().unwrap();
+        assert!(
+            !active(app, "web", &secret, access).await,
+            "round {round}: the winner's access token"
+        );
+        assert_eq!(userinfo(app, access).await.status, StatusCode::UNAUTHORIZED);
+        let r = refresh(
+            app,
+            "web",
+            &secret,
+            t.body["refresh_token"].as_str().unwrap(),
+        )
+        .await;
+        assert_eq!(
+            r.body["error"], "invalid_grant",
+            "round {round}: the winner's refresh token: {}",
+            r.text
+        );
+    }
+}
+
+/// RFC 7009 at the revocation endpoint: a refresh token already rotated, revoked by its
+/// client, is a replay and ends the session, the current token with it (RFC 7009 §2.1,
+/// Keycloak ends the client's session); another client revoking it changes nothing.
+async fn revoking_a_rotated_refresh_token_ends_its_session(app: &TestApp) {
+    let (admin, secret) = setup(app, web_client()).await;
+    let (_, other_secret) = app.create_service_client(&admin, "acme", "other").await;
+    let q = login(app, &mut Browser::default(), &auth_url("")).await;
+    let t = exchange(app, &secret, &q["code"], VERIFIER).await;
+    let first = t.body["refresh_token"].as_str().unwrap().to_string();
+    let r2 = refresh(app, "web", &secret, &first).await;
+    let second = r2.body["refresh_token"].as_str().unwrap().to_string();
+    for token in [&first, &second] {
+        let r = revoke(app, "other", &other_secret, token).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    }
+    let r3 = refresh(app, "web", &secret, &second).await;
+    assert_eq!(
+        r3.status,
+        StatusCode::OK,
+        "another client's revocations: {}",
+        r3.text
+    );
+    let third = r3.body["refresh_token"].as_str().unwrap();
+    let r = revoke(app, "web", &secret, &first).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let after = refresh(app, "web", &secret, third).await;
+    assert_eq!(after.body["error"], "invalid_grant", "{}", after.text);
+    let access = r3.body["access_token"].as_str().unwrap();
+    assert!(!active(app, "web", &secret, access).await);
+}
+
+/// A revocation racing a refresh of one token: whichever takes it first, no refresh token
+/// works afterwards (the refresh's next token dies with the session when the refresh won).
+async fn a_revocation_racing_a_refresh_leaves_no_working_token(app: &TestApp) {
+    let (_, secret) = setup(app, web_client()).await;
+    for round in 0..6 {
+        let q = login(app, &mut Browser::default(), &auth_url("")).await;
+        let t = exchange(app, &secret, &q["code"], VERIFIER).await;
+        let rt = t.body["refresh_token"].as_str().unwrap();
+        let refresh_pairs = [("grant_type", "refresh_token"), ("refresh_token", rt)];
+        let basic = Some(("web", secret.as_str()));
+        let answers = app
+            .send_all(vec![
+                form_request(TOKEN, &refresh_pairs, basic),
+                form_request(REVOKE, &[("token", rt)], basic),
+            ])
+            .await;
+        assert_eq!(answers[1].status, StatusCode::OK, "{}", answers[1].text);
+        let mut live = vec![rt.to_string()];
+        if answers[0].status == StatusCode::OK {
+            live.push(
+                answers[0].body["refresh_token"]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
+            );
+        }
+        for token in live.iter().rev() {
+            let r = refresh(app, "web", &secret, token).await;
+            assert_eq!(
+                r.body["error"], "invalid_grant",
+                "round {round}: {}",
+                r.text
+            );
+        }
+    }
+}
+
+const REVOKE: &str = "/realms/acme/protocol/openid-connect/revoke";
+
+/// A revocation request by `client_id` (RFC 7009 §2.1).
+async fn revoke(app: &TestApp, client_id: &str, secret: &str, token: &str) -> Resp {
+    app.form(REVOKE, &[("token", token)], Some((client_id, secret)))
+        .await
+}
+
 crate::on_both_backends!(
     code_flow_with_pkce,
     pkce_is_enforced,
     refresh_reuse_revokes_the_session,
     foreign_codes_and_refresh_tokens_are_not_spent,
+    concurrent_redemptions_of_a_code_leave_no_working_token,
+    revoking_a_rotated_refresh_token_ends_its_session,
+    a_revocation_racing_a_refresh_leaves_no_working_token,
 );

@@ -1,5 +1,5 @@
 //! Logout: with an `id_token_hint` at once, without one only after the user confirms;
-//! the session's refresh tokens end with it, offline tokens do not.
+//! the session's tokens end with it (refresh and access), offline tokens do not.
 
 use std::collections::HashMap;
 
@@ -7,8 +7,8 @@ use axum::http::StatusCode;
 use serde_json::json;
 
 use super::{
-    VERIFIER, auth_url, exchange, exchange_as, login, refresh, register_with_logout_uri, setup,
-    web_client,
+    VERIFIER, active, auth_url, exchange, exchange_as, login, refresh, register_with_logout_uri,
+    setup, userinfo, web_client,
 };
 use crate::support::TestApp;
 use crate::support::browser::{Browser, form, location, query};
@@ -43,6 +43,12 @@ async fn logout_ends_the_session(app: &TestApp) {
         r.body["error"], "invalid_grant",
         "the session's refresh tokens end with it"
     );
+    let access = t.body["access_token"].as_str().unwrap();
+    assert!(
+        !active(app, &id, &secret, access).await,
+        "and its access tokens (Keycloak checks the session behind one)"
+    );
+    assert_eq!(userinfo(app, access).await.status, StatusCode::UNAUTHORIZED);
     let again = b.get(app, &url).await;
     assert_eq!(
         again.status,
@@ -74,6 +80,9 @@ async fn a_hint_without_a_browser_session_ends_the_hints_session(app: &TestApp) 
     assert_eq!(out.status, StatusCode::OK, "{}", out.text);
     let r = refresh(app, &id, &secret, t.body["refresh_token"].as_str().unwrap()).await;
     assert_eq!(r.body["error"], "invalid_grant", "{}", r.text);
+    let access = t.body["access_token"].as_str().unwrap();
+    assert!(!active(app, &id, &secret, access).await);
+    assert_eq!(userinfo(app, access).await.status, StatusCode::UNAUTHORIZED);
 }
 
 async fn offline_access_outlives_logout(app: &TestApp) {
@@ -100,11 +109,11 @@ async fn offline_access_outlives_logout(app: &TestApp) {
         )
         .await;
     assert_eq!(intro.body["token_type"], "Offline");
+    let offline_access = t.body["access_token"].as_str().unwrap().to_string();
     let q2 = query(&location(&b.get(app, &auth_url("")).await));
-    let online = exchange(app, &secret, &q2["code"], VERIFIER).await.body["refresh_token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let t2 = exchange(app, &secret, &q2["code"], VERIFIER).await;
+    let online = t2.body["refresh_token"].as_str().unwrap().to_string();
+    let online_access = t2.body["access_token"].as_str().unwrap();
     let confirm = b
         .get(app, "/realms/acme/protocol/openid-connect/logout")
         .await;
@@ -115,6 +124,16 @@ async fn offline_access_outlives_logout(app: &TestApp) {
         r.body["error"], "invalid_grant",
         "logout ends the session's refresh tokens"
     );
+    assert!(!active(app, "web", &secret, online_access).await);
+    assert_eq!(
+        userinfo(app, online_access).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert!(
+        active(app, "web", &secret, &offline_access).await,
+        "an offline access token outlives the logout"
+    );
+    assert_eq!(userinfo(app, &offline_access).await.status, StatusCode::OK);
     let r = refresh(app, "web", &secret, &offline).await;
     assert_eq!(
         r.status,
@@ -122,6 +141,8 @@ async fn offline_access_outlives_logout(app: &TestApp) {
         "but not offline access: {}",
         r.text
     );
+    let renewed = r.body["access_token"].as_str().unwrap();
+    assert!(active(app, "web", &secret, renewed).await);
 }
 
 /// No id_token_hint: the logout endpoint asks first (Keycloak's "Do you want to log

@@ -144,6 +144,19 @@ async fn userinfo(app: &TestApp, access: &str) -> Resp {
     .await
 }
 
+/// Whether introspection, asked by `client_id`, says `token` is active.
+async fn active(app: &TestApp, client_id: &str, secret: &str, token: &str) -> bool {
+    let r = app
+        .form(
+            "/realms/acme/protocol/openid-connect/token/introspect",
+            &[("token", token)],
+            Some((client_id, secret)),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    r.body["active"].as_bool().unwrap()
+}
+
 /// The `Set-Cookie` header that sets the browser session cookie.
 fn session_cookie(r: &Resp) -> String {
     r.headers

@@ -195,17 +195,20 @@ impl TestApp {
         pairs: &[(&str, &str)],
         basic: Option<(&str, &str)>,
     ) -> Resp {
-        let body = serde_urlencoded_pairs(pairs);
-        let mut b = Request::builder()
-            .method(Method::POST)
-            .uri(path)
-            .header(header::HOST, "localhost:8080")
-            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
-        if let Some((id, secret)) = basic {
-            let v = base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"));
-            b = b.header(header::AUTHORIZATION, format!("Basic {v}"));
+        self.send(form_request(path, pairs, basic)).await
+    }
+
+    /// Sends every request at once, each from a task of its own; the answers in order.
+    pub async fn send_all(&self, requests: Vec<Request<Body>>) -> Vec<Resp> {
+        let tasks: Vec<_> = requests
+            .into_iter()
+            .map(|req| tokio::spawn(send_to(self.router.clone(), req)))
+            .collect();
+        let mut answers = Vec::with_capacity(tasks.len());
+        for task in tasks {
+            answers.push(task.await.expect("request task"));
         }
-        self.send(b.body(Body::from(body)).expect("request")).await
+        answers
     }
 
     /// A token of the master admin (password grant on `admin-cli`).
@@ -297,6 +300,26 @@ impl TestApp {
             .verify(&jwks)
             .expect("signature verifies against the realm's JWKS")
     }
+}
+
+/// A form POST (`TestApp::form`) to `localhost:8080`, optionally with HTTP Basic client
+/// credentials.
+pub fn form_request(
+    path: &str,
+    pairs: &[(&str, &str)],
+    basic: Option<(&str, &str)>,
+) -> Request<Body> {
+    let body = serde_urlencoded_pairs(pairs);
+    let mut b = Request::builder()
+        .method(Method::POST)
+        .uri(path)
+        .header(header::HOST, "localhost:8080")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+    if let Some((id, secret)) = basic {
+        let v = base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"));
+        b = b.header(header::AUTHORIZATION, format!("Basic {v}"));
+    }
+    b.body(Body::from(body)).expect("request")
 }
 
 /// Sends a request to `router` in process (a clone of `TestApp::router`, for spawned

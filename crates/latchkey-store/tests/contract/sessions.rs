@@ -1,0 +1,178 @@
+//! A login session's revocation (`Store::revoke_session`): its refresh tokens deleted in
+//! line with their rotations, and the session remembered, so that its access tokens and
+//! any refresh token stored after the deletion are refused, until the record expires.
+
+use std::sync::Arc;
+
+use latchkey_core::store::*;
+
+use crate::fixtures::*;
+use crate::support::TestStore;
+
+/// A login session revoked while one of its tokens rotates keeps no token: either the
+/// rotation finds its token gone, or the revocation takes the next token too. Only the
+/// scope word `offline_access` keeps a token through a logout's revocation.
+async fn a_revoked_session_keeps_no_rotated_token(app: &TestStore) {
+    let store: Arc<dyn Store> = app.store.clone();
+    let token = |hash: &str, session: &str, scope: &str| RefreshTokenRecord {
+        session_id: session.into(),
+        scope: scope.into(),
+        ..refresh_token("r", hash, 20_000)
+    };
+    for round in 0..40 {
+        let (spent, next, session) = (
+            format!("rt-{round}"),
+            format!("next-{round}"),
+            format!("session-{round}"),
+        );
+        store
+            .insert_refresh_token(&token(&spent, &session, "openid"))
+            .await
+            .unwrap();
+        let gate = Arc::new(tokio::sync::Barrier::new(2));
+        let rotation = {
+            let (store, gate) = (store.clone(), gate.clone());
+            let next = token(&next, &session, "openid");
+            let tombstone = TransientRecord {
+                kind: "spent".into(),
+                id: spent.clone(),
+                realm_id: "r".into(),
+                data: serde_json::json!({}),
+                expires_at: 20_000,
+            };
+            tokio::spawn(async move {
+                gate.wait().await;
+                store
+                    .rotate_refresh_token(&spent, 5_000, &tombstone, &next)
+                    .await
+                    .unwrap()
+            })
+        };
+        let revocation = {
+            let (store, session) = (store.clone(), session.clone());
+            tokio::spawn(async move {
+                gate.wait().await;
+                store
+                    .revoke_session("r", &session, false, 30_000)
+                    .await
+                    .unwrap()
+            })
+        };
+        rotation.await.unwrap();
+        revocation.await.unwrap();
+        assert!(
+            store.refresh_token(&next).await.unwrap().is_none(),
+            "round {round}: a rotated token outlived its session's revocation"
+        );
+    }
+
+    for (hash, scope) in [
+        ("offline", "openid offline_access profile"),
+        ("lookalike", "openid no_offline_access"),
+        ("online", "openid"),
+    ] {
+        store
+            .insert_refresh_token(&token(hash, "w", scope))
+            .await
+            .unwrap();
+    }
+    store.revoke_session("r", "w", true, 30_000).await.unwrap();
+    for (hash, kept) in [("offline", true), ("lookalike", false), ("online", false)] {
+        assert_eq!(
+            store.refresh_token(hash).await.unwrap().is_some(),
+            kept,
+            "{hash}"
+        );
+    }
+}
+
+/// The record is written with the deletion: a token of the session stored after it (a
+/// rotation on another node) reads as absent, an access token of the session is revoked,
+/// a logout's record spares offline tokens, a replay's does not; a second revocation
+/// never shortens the record; the sweep removes it once expired, and not before.
+async fn a_revoked_session_is_remembered_until_it_expires(app: &TestStore) {
+    let store = app.store.as_ref();
+    let token = |hash: &str, scope: &str| RefreshTokenRecord {
+        session_id: "s1".into(),
+        scope: scope.into(),
+        ..refresh_token("r", hash, 1_000_000)
+    };
+    let access = |session: Option<&'static str>, offline: bool| Revocable {
+        jti: Some("j1"),
+        session,
+        offline,
+    };
+    store
+        .insert_refresh_token(&token("online", "openid"))
+        .await
+        .unwrap();
+    store
+        .insert_refresh_token(&token("offline", "openid offline_access"))
+        .await
+        .unwrap();
+    assert!(!store.is_revoked(&access(Some("s1"), false)).await.unwrap());
+
+    // A logout: online tokens go, offline ones stay.
+    store.revoke_session("r", "s1", true, 50_000).await.unwrap();
+    store
+        .insert_refresh_token(&token("online-late", "openid"))
+        .await
+        .unwrap();
+    store
+        .insert_refresh_token(&token("offline-late", "offline_access"))
+        .await
+        .unwrap();
+    for (hash, live) in [
+        ("online", false),
+        ("online-late", false),
+        ("offline", true),
+        ("offline-late", true),
+    ] {
+        assert_eq!(
+            store.refresh_token(hash).await.unwrap().is_some(),
+            live,
+            "{hash} after a logout"
+        );
+    }
+    assert!(store.is_revoked(&access(Some("s1"), false)).await.unwrap());
+    assert!(!store.is_revoked(&access(Some("s1"), true)).await.unwrap());
+    assert!(!store.is_revoked(&access(Some("s2"), false)).await.unwrap());
+    assert!(!store.is_revoked(&access(None, false)).await.unwrap());
+
+    // A replay: everything goes; a later, shorter revocation keeps the longer record.
+    store
+        .revoke_session("r", "s1", false, 60_000)
+        .await
+        .unwrap();
+    store
+        .revoke_session("r", "s1", false, 10_000)
+        .await
+        .unwrap();
+    store
+        .insert_refresh_token(&token("offline-later", "offline_access"))
+        .await
+        .unwrap();
+    for hash in ["offline", "offline-late", "offline-later"] {
+        assert!(store.refresh_token(hash).await.unwrap().is_none(), "{hash}");
+    }
+    assert!(store.is_revoked(&access(Some("s1"), true)).await.unwrap());
+
+    // The sweep: the logout's record (50 s) goes at 55 s, the replay's (60 s) stays.
+    assert_eq!(store.sweep_expired(55_000).await.unwrap(), 1);
+    assert!(store.is_revoked(&access(Some("s1"), true)).await.unwrap());
+    assert_eq!(store.sweep_expired(65_000).await.unwrap(), 1);
+    assert!(!store.is_revoked(&access(Some("s1"), false)).await.unwrap());
+    assert!(
+        store
+            .refresh_token("offline-later")
+            .await
+            .unwrap()
+            .is_some(),
+        "no record, no refusal"
+    );
+}
+
+crate::on_both_backends!(
+    a_revoked_session_keeps_no_rotated_token,
+    a_revoked_session_is_remembered_until_it_expires,
+);
