@@ -28,6 +28,11 @@ impl Node {
     /// A node on `db`: `start-dev` (its SQLite file) or `start` (its PostgreSQL schema).
     /// Nodes given the same `db` and `master_key` share one database.
     pub fn start(db: &TestDb, master_key: &str) -> Node {
+        Node::start_with(db, master_key, &[])
+    }
+
+    /// [`Node::start`] with more environment variables (`LATCHKEY_…` options).
+    pub fn start_with(db: &TestDb, master_key: &str, extra_env: &[(&str, &str)]) -> Node {
         let dir = std::env::temp_dir().join(format!(
             "latchkey-node-{}",
             latchkey_core::crypto::random_token::<9>()
@@ -49,7 +54,7 @@ impl Node {
             "--db-url".into(),
             db.url.clone(),
         ]);
-        let env = vec![
+        let env: Vec<(String, String)> = vec![
             ("LATCHKEY_MASTER_KEY".to_string(), master_key.to_string()),
             ("LATCHKEY_BOOTSTRAP_ADMIN_USERNAME".into(), "admin".into()),
             (
@@ -61,7 +66,14 @@ impl Node {
             ("LATCHKEY_FAILED_TOKEN_LIMIT".into(), "0".into()),
             ("LATCHKEY_LOG".into(), "info".into()),
             ("LATCHKEY_LOG_FORMAT".into(), "text".into()),
-        ];
+        ]
+        .into_iter()
+        .chain(
+            extra_env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string())),
+        )
+        .collect();
         let mut node = Node {
             child: None,
             base: String::new(),
