@@ -148,6 +148,32 @@ pub struct RefreshTokenRecord {
     pub resources: Vec<String>,
 }
 
+/// A login session as its live refresh tokens show it (`Store::login_sessions`). Offline
+/// tokens (scope word `offline_access`) are Keycloak's offline session of the same login.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoginSession {
+    pub id: String,
+    pub user_id: String,
+    /// When the user signed in (the tokens' `auth_time`).
+    pub started: Millis,
+    /// The clients holding a refresh token of the session that is not offline, by internal
+    /// id, sorted; empty when the session lives on in offline tokens only.
+    pub clients: Vec<String>,
+    /// The latest expiry among those tokens; 0 when there are none.
+    pub online_until: Millis,
+    /// The clients holding an offline token of the session, sorted.
+    pub offline_clients: Vec<String>,
+}
+
+/// Whose login sessions `Store::login_sessions` reads.
+#[derive(Debug, Clone, Copy)]
+pub enum SessionsOf<'a> {
+    /// A user's, by user id.
+    User(&'a str),
+    /// The one session of this id.
+    Id(&'a str),
+}
+
 /// An entry of the transient store (`Store::put_transient`'s arguments as one record).
 #[derive(Debug, Clone)]
 pub struct TransientRecord {
@@ -720,6 +746,15 @@ pub trait Store: Send + Sync + 'static {
         session_id: &str,
         keep_offline: bool,
     ) -> StoreResult<()>;
+
+    /// The login sessions of `realm_id` that hold a refresh token unexpired at `now`, of a
+    /// user or of one id, oldest first (the admin API's user sessions): one query.
+    async fn login_sessions(
+        &self,
+        realm_id: &str,
+        of: SessionsOf<'_>,
+        now: Millis,
+    ) -> StoreResult<Vec<LoginSession>>;
 
     async fn insert_refresh_token(&self, token: &RefreshTokenRecord) -> StoreResult<()>;
     /// Reads a refresh token without spending it (introspection).

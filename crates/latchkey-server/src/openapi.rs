@@ -328,6 +328,13 @@ fn schemas() -> Value {
             "properties": {"type": s, "value": s},
         },
         "Count" => {"type": "integer"},
+        "UserSessionRepresentation" => {
+            "type": "object",
+            "properties": {
+                "id": s, "username": s, "userId": s, "ipAddress": s, "start": i,
+                "lastAccess": i, "rememberMe": b, "clients": string_map(),
+            },
+        },
         "RoleRepresentation" => {
             "type": "object",
             "properties": {

@@ -413,6 +413,15 @@ impl Store for SqlStore {
         tokens::delete_session_refresh_tokens(self, session_id, keep_offline).await
     }
 
+    async fn login_sessions(
+        &self,
+        realm_id: &str,
+        of: SessionsOf<'_>,
+        now: Millis,
+    ) -> StoreResult<Vec<LoginSession>> {
+        tokens::login_sessions(self, realm_id, of, now).await
+    }
+
     async fn insert_refresh_token(&self, t: &RefreshTokenRecord) -> StoreResult<()> {
         tokens::insert_refresh_token(self, t).await
     }

@@ -476,6 +476,98 @@ async fn a_revoked_session_keeps_no_rotated_token(app: &TestStore) {
     }
 }
 
+/// A user's login sessions as their live refresh tokens show them: grouped by session,
+/// online and offline clients apart, oldest first; expired tokens, other users and other
+/// realms left out.
+async fn login_sessions_are_read_per_user_and_by_id(app: &TestStore) {
+    let s = app.store.as_ref();
+    let token = |hash: &str,
+                 realm: &str,
+                 user: &str,
+                 session: &str,
+                 client: &str,
+                 scope: &str,
+                 auth_time,
+                 expires_at| {
+        RefreshTokenRecord {
+            user_id: user.into(),
+            session_id: session.into(),
+            client_uuid: client.into(),
+            scope: scope.into(),
+            auth_time,
+            ..refresh_token(realm, hash, expires_at)
+        }
+    };
+    for t in [
+        token("a1", "r", "u1", "later", "c2", "openid", 200, 9_000),
+        token("a2", "r", "u1", "later", "c1", "openid profile", 200, 8_000),
+        token("a3", "r", "u1", "later", "c1", "openid", 200, 7_000),
+        token(
+            "b1",
+            "r",
+            "u1",
+            "first",
+            "c1",
+            "openid offline_access",
+            100,
+            50_000,
+        ),
+        token("x1", "r", "u1", "expired", "c1", "openid", 50, 1_000),
+        token("y1", "r", "u2", "other-user", "c1", "openid", 10, 9_000),
+        token("z1", "r2", "u1", "other-realm", "c1", "openid", 10, 9_000),
+    ] {
+        s.insert_refresh_token(&t).await.unwrap();
+    }
+    let sessions = s
+        .login_sessions("r", SessionsOf::User("u1"), 5_000)
+        .await
+        .unwrap();
+    assert_eq!(
+        sessions,
+        vec![
+            LoginSession {
+                id: "first".into(),
+                user_id: "u1".into(),
+                started: 100,
+                clients: vec![],
+                online_until: 0,
+                offline_clients: vec!["c1".into()],
+            },
+            LoginSession {
+                id: "later".into(),
+                user_id: "u1".into(),
+                started: 200,
+                clients: vec!["c1".into(), "c2".into()],
+                online_until: 9_000,
+                offline_clients: vec![],
+            },
+        ]
+    );
+    let one = s
+        .login_sessions("r", SessionsOf::Id("later"), 5_000)
+        .await
+        .unwrap();
+    assert_eq!(one, sessions[1..]);
+    for (realm, of) in [
+        ("r", SessionsOf::Id("other-realm")),
+        ("r", SessionsOf::Id("expired")),
+        ("r", SessionsOf::User("nobody")),
+        ("r2", SessionsOf::User("u2")),
+    ] {
+        assert!(
+            s.login_sessions(realm, of, 5_000).await.unwrap().is_empty(),
+            "{of:?} in {realm}"
+        );
+    }
+    let long = "x".repeat(300);
+    assert!(
+        s.login_sessions("r", SessionsOf::User(&long), 5_000)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
 async fn expired_state_is_swept(app: &TestStore) {
     let s = app.store.as_ref();
     s.put_transient("k", "old", "r", &serde_json::json!({"a": 1}), 1_000)
@@ -511,6 +603,7 @@ crate::on_both_backends!(
     role_mappings_are_idempotent_and_cascade,
     a_refresh_token_is_rotated_once_under_concurrency,
     a_revoked_session_keeps_no_rotated_token,
+    login_sessions_are_read_per_user_and_by_id,
     expired_state_is_swept,
 );
 
