@@ -736,6 +736,16 @@ pub trait Store: Send + Sync + 'static {
     async fn take_transient(&self, kind: &str, id: &str, now: Millis)
     -> StoreResult<Option<Value>>;
     async fn delete_transient(&self, kind: &str, id: &str) -> StoreResult<()>;
+    /// Deletes the entries of `kind` in `realm_id` whose data has the string member `field`
+    /// equal to `value` (the browser sessions of a user, or of one login session); returns
+    /// how many went.
+    async fn delete_transient_matching(
+        &self,
+        kind: &str,
+        realm_id: &str,
+        field: &str,
+        value: &str,
+    ) -> StoreResult<u64>;
     /// Deletes what has expired by `now` (transient state, refresh tokens, revocation and
     /// assertion records); returns how many rows went.
     async fn sweep_expired(&self, now: Millis) -> StoreResult<u64>;

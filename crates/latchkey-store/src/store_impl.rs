@@ -401,6 +401,16 @@ impl Store for SqlStore {
         transient::delete_transient(self, kind, id).await
     }
 
+    async fn delete_transient_matching(
+        &self,
+        kind: &str,
+        realm_id: &str,
+        field: &str,
+        value: &str,
+    ) -> StoreResult<u64> {
+        transient::delete_transient_matching(self, kind, realm_id, field, value).await
+    }
+
     async fn sweep_expired(&self, now: Millis) -> StoreResult<u64> {
         transient::sweep_expired(self, now).await
     }

@@ -1,6 +1,7 @@
 //! A realm's login sessions as the admin API lists and ends them (Keycloak's user
 //! sessions): read from their live refresh tokens (`Store::login_sessions`), ended through
-//! the store's session revocation (`Store::delete_session_refresh_tokens`).
+//! the store's session revocation (`Store::delete_session_refresh_tokens`) together with
+//! the browser's sign-in (`oidc::session::end_browser_sessions`).
 
 use latchkey_core::Millis;
 use latchkey_core::store::{LoginSession, SessionsOf};
@@ -8,6 +9,7 @@ use latchkey_core::store::{LoginSession, SessionsOf};
 use super::audit::{self, Change, Resource};
 use super::{RealmAdmin, users};
 use crate::error::AdminError;
+use crate::oidc::session::end_browser_sessions;
 use crate::state::{SharedState, now_millis};
 
 /// A session as Keycloak's `UserSessionRepresentation` shows it.
@@ -74,7 +76,7 @@ async fn view(
     })
 }
 
-/// Ends every session of the user, offline tokens included: Keycloak's user logout
+/// Ends every session of the user, offline tokens and browser sign-ins included: Keycloak's user logout
 /// removes the online sessions and moves the user's not-before to now, after which every
 /// older refresh token, offline ones too, is refused as stale. 404 for an unknown user.
 pub async fn logout_user(
@@ -93,14 +95,16 @@ pub async fn logout_user(
             .delete_session_refresh_tokens(&session.id, false)
             .await?;
     }
+    end_browser_sessions(state, &admin.realm.id, SessionsOf::User(&user.id)).await?;
     let path = format!("users/{}/logout", user.id);
     audit::record(state, admin, Change::action(Resource::User, path)).await;
     Ok(())
 }
 
-/// Ends one session, as Keycloak's `DELETE sessions/{id}`: the online session, its
-/// offline tokens kept; with `offline` (Keycloak's `isOffline=true`) the offline session,
-/// which ends the session's every token. 404 when the realm has no such session.
+/// Ends one session, as Keycloak's `DELETE sessions/{id}`: the online session (its
+/// browser sign-in and tokens), its offline tokens kept; with `offline` (Keycloak's
+/// `isOffline=true`) the offline session, which ends the session's every token. 404 when
+/// the realm has no such session.
 pub async fn delete(
     state: &SharedState,
     admin: &RealmAdmin<'_>,
@@ -111,14 +115,17 @@ pub async fn delete(
         .store
         .login_sessions(&admin.realm.id, SessionsOf::Id(id), now_millis())
         .await?;
-    let exists = found.first().is_some_and(|s| {
+    let with_tokens = found.first().is_some_and(|s| {
         if offline {
             !s.offline_clients.is_empty()
         } else {
             !s.clients.is_empty()
         }
     });
-    if !exists {
+    // The online session is also the browser's sign-in, which may live without tokens.
+    let signed_in =
+        !offline && end_browser_sessions(state, &admin.realm.id, SessionsOf::Id(id)).await? > 0;
+    if !with_tokens && !signed_in {
         return Err(AdminError::NotFound("Session not found"));
     }
     state

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use latchkey_core::clients::{ScopeDefaults, new_client};
 use latchkey_core::crypto::new_uuid;
 use latchkey_core::store::*;
+use serde_json::json;
 
 use crate::fixtures::*;
 use crate::support::TestStore;
@@ -568,6 +569,66 @@ async fn login_sessions_are_read_per_user_and_by_id(app: &TestStore) {
     );
 }
 
+/// Browser sessions are ended by their user or their login session: exactly the entries
+/// of that kind and realm whose member has that value, however the text around it reads.
+async fn transient_entries_are_deleted_by_a_member(app: &TestStore) {
+    let s = app.store.as_ref();
+    let entries = [
+        (
+            "session",
+            "a",
+            "r",
+            json!({"id": "s1", "user": "u1", "auth_time": 1}),
+        ),
+        ("session", "b", "r", json!({"id": "s2", "user": "u1"})),
+        ("session", "c", "r", json!({"id": "s3", "user": "u2"})),
+        ("session", "d", "r2", json!({"id": "s4", "user": "u1"})),
+        ("other", "e", "r", json!({"user": "u1"})),
+        (
+            "session",
+            "f",
+            "r",
+            json!({"id": "s5", "note": "\"user\":\"u1\""}),
+        ),
+        ("session", "g", "r", json!({"id": "s6", "user": "u1x"})),
+        ("session", "h", "r", json!({"id": "s7", "user": "a%b"})),
+    ];
+    for (kind, id, realm, data) in &entries {
+        s.put_transient(kind, id, realm, data, 10_000)
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        s.delete_transient_matching("session", "r", "user", "u1")
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        s.delete_transient_matching("session", "r", "user", "a_b")
+            .await
+            .unwrap(),
+        0,
+        "LIKE's wildcards are taken literally"
+    );
+    assert_eq!(
+        s.delete_transient_matching("session", "r", "id", "s3")
+            .await
+            .unwrap(),
+        1
+    );
+    let left: Vec<&str> = {
+        let mut left = Vec::new();
+        for (kind, id, _, _) in &entries {
+            if s.get_transient(kind, id, 0).await.unwrap().is_some() {
+                left.push(*id);
+            }
+        }
+        left
+    };
+    assert_eq!(left, ["d", "e", "f", "g", "h"]);
+}
+
 async fn expired_state_is_swept(app: &TestStore) {
     let s = app.store.as_ref();
     s.put_transient("k", "old", "r", &serde_json::json!({"a": 1}), 1_000)
@@ -604,6 +665,7 @@ crate::on_both_backends!(
     a_refresh_token_is_rotated_once_under_concurrency,
     a_revoked_session_keeps_no_rotated_token,
     login_sessions_are_read_per_user_and_by_id,
+    transient_entries_are_deleted_by_a_member,
     expired_state_is_swept,
 );
 
