@@ -26,6 +26,9 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 use tower::ServiceExt;
 
+/// How long a connection whose requests are done may stay open once shutdown begins.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
+
 /// How connections are served: the router, and what every connection is held to.
 #[derive(Clone)]
 pub struct Serving {
@@ -103,6 +106,10 @@ where
             _ = stop.wait_for(|s| *s), if !closing => {
                 conn.as_mut().graceful_shutdown();
                 closing = true;
+                // Requests in flight finish; then the connection has a moment to close
+                // and is dropped: a half-sent head would otherwise hold the shutdown for
+                // the whole read timeout.
+                idle.set(activity.idle(SHUTDOWN_GRACE, Instant::now()));
             }
             _ = &mut idle => {
                 // HTTP/2's graceful close waits for the client to answer a PING: one that

@@ -114,6 +114,27 @@ impl Node {
         }
     }
 
+    /// SIGTERM, the graceful stop: how long the process took to exit (`None`: still
+    /// running after `limit`, then killed).
+    pub fn terminate(&mut self, limit: Duration) -> Option<Duration> {
+        let mut c = self.child.take()?;
+        let started = Instant::now();
+        let sent = Command::new("kill")
+            .args(["-TERM", &c.id().to_string()])
+            .status()
+            .expect("kill -TERM");
+        assert!(sent.success());
+        while started.elapsed() < limit {
+            if c.try_wait().expect("wait").is_some() {
+                return Some(started.elapsed());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = c.kill();
+        let _ = c.wait();
+        None
+    }
+
     /// Starts again on the same data (after `kill`).
     pub fn restart(&mut self) {
         self.spawn();

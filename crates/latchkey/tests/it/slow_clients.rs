@@ -1,7 +1,8 @@
 //! Clients that send part of a request and then nothing (slowloris), against the real
 //! binary with `--http-read-timeout 2`: a half-sent head, a stalled body, an idle
 //! keep-alive connection and an idle HTTP/2 connection are each closed within the limit,
-//! while a slow request that completes within it is served.
+//! while a slow request that completes within it is served; and a graceful stop does not
+//! wait for such clients.
 
 use std::time::{Duration, Instant};
 
@@ -140,6 +141,33 @@ async fn slow_clients_are_cut(backend: Backend) {
         .unwrap();
     let (_, after) = read_to_close(&mut h2, 2 * LIMIT + SLACK).await;
     assert!(after >= LIMIT - Duration::from_millis(500), "{after:?}");
+}
+
+/// A graceful stop waits for requests in flight, not for clients that send nothing: with
+/// a kept-alive connection and a half-sent head open, and a read timeout far longer than
+/// the wait, `SIGTERM` ends the process within seconds.
+#[tokio::test]
+async fn a_stop_does_not_wait_for_silent_clients() {
+    let Some(db) = TestDb::new(Backend::Sqlite).await else {
+        return;
+    };
+    let mut node = Node::start_with(&db, &master_key(), &[("LATCHKEY_HTTP_READ_TIMEOUT", "120")]);
+    let mut kept = connect(&node).await;
+    kept.write_all(b"GET /health/ready HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        .await
+        .unwrap();
+    assert_eq!(read_response(&mut kept).await.0, 200);
+    let mut half = connect(&node).await;
+    half.write_all(b"GET /health/ready HTTP/1.1\r\n")
+        .await
+        .unwrap();
+    let took = tokio::task::spawn_blocking(move || node.terminate(Duration::from_secs(30)))
+        .await
+        .unwrap();
+    assert!(
+        took.is_some_and(|t| t < Duration::from_secs(5)),
+        "stopped after {took:?}"
+    );
 }
 
 #[tokio::test]
