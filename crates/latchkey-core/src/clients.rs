@@ -6,7 +6,8 @@ use crate::Millis;
 use crate::client_uris::{self, UriError};
 use crate::crypto::{SecretBox, new_row_id, random_token};
 use crate::ident::SERVICE_ACCOUNT_PREFIX;
-use crate::rep::{ClientRep, StringMap, UserRep};
+use crate::keys::Alg;
+use crate::rep::{ClientRep, ID_TOKEN_ALG_ATTRIBUTE, StringMap, UserRep};
 use crate::roles::{MASTER_REALM, REALM_MANAGEMENT};
 use crate::store::{ClientRecord, ScopeRecord, UserRecord};
 use std::collections::HashMap;
@@ -37,6 +38,11 @@ pub enum ClientError {
     /// fetched that document, registers such a client.
     #[error("clientId {0:?} is a URL, which only a client ID metadata document client may have")]
     UrlClientId(String),
+    /// An ID token algorithm Latchkey does not sign with.
+    #[error(
+        "attribute id.token.signed.response.alg {0:?} is not an algorithm this server signs ID tokens with: use RS256, ES256, or empty for the realm's default"
+    )]
+    IdTokenAlg(String),
 }
 
 /// Keycloak's built-in clients (a realm's own, and those Keycloak adds that a registrant
@@ -79,14 +85,26 @@ pub fn check_not_document_url(client_id: &str) -> Result<(), ClientError> {
 }
 
 /// The rules every client obeys however it is created or updated (admin API, console,
-/// both registration providers): its id has no surrounding whitespace and its URIs pass
-/// `client_uris::validate`. Called by
-/// `new_client` and by every update path before it stores the client.
+/// both registration providers, import): its id has no surrounding whitespace, its URIs
+/// pass `client_uris::validate`, and its ID token algorithm, if it names one, is one the
+/// realm signs with (`keys::Alg`; another would silently fall back to the realm's default
+/// at signing, and the client would reject its own ID tokens). Called by `new_client` and
+/// by every update path before it stores the client.
 pub fn check_client(rep: &ClientRep) -> Result<(), ClientError> {
     if rep.client_id.as_deref().is_some_and(|c| c.trim() != c) {
         return Err(ClientError::ClientIdWhitespace);
     }
     client_uris::validate(rep)?;
+    let alg = rep
+        .attributes
+        .as_ref()
+        .and_then(|a| a.get(ID_TOKEN_ALG_ATTRIBUTE))
+        .filter(|alg| !alg.is_empty());
+    if let Some(alg) = alg
+        && Alg::parse(alg).is_none()
+    {
+        return Err(ClientError::IdTokenAlg(alg.clone()));
+    }
     Ok(())
 }
 
@@ -301,6 +319,44 @@ mod tests {
         assert_eq!(names.optional, ["phone"]);
         assert_eq!(names.offered, ["email", "roles", "phone"]);
         assert_eq!(names.all, ["roles", "email", "phone"]);
+    }
+
+    #[test]
+    fn the_id_token_algorithm_is_one_the_server_signs_with() {
+        let check = |alg: Option<&str>| {
+            let mut rep = ClientRep {
+                client_id: Some("app".into()),
+                ..Default::default()
+            };
+            if let Some(alg) = alg {
+                rep.attributes = Some(StringMap::from([(
+                    ID_TOKEN_ALG_ATTRIBUTE.to_string(),
+                    alg.to_string(),
+                )]));
+            }
+            check_client(&rep)
+        };
+        let refused = |alg: &str| Err(ClientError::IdTokenAlg(alg.into()));
+        for (alg, expected) in [
+            // Absent or empty: the realm's default algorithm (Keycloak's console sends "").
+            (None, Ok(())),
+            (Some(""), Ok(())),
+            // The algorithms every realm has a key for (`keys::Alg`).
+            (Some("RS256"), Ok(())),
+            (Some("ES256"), Ok(())),
+            // Keycloak signs these; Latchkey has no such key and would fall back.
+            (Some("PS256"), refused("PS256")),
+            (Some("ES384"), refused("ES384")),
+            (Some("EdDSA"), refused("EdDSA")),
+            // A MAC or no signature at all: never for ID tokens here.
+            (Some("HS256"), refused("HS256")),
+            (Some("none"), refused("none")),
+            // JWS algorithm names are case-sensitive (RFC 7515 §4.1.1).
+            (Some("rs256"), refused("rs256")),
+            (Some(" RS256"), refused(" RS256")),
+        ] {
+            assert_eq!(check(alg), expected, "{alg:?}");
+        }
     }
 
     #[test]

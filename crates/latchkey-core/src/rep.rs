@@ -100,6 +100,10 @@ omit_none! {
 /// object in a string.
 pub const METADATA_ATTRIBUTE: &str = "oidc.registration.metadata";
 
+/// Keycloak's client attribute naming the ID token's signing algorithm (empty: the
+/// realm's default).
+pub const ID_TOKEN_ALG_ATTRIBUTE: &str = "id.token.signed.response.alg";
+
 omit_none! {
     /// `ClientRepresentation`, the supported subset. The stored form never holds `secret` or
     /// `registrationAccessToken`: those are filled in on the way out.

@@ -160,6 +160,32 @@ pub struct RefreshTokenRecord {
     pub resources: Vec<String>,
 }
 
+/// A login session as its live refresh tokens show it (`Store::login_sessions`). Offline
+/// tokens (scope word `offline_access`) are Keycloak's offline session of the same login.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoginSession {
+    pub id: String,
+    pub user_id: String,
+    /// When the user signed in (the tokens' `auth_time`).
+    pub started: Millis,
+    /// The clients holding a refresh token of the session that is not offline, by internal
+    /// id, sorted; empty when the session lives on in offline tokens only.
+    pub clients: Vec<String>,
+    /// The latest expiry among those tokens; 0 when there are none.
+    pub online_until: Millis,
+    /// The clients holding an offline token of the session, sorted.
+    pub offline_clients: Vec<String>,
+}
+
+/// Whose login sessions `Store::login_sessions` reads.
+#[derive(Debug, Clone, Copy)]
+pub enum SessionsOf<'a> {
+    /// A user's, by user id.
+    User(&'a str),
+    /// The one session of this id.
+    Id(&'a str),
+}
+
 /// An entry of the transient store (`Store::put_transient`'s arguments as one record).
 #[derive(Debug, Clone)]
 pub struct TransientRecord {
@@ -734,6 +760,16 @@ pub trait Store: Send + Sync + 'static {
         tombstone: &TransientRecord,
     ) -> StoreResult<Option<Value>>;
     async fn delete_transient(&self, kind: &str, id: &str) -> StoreResult<()>;
+    /// Deletes the entries of `kind` in `realm_id` whose data has the string member `field`
+    /// equal to `value` (the browser sessions of a user, or of one login session); returns
+    /// how many went.
+    async fn delete_transient_matching(
+        &self,
+        kind: &str,
+        realm_id: &str,
+        field: &str,
+        value: &str,
+    ) -> StoreResult<u64>;
     /// Deletes what has expired by `now` (transient state, refresh tokens, revocation and
     /// assertion records); returns how many rows went.
     async fn sweep_expired(&self, now: Millis) -> StoreResult<u64>;
@@ -749,6 +785,15 @@ pub trait Store: Send + Sync + 'static {
         keep_offline: bool,
         until: Millis,
     ) -> StoreResult<()>;
+
+    /// The login sessions of `realm_id` that hold a refresh token unexpired at `now`, of a
+    /// user or of one id, oldest first (the admin API's user sessions): one query.
+    async fn login_sessions(
+        &self,
+        realm_id: &str,
+        of: SessionsOf<'_>,
+        now: Millis,
+    ) -> StoreResult<Vec<LoginSession>>;
 
     async fn insert_refresh_token(&self, token: &RefreshTokenRecord) -> StoreResult<()>;
     /// Reads a refresh token without spending it; `None` also when its login session is

@@ -9,11 +9,17 @@
 //! and `@keycloak/keycloak-admin-client` creates realms with `POST /admin/realms/`); and a
 //! path no route serves, or a method its route does not take, gets a JSON error body as
 //! Keycloak's does (`unrouted`), never an empty one.
+//!
+//! A body that has not arrived within `--http-read-timeout` is 408 (`check`); the time
+//! limits on request heads and idle connections are the binary's, where connections are
+//! served.
+
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, Version, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
@@ -91,8 +97,8 @@ pub async fn unrouted(req: Request, next: Next) -> Response {
 
 /// The middleware: refuses a request whose path, query or Basic credential
 /// ([`head_refusal`]) or body ([`body_has_nul`]) breaks the rules above; the body, already
-/// bounded by the body limit, is read whole to check it.
-pub async fn check(req: Request, next: Next) -> Response {
+/// bounded by the body limit, is read whole to check it, within `--http-read-timeout`.
+pub async fn check(State(state): State<SharedState>, req: Request, next: Next) -> Response {
     if let Some(why) = head_refusal(req.uri(), req.headers()) {
         return bad_request(why);
     }
@@ -100,10 +106,12 @@ pub async fn check(req: Request, next: Next) -> Response {
         return next.run(req).await;
     }
     let (parts, body) = req.into_parts();
-    let bytes = match axum::body::to_bytes(body, usize::MAX).await {
-        Ok(b) => b,
+    let limit = state.settings.limits.read_timeout;
+    let bytes = match tokio::time::timeout(limit, axum::body::to_bytes(body, usize::MAX)).await {
+        Ok(Ok(b)) => b,
         // Over the body limit: the guard turns this status into its JSON answer.
-        Err(_) => return StatusCode::PAYLOAD_TOO_LARGE.into_response(),
+        Ok(Err(_)) => return StatusCode::PAYLOAD_TOO_LARGE.into_response(),
+        Err(_) => return body_timed_out(parts.version, limit),
     };
     if body_has_nul(&parts.headers, &bytes) {
         return bad_request("the request body contains a NUL character".into());
@@ -191,6 +199,27 @@ fn bad_request(description: String) -> Response {
         axum::Json(json!({"error": "invalid_request", "error_description": description})),
     )
         .into_response()
+}
+
+/// 408 for a body that stalled (RFC 9110 §15.5.9). On HTTP/1 the connection is closed
+/// too: the rest of the body may still arrive, and it cannot be told from a next request.
+fn body_timed_out(version: Version, limit: Duration) -> Response {
+    let mut resp = (
+        StatusCode::REQUEST_TIMEOUT,
+        axum::Json(json!({
+            "error": "invalid_request",
+            "error_description": format!(
+                "the request body did not arrive within {} seconds",
+                limit.as_secs()
+            ),
+        })),
+    )
+        .into_response();
+    if version < Version::HTTP_2 {
+        resp.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    resp
 }
 
 /// Size of the request head as received: request line and every header line.

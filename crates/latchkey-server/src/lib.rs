@@ -83,7 +83,8 @@ pub fn router(state: SharedState) -> Router {
     };
     let app = boundary::with_trailing_slash(app);
     let limit = state.settings.max_body_size;
-    app.layer(middleware::from_fn(boundary::check))
+    let check = middleware::from_fn_with_state(state.clone(), boundary::check);
+    app.layer(check)
         .layer(middleware::from_fn(boundary::unrouted))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .layer(RequestBodyLimitLayer::new(limit))

@@ -33,7 +33,7 @@ pub const FAILED_USER_CODES: u32 = 10;
 
 /// The limits a server runs with (`--anonymous-registration-limit`, `--failed-token-limit`,
 /// `--failed-password-limit`, `--authorization-request-limit`, `--rate-limit-window`,
-/// `--max-header-size`). A limit of 0 is off.
+/// `--max-header-size`, `--http-read-timeout`). A limit of 0 is off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// Anonymous registration requests per address per window.
@@ -50,6 +50,10 @@ pub struct Limits {
     pub window: Duration,
     /// Largest request head (request line and headers), in bytes.
     pub max_header_bytes: usize,
+    /// How long a client may take to send a request head, and then its body; a
+    /// connection without a request in flight for that long is closed. Without it a
+    /// client that sends part of a request and stops holds a socket forever (slowloris).
+    pub read_timeout: Duration,
 }
 
 impl Limits {
@@ -62,6 +66,11 @@ impl Limits {
     pub const DEFAULT_AUTHORIZATION_REQUESTS: u32 = 600;
     pub const DEFAULT_WINDOW: Duration = Duration::from_secs(60);
     pub const DEFAULT_MAX_HEADER_BYTES: usize = 16 * 1024;
+    /// Keycloak's (Quarkus's) HTTP read timeout is 60 s and nginx's
+    /// `client_header_timeout` and `client_body_timeout` 60 s; a request here is at most
+    /// 16 KiB of head and 64 KiB of body, which a client on a poor link sends well within
+    /// half that.
+    pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
     /// No rate limit, and only the default header limit (in-process tests).
     pub const fn off() -> Self {
@@ -72,6 +81,7 @@ impl Limits {
             authorization_requests: 0,
             window: Self::DEFAULT_WINDOW,
             max_header_bytes: Self::DEFAULT_MAX_HEADER_BYTES,
+            read_timeout: Self::DEFAULT_READ_TIMEOUT,
         }
     }
 }
@@ -86,6 +96,7 @@ impl Default for Limits {
             authorization_requests: Self::DEFAULT_AUTHORIZATION_REQUESTS,
             window: Self::DEFAULT_WINDOW,
             max_header_bytes: Self::DEFAULT_MAX_HEADER_BYTES,
+            read_timeout: Self::DEFAULT_READ_TIMEOUT,
         }
     }
 }

@@ -56,6 +56,7 @@ fn describe_status(code: u16) -> &'static str {
         401 => "Missing, invalid or expired token",
         403 => "Token lacks the role, or a policy refused",
         404 => "Realm or resource not found",
+        408 => "The request body did not arrive within --http-read-timeout",
         409 => "Conflict: the name or identifier is in use",
         413 => "Request body over --max-request-size",
         429 => "Rate limit: see Retry-After",
@@ -87,6 +88,9 @@ fn operation(path: &str, op: &Operation) -> Value {
     responses.insert(op.ok.to_string(), ok);
     let mut errors: Vec<u16> = op.errors.to_vec();
     errors.push(431); // any request, from the outermost layer
+    if op.body.is_some() {
+        errors.push(408); // a body that stalls (`boundary::check`)
+    }
     for code in errors {
         let mut r = json!({
             "description": describe_status(code),
@@ -324,6 +328,13 @@ fn schemas() -> Value {
             "properties": {"type": s, "value": s},
         },
         "Count" => {"type": "integer"},
+        "UserSessionRepresentation" => {
+            "type": "object",
+            "properties": {
+                "id": s, "username": s, "userId": s, "ipAddress": s, "start": i,
+                "lastAccess": i, "rememberMe": b, "clients": string_map(),
+            },
+        },
         "RoleRepresentation" => {
             "type": "object",
             "properties": {

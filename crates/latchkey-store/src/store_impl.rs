@@ -411,6 +411,16 @@ impl Store for SqlStore {
         transient::delete_transient(self, kind, id).await
     }
 
+    async fn delete_transient_matching(
+        &self,
+        kind: &str,
+        realm_id: &str,
+        field: &str,
+        value: &str,
+    ) -> StoreResult<u64> {
+        transient::delete_transient_matching(self, kind, realm_id, field, value).await
+    }
+
     async fn sweep_expired(&self, now: Millis) -> StoreResult<u64> {
         transient::sweep_expired(self, now).await
     }
@@ -423,6 +433,15 @@ impl Store for SqlStore {
         until: Millis,
     ) -> StoreResult<()> {
         tokens::revoke_session(self, realm_id, session_id, keep_offline, until).await
+    }
+
+    async fn login_sessions(
+        &self,
+        realm_id: &str,
+        of: SessionsOf<'_>,
+        now: Millis,
+    ) -> StoreResult<Vec<LoginSession>> {
+        tokens::login_sessions(self, realm_id, of, now).await
     }
 
     async fn insert_refresh_token(&self, t: &RefreshTokenRecord) -> StoreResult<()> {

@@ -2,8 +2,8 @@
 //! were granted for as a JSON array), revoked token ids and login sessions, and used
 //! client assertions.
 
-use latchkey_core::Millis;
 use latchkey_core::store::*;
+use latchkey_core::{Millis, ident};
 use sqlx::any::AnyRow;
 
 use crate::sql::{backend_err, get};
@@ -152,6 +152,75 @@ pub(crate) async fn rotate_refresh_token(
         }) => Ok(false),
         Err(e) => Err(e),
     }
+}
+
+/// One query for the live tokens; they are grouped into sessions here (a user holds a
+/// handful). Offline tokens are told by their scope word, as the logout's revocation
+/// tells them (`group_commit::revoke_statement`).
+pub(crate) async fn login_sessions(
+    db: &SqlStore,
+    realm_id: &str,
+    of: SessionsOf<'_>,
+    now: Millis,
+) -> StoreResult<Vec<LoginSession>> {
+    let (sql, key) = match of {
+        SessionsOf::User(user) => (
+            "SELECT session_id, user_id, client_uuid, scope, auth_time, expires_at FROM refresh_tokens \
+             WHERE realm_id = $1 AND user_id = $2 AND expires_at > $3 ORDER BY auth_time, session_id",
+            user,
+        ),
+        SessionsOf::Id(id) => (
+            "SELECT session_id, user_id, client_uuid, scope, auth_time, expires_at FROM refresh_tokens \
+             WHERE realm_id = $1 AND session_id = $2 AND expires_at > $3 ORDER BY auth_time, session_id",
+            id,
+        ),
+    };
+    if !ident::findable(key) {
+        return Ok(Vec::new());
+    }
+    let rows = sqlx::query(sql)
+        .bind(realm_id)
+        .bind(key)
+        .bind(now)
+        .fetch_all(&db.pool)
+        .await
+        .map_err(backend_err)?;
+    let mut sessions: Vec<LoginSession> = Vec::new();
+    for row in &rows {
+        let id: String = get(row, "session_id")?;
+        let auth_time: Millis = get(row, "auth_time")?;
+        let at = match sessions.iter().position(|s| s.id == id) {
+            Some(at) => at,
+            None => {
+                sessions.push(LoginSession {
+                    id,
+                    user_id: get(row, "user_id")?,
+                    started: auth_time,
+                    clients: Vec::new(),
+                    online_until: 0,
+                    offline_clients: Vec::new(),
+                });
+                sessions.len() - 1
+            }
+        };
+        let session = &mut sessions[at];
+        session.started = session.started.min(auth_time);
+        let client: String = get(row, "client_uuid")?;
+        let scope: String = get(row, "scope")?;
+        if scope.split(' ').any(|w| w == "offline_access") {
+            session.offline_clients.push(client);
+        } else {
+            session.clients.push(client);
+            session.online_until = session.online_until.max(get(row, "expires_at")?);
+        }
+    }
+    for s in &mut sessions {
+        for list in [&mut s.clients, &mut s.offline_clients] {
+            list.sort();
+            list.dedup();
+        }
+    }
+    Ok(sessions)
 }
 
 fn refresh_row(row: &AnyRow) -> StoreResult<RefreshTokenRecord> {

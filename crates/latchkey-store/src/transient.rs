@@ -4,7 +4,7 @@ use latchkey_core::Millis;
 use latchkey_core::store::*;
 use serde_json::Value;
 
-use crate::sql::{backend_err, from_doc, get, to_doc};
+use crate::sql::{LIKE_ESCAPE, backend_err, from_doc, get, like_contains, to_doc};
 use crate::sql_store::SqlStore;
 
 pub(crate) async fn put_transient(
@@ -114,6 +114,30 @@ pub(crate) async fn delete_transient(db: &SqlStore, kind: &str, id: &str) -> Sto
         .await
         .map(|_| ())
         .map_err(backend_err)
+}
+
+/// The data is compact JSON (`to_doc`), where an unescaped `"` only delimits a string, so
+/// the text `"field":"value"` (both JSON-encoded) occurs only as that member: a `LIKE` on
+/// it finds the entries without a JSON operator, the same on both backends.
+pub(crate) async fn delete_transient_matching(
+    db: &SqlStore,
+    kind: &str,
+    realm_id: &str,
+    field: &str,
+    value: &str,
+) -> StoreResult<u64> {
+    let member = format!("{}:{}", to_doc(&field)?, to_doc(&value)?);
+    let sql = format!(
+        "DELETE FROM transient WHERE kind = $1 AND realm_id = $2 AND data LIKE $3{LIKE_ESCAPE}"
+    );
+    let n = sqlx::query(&sql)
+        .bind(kind)
+        .bind(realm_id)
+        .bind(like_contains(&member))
+        .execute(&db.writer)
+        .await
+        .map_err(backend_err)?;
+    Ok(n.rows_affected())
 }
 
 pub(crate) async fn sweep_expired(db: &SqlStore, now: Millis) -> StoreResult<u64> {

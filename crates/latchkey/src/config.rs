@@ -101,6 +101,10 @@ pub struct Opts {
     /// (0: no limit beyond the HTTP server's own) [default: 16384]
     #[arg(long, env = "LATCHKEY_MAX_HEADER_SIZE")]
     pub max_header_size: Option<usize>,
+    /// Seconds a client has to send a request head, and then its body (a late body gets
+    /// 408); a connection without a request for that long is closed [default: 30]
+    #[arg(long, env = "LATCHKEY_HTTP_READ_TIMEOUT")]
+    pub http_read_timeout: Option<u64>,
     /// Rows each node's read cache keeps at most (clients, users, role mappings, realms,
     /// initial access tokens; a token request reads four per client); past it the least
     /// read go, and a miss costs one indexed query [default: 20000]
@@ -148,6 +152,7 @@ impl Opts {
             authorization_request_limit,
             rate_limit_window,
             max_header_size,
+            http_read_timeout,
             cache_entries
         );
         Ok(self)
@@ -315,6 +320,11 @@ impl Config {
                 } else {
                     latchkey_server::Limits::DEFAULT_AUTHORIZATION_REQUESTS
                 }),
+                read_timeout: match o.http_read_timeout {
+                    Some(0) => return Err("--http-read-timeout must be at least 1 second".into()),
+                    Some(s) => std::time::Duration::from_secs(s),
+                    None => latchkey_server::Limits::DEFAULT_READ_TIMEOUT,
+                },
                 ..limits(&o_limits, dev_mode)?
             },
             cache_entries: match o.cache_entries {
@@ -359,6 +369,8 @@ fn limits(
         authorization_requests: Limits::DEFAULT_AUTHORIZATION_REQUESTS,
         window,
         max_header_bytes: header.unwrap_or(Limits::DEFAULT_MAX_HEADER_BYTES),
+        // `--http-read-timeout`: set by the caller.
+        read_timeout: Limits::DEFAULT_READ_TIMEOUT,
     })
 }
 
@@ -635,6 +647,23 @@ mod tests {
         );
         let file: Opts = toml::from_str("anonymous-registration-limit = 7").unwrap();
         assert_eq!(file.anonymous_registration_limit, Some(7));
+    }
+
+    #[test]
+    fn the_read_timeout_has_a_default_and_a_floor() {
+        let dev = |o: Opts| Config::validate(o, true, None);
+        assert_eq!(
+            dev(Opts::default()).unwrap().limits.read_timeout,
+            latchkey_server::Limits::DEFAULT_READ_TIMEOUT
+        );
+        let file: Opts = toml::from_str("http-read-timeout = 5").unwrap();
+        assert_eq!(dev(file).unwrap().limits.read_timeout.as_secs(), 5);
+        let e = dev(Opts {
+            http_read_timeout: Some(0),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(e.contains("--http-read-timeout"), "{e}");
     }
 
     /// The example configuration shipped in `dist/`.

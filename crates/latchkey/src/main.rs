@@ -11,6 +11,7 @@ mod config;
 mod health;
 mod import_cli;
 mod reg;
+mod serve;
 mod tls;
 
 /// mimalloc: fewer instructions per allocation than glibc's malloc, and no per-thread
@@ -28,7 +29,6 @@ fn return_freed_memory() {
     unsafe { libmimalloc_sys::mi_collect(true) }
 }
 
-use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
@@ -352,11 +352,10 @@ async fn run(config: Config, started: Instant) -> Result<(), String> {
         "production"
     };
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let stopped = move || {
-        let mut rx = stop_rx.clone();
-        async move {
-            let _ = rx.wait_for(|s| *s).await;
-        }
+    let serving = |over_tls| serve::Serving {
+        app: app.clone(),
+        over_tls,
+        read_timeout: config.limits.read_timeout,
     };
     let mut servers = tokio::task::JoinSet::new();
     let mut shown = None;
@@ -372,11 +371,7 @@ async fn run(config: Config, started: Instant) -> Result<(), String> {
             started.elapsed().as_millis()
         );
         shown = Some(format!("https://{addr}"));
-        servers.spawn(
-            axum::serve(listener, tls::serve_router(app.clone()))
-                .with_graceful_shutdown(stopped())
-                .into_future(),
-        );
+        servers.spawn(serve::serve(listener, serving(true), stop_rx.clone()));
     }
     if config.http_enabled {
         let listener = bind(config.http_host, config.http_port, "--http-port").await?;
@@ -388,14 +383,7 @@ async fn run(config: Config, started: Instant) -> Result<(), String> {
             started.elapsed().as_millis()
         );
         shown.get_or_insert(format!("http://{addr}"));
-        servers.spawn(
-            axum::serve(
-                listener,
-                app.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .with_graceful_shutdown(stopped())
-            .into_future(),
-        );
+        servers.spawn(serve::serve(listener, serving(false), stop_rx.clone()));
     }
     let console = match (&config.hostname, shown) {
         (Some(h), _) => format!("{h}/admin/"),
@@ -411,8 +399,7 @@ async fn run(config: Config, started: Instant) -> Result<(), String> {
         let _ = stop_tx.send(true);
     });
     while let Some(done) = servers.join_next().await {
-        done.map_err(|e| e.to_string())?
-            .map_err(|e| e.to_string())?;
+        done.map_err(|e| e.to_string())?;
     }
     tracing::info!("stopped");
     Ok(())

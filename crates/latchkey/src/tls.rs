@@ -172,34 +172,3 @@ impl axum::serve::Listener for TlsListener {
         Ok(self.local)
     }
 }
-
-/// The peer of a TLS connection. axum knows the peer address of its own TCP listener only;
-/// this hands it on as the `ConnectInfo<SocketAddr>` every handler reads.
-#[derive(Debug, Clone, Copy)]
-pub struct TlsPeer(SocketAddr);
-
-impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, TlsListener>>
-    for TlsPeer
-{
-    fn connect_info(stream: axum::serve::IncomingStream<'_, TlsListener>) -> Self {
-        TlsPeer(*stream.remote_addr())
-    }
-}
-
-/// The router as served over TLS: requests are marked as such (their URLs are `https`)
-/// and carry the peer address as on plain HTTP.
-pub fn serve_router(
-    app: axum::Router,
-) -> axum::extract::connect_info::IntoMakeServiceWithConnectInfo<axum::Router, TlsPeer> {
-    use axum::extract::ConnectInfo;
-    app.layer(axum::middleware::map_request(
-        |mut req: axum::extract::Request| async move {
-            if let Some(ConnectInfo(TlsPeer(peer))) = req.extensions().get().copied() {
-                req.extensions_mut().insert(ConnectInfo(peer));
-            }
-            req
-        },
-    ))
-    .layer(axum::Extension(latchkey_server::urls::OverTls))
-    .into_make_service_with_connect_info::<TlsPeer>()
-}

@@ -11,7 +11,7 @@ use super::RegistrationError;
 use super::metadata::{ClientMetadata, ValidationContext};
 use crate::clients::ScopeDefaults;
 use crate::device;
-use crate::rep::{ClientRep, METADATA_ATTRIBUTE, StringMap};
+use crate::rep::{ClientRep, ID_TOKEN_ALG_ATTRIBUTE, METADATA_ATTRIBUTE, StringMap};
 
 pub use super::kind::REGISTRATION_AUTH_ATTRIBUTE;
 
@@ -171,9 +171,6 @@ pub fn to_metadata(rep: &ClientRep) -> Map<String, Value> {
     };
     m
 }
-
-/// Keycloak's client attribute naming the ID token's signing algorithm.
-pub const ID_TOKEN_ALG_ATTRIBUTE: &str = "id.token.signed.response.alg";
 
 /// The algorithm a client's ID tokens are signed with, if it chose one: Keycloak's
 /// `id.token.signed.response.alg` attribute, else its registered

@@ -1,6 +1,6 @@
 //! The subset of Keycloak's admin REST API Latchkey serves, with Keycloak's
 //! representations, statuses and error bodies: realms, clients, users, roles, role
-//! mappings, client scopes, components, signing keys, initial access tokens, events; and resource servers
+//! mappings, user sessions, client scopes, components, signing keys, initial access tokens, events; and resource servers
 //! (RFC 8707), which Keycloak does not have. Authorization is
 //! the `AdminAuth` extractor plus one `AdminAuth::realm(…, Right)` call per handler, made
 //! before anything is read; the handler then calls the operation in `service/` and shapes
@@ -18,6 +18,7 @@ pub mod realms;
 pub mod resource_servers;
 pub mod roles;
 pub mod scopes;
+pub mod sessions;
 pub mod users;
 
 use crate::routes::{Route, route};
@@ -73,6 +74,10 @@ pub fn routes() -> Vec<Route> {
         route!(POST "/admin/realms/{realm}/users/{id}/role-mappings/clients/{client}" => users::add_client_mappings, "addClientRoleMappings", "role-mappings", Admin, body Some("[RoleRepresentation]"), 204 None, WRITE, &[]),
         route!(DELETE "/admin/realms/{realm}/users/{id}/role-mappings/clients/{client}" => users::remove_client_mappings, "removeClientRoleMappings", "role-mappings", Admin, body Some("[RoleRepresentation]"), 204 None, WRITE, &[]),
         route!(GET "/admin/realms/{realm}/users/{id}/role-mappings/clients/{client}/composite" => users::client_mappings_composite, "getEffectiveClientRoleMappings", "role-mappings", Admin, body None, 200 Some("[RoleRepresentation]"), READ, &[]),
+        // User sessions.
+        route!(GET "/admin/realms/{realm}/users/{id}/sessions" => sessions::of_user, "getUserSessions", "sessions", Admin, body None, 200 Some("[UserSessionRepresentation]"), READ, &[]),
+        route!(POST "/admin/realms/{realm}/users/{id}/logout" => sessions::logout_user, "logoutUser", "sessions", Admin, body None, 204 None, READ, &[]),
+        route!(DELETE "/admin/realms/{realm}/sessions/{id}" => sessions::delete, "deleteSession", "sessions", Admin, body None, 204 None, READ, &[("isOffline", "boolean")]),
         // Client scopes.
         route!(GET "/admin/realms/{realm}/client-scopes" => scopes::list, "listClientScopes", "client-scopes", Admin, body None, 200 Some("[ClientScopeRepresentation]"), READ, &[]),
         route!(POST "/admin/realms/{realm}/client-scopes" => scopes::create, "createClientScope", "client-scopes", Admin, body Some("ClientScopeRepresentation"), 201 None, WRITE, &[]),

@@ -8,7 +8,7 @@ use axum::response::Response;
 use latchkey_core::Millis;
 use latchkey_core::crypto::{ct_eq, hash_token};
 use latchkey_core::form::Fields;
-use latchkey_core::store::{RealmRecord, Revocable};
+use latchkey_core::store::{RealmRecord, Revocable, SessionsOf, StoreResult};
 use serde_json::Value;
 
 use super::pages;
@@ -107,6 +107,24 @@ pub(super) async fn session(
         Ok(false) => Some(s),
         _ => None,
     }
+}
+
+/// Ends the browser sessions of a user, or the one of a login session (the members `user`
+/// and `id` of the record `authorize.rs` stores): the next authorization request asks for
+/// the password again. Returns how many were live.
+pub(crate) async fn end_browser_sessions(
+    state: &SharedState,
+    realm_id: &str,
+    of: SessionsOf<'_>,
+) -> StoreResult<u64> {
+    let (member, value) = match of {
+        SessionsOf::User(user) => ("user", user),
+        SessionsOf::Id(id) => ("id", id),
+    };
+    state
+        .store
+        .delete_transient_matching(SESSION, realm_id, member, value)
+        .await
 }
 
 /// A string member of stored browser-flow state.

@@ -18,6 +18,7 @@ pub mod resource_servers;
 pub mod roles;
 pub mod scopes;
 pub mod secrets;
+pub mod sessions;
 pub mod switches;
 pub mod users;
 

@@ -50,7 +50,7 @@ enum Work {
     /// A client's last-used day (`SqlStore::touch_client`): nobody waits for it.
     Touch(Box<Touch>),
     Refresh(Box<Refresh>),
-    /// A login session's refresh tokens revoked (`Store::delete_session_refresh_tokens`).
+    /// A login session's refresh tokens revoked (`Store::revoke_session`).
     /// In the same queue as rotations, so that on a node a revocation and a rotation of the
     /// session are ordered: the revocation runs after its batch's inserts (a rotation
     /// batched with it loses its next token), and a rotation queued after it finds its

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use latchkey_core::clients::{ScopeDefaults, new_client};
 use latchkey_core::crypto::new_uuid;
 use latchkey_core::store::*;
+use serde_json::json;
 
 use crate::fixtures::*;
 use crate::support::TestStore;
@@ -397,6 +398,158 @@ async fn a_refresh_token_is_rotated_once_under_concurrency(app: &TestStore) {
     assert!(store.refresh_token("n-late").await.unwrap().is_none());
 }
 
+/// A user's login sessions as their live refresh tokens show them: grouped by session,
+/// online and offline clients apart, oldest first; expired tokens, other users and other
+/// realms left out.
+async fn login_sessions_are_read_per_user_and_by_id(app: &TestStore) {
+    let s = app.store.as_ref();
+    let token = |hash: &str,
+                 realm: &str,
+                 user: &str,
+                 session: &str,
+                 client: &str,
+                 scope: &str,
+                 auth_time,
+                 expires_at| {
+        RefreshTokenRecord {
+            user_id: user.into(),
+            session_id: session.into(),
+            client_uuid: client.into(),
+            scope: scope.into(),
+            auth_time,
+            ..refresh_token(realm, hash, expires_at)
+        }
+    };
+    for t in [
+        token("a1", "r", "u1", "later", "c2", "openid", 200, 9_000),
+        token("a2", "r", "u1", "later", "c1", "openid profile", 200, 8_000),
+        token("a3", "r", "u1", "later", "c1", "openid", 200, 7_000),
+        token(
+            "b1",
+            "r",
+            "u1",
+            "first",
+            "c1",
+            "openid offline_access",
+            100,
+            50_000,
+        ),
+        token("x1", "r", "u1", "expired", "c1", "openid", 50, 1_000),
+        token("y1", "r", "u2", "other-user", "c1", "openid", 10, 9_000),
+        token("z1", "r2", "u1", "other-realm", "c1", "openid", 10, 9_000),
+    ] {
+        s.insert_refresh_token(&t).await.unwrap();
+    }
+    let sessions = s
+        .login_sessions("r", SessionsOf::User("u1"), 5_000)
+        .await
+        .unwrap();
+    assert_eq!(
+        sessions,
+        vec![
+            LoginSession {
+                id: "first".into(),
+                user_id: "u1".into(),
+                started: 100,
+                clients: vec![],
+                online_until: 0,
+                offline_clients: vec!["c1".into()],
+            },
+            LoginSession {
+                id: "later".into(),
+                user_id: "u1".into(),
+                started: 200,
+                clients: vec!["c1".into(), "c2".into()],
+                online_until: 9_000,
+                offline_clients: vec![],
+            },
+        ]
+    );
+    let one = s
+        .login_sessions("r", SessionsOf::Id("later"), 5_000)
+        .await
+        .unwrap();
+    assert_eq!(one, sessions[1..]);
+    for (realm, of) in [
+        ("r", SessionsOf::Id("other-realm")),
+        ("r", SessionsOf::Id("expired")),
+        ("r", SessionsOf::User("nobody")),
+        ("r2", SessionsOf::User("u2")),
+    ] {
+        assert!(
+            s.login_sessions(realm, of, 5_000).await.unwrap().is_empty(),
+            "{of:?} in {realm}"
+        );
+    }
+    let long = "x".repeat(300);
+    assert!(
+        s.login_sessions("r", SessionsOf::User(&long), 5_000)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+/// Browser sessions are ended by their user or their login session: exactly the entries
+/// of that kind and realm whose member has that value, however the text around it reads.
+async fn transient_entries_are_deleted_by_a_member(app: &TestStore) {
+    let s = app.store.as_ref();
+    let entries = [
+        (
+            "session",
+            "a",
+            "r",
+            json!({"id": "s1", "user": "u1", "auth_time": 1}),
+        ),
+        ("session", "b", "r", json!({"id": "s2", "user": "u1"})),
+        ("session", "c", "r", json!({"id": "s3", "user": "u2"})),
+        ("session", "d", "r2", json!({"id": "s4", "user": "u1"})),
+        ("other", "e", "r", json!({"user": "u1"})),
+        (
+            "session",
+            "f",
+            "r",
+            json!({"id": "s5", "note": "\"user\":\"u1\""}),
+        ),
+        ("session", "g", "r", json!({"id": "s6", "user": "u1x"})),
+        ("session", "h", "r", json!({"id": "s7", "user": "a%b"})),
+    ];
+    for (kind, id, realm, data) in &entries {
+        s.put_transient(kind, id, realm, data, 10_000)
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        s.delete_transient_matching("session", "r", "user", "u1")
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        s.delete_transient_matching("session", "r", "user", "a_b")
+            .await
+            .unwrap(),
+        0,
+        "LIKE's wildcards are taken literally"
+    );
+    assert_eq!(
+        s.delete_transient_matching("session", "r", "id", "s3")
+            .await
+            .unwrap(),
+        1
+    );
+    let left: Vec<&str> = {
+        let mut left = Vec::new();
+        for (kind, id, _, _) in &entries {
+            if s.get_transient(kind, id, 0).await.unwrap().is_some() {
+                left.push(*id);
+            }
+        }
+        left
+    };
+    assert_eq!(left, ["d", "e", "f", "g", "h"]);
+}
+
 async fn expired_state_is_swept(app: &TestStore) {
     let s = app.store.as_ref();
     s.put_transient("k", "old", "r", &serde_json::json!({"a": 1}), 1_000)
@@ -436,6 +589,8 @@ crate::on_both_backends!(
     users_filter_and_page,
     role_mappings_are_idempotent_and_cascade,
     a_refresh_token_is_rotated_once_under_concurrency,
+    login_sessions_are_read_per_user_and_by_id,
+    transient_entries_are_deleted_by_a_member,
     expired_state_is_swept,
 );
 

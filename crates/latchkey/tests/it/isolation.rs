@@ -174,6 +174,8 @@ const ADMIN_ROUTES: &[(&str, &str)] = &[
     ("PUT", "{R}/users/{user}"),
     ("DELETE", "{R}/users/{user}"),
     ("PUT", "{R}/users/{user}/reset-password"),
+    ("GET", "{R}/users/{user}/sessions"),
+    ("POST", "{R}/users/{user}/logout"),
     ("GET", "{R}/users/{user}/role-mappings"),
     ("GET", "{R}/users/{user}/role-mappings/realm"),
     ("POST", "{R}/users/{user}/role-mappings/realm"),

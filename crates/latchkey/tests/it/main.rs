@@ -38,4 +38,5 @@ mod reg_cli;
 mod registration;
 mod resource_indicators;
 mod shipping;
+mod slow_clients;
 mod token;

@@ -28,6 +28,11 @@ impl Node {
     /// A node on `db`: `start-dev` (its SQLite file) or `start` (its PostgreSQL schema).
     /// Nodes given the same `db` and `master_key` share one database.
     pub fn start(db: &TestDb, master_key: &str) -> Node {
+        Node::start_with(db, master_key, &[])
+    }
+
+    /// [`Node::start`] with more environment variables (`LATCHKEY_…` options).
+    pub fn start_with(db: &TestDb, master_key: &str, extra_env: &[(&str, &str)]) -> Node {
         let dir = std::env::temp_dir().join(format!(
             "latchkey-node-{}",
             latchkey_core::crypto::random_token::<9>()
@@ -49,7 +54,7 @@ impl Node {
             "--db-url".into(),
             db.url.clone(),
         ]);
-        let env = vec![
+        let env: Vec<(String, String)> = vec![
             ("LATCHKEY_MASTER_KEY".to_string(), master_key.to_string()),
             ("LATCHKEY_BOOTSTRAP_ADMIN_USERNAME".into(), "admin".into()),
             (
@@ -61,7 +66,14 @@ impl Node {
             ("LATCHKEY_FAILED_TOKEN_LIMIT".into(), "0".into()),
             ("LATCHKEY_LOG".into(), "info".into()),
             ("LATCHKEY_LOG_FORMAT".into(), "text".into()),
-        ];
+        ]
+        .into_iter()
+        .chain(
+            extra_env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string())),
+        )
+        .collect();
         let mut node = Node {
             child: None,
             base: String::new(),
@@ -100,6 +112,27 @@ impl Node {
             c.wait().expect("reap");
             self.kills += 1;
         }
+    }
+
+    /// SIGTERM, the graceful stop: how long the process took to exit (`None`: still
+    /// running after `limit`, then killed).
+    pub fn terminate(&mut self, limit: Duration) -> Option<Duration> {
+        let mut c = self.child.take()?;
+        let started = Instant::now();
+        let sent = Command::new("kill")
+            .args(["-TERM", &c.id().to_string()])
+            .status()
+            .expect("kill -TERM");
+        assert!(sent.success());
+        while started.elapsed() < limit {
+            if c.try_wait().expect("wait").is_some() {
+                return Some(started.elapsed());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = c.kill();
+        let _ = c.wait();
+        None
     }
 
     /// Starts again on the same data (after `kill`).

@@ -251,4 +251,57 @@ async fn client_scopes_crud(app: &TestApp) {
     );
 }
 
-crate::on_both_backends!(client_crud_and_secrets, client_scopes_crud,);
+/// `id.token.signed.response.alg` names an algorithm Latchkey signs with, or is empty (the
+/// realm's default), on every surface that writes client attributes: the admin API's
+/// create and update, Keycloak's `default` registration provider, and partial import.
+async fn the_id_token_algorithm_is_checked_at_write(app: &TestApp) {
+    let admin = app.admin_with_realm("acme").await;
+    app.open_to_anonymous_registration(&admin, "acme").await;
+    let base = "/admin/realms/acme/clients";
+    let with = |client_id: &str, alg: &str| json!({"clientId": client_id, "attributes": {"id.token.signed.response.alg": alg}});
+    let refused = app.post(base, &admin, with("ps", "PS256")).await;
+    assert_oauth_error(&refused, StatusCode::BAD_REQUEST, "invalid_input");
+    assert!(
+        refused.body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("\"PS256\""),
+        "{}",
+        refused.text
+    );
+    let id = app.create_client(&admin, "acme", with("es", "ES256")).await;
+    let r = app
+        .put(&format!("{base}/{id}"), &admin, with("es", "HS256"))
+        .await;
+    assert_oauth_error(&r, StatusCode::BAD_REQUEST, "invalid_input");
+    let r = app
+        .put(&format!("{base}/{id}"), &admin, with("es", ""))
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+    let c = app.get(&format!("{base}/{id}"), &admin).await.body;
+    assert_eq!(c["attributes"]["id.token.signed.response.alg"], "");
+    let r = app
+        .json(
+            Method::POST,
+            "/realms/acme/clients-registrations/default",
+            None,
+            Some(with("reg", "none")),
+        )
+        .await;
+    assert_oauth_error(&r, StatusCode::BAD_REQUEST, "invalid_client_metadata");
+    let r = app
+        .post(
+            "/admin/realms/acme/partialImport",
+            &admin,
+            json!({"ifResourceExists": "FAIL", "clients": [with("imported", "PS256")]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+    assert!(r.text.contains("PS256"), "{}", r.text);
+}
+
+crate::on_both_backends!(
+    client_crud_and_secrets,
+    client_scopes_crud,
+    the_id_token_algorithm_is_checked_at_write,
+);

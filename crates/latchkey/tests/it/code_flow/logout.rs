@@ -1,5 +1,6 @@
 //! Logout: with an `id_token_hint` at once, without one only after the user confirms;
-//! the session's tokens end with it (refresh and access), offline tokens do not.
+//! the session's tokens end with it (refresh and access), offline tokens do not; an admin
+//! ending the session ends the browser's sign-in too.
 
 use std::collections::HashMap;
 
@@ -249,7 +250,53 @@ fn values_of(pairs: &[(&str, &str)], key: &str) -> String {
     pairs.iter().find(|(k, _)| *k == key).unwrap().1.to_string()
 }
 
+/// An admin ending a session (`DELETE sessions/{id}`) or a user's sessions (`POST
+/// users/{id}/logout`) ends the browser's sign-in too: the next authorization request
+/// shows the login form instead of a code.
+async fn an_admin_ends_the_browser_sign_in(app: &TestApp) {
+    let (admin, secret) = setup(app, web_client()).await;
+    let users = app
+        .get("/admin/realms/acme/users?username=alice&exact=true", &admin)
+        .await;
+    let alice = users.body[0]["id"].as_str().unwrap().to_string();
+    for end in ["session", "user"] {
+        let mut b = Browser::default();
+        let q = login(app, &mut b, &auth_url("")).await;
+        let t = exchange(app, &secret, &q["code"], VERIFIER).await;
+        let sid = app
+            .verify("acme", t.body["access_token"].as_str().unwrap())
+            .await["sid"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let sso = b.get(app, &auth_url("")).await;
+        assert_eq!(sso.status, StatusCode::SEE_OTHER, "signed in: {}", sso.text);
+        let r = match end {
+            "session" => {
+                app.delete(&format!("/admin/realms/acme/sessions/{sid}"), &admin)
+                    .await
+            }
+            _ => {
+                app.post(
+                    &format!("/admin/realms/acme/users/{alice}/logout"),
+                    &admin,
+                    json!({}),
+                )
+                .await
+            }
+        };
+        assert_eq!(r.status, StatusCode::NO_CONTENT, "{end}: {}", r.text);
+        let page = b.get(app, &auth_url("")).await;
+        assert_eq!(page.status, StatusCode::OK, "{end}: {}", page.text);
+        assert!(
+            page.text.contains("name=\"password\""),
+            "{end}: a login form"
+        );
+    }
+}
+
 crate::on_both_backends!(
+    an_admin_ends_the_browser_sign_in,
     logout_ends_the_session,
     a_hint_without_a_browser_session_ends_the_hints_session,
     offline_access_outlives_logout,
