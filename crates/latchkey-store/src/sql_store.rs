@@ -123,7 +123,9 @@ impl SqlStore {
         // PostgreSQL: the group commit's own connection (one batch at a time; a second for
         // its notifications while the first goes back to the pool).
         let connection = match backend {
-            Backend::Postgres => Connection::Own(pool_options(backend, 2), options_for_writes),
+            Backend::Postgres => {
+                Connection::Own(Box::new((pool_options(backend, 2), options_for_writes)))
+            }
             Backend::Sqlite => Connection::Store(writer.clone()),
         };
         let writes =

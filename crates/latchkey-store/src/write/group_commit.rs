@@ -131,7 +131,7 @@ pub(crate) enum Connection {
     Store(AnyPool),
     /// PostgreSQL: a pool of its own, opened on the task's thread, whose sockets that
     /// thread's runtime drives.
-    Own(AnyPoolOptions, AnyConnectOptions),
+    Own(Box<(AnyPoolOptions, AnyConnectOptions)>),
 }
 
 impl GroupCommit {
@@ -168,7 +168,10 @@ impl GroupCommit {
                 Connection::Store(pool) => pool,
                 // Lazily: connecting needs the thread's runtime, and a database that is
                 // down fails the batches (as any store call), not the start.
-                Connection::Own(pool, options) => pool.connect_lazy_with(options),
+                Connection::Own(own) => {
+                    let (pool, options) = *own;
+                    pool.connect_lazy_with(options)
+                }
             };
             run(
                 queues,
