@@ -197,7 +197,7 @@ async fn revoke_token(
         None => false,
     };
     if !taken {
-        super::token::replayed(state, &realm, &hash, now, Some(&caller)).await?;
+        super::token::replayed(state, &realm, &caller, &hash, now).await?;
     }
     Ok(())
 }

@@ -170,10 +170,17 @@ async fn refresh_reuse_revokes_the_session(app: &TestApp) {
 
 /// A code or refresh token presented by anyone but its owner (another client of the realm,
 /// or a same-named client of another realm) is refused *without being spent*: the owner
-/// can still use it, and a spent token replayed in another realm revokes nothing.
+/// can still use it, and a spent token replayed by anyone but its owner revokes nothing
+/// (Keycloak checks the token's client before anything else).
 async fn foreign_codes_and_refresh_tokens_are_not_spent(app: &TestApp) {
     let (admin, secret) = setup(app, web_client()).await;
     let (_, other_secret) = app.create_service_client(&admin, "acme", "other").await;
+    app.create_client(
+        &admin,
+        "acme",
+        json!({"clientId": "pub", "publicClient": true}),
+    )
+    .await;
     app.create_realm(&admin, "beta").await;
     let beta_web = app.create_client(&admin, "beta", web_client()).await;
     let beta_secret = app.client_secret(&admin, "beta", &beta_web).await;
@@ -214,8 +221,18 @@ async fn foreign_codes_and_refresh_tokens_are_not_spent(app: &TestApp) {
         r.text
     );
     let second = r.body["refresh_token"].as_str().unwrap().to_string();
-    // The spent first token replayed in another realm (or the code again there): refused,
-    // and the owner's session is untouched.
+    // The spent first token replayed by another client of the realm, confidential or
+    // public and secretless, or in another realm (or the code again there): refused, and
+    // the owner's session is untouched (only the owner's replay revokes it).
+    let thief = refresh(app, "other", &other_secret, &first).await;
+    assert_eq!(thief.body["error"], "invalid_grant", "{}", thief.text);
+    let public_pairs = [
+        ("grant_type", "refresh_token"),
+        ("client_id", "pub"),
+        ("refresh_token", first.as_str()),
+    ];
+    let thief = app.form(TOKEN, &public_pairs, None).await;
+    assert_eq!(thief.body["error"], "invalid_grant", "{}", thief.text);
     let thief = refresh_at(app, BETA_TOKEN, "web", &beta_secret, &first).await;
     assert_eq!(thief.body["error"], "invalid_grant");
     let thief = app
