@@ -131,14 +131,18 @@ pub struct ScopeRecord {
     pub rep: ClientScopeRep,
 }
 
-/// What can revoke a token (`Store::is_revoked`): its own `jti`, and its login session
-/// (`sid`). A session revoked by a replay revokes every token of it; one revoked by a
-/// logout only those without `offline_access` in their scope (Keycloak's offline
-/// sessions outlive the login session).
+/// What can revoke a token (`Store::is_revoked`): its own `jti`, its login session
+/// (`sid`), and its client's part of that session. A session revoked by a replay revokes
+/// every token of it; one revoked by a logout only those without `offline_access` in their
+/// scope (Keycloak's offline sessions outlive the login session). A client's part is
+/// revoked by the revocation of one of its refresh tokens (`Store::revoke_refresh_token`).
 #[derive(Debug, Clone, Copy)]
 pub struct Revocable<'a> {
     pub jti: Option<&'a str>,
     pub session: Option<&'a str>,
+    /// The id (not the `clientId`) of the client the token was issued to; counts only
+    /// with `session`.
+    pub client: Option<&'a str>,
     /// The token's scope holds `offline_access`.
     pub offline: bool,
 }
@@ -801,7 +805,17 @@ pub trait Store: Send + Sync + 'static {
     async fn refresh_token(&self, hash: &str) -> StoreResult<Option<RefreshTokenRecord>>;
     /// Revokes a refresh token (RFC 7009) in line with its rotations: of a revocation and
     /// rotations of one token exactly one takes it. `Ok(false)` when it was not there.
-    async fn revoke_refresh_token(&self, hash: &str) -> StoreResult<bool>;
+    /// Taking it also ends its client's part of its login session, in the same transaction
+    /// (RFC 7009 §2.1: the access tokens of the same grant; Keycloak ends the client's
+    /// session): the client's tokens of that session are refused (`is_revoked`,
+    /// `refresh_token`) until `until`; a revoked online token spares the client's offline
+    /// ones, a revoked offline token takes them all. Other clients of the session are left
+    /// alone.
+    async fn revoke_refresh_token(
+        &self,
+        token: &RefreshTokenRecord,
+        until: Millis,
+    ) -> StoreResult<bool>;
     /// Rotates a refresh token (OAuth 2.1 §4.3.1) in one transaction: takes `spent` out of
     /// the store and, only if it was there and unexpired at `now`, stores `tombstone` (in
     /// place of an entry of its kind and id) and `next`. `Ok(false)`: `spent` was spent

@@ -1,6 +1,7 @@
 //! Access tokens presented as `Authorization: Bearer`: signature against the issuing
-//! realm's keys, type, expiry, revocation (of the token or of its login session), and that the user and the client it was issued
-//! to still exist and are enabled, so deleting or disabling either stops its tokens at once.
+//! realm's keys, type, expiry, revocation (of the token, of its login session or of its
+//! client's part of the session), and that the user and the client it was issued to still
+//! exist and are enabled, so deleting or disabling either stops its tokens at once.
 
 use axum::http::{HeaderMap, header};
 use latchkey_core::jwt;
@@ -75,17 +76,36 @@ pub async fn verify_access_token(
     if claims.get("typ").and_then(Value::as_str) != Some("Bearer") || exp * 1000 <= now_millis() {
         return Err(BearerError::Invalid);
     }
-    // RFC 7009: a revoked access token stops working everywhere at once, and so does one
-    // whose login session (`sid`) was revoked (a logout, a replayed code or refresh
-    // token), as Keycloak checks the user session behind a token; a logout spares
-    // offline tokens. One query for both.
     let jti = claims
         .get("jti")
         .and_then(Value::as_str)
         .ok_or(BearerError::Invalid)?;
+    let sub = claims
+        .get("sub")
+        .and_then(Value::as_str)
+        .ok_or(BearerError::Invalid)?;
+    let azp = claims
+        .get("azp")
+        .and_then(Value::as_str)
+        .ok_or(BearerError::Invalid)?;
+    // The client first: its id names its part of the login session below.
+    let client = state
+        .store
+        .client_by_client_id(&realm.id, azp)
+        .await
+        .map_err(|e| internal(e.to_string()))?
+        .filter(|c| c.rep.is_enabled())
+        .ok_or(BearerError::Invalid)?;
+    // RFC 7009: a revoked access token stops working everywhere at once, and so does one
+    // whose login session (`sid`) was revoked (a logout, a replayed code or refresh
+    // token), as Keycloak checks the user session behind a token, or whose client's part
+    // of the session was (a revoked refresh token: RFC 7009 §2.1, Keycloak's client
+    // session); a logout, or a revoked online refresh token, spares offline tokens. One
+    // query for all of it.
     let revocable = Revocable {
         jti: Some(jti),
         session: claims.get("sid").and_then(Value::as_str),
+        client: Some(&client.id),
         offline: claims
             .get("scope")
             .and_then(Value::as_str)
@@ -99,27 +119,12 @@ pub async fn verify_access_token(
     {
         return Err(BearerError::Invalid);
     }
-    let sub = claims
-        .get("sub")
-        .and_then(Value::as_str)
-        .ok_or(BearerError::Invalid)?;
-    let azp = claims
-        .get("azp")
-        .and_then(Value::as_str)
-        .ok_or(BearerError::Invalid)?;
     let user = state
         .store
         .user(&realm.id, sub)
         .await
         .map_err(|e| internal(e.to_string()))?
         .filter(|u| u.rep.enabled.unwrap_or(false))
-        .ok_or(BearerError::Invalid)?;
-    let client = state
-        .store
-        .client_by_client_id(&realm.id, azp)
-        .await
-        .map_err(|e| internal(e.to_string()))?
-        .filter(|c| c.rep.is_enabled())
         .ok_or(BearerError::Invalid)?;
     Ok(VerifiedToken {
         realm,

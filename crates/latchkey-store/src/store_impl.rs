@@ -369,8 +369,12 @@ impl Store for SqlStore {
         tokens::refresh_token(self, hash).await
     }
 
-    async fn revoke_refresh_token(&self, hash: &str) -> StoreResult<bool> {
-        tokens::revoke_refresh_token(self, hash).await
+    async fn revoke_refresh_token(
+        &self,
+        token: &RefreshTokenRecord,
+        until: Millis,
+    ) -> StoreResult<bool> {
+        tokens::revoke_refresh_token(self, token, until).await
     }
 
     async fn put_transient(

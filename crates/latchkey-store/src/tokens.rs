@@ -41,21 +41,37 @@ fn session_key(session_id: &str, keep_offline: bool) -> String {
     }
 }
 
-/// One query whatever the token: its `jti` and its session's keys, each an index lookup
-/// on the primary key (a token without a session binds its `jti` again).
+/// The key that records the end of one client's part of a login session
+/// (`revoke_refresh_token`), as `session_key` does for the whole session: the client by id,
+/// which the refresh tokens table holds and the bearer check has from the client record
+/// it reads anyway. `client-session:` revokes every token of that client in the session
+/// (a revoked offline token), `online-client-session:` those without `offline_access`.
+fn client_session_key(session_id: &str, client_uuid: &str, keep_offline: bool) -> String {
+    let prefix = if keep_offline { "online-" } else { "" };
+    format!("{prefix}client-session:{session_id}:{client_uuid}")
+}
+
+/// One query whatever the token: its `jti`, its session's keys and its client's keys in
+/// the session, each an index lookup on the primary key (a key a token has not got binds
+/// its first one again).
 pub(crate) async fn is_revoked(db: &SqlStore, token: &Revocable<'_>) -> StoreResult<bool> {
     let mut keys: Vec<String> = token.jti.iter().map(|j| j.to_string()).collect();
     if let Some(session) = token.session {
-        keys.push(session_key(session, false));
-        if !token.offline {
-            keys.push(session_key(session, true));
+        let spared = [false, true]
+            .into_iter()
+            .filter(|keep| !keep || !token.offline);
+        for keep_offline in spared {
+            keys.push(session_key(session, keep_offline));
+            if let Some(client) = token.client {
+                keys.push(client_session_key(session, client, keep_offline));
+            }
         }
     }
     let Some(first) = keys.first().cloned() else {
         return Ok(false);
     };
-    keys.resize(3, first);
-    let mut q = sqlx::query("SELECT jti FROM revoked_tokens WHERE jti IN ($1, $2, $3)");
+    keys.resize(5, first);
+    let mut q = sqlx::query("SELECT jti FROM revoked_tokens WHERE jti IN ($1, $2, $3, $4, $5)");
     for key in &keys {
         q = q.bind(key.as_str());
     }
@@ -79,9 +95,10 @@ pub(crate) async fn use_assertion(
     Ok(n.rows_affected() == 1)
 }
 
-/// A token of a revoked session is not there (`session_key`), in the same read: a next
-/// token that a rotation racing the revocation stored after it (on another node, or read
-/// before it) is dead anyway.
+/// A token of a revoked session, or of its client's revoked part of the session, is not
+/// there (`session_key`, `client_session_key`), in the same read: a next token that a
+/// rotation racing the revocation stored after it (on another node, or read before it) is
+/// dead anyway.
 pub(crate) async fn refresh_token(
     db: &SqlStore,
     hash: &str,
@@ -89,7 +106,10 @@ pub(crate) async fn refresh_token(
     let row = sqlx::query(
         "SELECT hash, realm_id, client_uuid, user_id, scope, session_id, auth_time, expires_at, resources \
          FROM refresh_tokens t WHERE hash = $1 AND NOT EXISTS (SELECT 1 FROM revoked_tokens r \
-         WHERE r.jti = 'session:' || t.session_id OR (r.jti = 'online-session:' || t.session_id \
+         WHERE r.jti IN ('session:' || t.session_id, \
+         'client-session:' || t.session_id || ':' || t.client_uuid) \
+         OR (r.jti IN ('online-session:' || t.session_id, \
+         'online-client-session:' || t.session_id || ':' || t.client_uuid) \
          AND ' ' || t.scope || ' ' NOT LIKE '% offline\\_access %' ESCAPE '\\'))",
     )
     .bind(hash)
@@ -99,9 +119,20 @@ pub(crate) async fn refresh_token(
     row.as_ref().map(refresh_row).transpose()
 }
 
-/// Through the group commit, in line with the token's rotations (`group_commit::Work::Take`).
-pub(crate) async fn revoke_refresh_token(db: &SqlStore, hash: &str) -> StoreResult<bool> {
-    match db.writes.take(hash).await {
+/// Through the group commit, in line with the token's rotations (`group_commit::Work::Take`):
+/// the take and the record of the client's part of the session in one job.
+pub(crate) async fn revoke_refresh_token(
+    db: &SqlStore,
+    token: &RefreshTokenRecord,
+    until: Millis,
+) -> StoreResult<bool> {
+    let offline = token.scope.split(' ').any(|w| w == "offline_access");
+    let record = RevokedKey {
+        key: client_session_key(&token.session_id, &token.client_uuid, !offline),
+        realm_id: token.realm_id.clone(),
+        expires_at: until,
+    };
+    match db.writes.take(&token.hash, record).await {
         Ok(()) => Ok(true),
         Err(StoreError::Precondition {
             failed: Guarded::RefreshToken,

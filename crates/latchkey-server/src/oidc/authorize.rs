@@ -272,11 +272,13 @@ pub async fn authorize(
         "prompt": prompt, "login_hint": get("login_hint"), "csrf": random_token::<32>(),
         "resources": resources,
     });
-    let live = session(&state, &realm, &headers, now).await.filter(|s| {
-        let auth_time = s.get("auth_time").and_then(Value::as_i64).unwrap_or(0);
-        !prompt.split(' ').any(|p| p == "login")
-            && max_age.is_none_or(|m| now - auth_time <= m * 1000)
-    });
+    let live = session(&state, &realm, &headers, Some(&client.id), now)
+        .await
+        .filter(|s| {
+            let auth_time = s.get("auth_time").and_then(Value::as_i64).unwrap_or(0);
+            !prompt.split(' ').any(|p| p == "login")
+                && max_age.is_none_or(|m| now - auth_time <= m * 1000)
+        });
     let Some(live) = live else {
         if prompt.split(' ').any(|p| p == "none") {
             return fail("login_required", "The user is not signed in");

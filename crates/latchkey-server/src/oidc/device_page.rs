@@ -133,7 +133,7 @@ async fn begin(
         "prompt": "", "csrf": random_token::<32>(),
     });
     let now = now_millis();
-    let live = session(state, realm, headers, now).await;
+    let live = session(state, realm, headers, Some(&client.id), now).await;
     let user = match &live {
         Some(s) => enabled_user(state, realm, text(s, "user")).await,
         None => None,

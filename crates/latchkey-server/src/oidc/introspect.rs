@@ -12,6 +12,7 @@ use latchkey_core::store::{ClientRecord, RealmRecord};
 use serde_json::{Value, json};
 
 use super::client_auth::{Params, audiences, authenticate, credentials};
+use super::mint::revoked_until;
 use super::realm::enabled_realm;
 use super::resource;
 use crate::bearer::{BearerError, looks_like_jwt, verify_access_token};
@@ -185,19 +186,27 @@ async fn revoke_token(
         return Ok(());
     }
     // A refresh token of the caller's is taken in line with its rotations (the group
-    // commit): of a revocation and a refresh racing on one token, one takes it. A token
-    // the caller rotated already (a refresh won, or it is an old one coming back) is a
+    // commit): of a revocation and a refresh racing on one token, one takes it, and the
+    // take ends the caller's part of the login session with it: the access tokens of the
+    // same grant (RFC 7009 §2.1 SHOULD) and any other token of the caller's in that
+    // session, as Keycloak ends the client's session; the session's other clients stay
+    // signed in. A revoked online token spares the caller's offline tokens. A token the
+    // caller rotated already (a refresh won, or it is an old one coming back) is a
     // replay: its session is revoked, the current token with it, as the refresh grant
-    // does (RFC 7009 §2.1). Another client's token is left alone.
+    // does. Another client's token is left alone.
     let hash = hash_token(token);
     let now = now_millis();
     let taken = match state.store.refresh_token(&hash).await? {
         Some(rt) if rt.client_uuid != caller.id || rt.realm_id != realm.id => return Ok(()),
-        Some(_) => state.store.revoke_refresh_token(&hash).await?,
+        Some(rt) => {
+            let offline = rt.scope.split(' ').any(|w| w == "offline_access");
+            let until = revoked_until(&realm, now, offline);
+            state.store.revoke_refresh_token(&rt, until).await?
+        }
         None => false,
     };
     if !taken {
-        super::token::replayed(state, &realm, &hash, now, Some(&caller)).await?;
+        super::token::replayed(state, &realm, &caller, &hash, now).await?;
     }
     Ok(())
 }

@@ -126,7 +126,7 @@ pub async fn logout(
     let now = now_millis();
     // A hint for another session than the browser's asks for confirmation too (Keycloak's
     // `forcedConfirmation`): the hint may be an old token replayed by someone else.
-    let browser_session = session(&state, &realm, &headers, now)
+    let browser_session = session(&state, &realm, &headers, None, now)
         .await
         .and_then(|s| text(&s, "id").map(str::to_string));
     let same_session = match (&hint_session, &browser_session) {

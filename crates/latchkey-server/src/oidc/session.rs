@@ -80,11 +80,16 @@ pub(super) fn add_cookie(
     );
 }
 
-/// A browser session from the cookie, if live.
+/// A browser session from the cookie, if live, and, with `client` (its id), if that
+/// client's part of it was not revoked either: a client whose refresh token was revoked
+/// signs in again to a new login session, whose tokens the revocation does not cover
+/// (Keycloak starts a new client session; here a token's client and `sid` are what a
+/// revocation names).
 pub(super) async fn session(
     state: &SharedState,
     realm: &RealmRecord,
     headers: &HeaderMap,
+    client: Option<&str>,
     now: Millis,
 ) -> Option<Value> {
     let cookie = cookie(headers, SESSION_COOKIE)?;
@@ -97,10 +102,12 @@ pub(super) async fn session(
         return None;
     }
     // A login session revoked by a replay or by a logout naming it without this cookie
-    // (`Store::revoke_session`) is over: tokens it went on issuing would be refused.
+    // (`Store::revoke_session`) is over: tokens it went on issuing would be refused; so
+    // is, for its client, one whose client's part was revoked.
     let revoked = Revocable {
         jti: None,
         session: text(&s, "id"),
+        client,
         offline: false,
     };
     match state.store.is_revoked(&revoked).await {

@@ -146,7 +146,7 @@ async fn handle(
                 .await?
                 .filter(|t| t.expires_at > now)
             else {
-                replayed(state, &realm, &hash, now, None).await?;
+                replayed(state, &realm, &client, &hash, now).await?;
                 return Err(invalid());
             };
             if stored.client_uuid != client.id || stored.realm_id != realm.id {
@@ -194,7 +194,7 @@ async fn handle(
             match issue_rotating(state, base, grant, now, &hash, &tombstone).await? {
                 Some(issued) => Ok(issued.response),
                 None => {
-                    replayed(state, &realm, &hash, now, None).await?;
+                    replayed(state, &realm, &client, &hash, now).await?;
                     Err(invalid())
                 }
             }
@@ -212,24 +212,29 @@ async fn handle(
     }
 }
 
-/// A refresh token that was not there to spend: if a tombstone says it was rotated before,
-/// it leaked, and its login session is revoked, every token of it (OAuth 2.1 §4.3.1). The
-/// tombstone is taken, so one replay revokes once. With `client`, only a token that client
-/// rotated counts (the revocation endpoint: RFC 7009 §2.1, a client revokes only its own
-/// tokens).
+/// A refresh token that was not there to spend: if a tombstone says `client` rotated it
+/// before, it leaked, and its login session is revoked, every token of it (OAuth 2.1
+/// §4.3.1). The tombstone is taken, so one replay revokes once. Only the token's own
+/// client can set this off, at the token endpoint as at the revocation endpoint (RFC 7009
+/// §2.1: a client revokes only its own tokens; Keycloak checks the token's client before
+/// anything else): another client of the realm, public and secretless perhaps, presenting
+/// someone's spent token must not end their session. A tombstone that names no client
+/// revokes nothing: it can only be one written before tombstones recorded their client,
+/// and it dies with the token it stands for, so the window where a replay goes unpunished
+/// is short, while honouring it would leave that window open to anyone in the realm.
 pub(super) async fn replayed(
     state: &SharedState,
     realm: &RealmRecord,
+    client: &ClientRecord,
     hash: &str,
     now: Millis,
-    client: Option<&ClientRecord>,
 ) -> Result<(), OAuthError> {
     if let Some(spent) = state.store.get_transient(SPENT_REFRESH, hash, now).await?
         && spent
             .get("realm")
             .and_then(|v| v.as_str())
             .is_none_or(|r| r == realm.id) // (older tombstones: no realm)
-        && client.is_none_or(|c| spent.get("client").and_then(|v| v.as_str()) == Some(&c.id))
+        && spent.get("client").and_then(|v| v.as_str()) == Some(&client.id)
         && state
             .store
             .take_transient(SPENT_REFRESH, hash, now)

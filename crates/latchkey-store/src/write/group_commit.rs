@@ -60,7 +60,14 @@ enum Work {
     /// One refresh token taken out (RFC 7009 revocation, `Store::revoke_refresh_token`), in
     /// line with its rotations: of a revocation and rotations of one token, the first in
     /// arrival order gets it, and a rotation committed before finds it gone.
-    Take(String),
+    Take(Box<Take>),
+}
+
+/// A refresh token to take out and, if it was there, the end of its client's part of its
+/// login session to remember, written with the take.
+struct Take {
+    hash: String,
+    record: RevokedKey,
 }
 
 pub(crate) struct Revoke {
@@ -289,10 +296,14 @@ impl GroupCommit {
         .await
     }
 
-    /// Takes one refresh token out; answers after the commit. `Precondition {
-    /// RefreshToken }`: it was not there.
-    pub(crate) async fn take(&self, hash: &str) -> StoreResult<()> {
-        self.submit(Work::Take(hash.to_string())).await
+    /// Takes one refresh token out and, if it was there, stores `record`; answers after the
+    /// commit. `Precondition { RefreshToken }`: it was not there, nothing was stored.
+    pub(crate) async fn take(&self, hash: &str, record: RevokedKey) -> StoreResult<()> {
+        self.submit(Work::Take(Box::new(Take {
+            hash: hash.to_string(),
+            record,
+        })))
+        .await
     }
 
     /// Stores an event; answers after the commit.
@@ -832,7 +843,7 @@ async fn decide_rotations(
         .iter()
         .filter_map(|j| match &j.work {
             Work::Refresh(r) => r.spends.as_ref().map(|s| s.hash.as_str()),
-            Work::Take(hash) => Some(hash.as_str()),
+            Work::Take(take) => Some(take.hash.as_str()),
             Work::Create(_) | Work::Event(_) | Work::Touch(_) | Work::Revoke(_) => None,
         })
         .collect();
@@ -854,8 +865,8 @@ async fn decide_rotations(
                     };
                 }
             }
-            Work::Take(hash) => {
-                *result = match taken.remove(hash.as_str()) {
+            Work::Take(take) => {
+                *result = match taken.remove(take.hash.as_str()) {
                     Some(_) => Ok(()),
                     None => gone(),
                 };
@@ -1008,12 +1019,17 @@ async fn write_admitted(
         .collect();
     tx.touch_all(&touches).await?;
     // Last: a session's tokens inserted by this batch go too. The record, one statement
-    // per revocation: two revocations of one session in a batch are one key, which one
-    // multi-row upsert may not touch twice (PostgreSQL).
+    // per revocation: two revocations of one session (or two takes of one client's tokens
+    // of a session) in a batch are one key, which one multi-row upsert may not touch twice
+    // (PostgreSQL). A take is admitted only when it found its token.
     for w in &admitted {
-        if let Work::Revoke(r) = w {
-            tx.revoke(&r.session_id, r.keep_offline).await?;
-            tx.insert(&[&r.record]).await?;
+        match w {
+            Work::Revoke(r) => {
+                tx.revoke(&r.session_id, r.keep_offline).await?;
+                tx.insert(&[&r.record]).await?;
+            }
+            Work::Take(t) => tx.insert(&[&t.record]).await?,
+            Work::Create(_) | Work::Event(_) | Work::Touch(_) | Work::Refresh(_) => {}
         }
     }
     Ok(())

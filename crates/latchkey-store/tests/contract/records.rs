@@ -573,6 +573,7 @@ async fn expired_state_is_swept(app: &TestStore) {
     let old = Revocable {
         jti: Some("j-old"),
         session: None,
+        client: None,
         offline: false,
     };
     assert!(!s.is_revoked(&old).await.unwrap());

@@ -1,6 +1,7 @@
-//! A login session's revocation (`Store::revoke_session`): its refresh tokens deleted in
-//! line with their rotations, and the session remembered, so that its access tokens and
-//! any refresh token stored after the deletion are refused, until the record expires.
+//! A login session's revocation (`Store::revoke_session`), or of one client's part of it
+//! (`Store::revoke_refresh_token`): its refresh tokens deleted in line with their
+//! rotations, and the revocation remembered, so that its access tokens and any refresh
+//! token stored after the deletion are refused, until the record expires.
 
 use std::sync::Arc;
 
@@ -100,6 +101,7 @@ async fn a_revoked_session_is_remembered_until_it_expires(app: &TestStore) {
     let access = |session: Option<&'static str>, offline: bool| Revocable {
         jti: Some("j1"),
         session,
+        client: None,
         offline,
     };
     store
@@ -172,7 +174,91 @@ async fn a_revoked_session_is_remembered_until_it_expires(app: &TestStore) {
     );
 }
 
+/// A refresh token's revocation ends its client's part of its login session with the
+/// take, in one job: that client's other tokens of the session, also one stored after it,
+/// read as absent and its access tokens are revoked (its offline ones spared when the
+/// revoked token was online, not when it was offline); another client's tokens of the
+/// session, and the client's tokens of another session, live on. A token not there takes
+/// nothing and records nothing.
+async fn a_revoked_refresh_token_ends_its_clients_part_of_the_session(app: &TestStore) {
+    let store = app.store.as_ref();
+    let token = |hash: &str, client: &str, session: &str, scope: &str| RefreshTokenRecord {
+        client_uuid: client.into(),
+        session_id: session.into(),
+        scope: scope.into(),
+        ..refresh_token("r", hash, 1_000_000)
+    };
+    let access = |client: &'static str, session: &'static str, offline: bool| Revocable {
+        jti: Some("j1"),
+        session: Some(session),
+        client: Some(client),
+        offline,
+    };
+    let gone = token("gone", "c1", "s2", "openid");
+    assert!(!store.revoke_refresh_token(&gone, 50_000).await.unwrap());
+    assert!(!store.is_revoked(&access("c1", "s2", false)).await.unwrap());
+    let revoked = token("revoked", "c1", "s1", "openid");
+    for t in [
+        &revoked,
+        &token("c1-online", "c1", "s1", "openid"),
+        &token("c1-offline", "c1", "s1", "openid offline_access"),
+        &token("c2-online", "c2", "s1", "openid"),
+        &token("c1-elsewhere", "c1", "s3", "openid"),
+    ] {
+        store.insert_refresh_token(t).await.unwrap();
+    }
+    assert!(store.revoke_refresh_token(&revoked, 50_000).await.unwrap());
+    assert!(
+        !store.revoke_refresh_token(&revoked, 50_000).await.unwrap(),
+        "taken once"
+    );
+    store
+        .insert_refresh_token(&token("c1-late", "c1", "s1", "openid"))
+        .await
+        .unwrap();
+    for (hash, live) in [
+        ("revoked", false),
+        ("c1-online", false),
+        ("c1-late", false),
+        ("c1-offline", true),
+        ("c2-online", true),
+        ("c1-elsewhere", true),
+    ] {
+        assert_eq!(
+            store.refresh_token(hash).await.unwrap().is_some(),
+            live,
+            "{hash} after an online token's revocation"
+        );
+    }
+    assert!(store.is_revoked(&access("c1", "s1", false)).await.unwrap());
+    assert!(!store.is_revoked(&access("c1", "s1", true)).await.unwrap());
+    assert!(!store.is_revoked(&access("c2", "s1", false)).await.unwrap());
+    assert!(!store.is_revoked(&access("c1", "s3", false)).await.unwrap());
+
+    // An offline token's revocation takes the client's offline tokens too.
+    let offline = store.refresh_token("c1-offline").await.unwrap().unwrap();
+    assert!(store.revoke_refresh_token(&offline, 60_000).await.unwrap());
+    store
+        .insert_refresh_token(&token("c1-offline-late", "c1", "s1", "offline_access"))
+        .await
+        .unwrap();
+    assert!(
+        store
+            .refresh_token("c1-offline-late")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(store.is_revoked(&access("c1", "s1", true)).await.unwrap());
+    assert!(store.refresh_token("c2-online").await.unwrap().is_some());
+
+    // The records expire with the tokens they stand for.
+    assert_eq!(store.sweep_expired(65_000).await.unwrap(), 2);
+    assert!(!store.is_revoked(&access("c1", "s1", false)).await.unwrap());
+}
+
 crate::on_both_backends!(
     a_revoked_session_keeps_no_rotated_token,
     a_revoked_session_is_remembered_until_it_expires,
+    a_revoked_refresh_token_ends_its_clients_part_of_the_session,
 );

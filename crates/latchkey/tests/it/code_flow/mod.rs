@@ -1,12 +1,14 @@
 //! The authorization code flow through the router, one file per concern: codes, PKCE and
 //! refresh tokens (`codes.rs`), what the authorization endpoint checks before it shows
 //! anything (`authorize.rs`), the login and consent pages (`login.rs`), logout and the end
-//! of a session (`logout.rs`). The browser is `support::browser`.
+//! of a session (`logout.rs`), refresh tokens at the revocation endpoint
+//! (`revocation.rs`). The browser is `support::browser`.
 
 mod authorize;
 mod codes;
 mod login;
 mod logout;
+mod revocation;
 
 use std::collections::HashMap;
 
