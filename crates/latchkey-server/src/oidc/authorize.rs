@@ -39,7 +39,8 @@ const AUTH_REQ: &str = "auth-req";
 const CONSENT: &str = "consent";
 
 /// RFC 6749 §3.1.2.3: the redirect URI must be registered, matched exactly, except that a
-/// loopback IP redirect URI matches any port (RFC 8252 §7.3). Without one, a client with
+/// loopback IP redirect URI matches any port (RFC 8252 §7.3) (`client_uris::redirect_matches`,
+/// which logout's post-logout redirect URIs share). Without one, a client with
 /// exactly one registered URI uses it. As in Keycloak, a registered URI may be relative to
 /// the server's base URL (`/admin/*`, the built-in console client) and may end in `*`
 /// (a prefix match); registration never stores either (wildcards are refused there).
@@ -70,30 +71,9 @@ fn resolve_redirect(
             _ => Err("Missing parameter: redirect_uri"),
         };
     };
-    let loopback_match = |r: &str| {
-        let (Ok(r), Ok(g)) = (reqwest::Url::parse(r), reqwest::Url::parse(given)) else {
-            return false;
-        };
-        let loopback = matches!(r.host_str(), Some("127.0.0.1") | Some("[::1]"));
-        loopback
-            && r.scheme() == "http"
-            && g.scheme() == "http"
-            && r.host_str() == g.host_str()
-            && r.path() == g.path()
-            && r.query() == g.query()
-            && r.port().is_none()
-            && g.fragment().is_none()
-    };
-    let prefix_match = |r: &str| {
-        r.strip_suffix('*').is_some_and(|prefix| {
-            given.starts_with(prefix)
-                && !given.contains('#')
-                && !given[prefix.len()..].contains("..")
-        })
-    };
     if registered
         .iter()
-        .any(|r| r == given || loopback_match(r) || prefix_match(r))
+        .any(|r| client_uris::redirect_matches(r, given))
     {
         Ok((given.to_string(), true))
     } else {

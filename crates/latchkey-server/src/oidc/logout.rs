@@ -11,7 +11,6 @@ use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use latchkey_core::client_uris;
 use latchkey_core::crypto::{ct_eq, hash_token, random_token};
-use latchkey_core::registration::convert::to_metadata;
 use latchkey_core::store::{RealmRecord, SessionsOf};
 use serde_json::{Value, json};
 
@@ -127,13 +126,8 @@ pub async fn logout(
                     "post_logout_redirect_uri needs id_token_hint or client_id.",
                 );
             };
-            let registered = to_metadata(&client.rep);
-            let allowed = client_uris::check(uri).is_ok()
-                && registered
-                    .get("post_logout_redirect_uris")
-                    .and_then(Value::as_array)
-                    .is_some_and(|list| list.iter().any(|u| u.as_str() == Some(uri.as_str())));
-            if !allowed {
+            // Registered metadata and Keycloak's attribute alike, matched as redirect URIs.
+            if !client_uris::post_logout_allowed(&client.rep, uri, &base.join("")) {
                 return pages::error(
                     StatusCode::BAD_REQUEST,
                     "Invalid parameter: post_logout_redirect_uri",

@@ -298,6 +298,53 @@ async fn an_admin_ends_the_browser_sign_in(app: &TestApp) {
 
 const LOGOUT: &str = "/realms/acme/protocol/openid-connect/logout";
 
+/// A client created by an admin names its post-logout redirect URIs in Keycloak's
+/// attribute `post.logout.redirect.uris`: `##`-joined, a trailing `*` as in redirect URIs,
+/// `+` for the client's redirect URIs. Logout honours them as it does DCR metadata.
+async fn the_keycloak_attribute_names_post_logout_uris(app: &TestApp) {
+    let mut client = web_client();
+    client["attributes"] = json!({"post.logout.redirect.uris": "https://app.example/out/*##+"});
+    let (_, secret) = setup(app, client).await;
+    for (target, expected) in [
+        (
+            "https%3A%2F%2Fapp.example%2Fout%2Fdone",
+            "https://app.example/out/done?state=z",
+        ),
+        (
+            "https%3A%2F%2Fapp.example%2Fcb",
+            "https://app.example/cb?state=z",
+        ),
+        ("https%3A%2F%2Fapp.example%2Foutside", ""),
+    ] {
+        let mut b = Browser::default();
+        let q = login(app, &mut b, &auth_url("")).await;
+        let t = exchange(app, &secret, &q["code"], VERIFIER).await;
+        let id_token = t.body["id_token"].as_str().unwrap();
+        let out = b
+            .get(
+                app,
+                &format!(
+                    "{LOGOUT}?id_token_hint={id_token}&post_logout_redirect_uri={target}&state=z"
+                ),
+            )
+            .await;
+        if expected.is_empty() {
+            assert_eq!(
+                out.status,
+                StatusCode::BAD_REQUEST,
+                "{target}: {}",
+                out.text
+            );
+            assert!(
+                out.text
+                    .contains("Invalid parameter: post_logout_redirect_uri")
+            );
+        } else {
+            assert_eq!(location(&out), expected, "{target}");
+        }
+    }
+}
+
 /// Keycloak's `LogoutEndpoint` for a POST with `refresh_token` (python-keycloak's
 /// `logout(refresh_token)`): the client authenticates (here `client_secret` in the form),
 /// the token must be its own; 204, and the token's session is over: refresh, access token,
@@ -375,6 +422,7 @@ async fn a_client_logs_out_its_refresh_token(app: &TestApp) {
 }
 
 crate::on_both_backends!(
+    the_keycloak_attribute_names_post_logout_uris,
     a_client_logs_out_its_refresh_token,
     an_admin_ends_the_browser_sign_in,
     logout_ends_the_session,
