@@ -139,6 +139,15 @@ pub async fn authorize(
         Err(page) => return page,
     };
     let get = |k: &str| params.get(k).map(String::as_str);
+    // RFC 6749 §3.1: no parameter may be sent twice (`resource` may: RFC 8707 §2). Two
+    // client ids or redirect URIs leave no client or target to trust: a page, no redirect.
+    let repeat = params.first_repeat();
+    if let Some(name @ ("client_id" | "redirect_uri")) = repeat {
+        return pages::error(
+            StatusCode::BAD_REQUEST,
+            &format!("duplicate parameter: {name}"),
+        );
+    }
     // Before anything is shown: the client and its redirect URI (never redirect elsewhere).
     let client = match get("client_id") {
         Some(id) => match super::cimd::lookup_client(&state, &realm, id, ip.as_deref()).await {
@@ -160,6 +169,13 @@ pub async fn authorize(
     let fail = |error: &str, description: &str| {
         redirect_error(&redirect_uri, error, description, st, &iss)
     };
+    // Any other repeat is the client's invalid_request (RFC 6749 §4.1.2.1), without a
+    // `state` when it is `state` that came twice: neither value is the client's for sure.
+    if let Some(name) = repeat {
+        let description = format!("duplicate parameter: {name}");
+        let st = st.filter(|_| name != "state");
+        return redirect_error(&redirect_uri, "invalid_request", &description, st, &iss);
+    }
     match get("response_type") {
         Some("code") => {}
         Some(_) => {
