@@ -20,6 +20,7 @@ from keycloak.exceptions import (
     KeycloakAuthenticationError,
     KeycloakError,
     KeycloakGetError,
+    KeycloakPostError,
 )
 
 ALICE_PASSWORD = "s3cret-pass"
@@ -311,6 +312,29 @@ def test_admin_events_are_recorded_and_filtered(admin, realm_name):
     assert '"description":"changed"' in events[1]["representation"]
     only_deletes = admin.get_admin_events({"operationTypes": "DELETE", "resourceTypes": "CLIENT"})
     assert [e["resourcePath"] for e in only_deletes] == [f"clients/{client_uuid}"]
+
+
+def test_logout_with_the_refresh_token_ends_the_session(server, admin, realm_name, alice_id):
+    client_id = f"app-{_suffix()}"
+    uuid = admin.create_client(
+        {"clientId": client_id, "publicClient": False, "directAccessGrantsEnabled": True}
+    )
+    oidc = KeycloakOpenID(
+        server_url=server.base_url + "/",
+        realm_name=realm_name,
+        client_id=client_id,
+        client_secret_key=admin.get_client_secrets(uuid)["value"],
+    )
+    tokens = oidc.token("alice", ALICE_PASSWORD)
+    assert oidc.introspect(tokens["access_token"])["active"] is True
+
+    # Keycloak answers 204; python-keycloak raises on anything else.
+    oidc.logout(tokens["refresh_token"])
+
+    with pytest.raises(KeycloakPostError) as excinfo:
+        oidc.refresh_token(tokens["refresh_token"])
+    assert excinfo.value.response_code == 400
+    assert oidc.introspect(tokens["access_token"])["active"] is False
 
 
 # Keep last: removes the realm the tests above share.

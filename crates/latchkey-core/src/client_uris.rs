@@ -244,6 +244,92 @@ pub fn stored_uris(rep: &ClientRep) -> Vec<(UriField, String)> {
     out
 }
 
+/// Keycloak's `post.logout.redirect.uris` value meaning "the client's redirect URIs".
+const REDIRECT_URIS_MARKER: &str = "+";
+/// Keycloak's `post.logout.redirect.uris` value meaning "none".
+const NONE_MARKER: &str = "-";
+
+/// Whether `given` is a redirect to the registered URI `registered` (absolute), as the
+/// authorization endpoint matches redirect URIs (RFC 6749 §3.1.2.3) and Keycloak's
+/// `RedirectUtils.verifyRedirectUri` matches both those and post-logout redirect URIs:
+/// equal; a loopback IP `http` URI registered without a port, with any port (RFC 8252
+/// §7.3); or a registered URI ending in `*`, a prefix of `given` (no fragment, no `..`
+/// after the prefix). Both must pass [`check`], so a prefix match can never reach
+/// `https://app.example@evil.example`.
+pub fn redirect_matches(registered: &str, given: &str) -> bool {
+    if check(registered).is_err() || check(given).is_err() {
+        return false;
+    }
+    if registered == given {
+        return true;
+    }
+    if let Some(prefix) = registered.strip_suffix('*') {
+        return given.starts_with(prefix)
+            && !given.contains('#')
+            && !given[prefix.len()..].contains("..");
+    }
+    let (Ok(r), Ok(g)) = (url::Url::parse(registered), url::Url::parse(given)) else {
+        return false;
+    };
+    let loopback = matches!(r.host_str(), Some("127.0.0.1") | Some("[::1]"));
+    loopback
+        && r.scheme() == "http"
+        && g.scheme() == "http"
+        && r.host_str() == g.host_str()
+        && r.path() == g.path()
+        && r.query() == g.query()
+        && r.port().is_none()
+        && g.fragment().is_none()
+}
+
+/// The URIs a client may be sent to after logout (OIDC RP-Initiated Logout §3.1): its
+/// registered `post_logout_redirect_uris` metadata (RFC 7591 registrations) and Keycloak's
+/// `post.logout.redirect.uris` attribute (admin API, console, import): `##`-separated,
+/// `+` standing for the client's redirect URIs and `-` for none
+/// (`OIDCAdvancedConfigWrapper.getPostLogoutRedirectUris`). Without either, none: Keycloak
+/// then falls back to the redirect URIs, which would let every login target be a logout
+/// target the client never named.
+pub fn post_logout_redirect_uris(rep: &ClientRep) -> Vec<String> {
+    let mut out = Vec::new();
+    let Some(attrs) = rep.attributes.as_ref() else {
+        return out;
+    };
+    if let Some(v) = attrs.get("post.logout.redirect.uris")
+        && v != NONE_MARKER
+    {
+        for uri in v.split("##").filter(|u| !u.is_empty()) {
+            if uri == REDIRECT_URIS_MARKER {
+                out.extend(rep.redirect_uris.iter().flatten().cloned());
+            } else {
+                out.push(uri.to_string());
+            }
+        }
+    }
+    if let Some(Value::Array(items)) = attrs
+        .get(METADATA_ATTRIBUTE)
+        .filter(|s| s.contains("post_logout_redirect_uris"))
+        .and_then(|s| serde_json::from_str::<Map<String, Value>>(s).ok())
+        .and_then(|mut m| m.remove("post_logout_redirect_uris"))
+    {
+        out.extend(items.iter().filter_map(Value::as_str).map(str::to_string));
+    }
+    out
+}
+
+/// Whether logout may redirect to `given` for this client: one of its
+/// [`post_logout_redirect_uris`] matches it ([`redirect_matches`]); a relative one (`/…`,
+/// as Keycloak's built-in clients register) is taken from `server_base`, the server's base
+/// URL.
+pub fn post_logout_allowed(rep: &ClientRep, given: &str, server_base: &str) -> bool {
+    post_logout_redirect_uris(rep).iter().any(|r| {
+        if r.starts_with('/') {
+            redirect_matches(&format!("{server_base}{r}"), given)
+        } else {
+            redirect_matches(r, given)
+        }
+    })
+}
+
 /// Checks every URI the client stores; the first refused one is the error.
 pub fn validate(rep: &ClientRep) -> Result<(), UriError> {
     let uris = stored_uris(rep);
@@ -427,5 +513,167 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(validate(&star).unwrap_err().field, UriField::RedirectUri);
+    }
+
+    /// A client with Keycloak's `post.logout.redirect.uris` attribute (`None`: absent), RFC
+    /// 7591 `post_logout_redirect_uris` metadata (`None`: absent) and one redirect URI.
+    fn logout_client(attribute: Option<&str>, metadata: Option<&str>) -> ClientRep {
+        let mut attrs = StringMap::new();
+        if let Some(a) = attribute {
+            attrs.insert("post.logout.redirect.uris".into(), a.into());
+        }
+        if let Some(m) = metadata {
+            attrs.insert(
+                METADATA_ATTRIBUTE.into(),
+                format!(r#"{{"post_logout_redirect_uris":[{m}]}}"#),
+            );
+        }
+        ClientRep {
+            redirect_uris: Some(vec!["https://app.example/cb".into()]),
+            attributes: Some(attrs),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn where_logout_may_redirect() {
+        const BASE: &str = "https://id.example";
+        // (why, attribute, metadata, given, allowed)
+        type Case = (
+            &'static str,
+            Option<&'static str>,
+            Option<&'static str>,
+            &'static str,
+            bool,
+        );
+        let cases: &[Case] = &[
+            (
+                "a listed URI (Keycloak attribute)",
+                Some("https://app.example/bye"),
+                None,
+                "https://app.example/bye",
+                true,
+            ),
+            (
+                "any of a ##-joined list",
+                Some("https://a.example/x##https://app.example/bye"),
+                None,
+                "https://app.example/bye",
+                true,
+            ),
+            (
+                "an unlisted URI",
+                Some("https://app.example/bye"),
+                None,
+                "https://app.example/other",
+                false,
+            ),
+            (
+                "+ stands for the redirect URIs",
+                Some("+"),
+                None,
+                "https://app.example/cb",
+                true,
+            ),
+            (
+                "+ beside a URI keeps that URI",
+                Some("+##https://app.example/bye"),
+                None,
+                "https://app.example/bye",
+                true,
+            ),
+            (
+                "without + the redirect URIs are not logout targets",
+                Some("https://app.example/bye"),
+                None,
+                "https://app.example/cb",
+                false,
+            ),
+            (
+                "- means none",
+                Some("-"),
+                None,
+                "https://app.example/cb",
+                false,
+            ),
+            (
+                "absent: none (Keycloak would take the redirect URIs)",
+                None,
+                None,
+                "https://app.example/cb",
+                false,
+            ),
+            (
+                "a trailing /* matches below it",
+                Some("https://app.example/*"),
+                None,
+                "https://app.example/bye/now?x=1",
+                true,
+            ),
+            (
+                "a /* wildcard stops at its prefix",
+                Some("https://app.example/out/*"),
+                None,
+                "https://app.example/outside",
+                false,
+            ),
+            (
+                "a wildcard does not climb out with ..",
+                Some("https://app.example/out/*"),
+                None,
+                "https://app.example/out/../admin",
+                false,
+            ),
+            (
+                "a wildcard never reaches user info (client_uris::check)",
+                Some("https://app.example*"),
+                None,
+                "https://app.example@evil.example/",
+                false,
+            ),
+            (
+                "a stored URI breaking the rule is ignored",
+                Some("javascript:alert(1)"),
+                None,
+                "javascript:alert(1)",
+                false,
+            ),
+            (
+                "a relative URI is the server's",
+                Some("/admin/*"),
+                None,
+                "https://id.example/admin/console/",
+                true,
+            ),
+            (
+                "a loopback URI with any port (RFC 8252 §7.3)",
+                Some("http://127.0.0.1/bye"),
+                None,
+                "http://127.0.0.1:5173/bye",
+                true,
+            ),
+            (
+                "registered metadata (RFC 7591)",
+                None,
+                Some(r#""https://app.example/bye""#),
+                "https://app.example/bye",
+                true,
+            ),
+            (
+                "metadata and the attribute together",
+                Some("https://b.example/"),
+                Some(r#""https://app.example/bye""#),
+                "https://b.example/",
+                true,
+            ),
+        ];
+        for (why, attribute, metadata, given, expected) in cases {
+            let rep = logout_client(*attribute, *metadata);
+            assert_eq!(
+                post_logout_allowed(&rep, given, BASE),
+                *expected,
+                "{why}: {given}"
+            );
+        }
     }
 }

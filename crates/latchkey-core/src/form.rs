@@ -25,6 +25,8 @@ pub const REPEATABLE: &[&str] = &["resource"];
 pub struct Fields {
     single: HashMap<String, String>,
     repeated: HashMap<String, Vec<String>>,
+    /// Single-valued parameters a lenient query gave more than once, in order, each once.
+    repeats: Vec<String>,
 }
 
 impl Fields {
@@ -38,6 +40,13 @@ impl Fields {
     /// Every value of a repeatable parameter, in order; empty when absent.
     pub fn all(&self, k: &str) -> &[String] {
         self.repeated.get(k).map(Vec::as_slice).unwrap_or_default()
+    }
+
+    /// The first single-valued parameter a query gave more than once (`parse_query` keeps
+    /// its last value): RFC 6749 §3.1 says no parameter may be sent twice, so an endpoint
+    /// that must refuse repeats (the authorization endpoint) asks here.
+    pub fn first_repeat(&self) -> Option<&str> {
+        self.repeats.first().map(String::as_str)
     }
 
     pub fn contains_key(&self, k: &str) -> bool {
@@ -81,8 +90,8 @@ pub fn parse_form(body: &[u8]) -> Result<Fields, FormError> {
 }
 
 /// A query string as parameters, leniently: malformed gives none, empty values are
-/// dropped, the last of a repeated single-valued parameter wins; a repeatable one keeps
-/// every value.
+/// dropped, the last of a repeated single-valued parameter wins (and it is named by
+/// `Fields::first_repeat`); a repeatable one keeps every value.
 pub fn parse_query(raw: &str) -> Fields {
     let mut fields = Fields::default();
     for (k, v) in serde_urlencoded::from_str::<Vec<(String, String)>>(raw).unwrap_or_default() {
@@ -90,6 +99,9 @@ pub fn parse_query(raw: &str) -> Fields {
             continue;
         }
         if let Err((k, v)) = fields.add(k, v) {
+            if !fields.repeats.contains(&k) {
+                fields.repeats.push(k.clone());
+            }
             fields.single.insert(k, v);
         }
     }
@@ -136,6 +148,9 @@ mod tests {
             parse_query("x=1&x=2").get("x").map(String::as_str),
             Some("2")
         );
+        assert_eq!(parse_query("x=1&y=1&y=2&x=3").first_repeat(), Some("y"));
+        assert_eq!(parse_query("x=1&x=").first_repeat(), None);
+        assert_eq!(parse_query("resource=a&resource=b").first_repeat(), None);
         // RFC 8707 §2: `resource` may repeat, in forms and queries alike, and keeps order.
         let f = parse_form(b"resource=https%3A%2F%2Fa&scope=x&resource=https%3A%2F%2Fb").unwrap();
         assert_eq!(f.all("resource"), ["https://a", "https://b"]);

@@ -39,7 +39,8 @@ const AUTH_REQ: &str = "auth-req";
 const CONSENT: &str = "consent";
 
 /// RFC 6749 §3.1.2.3: the redirect URI must be registered, matched exactly, except that a
-/// loopback IP redirect URI matches any port (RFC 8252 §7.3). Without one, a client with
+/// loopback IP redirect URI matches any port (RFC 8252 §7.3) (`client_uris::redirect_matches`,
+/// which logout's post-logout redirect URIs share). Without one, a client with
 /// exactly one registered URI uses it. As in Keycloak, a registered URI may be relative to
 /// the server's base URL (`/admin/*`, the built-in console client) and may end in `*`
 /// (a prefix match); registration never stores either (wildcards are refused there).
@@ -70,30 +71,9 @@ fn resolve_redirect(
             _ => Err("Missing parameter: redirect_uri"),
         };
     };
-    let loopback_match = |r: &str| {
-        let (Ok(r), Ok(g)) = (reqwest::Url::parse(r), reqwest::Url::parse(given)) else {
-            return false;
-        };
-        let loopback = matches!(r.host_str(), Some("127.0.0.1") | Some("[::1]"));
-        loopback
-            && r.scheme() == "http"
-            && g.scheme() == "http"
-            && r.host_str() == g.host_str()
-            && r.path() == g.path()
-            && r.query() == g.query()
-            && r.port().is_none()
-            && g.fragment().is_none()
-    };
-    let prefix_match = |r: &str| {
-        r.strip_suffix('*').is_some_and(|prefix| {
-            given.starts_with(prefix)
-                && !given.contains('#')
-                && !given[prefix.len()..].contains("..")
-        })
-    };
     if registered
         .iter()
-        .any(|r| r == given || loopback_match(r) || prefix_match(r))
+        .any(|r| client_uris::redirect_matches(r, given))
     {
         Ok((given.to_string(), true))
     } else {
@@ -159,6 +139,15 @@ pub async fn authorize(
         Err(page) => return page,
     };
     let get = |k: &str| params.get(k).map(String::as_str);
+    // RFC 6749 §3.1: no parameter may be sent twice (`resource` may: RFC 8707 §2). Two
+    // client ids or redirect URIs leave no client or target to trust: a page, no redirect.
+    let repeat = params.first_repeat();
+    if let Some(name @ ("client_id" | "redirect_uri")) = repeat {
+        return pages::error(
+            StatusCode::BAD_REQUEST,
+            &format!("duplicate parameter: {name}"),
+        );
+    }
     // Before anything is shown: the client and its redirect URI (never redirect elsewhere).
     let client = match get("client_id") {
         Some(id) => match super::cimd::lookup_client(&state, &realm, id, ip.as_deref()).await {
@@ -180,6 +169,13 @@ pub async fn authorize(
     let fail = |error: &str, description: &str| {
         redirect_error(&redirect_uri, error, description, st, &iss)
     };
+    // Any other repeat is the client's invalid_request (RFC 6749 §4.1.2.1), without a
+    // `state` when it is `state` that came twice: neither value is the client's for sure.
+    if let Some(name) = repeat {
+        let description = format!("duplicate parameter: {name}");
+        let st = st.filter(|_| name != "state");
+        return redirect_error(&redirect_uri, "invalid_request", &description, st, &iss);
+    }
     match get("response_type") {
         Some("code") => {}
         Some(_) => {

@@ -1,5 +1,6 @@
-//! RP-initiated logout (OIDC RP-Initiated Logout 1.0): the logout endpoint, its
-//! confirmation page and the end of a browser session. A logout awaiting confirmation is
+//! The logout endpoint: RP-initiated logout (OIDC RP-Initiated Logout 1.0), its
+//! confirmation page and the end of a browser session; and Keycloak's logout of a client's
+//! own refresh token (a POST with `refresh_token`). A logout awaiting confirmation is
 //! kept in the store's transient table (`logout-req`, by hash of the id in its cookie,
 //! taken once), so any node can finish it; the session and cookie helpers are shared with
 //! the authorization flow (`session.rs`).
@@ -10,16 +11,20 @@ use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use latchkey_core::client_uris;
 use latchkey_core::crypto::{ct_eq, hash_token, random_token};
-use latchkey_core::registration::convert::to_metadata;
-use latchkey_core::store::RealmRecord;
+use latchkey_core::store::{RealmRecord, SessionsOf};
 use serde_json::{Value, json};
 
+use super::client_auth::{Params, authenticated_client};
 use super::mint::revoked_until;
 use super::pages::{self, LogoutConfirmPage};
+use super::realm::enabled_realm;
 use super::session::{
-    AUTH_REQ_SECS, SESSION, SESSION_COOKIE, add_cookie, cookie, csrf_matches, form_action,
-    internal, page_form, page_realm, put_transient, query_map, session, text, with_params,
+    AUTH_REQ_SECS, SESSION, SESSION_COOKIE, add_cookie, cookie, csrf_matches, end_browser_sessions,
+    form_action, internal, page_form, page_realm, put_transient, query_map, session, text,
+    with_params,
 };
+use crate::error::{OAuthCode, OAuthError, no_store};
+use crate::extract::ClientAddr;
 use crate::routes;
 use crate::state::{SharedState, now_millis};
 use crate::urls::BaseUrl;
@@ -34,6 +39,7 @@ const LOGOUT_REQ_COOKIE: &str = "LATCHKEY_LOGOUT_REQ";
 /// once; without one it shows Keycloak's confirmation page first (RP-Initiated Logout §2:
 /// the OP should ask the user), so that no other site can sign the user out, or bounce
 /// them through a registered URI, by linking here (`LogoutEndpoint`: `confirmationNeeded`).
+#[allow(clippy::too_many_arguments)]
 pub async fn logout(
     State(state): State<SharedState>,
     base: BaseUrl,
@@ -41,6 +47,7 @@ pub async fn logout(
     method: Method,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
+    ClientAddr(addr): ClientAddr,
     body: Bytes,
 ) -> Response {
     let params = if method == Method::POST {
@@ -48,6 +55,19 @@ pub async fn logout(
     } else {
         query_map(query.as_deref())
     };
+    // Keycloak's `LogoutEndpoint` reads a POST carrying `refresh_token` as a client's
+    // back-channel logout (what python-keycloak's `logout(refresh_token)` sends), before
+    // anything of the browser's.
+    if method == Method::POST && params.get("refresh_token").is_some() {
+        return match logout_token(&state, &base, &realm_name, addr, &headers, &body).await {
+            Ok(()) => {
+                let mut resp = StatusCode::NO_CONTENT.into_response();
+                no_store(&mut resp);
+                resp
+            }
+            Err(e) => e.into_response(),
+        };
+    }
     let realm = match page_realm(&state, &realm_name).await {
         Ok(r) => r,
         Err(page) => return page,
@@ -106,13 +126,8 @@ pub async fn logout(
                     "post_logout_redirect_uri needs id_token_hint or client_id.",
                 );
             };
-            let registered = to_metadata(&client.rep);
-            let allowed = client_uris::check(uri).is_ok()
-                && registered
-                    .get("post_logout_redirect_uris")
-                    .and_then(Value::as_array)
-                    .is_some_and(|list| list.iter().any(|u| u.as_str() == Some(uri.as_str())));
-            if !allowed {
+            // Registered metadata and Keycloak's attribute alike, matched as redirect URIs.
+            if !client_uris::post_logout_allowed(&client.rep, uri, &base.join("")) {
                 return pages::error(
                     StatusCode::BAD_REQUEST,
                     "Invalid parameter: post_logout_redirect_uri",
@@ -172,6 +187,56 @@ pub async fn logout(
         AUTH_REQ_SECS,
     );
     resp
+}
+
+/// A client ends the login session of one of its refresh tokens (Keycloak's
+/// `LogoutEndpoint.logoutToken`): the client authenticates as at the token endpoint, the
+/// token must be its own (else `invalid_grant`, and nothing ends). A refresh token ends
+/// its online session (tokens and browser sign-in), offline tokens kept, as browser
+/// logout; an offline token ends the offline session, which the store ends with every
+/// token of that login (as the admin API's `DELETE sessions/{id}?isOffline=true`). As in
+/// Keycloak, an expired token still names its session.
+async fn logout_token(
+    state: &SharedState,
+    base: &BaseUrl,
+    realm_name: &str,
+    addr: Option<String>,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(), OAuthError> {
+    let realm = enabled_realm(state, realm_name)
+        .await
+        .map_err(OAuthError::Internal)?
+        .ok_or(OAuthError::UnknownRealm)?;
+    let p = Params::parse(headers, body)?;
+    let client = authenticated_client(state, base, &realm, headers, &p, addr.as_deref()).await?;
+    let hash = hash_token(p.require("refresh_token")?);
+    let now = now_millis();
+    let Some(stored) = state.store.refresh_token(&hash).await? else {
+        // A token this client rotated away before is a replay, as at the revocation
+        // endpoint: its session ends (OAuth 2.1 §4.3.1).
+        super::token::replayed(state, &realm, &client, &hash, now).await?;
+        return Err(OAuthError::new(
+            OAuthCode::InvalidGrant,
+            "Invalid refresh token",
+        ));
+    };
+    if stored.client_uuid != client.id || stored.realm_id != realm.id {
+        return Err(OAuthError::new(
+            OAuthCode::InvalidGrant,
+            "Unmatching clients",
+        ));
+    }
+    let offline = stored.scope.split(' ').any(|s| s == "offline_access");
+    let until = revoked_until(&realm, now, offline);
+    state
+        .store
+        .revoke_session(&realm.id, &stored.session_id, !offline, until)
+        .await?;
+    if !offline {
+        end_browser_sessions(state, &realm.id, SessionsOf::Id(&stored.session_id)).await?;
+    }
+    Ok(())
 }
 
 /// The confirmation page's POST: the logout request named by the form must be the one

@@ -1,6 +1,6 @@
 //! What the authorization endpoint checks before it shows a page or redirects: the client
 //! and its redirect URI (exact, loopback ports aside; never a dangerous URI, even a stored
-//! one) and the size of what it echoes back.
+//! one), the size of what it echoes back, and that no parameter comes twice.
 
 use axum::http::StatusCode;
 use serde_json::json;
@@ -117,7 +117,54 @@ async fn dangerous_redirect_uris_are_never_followed(app: &TestApp) {
     assert!(r.header("location").is_none());
 }
 
+/// RFC 6749 §3.1: a parameter sent twice is refused, not read as its last value. A second
+/// client id or redirect URI leaves nothing to trust: a page, never a redirect; any other
+/// is `invalid_request` at the redirect URI (`state` echoed unless it is the repeat).
+/// `resource` may repeat (RFC 8707 §2).
+async fn repeated_parameters_are_refused(app: &TestApp) {
+    setup(app, web_client()).await;
+    let mut b = Browser::default();
+    for extra in [
+        "&client_id=web",
+        "&redirect_uri=https%3A%2F%2Fapp.example%2Fcb",
+    ] {
+        let r = b.get(app, &auth_url(extra)).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{extra}: {}", r.text);
+        assert!(r.header("location").is_none(), "never a redirect: {extra}");
+        assert!(r.text.contains("duplicate parameter"), "{}", r.text);
+    }
+    for (extra, name) in [
+        ("&scope=openid%20email", "scope"),
+        (
+            &format!(
+                "&code_challenge={}",
+                challenge("other-verifier-other-verifier-other-verifier")
+            )[..],
+            "code_challenge",
+        ),
+        ("&response_type=code", "response_type"),
+        ("&state=st-2", "state"),
+    ] {
+        let r = b.get(app, &auth_url(extra)).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{extra}: {}", r.text);
+        let q = query(&location(&r));
+        assert_eq!(q["error"], "invalid_request", "{extra}");
+        assert_eq!(
+            q["error_description"],
+            format!("duplicate parameter: {name}")
+        );
+        assert_eq!(
+            q.get("state").map(String::as_str),
+            (name != "state").then_some("st-1")
+        );
+    }
+    // The same request once each goes on to the login page.
+    let r = b.get(app, &auth_url("")).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+}
+
 crate::on_both_backends!(
+    repeated_parameters_are_refused,
     echoed_parameters_are_bounded,
     redirect_uris_are_checked_before_anything_is_shown,
     dangerous_redirect_uris_are_never_followed,

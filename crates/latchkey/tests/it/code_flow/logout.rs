@@ -1,6 +1,7 @@
 //! Logout: with an `id_token_hint` at once, without one only after the user confirms;
 //! the session's tokens end with it (refresh and access), offline tokens do not; an admin
-//! ending the session ends the browser's sign-in too.
+//! ending the session ends the browser's sign-in too; a client ends the session of its
+//! own refresh token by POSTing it (Keycloak's back-channel logout).
 
 use std::collections::HashMap;
 
@@ -295,7 +296,134 @@ async fn an_admin_ends_the_browser_sign_in(app: &TestApp) {
     }
 }
 
+const LOGOUT: &str = "/realms/acme/protocol/openid-connect/logout";
+
+/// A client created by an admin names its post-logout redirect URIs in Keycloak's
+/// attribute `post.logout.redirect.uris`: `##`-joined, a trailing `*` as in redirect URIs,
+/// `+` for the client's redirect URIs. Logout honours them as it does DCR metadata.
+async fn the_keycloak_attribute_names_post_logout_uris(app: &TestApp) {
+    let mut client = web_client();
+    client["attributes"] = json!({"post.logout.redirect.uris": "https://app.example/out/*##+"});
+    let (_, secret) = setup(app, client).await;
+    for (target, expected) in [
+        (
+            "https%3A%2F%2Fapp.example%2Fout%2Fdone",
+            "https://app.example/out/done?state=z",
+        ),
+        (
+            "https%3A%2F%2Fapp.example%2Fcb",
+            "https://app.example/cb?state=z",
+        ),
+        ("https%3A%2F%2Fapp.example%2Foutside", ""),
+    ] {
+        let mut b = Browser::default();
+        let q = login(app, &mut b, &auth_url("")).await;
+        let t = exchange(app, &secret, &q["code"], VERIFIER).await;
+        let id_token = t.body["id_token"].as_str().unwrap();
+        let out = b
+            .get(
+                app,
+                &format!(
+                    "{LOGOUT}?id_token_hint={id_token}&post_logout_redirect_uri={target}&state=z"
+                ),
+            )
+            .await;
+        if expected.is_empty() {
+            assert_eq!(
+                out.status,
+                StatusCode::BAD_REQUEST,
+                "{target}: {}",
+                out.text
+            );
+            assert!(
+                out.text
+                    .contains("Invalid parameter: post_logout_redirect_uri")
+            );
+        } else {
+            assert_eq!(location(&out), expected, "{target}");
+        }
+    }
+}
+
+/// Keycloak's `LogoutEndpoint` for a POST with `refresh_token` (python-keycloak's
+/// `logout(refresh_token)`): the client authenticates (here `client_secret` in the form),
+/// the token must be its own; 204, and the token's session is over: refresh, access token,
+/// browser sign-in. Another client's token is `invalid_grant` and ends nothing; a
+/// confidential client without its secret is `invalid_client`.
+async fn a_client_logs_out_its_refresh_token(app: &TestApp) {
+    let (admin, other_secret) = setup(app, web_client()).await;
+    let (id, secret) = register_with_logout_uri(app, &admin).await;
+    let mut b = Browser::default();
+    let url = auth_url("").replace("client_id=web", &format!("client_id={id}"));
+    let q = login(app, &mut b, &url).await;
+    let t = exchange_as(app, &id, &secret, &q["code"], VERIFIER).await;
+    let rt = t.body["refresh_token"].as_str().unwrap();
+    let access = t.body["access_token"].as_str().unwrap();
+
+    let unauthenticated = app
+        .form(LOGOUT, &[("client_id", &id), ("refresh_token", rt)], None)
+        .await;
+    assert_eq!(
+        unauthenticated.status,
+        StatusCode::UNAUTHORIZED,
+        "{}",
+        unauthenticated.text
+    );
+    assert_eq!(unauthenticated.body["error"], "invalid_client");
+    let foreign = app
+        .form(
+            LOGOUT,
+            &[("refresh_token", rt)],
+            Some(("web", &other_secret)),
+        )
+        .await;
+    assert_eq!(foreign.status, StatusCode::BAD_REQUEST, "{}", foreign.text);
+    assert_eq!(foreign.body["error"], "invalid_grant");
+    let twice = app
+        .form(
+            LOGOUT,
+            &[("refresh_token", rt), ("refresh_token", rt)],
+            Some((&id, &secret)),
+        )
+        .await;
+    assert_eq!(twice.status, StatusCode::BAD_REQUEST, "{}", twice.text);
+    assert_eq!(twice.body["error"], "invalid_request");
+    assert!(active(app, &id, &secret, access).await, "nothing ended yet");
+
+    let out = app
+        .form(
+            LOGOUT,
+            &[
+                ("client_id", &id),
+                ("client_secret", &secret),
+                ("refresh_token", rt),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(out.status, StatusCode::NO_CONTENT, "{}", out.text);
+    let r = refresh(app, &id, &secret, rt).await;
+    assert_eq!(r.body["error"], "invalid_grant", "{}", r.text);
+    assert!(!active(app, &id, &secret, access).await);
+    let again = b.get(app, &url).await;
+    assert_eq!(again.status, StatusCode::OK, "the login form again");
+
+    // An offline token ends its offline session.
+    let offline_url = url.replace("scope=openid%20profile", "scope=openid%20offline_access");
+    let q = login(app, &mut b, &offline_url).await;
+    let t = exchange_as(app, &id, &secret, &q["code"], VERIFIER).await;
+    let offline = t.body["refresh_token"].as_str().unwrap();
+    let out = app
+        .form(LOGOUT, &[("refresh_token", offline)], Some((&id, &secret)))
+        .await;
+    assert_eq!(out.status, StatusCode::NO_CONTENT, "{}", out.text);
+    let r = refresh(app, &id, &secret, offline).await;
+    assert_eq!(r.body["error"], "invalid_grant", "{}", r.text);
+}
+
 crate::on_both_backends!(
+    the_keycloak_attribute_names_post_logout_uris,
+    a_client_logs_out_its_refresh_token,
     an_admin_ends_the_browser_sign_in,
     logout_ends_the_session,
     a_hint_without_a_browser_session_ends_the_hints_session,
