@@ -342,17 +342,11 @@ impl Queues {
         let Some(first) = first else {
             return false;
         };
+        let first_is_touch = matches!(first.work, Work::Touch(_));
         batch.push(first);
-        let jobs = batch
-            .iter()
-            .filter(|j| !matches!(j.work, Work::Touch(_)))
-            .count();
-        fill(&mut self.jobs, batch, MAX_BATCH.saturating_sub(jobs));
-        fill(
-            &mut self.touches,
-            batch,
-            MAX_TOUCHES.saturating_sub(batch.len() - jobs),
-        );
+        let (jobs, touches) = if first_is_touch { (0, 1) } else { (1, 0) };
+        fill(&mut self.jobs, batch, MAX_BATCH - jobs);
+        fill(&mut self.touches, batch, MAX_TOUCHES - touches);
         true
     }
 }
