@@ -254,7 +254,7 @@ const NONE_MARKER: &str = "-";
 /// `RedirectUtils.verifyRedirectUri` matches both those and post-logout redirect URIs:
 /// equal; a loopback IP `http` URI registered without a port, with any port (RFC 8252
 /// §7.3); or a registered URI ending in `*`, a prefix of `given` (no fragment, no `..`
-/// after the prefix). Both must pass [`check`], so a prefix match can never reach
+/// nor percent-encoded dot after the prefix). Both must pass [`check`], so a prefix match can never reach
 /// `https://app.example@evil.example`.
 pub fn redirect_matches(registered: &str, given: &str) -> bool {
     if check(registered).is_err() || check(given).is_err() {
@@ -264,9 +264,14 @@ pub fn redirect_matches(registered: &str, given: &str) -> bool {
         return true;
     }
     if let Some(prefix) = registered.strip_suffix('*') {
+        // A dot segment climbs out of the prefix, spelt plainly or percent-encoded: URL
+        // parsers (the WHATWG URL standard, and so browsers) read `%2e` in a path as `.`,
+        // so `…/cb/%2e%2e/evil` is sent to `…/evil`.
+        let rest = &given[prefix.len()..];
         return given.starts_with(prefix)
             && !given.contains('#')
-            && !given[prefix.len()..].contains("..");
+            && !rest.contains("..")
+            && !rest.to_ascii_lowercase().contains("%2e");
     }
     let (Ok(r), Ok(g)) = (url::Url::parse(registered), url::Url::parse(given)) else {
         return false;
@@ -622,6 +627,20 @@ mod tests {
                 Some("https://app.example/out/*"),
                 None,
                 "https://app.example/out/../admin",
+                false,
+            ),
+            (
+                "a wildcard does not climb out with percent-encoded dots",
+                Some("https://app.example/out/*"),
+                None,
+                "https://app.example/out/%2e%2e/%2E%2e/evil",
+                false,
+            ),
+            (
+                "nor with a dot and an encoded one",
+                Some("https://app.example/out/*"),
+                None,
+                "https://app.example/out/.%2E/evil",
                 false,
             ),
             (
