@@ -267,11 +267,11 @@ pub fn redirect_matches(registered: &str, given: &str) -> bool {
         // A dot segment climbs out of the prefix, spelt plainly or percent-encoded: URL
         // parsers (the WHATWG URL standard, and so browsers) read `%2e` in a path as `.`,
         // so `…/cb/%2e%2e/evil` is sent to `…/evil`.
-        let rest = &given[prefix.len()..];
-        return given.starts_with(prefix)
-            && !given.contains('#')
-            && !rest.contains("..")
-            && !rest.to_ascii_lowercase().contains("%2e");
+        return given.strip_prefix(prefix).is_some_and(|rest| {
+            !given.contains('#')
+                && !rest.contains("..")
+                && !rest.to_ascii_lowercase().contains("%2e")
+        });
     }
     let (Ok(r), Ok(g)) = (url::Url::parse(registered), url::Url::parse(given)) else {
         return false;
@@ -634,6 +634,13 @@ mod tests {
                 Some("https://app.example/out/*"),
                 None,
                 "https://app.example/out/%2e%2e/%2E%2e/evil",
+                false,
+            ),
+            (
+                "a URI shorter than a wildcard's prefix",
+                Some("https://app.example/out/*"),
+                None,
+                "https://app.example/o",
                 false,
             ),
             (
