@@ -159,6 +159,34 @@ async fn active(app: &TestApp, client_id: &str, secret: &str, token: &str) -> bo
     r.body["active"].as_bool().unwrap()
 }
 
+/// Asserts that every token of a token response `issued` to `client_id` in `acme` is dead:
+/// the access token inactive at introspection and refused at userinfo, the refresh token
+/// `invalid_grant`. `what` names the response in a failure.
+async fn assert_dead(app: &TestApp, client_id: &str, secret: &str, issued: &Resp, what: &str) {
+    let access = issued.body["access_token"].as_str().unwrap();
+    assert!(
+        !active(app, client_id, secret, access).await,
+        "{what}: the access token"
+    );
+    assert_eq!(
+        userinfo(app, access).await.status,
+        StatusCode::UNAUTHORIZED,
+        "{what}: userinfo"
+    );
+    let refreshed = refresh(
+        app,
+        client_id,
+        secret,
+        issued.body["refresh_token"].as_str().unwrap(),
+    )
+    .await;
+    assert_eq!(
+        refreshed.body["error"], "invalid_grant",
+        "{what}: the refresh token: {}",
+        refreshed.text
+    );
+}
+
 /// The `Set-Cookie` header that sets the browser session cookie.
 fn session_cookie(r: &Resp) -> String {
     r.headers

@@ -7,8 +7,8 @@ use axum::http::StatusCode;
 use serde_json::json;
 
 use super::{
-    TOKEN, VERIFIER, active, auth_url, exchange, exchange_as, login, refresh, setup, userinfo,
-    web_client,
+    TOKEN, VERIFIER, active, assert_dead, auth_url, exchange, exchange_as, login, refresh, setup,
+    userinfo, web_client,
 };
 use crate::support::browser::{Browser, location, query};
 use crate::support::{Resp, TestApp, form_request};
@@ -150,25 +150,7 @@ async fn a_revocation_racing_a_refresh_leaves_no_working_token(app: &TestApp) {
             granted.push(&answers[0]);
         }
         for r in granted.iter().rev() {
-            let refreshed = refresh(
-                app,
-                "web",
-                &secret,
-                r.body["refresh_token"].as_str().unwrap(),
-            )
-            .await;
-            assert_eq!(
-                refreshed.body["error"], "invalid_grant",
-                "round {round}: {}",
-                refreshed.text
-            );
-            let access = r.body["access_token"].as_str().unwrap();
-            assert!(!active(app, "web", &secret, access).await, "round {round}");
-            assert_eq!(
-                userinfo(app, access).await.status,
-                StatusCode::UNAUTHORIZED,
-                "round {round}"
-            );
+            assert_dead(app, "web", &secret, r, &format!("round {round}")).await;
         }
     }
 }
