@@ -8,13 +8,14 @@
 //! per aggregate (`realms`, `clients`, `users`, `roles`, `scopes`, `components`,
 //! `initial_access`, `events`, `tokens`, `transient`); they read and write through
 //! `sql_store` (`SqlStore`: connecting, migrating, cached reads, `SqlStore::write`) and the
-//! hot writes' path `write/`; below those, `notify` (cross-node cache invalidation),
+//! hot writes' path `write/` and the refresh tokens' coalesced reads `refresh_reads`; below those, `notify` (cross-node cache invalidation),
 //! `cache`, `touched` (the last-used days this node queued) and `sql` (the helpers every
 //! statement uses). Beside them, `backup`: the online copy of a SQLite file.
 
 mod backup;
 pub mod cache;
 mod notify;
+mod refresh_reads;
 mod schema;
 mod sql;
 mod sql_store;

@@ -12,6 +12,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 
 use crate::cache::{Cache, Cached, Key, Section};
 use crate::notify::{listen, publish};
+use crate::refresh_reads::RefreshReads;
 use crate::schema;
 use crate::sql::{Backend, backend_err, sqlite_file};
 use crate::touched::Touched;
@@ -27,14 +28,32 @@ pub struct SqlStore {
     pub(crate) cache: Arc<Cache>,
     /// Client creation's, events' and last-used days' group commit (`group_commit`).
     pub(crate) writes: GroupCommit,
+    /// Refresh tokens read by hash, concurrent reads in one statement (`refresh_reads`).
+    pub(crate) refresh_reads: RefreshReads,
     /// The last-used day this node queued for each client (`clients::touch_client`).
     pub(crate) touched: std::sync::Mutex<Touched>,
 }
+
+/// How long a pooled connection may sit idle and still be used without a ping first.
+const IDLE_BEFORE_PING: Duration = Duration::from_secs(1);
 
 pub(crate) fn pool_options(backend: Backend, size: u32) -> AnyPoolOptions {
     AnyPoolOptions::new()
         .max_connections(size)
         .acquire_timeout(Duration::from_secs(10))
+        // sqlx pings a connection when it comes back to the pool; its default ping before
+        // every acquire as well was one more round trip per query (PostgreSQL's socket,
+        // SQLite's worker thread). A connection is pinged before use only after it sat
+        // idle, when the database may have dropped it meanwhile.
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= IDLE_BEFORE_PING {
+                    sqlx::Connection::ping(conn).await?;
+                }
+                Ok(true)
+            })
+        })
         .after_connect(move |conn, _| {
             Box::pin(async move {
                 if backend == Backend::Sqlite {
@@ -94,10 +113,7 @@ impl SqlStore {
         // connection makes writers queue in the pool instead, in order, without sleeping;
         // readers keep their own connections (WAL lets them read beside the writer).
         let (pool, writer) = if sqlite_file.is_some() {
-            // The group commit takes this pool's connection for each batch only as a lock
-            // (`sqlite_writer`): a ping before each use would be a round trip for nothing.
             let writer = pool_options(backend, 1)
-                .test_before_acquire(false)
                 .connect_with(options.clone())
                 .await
                 .map_err(backend_err)?;
@@ -130,7 +146,9 @@ impl SqlStore {
         };
         let writes =
             GroupCommit::start(connection, sqlite_file.as_deref(), cache.clone(), backend)?;
+        let refresh_reads = RefreshReads::start(pool.clone(), backend);
         let store = SqlStore {
+            refresh_reads,
             pool,
             writer,
             backend,

@@ -4,7 +4,6 @@
 
 use latchkey_core::store::*;
 use latchkey_core::{Millis, ident};
-use sqlx::any::AnyRow;
 
 use crate::sql::{backend_err, get};
 use crate::sql_store::SqlStore;
@@ -98,25 +97,12 @@ pub(crate) async fn use_assertion(
 /// A token of a revoked session, or of its client's revoked part of the session, is not
 /// there (`session_key`, `client_session_key`), in the same read: a next token that a
 /// rotation racing the revocation stored after it (on another node, or read before it) is
-/// dead anyway.
+/// dead anyway. Concurrent reads share one statement (`refresh_reads`).
 pub(crate) async fn refresh_token(
     db: &SqlStore,
     hash: &str,
 ) -> StoreResult<Option<RefreshTokenRecord>> {
-    let row = sqlx::query(
-        "SELECT hash, realm_id, client_uuid, user_id, scope, session_id, auth_time, expires_at, resources \
-         FROM refresh_tokens t WHERE hash = $1 AND NOT EXISTS (SELECT 1 FROM revoked_tokens r \
-         WHERE r.jti IN ('session:' || t.session_id, \
-         'client-session:' || t.session_id || ':' || t.client_uuid) \
-         OR (r.jti IN ('online-session:' || t.session_id, \
-         'online-client-session:' || t.session_id || ':' || t.client_uuid) \
-         AND ' ' || t.scope || ' ' NOT LIKE '% offline\\_access %' ESCAPE '\\'))",
-    )
-    .bind(hash)
-    .fetch_optional(&db.pool)
-    .await
-    .map_err(backend_err)?;
-    row.as_ref().map(refresh_row).transpose()
+    db.refresh_reads.read(hash).await
 }
 
 /// Through the group commit, in line with the token's rotations (`group_commit::Work::Take`):
@@ -252,22 +238,4 @@ pub(crate) async fn login_sessions(
         }
     }
     Ok(sessions)
-}
-
-fn refresh_row(row: &AnyRow) -> StoreResult<RefreshTokenRecord> {
-    Ok(RefreshTokenRecord {
-        hash: get(row, "hash")?,
-        realm_id: get(row, "realm_id")?,
-        client_uuid: get(row, "client_uuid")?,
-        user_id: get(row, "user_id")?,
-        scope: get(row, "scope")?,
-        session_id: get(row, "session_id")?,
-        auth_time: get(row, "auth_time")?,
-        expires_at: get(row, "expires_at")?,
-        resources: match get::<Option<String>>(row, "resources")? {
-            Some(text) => serde_json::from_str(&text)
-                .map_err(|e| StoreError::Backend(format!("bad resources: {e}")))?,
-            None => Vec::new(),
-        },
-    })
 }

@@ -257,8 +257,55 @@ async fn a_revoked_refresh_token_ends_its_clients_part_of_the_session(app: &Test
     assert!(!store.is_revoked(&access("c1", "s1", false)).await.unwrap());
 }
 
+/// Concurrent reads of refresh tokens, which share statements, each get their own answer:
+/// a stored token, the same token read twice at once, a token of a revoked session, one
+/// never stored.
+async fn concurrent_reads_each_get_their_own_token(app: &TestStore) {
+    let store: Arc<dyn Store> = app.store.clone();
+    for i in 0..100 {
+        let session = if i % 10 == 0 { "revoked" } else { "live" };
+        store
+            .insert_refresh_token(&RefreshTokenRecord {
+                session_id: session.into(),
+                user_id: format!("user-{i}"),
+                ..refresh_token("r", &format!("read-{i}"), 1_000_000)
+            })
+            .await
+            .unwrap();
+    }
+    store
+        .revoke_session("r", "revoked", false, 1_000_000)
+        .await
+        .unwrap();
+    for _round in 0..3 {
+        let reads: Vec<_> = (0..250)
+            .map(|i| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    let t = store.refresh_token(&format!("read-{}", i % 125)).await;
+                    (i % 125, t.unwrap())
+                })
+            })
+            .collect();
+        for read in reads {
+            let (i, token) = read.await.unwrap();
+            match token {
+                Some(t) => {
+                    assert!(i < 100 && i % 10 != 0, "read-{i} should be absent");
+                    assert_eq!(
+                        (t.hash.as_str(), t.user_id.as_str()),
+                        (format!("read-{i}").as_str(), format!("user-{i}").as_str())
+                    );
+                }
+                None => assert!(i >= 100 || i % 10 == 0, "read-{i} was not found"),
+            }
+        }
+    }
+}
+
 crate::on_both_backends!(
     a_revoked_session_keeps_no_rotated_token,
     a_revoked_session_is_remembered_until_it_expires,
     a_revoked_refresh_token_ends_its_clients_part_of_the_session,
+    concurrent_reads_each_get_their_own_token,
 );
