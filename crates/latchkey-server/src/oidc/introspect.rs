@@ -132,8 +132,10 @@ async fn inspect(
     Ok(out)
 }
 
-/// RFC 7009 §2.2: 200 whether or not the token was valid; a token issued to another client
-/// is left alone.
+/// RFC 7009 §2.2: 200 whether or not the token was valid. A token issued to another client
+/// of the realm is refused and left alone (§2.1: the server verifies that the token was
+/// issued to the client making the request, and refuses the request otherwise), with
+/// Keycloak's answer: 400 `invalid_request`, "Unmatching clients".
 pub async fn revoke(
     State(state): State<SharedState>,
     base: BaseUrl,
@@ -178,9 +180,10 @@ async fn revoke_token(
         let azp = claims.get("azp").and_then(Value::as_str);
         let jti = claims.get("jti").and_then(Value::as_str);
         let exp = claims.get("exp").and_then(Value::as_i64).unwrap_or(0);
-        if let (Some(azp), Some(jti)) = (azp, jti)
-            && azp == caller.client_id
-        {
+        if let (Some(azp), Some(jti)) = (azp, jti) {
+            if azp != caller.client_id {
+                return Err(unmatching());
+            }
             state.store.revoke_jti(&realm.id, jti, exp * 1000).await?;
         }
         return Ok(());
@@ -193,11 +196,13 @@ async fn revoke_token(
     // signed in. A revoked online token spares the caller's offline tokens. A token the
     // caller rotated already (a refresh won, or it is an old one coming back) is a
     // replay: its session is revoked, the current token with it, as the refresh grant
-    // does. Another client's token is left alone.
+    // does. Another client's token, current or rotated, is refused and left alone; one of
+    // another realm is no token here.
     let hash = hash_token(token);
     let now = now_millis();
     let taken = match state.store.refresh_token(&hash).await? {
-        Some(rt) if rt.client_uuid != caller.id || rt.realm_id != realm.id => return Ok(()),
+        Some(rt) if rt.realm_id != realm.id => return Ok(()),
+        Some(rt) if rt.client_uuid != caller.id => return Err(unmatching()),
         Some(rt) => {
             let offline = rt.scope.split(' ').any(|w| w == "offline_access");
             let until = revoked_until(&realm, now, offline);
@@ -205,8 +210,15 @@ async fn revoke_token(
         }
         None => false,
     };
-    if !taken {
-        super::token::replayed(state, &realm, &caller, &hash, now).await?;
+    if !taken
+        && super::token::replayed(state, &realm, &caller, &hash, now).await?
+            == super::token::Spent::ByAnotherClient
+    {
+        return Err(unmatching());
     }
     Ok(())
+}
+
+fn unmatching() -> OAuthError {
+    OAuthError::new(OAuthCode::InvalidRequest, "Unmatching clients")
 }

@@ -222,24 +222,36 @@ async fn handle(
 /// revokes nothing: it can only be one written before tombstones recorded their client,
 /// and it dies with the token it stands for, so the window where a replay goes unpunished
 /// is short, while honouring it would leave that window open to anyone in the realm.
+///
+/// Answers whether the tombstone names another client of the realm (the revocation
+/// endpoint refuses that client, as Keycloak refuses a token issued for another).
 pub(super) async fn replayed(
     state: &SharedState,
     realm: &RealmRecord,
     client: &ClientRecord,
     hash: &str,
     now: Millis,
-) -> Result<(), OAuthError> {
-    if let Some(spent) = state.store.get_transient(SPENT_REFRESH, hash, now).await?
-        && spent
-            .get("realm")
-            .and_then(|v| v.as_str())
-            .is_none_or(|r| r == realm.id) // (older tombstones: no realm)
-        && spent.get("client").and_then(|v| v.as_str()) == Some(&client.id)
-        && state
-            .store
-            .take_transient(SPENT_REFRESH, hash, now)
-            .await?
-            .is_some()
+) -> Result<Spent, OAuthError> {
+    let Some(spent) = state.store.get_transient(SPENT_REFRESH, hash, now).await? else {
+        return Ok(Spent::Unknown);
+    };
+    if spent
+        .get("realm")
+        .and_then(|v| v.as_str())
+        .is_some_and(|r| r != realm.id)
+    {
+        return Ok(Spent::Unknown);
+    }
+    match spent.get("client").and_then(|v| v.as_str()) {
+        Some(owner) if owner != client.id => return Ok(Spent::ByAnotherClient),
+        Some(_) => {}
+        None => return Ok(Spent::Unknown),
+    }
+    if state
+        .store
+        .take_transient(SPENT_REFRESH, hash, now)
+        .await?
+        .is_some()
         && let Some(session) = spent.get("session").and_then(|v| v.as_str())
     {
         tracing::warn!(%session, "refresh token replayed; revoking its session's tokens");
@@ -249,7 +261,19 @@ pub(super) async fn replayed(
             .revoke_session(&realm.id, session, false, until)
             .await?;
     }
-    Ok(())
+    Ok(Spent::ByThisClient)
+}
+
+/// What `replayed` found of a refresh token that was not there to spend.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Spent {
+    /// No tombstone of this realm that names a client: an unknown, expired or foreign token.
+    Unknown,
+    /// Rotated by another client of the realm: left alone.
+    ByAnotherClient,
+    /// Rotated by this client: its session is revoked (once; a second replay finds the
+    /// tombstone taken).
+    ByThisClient,
 }
 
 /// The scope of a refresh (RFC 6749 §6): the requested scope, which may narrow the

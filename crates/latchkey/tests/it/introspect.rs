@@ -154,9 +154,11 @@ async fn revocation_stops_access_and_refresh_tokens(app: &TestApp) {
         }
     };
     assert_eq!(userinfo(app, &s.access).await.status, StatusCode::OK);
-    // Another client cannot revoke admin-cli's token: 200, but nothing happens.
+    // Another client cannot revoke admin-cli's token: refused as Keycloak does (RFC 7009
+    // §2.1), and nothing happens.
     let other = revoke(s.access.clone(), Some(("svc", s.svc_secret.clone()))).await;
-    assert_eq!(other.status, StatusCode::OK);
+    assert_oauth_error(&other, StatusCode::BAD_REQUEST, "invalid_request");
+    assert_eq!(other.body["error_description"], "Unmatching clients");
     assert_eq!(userinfo(app, &s.access).await.status, StatusCode::OK);
     // The owner revokes: inactive at introspection, refused at userinfo.
     assert_eq!(revoke(s.access.clone(), None).await.status, StatusCode::OK);
