@@ -2,7 +2,7 @@
 //! in flight go together in the next statement (`WHERE hash IN (…)`, up to 64). Every
 //! refresh reads its token and no cache can hold it (each is read once), so under load
 //! this read was the database's busiest statement: one pool connection, one statement and
-//! a ping on the connection's return (sqlx's) per token. A read never waits for a batch
+//! sqlx's pings around it, per token. A read never waits for a batch
 //! to fill: alone, it goes at once, as a batch of one.
 //!
 //! A read joins only a statement not yet sent, so it sees everything committed before it
@@ -16,7 +16,7 @@ use sqlx::AnyPool;
 use sqlx::any::AnyRow;
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
-use crate::sql::{Backend, backend_err, get};
+use crate::sql::{Backend, backend_err, connection_lost, get};
 
 /// Tokens per statement at most.
 const MOST: usize = 64;
@@ -81,21 +81,19 @@ async fn serve(pool: AnyPool, numbered: bool, mut waiting: mpsc::UnboundedReceiv
 }
 
 async fn answer(pool: &AnyPool, numbered: bool, batch: Vec<Waiting>) {
-    // Padded to the next power of two with the last hash again: few statement shapes, each
-    // prepared once per connection.
-    let shape = batch.len().next_power_of_two();
-    let mut query = sqlx::query(statement(shape, numbered));
-    for i in 0..shape {
-        query = query.bind(batch[i.min(batch.len() - 1)].hash.as_str());
-    }
-    let found: StoreResult<HashMap<String, RefreshTokenRecord>> =
-        match query.fetch_all(pool).await.map_err(backend_err) {
-            Ok(rows) => rows
-                .iter()
-                .map(|row| refresh_row(row).map(|t| (t.hash.clone(), t)))
-                .collect(),
-            Err(e) => Err(e),
-        };
+    // A statement whose connection broke is sent once more, on another: one lost
+    // connection would otherwise fail every read of the batch.
+    let rows = match fetch(pool, numbered, &batch).await {
+        Err(e) if connection_lost(&e) => fetch(pool, numbered, &batch).await,
+        rows => rows,
+    };
+    let found: StoreResult<HashMap<String, RefreshTokenRecord>> = match rows.map_err(backend_err) {
+        Ok(rows) => rows
+            .iter()
+            .map(|row| refresh_row(row).map(|t| (t.hash.clone(), t)))
+            .collect(),
+        Err(e) => Err(e),
+    };
     for w in batch {
         let result = match &found {
             Ok(found) => Ok(found.get(&w.hash).cloned()),
@@ -104,6 +102,21 @@ async fn answer(pool: &AnyPool, numbered: bool, batch: Vec<Waiting>) {
         // A caller that stopped waiting has nothing to be told.
         let _ = w.answer.send(result);
     }
+}
+
+async fn fetch(
+    pool: &AnyPool,
+    numbered: bool,
+    batch: &[Waiting],
+) -> Result<Vec<AnyRow>, sqlx::Error> {
+    // Padded to the next power of two with the last hash again: few statement shapes, each
+    // prepared once per connection.
+    let shape = batch.len().next_power_of_two();
+    let mut query = sqlx::query(statement(shape, numbered));
+    for i in 0..shape {
+        query = query.bind(batch[i.min(batch.len() - 1)].hash.as_str());
+    }
+    query.fetch_all(pool).await
 }
 
 /// The read of `n` tokens (a power of two up to `MOST`), built once per shape. A token of

@@ -46,6 +46,17 @@ pub(crate) fn backend_err(e: sqlx::Error) -> StoreError {
 }
 
 /// Maps a unique-constraint violation to `Conflict { what }`, anything else to `Backend`.
+/// The connection broke under the statement (PostgreSQL ended it: a restart, a failover,
+/// `pg_terminate_backend`): a read may be sent again, on another connection.
+pub(crate) fn connection_lost(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_) | sqlx::Error::Protocol(_) => true,
+        // Class 57, operator intervention: admin or crash shutdown, cannot connect now.
+        sqlx::Error::Database(db) => db.code().is_some_and(|c| c.starts_with("57P")),
+        _ => false,
+    }
+}
+
 pub(crate) fn write_err(what: &'static str) -> impl Fn(sqlx::Error) -> StoreError {
     move |e| match &e {
         sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Conflict { what },

@@ -34,26 +34,16 @@ pub struct SqlStore {
     pub(crate) touched: std::sync::Mutex<Touched>,
 }
 
-/// How long a pooled connection may sit idle and still be used without a ping first.
-const IDLE_BEFORE_PING: Duration = Duration::from_secs(1);
-
 pub(crate) fn pool_options(backend: Backend, size: u32) -> AnyPoolOptions {
     AnyPoolOptions::new()
         .max_connections(size)
         .acquire_timeout(Duration::from_secs(10))
-        // sqlx pings a connection when it comes back to the pool; its default ping before
-        // every acquire as well was one more round trip per query (PostgreSQL's socket,
-        // SQLite's worker thread). A connection is pinged before use only after it sat
-        // idle, when the database may have dropped it meanwhile.
-        .test_before_acquire(false)
-        .before_acquire(|conn, meta| {
-            Box::pin(async move {
-                if meta.idle_for >= IDLE_BEFORE_PING {
-                    sqlx::Connection::ping(conn).await?;
-                }
-                Ok(true)
-            })
-        })
+        // sqlx pings a connection when it comes back to the pool and, by default, again
+        // before each use: on SQLite that second ping is a round trip to the connection's
+        // worker thread for nothing (nobody can drop a connection to a file in this
+        // process); PostgreSQL may drop a connection any time (a restart, a failover,
+        // `pg_terminate_backend`), and the ping finds it before a request does.
+        .test_before_acquire(backend == Backend::Postgres)
         .after_connect(move |conn, _| {
             Box::pin(async move {
                 if backend == Backend::Sqlite {

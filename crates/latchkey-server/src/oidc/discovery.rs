@@ -8,6 +8,7 @@ use latchkey_core::registration::cimd::Settings;
 use serde_json::{Value, json};
 
 use super::realm::enabled_realm;
+use crate::error::OAuthError;
 use crate::routes::{self, for_realm};
 use crate::state::SharedState;
 use crate::urls::BaseUrl;
@@ -43,9 +44,9 @@ fn not_found() -> Response {
         .into_response()
 }
 
+/// Logged, and answered with the protocol's generic error body.
 fn internal(e: String) -> Response {
-    tracing::error!(error = %e, "internal error");
-    StatusCode::INTERNAL_SERVER_ERROR.into_response()
+    OAuthError::Internal(e).into_response()
 }
 
 async fn metadata(state: &SharedState, base: &BaseUrl, realm: &str) -> Result<Value, Response> {

@@ -214,12 +214,16 @@ async fn logout_token(
     let now = now_millis();
     let Some(stored) = state.store.refresh_token(&hash).await? else {
         // A token this client rotated away before is a replay, as at the revocation
-        // endpoint: its session ends (OAuth 2.1 §4.3.1).
-        super::token::replayed(state, &realm, &client, &hash, now).await?;
-        return Err(OAuthError::new(
-            OAuthCode::InvalidGrant,
-            "Invalid refresh token",
-        ));
+        // endpoint: its session ends (OAuth 2.1 §4.3.1), which is what the logout asked
+        // for (a logout racing the client's own refresh presents the token the refresh
+        // spent): done, 204, as Keycloak, whose refresh tokens stay valid when used.
+        return match super::token::replayed(state, &realm, &client, &hash, now).await? {
+            super::token::Spent::ByThisClient => Ok(()),
+            _ => Err(OAuthError::new(
+                OAuthCode::InvalidGrant,
+                "Invalid refresh token",
+            )),
+        };
     };
     if stored.client_uuid != client.id || stored.realm_id != realm.id {
         return Err(OAuthError::new(

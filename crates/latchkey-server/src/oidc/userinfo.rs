@@ -10,6 +10,7 @@ use serde_json::{Map, Value, json};
 
 use super::realm::enabled_realm;
 use crate::bearer::{BearerError, bearer_token, verify_access_token};
+use crate::error::OAuthError;
 use crate::state::SharedState;
 
 fn refuse(status: StatusCode, error: &str, description: &str) -> Response {
@@ -39,10 +40,7 @@ pub async fn userinfo(
             )
                 .into_response();
         }
-        Err(e) => {
-            tracing::error!(error = %e, "internal error");
-            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
-        }
+        Err(e) => return OAuthError::Internal(e).into_response(),
     };
     let from_form: Option<String> = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body)
         .ok()
@@ -64,10 +62,7 @@ pub async fn userinfo(
                 "Token verification failed",
             );
         }
-        Err(BearerError::Internal(e)) => {
-            tracing::error!(error = %e, "internal error");
-            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
-        }
+        Err(BearerError::Internal(e)) => return OAuthError::Internal(e).into_response(),
     };
     let scope = verified
         .claims

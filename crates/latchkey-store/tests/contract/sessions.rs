@@ -303,6 +303,59 @@ async fn concurrent_reads_each_get_their_own_token(app: &TestStore) {
     }
 }
 
+/// A batch of refresh token reads whose connection PostgreSQL ends under it (a restart, a
+/// failover, `pg_terminate_backend`) is read again on another connection: its readers get
+/// their tokens, not an error each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_survive_a_connection_ended_under_them() {
+    let Some(app) = TestStore::new(crate::support::Backend::Postgres).await else {
+        return;
+    };
+    let store: Arc<dyn Store> = app.store.clone();
+    store
+        .insert_refresh_token(&refresh_token("r", "held", 1_000_000))
+        .await
+        .unwrap();
+    sqlx::any::install_default_drivers();
+    let raw = sqlx::AnyPool::connect(&app.db.url).await.unwrap();
+    let mut lock = raw.begin().await.unwrap();
+    sqlx::query("LOCK TABLE refresh_tokens IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut *lock)
+        .await
+        .unwrap();
+    let reads: Vec<_> = (0..16)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move { store.refresh_token("held").await })
+        })
+        .collect();
+    // The reads' statements wait for the lock: end their connections there.
+    let mut ended = 0;
+    for _ in 0..100 {
+        let (n,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity \
+             WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        )
+        .fetch_one(&raw)
+        .await
+        .unwrap();
+        ended += n;
+        if ended > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(ended > 0, "no read waited for the lock");
+    lock.commit().await.unwrap();
+    for read in reads {
+        let token = read
+            .await
+            .unwrap()
+            .expect("a read failed with its connection");
+        assert_eq!(token.map(|t| t.hash).as_deref(), Some("held"));
+    }
+}
+
 crate::on_both_backends!(
     a_revoked_session_keeps_no_rotated_token,
     a_revoked_session_is_remembered_until_it_expires,

@@ -269,8 +269,38 @@ async fn userinfo_returns_the_users_claims(app: &TestApp) {
     );
 }
 
+/// A database failure behind userinfo or discovery is a 500 with the protocol's generic
+/// JSON body, as at every other endpoint: never an empty answer, never the database's words.
+async fn a_database_failure_is_a_json_server_error(app: &TestApp) {
+    let s = setup(app).await;
+    assert_eq!(userinfo(app, &s.access).await.status, StatusCode::OK);
+    sqlx::any::install_default_drivers();
+    let raw = sqlx::AnyPool::connect(&app.db.url).await.unwrap();
+    for statement in [
+        "DROP TABLE revoked_tokens",
+        "ALTER TABLE realms RENAME TO realms_gone",
+    ] {
+        sqlx::query(statement).execute(&raw).await.unwrap();
+    }
+    raw.close().await;
+    for r in [
+        userinfo(app, &s.access).await,
+        app.json(
+            Method::GET,
+            "/realms/never-read/.well-known/openid-configuration",
+            None,
+            None,
+        )
+        .await,
+    ] {
+        assert_oauth_error(&r, StatusCode::INTERNAL_SERVER_ERROR, "server_error");
+        assert_eq!(r.body["error_description"], "internal error", "{}", r.text);
+    }
+}
+
 crate::on_both_backends!(
     introspection_reports_live_and_dead_tokens,
     revocation_stops_access_and_refresh_tokens,
     userinfo_returns_the_users_claims,
+    a_database_failure_is_a_json_server_error,
 );

@@ -9,8 +9,8 @@ use axum::http::StatusCode;
 use serde_json::json;
 
 use super::{
-    VERIFIER, active, auth_url, exchange, exchange_as, login, refresh, register_with_logout_uri,
-    setup, userinfo, web_client,
+    VERIFIER, active, assert_dead, auth_url, exchange, exchange_as, login, refresh,
+    register_with_logout_uri, setup, userinfo, web_client,
 };
 use crate::support::TestApp;
 use crate::support::browser::{Browser, form, location, query};
@@ -421,9 +421,48 @@ async fn a_client_logs_out_its_refresh_token(app: &TestApp) {
     assert_eq!(r.body["error"], "invalid_grant", "{}", r.text);
 }
 
+/// A client logging out with a refresh token it rotated away already (its own refresh won a
+/// race with the logout) is a replay that ends the session: the logout is done, 204, and
+/// every token of the session is dead. Another client presenting that spent token ends
+/// nothing; the tombstone is spent by the owner's first use.
+async fn logging_out_with_a_rotated_token_ends_the_session(app: &TestApp) {
+    let (admin, other_secret) = setup(app, web_client()).await;
+    let (id, secret) = register_with_logout_uri(app, &admin).await;
+    let url = auth_url("").replace("client_id=web", &format!("client_id={id}"));
+    let q = login(app, &mut Browser::default(), &url).await;
+    let t = exchange_as(app, &id, &secret, &q["code"], VERIFIER).await;
+    let spent = t.body["refresh_token"].as_str().unwrap();
+    let r = refresh(app, &id, &secret, spent).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let foreign = app
+        .form(
+            LOGOUT,
+            &[("refresh_token", spent)],
+            Some(("web", &other_secret)),
+        )
+        .await;
+    assert_eq!(foreign.body["error"], "invalid_grant", "{}", foreign.text);
+    let current = r.body["access_token"].as_str().unwrap();
+    assert!(
+        active(app, &id, &secret, current).await,
+        "nothing ended yet"
+    );
+
+    let out = app
+        .form(LOGOUT, &[("refresh_token", spent)], Some((&id, &secret)))
+        .await;
+    assert_eq!(out.status, StatusCode::NO_CONTENT, "{}", out.text);
+    assert_dead(app, &id, &secret, &r, "after the logout").await;
+    let again = app
+        .form(LOGOUT, &[("refresh_token", spent)], Some((&id, &secret)))
+        .await;
+    assert_eq!(again.body["error"], "invalid_grant", "{}", again.text);
+}
+
 crate::on_both_backends!(
     the_keycloak_attribute_names_post_logout_uris,
     a_client_logs_out_its_refresh_token,
+    logging_out_with_a_rotated_token_ends_the_session,
     an_admin_ends_the_browser_sign_in,
     logout_ends_the_session,
     a_hint_without_a_browser_session_ends_the_hints_session,
