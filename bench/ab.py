@@ -1,17 +1,21 @@
 #!/usr/bin/env python3
 """A/B of Latchkey builds under registration load, per registration (or, with
-`--scenario token`, client_credentials tokens for one registered client, per token).
+`--scenario token`, client_credentials tokens for one registered client, per token; with
+`--scenario refresh`, run.py's refresh scenario, per refresh).
 
-Starts each binary in turn on SQLite (`start-dev`, through `run.py`'s server and setup),
-warms up for 2 s, then registers clients (or asks for tokens) with wrk for `--duration`
-seconds at 64 connections, and reads from /proc what the server used for them: CPU (user + system),
+Starts each binary in turn on SQLite (`start-dev`, through `run.py`'s server and setup;
+with `--postgres`, on a fresh PostgreSQL database each time, dropped after), warms up for
+2 s, then registers clients (or asks for tokens) with wrk for `--duration` seconds at 64
+connections, and reads from /proc what the server used for them: CPU (user + system),
 context switches (all threads), write calls and bytes written (WAL, database and
-sockets). The binaries alternate, round after round, so a machine that speeds up or slows
-down meanwhile affects each alike: on a busy 2-vCPU machine requests/s alone drifts more
-than most changes move it, the per-registration figures much less.
+sockets); on PostgreSQL also the CPU of every `postgres` process of the machine (the
+database's share of the work). The binaries alternate, round after round, so a machine
+that speeds up or slows down meanwhile affects each alike: on a busy 2-vCPU machine
+requests/s alone drifts more than most changes move it, the per-request figures much less.
 
     bench/ab.py --rounds 3 /tmp/before /tmp/after
     bench/ab.py --scenario token --rounds 3 /tmp/before /tmp/after
+    bench/ab.py --scenario refresh --postgres --rounds 5 /tmp/before /tmp/after
 """
 
 import argparse
@@ -48,24 +52,53 @@ def target(ep, scenario):
     return ep["registration"], run.registration_script(ep)
 
 
-def once(binary, duration, connections, scenario):
-    server = run.Latchkey("sqlite", binary=binary)
+def postgres_ticks():
+    """CPU ticks of every `postgres` process now running."""
+    total = 0
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue  # ended meanwhile
+        if stat[stat.index("(") + 1:stat.rindex(")")].startswith("postgres"):
+            fields = stat[stat.rindex(")") + 2:].split()
+            total += int(fields[11]) + int(fields[12])
+    return total
+
+
+def once(binary, duration, connections, scenario, postgres):
+    db = f"lk_ab_{os.getpid()}" if postgres else None
+    if db:
+        run.sh(["psql", run.PG_URL + "/test", "-qc", f"CREATE DATABASE {db}"])
+    server = run.Latchkey(f"{run.PG_URL}/{db}" if db else "sqlite", binary=binary)
     server.start()
     try:
         ep = server.setup("ES256")
-        url, script = target(ep, scenario)
-        run.wrk(url, script, 2, connections)  # warm-up
-        before = counters(server.proc.pid)
+        if scenario == "refresh":
+            # As run.py's scenario (e): one token per connection for the warm-up, fresh
+            # ones for the measured run.
+            client_id, warm = server.refresh_tokens("ES256", connections)
+            run.wrk(ep["token"], run.refresh_script(client_id, warm), 2, connections)
+            client_id, timed = server.refresh_tokens("ES256", connections)
+            url, script = ep["token"], run.refresh_script(client_id, timed)
+        else:
+            url, script = target(ep, scenario)
+            run.wrk(url, script, 2, connections)  # warm-up
+        before, pg_before = counters(server.proc.pid), postgres_ticks()
         r = run.wrk(url, script, duration, connections)
-        after = counters(server.proc.pid)
+        after, pg_after = counters(server.proc.pid), postgres_ticks()
     finally:
         server.stop()
         shutil.rmtree(server.workdir)
+        if db:
+            run.drop_and_checkpoint(db)
     n = r["requests"]
     d = {k: after[k] - before[k] for k in after}
-    return {"rps": r["rps"], "p99": r["p99"],
+    return {"rps": r["rps"], "p99": r["p99"], "errors": r["errors"],
             "cpu_us": d["ticks"] * 1e6 / run.TICKS / n, "switches": d["switches"] / n,
-            "writes": d["writes"] / n, "kib": d["bytes"] / n / 1024}
+            "writes": d["writes"] / n, "kib": d["bytes"] / n / 1024,
+            "db_us": (pg_after - pg_before) * 1e6 / run.TICKS / n}
 
 
 def main():
@@ -73,16 +106,20 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--duration", type=int, default=10)
     ap.add_argument("--connections", type=int, default=64)
-    ap.add_argument("--scenario", choices=["registration", "token"], default="registration")
+    ap.add_argument("--scenario", choices=["registration", "token", "refresh"], default="registration")
+    ap.add_argument("--postgres", action="store_true",
+                    help="on PostgreSQL (LATCHKEY_BENCH_PG, a fresh database each time) instead of SQLite")
     ap.add_argument("binaries", nargs="+")
     args = ap.parse_args()
-    print("| Round | Build | req/s | p99 ms | CPU µs | context switches | write calls | KiB written |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| Round | Build | req/s | p99 ms | errors | CPU µs | database CPU µs | context switches "
+          "| write calls | KiB written |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r in range(1, args.rounds + 1):
         for b in args.binaries:
-            m = once(b, args.duration, args.connections, args.scenario)
-            print(f"| {r} | {b} | {m['rps']:,.0f} | {m['p99']:.1f} | {m['cpu_us']:.0f} | {m['switches']:.2f} "
-                  f"| {m['writes']:.1f} | {m['kib']:.1f} |", flush=True)
+            m = once(b, args.duration, args.connections, args.scenario, args.postgres)
+            db = f"{m['db_us']:.0f}" if args.postgres else "-"
+            print(f"| {r} | {b} | {m['rps']:,.0f} | {m['p99']:.1f} | {m['errors']} | {m['cpu_us']:.0f} | {db} "
+                  f"| {m['switches']:.2f} | {m['writes']:.1f} | {m['kib']:.1f} |", flush=True)
 
 
 if __name__ == "__main__":
