@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """A/B of Latchkey builds under registration load, per registration (or, with
 `--scenario token`, client_credentials tokens for one registered client, per token; with
-`--scenario refresh`, run.py's refresh scenario, per refresh).
+`--scenario refresh`, run.py's refresh scenario, per refresh; `--scenario discovery`, the
+realm's OpenID configuration).
 
 Starts each binary in turn on SQLite (`start-dev`, through `run.py`'s server and setup;
 with `--postgres`, on a fresh PostgreSQL database each time, dropped after), warms up for
@@ -44,6 +45,8 @@ def counters(pid):
 
 def target(ep, scenario):
     """(url, wrk script) of the scenario."""
+    if scenario == "discovery":
+        return ep["discovery"], run.lua("GET")
     if scenario == "token":
         c = run.register(ep)
         basic = base64.b64encode(f"{c['client_id']}:{c['client_secret']}".encode()).decode()
@@ -106,7 +109,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--duration", type=int, default=10)
     ap.add_argument("--connections", type=int, default=64)
-    ap.add_argument("--scenario", choices=["registration", "token", "refresh"], default="registration")
+    ap.add_argument("--scenario", choices=["registration", "token", "refresh", "discovery"], default="registration")
     ap.add_argument("--postgres", action="store_true",
                     help="on PostgreSQL (LATCHKEY_BENCH_PG, a fresh database each time) instead of SQLite")
     ap.add_argument("binaries", nargs="+")

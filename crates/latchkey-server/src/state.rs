@@ -22,6 +22,22 @@ use crate::settings::ServerSettings;
 /// A client's `jwks_uri` document as fetched: when, and its keys.
 type CachedJwks = (std::time::Instant, Arc<Vec<Value>>);
 
+/// A realm's discovery document as served under one issuer URL (`oidc::discovery`), with
+/// what it was built from: it is served again while the realm (by id), its CIMD switch
+/// and the store's list of its scopes (the same `Arc`, which the store's invalidation
+/// replaces on every node) are the same.
+pub struct DiscoveryDoc {
+    pub realm_id: String,
+    pub cimd: bool,
+    pub scopes: Shared<ScopeRecord>,
+    pub body: axum::body::Bytes,
+}
+
+/// Discovery documents kept: one per realm and issuer URL, and the URL follows the `Host`
+/// header unless `--hostname` is set, so a client could make up many; past it the memo
+/// starts over.
+const DISCOVERY_DOCS_KEPT: usize = 1_000;
+
 pub struct AppState {
     pub store: Arc<dyn Store>,
     pub sealer: Arc<SecretBox>,
@@ -51,6 +67,8 @@ pub struct AppState {
     keys: Mutex<HashMap<String, Arc<RealmKeys>>>,
     /// Each realm's `ScopeDefaults` (`scope_defaults`), by realm id.
     scope_defaults: Mutex<HashMap<String, CachedScopeDefaults>>,
+    /// Discovery documents by issuer URL (`discovery_doc`).
+    discovery_docs: Mutex<HashMap<String, Arc<DiscoveryDoc>>>,
 }
 
 /// A realm's `ScopeDefaults` and the store's lists they were derived from.
@@ -120,7 +138,27 @@ impl AppState {
             client_jwks: Mutex::new(HashMap::new()),
             keys: Mutex::new(HashMap::new()),
             scope_defaults: Mutex::new(HashMap::new()),
+            discovery_docs: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The discovery document last served under `issuer`, if any (`DiscoveryDoc` says when
+    /// it may be served again).
+    pub fn discovery_doc(&self, issuer: &str) -> Option<Arc<DiscoveryDoc>> {
+        let docs = self
+            .discovery_docs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        docs.get(issuer).cloned()
+    }
+
+    /// Keeps the document served under `issuer` (at most `DISCOVERY_DOCS_KEPT`).
+    pub fn keep_discovery_doc(&self, issuer: &str, doc: Arc<DiscoveryDoc>) {
+        let mut docs = self
+            .discovery_docs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        insert_bounded(&mut docs, issuer, doc, DISCOVERY_DOCS_KEPT, |_| false);
     }
 
     /// The realm's keys, loaded and unsealed on first use and again whenever the store's

@@ -1,16 +1,20 @@
 //! OIDC discovery, RFC 8414 metadata and the JWKS. Every advertised endpoint comes from
 //! `routes`, the constants the router mounts, and only endpoints that exist are listed.
 
+use std::sync::Arc;
+
+use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use latchkey_core::registration::cimd::Settings;
+use latchkey_core::store::ScopeRecord;
 use serde_json::{Value, json};
 
 use super::realm::enabled_realm;
 use crate::error::OAuthError;
 use crate::routes::{self, for_realm};
-use crate::state::SharedState;
+use crate::state::{DiscoveryDoc, SharedState};
 use crate::urls::BaseUrl;
 
 pub const GRANT_TYPES: [&str; 5] = [
@@ -49,7 +53,9 @@ fn internal(e: String) -> Response {
     OAuthError::Internal(e).into_response()
 }
 
-async fn metadata(state: &SharedState, base: &BaseUrl, realm: &str) -> Result<Value, Response> {
+/// The realm's document, as JSON bytes: built again only when what it is built from
+/// changed (`state::DiscoveryDoc`); every client of a realm asks for it, often.
+async fn document(state: &SharedState, base: &BaseUrl, realm: &str) -> Result<Bytes, Response> {
     let Some(record) = enabled_realm(state, realm).await.map_err(internal)? else {
         return Err(not_found());
     };
@@ -58,12 +64,42 @@ async fn metadata(state: &SharedState, base: &BaseUrl, realm: &str) -> Result<Va
         .list_scopes(&record.id)
         .await
         .map_err(|e| internal(e.to_string()))?;
+    let cimd = Settings::from_attributes(record.rep.attributes.as_ref()).enabled;
+    let issuer = base.issuer(realm);
+    if let Some(doc) = state.discovery_doc(&issuer)
+        && doc.realm_id == record.id
+        && doc.cimd == cimd
+        && Arc::ptr_eq(&doc.scopes, &scopes)
+    {
+        return Ok(doc.body.clone());
+    }
+    let body = serde_json::to_vec(&metadata(base, realm, &issuer, &scopes, cimd))
+        .map(Bytes::from)
+        .map_err(|e| internal(e.to_string()))?;
+    state.keep_discovery_doc(
+        &issuer,
+        Arc::new(DiscoveryDoc {
+            realm_id: record.id,
+            cimd,
+            scopes,
+            body: body.clone(),
+        }),
+    );
+    Ok(body)
+}
+
+fn metadata(
+    base: &BaseUrl,
+    realm: &str,
+    issuer: &str,
+    scopes: &[ScopeRecord],
+    cimd: bool,
+) -> Value {
     let mut scopes_supported = vec!["openid".to_string()];
     scopes_supported.extend(scopes.iter().map(|s| s.name.clone()));
     let url = |route: &str| base.join(&for_realm(route, realm));
-    let cimd = Settings::from_attributes(record.rep.attributes.as_ref()).enabled;
     let mut doc = json!({
-        "issuer": base.issuer(realm),
+        "issuer": issuer,
         "authorization_endpoint": url(routes::AUTH),
         "end_session_endpoint": url(routes::LOGOUT),
         "token_endpoint": url(routes::TOKEN),
@@ -95,7 +131,7 @@ async fn metadata(state: &SharedState, base: &BaseUrl, realm: &str) -> Result<Va
     if cimd {
         doc["client_id_metadata_document_supported"] = json!(true);
     }
-    Ok(doc)
+    doc
 }
 
 pub async fn openid_configuration(
@@ -103,8 +139,8 @@ pub async fn openid_configuration(
     base: BaseUrl,
     Path(realm): Path<String>,
 ) -> Response {
-    match metadata(&state, &base, &realm).await {
-        Ok(doc) => axum::Json(doc).into_response(),
+    match document(&state, &base, &realm).await {
+        Ok(body) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
         Err(resp) => resp,
     }
 }

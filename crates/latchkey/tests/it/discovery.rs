@@ -192,12 +192,70 @@ async fn realm_names_are_encoded_in_urls(app: &TestApp) {
     }
 }
 
+/// The document is built again when what it says changes: a new client scope of the realm,
+/// a realm deleted and made again under its name, and each `Host` names its own URLs.
+async fn the_document_follows_the_realm_and_the_host(app: &TestApp) {
+    let path = "/realms/acme/.well-known/openid-configuration";
+    let admin = app.admin_with_realm("acme").await;
+    let scopes = |r: &crate::support::Resp| -> Vec<String> {
+        serde_json::from_value(r.body["scopes_supported"].clone()).unwrap()
+    };
+    let before = app.get_public(path).await;
+    assert!(!scopes(&before).contains(&"reports".to_string()));
+    let r = app
+        .post(
+            "/admin/realms/acme/client-scopes",
+            &admin,
+            json!({"name": "reports", "protocol": "openid-connect"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let after = app.get_public(path).await;
+    assert!(
+        scopes(&after).contains(&"reports".to_string()),
+        "{}",
+        after.text
+    );
+
+    let r = app.delete("/admin/realms/acme", &admin).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+    assert_eq!(app.get_public(path).await.status, StatusCode::NOT_FOUND);
+    app.create_realm(&admin, "acme").await;
+    let again = app.get_public(path).await;
+    assert_eq!(again.status, StatusCode::OK);
+    assert!(
+        !scopes(&again).contains(&"reports".to_string()),
+        "{}",
+        again.text
+    );
+
+    for host in ["a.example", "b.example:8443"] {
+        let req = axum::http::Request::get(path)
+            .header("host", host)
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let r = app.send(req).await;
+        assert_eq!(
+            r.body["issuer"],
+            format!("http://{host}/realms/acme"),
+            "{}",
+            r.text
+        );
+        assert_eq!(
+            r.body["token_endpoint"],
+            format!("http://{host}/realms/acme/protocol/openid-connect/token")
+        );
+        assert_eq!(r.header("content-type"), Some("application/json"));
+    }
+}
+
 crate::on_both_backends!(
     every_advertised_endpoint_answers,
     unknown_realm_is_404,
     jwks_has_public_rs256_and_es256_keys,
     health_and_metrics,
     realm_names_are_encoded_in_urls,
+    the_document_follows_the_realm_and_the_host,
 );
 
 #[tokio::test]
