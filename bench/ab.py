@@ -2,7 +2,8 @@
 """A/B of Latchkey builds under registration load, per registration (or, with
 `--scenario token`, client_credentials tokens for one registered client, per token; with
 `--scenario refresh`, run.py's refresh scenario, per refresh; `--scenario discovery`, the
-realm's OpenID configuration).
+realm's OpenID configuration; `--scenario read`, a registration read with the client's
+registration access token).
 
 Starts each binary in turn on SQLite (`start-dev`, through `run.py`'s server and setup;
 with `--postgres`, on a fresh PostgreSQL database each time, dropped after), warms up for
@@ -10,13 +11,16 @@ with `--postgres`, on a fresh PostgreSQL database each time, dropped after), war
 connections, and reads from /proc what the server used for them: CPU (user + system),
 context switches (all threads), write calls and bytes written (WAL, database and
 sockets); on PostgreSQL also the CPU of every `postgres` process of the machine (the
-database's share of the work). The binaries alternate, round after round, so a machine
-that speeds up or slows down meanwhile affects each alike: on a busy 2-vCPU machine
-requests/s alone drifts more than most changes move it, the per-request figures much less.
+database's share of the work); and how busy the whole machine was (`/proc/stat`). The
+binaries alternate, round after round, so a machine that speeds up or slows down
+meanwhile affects each alike: on a busy 2-vCPU machine requests/s alone drifts more than
+most changes move it, the per-request figures much less. One binary measures that build
+alone.
 
     bench/ab.py --rounds 3 /tmp/before /tmp/after
     bench/ab.py --scenario token --rounds 3 /tmp/before /tmp/after
     bench/ab.py --scenario refresh --postgres --rounds 5 /tmp/before /tmp/after
+    bench/ab.py --scenario read --postgres --rounds 3 /tmp/build
 """
 
 import argparse
@@ -45,6 +49,10 @@ def counters(pid):
 
 def target(ep, scenario):
     """(url, wrk script) of the scenario."""
+    if scenario == "read":
+        c = run.register(ep)
+        return c["registration_client_uri"], run.lua(
+            "GET", None, {"Authorization": "Bearer " + c["registration_access_token"]})
     if scenario == "discovery":
         return ep["discovery"], run.lua("GET")
     if scenario == "token":
@@ -70,6 +78,13 @@ def postgres_ticks():
     return total
 
 
+def machine():
+    """(idle, total) jiffies of every CPU (`/proc/stat`)."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    return v[3] + v[4], sum(v)
+
+
 def once(binary, duration, connections, scenario, postgres):
     db = f"lk_ab_{os.getpid()}" if postgres else None
     if db:
@@ -88,9 +103,9 @@ def once(binary, duration, connections, scenario, postgres):
         else:
             url, script = target(ep, scenario)
             run.wrk(url, script, 2, connections)  # warm-up
-        before, pg_before = counters(server.proc.pid), postgres_ticks()
+        before, pg_before, m_before = counters(server.proc.pid), postgres_ticks(), machine()
         r = run.wrk(url, script, duration, connections)
-        after, pg_after = counters(server.proc.pid), postgres_ticks()
+        after, pg_after, m_after = counters(server.proc.pid), postgres_ticks(), machine()
     finally:
         server.stop()
         shutil.rmtree(server.workdir)
@@ -101,7 +116,8 @@ def once(binary, duration, connections, scenario, postgres):
     return {"rps": r["rps"], "p99": r["p99"], "errors": r["errors"],
             "cpu_us": d["ticks"] * 1e6 / run.TICKS / n, "switches": d["switches"] / n,
             "writes": d["writes"] / n, "kib": d["bytes"] / n / 1024,
-            "db_us": (pg_after - pg_before) * 1e6 / run.TICKS / n}
+            "db_us": (pg_after - pg_before) * 1e6 / run.TICKS / n,
+            "busy": 100.0 * (1 - (m_after[0] - m_before[0]) / (m_after[1] - m_before[1]))}
 
 
 def main():
@@ -109,19 +125,20 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--duration", type=int, default=10)
     ap.add_argument("--connections", type=int, default=64)
-    ap.add_argument("--scenario", choices=["registration", "token", "refresh", "discovery"], default="registration")
+    ap.add_argument("--scenario", choices=["registration", "token", "refresh", "discovery", "read"], default="registration")
     ap.add_argument("--postgres", action="store_true",
                     help="on PostgreSQL (LATCHKEY_BENCH_PG, a fresh database each time) instead of SQLite")
     ap.add_argument("binaries", nargs="+")
     args = ap.parse_args()
-    print("| Round | Build | req/s | p99 ms | errors | CPU µs | database CPU µs | context switches "
-          "| write calls | KiB written |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("| Round | Build | req/s | p99 ms | errors | CPU µs | database CPU µs | machine busy % "
+          "| context switches | write calls | KiB written |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in range(1, args.rounds + 1):
         for b in args.binaries:
             m = once(b, args.duration, args.connections, args.scenario, args.postgres)
             db = f"{m['db_us']:.0f}" if args.postgres else "-"
             print(f"| {r} | {b} | {m['rps']:,.0f} | {m['p99']:.1f} | {m['errors']} | {m['cpu_us']:.0f} | {db} "
+                  f"| {m['busy']:.0f} "
                   f"| {m['switches']:.2f} | {m['writes']:.1f} | {m['kib']:.1f} |", flush=True)
 
 
