@@ -2,8 +2,8 @@
 //! in flight go together in the next statement (`WHERE hash IN (…)`, up to 64). Every
 //! refresh reads its token and no cache can hold it (each is read once), so under load
 //! this read was the database's busiest statement: one pool connection, one statement and
-//! sqlx's pings around it, per token. A read never waits for a batch
-//! to fill: alone, it goes at once, as a batch of one.
+//! sqlx's pings around it, per token. A read never waits for a batch to fill: alone, it
+//! goes at once, as a batch of one.
 //!
 //! A read joins only a statement not yet sent, so it sees everything committed before it
 //! was asked for, as a read of its own would.
@@ -122,7 +122,7 @@ async fn fetch(
 /// The read of `n` tokens (a power of two up to `MOST`), built once per shape. A token of
 /// a revoked session, or of its client's revoked part of the session, is not there
 /// (`tokens::session_key`, `tokens::client_session_key`), in the same statement.
-/// Placeholders are `$n` on PostgreSQL, SQLite's anonymous `?` there (`rows::statement`).
+/// Placeholders: `$n` on PostgreSQL, anonymous `?` on SQLite (`rows::statement` says why).
 fn statement(n: usize, numbered: bool) -> &'static str {
     static TEXTS: OnceLock<[Vec<String>; 2]> = OnceLock::new();
     let texts = TEXTS.get_or_init(|| {

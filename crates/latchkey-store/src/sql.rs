@@ -45,7 +45,6 @@ pub(crate) fn backend_err(e: sqlx::Error) -> StoreError {
     StoreError::Backend(e.to_string())
 }
 
-/// Maps a unique-constraint violation to `Conflict { what }`, anything else to `Backend`.
 /// The connection broke under the statement (PostgreSQL ended it: a restart, a failover,
 /// `pg_terminate_backend`): a read may be sent again, on another connection.
 pub(crate) fn connection_lost(e: &sqlx::Error) -> bool {
@@ -57,6 +56,7 @@ pub(crate) fn connection_lost(e: &sqlx::Error) -> bool {
     }
 }
 
+/// Maps a unique-constraint violation to `Conflict { what }`, anything else to `Backend`.
 pub(crate) fn write_err(what: &'static str) -> impl Fn(sqlx::Error) -> StoreError {
     move |e| match &e {
         sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Conflict { what },
