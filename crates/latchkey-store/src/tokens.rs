@@ -118,7 +118,7 @@ pub(crate) async fn revoke_refresh_token(
         realm_id: token.realm_id.clone(),
         expires_at: until,
     };
-    match db.writes.take(&token.hash, record).await {
+    match db.writes.take(token, !offline, record).await {
         Ok(()) => Ok(true),
         Err(StoreError::Precondition {
             failed: Guarded::RefreshToken,

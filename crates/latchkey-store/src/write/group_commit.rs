@@ -64,9 +64,13 @@ enum Work {
 }
 
 /// A refresh token to take out and, if it was there, the end of its client's part of its
-/// login session to remember, written with the take.
+/// login session: the client's other tokens of the session deleted (offline ones too
+/// unless `keep_offline`) and the end remembered, written with the take.
 struct Take {
     hash: String,
+    session_id: String,
+    client_uuid: String,
+    keep_offline: bool,
     record: RevokedKey,
 }
 
@@ -296,11 +300,21 @@ impl GroupCommit {
         .await
     }
 
-    /// Takes one refresh token out and, if it was there, stores `record`; answers after the
-    /// commit. `Precondition { RefreshToken }`: it was not there, nothing was stored.
-    pub(crate) async fn take(&self, hash: &str, record: RevokedKey) -> StoreResult<()> {
+    /// Takes one refresh token out and, if it was there, deletes its client's other tokens of
+    /// its session (offline ones too unless `keep_offline`) and stores `record`; answers
+    /// after the commit. `Precondition { RefreshToken }`: it was not there, nothing was
+    /// stored.
+    pub(crate) async fn take(
+        &self,
+        token: &RefreshTokenRecord,
+        keep_offline: bool,
+        record: RevokedKey,
+    ) -> StoreResult<()> {
         self.submit(Work::Take(Box::new(Take {
-            hash: hash.to_string(),
+            hash: token.hash.clone(),
+            session_id: token.session_id.clone(),
+            client_uuid: token.client_uuid.clone(),
+            keep_offline,
             record,
         })))
         .await
@@ -655,11 +669,18 @@ impl BatchTx<'_> {
         Ok(taken)
     }
 
-    async fn revoke(&mut self, session_id: &str, keep_offline: bool) -> StoreResult<()> {
-        let sql = revoke_statement(keep_offline);
+    /// Deletes a login session's refresh tokens, or only `client`'s (`revoke_statement`).
+    async fn revoke(
+        &mut self,
+        session_id: &str,
+        client: Option<&str>,
+        keep_offline: bool,
+    ) -> StoreResult<()> {
+        let sql = revoke_statement(keep_offline, client.is_some());
+        let params: Vec<&str> = std::iter::once(session_id).chain(client).collect();
         match self {
-            BatchTx::Sqlx(tx) => exec(tx, sql, &[session_id]).await.map(|_| ()),
-            BatchTx::Direct(b) => b.execute(sql, session_id),
+            BatchTx::Sqlx(tx) => exec(tx, sql, &params).await.map(|_| ()),
+            BatchTx::Direct(b) => b.execute(sql, &params),
         }
     }
 
@@ -1019,24 +1040,35 @@ async fn write_admitted(
     for w in &admitted {
         match w {
             Work::Revoke(r) => {
-                tx.revoke(&r.session_id, r.keep_offline).await?;
+                tx.revoke(&r.session_id, None, r.keep_offline).await?;
                 tx.insert(&[&r.record]).await?;
             }
-            Work::Take(t) => tx.insert(&[&t.record]).await?,
+            Work::Take(t) => {
+                tx.revoke(&t.session_id, Some(&t.client_uuid), t.keep_offline)
+                    .await?;
+                tx.insert(&[&t.record]).await?;
+            }
             Work::Create(_) | Work::Event(_) | Work::Touch(_) | Work::Refresh(_) => {}
         }
     }
     Ok(())
 }
 
-/// `DELETE` of a login session's refresh tokens (`$1` the session): all, or all but those
-/// whose scope holds the word `offline_access` (a scope is space-separated names).
-fn revoke_statement(keep_offline: bool) -> &'static str {
-    if keep_offline {
-        "DELETE FROM refresh_tokens WHERE session_id = $1 \
-         AND ' ' || scope || ' ' NOT LIKE '% offline\\_access %' ESCAPE '\\'"
-    } else {
-        "DELETE FROM refresh_tokens WHERE session_id = $1"
+/// `DELETE` of a login session's refresh tokens (`$1` the session), or of one client's
+/// (`$2` its id): all, or all but those whose scope holds the word `offline_access` (a
+/// scope is space-separated names).
+fn revoke_statement(keep_offline: bool, one_client: bool) -> &'static str {
+    match (keep_offline, one_client) {
+        (true, false) => {
+            "DELETE FROM refresh_tokens WHERE session_id = $1 \
+             AND ' ' || scope || ' ' NOT LIKE '% offline\\_access %' ESCAPE '\\'"
+        }
+        (false, false) => "DELETE FROM refresh_tokens WHERE session_id = $1",
+        (true, true) => {
+            "DELETE FROM refresh_tokens WHERE session_id = $1 AND client_uuid = $2 \
+             AND ' ' || scope || ' ' NOT LIKE '% offline\\_access %' ESCAPE '\\'"
+        }
+        (false, true) => "DELETE FROM refresh_tokens WHERE session_id = $1 AND client_uuid = $2",
     }
 }
 

@@ -262,10 +262,10 @@ impl<'c> Batch<'c> {
     }
 
     /// A statement of one text parameter (`$1`), cached.
-    pub(crate) fn execute(&self, sql: &str, param: &str) -> StoreResult<()> {
+    pub(crate) fn execute(&self, sql: &str, params: &[&str]) -> StoreResult<()> {
         self.conn
             .prepare_cached(sql)
-            .and_then(|mut s| s.execute([param]))
+            .and_then(|mut s| s.execute(rusqlite::params_from_iter(params)))
             .map(|_| ())
             .map_err(backend)
     }

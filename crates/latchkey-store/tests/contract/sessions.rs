@@ -212,6 +212,17 @@ async fn a_revoked_refresh_token_ends_its_clients_part_of_the_session(app: &Test
         !store.revoke_refresh_token(&revoked, 50_000).await.unwrap(),
         "taken once"
     );
+    // The client's other online tokens of the session are gone, not only refused: the
+    // session no longer lists the client as signed in.
+    let sessions = store
+        .login_sessions("r", SessionsOf::User("u"), 0)
+        .await
+        .unwrap();
+    let s1 = sessions.iter().find(|s| s.id == "s1").unwrap();
+    assert_eq!(
+        (s1.clients.clone(), s1.offline_clients.clone()),
+        (vec!["c2".to_string()], vec!["c1".to_string()])
+    );
     store
         .insert_refresh_token(&token("c1-late", "c1", "s1", "openid"))
         .await
