@@ -68,13 +68,11 @@ def postgres_ticks():
     total = 0
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
-            with open(f"/proc/{pid}/stat") as f:
-                stat = f.read()
+            with open(f"/proc/{pid}/comm") as f:
+                if f.read().startswith("postgres"):
+                    total += run.cpu_ticks(pid)
         except OSError:
             continue  # ended meanwhile
-        if stat[stat.index("(") + 1:stat.rindex(")")].startswith("postgres"):
-            fields = stat[stat.rindex(")") + 2:].split()
-            total += int(fields[11]) + int(fields[12])
     return total
 
 

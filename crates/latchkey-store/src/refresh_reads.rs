@@ -87,16 +87,17 @@ async fn answer(pool: &AnyPool, numbered: bool, batch: Vec<Waiting>) {
         Err(e) if connection_lost(&e) => fetch(pool, numbered, &batch).await,
         rows => rows,
     };
-    let found: StoreResult<HashMap<String, RefreshTokenRecord>> = match rows.map_err(backend_err) {
-        Ok(rows) => rows
-            .iter()
-            .map(|row| refresh_row(row).map(|t| (t.hash.clone(), t)))
-            .collect(),
-        Err(e) => Err(e),
-    };
+    let found: StoreResult<HashMap<String, RefreshTokenRecord>> =
+        rows.map_err(backend_err).and_then(|rows| {
+            rows.iter()
+                .map(|row| refresh_row(row).map(|t| (t.hash.clone(), t)))
+                .collect()
+        });
     for w in batch {
+        // Every reader of a failed statement gets the error; its text for logs only.
         let result = match &found {
             Ok(found) => Ok(found.get(&w.hash).cloned()),
+            Err(StoreError::Backend(m)) => Err(StoreError::Backend(m.clone())),
             Err(e) => Err(StoreError::Backend(e.to_string())),
         };
         // A caller that stopped waiting has nothing to be told.
