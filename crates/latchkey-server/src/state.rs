@@ -22,13 +22,13 @@ use crate::settings::ServerSettings;
 /// A client's `jwks_uri` document as fetched: when, and its keys.
 type CachedJwks = (std::time::Instant, Arc<Vec<Value>>);
 
-/// A realm's discovery document as served under one issuer URL (`oidc::discovery`), with
-/// what it was built from: it is served again while the realm (by id), its CIMD switch
-/// and the store's list of its scopes (the same `Arc`, which the store's invalidation
-/// replaces on every node) are the same.
+/// A realm's discovery document as served under one issuer URL (`oidc::discovery`): it is
+/// served again while the store hands back the same list of the realm's scopes (the same
+/// `Arc`). The store replaces that list, on every node, when the scopes change and when
+/// anything of the realm's own row does (its CIMD switch; a realm write invalidates all of
+/// the realm's cached lists), and a realm made again under the name has lists of its own;
+/// with the cache off, every read is a new list and the document is built each time.
 pub struct DiscoveryDoc {
-    pub realm_id: String,
-    pub cimd: bool,
     pub scopes: Shared<ScopeRecord>,
     pub body: axum::body::Bytes,
 }

@@ -53,7 +53,7 @@ fn internal(e: String) -> Response {
     OAuthError::Internal(e).into_response()
 }
 
-/// The realm's document, as JSON bytes: built again only when what it is built from
+/// The realm's document, as JSON bytes: built again only when the realm or its scopes
 /// changed (`state::DiscoveryDoc`); every client of a realm asks for it, often.
 async fn document(state: &SharedState, base: &BaseUrl, realm: &str) -> Result<Bytes, Response> {
     let Some(record) = enabled_realm(state, realm).await.map_err(internal)? else {
@@ -67,8 +67,6 @@ async fn document(state: &SharedState, base: &BaseUrl, realm: &str) -> Result<By
     let cimd = Settings::from_attributes(record.rep.attributes.as_ref()).enabled;
     let issuer = base.issuer(realm);
     if let Some(doc) = state.discovery_doc(&issuer)
-        && doc.realm_id == record.id
-        && doc.cimd == cimd
         && Arc::ptr_eq(&doc.scopes, &scopes)
     {
         return Ok(doc.body.clone());
@@ -79,8 +77,6 @@ async fn document(state: &SharedState, base: &BaseUrl, realm: &str) -> Result<By
     state.keep_discovery_doc(
         &issuer,
         Arc::new(DiscoveryDoc {
-            realm_id: record.id,
-            cimd,
             scopes,
             body: body.clone(),
         }),
